@@ -1,0 +1,108 @@
+import { swaggerUI } from "@hono/swagger-ui";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import authRoutes from "./auth/routes";
+import { createDb } from "./db/client";
+import type { AppEnv } from "./env";
+import healthRoutes from "./health/routes";
+import { corsOrigins, maxBodyBytes } from "./lib/config";
+import { AppError, errorResponse } from "./lib/errors";
+import { newRouter } from "./lib/openapi";
+
+export const API_PREFIX = "/api/v1";
+
+/** Routes that upgrade to WebSockets: CORS headers mean nothing there and must not be added. */
+const isWebSocketRoute = (path: string) => /\/ws$/.test(path);
+
+export function buildApp() {
+  const app = newRouter();
+
+  app.use(requestId({ headerName: "X-Request-Id", limitLength: 128 }));
+  app.use(async (c, next) => {
+    const started = Date.now();
+    await next();
+    // One structured line per request. Never tokens, passwords, codes or message text.
+    console.log(
+      JSON.stringify({
+        level: c.res.status >= 500 ? "error" : "info",
+        method: c.req.method,
+        route: c.req.routePath,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Date.now() - started,
+        requestId: c.var.requestId,
+        userId: c.var.auth?.userId ?? null,
+      }),
+    );
+  });
+  app.use(secureHeaders());
+  app.use(async (c, next) => {
+    if (isWebSocketRoute(c.req.path)) return next();
+    const origins = corsOrigins(c.env);
+    return cors({
+      origin: origins.includes("*") ? "*" : origins,
+      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", "X-File-Name"],
+      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+      exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+      maxAge: 600,
+    })(c, next);
+  });
+  app.use(`${API_PREFIX}/*`, async (c, next) =>
+    bodyLimit({
+      maxSize: maxBodyBytes(c.env),
+      onError: () => {
+        throw new AppError(413, "payload_too_large", `Request body exceeds ${maxBodyBytes(c.env)} bytes`);
+      },
+    })(c, next),
+  );
+  app.use(async (c, next) => {
+    c.set("db", createDb(c.env.DB));
+    await next();
+  });
+
+  app.route("/", healthRoutes);
+  app.route(`${API_PREFIX}/auth`, authRoutes);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "Access token from /auth/login, /auth/register or /auth/refresh (15 minutes)",
+  });
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/openapi.json",
+    tags: ["Service"],
+    summary: "This OpenAPI document",
+    responses: { 200: { description: "OpenAPI 3.1 document" } },
+  });
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/docs",
+    tags: ["Service"],
+    summary: "Interactive API documentation rendered from /openapi.json",
+    responses: { 200: { description: "HTML page" } },
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Edge Messenger API",
+      version: "1.0.0",
+      description:
+        "Messenger backend on Cloudflare Workers. Errors are `{ error: { code, message, details?, requestId } }`. " +
+        "Times are ISO 8601 UTC. Lists are `{ items, nextCursor }`.",
+    },
+  });
+  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "Edge Messenger API" }));
+
+  app.notFound(() => {
+    throw new AppError(404, "not_found", "No such route");
+  });
+  app.onError(errorResponse);
+  return app;
+}
+
+export const app = buildApp();
+export type App = typeof app;

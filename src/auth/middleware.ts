@@ -1,0 +1,34 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../env";
+import { AppError } from "../lib/errors";
+import { sessionDenial } from "./deny-list";
+import { touchSession } from "./sessions";
+import { verifyAccessToken } from "./tokens";
+
+/** The bearer token from `Authorization`, or from `?access_token=` when `allowQuery` (WebSocket upgrades). */
+function readToken(header: string | undefined, query: string | undefined, allowQuery: boolean): string | null {
+  if (header) {
+    const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
+    if (!match) throw new AppError(401, "unauthorized", "Authorization header must be 'Bearer <token>'");
+    return match[1]!;
+  }
+  return allowQuery && query ? query : null;
+}
+
+/**
+ * Require a valid access token of a live session. Sets `c.var.auth`. Ended sessions are refused
+ * through the KV deny-list (`401 session_revoked`), expired tokens with `401 token_expired`.
+ */
+export function requireAuth(options: { allowQueryToken?: boolean } = {}): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const token = readToken(c.req.header("authorization"), c.req.query("access_token"), !!options.allowQueryToken);
+    if (!token) throw new AppError(401, "unauthorized", "Authentication required");
+    const claims = await verifyAccessToken(c.env, token);
+    if (await sessionDenial(c.env.KV, claims.sid)) {
+      throw new AppError(401, "session_revoked", "This session has ended; sign in again");
+    }
+    c.set("auth", { userId: claims.sub, sessionId: claims.sid, tokenId: claims.jti });
+    c.executionCtx.waitUntil(touchSession(c.var.db, claims.sid).catch(() => undefined));
+    await next();
+  };
+}

@@ -1,0 +1,191 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { enforceRateLimit, rateLimitByIp } from "../lib/rate-limit";
+import { requestInfo } from "../lib/request-info";
+import { selfView } from "../users/views";
+import { deviceView, listDevices } from "./devices";
+import { requireAuth } from "./middleware";
+import * as s from "./schemas";
+import { changePassword, getSelf, login, register } from "./service";
+import { listSessions, refreshSession, revokeOwnSession, revokeSession, revokeUserSessions, sessionView } from "./sessions";
+
+const tags = ["Auth"];
+const auth = requireAuth();
+const app = newRouter();
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/register",
+    tags,
+    summary: "Create an account and sign in",
+    middleware: [rateLimitByIp("register:ip")] as const,
+    request: { body: jsonBody(s.RegisterBody) },
+    responses: {
+      201: json(s.AuthResult, "Account created and signed in"),
+      ...errorResponses(400, 409, 413, 415, 429, 503),
+    },
+  }),
+  async (c) => {
+    const result = await register(c.var.db, c.env, c.req.valid("json"), requestInfo(c));
+    return c.json(
+      { user: selfView(result.user), tokens: result.tokens, session: sessionView(result.session, result.session.id) },
+      201,
+    );
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/login",
+    tags,
+    summary: "Sign in with username, email or phone and password",
+    description:
+      "Unknown accounts and wrong passwords answer the same `401 invalid_credentials`. After 5 failed attempts " +
+      "on one account within 15 minutes, attempts answer `429 too_many_attempts` until the window passes.",
+    middleware: [rateLimitByIp("login:ip")] as const,
+    request: { body: jsonBody(s.LoginBody) },
+    responses: { 200: json(s.AuthResult, "Signed in"), ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    await enforceRateLimit(c, "login:identifier", body.identifier);
+    const result = await login(c.var.db, c.env, body, requestInfo(c));
+    return c.json(
+      { user: selfView(result.user), tokens: result.tokens, session: sessionView(result.session, result.session.id) },
+      200,
+    );
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/refresh",
+    tags,
+    summary: "Exchange a refresh token for new tokens (rotates it)",
+    description:
+      "Each refresh token works once. Presenting one that was already rotated ends the whole session " +
+      "(`401 refresh_token_reused`).",
+    middleware: [rateLimitByIp("refresh:ip")] as const,
+    request: { body: jsonBody(s.RefreshBody) },
+    responses: { 200: json(z.object({ tokens: s.Tokens }), "New tokens"), ...errorResponses(400, 401, 413, 415, 429, 503) },
+  }),
+  async (c) => {
+    const tokens = await refreshSession(c.var.db, c.env, c.req.valid("json").refreshToken, requestInfo(c));
+    return c.json({ tokens }, 200);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/logout",
+    tags,
+    summary: "End the current session",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    responses: { ...noContent, ...errorResponses(401) },
+  }),
+  async (c) => {
+    await revokeSession(c.var.db, c.env.KV, c.var.auth.sessionId, "logout");
+    return c.body(null, 204);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/me",
+    tags,
+    summary: "The signed-in account",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    responses: { 200: json(z.object({ user: s.User })), ...errorResponses(401) },
+  }),
+  async (c) => c.json({ user: selfView(await getSelf(c.var.db, c.var.auth.userId)) }, 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/sessions",
+    tags,
+    summary: "My live sessions, most recently used first",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    responses: { 200: json(z.object({ items: z.array(s.Session) })), ...errorResponses(401) },
+  }),
+  async (c) => {
+    const rows = await listSessions(c.var.db, c.var.auth.userId);
+    return c.json({ items: rows.map((r) => sessionView(r, c.var.auth.sessionId)) }, 200);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "delete",
+    path: "/sessions/{id}",
+    tags,
+    summary: "End one of my sessions",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    request: { params: s.SessionIdParam },
+    responses: { ...noContent, ...errorResponses(400, 401, 404) },
+  }),
+  async (c) => {
+    await revokeOwnSession(c.var.db, c.env.KV, c.var.auth.userId, c.req.valid("param").id);
+    return c.body(null, 204);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/sessions/revoke-all",
+    tags,
+    summary: "End every session except the current one",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    responses: { ...noContent, ...errorResponses(401) },
+  }),
+  async (c) => {
+    const { userId, sessionId } = c.var.auth;
+    await revokeUserSessions(c.var.db, c.env.KV, userId, "ended_by_user", sessionId);
+    return c.body(null, 204);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/change-password",
+    tags,
+    summary: "Change my password; every other session ends",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    request: { body: jsonBody(s.ChangePasswordBody) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 413, 415, 429) },
+  }),
+  async (c) => {
+    await enforceRateLimit(c, "password:user", c.var.auth.userId);
+    await changePassword(c.var.db, c.env, c.var.auth, c.req.valid("json"));
+    return c.body(null, 204);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/devices",
+    tags,
+    summary: "Devices that signed in to my account",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    responses: { 200: json(z.object({ items: z.array(s.Device) })), ...errorResponses(401) },
+  }),
+  async (c) => c.json({ items: (await listDevices(c.var.db, c.var.auth.userId)).map(deviceView) }, 200),
+);
+
+export default app;

@@ -1,0 +1,123 @@
+import { z } from "@hono/zod-openapi";
+import { E164_RE, normalizeEmail, normalizePhone, normalizeUsername, USERNAME_RE } from "./identifiers";
+import { PASSWORD_MAX, PASSWORD_MIN } from "./password";
+
+export const Username = z
+  .string()
+  .max(64)
+  .transform(normalizeUsername)
+  .pipe(z.string().regex(USERNAME_RE, "Username must be 3–32 characters of a–z, 0–9 and _"))
+  .openapi({ example: "alice_01", description: "3–32 of [a-z0-9_]; input is lower-cased" });
+
+export const Email = z
+  .string()
+  .max(254)
+  .transform(normalizeEmail)
+  .pipe(z.email("Not a valid email address"))
+  .openapi({ example: "alice@example.com" });
+
+export const Phone = z
+  .string()
+  .max(32)
+  .transform(normalizePhone)
+  .pipe(z.string().regex(E164_RE, "Phone must be in E.164 form, e.g. +14155550100"))
+  .openapi({ example: "+14155550100" });
+
+export const NewPassword = z
+  .string()
+  .min(PASSWORD_MIN, `Password must be at least ${PASSWORD_MIN} characters`)
+  .max(PASSWORD_MAX, `Password must be at most ${PASSWORD_MAX} characters`)
+  .openapi({ description: "8–128 characters, not common or easily guessed", example: "violet-harbor-73-lantern" });
+
+const AnyPassword = z.string().min(1).max(PASSWORD_MAX);
+
+export const DeviceId = z
+  .string()
+  .trim()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, "deviceId may hold letters, digits and . _ : -")
+  .openapi({ description: "A stable id the client keeps per device; generated when omitted" });
+export const DeviceName = z.string().trim().min(1).max(64).openapi({ example: "Alice's iPhone" });
+
+export const RegisterBody = z
+  .strictObject({
+    username: Username,
+    password: NewPassword,
+    email: Email.optional(),
+    phone: Phone.optional(),
+    displayName: z.string().trim().min(1).max(64).optional(),
+    deviceId: DeviceId.optional(),
+    deviceName: DeviceName.optional(),
+  })
+  .openapi("RegisterRequest");
+
+export const LoginBody = z
+  .strictObject({
+    identifier: z.string().trim().min(1).max(254).openapi({ description: "Username, email or E.164 phone" }),
+    password: AnyPassword,
+    deviceId: DeviceId.optional(),
+    deviceName: DeviceName.optional(),
+  })
+  .openapi("LoginRequest");
+
+export const RefreshBody = z.strictObject({ refreshToken: z.string().min(1).max(256) }).openapi("RefreshRequest");
+
+export const ChangePasswordBody = z
+  .strictObject({ currentPassword: AnyPassword, newPassword: NewPassword })
+  .openapi("ChangePasswordRequest");
+
+export const SessionIdParam = z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) });
+
+export const User = z
+  .object({
+    id: z.string(),
+    username: z.string(),
+    displayName: z.string(),
+    email: z.string().nullable(),
+    emailVerified: z.boolean(),
+    phone: z.string().nullable(),
+    phoneVerified: z.boolean(),
+    role: z.enum(["user", "moderator", "admin"]),
+    createdAt: z.string(),
+  })
+  .openapi("User");
+
+export const Tokens = z
+  .object({
+    accessToken: z.string(),
+    refreshToken: z.string(),
+    tokenType: z.literal("Bearer"),
+    expiresIn: z.number().openapi({ description: "Access token lifetime in seconds" }),
+  })
+  .openapi("Tokens");
+
+export const Session = z
+  .object({
+    id: z.string(),
+    deviceId: z.string(),
+    deviceName: z.string().nullable(),
+    ip: z.string().nullable(),
+    country: z.string().nullable(),
+    userAgent: z.string().nullable(),
+    createdAt: z.string(),
+    lastUsedAt: z.string(),
+    current: z.boolean(),
+  })
+  .openapi("Session");
+
+export const AuthResult = z.object({ user: User, tokens: Tokens, session: Session }).openapi("AuthResult");
+
+export const Device = z
+  .object({
+    id: z.string(),
+    name: z.string().nullable(),
+    platform: z.string().nullable(),
+    trusted: z.boolean(),
+    blocked: z.boolean(),
+    firstSeenAt: z.string(),
+    lastSeenAt: z.string(),
+    lastIp: z.string().nullable(),
+    lastCountry: z.string().nullable(),
+  })
+  .openapi("Device");

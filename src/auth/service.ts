@@ -1,0 +1,165 @@
+import { eq, or } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { users } from "../db/schema";
+import type { AuthContext, Bindings } from "../env";
+import { AppError } from "../lib/errors";
+import { newId } from "../lib/ids";
+import type { RequestInfo } from "../lib/request-info";
+import { now } from "../lib/time";
+import type { UserRow } from "../users/views";
+import { recordDevice } from "./devices";
+import { clearAttempts, countAttempt, lockoutKey } from "./lockout";
+import { assertStrongPassword, currentParams, hashPassword, verifyDummy, verifyPassword } from "./password";
+import { createSession, revokeUserSessions } from "./sessions";
+import { classifyIdentifier } from "./identifiers";
+
+export interface DeviceInput {
+  deviceId?: string;
+  deviceName?: string;
+}
+
+export interface RegisterInput extends DeviceInput {
+  username: string;
+  password: string;
+  email?: string;
+  phone?: string;
+  displayName?: string;
+}
+
+/** Start a session on a device after the credentials were proven. */
+async function signIn(db: Database, env: Bindings, user: UserRow, device: DeviceInput, info: RequestInfo) {
+  const deviceId = device.deviceId ?? newId();
+  await recordDevice(db, user.id, deviceId, device.deviceName ?? null, info, now());
+  const { session, tokens } = await createSession(db, env, {
+    userId: user.id,
+    deviceId,
+    deviceName: device.deviceName ?? null,
+    info,
+  });
+  return { user, session, tokens };
+}
+
+/** Create an account and sign it in on the calling device. Username, email and phone are unique. */
+export async function register(db: Database, env: Bindings, input: RegisterInput, info: RequestInfo) {
+  assertStrongPassword(input.password, [input.username, input.email?.split("@")[0], input.displayName]);
+  await assertAvailable(db, input);
+  const at = now();
+  const user: UserRow = {
+    id: newId(),
+    username: input.username,
+    email: input.email ?? null,
+    emailVerifiedAt: null,
+    phone: input.phone ?? null,
+    phoneVerifiedAt: null,
+    displayName: input.displayName ?? input.username,
+    passwordHash: await hashPassword(input.password, currentParams(env)),
+    role: "user",
+    status: "active",
+    createdAt: at,
+    updatedAt: at,
+  };
+  try {
+    await db.insert(users).values(user);
+  } catch (err) {
+    // Lost a race with a concurrent registration of the same name: report it like the check does.
+    if (String(err).includes("UNIQUE")) await assertAvailable(db, input);
+    throw err;
+  }
+  return signIn(db, env, user, input, info);
+}
+
+async function assertAvailable(db: Database, input: Pick<RegisterInput, "username" | "email" | "phone">) {
+  const clauses = [eq(users.username, input.username)];
+  if (input.email) clauses.push(eq(users.email, input.email));
+  if (input.phone) clauses.push(eq(users.phone, input.phone));
+  const taken = await db
+    .select({ username: users.username, email: users.email, phone: users.phone })
+    .from(users)
+    .where(or(...clauses));
+  for (const row of taken) {
+    if (row.username === input.username) throw new AppError(409, "username_taken", "That username is already taken");
+    if (input.email && row.email === input.email) throw new AppError(409, "email_taken", "That email is already registered");
+    if (input.phone && row.phone === input.phone) throw new AppError(409, "phone_taken", "That phone number is already registered");
+  }
+}
+
+/** Find a live account by username, email or phone (already normalized). */
+export async function findUserByIdentifier(db: Database, identifier: string): Promise<UserRow | undefined> {
+  const { kind, value } = classifyIdentifier(identifier);
+  const column = kind === "email" ? users.email : kind === "phone" ? users.phone : users.username;
+  const [user] = await db.select().from(users).where(eq(column, value));
+  return user && user.status !== "deleted" ? user : undefined;
+}
+
+const invalidCredentials = () => new AppError(401, "invalid_credentials", "Invalid username or password");
+
+/** Refuse accounts that may not sign in, with a code that says why. */
+export function assertCanSignIn(user: UserRow): void {
+  if (user.status === "suspended") throw new AppError(403, "account_suspended", "This account is suspended");
+  if (user.status === "banned") throw new AppError(403, "account_banned", "This account is banned");
+}
+
+/**
+ * Password login. Unknown identifiers and wrong passwords answer identically (same status, code,
+ * message, one argon2 verification each, one counter write each), and both count toward the
+ * 15-minute lockout.
+ */
+export async function login(
+  db: Database,
+  env: Bindings,
+  input: { identifier: string; password: string } & DeviceInput,
+  info: RequestInfo,
+) {
+  const params = currentParams(env);
+  const user = await findUserByIdentifier(db, input.identifier);
+  const key = lockoutKey(user?.id ?? null, classifyIdentifier(input.identifier).value);
+  await countAttempt(db, key);
+  if (!user) {
+    await verifyDummy(input.password, params);
+    throw invalidCredentials();
+  }
+  const result = await verifyPassword(input.password, user.passwordHash, params);
+  if (!result.ok) throw invalidCredentials();
+  await clearAttempts(db, key);
+  assertCanSignIn(user);
+  if (result.needsRehash) {
+    // Parameters changed since this hash was made: upgrade it now that we know the password.
+    const passwordHash = await hashPassword(input.password, params);
+    await db.update(users).set({ passwordHash, updatedAt: now() }).where(eq(users.id, user.id));
+    user.passwordHash = passwordHash;
+  }
+  return signIn(db, env, user, input, info);
+}
+
+/** Load the caller's account; a session whose account is gone is treated as signed out. */
+export async function getSelf(db: Database, userId: string): Promise<UserRow> {
+  const [user] = await db.select().from(users).where(eq(users.id, userId));
+  if (!user || user.status === "deleted") throw new AppError(401, "unauthorized", "Account no longer exists");
+  return user;
+}
+
+/**
+ * Change the password after proving the current one. Wrong current passwords count toward the
+ * lockout; success ends every other session of the account.
+ */
+export async function changePassword(
+  db: Database,
+  env: Bindings,
+  auth: AuthContext,
+  input: { currentPassword: string; newPassword: string },
+): Promise<void> {
+  const user = await getSelf(db, auth.userId);
+  const params = currentParams(env);
+  const key = lockoutKey(user.id, user.username);
+  await countAttempt(db, key);
+  const result = await verifyPassword(input.currentPassword, user.passwordHash, params);
+  if (!result.ok) throw new AppError(403, "invalid_password", "Current password is wrong");
+  await clearAttempts(db, key);
+  if (input.newPassword === input.currentPassword) {
+    throw new AppError(400, "password_unchanged", "The new password must differ from the current one");
+  }
+  assertStrongPassword(input.newPassword, [user.username, user.email?.split("@")[0], user.displayName]);
+  const passwordHash = await hashPassword(input.newPassword, params);
+  await db.update(users).set({ passwordHash, updatedAt: now() }).where(eq(users.id, user.id));
+  await revokeUserSessions(db, env.KV, user.id, "password_changed", auth.sessionId);
+}

@@ -1,0 +1,195 @@
+import { and, desc, eq, gt, isNull, lt, ne } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { refreshTokens, sessions, users } from "../db/schema";
+import type { Bindings } from "../env";
+import { sha256Hex } from "../lib/crypto";
+import { AppError } from "../lib/errors";
+import { newId } from "../lib/ids";
+import type { RequestInfo } from "../lib/request-info";
+import { DAY, iso, MINUTE, now } from "../lib/time";
+import { denySession } from "./deny-list";
+import { ACCESS_TOKEN_TTL_MS, newRefreshToken, REFRESH_TOKEN_TTL_MS, signAccessToken, type Tokens } from "./tokens";
+
+export type SessionRow = typeof sessions.$inferSelect;
+
+export interface NewSession {
+  userId: string;
+  deviceId: string;
+  deviceName: string | null;
+  info: RequestInfo;
+}
+
+async function tokensFor(env: Bindings, userId: string, sessionId: string, refreshToken: string): Promise<Tokens> {
+  return {
+    accessToken: await signAccessToken(env, userId, sessionId),
+    refreshToken,
+    tokenType: "Bearer",
+    expiresIn: ACCESS_TOKEN_TTL_MS / 1000,
+  };
+}
+
+/** Start a session for a device sign-in and issue its first access and refresh tokens. */
+export async function createSession(db: Database, env: Bindings, input: NewSession): Promise<{ session: SessionRow; tokens: Tokens }> {
+  const at = now();
+  const id = newId();
+  // Sign first: a misconfigured secret must refuse before anything is written.
+  const refresh = newRefreshToken();
+  const tokens = await tokensFor(env, input.userId, id, refresh.token);
+  const session: SessionRow = {
+    id,
+    userId: input.userId,
+    deviceId: input.deviceId,
+    deviceName: input.deviceName,
+    ip: input.info.ip,
+    country: input.info.country,
+    userAgent: input.info.userAgent,
+    createdAt: at,
+    lastUsedAt: at,
+    expiresAt: at + REFRESH_TOKEN_TTL_MS,
+    revokedAt: null,
+    revokedReason: null,
+  };
+  await db.batch([
+    db.insert(sessions).values(session),
+    db.insert(refreshTokens).values({ tokenHash: refresh.hash, sessionId: id, createdAt: at, expiresAt: session.expiresAt }),
+  ]);
+  return { session, tokens };
+}
+
+/**
+ * Exchange a refresh token for new tokens, rotating it. A token that was already rotated is
+ * evidence of theft: the whole session ends and the answer says so (`refresh_token_reused`).
+ */
+export async function refreshSession(db: Database, env: Bindings, refreshToken: string, info: RequestInfo): Promise<Tokens> {
+  const at = now();
+  const hash = sha256Hex(refreshToken);
+  const [row] = await db
+    .select({ token: refreshTokens, session: sessions, userStatus: users.status })
+    .from(refreshTokens)
+    .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(refreshTokens.tokenHash, hash));
+  if (!row || row.token.expiresAt <= at) {
+    throw new AppError(401, "invalid_refresh_token", "Refresh token is invalid or expired");
+  }
+  if (row.session.revokedAt) {
+    throw new AppError(401, "session_revoked", "This session has ended; sign in again");
+  }
+  if (row.userStatus !== "active") {
+    await revokeSession(db, env.KV, row.session.id, `account_${row.userStatus}`);
+    throw new AppError(401, "session_revoked", "This session has ended; sign in again");
+  }
+  const reused = async () => {
+    await revokeSession(db, env.KV, row.session.id, "refresh_token_reuse");
+    return new AppError(
+      401,
+      "refresh_token_reused",
+      "This refresh token was already used. The session has been ended to protect the account; sign in again",
+    );
+  };
+  if (row.token.rotatedAt) throw await reused();
+
+  // Claim the token atomically: of two concurrent refreshes only one may win.
+  const claimed = await db
+    .update(refreshTokens)
+    .set({ rotatedAt: at })
+    .where(and(eq(refreshTokens.tokenHash, hash), isNull(refreshTokens.rotatedAt)))
+    .returning({ hash: refreshTokens.tokenHash });
+  if (claimed.length === 0) throw await reused();
+
+  const next = newRefreshToken();
+  const expiresAt = at + REFRESH_TOKEN_TTL_MS;
+  await db.batch([
+    db.insert(refreshTokens).values({ tokenHash: next.hash, sessionId: row.session.id, createdAt: at, expiresAt }),
+    db
+      .update(sessions)
+      .set({ lastUsedAt: at, expiresAt, ip: info.ip ?? row.session.ip, country: info.country ?? row.session.country })
+      .where(eq(sessions.id, row.session.id)),
+  ]);
+  return tokensFor(env, row.session.userId, row.session.id, next.token);
+}
+
+/** End one session: mark it, and deny-list it so its access tokens stop working at once. */
+export async function revokeSession(db: Database, kv: KVNamespace, sessionId: string, reason: string): Promise<void> {
+  await db
+    .update(sessions)
+    .set({ revokedAt: now(), revokedReason: reason })
+    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+  await denySession(kv, sessionId, reason);
+}
+
+/** End every live session of a user, optionally keeping one (the caller's). Returns how many ended. */
+export async function revokeUserSessions(
+  db: Database,
+  kv: KVNamespace,
+  userId: string,
+  reason: string,
+  exceptSessionId?: string,
+): Promise<number> {
+  const conditions = [eq(sessions.userId, userId), isNull(sessions.revokedAt)];
+  if (exceptSessionId) conditions.push(ne(sessions.id, exceptSessionId));
+  const ended = await db
+    .update(sessions)
+    .set({ revokedAt: now(), revokedReason: reason })
+    .where(and(...conditions))
+    .returning({ id: sessions.id });
+  await Promise.all(ended.map((s) => denySession(kv, s.id, reason)));
+  return ended.length;
+}
+
+/** End the caller's session `sessionId`; another user's session id is simply not found. */
+export async function revokeOwnSession(db: Database, kv: KVNamespace, userId: string, sessionId: string): Promise<void> {
+  const [row] = await db
+    .select({ id: sessions.id })
+    .from(sessions)
+    .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now())));
+  if (!row) throw new AppError(404, "not_found", "Session not found");
+  await revokeSession(db, kv, sessionId, "ended_by_user");
+}
+
+/** The user's live sessions, most recently used first. */
+export async function listSessions(db: Database, userId: string): Promise<SessionRow[]> {
+  return db
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now())))
+    .orderBy(desc(sessions.lastUsedAt));
+}
+
+export const sessionView = (s: SessionRow, currentSessionId: string) => ({
+  id: s.id,
+  deviceId: s.deviceId,
+  deviceName: s.deviceName,
+  ip: s.ip,
+  country: s.country,
+  userAgent: s.userAgent,
+  createdAt: iso(s.createdAt),
+  lastUsedAt: iso(s.lastUsedAt),
+  current: s.id === currentSessionId,
+});
+
+const TOUCH_INTERVAL_MS = MINUTE;
+const lastTouched = new Map<string, number>();
+
+/**
+ * Record that a session was used, at most once a minute per session: an in-isolate memo skips
+ * most writes and the conditional UPDATE makes the rest no-ops, so requests do not each write D1.
+ */
+export async function touchSession(db: Database, sessionId: string): Promise<void> {
+  const at = now();
+  if (at - (lastTouched.get(sessionId) ?? 0) < TOUCH_INTERVAL_MS) return;
+  lastTouched.set(sessionId, at);
+  if (lastTouched.size > 10_000) lastTouched.clear();
+  await db
+    .update(sessions)
+    .set({ lastUsedAt: at })
+    .where(and(eq(sessions.id, sessionId), lt(sessions.lastUsedAt, at - TOUCH_INTERVAL_MS)));
+}
+
+/** Delete what can never be used again: expired refresh tokens, and sessions dead for 30 days. */
+export async function purgeExpired(db: Database, at = now()): Promise<{ tokens: number; sessions: number }> {
+  const tokens = await db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, at)).returning({ h: refreshTokens.tokenHash });
+  const dead = await db.delete(sessions).where(lt(sessions.expiresAt, at - 30 * DAY)).returning({ id: sessions.id });
+  return { tokens: tokens.length, sessions: dead.length };
+}
+

@@ -1,0 +1,12 @@
+import { app } from "./app";
+import { runScheduled } from "./cron";
+import type { Bindings } from "./env";
+
+export { ChatRoom } from "./rooms/chat-room";
+
+export default {
+  fetch: app.fetch,
+  async scheduled(controller, env, ctx) {
+    ctx.waitUntil(runScheduled(controller, env));
+  },
+} satisfies ExportedHandler<Bindings>;

@@ -1,0 +1,59 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { AppEnv } from "../env";
+
+/**
+ * The one error type services throw. Routes never build error bodies: the app's error handler
+ * turns an AppError into `{ error: { code, message, details?, requestId } }` with its status.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = "AppError";
+  }
+}
+
+export const notFound = (what = "Resource") => new AppError(404, "not_found", `${what} not found`);
+
+/** Render any thrown value as the standard error body. Unknown errors become `500 internal`. */
+export function errorResponse(err: unknown, c: Context<AppEnv>): Response {
+  const requestId = c.get("requestId") ?? "unknown";
+  let appError: AppError;
+  if (err instanceof AppError) {
+    appError = err;
+  } else if (err instanceof HTTPException) {
+    appError = fromHttpException(err);
+  } else {
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "unhandled error",
+        requestId,
+        error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
+      }),
+    );
+    appError = new AppError(500, "internal", "Internal server error");
+  }
+  const body: Record<string, unknown> = { code: appError.code, message: appError.message };
+  if (appError.details !== undefined) body.details = appError.details;
+  body.requestId = requestId;
+  return c.json({ error: body }, appError.status, appError.headers);
+}
+
+/** Hono and its middleware throw HTTPException; map the ones we meet to stable codes. */
+function fromHttpException(err: HTTPException): AppError {
+  const status = err.status as ContentfulStatusCode;
+  if (status === 413) return new AppError(413, "payload_too_large", "Request body is too large");
+  if (status === 400 && /json/i.test(err.message)) {
+    return new AppError(400, "malformed_json", "Request body is not valid JSON");
+  }
+  if (status === 401) return new AppError(401, "unauthorized", "Authentication required");
+  return new AppError(status, status >= 500 ? "internal" : "bad_request", err.message || "Bad request");
+}

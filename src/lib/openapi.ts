@@ -1,0 +1,51 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../env";
+import { throwOnInvalid } from "./validate";
+
+/** Every router is an OpenAPIHono whose validators throw `validation_failed` (see validate.ts). */
+export const newRouter = () => new OpenAPIHono<AppEnv>({ defaultHook: throwOnInvalid });
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "validation_failed" }),
+      message: z.string(),
+      details: z.unknown().optional(),
+      requestId: z.string(),
+    }),
+  })
+  .openapi("Error");
+
+const ERROR_TEXT: Record<number, string> = {
+  400: "Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation)",
+  401: "Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials",
+  403: "Not allowed",
+  404: "Not found (also for resources the caller may not see)",
+  409: "Conflicts with existing data",
+  413: "Request body too large (`payload_too_large`)",
+  415: "Body is not `application/json` (`unsupported_media_type`)",
+  429: "Rate limited (`rate_limited`) or locked out (`too_many_attempts`); see `Retry-After`",
+  503: "A dependency or the configuration is not ready",
+};
+
+/** Standard error responses for a route, documented with the shared Error schema. */
+export function errorResponses(...statuses: (keyof typeof ERROR_TEXT)[]) {
+  return Object.fromEntries(
+    statuses.map((s) => [s, { description: ERROR_TEXT[s]!, content: { "application/json": { schema: ErrorSchema } } }]),
+  ) as Record<number, { description: string; content: { "application/json": { schema: typeof ErrorSchema } } }>;
+}
+
+/** A JSON response or request body. */
+export const json = <T extends z.ZodType>(schema: T, description = "OK") => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+/** A required JSON request body: non-JSON content types get 415, bad JSON 400. */
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { "application/json": { schema } },
+});
+
+export const bearerSecurity = [{ bearerAuth: [] }];
+export const noContent = { 204: { description: "Done" } } as const;

@@ -1,0 +1,77 @@
+import type { Context, MiddlewareHandler } from "hono";
+import type { AppEnv } from "../env";
+import { AppError } from "./errors";
+import { requestInfo } from "./request-info";
+
+export interface RateLimit {
+  /** Requests allowed per window. */
+  limit: number;
+  /** Window length in seconds (fixed windows). */
+  windowSeconds: number;
+}
+
+/**
+ * Every coarse rate limit in one table. These are KV-backed fixed windows and therefore
+ * approximate: KV is eventually consistent across locations (~60 s) and read-then-write is not
+ * atomic, so bursts spread over many edge locations can exceed a limit somewhat. Limits that must
+ * be exact (the login lockout, OTP attempts) are counted in D1 instead.
+ */
+export const RATE_LIMITS = {
+  "register:ip": { limit: 6, windowSeconds: 30 },
+  "login:ip": { limit: 10, windowSeconds: 60 },
+  "login:identifier": { limit: 10, windowSeconds: 60 },
+  "refresh:ip": { limit: 60, windowSeconds: 60 },
+  "password:user": { limit: 5, windowSeconds: 15 * 60 },
+} as const satisfies Record<string, RateLimit>;
+
+export type RateLimitName = keyof typeof RATE_LIMITS;
+
+/** KV refuses expirationTtl below 60 s. */
+const MIN_KV_TTL = 60;
+
+/**
+ * Count one request against `name` for `subject` (an IP, an identifier, a user id). Sets the
+ * `RateLimit-*` headers on the response and throws `429 rate_limited` with `Retry-After` once the
+ * window's budget is spent. KV failures fail open: a broken limiter must not take auth down.
+ */
+export async function enforceRateLimit(c: Context<AppEnv>, name: RateLimitName, subject: string): Promise<void> {
+  const { limit, windowSeconds } = RATE_LIMITS[name];
+  const nowSec = Math.floor(Date.now() / 1000);
+  const window = Math.floor(nowSec / windowSeconds);
+  const resetIn = (window + 1) * windowSeconds - nowSec;
+  const key = `rl:${name}:${subject.toLowerCase()}:${window}`;
+
+  let used = 0;
+  try {
+    used = Number((await c.env.KV.get(key)) ?? 0);
+  } catch (err) {
+    console.warn(JSON.stringify({ level: "warn", msg: "rate limit read failed", name, error: String(err) }));
+    return;
+  }
+
+  c.header("RateLimit-Limit", String(limit));
+  c.header("RateLimit-Reset", String(resetIn));
+  if (used >= limit) {
+    c.header("RateLimit-Remaining", "0");
+    throw new AppError(429, "rate_limited", `Too many requests; try again in ${resetIn} s`, { retryAfter: resetIn }, {
+      "Retry-After": String(resetIn),
+      "RateLimit-Limit": String(limit),
+      "RateLimit-Remaining": "0",
+      "RateLimit-Reset": String(resetIn),
+    });
+  }
+  c.header("RateLimit-Remaining", String(limit - used - 1));
+  try {
+    await c.env.KV.put(key, String(used + 1), { expirationTtl: Math.max(MIN_KV_TTL, windowSeconds + 5) });
+  } catch (err) {
+    console.warn(JSON.stringify({ level: "warn", msg: "rate limit write failed", name, error: String(err) }));
+  }
+}
+
+/** Middleware form: limit by the caller's IP (Cloudflare's `CF-Connecting-IP`). */
+export function rateLimitByIp(name: RateLimitName): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    await enforceRateLimit(c, name, requestInfo(c).ip ?? "unknown");
+    await next();
+  };
+}

@@ -1,0 +1,31 @@
+import type { Hook } from "@hono/zod-openapi";
+import type { z } from "zod";
+import { AppError } from "./errors";
+
+/** One shape for every validation problem: where, what went wrong, zod's issue code. */
+export function validationError(error: z.ZodError, target?: string): AppError {
+  const details = error.issues.map((issue) => ({
+    path: [...(target ? [target] : []), ...issue.path.map(String)].join("."),
+    code: issue.code,
+    message: issue.message,
+  }));
+  const first = details[0];
+  const message = first ? `Invalid ${first.path || "input"}: ${first.message}` : "Invalid input";
+  return new AppError(400, "validation_failed", message, details);
+}
+
+/**
+ * The throwing validator hook: every route's params, query, headers and JSON body pass through
+ * it, so a bad input anywhere becomes the same `400 validation_failed` error.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const throwOnInvalid: Hook<any, any, any, any> = (result) => {
+  if (!result.success) throw validationError(result.error as z.ZodError, result.target);
+};
+
+/** Validate a value outside the HTTP layer (WebSocket frames, RPC input) with the same errors. */
+export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw validationError(parsed.error);
+  return parsed.data;
+}

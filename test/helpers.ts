@@ -1,0 +1,92 @@
+import { exports } from "cloudflare:workers";
+import { expect } from "vitest";
+
+export const BASE = "http://api.test";
+export const STRONG_PASSWORD = "violet-harbor-73-lantern";
+
+let counter = 0;
+/** A fresh client IP per call (IPv6 documentation range), so per-IP rate limits don't collide across tests. */
+export const uniqueIp = () => `2001:db8::${(++counter).toString(16)}:${Math.floor(Math.random() * 0xffff).toString(16)}`;
+export const uniqueName = (prefix = "u") => `${prefix}_${Date.now().toString(36)}${(++counter).toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.slice(0, 32);
+
+export interface ApiOptions {
+  body?: unknown;
+  /** Raw body string (sent as is). */
+  raw?: string;
+  token?: string;
+  ip?: string;
+  headers?: Record<string, string>;
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+  text: string;
+}
+
+/** Call the Worker through its real fetch handler. */
+export async function api<T = any>(method: string, path: string, opts: ApiOptions = {}): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { "cf-connecting-ip": opts.ip ?? uniqueIp(), ...opts.headers };
+  let body: string | undefined;
+  if (opts.raw !== undefined) body = opts.raw;
+  else if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers["content-type"] ??= "application/json";
+  }
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  const res = await exports.default.fetch(new Request(BASE + path, { method, headers, body }));
+  const text = await res.text();
+  let parsed: any = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = null;
+  }
+  return { status: res.status, body: parsed as T, headers: res.headers, text };
+}
+
+export interface TestUser {
+  id: string;
+  username: string;
+  password: string;
+  email?: string;
+  phone?: string;
+  accessToken: string;
+  refreshToken: string;
+  sessionId: string;
+  deviceId: string;
+}
+
+/** Register a new user (unique name) and return its credentials and tokens. */
+export async function signUp(overrides: Record<string, unknown> = {}): Promise<TestUser> {
+  const username = uniqueName();
+  const body = { username, password: STRONG_PASSWORD, ...overrides };
+  const res = await api("POST", "/api/v1/auth/register", { body });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return {
+    id: res.body.user.id,
+    username: res.body.user.username,
+    password: body.password as string,
+    email: res.body.user.email ?? undefined,
+    phone: res.body.user.phone ?? undefined,
+    accessToken: res.body.tokens.accessToken,
+    refreshToken: res.body.tokens.refreshToken,
+    sessionId: res.body.session.id,
+    deviceId: res.body.session.deviceId,
+  };
+}
+
+/** Sign in again (a new session) with identifier and password. */
+export async function logIn(identifier: string, password = STRONG_PASSWORD, extra: Record<string, unknown> = {}) {
+  return api("POST", "/api/v1/auth/login", { body: { identifier, password, ...extra } });
+}
+
+/** Assert the standard error envelope and return it. */
+export function expectError(res: ApiResponse, status: number, code: string) {
+  expect(res.status, res.text).toBe(status);
+  expect(res.body?.error?.code, res.text).toBe(code);
+  expect(typeof res.body.error.message).toBe("string");
+  expect(res.body.error.requestId).toBeTruthy();
+  return res.body.error as { code: string; message: string; details?: any; requestId: string };
+}
