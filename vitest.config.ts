@@ -22,7 +22,7 @@ export default defineConfig(async () => {
       setupFiles: ["./test/apply-migrations.ts"],
       include: ["test/**/*.test.ts"],
       // Request logs of passing tests are noise; failing tests still show theirs.
-      silent: "passed-only",
+      silent: "passed-only" as const,
     },
   };
 });

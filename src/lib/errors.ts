@@ -54,6 +54,9 @@ function fromHttpException(err: HTTPException): AppError {
   if (status === 400 && /json/i.test(err.message)) {
     return new AppError(400, "malformed_json", "Request body is not valid JSON");
   }
+  if (status === 415) {
+    return new AppError(415, "unsupported_media_type", "Request body must be sent as Content-Type: application/json");
+  }
   if (status === 401) return new AppError(401, "unauthorized", "Authentication required");
   return new AppError(status, status >= 500 ? "internal" : "bad_request", err.message || "Bad request");
 }

@@ -2,10 +2,14 @@ import type { Hook } from "@hono/zod-openapi";
 import type { z } from "zod";
 import { AppError } from "./errors";
 
+/** How a validator target is named in error paths: `body.username`, `query.limit`, `params.id`. */
+const TARGET_NAMES: Record<string, string> = { json: "body", param: "params", query: "query", header: "headers" };
+
 /** One shape for every validation problem: where, what went wrong, zod's issue code. */
 export function validationError(error: z.ZodError, target?: string): AppError {
+  const prefix = target ? [TARGET_NAMES[target] ?? target] : [];
   const details = error.issues.map((issue) => ({
-    path: [...(target ? [target] : []), ...issue.path.map(String)].join("."),
+    path: [...prefix, ...issue.path.map(String)].join("."),
     code: issue.code,
     message: issue.message,
   }));
