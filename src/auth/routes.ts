@@ -4,6 +4,7 @@ import { enforceRateLimit, rateLimitByIp } from "../lib/rate-limit";
 import { requestInfo } from "../lib/request-info";
 import { selfView } from "../users/views";
 import { deviceView, listDevices } from "./devices";
+import { classifyIdentifier } from "./identifiers";
 import { requireAuth } from "./middleware";
 import * as s from "./schemas";
 import { changePassword, getSelf, login, register } from "./service";
@@ -50,7 +51,7 @@ app.openapi(
   }),
   async (c) => {
     const body = c.req.valid("json");
-    await enforceRateLimit(c, "login:identifier", body.identifier);
+    await enforceRateLimit(c, "login:identifier", classifyIdentifier(body.identifier).value);
     const result = await login(c.var.db, c.env, body, requestInfo(c));
     return c.json(
       { user: selfView(result.user), tokens: result.tokens, session: sessionView(result.session, result.session.id) },
