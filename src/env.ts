@@ -21,5 +21,7 @@ export type AppEnv = {
     requestId: string;
     db: Database;
     auth: AuthContext;
+    /** Lowest remaining budget among the rate limits applied to this request (for its headers). */
+    rateLimitRemaining?: number;
   };
 };

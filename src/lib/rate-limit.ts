@@ -49,18 +49,26 @@ export async function enforceRateLimit(c: Context<AppEnv>, name: RateLimitName, 
     return;
   }
 
-  c.header("RateLimit-Limit", String(limit));
-  c.header("RateLimit-Reset", String(resetIn));
+  const remaining = Math.max(0, limit - used - 1);
   if (used >= limit) {
-    c.header("RateLimit-Remaining", "0");
-    throw new AppError(429, "rate_limited", `Too many requests; try again in ${resetIn} s`, { retryAfter: resetIn }, {
+    const headers = {
       "Retry-After": String(resetIn),
       "RateLimit-Limit": String(limit),
       "RateLimit-Remaining": "0",
       "RateLimit-Reset": String(resetIn),
-    });
+    };
+    // Replace what an earlier, looser limit of this request may have set.
+    for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    throw new AppError(429, "rate_limited", `Too many requests; try again in ${resetIn} s`, { retryAfter: resetIn }, headers);
   }
-  c.header("RateLimit-Remaining", String(limit - used - 1));
+  // Several limits may apply to one request: the headers describe the one closest to running out.
+  const shown = c.get("rateLimitRemaining");
+  if (shown === undefined || remaining < shown) {
+    c.set("rateLimitRemaining", remaining);
+    c.header("RateLimit-Limit", String(limit));
+    c.header("RateLimit-Remaining", String(remaining));
+    c.header("RateLimit-Reset", String(resetIn));
+  }
   try {
     await c.env.KV.put(key, String(used + 1), { expirationTtl: Math.max(MIN_KV_TTL, windowSeconds + 5) });
   } catch (err) {
