@@ -9,7 +9,7 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           bindings: {
-            ENVIRONMENT: "test",
+            ENVIRONMENT: "development",
             // Cheap argon2id for tests; production parameters are measured in bench/.
             ARGON2_MEMORY_KIB: "64",
             ARGON2_ITERATIONS: "1",

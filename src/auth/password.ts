@@ -5,6 +5,7 @@ import * as zxcvbnCommon from "@zxcvbn-ts/language-common";
 import * as zxcvbnEn from "@zxcvbn-ts/language-en";
 import type { Bindings } from "../env";
 import { AppError } from "../lib/errors";
+import { isDevelopment } from "../lib/config";
 import { timingSafeEqual } from "../lib/crypto";
 
 /** argon2id cost. Stored inside every hash (PHC string), so it can change without breaking logins. */
@@ -22,11 +23,11 @@ const HASH_BYTES = 32;
 
 /**
  * The parameters new hashes use. A lower cost comes only from ARGON2_MEMORY_KIB /
- * ARGON2_ITERATIONS, and only where ENVIRONMENT is `development` or `test`; anywhere else the
+ * ARGON2_ITERATIONS, and only where ENVIRONMENT is `development`; anywhere else the
  * production parameters apply whatever the variables say.
  */
 export function currentParams(env: Pick<Bindings, "ENVIRONMENT" | "ARGON2_MEMORY_KIB" | "ARGON2_ITERATIONS">): Argon2Params {
-  if (env.ENVIRONMENT !== "development" && env.ENVIRONMENT !== "test") return PRODUCTION_ARGON2;
+  if (!isDevelopment(env)) return PRODUCTION_ARGON2;
   const m = Number(env.ARGON2_MEMORY_KIB ?? PRODUCTION_ARGON2.m);
   const t = Number(env.ARGON2_ITERATIONS ?? PRODUCTION_ARGON2.t);
   return {

@@ -1,12 +1,12 @@
 import type { Bindings } from "../env";
 import { AppError } from "./errors";
 
-/** Used only when ENVIRONMENT is development/test and no JWT_SECRET is set. Never valid elsewhere. */
+/** Used only when ENVIRONMENT is development and no JWT_SECRET is set. Never valid elsewhere. */
 export const DEVELOPMENT_JWT_SECRET = "development-only-secret-do-not-use-in-production-0000";
 const MIN_SECRET_LENGTH = 32;
 
-export const isDevelopment = (env: Pick<Bindings, "ENVIRONMENT">) =>
-  env.ENVIRONMENT === "development" || env.ENVIRONMENT === "test";
+/** Local development (`wrangler dev`, tests): the only place development defaults are allowed. */
+export const isDevelopment = (env: Pick<Bindings, "ENVIRONMENT">) => env.ENVIRONMENT === "development";
 
 /** Why the signing secret cannot be used here, or null when it is fine. */
 export function jwtSecretProblem(env: Pick<Bindings, "ENVIRONMENT" | "JWT_SECRET">): string | null {
