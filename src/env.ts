@@ -6,6 +6,18 @@ export interface Bindings extends Env {
   JWT_SECRET?: string;
   /** Upper bound for request bodies in bytes (default 256 KiB). */
   MAX_BODY_BYTES?: string;
+  /** Outgoing email: `resend` (HTTP API) or `log` (development outbox). */
+  EMAIL_PROVIDER?: string;
+  EMAIL_API_KEY?: string;
+  EMAIL_FROM?: string;
+  /** Outgoing SMS: `twilio` (Messages API) or `log` (development outbox). */
+  SMS_PROVIDER?: string;
+  TWILIO_ACCOUNT_SID?: string;
+  TWILIO_AUTH_TOKEN?: string;
+  /** A phone number or a Messaging Service SID (`MG…`). */
+  SMS_FROM?: string;
+  /** Issuer shown in authenticator apps (default "Edge Messenger"). */
+  TOTP_ISSUER?: string;
 }
 
 /** What the auth middleware puts on the context for a signed-in caller. */

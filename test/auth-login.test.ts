@@ -33,7 +33,8 @@ function expectValidation(res: ApiResponse, path: string) {
 /** A successful sign-in of `user`: 200 with the account, fresh tokens and the new current session. */
 function expectSignedIn(res: ApiResponse, user: TestUser) {
   expect(res.status, res.text).toBe(200);
-  expect(Object.keys(res.body).sort()).toEqual(["session", "tokens", "user"]);
+  expect(Object.keys(res.body).sort()).toEqual(["newDevice", "session", "tokens", "user"]);
+  expect(typeof res.body.newDevice).toBe("boolean");
   expect(res.body.user).toMatchObject({ id: user.id, username: user.username, role: "user" });
   expect(res.body.user.createdAt).toMatch(ISO_RE);
   expect(res.body.user).not.toHaveProperty("passwordHash");
@@ -382,13 +383,14 @@ describe("POST /auth/login: rate limits", () => {
   });
 
   it("answers the 11th login for one identifier with 429 rate_limited, even from fresh IPs", async () => {
-    const user = await signUp({ email: uniqueEmail() });
-    const { responses } = await withinOneWindow(60, async () => {
+    const { user, responses } = await withinOneWindow(60, async () => {
+      // A fresh account per try: a retried sequence must not inherit the identifier's count.
+      const user = await signUp({ email: uniqueEmail() });
       const responses: ApiResponse[] = [];
       // Successful logins: the lockout counter is cleared each time, so only the limiter can refuse.
       for (let i = 0; i < 10; i++) responses.push(await login({ identifier: user.username, password: STRONG_PASSWORD }, uniqueIp()));
       responses.push(await login({ identifier: user.username.toUpperCase(), password: STRONG_PASSWORD }, uniqueIp()));
-      return { responses };
+      return { user, responses };
     });
     responses.slice(0, 10).forEach((res, i) => {
       expectSignedIn(res, user);
@@ -406,10 +408,8 @@ describe("POST /auth/login: rate limits", () => {
   });
 
   it("counts formatting variants of one identifier as the same identifier", async () => {
-    const phone = uniquePhone();
-    const user = await signUp({ phone });
     // "+447…" written eleven ways: spaces, dashes, dots and parentheses are not a new identifier.
-    const variants = [
+    const spellings = (phone: string) => [
       phone,
       `${phone.slice(0, 3)} ${phone.slice(3)}`,
       `${phone.slice(0, 3)}-${phone.slice(3)}`,
@@ -422,20 +422,23 @@ describe("POST /auth/login: rate limits", () => {
       `${phone.slice(0, 9)}-${phone.slice(9)}`,
       `${phone.slice(0, 3)} ${phone.slice(3, 6)} ${phone.slice(6, 9)} ${phone.slice(9)}`,
     ];
-    expect(new Set(variants).size).toBe(11);
-    const { responses } = await withinOneWindow(60, async () => {
+    expect(new Set(spellings(uniquePhone())).size).toBe(11);
+    const { user, responses } = await withinOneWindow(60, async () => {
+      // A fresh account per try: a retried sequence must not inherit the identifier's count.
+      const phone = uniquePhone();
+      const user = await signUp({ phone });
+      const variants = spellings(phone);
       const responses: ApiResponse[] = [];
       for (const identifier of variants) responses.push(await login({ identifier, password: STRONG_PASSWORD }, uniqueIp()));
-      return { responses };
+      return { user, responses };
     });
     for (const res of responses.slice(0, 10)) expectSignedIn(res, user);
     expectEnvelope(responses[10]!, 429, "rate_limited");
   });
 
   it("keeps the per-identifier budget separate from the per-IP one", async () => {
-    const a = await signUp();
-    const b = await signUp();
-    const { responses } = await withinOneWindow(60, async () => {
+    const { a, b, responses } = await withinOneWindow(60, async () => {
+      const [a, b] = [await signUp(), await signUp()];
       const ip = uniqueIp();
       const responses: ApiResponse[] = [];
       // 5 logins each for two identifiers from one IP: 10 from the IP, 5 per identifier.
@@ -447,7 +450,7 @@ describe("POST /auth/login: rate limits", () => {
       responses.push(await login({ identifier: a.username, password: STRONG_PASSWORD }, ip));
       // From a fresh IP, identifier a still has budget left (5 of 10 used).
       responses.push(await login({ identifier: a.username, password: STRONG_PASSWORD }, uniqueIp()));
-      return { responses };
+      return { a, b, responses };
     });
     for (let i = 0; i < 10; i++) expectSignedIn(responses[i]!, i % 2 === 0 ? a : b);
     expectEnvelope(responses[10]!, 429, "rate_limited");

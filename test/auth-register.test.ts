@@ -55,7 +55,9 @@ describe("POST /auth/register: happy path", () => {
     const ip = uniqueIp();
     const res = await register({ username, password: STRONG_PASSWORD, deviceId: "phone-1.a:b_c", deviceName: "Test phone" }, ip);
     expect(res.status, res.text).toBe(201);
-    expect(Object.keys(res.body).sort()).toEqual(["session", "tokens", "user"]);
+    expect(Object.keys(res.body).sort()).toEqual(["newDevice", "session", "tokens", "user"]);
+    // The first device of a new account is not a "new device" sign-in.
+    expect(res.body.newDevice).toBe(false);
 
     const { user, tokens, session } = res.body;
     expect(user).toEqual({

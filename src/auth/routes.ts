@@ -8,6 +8,7 @@ import { classifyIdentifier } from "./identifiers";
 import { requireAuth } from "./middleware";
 import * as s from "./schemas";
 import { changePassword, getSelf, login, register } from "./service";
+import { firstFactorView, signedInView } from "./sign-in";
 import { listSessions, refreshSession, revokeOwnSession, revokeSession, revokeUserSessions, sessionView } from "./sessions";
 
 const tags = ["Auth"];
@@ -29,10 +30,7 @@ app.openapi(
   }),
   async (c) => {
     const result = await register(c.var.db, c.env, c.req.valid("json"), requestInfo(c));
-    return c.json(
-      { user: selfView(result.user), tokens: result.tokens, session: sessionView(result.session, result.session.id) },
-      201,
-    );
+    return c.json(signedInView(result), 201);
   },
 );
 
@@ -47,16 +45,16 @@ app.openapi(
       "on one account within 15 minutes, attempts answer `429 too_many_attempts` until the window passes.",
     middleware: [rateLimitByIp("login:ip")] as const,
     request: { body: jsonBody(s.LoginBody) },
-    responses: { 200: json(s.AuthResult, "Signed in"), ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
+    responses: {
+      200: json(s.LoginResult, "Signed in, or (with 2FA on) `{mfaRequired: true, mfaToken}` for POST /auth/2fa/verify"),
+      ...errorResponses(400, 401, 403, 413, 415, 429, 503),
+    },
   }),
   async (c) => {
     const body = c.req.valid("json");
     await enforceRateLimit(c, "login:identifier", classifyIdentifier(body.identifier).value);
     const result = await login(c.var.db, c.env, body, requestInfo(c));
-    return c.json(
-      { user: selfView(result.user), tokens: result.tokens, session: sessionView(result.session, result.session.id) },
-      200,
-    );
+    return c.json(firstFactorView(result), 200);
   },
 );
 

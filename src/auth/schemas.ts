@@ -106,7 +106,24 @@ export const Session = z
   })
   .openapi("Session");
 
-export const AuthResult = z.object({ user: User, tokens: Tokens, session: Session }).openapi("AuthResult");
+export const AuthResult = z
+  .object({
+    user: User,
+    tokens: Tokens,
+    session: Session,
+    newDevice: z.boolean().openapi({ description: "True when this device was never seen for the account before" }),
+  })
+  .openapi("AuthResult");
+
+export const MfaRequired = z
+  .object({
+    mfaRequired: z.literal(true),
+    mfaToken: z.string().openapi({ description: "Single use, 5 minutes; send it to POST /auth/2fa/verify with a code" }),
+    expiresIn: z.number(),
+  })
+  .openapi("MfaRequired");
+
+export const LoginResult = z.union([AuthResult, MfaRequired]).openapi("LoginResult");
 
 export const Device = z
   .object({

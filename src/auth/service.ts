@@ -7,16 +7,12 @@ import { newId } from "../lib/ids";
 import type { RequestInfo } from "../lib/request-info";
 import { now } from "../lib/time";
 import type { UserRow } from "../users/views";
-import { recordDevice } from "./devices";
 import { clearAttempts, countAttempt, lockoutKey } from "./lockout";
 import { assertStrongPassword, currentParams, hashPassword, verifyDummy, verifyPassword } from "./password";
-import { createSession, revokeUserSessions } from "./sessions";
+import { recordEvent } from "./security-events";
+import { revokeUserSessions } from "./sessions";
+import { afterFirstFactor, completeSignIn, type DeviceInput } from "./sign-in";
 import { classifyIdentifier } from "./identifiers";
-
-export interface DeviceInput {
-  deviceId?: string;
-  deviceName?: string;
-}
 
 export interface RegisterInput extends DeviceInput {
   username: string;
@@ -24,19 +20,6 @@ export interface RegisterInput extends DeviceInput {
   email?: string;
   phone?: string;
   displayName?: string;
-}
-
-/** Start a session on a device after the credentials were proven. */
-async function signIn(db: Database, env: Bindings, user: UserRow, device: DeviceInput, info: RequestInfo) {
-  const deviceId = device.deviceId ?? newId();
-  await recordDevice(db, user.id, deviceId, device.deviceName ?? null, info, now());
-  const { session, tokens } = await createSession(db, env, {
-    userId: user.id,
-    deviceId,
-    deviceName: device.deviceName ?? null,
-    info,
-  });
-  return { user, session, tokens };
 }
 
 /** Create an account and sign it in on the calling device. Username, email and phone are unique. */
@@ -55,6 +38,10 @@ export async function register(db: Database, env: Bindings, input: RegisterInput
     passwordHash: await hashPassword(input.password, currentParams(env)),
     role: "user",
     status: "active",
+    totpSecret: null,
+    totpPendingSecret: null,
+    totpEnabledAt: null,
+    totpLastStep: null,
     createdAt: at,
     updatedAt: at,
   };
@@ -65,7 +52,7 @@ export async function register(db: Database, env: Bindings, input: RegisterInput
     if (String(err).includes("UNIQUE")) await assertAvailable(db, input);
     throw err;
   }
-  return signIn(db, env, user, input, info);
+  return completeSignIn(db, env, user, input, info, "register");
 }
 
 async function assertAvailable(db: Database, input: Pick<RegisterInput, "username" | "email" | "phone">) {
@@ -93,12 +80,6 @@ export async function findUserByIdentifier(db: Database, identifier: string): Pr
 
 const invalidCredentials = () => new AppError(401, "invalid_credentials", "Invalid username or password");
 
-/** Refuse accounts that may not sign in, with a code that says why. */
-export function assertCanSignIn(user: UserRow): void {
-  if (user.status === "suspended") throw new AppError(403, "account_suspended", "This account is suspended");
-  if (user.status === "banned") throw new AppError(403, "account_banned", "This account is banned");
-}
-
 /**
  * Password login. Unknown identifiers and wrong passwords answer identically (same status, code,
  * message, one argon2 verification each, one counter write each), and both count toward the
@@ -121,14 +102,13 @@ export async function login(
   const result = await verifyPassword(input.password, user.passwordHash, params);
   if (!result.ok) throw invalidCredentials();
   await clearAttempts(db, key);
-  assertCanSignIn(user);
-  if (result.needsRehash) {
+  if (result.needsRehash && user.status === "active") {
     // Parameters changed since this hash was made: upgrade it now that we know the password.
     const passwordHash = await hashPassword(input.password, params);
     await db.update(users).set({ passwordHash, updatedAt: now() }).where(eq(users.id, user.id));
     user.passwordHash = passwordHash;
   }
-  return signIn(db, env, user, input, info);
+  return afterFirstFactor(db, env, user, input, info, "password");
 }
 
 /** Load the caller's account; a session whose account is gone is treated as signed out. */
@@ -162,4 +142,5 @@ export async function changePassword(
   const passwordHash = await hashPassword(input.newPassword, params);
   await db.update(users).set({ passwordHash, updatedAt: now() }).where(eq(users.id, user.id));
   await revokeUserSessions(db, env.KV, user.id, "password_changed", auth.sessionId);
+  await recordEvent(db, user.id, "password_changed", {}, { details: { otherSessionsEnded: true } });
 }

@@ -15,6 +15,12 @@ export const users = sqliteTable(
     passwordHash: text("password_hash").notNull(),
     role: text("role", { enum: ["user", "moderator", "admin"] }).notNull().default("user"),
     status: text("status", { enum: ["active", "suspended", "banned", "deleted"] }).notNull().default("active"),
+    /** Active TOTP secret (base32) once 2FA is enabled; the pending one while being set up. */
+    totpSecret: text("totp_secret"),
+    totpPendingSecret: text("totp_pending_secret"),
+    totpEnabledAt: integer("totp_enabled_at"),
+    /** Highest 30-second step accepted so far: a code of that step or older is a replay. */
+    totpLastStep: integer("totp_last_step"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },

@@ -1,0 +1,148 @@
+import { and, eq, gt, isNull } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { mfaChallenges, sessions } from "../db/schema";
+import type { Bindings } from "../env";
+import { randomToken, sha256Hex } from "../lib/crypto";
+import { AppError } from "../lib/errors";
+import { newId } from "../lib/ids";
+import type { RequestInfo } from "../lib/request-info";
+import { MINUTE, now } from "../lib/time";
+import { notifierFor } from "../notify/notifier";
+import { selfView, type UserRow } from "../users/views";
+import { findDevice, recordDevice } from "./devices";
+import { recordEvent } from "./security-events";
+import { createSession, sessionView } from "./sessions";
+
+export interface DeviceInput {
+  deviceId?: string;
+  deviceName?: string;
+}
+
+export const MFA_CHALLENGE_TTL_MS = 5 * MINUTE;
+
+/** Refuse accounts that may not sign in, with a code that says why. */
+export function assertCanSignIn(user: UserRow): void {
+  if (user.status === "suspended") throw new AppError(403, "account_suspended", "This account is suspended");
+  if (user.status === "banned") throw new AppError(403, "account_banned", "This account is banned");
+}
+
+/** A blocked device may not sign in; the attempt is recorded for the owner to see. */
+export async function assertDeviceAllowed(db: Database, user: UserRow, device: DeviceInput, info: RequestInfo): Promise<void> {
+  if (!device.deviceId) return;
+  const known = await findDevice(db, user.id, device.deviceId);
+  if (known?.blocked) {
+    await recordEvent(db, user.id, "login_blocked_device", info, { deviceId: device.deviceId });
+    throw new AppError(403, "device_blocked", "This device is blocked from signing in to this account");
+  }
+}
+
+/**
+ * First factor done: either finish the sign-in, or, with 2FA on, park it in an MFA challenge and
+ * answer `{ mfaRequired: true, mfaToken }`.
+ */
+export async function afterFirstFactor(db: Database, env: Bindings, user: UserRow, device: DeviceInput, info: RequestInfo, method: string) {
+  assertCanSignIn(user);
+  await assertDeviceAllowed(db, user, device, info);
+  if (user.totpEnabledAt) {
+    const token = randomToken(32);
+    const at = now();
+    await db.insert(mfaChallenges).values({
+      tokenHash: sha256Hex(token),
+      userId: user.id,
+      deviceId: device.deviceId ?? null,
+      deviceName: device.deviceName ?? null,
+      createdAt: at,
+      expiresAt: at + MFA_CHALLENGE_TTL_MS,
+    });
+    return { mfaRequired: true as const, mfaToken: token, expiresIn: MFA_CHALLENGE_TTL_MS / 1000 };
+  }
+  return completeSignIn(db, env, user, device, info, method);
+}
+
+/**
+ * Start a session on a device after every factor was proven. A device never seen for the
+ * account, or a country never seen for it, is recorded as a security event and the user is told
+ * (email if verified, else SMS if verified); the answer carries `newDevice`.
+ */
+export async function completeSignIn(db: Database, env: Bindings, user: UserRow, device: DeviceInput, info: RequestInfo, method: string) {
+  const deviceId = device.deviceId ?? newId();
+  const at = now();
+  const [anySession, sameCountry] = await Promise.all([
+    db.select({ id: sessions.id }).from(sessions).where(eq(sessions.userId, user.id)).limit(1),
+    info.country
+      ? db
+          .select({ id: sessions.id })
+          .from(sessions)
+          .where(and(eq(sessions.userId, user.id), eq(sessions.country, info.country)))
+          .limit(1)
+      : Promise.resolve([{ id: "" }]),
+  ]);
+  const { isNew } = await recordDevice(db, user.id, deviceId, device.deviceName ?? null, info, at);
+  const { session, tokens } = await createSession(db, env, { userId: user.id, deviceId, deviceName: device.deviceName ?? null, info });
+
+  const firstEver = anySession.length === 0 && method === "register";
+  const newDevice = isNew && !firstEver;
+  const newCountry = !firstEver && sameCountry.length === 0;
+  const type = firstEver ? "account_created" : newDevice ? "login_new_device" : newCountry ? "login_new_country" : "login";
+  await recordEvent(db, user.id, type, info, { deviceId, details: { method, sessionId: session.id } });
+  if (newDevice || newCountry) await warnOfNewSignIn(env, user, info, newDevice ? "device" : "country");
+  return { user, session, tokens, newDevice };
+}
+
+/** Tell the owner about a sign-in from somewhere new. Failing to send must not fail the login. */
+async function warnOfNewSignIn(env: Bindings, user: UserRow, info: RequestInfo, what: "device" | "country") {
+  const channel = user.emailVerifiedAt && user.email ? "email" : user.phoneVerifiedAt && user.phone ? "sms" : null;
+  if (!channel) return;
+  const where = [info.userAgent ? `device: ${info.userAgent.slice(0, 120)}` : null, info.country ? `country: ${info.country}` : null, info.ip ? `IP: ${info.ip}` : null]
+    .filter(Boolean)
+    .join(", ");
+  const text =
+    `New sign-in to your account @${user.username} from a new ${what}${where ? ` (${where})` : ""} at ${new Date().toISOString()}. ` +
+    "If this was not you, change your password and end that session in your security settings.";
+  try {
+    await notifierFor(env).send({
+      channel,
+      to: channel === "email" ? user.email! : user.phone!,
+      kind: `security.new_${what}`,
+      subject: "New sign-in to your account",
+      text,
+    });
+  } catch (err) {
+    console.warn(JSON.stringify({ level: "warn", msg: "new sign-in notice failed", error: String(err) }));
+  }
+}
+
+/** Redeem an MFA token (once, within 5 minutes): the challenge row or `401 invalid_mfa_token`. */
+export async function consumeChallenge(db: Database, mfaToken: string) {
+  const [row] = await db
+    .update(mfaChallenges)
+    .set({ consumedAt: now() })
+    .where(and(eq(mfaChallenges.tokenHash, sha256Hex(mfaToken)), isNull(mfaChallenges.consumedAt), gt(mfaChallenges.expiresAt, now())))
+    .returning();
+  if (!row) throw new AppError(401, "invalid_mfa_token", "The MFA token is invalid, expired or already used; sign in again");
+  return row;
+}
+
+/** Look at an MFA challenge without using it up (codes are checked before it is consumed). */
+export async function peekChallenge(db: Database, mfaToken: string) {
+  const [row] = await db
+    .select()
+    .from(mfaChallenges)
+    .where(and(eq(mfaChallenges.tokenHash, sha256Hex(mfaToken)), isNull(mfaChallenges.consumedAt), gt(mfaChallenges.expiresAt, now())));
+  if (!row) throw new AppError(401, "invalid_mfa_token", "The MFA token is invalid, expired or already used; sign in again");
+  return row;
+}
+
+type SignInResult = Awaited<ReturnType<typeof completeSignIn>>;
+type FirstFactorResult = Awaited<ReturnType<typeof afterFirstFactor>>;
+
+/** The JSON a finished sign-in answers with. */
+export const signedInView = (r: SignInResult) => ({
+  user: selfView(r.user),
+  tokens: r.tokens,
+  session: sessionView(r.session, r.session.id),
+  newDevice: r.newDevice,
+});
+
+/** The JSON after a first factor: signed in, or the MFA challenge. */
+export const firstFactorView = (r: FirstFactorResult) => ("mfaRequired" in r ? r : signedInView(r));
