@@ -3,7 +3,11 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
+import otpRoutes from "./auth/otp/routes";
 import authRoutes from "./auth/routes";
+import securityRoutes from "./auth/security/routes";
+import twoFactorRoutes from "./auth/two-factor/routes";
+import devRoutes from "./dev/routes";
 import { createDb } from "./db/client";
 import type { AppEnv } from "./env";
 import healthRoutes from "./health/routes";
@@ -64,6 +68,10 @@ export function buildApp() {
 
   app.route("/", healthRoutes);
   app.route(`${API_PREFIX}/auth`, authRoutes);
+  app.route(`${API_PREFIX}/auth`, otpRoutes);
+  app.route(`${API_PREFIX}/auth`, twoFactorRoutes);
+  app.route(`${API_PREFIX}/auth`, securityRoutes);
+  app.route(`${API_PREFIX}/dev`, devRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -22,6 +22,12 @@ export const RATE_LIMITS = {
   "login:identifier": { limit: 10, windowSeconds: 60 },
   "refresh:ip": { limit: 60, windowSeconds: 60 },
   "password:user": { limit: 5, windowSeconds: 15 * 60 },
+  "otp-send:ip": { limit: 10, windowSeconds: 60 },
+  "otp-verify:ip": { limit: 20, windowSeconds: 60 },
+  "forgot-password:ip": { limit: 5, windowSeconds: 60 },
+  "reset-password:ip": { limit: 10, windowSeconds: 60 },
+  "mfa:ip": { limit: 20, windowSeconds: 60 },
+  "mfa-setup:user": { limit: 10, windowSeconds: 15 * 60 },
 } as const satisfies Record<string, RateLimit>;
 
 export type RateLimitName = keyof typeof RATE_LIMITS;
