@@ -1,0 +1,117 @@
+// Starts and stops the server the benchmarks measure: a private `wrangler dev` on 127.0.0.1 with
+// its own local state (bench/.state/<name>, migrated first) and production argon2id parameters.
+// It runs a snapshot of the app copied at start, so edits to src/ during a run cannot reload the
+// Worker mid-measurement. With BENCH_URL set, nothing is started and that server is used as it is.
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, createWriteStream, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
+const ENV = { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
+
+/** What the Worker is built from (no .dev.vars: the bench must not depend on local overrides). */
+const APP_FILES = ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json"];
+
+/** Production argon2id cost (src/auth/password.ts PRODUCTION_ARGON2), forced on in development. */
+export const PROD_VARS = { ARGON2_MEMORY_KIB: "19456", ARGON2_ITERATIONS: "2" };
+
+/** `preferred` when it is free on 127.0.0.1, else any free port. */
+export async function freePort(preferred = 0) {
+  const tryListen = (port) =>
+    new Promise((ok) => {
+      const srv = createServer();
+      srv.once("error", () => ok(null));
+      srv.listen(port, "127.0.0.1", () => srv.close(() => ok(srv.address()?.port ?? port)));
+    });
+  return (preferred && (await tryListen(preferred))) || (await tryListen(0));
+}
+
+async function waitForHealth(baseUrl, child, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`wrangler dev exited early (code ${child.exitCode})`);
+    try {
+      const res = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${baseUrl}/health did not answer within ${timeoutMs / 1000} s`);
+}
+
+/**
+ * Returns `{ baseUrl, stop(), external, reloads() }`. Starts wrangler dev unless BENCH_URL is set; `stop`
+ * kills wrangler's whole process group and is safe to call twice.
+ */
+export async function startServer(name, { port = 8799 } = {}) {
+  if (process.env.BENCH_URL) {
+    const baseUrl = process.env.BENCH_URL.replace(/\/+$/, "");
+    await waitForHealth(baseUrl, null, 10_000);
+    return { baseUrl, external: true, stop: async () => {}, reloads: () => 0 };
+  }
+
+  const stateDir = join(ROOT, "bench/.state", name);
+  rmSync(stateDir, { recursive: true, force: true }); // a fresh database every run
+  mkdirSync(stateDir, { recursive: true });
+  const logFile = join(stateDir, "wrangler.log");
+  const dataDir = join(stateDir, "data");
+  // The snapshot imports packages from ROOT/node_modules: module resolution walks up from it.
+  const appDir = join(stateDir, "app");
+  for (const entry of APP_FILES) cpSync(join(ROOT, entry), join(appDir, entry), { recursive: true });
+
+  const migrate = spawnSync(
+    process.execPath,
+    [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", dataDir],
+    { cwd: appDir, env: ENV, encoding: "utf8", timeout: 120_000 },
+  );
+  if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
+
+  const httpPort = await freePort(port);
+  const inspectorPort = await freePort();
+  const vars = Object.entries(PROD_VARS).map(([k, v]) => `${k}:${v}`);
+  const args = [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(httpPort), "--inspector-port", String(inspectorPort)];
+  args.push("--persist-to", dataDir, "--show-interactive-dev-session=false", "--var", ...vars);
+
+  const log = createWriteStream(logFile);
+  // detached: own process group, so stop() can end wrangler and the workerd it spawns together.
+  const child = spawn(process.execPath, args, { cwd: appDir, env: ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  const exited = new Promise((r) => child.once("exit", r));
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const kill = (sig) => {
+      try {
+        process.kill(-child.pid, sig);
+      } catch {
+        // already gone
+      }
+    };
+    kill("SIGTERM");
+    const timer = setTimeout(() => kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+    kill("SIGKILL"); // workerd children that outlived wrangler
+  };
+
+  const baseUrl = `http://127.0.0.1:${httpPort}`;
+  try {
+    await waitForHealth(baseUrl, child, 90_000);
+  } catch (err) {
+    await stop();
+    const tail = readFileSync(logFile, "utf8").split("\n").slice(-30).join("\n");
+    throw new Error(`${err.message}\n--- ${logFile} (tail) ---\n${tail}`);
+  }
+  // Should stay 0: wrangler dev reloads the Worker when the (snapshot) sources change.
+  const reloads = () => (readFileSync(logFile, "utf8").match(/Reloading local server/g) ?? []).length;
+  return { baseUrl, external: false, stop, logFile, reloads };
+}
