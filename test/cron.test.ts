@@ -34,4 +34,24 @@ describe("scheduled housekeeping", () => {
     const counters = await env.DB.prepare("SELECT key FROM auth_failures WHERE key IN ('id:stale', 'id:fresh')").all();
     expect(counters.results.map((r) => r.key)).toEqual(["id:fresh"]);
   });
+
+  it("deletes expired one-time codes and MFA challenges, keeping live ones", async () => {
+    const user = await signUp();
+    const now = Date.now();
+    await env.DB.batch([
+      env.DB.prepare(
+        "INSERT INTO otp_codes (id, purpose, channel, target, user_id, code_hash, created_at, expires_at) VALUES ('otp-old', 'login', 'email', 'a@x.test', ?, 'h', ?, ?), ('otp-live', 'login', 'email', 'a@x.test', ?, 'h', ?, ?)",
+      ).bind(user.id, now - DAY, now - DAY + 300_000, user.id, now, now + 300_000),
+      env.DB.prepare(
+        "INSERT INTO mfa_challenges (token_hash, user_id, created_at, expires_at) VALUES ('mfa-old', ?, ?, ?), ('mfa-live', ?, ?, ?)",
+      ).bind(user.id, now - DAY, now - DAY + 300_000, user.id, now, now + 300_000),
+    ]);
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime: now, cron: "*/5 * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    const codes = await env.DB.prepare("SELECT id FROM otp_codes WHERE id IN ('otp-old', 'otp-live')").all();
+    expect(codes.results.map((r) => r.id)).toEqual(["otp-live"]);
+    const challenges = await env.DB.prepare("SELECT token_hash FROM mfa_challenges WHERE token_hash IN ('mfa-old', 'mfa-live')").all();
+    expect(challenges.results.map((r) => r.token_hash)).toEqual(["mfa-live"]);
+  });
 });

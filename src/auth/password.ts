@@ -40,8 +40,19 @@ export function currentParams(env: Pick<Bindings, "ENVIRONMENT" | "ARGON2_MEMORY
 const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/=+$/, "");
 const unb64 = (s: string) => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0));
 
+/**
+ * One argon2 derivation at a time per isolate. Each needs `m` KiB (19 MiB in production) and an
+ * isolate has 128 MB, so concurrent logins must queue rather than allocate side by side. It costs
+ * no throughput: hashing is CPU-bound and an isolate runs on one thread anyway (deployed, where
+ * `Date.now()` only advances on I/O, argon2idAsync does not even yield mid-hash).
+ */
+let hashQueue: Promise<unknown> = Promise.resolve();
+
 async function derive(password: string, salt: Uint8Array, params: Argon2Params): Promise<Uint8Array> {
-  return argon2idAsync(utf8ToBytes(password), salt, { ...params, dkLen: HASH_BYTES, maxmem: 2 ** 31 - 1 });
+  const run = () => argon2idAsync(utf8ToBytes(password), salt, { ...params, dkLen: HASH_BYTES, maxmem: 2 ** 31 - 1 });
+  const result = hashQueue.then(run, run);
+  hashQueue = result.catch(() => undefined);
+  return result;
 }
 
 /** Hash a password into a PHC string: `$argon2id$v=19$m=…,t=…,p=…$salt$hash`. */
