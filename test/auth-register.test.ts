@@ -68,6 +68,7 @@ describe("POST /auth/register: happy path", () => {
       emailVerified: false,
       phone: null,
       phoneVerified: false,
+      twoFactorEnabled: false,
       role: "user",
       createdAt: expect.stringMatching(ISO_RE),
     });

@@ -1,9 +1,13 @@
 import Bowser from "bowser";
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, not, or, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { userDevices } from "../db/schema";
+import type { AuthContext } from "../env";
+import { AppError, notFound } from "../lib/errors";
 import type { RequestInfo } from "../lib/request-info";
 import { iso } from "../lib/time";
+import { recordEvent } from "./security-events";
+import { revokeDeviceSessions, sessionDeviceId } from "./sessions";
 
 export type DeviceRow = typeof userDevices.$inferSelect;
 
@@ -71,6 +75,7 @@ export async function recordDevice(
   return { device: device!, isNew: false };
 }
 
+/** One of the user's devices by its client-chosen id, or undefined (also for another user's device). */
 export async function findDevice(db: Database, userId: string, deviceId: string): Promise<DeviceRow | undefined> {
   return db.query.userDevices.findFirst({
     where: and(eq(userDevices.userId, userId), eq(userDevices.id, deviceId)),
@@ -82,6 +87,84 @@ export async function listDevices(db: Database, userId: string): Promise<DeviceR
   return db.select().from(userDevices).where(eq(userDevices.userId, userId)).orderBy(desc(userDevices.lastSeenAt));
 }
 
+/** One of the caller's devices, or `404 not_found`: another user's device looks exactly like an unknown id. */
+export async function getOwnDevice(db: Database, userId: string, deviceId: string): Promise<DeviceRow> {
+  const device = await findDevice(db, userId, deviceId);
+  if (!device) throw notFound("Device");
+  return device;
+}
+
+/**
+ * Set flags on one of the user's devices unless `skipIf` holds for it (already in that state, or
+ * not allowed), so a repeated call changes nothing and records nothing. Returns the device as it
+ * is now and whether this call changed it; `404 not_found` when the user has no such device.
+ */
+async function setDeviceFlags(
+  db: Database,
+  userId: string,
+  deviceId: string,
+  set: { trusted?: boolean; blocked?: boolean },
+  skipIf: SQL,
+): Promise<{ device: DeviceRow; changed: boolean }> {
+  const [updated] = await db
+    .update(userDevices)
+    .set(set)
+    .where(and(eq(userDevices.userId, userId), eq(userDevices.id, deviceId), not(skipIf)))
+    .returning();
+  if (updated) return { device: updated, changed: true };
+  return { device: await getOwnDevice(db, userId, deviceId), changed: false };
+}
+
+/**
+ * Mark one of the user's devices as trusted and record `device_trusted`. Idempotent (no second
+ * event). A blocked device must be unblocked first: `409 device_blocked`. Unknown → `404 not_found`.
+ */
+export async function trustDevice(db: Database, userId: string, deviceId: string, info: RequestInfo): Promise<void> {
+  const skipIf = or(eq(userDevices.trusted, true), eq(userDevices.blocked, true))!;
+  const { device, changed } = await setDeviceFlags(db, userId, deviceId, { trusted: true }, skipIf);
+  if (device.blocked) throw new AppError(409, "device_blocked", "This device is blocked; unblock it before trusting it");
+  if (changed) await recordEvent(db, userId, "device_trusted", info, { deviceId });
+}
+
+/** Withdraw trust from one of the user's devices and record `device_untrusted`. Idempotent; unknown → `404 not_found`. */
+export async function untrustDevice(db: Database, userId: string, deviceId: string, info: RequestInfo): Promise<void> {
+  const { changed } = await setDeviceFlags(db, userId, deviceId, { trusted: false }, eq(userDevices.trusted, false));
+  if (changed) await recordEvent(db, userId, "device_untrusted", info, { deviceId });
+}
+
+/**
+ * Block one of the caller's devices: it loses trust, may no longer sign in (`403 device_blocked`
+ * at login), and every live session on it ends at once (revoked with reason `device_blocked` and
+ * deny-listed, so its access and refresh tokens stop working). Records `device_blocked` with the
+ * number of sessions ended. The device of the caller's own session cannot be blocked
+ * (`400 cannot_block_current_device`); unknown → `404 not_found`. Blocking again changes nothing.
+ */
+export async function blockDevice(
+  db: Database,
+  kv: KVNamespace,
+  auth: AuthContext,
+  deviceId: string,
+  info: RequestInfo,
+): Promise<{ sessionsEnded: number }> {
+  if ((await sessionDeviceId(db, auth.sessionId)) === deviceId) {
+    throw new AppError(400, "cannot_block_current_device", "You cannot block the device you are using; block it from another device");
+  }
+  const { changed } = await setDeviceFlags(db, auth.userId, deviceId, { blocked: true, trusted: false }, eq(userDevices.blocked, true));
+  // Also when it was already blocked: a sign-in racing the first block must not keep a session.
+  const sessionsEnded = await revokeDeviceSessions(db, kv, auth.userId, deviceId, "device_blocked");
+  if (changed || sessionsEnded > 0) {
+    await recordEvent(db, auth.userId, "device_blocked", info, { deviceId, details: { sessionsEnded } });
+  }
+  return { sessionsEnded };
+}
+
+/** Let a blocked device sign in again and record `device_unblocked`. It stays untrusted. Idempotent; unknown → `404 not_found`. */
+export async function unblockDevice(db: Database, userId: string, deviceId: string, info: RequestInfo): Promise<void> {
+  const { changed } = await setDeviceFlags(db, userId, deviceId, { blocked: false }, eq(userDevices.blocked, false));
+  if (changed) await recordEvent(db, userId, "device_unblocked", info, { deviceId });
+}
+
+/** The API view of a device. */
 export const deviceView = (d: DeviceRow) => ({
   id: d.id,
   name: d.name,

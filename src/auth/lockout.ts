@@ -1,4 +1,6 @@
+import { and, eq, gt, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
+import { authFailures } from "../db/schema";
 import { enforceWindow, resetCounter } from "../lib/counters";
 import { MINUTE } from "../lib/time";
 
@@ -20,3 +22,15 @@ export async function countAttempt(db: Database, key: string): Promise<void> {
 
 /** Forget the attempts after a success. */
 export const clearAttempts = (db: Database, key: string) => resetCounter(db, key);
+
+/**
+ * Take back the attempt `countAttempt` just counted, without forgetting earlier failures: for a
+ * first factor that succeeded while a second one (2FA) is still to come. Clearing there instead
+ * would let someone who knows the password reset the lockout between guesses at the code.
+ */
+export async function refundAttempt(db: Database, key: string): Promise<void> {
+  await db
+    .update(authFailures)
+    .set({ count: sql`${authFailures.count} - 1` })
+    .where(and(eq(authFailures.key, key), gt(authFailures.count, 0)));
+}

@@ -78,6 +78,7 @@ export const User = z
     emailVerified: z.boolean(),
     phone: z.string().nullable(),
     phoneVerified: z.boolean(),
+    twoFactorEnabled: z.boolean().openapi({ description: "TOTP two-factor authentication is on" }),
     role: z.enum(["user", "moderator", "admin"]),
     createdAt: z.string(),
   })

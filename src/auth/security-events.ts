@@ -20,6 +20,7 @@ export const SECURITY_EVENT_TYPES = [
   "two_factor_disabled",
   "recovery_code_used",
   "device_trusted",
+  "device_untrusted",
   "device_blocked",
   "device_unblocked",
   "email_verified",
@@ -67,7 +68,8 @@ export async function listEvents(db: Database, userId: string, limit: number, cu
 
 export const eventView = (e: EventRow) => ({
   id: e.id,
-  type: e.type,
+  // recordEvent only ever writes SECURITY_EVENT_TYPES.
+  type: e.type as SecurityEventType,
   deviceId: e.deviceId,
   ip: e.ip,
   country: e.country,

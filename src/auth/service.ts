@@ -7,7 +7,7 @@ import { newId } from "../lib/ids";
 import type { RequestInfo } from "../lib/request-info";
 import { now } from "../lib/time";
 import type { UserRow } from "../users/views";
-import { clearAttempts, countAttempt, lockoutKey } from "./lockout";
+import { clearAttempts, countAttempt, lockoutKey, refundAttempt } from "./lockout";
 import { assertStrongPassword, currentParams, hashPassword, verifyDummy, verifyPassword } from "./password";
 import { recordEvent } from "./security-events";
 import { revokeUserSessions } from "./sessions";
@@ -27,26 +27,22 @@ export async function register(db: Database, env: Bindings, input: RegisterInput
   assertStrongPassword(input.password, [input.username, input.email?.split("@")[0], input.displayName]);
   await assertAvailable(db, input);
   const at = now();
-  const user: UserRow = {
-    id: newId(),
-    username: input.username,
-    email: input.email ?? null,
-    emailVerifiedAt: null,
-    phone: input.phone ?? null,
-    phoneVerifiedAt: null,
-    displayName: input.displayName ?? input.username,
-    passwordHash: await hashPassword(input.password, currentParams(env)),
-    role: "user",
-    status: "active",
-    totpSecret: null,
-    totpPendingSecret: null,
-    totpEnabledAt: null,
-    totpLastStep: null,
-    createdAt: at,
-    updatedAt: at,
-  };
+  const passwordHash = await hashPassword(input.password, currentParams(env));
+  let user: UserRow;
   try {
-    await db.insert(users).values(user);
+    [user] = (await db
+      .insert(users)
+      .values({
+        id: newId(),
+        username: input.username,
+        email: input.email ?? null,
+        phone: input.phone ?? null,
+        displayName: input.displayName ?? input.username,
+        passwordHash,
+        createdAt: at,
+        updatedAt: at,
+      })
+      .returning()) as [UserRow];
   } catch (err) {
     // Lost a race with a concurrent registration of the same name: report it like the check does.
     if (String(err).includes("UNIQUE")) await assertAvailable(db, input);
@@ -101,7 +97,9 @@ export async function login(
   }
   const result = await verifyPassword(input.password, user.passwordHash, params);
   if (!result.ok) throw invalidCredentials();
-  await clearAttempts(db, key);
+  // With 2FA on the sign-in is not done yet: only a right second factor clears the counter.
+  if (user.totpEnabledAt) await refundAttempt(db, key);
+  else await clearAttempts(db, key);
   if (result.needsRehash && user.status === "active") {
     // Parameters changed since this hash was made: upgrade it now that we know the password.
     const passwordHash = await hashPassword(input.password, params);

@@ -137,6 +137,29 @@ export async function revokeUserSessions(
   return ended.length;
 }
 
+/** The device a session belongs to (undefined for an unknown session). */
+export async function sessionDeviceId(db: Database, sessionId: string): Promise<string | undefined> {
+  const [row] = await db.select({ deviceId: sessions.deviceId }).from(sessions).where(eq(sessions.id, sessionId));
+  return row?.deviceId;
+}
+
+/** End every live session of `userId` on the device `deviceId` (it was blocked). Returns how many ended. */
+export async function revokeDeviceSessions(
+  db: Database,
+  kv: KVNamespace,
+  userId: string,
+  deviceId: string,
+  reason: string,
+): Promise<number> {
+  const ended = await db
+    .update(sessions)
+    .set({ revokedAt: now(), revokedReason: reason })
+    .where(and(eq(sessions.userId, userId), eq(sessions.deviceId, deviceId), isNull(sessions.revokedAt)))
+    .returning({ id: sessions.id });
+  await Promise.all(ended.map((s) => denySession(kv, s.id, reason)));
+  return ended.length;
+}
+
 /** End the caller's session `sessionId`; another user's session id is simply not found. */
 export async function revokeOwnSession(db: Database, kv: KVNamespace, userId: string, sessionId: string): Promise<void> {
   const [row] = await db

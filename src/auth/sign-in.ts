@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull } from "drizzle-orm";
+import { and, eq, gt, isNotNull, isNull } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { mfaChallenges, sessions } from "../db/schema";
 import type { Bindings } from "../env";
@@ -42,8 +42,9 @@ export async function assertDeviceAllowed(db: Database, user: UserRow, device: D
  */
 export async function afterFirstFactor(db: Database, env: Bindings, user: UserRow, device: DeviceInput, info: RequestInfo, method: string) {
   assertCanSignIn(user);
-  await assertDeviceAllowed(db, user, device, info);
   if (user.totpEnabledAt) {
+    // completeSignIn checks the device too; checking here as well means no MFA challenge for a blocked device.
+    await assertDeviceAllowed(db, user, device, info);
     const token = randomToken(32);
     const at = now();
     await db.insert(mfaChallenges).values({
@@ -60,31 +61,36 @@ export async function afterFirstFactor(db: Database, env: Bindings, user: UserRo
 }
 
 /**
- * Start a session on a device after every factor was proven. A device never seen for the
- * account, or a country never seen for it, is recorded as a security event and the user is told
- * (email if verified, else SMS if verified); the answer carries `newDevice`.
+ * Start a session on a device after every factor was proven. A blocked device is refused
+ * (`403 device_blocked`, also when it was blocked while a 2FA challenge was pending). A device
+ * never seen for the account, or a country never seen for it (once the account has a sign-in with
+ * a known country to compare with), is recorded as a security event and the user is told (email
+ * if verified, else SMS if verified); the answer carries `newDevice`.
  */
 export async function completeSignIn(db: Database, env: Bindings, user: UserRow, device: DeviceInput, info: RequestInfo, method: string) {
+  if (method !== "register") await assertDeviceAllowed(db, user, device, info);
   const deviceId = device.deviceId ?? newId();
   const at = now();
-  const [anySession, sameCountry] = await Promise.all([
+  const seen = (country?: string) =>
+    db
+      .select({ id: sessions.id })
+      .from(sessions)
+      .where(and(eq(sessions.userId, user.id), country ? eq(sessions.country, country) : isNotNull(sessions.country)))
+      .limit(1);
+  const [anySession, anyCountry, sameCountry] = await Promise.all([
     db.select({ id: sessions.id }).from(sessions).where(eq(sessions.userId, user.id)).limit(1),
-    info.country
-      ? db
-          .select({ id: sessions.id })
-          .from(sessions)
-          .where(and(eq(sessions.userId, user.id), eq(sessions.country, info.country)))
-          .limit(1)
-      : Promise.resolve([{ id: "" }]),
+    info.country ? seen() : [],
+    info.country ? seen(info.country) : [],
   ]);
   const { isNew } = await recordDevice(db, user.id, deviceId, device.deviceName ?? null, info, at);
   const { session, tokens } = await createSession(db, env, { userId: user.id, deviceId, deviceName: device.deviceName ?? null, info });
 
   const firstEver = anySession.length === 0 && method === "register";
   const newDevice = isNew && !firstEver;
-  const newCountry = !firstEver && sameCountry.length === 0;
+  // Without an earlier sign-in from a known country there is nothing to compare with.
+  const newCountry = !firstEver && anyCountry.length > 0 && sameCountry.length === 0;
   const type = firstEver ? "account_created" : newDevice ? "login_new_device" : newCountry ? "login_new_country" : "login";
-  await recordEvent(db, user.id, type, info, { deviceId, details: { method, sessionId: session.id } });
+  await recordEvent(db, user.id, type, info, { deviceId, details: { method, sessionId: session.id, newDevice, newCountry } });
   if (newDevice || newCountry) await warnOfNewSignIn(env, user, info, newDevice ? "device" : "country");
   return { user, session, tokens, newDevice };
 }

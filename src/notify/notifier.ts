@@ -67,27 +67,31 @@ function required(env: Bindings, name: keyof Bindings): string {
 }
 
 /**
- * The notifier the configuration selects: EMAIL_PROVIDER `resend` | `log`, SMS_PROVIDER `twilio` |
- * `log`. `log` is the default in development and refused elsewhere (messages would vanish).
+ * The provider the configuration selects for one channel: EMAIL_PROVIDER `resend` | `log`,
+ * SMS_PROVIDER `twilio` | `log`. `log` is the default in development and refused elsewhere
+ * (messages would vanish). Anything unusable throws `503 server_misconfigured`, so callers can
+ * check a channel before doing work that depends on it.
  */
+export function providerFor(env: Bindings, channel: Channel, doFetch: Fetch = fetch): Notifier {
+  const provider = (channel === "email" ? env.EMAIL_PROVIDER : env.SMS_PROVIDER) ?? (isDevelopment(env) ? "log" : "");
+  if (provider === "log") {
+    if (!isDevelopment(env)) throw new AppError(503, "server_misconfigured", `The log ${channel} provider is for development only`);
+    return logProvider(env.DB);
+  }
+  if (channel === "email" && provider === "resend") {
+    return resendEmail(required(env, "EMAIL_API_KEY"), required(env, "EMAIL_FROM"), doFetch);
+  }
+  if (channel === "sms" && provider === "twilio") {
+    return twilioSms(required(env, "TWILIO_ACCOUNT_SID"), required(env, "TWILIO_AUTH_TOKEN"), required(env, "SMS_FROM"), doFetch);
+  }
+  throw new AppError(503, "server_misconfigured", `No ${channel} provider is configured`);
+}
+
+/** The notifier the configuration selects: each message goes to its channel's provider (see providerFor). */
 export function notifierFor(env: Bindings, doFetch: Fetch = fetch): Notifier {
-  const pick = (channel: Channel): Notifier => {
-    const provider = (channel === "email" ? env.EMAIL_PROVIDER : env.SMS_PROVIDER) ?? (isDevelopment(env) ? "log" : "");
-    if (provider === "log") {
-      if (!isDevelopment(env)) throw new AppError(503, "server_misconfigured", `The log ${channel} provider is for development only`);
-      return logProvider(env.DB);
-    }
-    if (channel === "email" && provider === "resend") {
-      return resendEmail(required(env, "EMAIL_API_KEY"), required(env, "EMAIL_FROM"), doFetch);
-    }
-    if (channel === "sms" && provider === "twilio") {
-      return twilioSms(required(env, "TWILIO_ACCOUNT_SID"), required(env, "TWILIO_AUTH_TOKEN"), required(env, "SMS_FROM"), doFetch);
-    }
-    throw new AppError(503, "server_misconfigured", `No ${channel} provider is configured`);
-  };
   return {
     async send(m) {
-      await pick(m.channel).send(m);
+      await providerFor(env, m.channel, doFetch).send(m);
       console.log(JSON.stringify({ level: "info", msg: "notification sent", channel: m.channel, kind: m.kind }));
     },
   };

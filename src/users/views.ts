@@ -12,6 +12,7 @@ export const selfView = (u: UserRow) => ({
   emailVerified: u.emailVerifiedAt != null,
   phone: u.phone,
   phoneVerified: u.phoneVerifiedAt != null,
+  twoFactorEnabled: u.totpEnabledAt != null,
   role: u.role,
   createdAt: iso(u.createdAt),
 });

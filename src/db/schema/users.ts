@@ -21,10 +21,40 @@ export const users = sqliteTable(
     totpEnabledAt: integer("totp_enabled_at"),
     /** Highest 30-second step accepted so far: a code of that step or older is a replay. */
     totpLastStep: integer("totp_last_step"),
+    // Profile
+    bio: text("bio"),
+    avatarMediaId: text("avatar_media_id"),
+    /** JSON array of {title?, url}. */
+    links: text("links"),
+    /** YYYY-MM-DD. */
+    birthday: text("birthday"),
+    statusText: text("status_text"),
+    statusEmoji: text("status_emoji"),
+    statusExpiresAt: integer("status_expires_at"),
+    referralCode: text("referral_code"),
+    referredBy: text("referred_by"),
+    /** Last authenticated activity, written at most once a minute. */
+    lastSeenAt: integer("last_seen_at"),
+    followersCount: integer("followers_count").notNull().default(0),
+    followingCount: integer("following_count").notNull().default(0),
+    // Privacy: who may see each field (everyone | contacts | nobody).
+    privacyLastSeen: text("privacy_last_seen", { enum: ["everyone", "contacts", "nobody"] }).notNull().default("everyone"),
+    privacyProfilePhoto: text("privacy_profile_photo", { enum: ["everyone", "contacts", "nobody"] }).notNull().default("everyone"),
+    privacyPhone: text("privacy_phone", { enum: ["everyone", "contacts", "nobody"] }).notNull().default("contacts"),
+    privacyEmail: text("privacy_email", { enum: ["everyone", "contacts", "nobody"] }).notNull().default("nobody"),
+    privacyGroupInvites: text("privacy_group_invites", { enum: ["everyone", "contacts", "nobody"] }).notNull().default("everyone"),
+    readReceipts: integer("read_receipts", { mode: "boolean" }).notNull().default(true),
+    // Moderation
+    suspendedUntil: integer("suspended_until"),
+    moderationReason: text("moderation_reason"),
+    deletedAt: integer("deleted_at"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [
+    uniqueIndex("users_referral_code_uq").on(t.referralCode).where(sql`${t.referralCode} IS NOT NULL`),
+    index("users_last_seen_idx").on(t.lastSeenAt),
+    index("users_status_idx").on(t.status),
     uniqueIndex("users_username_uq").on(t.username),
     uniqueIndex("users_email_uq").on(t.email).where(sql`${t.email} IS NOT NULL`),
     uniqueIndex("users_phone_uq").on(t.phone).where(sql`${t.phone} IS NOT NULL`),
