@@ -7,7 +7,12 @@ import otpRoutes from "./auth/otp/routes";
 import authRoutes from "./auth/routes";
 import securityRoutes from "./auth/security/routes";
 import twoFactorRoutes from "./auth/two-factor/routes";
+import adminRoutes from "./admin/routes";
 import devRoutes from "./dev/routes";
+import reportRoutes from "./reports/routes";
+import searchRoutes from "./search/routes";
+import socialRoutes from "./social/routes";
+import userRoutes from "./users/routes";
 import { createDb } from "./db/client";
 import type { AppEnv } from "./env";
 import healthRoutes from "./health/routes";
@@ -72,6 +77,12 @@ export function buildApp() {
   app.route(`${API_PREFIX}/auth`, twoFactorRoutes);
   app.route(`${API_PREFIX}/auth`, securityRoutes);
   app.route(`${API_PREFIX}/dev`, devRoutes);
+  // Order matters under /users: static paths (search, me/…) must be registered before /users/{id}.
+  app.route(`${API_PREFIX}/users`, searchRoutes);
+  app.route(`${API_PREFIX}/users`, socialRoutes);
+  app.route(`${API_PREFIX}/users`, userRoutes);
+  app.route(`${API_PREFIX}/reports`, reportRoutes);
+  app.route(`${API_PREFIX}/admin`, adminRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -1,0 +1,5 @@
+import { newRouter } from "../lib/openapi";
+
+const app = newRouter();
+
+export default app;
