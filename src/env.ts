@@ -18,6 +18,11 @@ export interface Bindings extends Env {
   SMS_FROM?: string;
   /** Issuer shown in authenticator apps (default "Edge Messenger"). */
   TOTP_ISSUER?: string;
+  /**
+   * Comma-separated usernames that may become the first admin (see src/admin/middleware.ts):
+   * promoted on their first admin request while no active admin exists. A wrangler.toml var.
+   */
+  ADMIN_USERNAMES: string;
 }
 
 /** What the auth middleware puts on the context for a signed-in caller. */
@@ -27,12 +32,20 @@ export interface AuthContext {
   tokenId: string;
 }
 
+/** What requireRole puts on the context for a moderator or admin (src/admin/middleware.ts). */
+export interface StaffContext {
+  userId: string;
+  role: "moderator" | "admin";
+}
+
 export type AppEnv = {
   Bindings: Bindings;
   Variables: {
     requestId: string;
     db: Database;
     auth: AuthContext;
+    /** Set by requireRole on moderator and admin routes. */
+    staff: StaffContext;
     /** Lowest remaining budget among the rate limits applied to this request (for its headers). */
     rateLimitRemaining?: number;
   };

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
+import { touchLastSeen } from "../users/presence";
 import { sessionDenial } from "./deny-list";
 import { touchSession } from "./sessions";
 import { verifyAccessToken } from "./tokens";
@@ -29,6 +30,8 @@ export function requireAuth(options: { allowQueryToken?: boolean } = {}): Middle
     }
     c.set("auth", { userId: claims.sub, sessionId: claims.sid, tokenId: claims.jti });
     c.executionCtx.waitUntil(touchSession(c.var.db, claims.sid).catch(() => undefined));
+    // "Last seen" = last authenticated activity; throttled to one D1 write a minute per user.
+    c.executionCtx.waitUntil(touchLastSeen(c.var.db, claims.sub).catch(() => false));
     await next();
   };
 }

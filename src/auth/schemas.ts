@@ -49,6 +49,10 @@ export const RegisterBody = z
     displayName: z.string().trim().min(1).max(64).optional(),
     deviceId: DeviceId.optional(),
     deviceName: DeviceName.optional(),
+    referredBy: z.string().trim().min(1).max(32).optional().openapi({
+      description: "Another account's referral code (case-insensitive); an unknown code is `400 invalid_referral_code`",
+      example: "7Q2MXK4D",
+    }),
   })
   .openapi("RegisterRequest");
 

@@ -6,6 +6,8 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import type { RequestInfo } from "../lib/request-info";
 import { now } from "../lib/time";
+import { isUniqueViolation } from "../users/db-errors";
+import { resolveReferralCode, withFreshReferralCode } from "../users/referrals";
 import type { UserRow } from "../users/views";
 import { clearAttempts, countAttempt, lockoutKey, refundAttempt } from "./lockout";
 import { assertStrongPassword, currentParams, hashPassword, verifyDummy, verifyPassword } from "./password";
@@ -20,32 +22,45 @@ export interface RegisterInput extends DeviceInput {
   email?: string;
   phone?: string;
   displayName?: string;
+  /** Another account's referral code. */
+  referredBy?: string;
 }
 
-/** Create an account and sign it in on the calling device. Username, email and phone are unique. */
+/**
+ * Create an account and sign it in on the calling device. Username, email and phone are unique.
+ * The account gets its own referral code; `referredBy` (another account's code) is recorded as
+ * the referrer's id, and a code that matches no account is `400 invalid_referral_code`.
+ */
 export async function register(db: Database, env: Bindings, input: RegisterInput, info: RequestInfo) {
   assertStrongPassword(input.password, [input.username, input.email?.split("@")[0], input.displayName]);
+  const referredBy = input.referredBy ? await resolveReferralCode(db, input.referredBy) : null;
   await assertAvailable(db, input);
   const at = now();
   const passwordHash = await hashPassword(input.password, currentParams(env));
+  const id = newId();
   let user: UserRow;
   try {
-    [user] = (await db
-      .insert(users)
-      .values({
-        id: newId(),
-        username: input.username,
-        email: input.email ?? null,
-        phone: input.phone ?? null,
-        displayName: input.displayName ?? input.username,
-        passwordHash,
-        createdAt: at,
-        updatedAt: at,
-      })
-      .returning()) as [UserRow];
+    user = await withFreshReferralCode(async (referralCode) => {
+      const [row] = await db
+        .insert(users)
+        .values({
+          id,
+          username: input.username,
+          email: input.email ?? null,
+          phone: input.phone ?? null,
+          displayName: input.displayName ?? input.username,
+          passwordHash,
+          referralCode,
+          referredBy,
+          createdAt: at,
+          updatedAt: at,
+        })
+        .returning();
+      return row as UserRow;
+    });
   } catch (err) {
     // Lost a race with a concurrent registration of the same name: report it like the check does.
-    if (String(err).includes("UNIQUE")) await assertAvailable(db, input);
+    if (isUniqueViolation(err)) await assertAvailable(db, input);
     throw err;
   }
   return completeSignIn(db, env, user, input, info, "register");

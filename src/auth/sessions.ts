@@ -8,6 +8,7 @@ import { newId } from "../lib/ids";
 import type { RequestInfo } from "../lib/request-info";
 import { DAY, iso, MINUTE, now } from "../lib/time";
 import { denySession } from "./deny-list";
+import { liftExpiredSuspension, suspensionExpired } from "./standing";
 import { ACCESS_TOKEN_TTL_MS, newRefreshToken, REFRESH_TOKEN_TTL_MS, signAccessToken, type Tokens } from "./tokens";
 
 export type SessionRow = typeof sessions.$inferSelect;
@@ -64,7 +65,7 @@ export async function refreshSession(db: Database, env: Bindings, refreshToken: 
   const at = now();
   const hash = sha256Hex(refreshToken);
   const [row] = await db
-    .select({ token: refreshTokens, session: sessions, userStatus: users.status })
+    .select({ token: refreshTokens, session: sessions, userStatus: users.status, suspendedUntil: users.suspendedUntil })
     .from(refreshTokens)
     .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
     .innerJoin(users, eq(users.id, sessions.userId))
@@ -75,7 +76,10 @@ export async function refreshSession(db: Database, env: Bindings, refreshToken: 
   if (row.session.revokedAt) {
     throw new AppError(401, "session_revoked", "This session has ended; sign in again");
   }
-  if (row.userStatus !== "active") {
+  // A suspension that has run out counts as active (and is lifted), like at sign-in.
+  if (suspensionExpired({ status: row.userStatus, suspendedUntil: row.suspendedUntil }, at)) {
+    await liftExpiredSuspension(db, row.session.userId, at);
+  } else if (row.userStatus !== "active") {
     await revokeSession(db, env.KV, row.session.id, `account_${row.userStatus}`);
     throw new AppError(401, "session_revoked", "This session has ended; sign in again");
   }

@@ -6,12 +6,13 @@ import { randomToken, sha256Hex } from "../lib/crypto";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import type { RequestInfo } from "../lib/request-info";
-import { MINUTE, now } from "../lib/time";
+import { iso, MINUTE, now } from "../lib/time";
 import { notifierFor } from "../notify/notifier";
 import { selfView, type UserRow } from "../users/views";
 import { findDevice, recordDevice } from "./devices";
 import { recordEvent } from "./security-events";
 import { createSession, sessionView } from "./sessions";
+import { liftExpiredSuspension, suspensionExpired } from "./standing";
 
 export interface DeviceInput {
   deviceId?: string;
@@ -20,10 +21,25 @@ export interface DeviceInput {
 
 export const MFA_CHALLENGE_TTL_MS = 5 * MINUTE;
 
-/** Refuse accounts that may not sign in, with a code that says why. */
-export function assertCanSignIn(user: UserRow): void {
-  if (user.status === "suspended") throw new AppError(403, "account_suspended", "This account is suspended");
-  if (user.status === "banned") throw new AppError(403, "account_banned", "This account is banned");
+/**
+ * Refuse accounts that may not sign in, with a code that says why: `403 account_suspended`
+ * (details `{until, reason}`; `until` null means indefinitely) or `403 account_banned` (details
+ * `{reason}`). A suspension whose end time has passed does not refuse: callers that can write lift
+ * it (`liftExpiredSuspension`), as `afterFirstFactor` does.
+ */
+export function assertCanSignIn(user: UserRow, at = now()): void {
+  if (user.status === "suspended" && !suspensionExpired(user, at)) {
+    const until = iso(user.suspendedUntil);
+    throw new AppError(
+      403,
+      "account_suspended",
+      until ? `This account is suspended until ${until}` : "This account is suspended indefinitely",
+      { until, reason: user.moderationReason },
+    );
+  }
+  if (user.status === "banned") {
+    throw new AppError(403, "account_banned", "This account is banned", { reason: user.moderationReason });
+  }
 }
 
 /** A blocked device may not sign in; the attempt is recorded for the owner to see. */
@@ -42,6 +58,11 @@ export async function assertDeviceAllowed(db: Database, user: UserRow, device: D
  */
 export async function afterFirstFactor(db: Database, env: Bindings, user: UserRow, device: DeviceInput, info: RequestInfo, method: string) {
   assertCanSignIn(user);
+  if (suspensionExpired(user)) {
+    // The suspension ran out: this sign-in is what puts the account back to active.
+    await liftExpiredSuspension(db, user.id);
+    Object.assign(user, { status: "active", suspendedUntil: null, moderationReason: null });
+  }
   if (user.totpEnabledAt) {
     // completeSignIn checks the device too; checking here as well means no MFA challenge for a blocked device.
     await assertDeviceAllowed(db, user, device, info);

@@ -1,5 +1,200 @@
-import { newRouter } from "../lib/openapi";
+import { createRoute, z } from "@hono/zod-openapi";
+import { requireAuth } from "../auth/middleware";
+import { getSelf } from "../auth/service";
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { enforceRateLimit } from "../lib/rate-limit";
+import { deleteAccount } from "./deletion";
+import * as s from "./schemas";
+import {
+  changeUsername,
+  clearStatus,
+  getOwnProfile,
+  getPublicProfile,
+  setStatus,
+  updatePrivacy,
+  updateProfile,
+} from "./service";
+import { ownProfileView, privacyView } from "./views";
+import { currentStatus } from "./visibility";
 
+// Mounted last under /api/v1/users: the static paths of the search and social routers (and the
+// /me… paths here, registered before /{id}) must never be shadowed by /{id}.
+const tags = ["Users"];
+const auth = requireAuth();
 const app = newRouter();
+
+const OwnProfileResponse = z.object({ user: s.OwnProfile });
+const PublicProfileResponse = z.object({ user: s.PublicProfile });
+const PrivacyResponse = z.object({ privacy: s.Privacy });
+type PublicProfileBody = z.infer<typeof s.PublicProfile>;
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/me",
+    tags,
+    summary: "My full profile",
+    description: "Account fields plus profile, status (null once expired), referral code, counts, privacy and `profileCompletion`.",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    responses: { 200: json(OwnProfileResponse), ...errorResponses(401) },
+  }),
+  async (c) => c.json({ user: ownProfileView(await getOwnProfile(c.var.db, c.var.auth.userId)) }, 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "patch",
+    path: "/me",
+    tags,
+    summary: "Change my profile",
+    description:
+      "Only the fields sent change; `null` clears `bio`, `avatarMediaId`, `links` or `birthday`. `avatarMediaId` is stored " +
+      "as given for now and will be checked against the media index once media uploads exist.",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    request: { body: jsonBody(s.UpdateProfileBody) },
+    responses: { 200: json(OwnProfileResponse, "The updated profile"), ...errorResponses(400, 401, 413, 415) },
+  }),
+  async (c) => c.json({ user: ownProfileView(await updateProfile(c.var.db, c.var.auth.userId, c.req.valid("json"))) }, 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "delete",
+    path: "/me",
+    tags,
+    summary: "Delete my account",
+    description:
+      "Needs the password (wrong: `403 invalid_password`, counted toward the login lockout). Erases the profile, contacts, " +
+      "follows, blocks, close friends, devices, sessions and codes; frees the username, email and phone; every session " +
+      "ends. In chats the account shows as \"Deleted account\". Cannot be undone.",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    request: { body: jsonBody(s.DeleteAccountBody) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 413, 415, 429) },
+  }),
+  async (c) => {
+    await enforceRateLimit(c, "password:user", c.var.auth.userId);
+    await deleteAccount(c.var.db, c.env, c.var.auth.userId, c.req.valid("json").password);
+    return c.body(null, 204);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "put",
+    path: "/me/username",
+    tags,
+    summary: "Change my username",
+    description: "Same rules as registration (3–32 of a–z, 0–9, _; lower-cased). The old name is free at once.",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    request: { body: jsonBody(s.ChangeUsernameBody) },
+    responses: { 200: json(OwnProfileResponse, "The updated profile"), ...errorResponses(400, 401, 409, 413, 415) },
+  }),
+  async (c) => c.json({ user: ownProfileView(await changeUsername(c.var.db, c.var.auth.userId, c.req.valid("json").username)) }, 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/me/privacy",
+    tags,
+    summary: "My privacy settings",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    responses: { 200: json(PrivacyResponse), ...errorResponses(401) },
+  }),
+  async (c) => c.json({ privacy: privacyView(await getSelf(c.var.db, c.var.auth.userId)) }, 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "put",
+    path: "/me/privacy",
+    tags,
+    summary: "Change my privacy settings",
+    description:
+      "Partial: send any of the settings; the rest keep their values. Answers all settings. `everyone`, `contacts` (people I " +
+      "added to my contacts) or `nobody` decide who sees my last seen and online state, profile photo, phone and email, " +
+      "and who may add me to groups; `readReceipts` off stops sending read receipts.",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    request: { body: jsonBody(s.UpdatePrivacyBody) },
+    responses: { 200: json(PrivacyResponse, "All settings after the change"), ...errorResponses(400, 401, 413, 415) },
+  }),
+  async (c) => c.json({ privacy: privacyView(await updatePrivacy(c.var.db, c.var.auth.userId, c.req.valid("json"))) }, 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "put",
+    path: "/me/status",
+    tags,
+    summary: "Set my status",
+    description: "Replaces the status. `text` ≤ 140 characters, `emoji` one emoji, `expiresAt` a future time (then it disappears).",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    request: { body: jsonBody(s.SetStatusBody) },
+    responses: { 200: json(z.object({ status: s.Status }), "The status as set"), ...errorResponses(400, 401, 413, 415) },
+  }),
+  async (c) => {
+    const row = await setStatus(c.var.db, c.var.auth.userId, c.req.valid("json"));
+    return c.json({ status: currentStatus(row)! }, 200);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "delete",
+    path: "/me/status",
+    tags,
+    summary: "Clear my status",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    responses: { ...noContent, ...errorResponses(401) },
+  }),
+  async (c) => {
+    await clearStatus(c.var.db, c.var.auth.userId);
+    return c.body(null, 204);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/by-username/{username}",
+    tags,
+    summary: "A user's public profile by username",
+    description: "Filtered by the owner's privacy settings and blocks. Unknown, deleted and banned accounts are `404 not_found`.",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    request: { params: s.UsernameParam },
+    responses: { 200: json(PublicProfileResponse), ...errorResponses(400, 401, 404) },
+  }),
+  async (c) => {
+    const user = await getPublicProfile(c.var.db, c.var.auth.userId, { username: c.req.valid("param").username });
+    return c.json({ user: user as PublicProfileBody }, 200);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/{id}",
+    tags,
+    summary: "A user's public profile",
+    description: "Filtered by the owner's privacy settings and blocks. Unknown, deleted and banned accounts are `404 not_found`.",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    request: { params: s.UserIdParam },
+    responses: { 200: json(PublicProfileResponse), ...errorResponses(400, 401, 404) },
+  }),
+  async (c) => {
+    const user = await getPublicProfile(c.var.db, c.var.auth.userId, { id: c.req.valid("param").id });
+    return c.json({ user: user as PublicProfileBody }, 200);
+  },
+);
 
 export default app;

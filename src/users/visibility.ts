@@ -20,8 +20,11 @@ export interface Relation {
   viewerFollows: boolean;
 }
 
-/** D1 allows 100 bound parameters a query; keep id lists well under it. */
-const CHUNK = 90;
+/**
+ * D1 allows 100 bound parameters a query. The contacts and blocks queries below look both ways,
+ * binding every id of a chunk twice (2 × 45 + 2 = 92), so a chunk holds at most 45 ids.
+ */
+const CHUNK = 45;
 const chunks = <T>(items: T[]) => Array.from({ length: Math.ceil(items.length / CHUNK) }, (_, i) => items.slice(i * CHUNK, (i + 1) * CHUNK));
 
 /**

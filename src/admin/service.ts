@@ -1,0 +1,133 @@
+import { z } from "@hono/zod-openapi";
+import { and, asc, desc, eq, gt, gte, lt, type SQL, sql } from "drizzle-orm";
+import { E164_RE, normalizeEmail, normalizePhone } from "../auth/identifiers";
+import type { Database } from "../db/client";
+import { users } from "../db/schema";
+import { decodeCursor, page } from "../lib/pagination";
+import { DAY, now } from "../lib/time";
+import type { UserRow } from "../users/views";
+import { adminUserView } from "./moderation";
+
+/** stat_counters keys (kept exact by triggers; see migrations/0003_search_and_stats.sql). */
+const COUNTER_KEYS = ["users", "reports_open", "chats", "messages", "stories"] as const;
+
+/**
+ * The one statement behind GET /admin/stats: the counters by primary key, and four range counts
+ * on the created_at and last_seen_at indexes (covering index searches, never a table scan; each
+ * reads only the index entries inside its window).
+ */
+export function statsQuery(at = now()) {
+  const counter = (key: (typeof COUNTER_KEYS)[number]) => sql`coalesce((SELECT value FROM stat_counters WHERE key = ${key}), 0)`;
+  return sql`SELECT
+    ${counter("users")} AS total,
+    ${counter("chats")} AS chats,
+    ${counter("messages")} AS messages,
+    ${counter("stories")} AS stories,
+    ${counter("reports_open")} AS reportsOpen,
+    (SELECT count(*) FROM users WHERE created_at >= ${at - DAY}) AS new24h,
+    (SELECT count(*) FROM users WHERE created_at >= ${at - 7 * DAY}) AS new7d,
+    (SELECT count(*) FROM users WHERE last_seen_at >= ${at - DAY}) AS active24h,
+    (SELECT count(*) FROM users WHERE last_seen_at >= ${at - 7 * DAY}) AS active7d`;
+}
+
+interface StatsRow {
+  total: number;
+  chats: number;
+  messages: number;
+  stories: number;
+  reportsOpen: number;
+  new24h: number;
+  new7d: number;
+  active24h: number;
+  active7d: number;
+}
+
+/**
+ * Totals for the admin dashboard. `users.total` counts accounts that are not deleted; `new*`
+ * count sign-ups in the window (whatever their status now); `active*` count accounts seen in the
+ * window (users.last_seen_at). Chats, messages and stories stay 0 until those features keep
+ * their counters.
+ */
+export async function getStats(db: Database) {
+  const r = (await db.get<StatsRow>(statsQuery()))!;
+  return {
+    users: { total: r.total, new24h: r.new24h, new7d: r.new7d, active24h: r.active24h, active7d: r.active7d },
+    chats: r.chats,
+    messages: r.messages,
+    stories: r.stories,
+    reportsOpen: r.reportsOpen,
+  };
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export type UserLookup =
+  | { kind: "id"; value: string }
+  | { kind: "email"; value: string }
+  | { kind: "phone"; value: string }
+  | { kind: "username"; value: string }
+  | { kind: "none" };
+
+/** What an admin's `q` is: an id, an email, an E.164 phone (exact), or a username prefix. */
+export function classifyLookup(q: string | undefined): UserLookup {
+  const s = q?.trim();
+  if (!s) return { kind: "none" };
+  if (UUID_RE.test(s)) return { kind: "id", value: s.toLowerCase() };
+  if (s.includes("@") && !s.startsWith("@")) return { kind: "email", value: normalizeEmail(s) };
+  if (s.startsWith("+")) return { kind: "phone", value: normalizePhone(s) };
+  return { kind: "username", value: s.replace(/^@/, "").toLowerCase() };
+}
+
+/** The smallest string greater than every string that starts with `prefix`. */
+const prefixEnd = (prefix: string) => prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+
+const UsernameCursor = z.object({ u: z.string().max(64) });
+const RowidCursor = z.object({ r: z.number().int() });
+
+export interface AdminUserQuery {
+  q?: string;
+  status?: UserRow["status"];
+  limit: number;
+  cursor?: string;
+}
+
+/**
+ * Find accounts for admins: by exact id, email or phone (one row at most), by username prefix (a
+ * range on the username index, alphabetical, keyset on username), or with no `q` every account
+ * newest first (keyset on rowid, which grows with sign-ups: the primary key or, with `status`,
+ * the status index, so no sort and no scan). Deleted accounts are included (filter by status).
+ */
+export async function searchAdminUsers(db: Database, input: AdminUserQuery) {
+  const lookup = classifyLookup(input.q);
+  const statusFilter = input.status ? [eq(users.status, input.status)] : [];
+  const empty = { items: [], nextCursor: null };
+
+  if (lookup.kind === "id" || lookup.kind === "email" || lookup.kind === "phone") {
+    if (lookup.kind === "phone" && !E164_RE.test(lookup.value)) return empty;
+    const column = lookup.kind === "id" ? users.id : lookup.kind === "email" ? users.email : users.phone;
+    const rows = await db.select().from(users).where(and(eq(column, lookup.value), ...statusFilter));
+    return { items: rows.map(adminUserView), nextCursor: null };
+  }
+
+  if (lookup.kind === "username") {
+    if (!/^[a-z0-9_]{1,32}$/.test(lookup.value)) return empty;
+    const after = decodeCursor(input.cursor, UsernameCursor);
+    // Unary + keeps the planner on the username range (ordered, no sort) instead of the status index.
+    const conditions: SQL[] = [gte(users.username, lookup.value), lt(users.username, prefixEnd(lookup.value))];
+    if (input.status) conditions.push(sql`+${users.status} = ${input.status}`);
+    if (after) conditions.push(gt(users.username, after.u));
+    const rows = await db.select().from(users).where(and(...conditions)).orderBy(asc(users.username)).limit(input.limit + 1);
+    return page(rows, input.limit, adminUserView, (r) => ({ u: r.username }));
+  }
+
+  const after = decodeCursor(input.cursor, RowidCursor);
+  const conditions: SQL[] = [...statusFilter];
+  if (after) conditions.push(sql`${users}.rowid < ${after.r}`);
+  const rows = await db
+    .select({ user: users, rowid: sql<number>`${users}.rowid` })
+    .from(users)
+    .where(and(...conditions))
+    .orderBy(desc(sql`${users}.rowid`))
+    .limit(input.limit + 1);
+  return page(rows, input.limit, (r) => adminUserView(r.user), (r) => ({ r: r.rowid }));
+}
