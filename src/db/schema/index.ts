@@ -2,3 +2,4 @@ export * from "./users";
 export * from "./auth";
 export * from "./security";
 export * from "./social";
+export * from "./chats";

@@ -1,0 +1,78 @@
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { users } from "./users";
+
+/**
+ * The chat directory. Messages live in each chat's ChatRoom Durable Object; D1 keeps who belongs
+ * where and a summary the room writes at most once a second (last seq, activity, preview).
+ */
+export const chats = sqliteTable(
+  "chats",
+  {
+    id: text("id").primaryKey(),
+    type: text("type", { enum: ["direct", "group", "channel"] }).notNull(),
+    name: text("name"),
+    description: text("description"),
+    avatarMediaId: text("avatar_media_id"),
+    isPublic: integer("is_public", { mode: "boolean" }).notNull().default(false),
+    encrypted: integer("encrypted", { mode: "boolean" }).notNull().default(false),
+    /** For direct chats: the two user ids sorted and joined with ':', unique. */
+    directKey: text("direct_key"),
+    /** Default permissions of plain members (JSON), set by admins. */
+    permissions: text("permissions").notNull(),
+    slowModeSeconds: integer("slow_mode_seconds").notNull().default(0),
+    memberCount: integer("member_count").notNull().default(0),
+    frozenAt: integer("frozen_at"),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    // Summary written by the room (coalesced, at most once a second).
+    lastSeq: integer("last_seq").notNull().default(0),
+    lastActivityAt: integer("last_activity_at").notNull(),
+    /** JSON {id, seq, senderId, type, text (≤ 140 chars), createdAt} or null. */
+    lastMessage: text("last_message"),
+  },
+  (t) => [uniqueIndex("chats_direct_key_uq").on(t.directKey).where(sql`${t.directKey} IS NOT NULL`)],
+);
+
+/** Membership plus my per-chat settings and read position. */
+export const chatMembers = sqliteTable(
+  "chat_members",
+  {
+    chatId: text("chat_id")
+      .notNull()
+      .references(() => chats.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    role: text("role", { enum: ["owner", "admin", "member"] }).notNull(),
+    /** Per-member permission overrides (JSON) on top of the chat's defaults. */
+    permissions: text("permissions"),
+    joinedAt: integer("joined_at").notNull(),
+    /** Highest seq I have read (monotonic); the room holds the exact unread count. */
+    readSeq: integer("read_seq").notNull().default(0),
+    mutedUntil: integer("muted_until"),
+    pinnedAt: integer("pinned_at"),
+    archived: integer("archived", { mode: "boolean" }).notNull().default(false),
+    hidden: integer("hidden", { mode: "boolean" }).notNull().default(false),
+  },
+  (t) => [
+    primaryKey({ columns: [t.chatId, t.userId] }),
+    index("chat_members_user_idx").on(t.userId, t.chatId),
+  ],
+);
+
+/** Bans: a banned user cannot rejoin until `until` (null = forever). */
+export const chatBans = sqliteTable(
+  "chat_bans",
+  {
+    chatId: text("chat_id")
+      .notNull()
+      .references(() => chats.id, { onDelete: "cascade" }),
+    userId: text("user_id").notNull(),
+    bannedBy: text("banned_by").notNull(),
+    until: integer("until"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.chatId, t.userId] })],
+);

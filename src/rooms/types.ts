@@ -1,0 +1,89 @@
+/** Types shared by the Worker and the ChatRoom Durable Object (RPC arguments and results). */
+
+export type ChatType = "direct" | "group" | "channel";
+export type MemberRole = "owner" | "admin" | "member";
+
+/** What a plain member may do; owners and admins may do everything. */
+export interface MemberPermissions {
+  sendMessages: boolean;
+  sendMedia: boolean;
+  addMembers: boolean;
+  pinMessages: boolean;
+  changeInfo: boolean;
+}
+
+export const DEFAULT_PERMISSIONS: MemberPermissions = {
+  sendMessages: true,
+  sendMedia: true,
+  addMembers: true,
+  pinMessages: false,
+  changeInfo: false,
+};
+
+/** The room's copy of one member (the Worker keeps it fresh by RPC; D1 stays the source of truth). */
+export interface RoomMember {
+  userId: string;
+  role: MemberRole;
+  /** Effective permissions (chat defaults with the member's overrides applied). */
+  permissions: MemberPermissions;
+  /** The member's privacy setting: when false their read receipts are not shown to others. */
+  readReceipts: boolean;
+}
+
+export interface ChatConfig {
+  chatId: string;
+  type: ChatType;
+  frozen: boolean;
+  slowModeSeconds: number;
+}
+
+export type MessageType = "text" | "system";
+
+/** A message as the API and the socket show it. */
+export interface Message {
+  id: string;
+  seq: number;
+  chatId: string;
+  senderId: string | null;
+  clientMessageId: string | null;
+  type: MessageType;
+  text: string | null;
+  /** For system messages: what happened ({event, actorId, userIds, …}). */
+  system: Record<string, unknown> | null;
+  createdAt: string;
+  editedAt: string | null;
+  deleted: boolean;
+}
+
+export interface SendInput {
+  userId: string;
+  clientMessageId: string;
+  type: "text";
+  text: string;
+}
+
+/** One change in the room's event log, as `GET …/events` and the socket replay it. */
+export interface RoomEvent {
+  eventSeq: number;
+  type: string;
+  createdAt: string;
+  [key: string]: unknown;
+}
+
+/** A system notice the room appends to the log for a membership or chat change. */
+export interface SystemNotice {
+  event: "created" | "joined" | "added" | "removed" | "left" | "role_changed" | "renamed" | "ownership_transferred" | "banned";
+  actorId: string | null;
+  userIds?: string[];
+  [key: string]: unknown;
+}
+
+export interface MembershipChange {
+  added?: RoomMember[];
+  updated?: RoomMember[];
+  removed?: { userId: string; reason: "removed" | "banned" | "left" }[];
+  notice?: SystemNotice;
+}
+
+/** Errors cross the RPC boundary as data (custom error classes do not survive it). */
+export type RoomResult<T> = { ok: true; value: T } | { ok: false; error: { status: number; code: string; message: string; details?: unknown } };
