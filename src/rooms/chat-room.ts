@@ -8,7 +8,7 @@ import { loadMemberFromDirectory } from "./directory";
 import { BARE_PING, BARE_PONG, ClientFrame, CLOSE, MAX_FRAME_BYTES, TYPING_TTL_MS } from "./protocol";
 import { SendLimiter } from "./send-limiter";
 import { type MemberState, RoomStore } from "./store";
-import type { ChatConfig, MembershipChange, Message, RoomEvent, RoomResult, SendInput, SystemNotice } from "./types";
+import type { ChatConfig, FlatJson, MembershipChange, Message, RoomEvent, RoomResult, SendInput, SystemNotice } from "./types";
 
 interface SocketInfo {
   userId: string;
@@ -24,7 +24,9 @@ async function result<T>(fn: () => T | Promise<T>): Promise<RoomResult<T>> {
   try {
     return { ok: true, value: await fn() };
   } catch (err) {
-    if (err instanceof AppError) return { ok: false, error: { status: err.status, code: err.code, message: err.message, details: err.details } };
+    if (err instanceof AppError) {
+      return { ok: false, error: { status: err.status, code: err.code, message: err.message, details: err.details as FlatJson | undefined } };
+    }
     throw err;
   }
 }

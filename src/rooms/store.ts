@@ -1,4 +1,4 @@
-import type { ChatConfig, Message, MessageType, RoomEvent, RoomMember } from "./types";
+import type { ChatConfig, FlatJson, Message, MessageType, RoomEvent, RoomMember } from "./types";
 
 /**
  * The room's SQLite: the ordered message log, the event log, the member cache and small state.
@@ -113,7 +113,7 @@ export class RoomStore {
       clientMessageId: row.client_message_id,
       type: row.type as MessageType,
       text: deleted ? null : row.text,
-      system: row.system ? (JSON.parse(row.system) as Record<string, unknown>) : null,
+      system: row.system ? (JSON.parse(row.system) as FlatJson) : null,
       createdAt: iso(row.created_at)!,
       editedAt: iso(row.edited_at),
       deleted,
@@ -140,7 +140,7 @@ export class RoomStore {
     clientMessageId: string | null;
     type: MessageType;
     text: string | null;
-    system: Record<string, unknown> | null;
+    system: FlatJson | null;
     at: number;
   }): MessageRow {
     const seq = this.lastSeq() + 1;

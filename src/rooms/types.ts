@@ -1,4 +1,10 @@
-/** Types shared by the Worker and the ChatRoom Durable Object (RPC arguments and results). */
+/**
+ * Types shared by the Worker and the ChatRoom Durable Object (RPC arguments and results). They
+ * avoid `unknown`: RPC stubs type members they cannot prove serializable as `never`.
+ */
+export type Scalar = string | number | boolean | null;
+/** Flat JSON objects: system notices, error details. */
+export type FlatJson = { [key: string]: Scalar | string[] | undefined };
 
 export type ChatType = "direct" | "group" | "channel";
 export type MemberRole = "owner" | "admin" | "member";
@@ -49,7 +55,7 @@ export interface Message {
   type: MessageType;
   text: string | null;
   /** For system messages: what happened ({event, actorId, userIds, …}). */
-  system: Record<string, unknown> | null;
+  system: FlatJson | null;
   createdAt: string;
   editedAt: string | null;
   deleted: boolean;
@@ -67,7 +73,8 @@ export interface RoomEvent {
   eventSeq: number;
   type: string;
   createdAt: string;
-  [key: string]: unknown;
+  /** Type-specific fields (a message, a receipt's seq, a member…). */
+  [key: string]: Scalar | object | undefined;
 }
 
 /** A system notice the room appends to the log for a membership or chat change. */
@@ -75,7 +82,7 @@ export interface SystemNotice {
   event: "created" | "joined" | "added" | "removed" | "left" | "role_changed" | "renamed" | "ownership_transferred" | "banned";
   actorId: string | null;
   userIds?: string[];
-  [key: string]: unknown;
+  [key: string]: Scalar | string[] | undefined;
 }
 
 export interface MembershipChange {
@@ -86,4 +93,4 @@ export interface MembershipChange {
 }
 
 /** Errors cross the RPC boundary as data (custom error classes do not survive it). */
-export type RoomResult<T> = { ok: true; value: T } | { ok: false; error: { status: number; code: string; message: string; details?: unknown } };
+export type RoomResult<T> = { ok: true; value: T } | { ok: false; error: { status: number; code: string; message: string; details?: FlatJson } };
