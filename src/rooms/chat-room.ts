@@ -225,7 +225,13 @@ export class ChatRoom extends DurableObject<Bindings> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !userId || !sessionId) {
       return new Response("expected a WebSocket upgrade from the API Worker", { status: 400 });
     }
-    await this.requireMember(userId);
+    try {
+      await this.requireMember(userId);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      // The Worker checked D1 a moment ago; the room may know better (just removed or banned).
+      return Response.json({ error: { code: err.code, message: err.message } }, { status: err.status });
+    }
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, [userId, `session:${sessionId}`]);
