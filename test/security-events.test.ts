@@ -196,15 +196,25 @@ describe("new-country sign-ins", () => {
 });
 
 describe("other recorded events", () => {
-  it("a password change records password_changed", async () => {
+  it("a password change records password_changed with where it came from and how many sessions ended", async () => {
     const u = await signUp();
+    await logIn(u.username);
+    await logIn(u.username);
     const res = await api("POST", `${AUTH}/change-password`, {
       token: u.accessToken,
+      ip: "2001:db8::abcd",
+      headers: { "cf-ipcountry": "NL", "user-agent": "TestAgent/1.0" },
       body: { currentPassword: u.password, newPassword: "amber-quartz-51-meadow-kite" },
     });
     expect(res.status, res.text).toBe(204);
     const [ev] = await events(u.accessToken);
-    expect(ev).toMatchObject({ type: "password_changed", details: { otherSessionsEnded: true } });
+    expect(ev).toMatchObject({
+      type: "password_changed",
+      ip: "2001:db8::abcd",
+      country: "NL",
+      userAgent: "TestAgent/1.0",
+      details: { otherSessionsEnded: 2 },
+    });
   });
 
   it("a refused sign-in from a blocked device records login_blocked_device", async () => {

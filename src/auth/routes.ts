@@ -169,7 +169,7 @@ app.openapi(
   }),
   async (c) => {
     await enforceRateLimit(c, "password:user", c.var.auth.userId);
-    await changePassword(c.var.db, c.env, c.var.auth, c.req.valid("json"));
+    await changePassword(c.var.db, c.env, c.var.auth, c.req.valid("json"), requestInfo(c));
     return c.body(null, 204);
   },
 );

@@ -140,6 +140,7 @@ export async function changePassword(
   env: Bindings,
   auth: AuthContext,
   input: { currentPassword: string; newPassword: string },
+  info: RequestInfo,
 ): Promise<void> {
   const user = await getSelf(db, auth.userId);
   const params = currentParams(env);
@@ -154,6 +155,6 @@ export async function changePassword(
   assertStrongPassword(input.newPassword, [user.username, user.email?.split("@")[0], user.displayName]);
   const passwordHash = await hashPassword(input.newPassword, params);
   await db.update(users).set({ passwordHash, updatedAt: now() }).where(eq(users.id, user.id));
-  await revokeUserSessions(db, env.KV, user.id, "password_changed", auth.sessionId);
-  await recordEvent(db, user.id, "password_changed", {}, { details: { otherSessionsEnded: true } });
+  const ended = await revokeUserSessions(db, env.KV, user.id, "password_changed", auth.sessionId);
+  await recordEvent(db, user.id, "password_changed", info, { details: { otherSessionsEnded: ended } });
 }
