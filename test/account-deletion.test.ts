@@ -1,6 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { generateTotp } from "../src/auth/two-factor/totp";
 import { api, type ApiResponse, expectError, logIn, signUp, STRONG_PASSWORD, type TestUser, uniqueName } from "./helpers";
+
+const totpAt = (secret: string, at: number) => generateTotp(secret, at);
 
 const ME = "/api/v1/users/me";
 
@@ -63,7 +66,8 @@ describe("DELETE /users/me", () => {
       body: { bio: "bio", birthday: "1990-01-01", links: [{ url: "https://me.example" }], avatarMediaId: "01890a5d-ac96-774b-bcce-b302099a8057" },
     });
     await api("PUT", `${ME}/status`, { token: u.accessToken, body: { text: "status", emoji: "🙂" } });
-    await run("UPDATE users SET totp_secret = 'SECRET', totp_enabled_at = ? WHERE id = ?", at, u.id);
+    const totpSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    await run("UPDATE users SET totp_secret = ?, totp_enabled_at = ? WHERE id = ?", totpSecret, at, u.id);
     for (const [a, b] of [[u.id, x.id], [y.id, u.id], [x.id, y.id]]) {
       await run("INSERT INTO contacts (owner_id, contact_id, created_at) VALUES (?, ?, ?)", a, b, at);
       await run("INSERT INTO close_friends (owner_id, friend_id, created_at) VALUES (?, ?, ?)", a, b, at);
@@ -87,7 +91,7 @@ describe("DELETE /users/me", () => {
     const before = await traces(u.id);
     expect(Object.values(before).every((n) => n > 0), JSON.stringify(before)).toBe(true);
 
-    const res = await deleteMe(u);
+    const res = await deleteMe(u, { password: u.password, code: totpAt(totpSecret, Date.now()) });
     expect(res.status, res.text).toBe(204);
     expect(res.text).toBe("");
 
@@ -213,5 +217,33 @@ describe("DELETE /users/me", () => {
     expect((await userRow(a.id)).status).toBe("active");
     expect((await api("GET", ME, { token: a.accessToken })).body.user.username).toBe(a.username);
     expect((await logIn(a.username)).status).toBe(200);
+  });
+});
+
+describe("DELETE /users/me with two-factor authentication on", () => {
+  async function withTwoFactor() {
+    const u = await signUp();
+    const setup = await api("POST", "/api/v1/auth/2fa/setup", { token: u.accessToken });
+    const secret = setup.body.secret as string;
+    const enable = await api("POST", "/api/v1/auth/2fa/enable", { token: u.accessToken, body: { code: totpAt(secret, Date.now()) } });
+    expect(enable.status, enable.text).toBe(200);
+    return { u, secret, recoveryCodes: enable.body.recoveryCodes as string[] };
+  }
+
+  it("asks for a second factor, refuses a wrong one, and deletes with a right one", async () => {
+    const { u, secret } = await withTwoFactor();
+    expectError(await deleteMe(u), 400, "two_factor_required");
+    expectError(await deleteMe(u, { password: u.password, code: "000000" }), 400, "invalid_code");
+    expect((await userRow(u.id))!.status).toBe("active");
+    // The enabling code used this 30 s step; the next step's code is fresh.
+    const res = await deleteMe(u, { password: u.password, code: totpAt(secret, Date.now() + 30_000) });
+    expect(res.status, res.text).toBe(204);
+    expect((await userRow(u.id))!.status).toBe("deleted");
+  });
+
+  it("accepts a recovery code instead", async () => {
+    const { u, recoveryCodes } = await withTwoFactor();
+    const res = await deleteMe(u, { password: u.password, recoveryCode: recoveryCodes[0] });
+    expect(res.status, res.text).toBe(204);
   });
 });

@@ -2,6 +2,7 @@ import { eq, inArray, or, sql } from "drizzle-orm";
 import { countAttempt, clearAttempts, lockoutKey } from "../auth/lockout";
 import { currentParams, verifyPassword } from "../auth/password";
 import { getSelf } from "../auth/service";
+import { requireSecondFactorIfEnabled, type SecondFactor } from "../auth/two-factor/service";
 import { revokeUserSessions } from "../auth/sessions";
 import type { Database } from "../db/client";
 import {
@@ -36,7 +37,7 @@ export const deletedUsername = (userId: string) => `deleted:${userId}`;
 
 /**
  * Erase the caller's account after proving the password (wrong → `403 invalid_password`, counted
- * toward the same lockout as login and change-password).
+ * toward the same lockout as login and change-password) and, when 2FA is on, a second factor.
  *
  * Every session ends first (deny-listed in KV, so access tokens stop at once). Then one D1 batch
  * (one transaction) keeps the row, so chat authorship can still point at it, but erases
@@ -48,12 +49,18 @@ export const deletedUsername = (userId: string) => `deleted:${userId}`;
  * challenges, security events and the lockout counter. Reports and the admin audit log are kept
  * for moderation. Finally `onAccountDeleted` runs for data owned by other modules.
  */
-export async function deleteAccount(db: Database, env: Bindings, userId: string, password: string): Promise<void> {
+export async function deleteAccount(
+  db: Database,
+  env: Bindings,
+  userId: string,
+  proof: { password: string } & SecondFactor,
+): Promise<void> {
   const user = await getSelf(db, userId);
   const key = lockoutKey(user.id, user.username);
   await countAttempt(db, key);
-  const result = await verifyPassword(password, user.passwordHash, currentParams(env));
+  const result = await verifyPassword(proof.password, user.passwordHash, currentParams(env));
   if (!result.ok) throw new AppError(403, "invalid_password", "Password is wrong");
+  await requireSecondFactorIfEnabled(db, user, proof);
   await clearAttempts(db, key);
 
   await revokeUserSessions(db, env.KV, userId, "account_deleted");

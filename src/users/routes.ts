@@ -76,7 +76,7 @@ app.openapi(
   }),
   async (c) => {
     await enforceRateLimit(c, "password:user", c.var.auth.userId);
-    await deleteAccount(c.var.db, c.env, c.var.auth.userId, c.req.valid("json").password);
+    await deleteAccount(c.var.db, c.env, c.var.auth.userId, c.req.valid("json"));
     return c.body(null, 204);
   },
 );

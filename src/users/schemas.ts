@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { User, Username } from "../auth/schemas";
 import { PASSWORD_MAX } from "../auth/password";
+import { RecoveryCode, TotpCode } from "../auth/two-factor/schemas";
 
 export const BIO_MAX = 500;
 export const LINKS_MAX = 5;
@@ -142,7 +143,11 @@ export const Status = z
   .openapi("Status", { description: "Null once expired" });
 
 export const DeleteAccountBody = z
-  .strictObject({ password: z.string().min(1).max(PASSWORD_MAX) })
+  .strictObject({
+    password: z.string().min(1).max(PASSWORD_MAX),
+    code: TotpCode.optional().openapi({ description: "Required (or `recoveryCode`) when two-factor authentication is on" }),
+    recoveryCode: RecoveryCode.optional(),
+  })
   .openapi("DeleteAccountRequest");
 
 export const OwnProfile = User.extend({

@@ -51,7 +51,7 @@ async function acceptTotp(db: Database, user: UserRow, code: string, at: number)
  * Check a second factor (TOTP code or recovery code) and use it up. Returns how it was proven
  * and, for a recovery code, how many codes remain; throws `400 invalid_code` when it fails.
  */
-async function proveSecondFactor(db: Database, user: UserRow, input: SecondFactor, at: number) {
+export async function proveSecondFactor(db: Database, user: UserRow, input: SecondFactor, at: number) {
   if (input.code !== undefined) {
     if (!(await acceptTotp(db, user, input.code, at))) throw invalidCode();
     return { method: "totp" as const, remaining: null };
@@ -59,6 +59,19 @@ async function proveSecondFactor(db: Database, user: UserRow, input: SecondFacto
   const remaining = user.totpEnabledAt ? await useRecoveryCode(db, user.id, input.recoveryCode ?? "", at) : null;
   if (remaining === null) throw invalidCode();
   return { method: "recovery_code" as const, remaining };
+}
+
+/**
+ * For sensitive actions by a signed-in user (e.g. deleting the account): when 2FA is on, demand
+ * and use up a second factor (`400 two_factor_required` without one, `400 invalid_code` when
+ * wrong); when it is off, do nothing.
+ */
+export async function requireSecondFactorIfEnabled(db: Database, user: UserRow, input: SecondFactor): Promise<void> {
+  if (!user.totpEnabledAt) return;
+  if (input.code === undefined && input.recoveryCode === undefined) {
+    throw new AppError(400, "two_factor_required", "Two-factor authentication is on: send `code` or `recoveryCode` too");
+  }
+  await proveSecondFactor(db, user, input, now());
 }
 
 /**
