@@ -8,6 +8,7 @@ import authRoutes from "./auth/routes";
 import securityRoutes from "./auth/security/routes";
 import twoFactorRoutes from "./auth/two-factor/routes";
 import adminRoutes from "./admin/routes";
+import chatRoutes from "./chats/routes";
 import devRoutes from "./dev/routes";
 import reportRoutes from "./reports/routes";
 import searchRoutes from "./search/routes";
@@ -16,6 +17,7 @@ import userRoutes from "./users/routes";
 import { createDb } from "./db/client";
 import type { AppEnv } from "./env";
 import healthRoutes from "./health/routes";
+import messageRoutes from "./messages/routes";
 import { corsOrigins, maxBodyBytes } from "./lib/config";
 import { AppError, errorResponse } from "./lib/errors";
 import { newRouter } from "./lib/openapi";
@@ -83,6 +85,9 @@ export function buildApp() {
   app.route(`${API_PREFIX}/users`, userRoutes);
   app.route(`${API_PREFIX}/reports`, reportRoutes);
   app.route(`${API_PREFIX}/admin`, adminRoutes);
+  // Chats first: its static paths (/unread) come before /{chatId}; messages live under /{chatId}/….
+  app.route(`${API_PREFIX}/chats`, chatRoutes);
+  app.route(`${API_PREFIX}/chats`, messageRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

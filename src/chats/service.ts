@@ -1,0 +1,203 @@
+import { eq } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { chats } from "../db/schema";
+import { AppError, notFound } from "../lib/errors";
+import { newId } from "../lib/ids";
+import { now } from "../lib/time";
+import { roomFor } from "../rooms/client";
+import { DEFAULT_PERMISSIONS, type ChatType, type MemberPermissions } from "../rooms/types";
+import { assertNotBlocked } from "../social/blocks";
+import { findUser } from "../social/people";
+import { isUniqueViolation } from "../users/db-errors";
+import type { UserRow } from "../users/views";
+import { chatDefaults, refuseDirect, requireChatMember, requirePermission, requireRole, type ChatRow } from "./access";
+import { addMemberStatements, screenInvitees } from "./invitees";
+import { chatViews } from "./list";
+import { configureRoom, membersChanged, refreshMemberPermissions, roomMember, type RoomEnv } from "./room-sync";
+import { MEMBER_LIMITS } from "./schemas";
+
+export interface CreateChatInput {
+  type: ChatType;
+  name?: string;
+  description?: string;
+  memberIds?: string[];
+  isPublic?: boolean;
+}
+
+export interface ChatPatch {
+  name?: string;
+  description?: string | null;
+  avatarMediaId?: string | null;
+  isPublic?: boolean;
+  slowModeSeconds?: number;
+  permissions?: Partial<MemberPermissions>;
+}
+
+/** Channel subscribers may do nothing by default; groups and direct chats start from DEFAULT_PERMISSIONS. */
+const NO_PERMISSIONS: MemberPermissions = { sendMessages: false, sendMedia: false, addMembers: false, pinMessages: false, changeInfo: false };
+
+async function viewOne(db: Database, env: RoomEnv, chatId: string, userId: string) {
+  const row = await requireChatMember(db, chatId, userId);
+  return (await chatViews(db, env, userId, [row]))[0]!;
+}
+
+/** Insert a chat row with no members yet (member_count follows the member statements in the same batch). */
+function insertChatStatement(d1: D1Database, c: ChatRow) {
+  return d1
+    .prepare(
+      `INSERT INTO chats (id, type, name, description, is_public, direct_key, permissions, slow_mode_seconds, member_count, created_by, created_at, updated_at, last_seq, last_activity_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, 0, ?)`,
+    )
+    .bind(c.id, c.type, c.name, c.description, c.isPublic ? 1 : 0, c.directKey, c.permissions, c.createdBy, c.createdAt, c.updatedAt, c.lastActivityAt);
+}
+
+function newChatRow(actorId: string, input: CreateChatInput, directKey: string | null, at: number): ChatRow {
+  return {
+    id: newId(),
+    type: input.type,
+    name: input.name ?? null,
+    description: input.description || null,
+    avatarMediaId: null,
+    isPublic: input.isPublic ?? false,
+    encrypted: false,
+    directKey,
+    permissions: JSON.stringify(input.type === "channel" ? NO_PERMISSIONS : DEFAULT_PERMISSIONS),
+    slowModeSeconds: 0,
+    memberCount: 0,
+    frozenAt: null,
+    createdBy: actorId,
+    createdAt: at,
+    updatedAt: at,
+    lastSeq: 0,
+    lastActivityAt: at,
+    lastMessage: null,
+  };
+}
+
+/**
+ * Write a new chat and its members in one D1 batch, then set up its room: config plus a
+ * `created` system message, and the members' cache.
+ */
+async function insertChat(db: Database, env: RoomEnv, chat: ChatRow, owner: { user: UserRow; role: "owner" | "member" }, others: UserRow[]) {
+  const d1 = db.$client;
+  const cap = MEMBER_LIMITS[chat.type];
+  await d1.batch([
+    insertChatStatement(d1, chat),
+    ...addMemberStatements(d1, chat.id, [owner.user.id], owner.role, cap, chat.createdAt),
+    ...(others.length > 0 ? addMemberStatements(d1, chat.id, others.map((u) => u.id), "member", cap, chat.createdAt) : []),
+  ]);
+  await configureRoom(env, chat, undefined, { event: "created", actorId: owner.user.id, userIds: others.map((u) => u.id) });
+  const member = (u: UserRow, role: "owner" | "member") => roomMember(chat, { userId: u.id, role, permissions: null }, u.readReceipts);
+  await membersChanged(env, chat.id, { added: [member(owner.user, owner.role), ...others.map((u) => member(u, "member"))] });
+}
+
+/**
+ * Open the direct chat between `actorId` and `otherId`: the existing one (`created: false`,
+ * un-hidden for the caller) or a new one. Refused when either blocked the other (404 towards
+ * someone who blocked you, `403 blocked` towards someone you blocked); unknown or inactive users
+ * are 404. Concurrent creation makes one chat: the unique `direct_key` lets one insert win.
+ */
+async function openDirect(db: Database, env: RoomEnv, actorId: string, otherId: string) {
+  if (otherId === actorId) throw new AppError(400, "cannot_chat_with_self", "A direct chat needs another person");
+  const [me, other] = await Promise.all([findUser(db, actorId), findUser(db, otherId)]);
+  if (!other || other.status !== "active") throw notFound("User");
+  if (!me) throw new AppError(401, "unauthorized", "Account no longer exists");
+  await assertNotBlocked(db, actorId, otherId);
+  const directKey = [actorId, otherId].sort().join(":");
+  const byKey = async () => (await db.select().from(chats).where(eq(chats.directKey, directKey)).limit(1))[0];
+  const reopen = async (row: ChatRow) => {
+    await db.$client.prepare("UPDATE chat_members SET hidden = 0 WHERE chat_id = ? AND user_id = ? AND hidden = 1").bind(row.id, actorId).run();
+    // A direct chat's config never changes, so re-sending it is harmless, and it heals a room
+    // whose creation call was lost (or is still in flight when both people open it at once).
+    await configureRoom(env, row);
+    return { chat: await viewOne(db, env, row.id, actorId), created: false, skipped: [] as string[] };
+  };
+  const found = await byKey();
+  if (found) return reopen(found);
+  const chat = newChatRow(actorId, { type: "direct" }, directKey, now());
+  try {
+    await insertChat(db, env, chat, { user: me, role: "member" }, [other]);
+  } catch (err) {
+    if (!isUniqueViolation(err, "direct_key")) throw err;
+    const winner = await byKey();
+    if (!winner) throw new AppError(409, "conflict", "The chat changed concurrently; try again");
+    return reopen(winner);
+  }
+  return { chat: await viewOne(db, env, chat.id, actorId), created: true, skipped: [] as string[] };
+}
+
+/**
+ * Create a chat. Direct: see openDirect. Group or channel: the creator becomes owner; each of
+ * `memberIds` is added when screenInvitees allows it and reported in `skipped` otherwise.
+ */
+export async function createChat(db: Database, env: RoomEnv, actorId: string, input: CreateChatInput) {
+  if (input.type === "direct") return openDirect(db, env, actorId, input.memberIds![0]!);
+  const me = await findUser(db, actorId);
+  if (!me) throw new AppError(401, "unauthorized", "Account no longer exists");
+  const { allowed, skipped } = await screenInvitees(db, actorId, input.memberIds ?? []);
+  if (1 + allowed.length > MEMBER_LIMITS[input.type]) throw new AppError(409, "member_limit", `A ${input.type} has at most ${MEMBER_LIMITS[input.type]} members`);
+  const chat = newChatRow(actorId, input, null, now());
+  await insertChat(db, env, chat, { user: me, role: "owner" }, allowed);
+  return { chat: await viewOne(db, env, chat.id, actorId), created: true, skipped };
+}
+
+/** One chat as the caller sees it; 404 unless they are a member. */
+export async function getChat(db: Database, env: RoomEnv, chatId: string, userId: string) {
+  return viewOne(db, env, chatId, userId);
+}
+
+/**
+ * Change a group's or channel's info and settings. name, description and avatar need the
+ * `changeInfo` permission; isPublic, slow mode and default permissions need an admin. The room
+ * hears a chat.updated event, and a rename also leaves a `renamed` system message.
+ */
+export async function updateChat(db: Database, env: RoomEnv, chatId: string, actorId: string, patch: ChatPatch) {
+  const { chat, member } = await requireChatMember(db, chatId, actorId);
+  refuseDirect(chat, "changing info");
+  if (patch.name !== undefined || patch.description !== undefined || patch.avatarMediaId !== undefined) requirePermission(chat, member, "changeInfo");
+  if (patch.isPublic !== undefined || patch.slowModeSeconds !== undefined || patch.permissions !== undefined) requireRole(member, "admin");
+  const changes: Partial<ChatRow> = { updatedAt: now() };
+  const shown: Record<string, unknown> = {};
+  if (patch.name !== undefined) changes.name = shown.name = patch.name;
+  if (patch.description !== undefined) changes.description = shown.description = patch.description || null;
+  if (patch.avatarMediaId !== undefined) changes.avatarMediaId = shown.avatarMediaId = patch.avatarMediaId;
+  if (patch.isPublic !== undefined) changes.isPublic = shown.isPublic = patch.isPublic;
+  if (patch.slowModeSeconds !== undefined) changes.slowModeSeconds = shown.slowModeSeconds = patch.slowModeSeconds;
+  if (patch.permissions !== undefined) {
+    const merged = { ...chatDefaults(chat), ...patch.permissions };
+    changes.permissions = JSON.stringify(merged);
+    shown.permissions = merged;
+  }
+  const [updated] = await db.update(chats).set(changes).where(eq(chats.id, chatId)).returning();
+  if (!updated) throw notFound("Chat");
+  const renamed = patch.name !== undefined && patch.name !== chat.name;
+  await configureRoom(env, updated, shown, renamed ? { event: "renamed", actorId, name: patch.name, previousName: chat.name } : undefined);
+  if (changes.permissions !== undefined && changes.permissions !== chat.permissions) await refreshMemberPermissions(db, env, updated);
+  return viewOne(db, env, chatId, actorId);
+}
+
+/** Delete a group or channel (owner only): D1 first (members and bans go with it), then the room is erased. */
+export async function deleteChat(db: Database, env: RoomEnv, chatId: string, actorId: string): Promise<void> {
+  const { chat, member } = await requireChatMember(db, chatId, actorId);
+  refuseDirect(chat, "deletion; hide it instead");
+  requireRole(member, "owner");
+  await db.delete(chats).where(eq(chats.id, chatId));
+  await roomFor(env, chatId).destroy();
+}
+
+/** Freeze (nobody can post or edit) or unfreeze a group or channel; owners and admins. Idempotent. */
+export async function setFrozen(db: Database, env: RoomEnv, chatId: string, actorId: string, frozen: boolean) {
+  const { chat, member } = await requireChatMember(db, chatId, actorId);
+  refuseDirect(chat, "freezing");
+  requireRole(member, "admin");
+  if ((chat.frozenAt != null) !== frozen) {
+    const [updated] = await db
+      .update(chats)
+      .set({ frozenAt: frozen ? now() : null, updatedAt: now() })
+      .where(eq(chats.id, chatId))
+      .returning();
+    if (!updated) throw notFound("Chat");
+    await configureRoom(env, updated, { frozen });
+  }
+  return viewOne(db, env, chatId, actorId);
+}

@@ -1,0 +1,56 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { requireAuth } from "../auth/middleware";
+import { AppError } from "../lib/errors";
+import { bearerSecurity, ErrorSchema, errorResponses } from "../lib/openapi";
+import { newRouter } from "../lib/openapi";
+import { roomFor } from "../rooms/client";
+import { requireMembership } from "./access";
+import { ChatIdParam } from "./schemas";
+
+/** GET /api/v1/chats/{chatId}/ws: the Worker authenticates and checks membership, then hands the upgrade to the chat's room. */
+const app = newRouter();
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/{chatId}/ws",
+    tags: ["Chats"],
+    summary: "Open the chat's WebSocket",
+    description:
+      "A WebSocket upgrade. The access token comes in `Authorization: Bearer …` or, for browsers that cannot set " +
+      "headers on a WebSocket, in `?access_token=`. Members only (`404 not_found` otherwise); a plain HTTP request gets " +
+      "`426 upgrade_required`. The protocol (JSON frames `{type, …}`: message.send, typing.start/stop, read, delivered, " +
+      "sync, ping; server frames hello, ack, error, events) is described in the project docs.",
+    security: bearerSecurity,
+    middleware: [requireAuth({ allowQueryToken: true })] as const,
+    request: {
+      params: ChatIdParam,
+      query: z.object({ access_token: z.string().optional().openapi({ description: "Access token, when no Authorization header can be sent" }) }),
+    },
+    responses: {
+      101: { description: "Switching Protocols: the socket is open and the room sends a `hello` frame" },
+      426: { description: "Not a WebSocket upgrade (`upgrade_required`)", content: { "application/json": { schema: ErrorSchema } } },
+      ...errorResponses(400, 401, 404),
+    },
+  }),
+  async (c) => {
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new AppError(426, "upgrade_required", "This route only accepts WebSocket upgrades", undefined, { Upgrade: "websocket" });
+    }
+    const { chatId } = c.req.valid("param");
+    const { userId, sessionId } = c.var.auth;
+    await requireMembership(c.var.db, chatId, userId);
+    // The room trusts these headers: only the Worker can reach it, and only after the checks above.
+    const headers = new Headers(c.req.raw.headers);
+    headers.delete("authorization");
+    headers.set("x-user-id", userId);
+    headers.set("x-session-id", sessionId);
+    const url = new URL(c.req.url);
+    url.searchParams.delete("access_token");
+    const res = await roomFor(c.env, chatId).fetch(new Request(url, { method: "GET", headers }));
+    // A response from another object has immutable headers; the app's middleware adds some.
+    return new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers, webSocket: res.webSocket });
+  },
+);
+
+export default app;

@@ -1,0 +1,78 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { expect } from "vitest";
+import { roomFor } from "../src/rooms/client";
+import { api, type ApiResponse, expectError, type TestUser } from "./helpers";
+
+/** Helpers for the chats and messages API tests (the room's own tests use room-helpers.ts). */
+export const C = "/api/v1/chats";
+/** A well-formed id that no chat, user or message has. */
+export const MISSING = "01930f3e-8d4a-7c1e-9d2b-5a7f3c2e1b0a";
+
+let n = 0;
+export const cid = (prefix = "c") => `${prefix}-${++n}-${Math.random().toString(36).slice(2, 8)}`;
+
+export async function createGroup(owner: TestUser, members: TestUser[] = [], extra: Record<string, unknown> = {}) {
+  const res = await api("POST", C, { token: owner.accessToken, body: { type: "group", name: `Group ${++n}`, memberIds: members.map((m) => m.id), ...extra } });
+  expect(res.status, res.text).toBe(201);
+  return res.body.chat as any;
+}
+
+export async function createChannel(owner: TestUser, members: TestUser[] = []) {
+  const res = await api("POST", C, { token: owner.accessToken, body: { type: "channel", name: `Channel ${++n}`, memberIds: members.map((m) => m.id) } });
+  expect(res.status, res.text).toBe(201);
+  return res.body.chat as any;
+}
+
+export async function createDirect(a: TestUser, b: TestUser) {
+  const res = await api("POST", C, { token: a.accessToken, body: { type: "direct", memberIds: [b.id] } });
+  expect([200, 201], res.text).toContain(res.status);
+  return res.body.chat as any;
+}
+
+export const sendRaw = (u: TestUser | undefined, chatId: string, body: unknown) => api("POST", `${C}/${chatId}/messages`, { token: u?.accessToken, body });
+
+/** Send a text message and return it (201). */
+export async function send(u: TestUser, chatId: string, text = "hello", clientMessageId = cid()) {
+  const res = await sendRaw(u, chatId, { clientMessageId, type: "text", text });
+  expect(res.status, res.text).toBe(201);
+  return res.body.message as any;
+}
+
+/** Expect a send to be refused with `status code`. */
+export async function expectSendRefused(u: TestUser, chatId: string, status: number, code: string) {
+  return expectError(await sendRaw(u, chatId, { clientMessageId: cid(), text: "nope" }), status, code);
+}
+
+export const history = (u: TestUser, chatId: string, query = "") => api("GET", `${C}/${chatId}/messages${query}`, { token: u.accessToken });
+
+/** Run the room's pending alarm: it writes last seq, activity and preview to D1 (at most once a second otherwise). */
+export const flush = (chatId: string) => runDurableObjectAlarm(roomFor(env, chatId));
+
+export const getChat = (u: TestUser, chatId: string) => api("GET", `${C}/${chatId}`, { token: u.accessToken });
+
+export async function unread(u: TestUser) {
+  const res = await api("GET", `${C}/unread`, { token: u.accessToken });
+  expect(res.status, res.text).toBe(200);
+  return res.body as { total: number; chats: { chatId: string; count: number; muted: boolean }[] };
+}
+
+export const setPrivacy = async (u: TestUser, body: Record<string, unknown>) =>
+  expect((await api("PUT", "/api/v1/users/me/privacy", { token: u.accessToken, body })).status).toBe(200);
+export const block = async (u: TestUser, other: TestUser) =>
+  expect((await api("POST", "/api/v1/users/me/blocked", { token: u.accessToken, body: { userId: other.id } })).status).toBe(201);
+export const addContact = async (u: TestUser, other: TestUser) =>
+  expect((await api("POST", "/api/v1/users/me/contacts", { token: u.accessToken, body: { userId: other.id } })).status).toBe(201);
+
+/** System messages of a chat's history as `[event, ...userIds]` lists. */
+export async function systemEvents(u: TestUser, chatId: string) {
+  const res: ApiResponse = await history(u, chatId, "?limit=100");
+  expect(res.status, res.text).toBe(200);
+  return (res.body.items as any[]).filter((m) => m.type === "system").map((m) => m.system);
+}
+
+/** Assert a 400 validation_failed naming `path` among its problems. */
+export function expectInvalid(res: ApiResponse, path: string) {
+  const error = expectError(res, 400, "validation_failed");
+  expect((error.details as { path: string }[]).map((d) => d.path), res.text).toContain(path);
+}
