@@ -22,14 +22,14 @@ export async function seedChat(type: ChatType, members: [string, MemberRole][], 
     ),
   ]);
   const room = roomFor(env, chatId);
-  unwrap(await room.configure({ chatId, type, frozen: opts.frozen ?? false, slowModeSeconds: opts.slowModeSeconds ?? 0 }));
+  unwrap(await room.configure({ chatId, type, frozen: opts.frozen ?? false, slowModeSeconds: opts.slowModeSeconds ?? 0, permissions: DEFAULT_PERMISSIONS }));
   return { chatId, room };
 }
 
 export const member = (userId: string, role: MemberRole = "member", readReceipts = true): RoomMember => ({
   userId,
   role,
-  permissions: DEFAULT_PERMISSIONS,
+  overrides: null,
   readReceipts,
 });
 

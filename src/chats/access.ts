@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { chatMembers, chats } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
-import { effectivePermissions } from "../rooms/directory";
+import { effectivePermissions } from "../rooms/types";
 import type { MemberPermissions, MemberRole } from "../rooms/types";
 
 export type ChatRow = typeof chats.$inferSelect;
@@ -50,14 +50,17 @@ const RANK: Record<MemberRole, number> = { owner: 3, admin: 2, member: 1 };
 /** Owners and admins: every permission, and moderation of plain members. */
 export const isPrivileged = (role: MemberRole) => role === "owner" || role === "admin";
 
-/** The chat's default permissions for plain members. */
-export const chatDefaults = (chat: Pick<ChatRow, "permissions">): MemberPermissions => effectivePermissions(chat.permissions, null);
+const parsePermissions = (json: string | null): Partial<MemberPermissions> | null => (json ? (JSON.parse(json) as Partial<MemberPermissions>) : null);
 
-const ALL: MemberPermissions = { sendMessages: true, sendMedia: true, addMembers: true, pinMessages: true, changeInfo: true };
+/** The chat's default permissions for plain members. */
+export const chatDefaults = (chat: Pick<ChatRow, "permissions">): MemberPermissions => effectivePermissions("member", parsePermissions(chat.permissions), null);
+
+/** A member's own overrides as stored in D1. */
+export const memberOverrides = (member: Pick<MemberRow, "permissions">) => parsePermissions(member.permissions);
 
 /** What a member may do: everything for owners and admins, else the chat defaults with their overrides. */
 export function memberPermissions(chat: Pick<ChatRow, "permissions">, member: Pick<MemberRow, "role" | "permissions">): MemberPermissions {
-  return isPrivileged(member.role) ? { ...ALL } : effectivePermissions(chat.permissions, member.permissions);
+  return effectivePermissions(member.role, parsePermissions(chat.permissions), memberOverrides(member));
 }
 
 const denied = (message: string, required: string) => new AppError(403, "permission_denied", message, { required });

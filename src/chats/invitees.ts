@@ -30,7 +30,8 @@ export async function screenInvitees(db: Database, actorId: string, userIds: str
  * batch (a transaction), without binding one parameter per user (the ids travel as one JSON
  * array through json_each):
  * 1. count += the ids that are not members yet;
- * 2. insert them, but only while the count stays within `cap`, returning who was inserted;
+ * 2. insert them (reading from the chat's current last seq: earlier messages are not unread for
+ *    them), but only while the count stays within `cap`, returning who was inserted;
  * 3. if the cap was exceeded, 2 inserted nobody and the count goes back down by the same number.
  * Concurrent adds of the same user insert them once (primary key, ON CONFLICT DO NOTHING).
  */
@@ -41,8 +42,9 @@ export function addMemberStatements(d1: D1Database, chatId: string, userIds: str
     d1.prepare(`UPDATE chats SET member_count = member_count + ${fresh}, updated_at = ?3 WHERE id = ?2`).bind(ids, chatId, at),
     d1
       .prepare(
-        `INSERT INTO chat_members (chat_id, user_id, role, joined_at)
-         SELECT ?2, j.value, ?4, ?3 FROM json_each(?1) j WHERE (SELECT member_count FROM chats WHERE id = ?2) <= ?5
+        `INSERT INTO chat_members (chat_id, user_id, role, joined_at, read_seq)
+         SELECT ?2, j.value, ?4, ?3, (SELECT last_seq FROM chats WHERE id = ?2)
+           FROM json_each(?1) j WHERE (SELECT member_count FROM chats WHERE id = ?2) <= ?5
          ON CONFLICT DO NOTHING RETURNING user_id`,
       )
       .bind(ids, chatId, at, role, cap),

@@ -108,7 +108,7 @@ export async function addMembers(db: Database, env: RoomEnv, chatId: string, act
   for (const u of allowed) if (!insertedIds.has(u.id)) alreadyMembers.push(u.id);
   if (inserted.length > 0) {
     await membersChanged(env, chatId, {
-      added: inserted.map((u) => roomMember(chat, { userId: u.id, role, permissions: null }, u.readReceipts)),
+      added: inserted.map((u) => roomMember({ userId: u.id, role, permissions: null }, u.readReceipts)),
       notice: { event: "added", actorId, userIds: inserted.map((u) => u.id), role },
     });
   }
@@ -160,7 +160,7 @@ export async function updateMember(
   const user = await userRow(db, targetId);
   const roleChanged = updated.role !== target.role;
   await membersChanged(env, chatId, {
-    updated: [roomMember(chat, updated, user.readReceipts)],
+    updated: [roomMember(updated, user.readReceipts)],
     notice: roleChanged ? { event: "role_changed", actorId, userIds: [targetId], role: updated.role, previousRole: target.role } : undefined,
   });
   return (await memberViews(db, actorId, chat, [{ member: updated, user }]))[0]!;
@@ -221,7 +221,7 @@ export async function transferOwnership(db: Database, env: RoomEnv, chatId: stri
   if (promoted!.results.length === 0) throw new AppError(409, "conflict", "Ownership changed concurrently; try again");
   const [me, them] = await Promise.all([userRow(db, actorId), userRow(db, targetId)]);
   await membersChanged(env, chatId, {
-    updated: [roomMember(chat, { userId: actorId, role: "admin", permissions: member.permissions }, me.readReceipts), roomMember(chat, { userId: targetId, role: "owner", permissions: null }, them.readReceipts)],
+    updated: [roomMember({ userId: actorId, role: "admin", permissions: member.permissions }, me.readReceipts), roomMember({ userId: targetId, role: "owner", permissions: null }, them.readReceipts)],
     notice: { event: "ownership_transferred", actorId, userIds: [targetId], previousRole: target.role },
   });
 }

@@ -1,11 +1,7 @@
-import { and, asc, eq, gt } from "drizzle-orm";
-import type { Database } from "../db/client";
-import { chatMembers, users } from "../db/schema";
 import type { Bindings } from "../env";
 import { roomFor, unwrap } from "../rooms/client";
-import { effectivePermissions } from "../rooms/directory";
 import type { ChatConfig, MembershipChange, RoomMember, SystemNotice } from "../rooms/types";
-import type { ChatRow, MemberRow } from "./access";
+import { chatDefaults, type ChatRow, memberOverrides, type MemberRow } from "./access";
 
 /**
  * How the Worker tells a chat's room what D1 decided. D1 is always written first (it is the
@@ -20,13 +16,14 @@ export const roomConfig = (chat: ChatRow): ChatConfig => ({
   type: chat.type,
   frozen: chat.frozenAt != null,
   slowModeSeconds: chat.slowModeSeconds,
+  permissions: chatDefaults(chat),
 });
 
-/** The room's copy of a member: effective permissions and the user's read-receipts setting. */
-export const roomMember = (chat: Pick<ChatRow, "permissions">, m: Pick<MemberRow, "userId" | "role" | "permissions">, readReceipts: boolean): RoomMember => ({
+/** The room's copy of a member: their own permission overrides and the user's read-receipts setting. */
+export const roomMember = (m: Pick<MemberRow, "userId" | "role" | "permissions">, readReceipts: boolean): RoomMember => ({
   userId: m.userId,
   role: m.role,
-  permissions: effectivePermissions(chat.permissions, m.permissions),
+  overrides: memberOverrides(m),
   readReceipts,
 });
 
@@ -38,27 +35,4 @@ export async function configureRoom(env: RoomEnv, chat: ChatRow, patch?: Record<
 /** Tell the room about membership changes already written to D1. */
 export async function membersChanged(env: RoomEnv, chatId: string, change: MembershipChange): Promise<void> {
   unwrap(await roomFor(env, chatId).membersChanged(change));
-}
-
-const REFRESH_PAGE = 500;
-
-/**
- * After the chat's default permissions changed, give the room every plain member's new effective
- * permissions (owners and admins hold all anyway), a page of 500 per call, keyset on user id.
- */
-export async function refreshMemberPermissions(db: Database, env: RoomEnv, chat: ChatRow): Promise<void> {
-  let after = "";
-  for (;;) {
-    const rows = await db
-      .select({ userId: chatMembers.userId, role: chatMembers.role, permissions: chatMembers.permissions, readReceipts: users.readReceipts })
-      .from(chatMembers)
-      .innerJoin(users, eq(users.id, chatMembers.userId))
-      .where(and(eq(chatMembers.chatId, chat.id), gt(chatMembers.userId, after), eq(chatMembers.role, "member")))
-      .orderBy(asc(chatMembers.userId))
-      .limit(REFRESH_PAGE);
-    if (rows.length === 0) return;
-    await membersChanged(env, chat.id, { updated: rows.map((r) => roomMember(chat, r, r.readReceipts)) });
-    if (rows.length < REFRESH_PAGE) return;
-    after = rows[rows.length - 1]!.userId;
-  }
 }

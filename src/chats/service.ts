@@ -4,16 +4,17 @@ import { chats } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { now } from "../lib/time";
-import { roomFor } from "../rooms/client";
+import { roomFor, unwrap } from "../rooms/client";
 import { DEFAULT_PERMISSIONS, type ChatType, type MemberPermissions } from "../rooms/types";
 import { assertNotBlocked } from "../social/blocks";
 import { findUser } from "../social/people";
 import { isUniqueViolation } from "../users/db-errors";
 import type { UserRow } from "../users/views";
 import { chatDefaults, refuseDirect, requireChatMember, requirePermission, requireRole, type ChatRow } from "./access";
+import { directKey } from "./direct-blocks";
 import { addMemberStatements, screenInvitees } from "./invitees";
 import { chatViews } from "./list";
-import { configureRoom, membersChanged, refreshMemberPermissions, roomMember, type RoomEnv } from "./room-sync";
+import { configureRoom, membersChanged, roomMember, type RoomEnv } from "./room-sync";
 import { MEMBER_LIMITS } from "./schemas";
 
 export interface CreateChatInput {
@@ -87,7 +88,7 @@ async function insertChat(db: Database, env: RoomEnv, chat: ChatRow, owner: { us
     ...(others.length > 0 ? addMemberStatements(d1, chat.id, others.map((u) => u.id), "member", cap, chat.createdAt) : []),
   ]);
   await configureRoom(env, chat, undefined, { event: "created", actorId: owner.user.id, userIds: others.map((u) => u.id) });
-  const member = (u: UserRow, role: "owner" | "member") => roomMember(chat, { userId: u.id, role, permissions: null }, u.readReceipts);
+  const member = (u: UserRow, role: "owner" | "member") => roomMember({ userId: u.id, role, permissions: null }, u.readReceipts);
   await membersChanged(env, chat.id, { added: [member(owner.user, owner.role), ...others.map((u) => member(u, "member"))] });
 }
 
@@ -103,18 +104,20 @@ async function openDirect(db: Database, env: RoomEnv, actorId: string, otherId: 
   if (!other || other.status !== "active") throw notFound("User");
   if (!me) throw new AppError(401, "unauthorized", "Account no longer exists");
   await assertNotBlocked(db, actorId, otherId);
-  const directKey = [actorId, otherId].sort().join(":");
-  const byKey = async () => (await db.select().from(chats).where(eq(chats.directKey, directKey)).limit(1))[0];
+  const key = directKey(actorId, otherId);
+  const byKey = async () => (await db.select().from(chats).where(eq(chats.directKey, key)).limit(1))[0];
   const reopen = async (row: ChatRow) => {
     await db.$client.prepare("UPDATE chat_members SET hidden = 0 WHERE chat_id = ? AND user_id = ? AND hidden = 1").bind(row.id, actorId).run();
     // A direct chat's config never changes, so re-sending it is harmless, and it heals a room
     // whose creation call was lost (or is still in flight when both people open it at once).
     await configureRoom(env, row);
+    // Reopening is refused while either blocks the other, so any earlier block is lifted now.
+    unwrap(await roomFor(env, row.id).setBlocked(false));
     return { chat: await viewOne(db, env, row.id, actorId), created: false, skipped: [] as string[] };
   };
   const found = await byKey();
   if (found) return reopen(found);
-  const chat = newChatRow(actorId, { type: "direct" }, directKey, now());
+  const chat = newChatRow(actorId, { type: "direct" }, key, now());
   try {
     await insertChat(db, env, chat, { user: me, role: "member" }, [other]);
   } catch (err) {
@@ -172,7 +175,6 @@ export async function updateChat(db: Database, env: RoomEnv, chatId: string, act
   if (!updated) throw notFound("Chat");
   const renamed = patch.name !== undefined && patch.name !== chat.name;
   await configureRoom(env, updated, shown, renamed ? { event: "renamed", actorId, name: patch.name, previousName: chat.name } : undefined);
-  if (changes.permissions !== undefined && changes.permissions !== chat.permissions) await refreshMemberPermissions(db, env, updated);
   return viewOne(db, env, chatId, actorId);
 }
 

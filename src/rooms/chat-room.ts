@@ -44,6 +44,7 @@ export class ChatRoom extends DurableObject<Bindings> {
     this.store = new RoomStore(ctx.storage.sql);
     this.log = new RoomLog(this.store, {
       db: env.DB,
+      chatName: ctx.id.name,
       broadcast: (frame) => this.broadcast(frame),
       sendToUser: (userId, frame) => {
         for (const ws of ctx.getWebSockets(userId)) this.sendFrame(ws, frame);
@@ -67,6 +68,14 @@ export class ChatRoom extends DurableObject<Bindings> {
   /** Apply membership changes decided in D1: refresh the cache, kick removed sockets, log it. */
   membersChanged(change: MembershipChange): Promise<RoomResult<Message | null>> {
     return result(() => this.log.membersChanged(change));
+  }
+
+  /** Direct chats: one of the two blocked the other (or unblocked): posting stops (or resumes). */
+  setBlocked(blocked: boolean): Promise<RoomResult<null>> {
+    return result(() => {
+      this.log.setBlocked(blocked);
+      return null;
+    });
   }
 
   /** Append a message; a retry with the same clientMessageId returns the stored one (`duplicate`). */

@@ -1,25 +1,36 @@
-import { DEFAULT_PERMISSIONS, type MemberPermissions, type RoomMember } from "./types";
+import { DEFAULT_PERMISSIONS, type ChatConfig, type MemberPermissions, type RoomMember } from "./types";
 
-/** A member's effective permissions: the chat's defaults with the member's overrides on top. */
-export function effectivePermissions(chatDefaults: string | null, overrides: string | null): MemberPermissions {
-  const defaults = chatDefaults ? (JSON.parse(chatDefaults) as Partial<MemberPermissions>) : {};
-  const own = overrides ? (JSON.parse(overrides) as Partial<MemberPermissions>) : {};
-  return { ...DEFAULT_PERMISSIONS, ...defaults, ...own };
-}
+const parse = (json: string | null): Partial<MemberPermissions> | null => (json ? (JSON.parse(json) as Partial<MemberPermissions>) : null);
 
 /**
  * Read one membership from D1 (the source of truth) when the room's cache has not seen it:
  * after the room was created, or if a membership RPC from the Worker was lost.
  */
-export async function loadMemberFromDirectory(db: D1Database, chatId: string, userId: string): Promise<RoomMember | null> {
+export async function loadMemberFromDirectory(db: D1Database, chatId: string, userId: string): Promise<(RoomMember & { readSeq: number }) | null> {
   const row = await db
     .prepare(
-      `SELECT m.role, m.permissions AS overrides, c.permissions AS defaults, u.read_receipts
-         FROM chat_members m JOIN chats c ON c.id = m.chat_id JOIN users u ON u.id = m.user_id
+      `SELECT m.role, m.permissions, m.read_seq, u.read_receipts
+         FROM chat_members m JOIN users u ON u.id = m.user_id
         WHERE m.chat_id = ? AND m.user_id = ?`,
     )
     .bind(chatId, userId)
-    .first<{ role: RoomMember["role"]; overrides: string | null; defaults: string; read_receipts: number }>();
+    .first<{ role: RoomMember["role"]; permissions: string | null; read_seq: number; read_receipts: number }>();
   if (!row) return null;
-  return { userId, role: row.role, permissions: effectivePermissions(row.defaults, row.overrides), readReceipts: row.read_receipts === 1 };
+  return { userId, role: row.role, overrides: parse(row.permissions), readReceipts: row.read_receipts === 1, readSeq: row.read_seq };
+}
+
+/** Read a chat's settings from D1 when the room lost (or never got) its configure call. */
+export async function loadConfigFromDirectory(db: D1Database, chatId: string): Promise<ChatConfig | null> {
+  const row = await db
+    .prepare("SELECT type, frozen_at, slow_mode_seconds, permissions FROM chats WHERE id = ?")
+    .bind(chatId)
+    .first<{ type: ChatConfig["type"]; frozen_at: number | null; slow_mode_seconds: number; permissions: string }>();
+  if (!row) return null;
+  return {
+    chatId,
+    type: row.type,
+    frozen: row.frozen_at != null,
+    slowModeSeconds: row.slow_mode_seconds,
+    permissions: { ...DEFAULT_PERMISSIONS, ...parse(row.permissions) },
+  };
 }

@@ -1,10 +1,10 @@
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { loadMemberFromDirectory } from "./directory";
+import { loadConfigFromDirectory, loadMemberFromDirectory } from "./directory";
 import { CLOSE } from "./protocol";
 import { SendLimiter } from "./send-limiter";
 import { type MemberState, RoomStore } from "./store";
-import type { ChatConfig, MembershipChange, Message, RoomEvent, SendInput, SystemNotice } from "./types";
+import { type ChatConfig, effectivePermissions, type MembershipChange, type Message, type RoomEvent, type SendInput, type SystemNotice } from "./types";
 
 const SUMMARY_INTERVAL_MS = 1_000;
 const HISTORY_MAX = 100;
@@ -12,6 +12,8 @@ const HISTORY_MAX = 100;
 /** What the log needs from the Durable Object around it: sockets, the alarm, D1. */
 export interface RoomHost {
   db: D1Database;
+  /** The name the room was addressed by (the chat id), when the runtime knows it. */
+  chatName: string | undefined;
   broadcast(frame: Record<string, unknown>): void;
   sendToUser(userId: string, frame: Record<string, unknown>): void;
   closeUser(userId: string, code: number, reason: string): void;
@@ -42,15 +44,18 @@ export class RoomLog {
   }
 
   /** Apply membership changes decided in D1: refresh the cache, kick removed sockets, log it. */
-  membersChanged(change: MembershipChange): Message | null {
+  async membersChanged(change: MembershipChange): Promise<Message | null> {
+    await this.ensureConfig();
     const at = Date.now();
+    const lastSeq = this.store.lastSeq();
     for (const m of change.added ?? []) {
-      this.store.upsertMember(m);
+      // What was said before someone joined is history, not unread, for them.
+      this.store.upsertMember(m, lastSeq);
       this.emit("member.joined", { userId: m.userId, role: m.role });
     }
     for (const m of change.updated ?? []) {
-      this.store.upsertMember(m);
-      this.emit("member.updated", { userId: m.userId, role: m.role, permissions: m.permissions });
+      this.store.upsertMember(m, lastSeq);
+      this.emit("member.updated", { userId: m.userId, role: m.role, overrides: m.overrides });
     }
     for (const r of change.removed ?? []) {
       this.store.removeMember(r.userId, r.reason, at);
@@ -84,7 +89,10 @@ export class RoomLog {
     const message = this.store.toMessage(row, this.chatId());
     this.emit("message.new", { message });
     // Sending implies having read everything before it.
-    if (this.store.advance(input.userId, "read_seq", message.seq)) this.readChanged(input.userId, message.seq, false);
+    if (this.store.advance(input.userId, "read_seq", message.seq)) {
+      this.readChanged(input.userId, message.seq, false);
+      this.store.notePendingRead(input.userId, message.seq);
+    }
     this.store.clearTyping(input.userId);
     this.summaryChanged();
     return { message, duplicate: false };
@@ -179,10 +187,28 @@ export class RoomLog {
 
   // --- helpers ------------------------------------------------------------------------------
 
+  /** Direct chats only: whether one of the two blocked the other (then nobody may post). */
+  setBlocked(blocked: boolean): void {
+    this.store.setMeta("blocked", blocked ? "1" : "0");
+  }
+
   config(): ChatConfig {
     const config = this.store.config();
     if (!config) throw new AppError(404, "not_found", "Chat not found");
     return config;
+  }
+
+  /**
+   * The chat's settings, read back from D1 when this room never got (or lost) its configure
+   * call; `chatName` is the name the room was addressed by, which is the chat id.
+   */
+  async ensureConfig(): Promise<ChatConfig> {
+    const known = this.store.config();
+    if (known) return known;
+    const loaded = this.host.chatName ? await loadConfigFromDirectory(this.host.db, this.host.chatName) : null;
+    if (!loaded) throw new AppError(404, "not_found", "Chat not found");
+    this.store.setConfig(loaded);
+    return loaded;
   }
 
   chatId(): string {
@@ -191,6 +217,7 @@ export class RoomLog {
 
   /** The caller's membership from the cache, or from D1 when the cache has not seen them yet. */
   async requireMember(userId: string): Promise<MemberState> {
+    await this.ensureConfig();
     const cached = this.store.member(userId);
     if (cached) return cached;
     const former = this.store.formerReason(userId);
@@ -198,7 +225,7 @@ export class RoomLog {
     if (former === "removed") throw new AppError(403, "member_removed", "You were removed from this chat");
     const loaded = await loadMemberFromDirectory(this.host.db, this.chatId(), userId);
     if (!loaded) throw new AppError(403, "not_member", "You are not a member of this chat");
-    this.store.upsertMember(loaded);
+    this.store.upsertMember(loaded, loaded.readSeq);
     return this.store.member(userId)!;
   }
 
@@ -209,7 +236,12 @@ export class RoomLog {
     if (config.frozen) throw new AppError(403, "chat_frozen", "This chat is frozen: nobody can post");
     const privileged = member.role === "owner" || member.role === "admin";
     if (config.type === "channel" && !privileged) throw new AppError(403, "channel_read_only", "Only channel admins can post");
-    if (!privileged && !member.permissions.sendMessages) throw new AppError(403, "send_forbidden", "You may not send messages in this chat");
+    if (config.type === "direct" && this.store.getMeta("blocked") === "1") {
+      throw new AppError(403, "blocked", "Messages can't be sent in this chat: one of you blocked the other");
+    }
+    if (!effectivePermissions(member.role, config.permissions, member.overrides).sendMessages) {
+      throw new AppError(403, "send_forbidden", "You may not send messages in this chat");
+    }
     return member;
   }
 

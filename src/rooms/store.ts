@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS members (
 );
 CREATE TABLE IF NOT EXISTS former_members (user_id TEXT PRIMARY KEY, reason TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS typing (user_id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS pending_reads (user_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 `;
 
 /** Events kept for `sync`/`GET events`; a client further behind is told to reload. */
@@ -256,7 +257,7 @@ export class RoomStore {
     return {
       userId: r.user_id,
       role: r.role as MemberState["role"],
-      permissions: JSON.parse(r.permissions),
+      overrides: JSON.parse(r.permissions) as MemberState["overrides"],
       readReceipts: r.read_receipts === 1,
       readSeq: r.read_seq,
       deliveredSeq: r.delivered_seq,
@@ -272,14 +273,20 @@ export class RoomStore {
     return this.sql.exec<MemberRow>("SELECT * FROM members").toArray().map((r) => this.toMember(r));
   }
 
-  upsertMember(m: RoomMember): void {
+  /**
+   * Add or refresh a member. A member new to the room starts reading at `startSeq` (what was
+   * there before they joined is not unread for them); an existing one keeps their positions.
+   */
+  upsertMember(m: RoomMember, startSeq = 0): void {
     this.sql.exec(
-      `INSERT INTO members (user_id, role, permissions, read_receipts) VALUES (?, ?, ?, ?)
+      `INSERT INTO members (user_id, role, permissions, read_receipts, read_seq, delivered_seq) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, permissions = excluded.permissions, read_receipts = excluded.read_receipts`,
       m.userId,
       m.role,
-      JSON.stringify(m.permissions),
+      JSON.stringify(m.overrides ?? null),
       m.readReceipts ? 1 : 0,
+      startSeq,
+      startSeq,
     );
     this.sql.exec("DELETE FROM former_members WHERE user_id = ?", m.userId);
   }
@@ -305,6 +312,25 @@ export class RoomStore {
     // Reading implies delivery.
     if (moved && column === "read_seq") this.sql.exec("UPDATE members SET delivered_seq = ? WHERE user_id = ? AND delivered_seq < ?", seq, userId, seq);
     return moved;
+  }
+
+  // --- read positions to copy to D1 ---------------------------------------------------------
+
+  /** Remember that a sender has read up to `seq` (sending reads the chat); D1 learns it at the next flush. */
+  notePendingRead(userId: string, seq: number): void {
+    this.sql.exec(
+      "INSERT INTO pending_reads (user_id, seq) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+      userId,
+      seq,
+    );
+  }
+
+  /** Take the pending read positions (and forget them). */
+  takePendingReads(): { userId: string; seq: number }[] {
+    return this.sql
+      .exec<{ user_id: string; seq: number }>("DELETE FROM pending_reads RETURNING user_id, seq")
+      .toArray()
+      .map((r) => ({ userId: r.user_id, seq: r.seq }));
   }
 
   // --- typing -----------------------------------------------------------------------------

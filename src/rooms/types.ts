@@ -30,8 +30,8 @@ export const DEFAULT_PERMISSIONS: MemberPermissions = {
 export interface RoomMember {
   userId: string;
   role: MemberRole;
-  /** Effective permissions (chat defaults with the member's overrides applied). */
-  permissions: MemberPermissions;
+  /** This member's own permission overrides on top of the chat's defaults (null: none). */
+  overrides: Partial<MemberPermissions> | null;
   /** The member's privacy setting: when false their read receipts are not shown to others. */
   readReceipts: boolean;
 }
@@ -41,6 +41,14 @@ export interface ChatConfig {
   type: ChatType;
   frozen: boolean;
   slowModeSeconds: number;
+  /** Default permissions of plain members. */
+  permissions: MemberPermissions;
+}
+
+/** A member's effective permissions: owners and admins may do everything; members get defaults plus overrides. */
+export function effectivePermissions(role: MemberRole, defaults: Partial<MemberPermissions> | null, overrides: Partial<MemberPermissions> | null): MemberPermissions {
+  if (role === "owner" || role === "admin") return { sendMessages: true, sendMedia: true, addMembers: true, pinMessages: true, changeInfo: true };
+  return { ...DEFAULT_PERMISSIONS, ...defaults, ...overrides };
 }
 
 export type MessageType = "text" | "system";

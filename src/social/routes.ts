@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { syncDirectChatBlock } from "../chats/direct-blocks";
 import { blockUser, listBlocked, unblockUser } from "./blocks";
 import contactRoutes from "./contact-routes";
 import { followUser, listFollows, unfollowUser } from "./follows";
@@ -49,7 +50,9 @@ app.openapi(
     },
   }),
   async (c) => {
-    const { created, blocked } = await blockUser(c.var.db, c.var.auth.userId, c.req.valid("json").userId);
+    const { userId } = c.req.valid("json");
+    const { created, blocked } = await blockUser(c.var.db, c.var.auth.userId, userId);
+    await syncDirectChatBlock(c.var.db, c.env, c.var.auth.userId, userId);
     return c.json({ blocked }, created ? 201 : 200);
   },
 );
@@ -67,7 +70,9 @@ app.openapi(
     responses: { ...noContent, ...errorResponses(400, 401, 404) },
   }),
   async (c) => {
-    await unblockUser(c.var.db, c.var.auth.userId, c.req.valid("param").userId);
+    const { userId } = c.req.valid("param");
+    await unblockUser(c.var.db, c.var.auth.userId, userId);
+    await syncDirectChatBlock(c.var.db, c.env, c.var.auth.userId, userId);
     return c.body(null, 204);
   },
 );
