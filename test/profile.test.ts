@@ -458,3 +458,16 @@ describe("GET /users/{id} and /users/by-username/{username}", () => {
     expect(doc.components.schemas.RegisterRequest.properties).toHaveProperty("referredBy");
   });
 });
+
+describe("PUT /users/me/username: rate limit", () => {
+  it("allows 5 changes an hour per user, then 429 with Retry-After", async () => {
+    const u = await signUp();
+    const other = await signUp();
+    // The window is one hour: counts from this test cannot straddle it in practice.
+    for (let i = 0; i < 5; i++) expect((await setUsername(u, uniqueName("rn"))).status).toBe(200);
+    const refused = await setUsername(u, uniqueName("rn"));
+    expectError(refused, 429, "rate_limited");
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect((await setUsername(other, uniqueName("rn"))).status).toBe(200);
+  });
+});

@@ -28,6 +28,7 @@ export const RATE_LIMITS = {
   "reset-password:ip": { limit: 10, windowSeconds: 60 },
   "mfa:ip": { limit: 20, windowSeconds: 60 },
   "mfa-setup:user": { limit: 10, windowSeconds: 15 * 60 },
+  "username:user": { limit: 5, windowSeconds: 60 * 60 },
   "report:user": { limit: 20, windowSeconds: 60 * 60 },
   "search:user": { limit: 60, windowSeconds: 60 },
   "chat-create:user": { limit: 30, windowSeconds: 60 },

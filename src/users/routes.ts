@@ -93,7 +93,10 @@ app.openapi(
     request: { body: jsonBody(s.ChangeUsernameBody) },
     responses: { 200: json(OwnProfileResponse, "The updated profile"), ...errorResponses(400, 401, 409, 413, 415) },
   }),
-  async (c) => c.json({ user: ownProfileView(await changeUsername(c.var.db, c.var.auth.userId, c.req.valid("json").username)) }, 200),
+  async (c) => {
+    await enforceRateLimit(c, "username:user", c.var.auth.userId);
+    return c.json({ user: ownProfileView(await changeUsername(c.var.db, c.var.auth.userId, c.req.valid("json").username)) }, 200);
+  },
 );
 
 app.openapi(
