@@ -52,6 +52,14 @@ describe("room sockets: frames", () => {
     expect((await s.closedWith()).code).toBe(1009);
   });
 
+  it("completes the closing handshake when a client closes", async () => {
+    const [a] = await seedUsers(1);
+    const { chatId } = await seedChat("group", [[a!, "owner"]]);
+    const s = await connectRoom(chatId, a!);
+    s.ws.close(1000, "done");
+    expect((await s.closedWith()).code).toBe(1000);
+  });
+
   it("answers a bare ping with pong without the room", async () => {
     const [a] = await seedUsers(1);
     const { chatId } = await seedChat("group", [[a!, "owner"]]);

@@ -1,4 +1,4 @@
-import { argon2idAsync } from "@noble/hashes/argon2.js";
+import { argon2id } from "@noble/hashes/argon2.js";
 import { randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import { zxcvbn, zxcvbnOptions } from "@zxcvbn-ts/core";
 import * as zxcvbnCommon from "@zxcvbn-ts/language-common";
@@ -41,24 +41,21 @@ const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/
 const unb64 = (s: string) => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0));
 
 /**
- * One argon2 derivation at a time per isolate. Each needs `m` KiB (19 MiB in production) and an
- * isolate has 128 MB, so concurrent logins must queue rather than allocate side by side. It costs
- * no throughput: hashing is CPU-bound and an isolate runs on one thread anyway (deployed, where
- * `Date.now()` only advances on I/O, argon2idAsync does not even yield mid-hash).
+ * One argon2 derivation at a time per isolate, by running it synchronously. Each needs `m` KiB
+ * (19 MiB in production) and an isolate has 128 MB, so concurrent logins must not allocate side
+ * by side. A synchronous derivation also costs no throughput (hashing is CPU-bound, an isolate
+ * has one thread, and deployed, where `Date.now()` only advances on I/O, the async variant would
+ * not yield mid-hash either). A shared promise queue would be wrong here: a request awaiting a
+ * promise created by another request hangs when that request is cancelled.
  */
-let hashQueue: Promise<unknown> = Promise.resolve();
-
-async function derive(password: string, salt: Uint8Array, params: Argon2Params): Promise<Uint8Array> {
-  const run = () => argon2idAsync(utf8ToBytes(password), salt, { ...params, dkLen: HASH_BYTES, maxmem: 2 ** 31 - 1 });
-  const result = hashQueue.then(run, run);
-  hashQueue = result.catch(() => undefined);
-  return result;
+function derive(password: string, salt: Uint8Array, params: Argon2Params): Uint8Array {
+  return argon2id(utf8ToBytes(password), salt, { ...params, dkLen: HASH_BYTES, maxmem: 2 ** 31 - 1 });
 }
 
 /** Hash a password into a PHC string: `$argon2id$v=19$m=…,t=…,p=…$salt$hash`. */
 export async function hashPassword(password: string, params: Argon2Params): Promise<string> {
   const salt = randomBytes(SALT_BYTES);
-  const hash = await derive(password, salt, params);
+  const hash = derive(password, salt, params);
   return `$argon2id$v=19$m=${params.m},t=${params.t},p=${params.p}$${b64(salt)}$${b64(hash)}`;
 }
 
@@ -86,7 +83,7 @@ export async function verifyPassword(
 ): Promise<{ ok: boolean; needsRehash: boolean }> {
   const parsed = parsePhc(phc);
   if (!parsed) return { ok: false, needsRehash: false };
-  const hash = b64(await derive(password, parsed.salt, parsed.params));
+  const hash = b64(derive(password, parsed.salt, parsed.params));
   const ok = timingSafeEqual(hash, parsed.hash);
   const p = parsed.params;
   return { ok, needsRehash: ok && (p.m !== params.m || p.t !== params.t || p.p !== params.p) };

@@ -170,7 +170,13 @@ export class ChatRoom extends DurableObject<Bindings> {
     }
   }
 
-  override async webSocketClose(ws: WebSocket): Promise<void> {
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    // Complete the closing handshake: a hibernatable socket is not answered automatically.
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "closed");
+    } catch {
+      // already closed
+    }
     const info = ws.deserializeAttachment() as SocketInfo | null;
     if (!info) return;
     const remaining = this.ctx.getWebSockets(info.userId).filter((s) => s !== ws && s.readyState === WebSocket.OPEN);
@@ -181,7 +187,7 @@ export class ChatRoom extends DurableObject<Bindings> {
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    await this.webSocketClose(ws);
+    await this.webSocketClose(ws, 1011);
   }
 
   private async handleFrame(ws: WebSocket, info: SocketInfo, frame: ClientFrame): Promise<void> {

@@ -88,11 +88,9 @@ export class RoomLog {
     });
     const message = this.store.toMessage(row, this.chatId());
     this.emit("message.new", { message });
-    // Sending implies having read everything before it.
-    if (this.store.advance(input.userId, "read_seq", message.seq)) {
-      this.readChanged(input.userId, message.seq, false);
-      this.store.notePendingRead(input.userId, message.seq);
-    }
+    // Sending implies having read everything before it. No receipt is broadcast for that:
+    // every client can infer it from message.new, and it would double the fan-out.
+    if (this.store.advance(input.userId, "read_seq", message.seq)) this.store.notePendingRead(input.userId, message.seq);
     this.store.clearTyping(input.userId);
     this.summaryChanged();
     return { message, duplicate: false };
@@ -154,7 +152,7 @@ export class RoomLog {
     const target = Math.min(seq, this.store.lastSeq());
     const column = kind === "read" ? "read_seq" : "delivered_seq";
     if (this.store.advance(userId, column, target)) {
-      if (kind === "read") this.readChanged(userId, target, true);
+      if (kind === "read") this.readChanged(userId, target);
       else this.emit("receipt", { userId, kind, seq: target });
     }
     const current = this.store.member(userId) ?? member;
@@ -267,14 +265,13 @@ export class RoomLog {
   }
 
   /** A read position moved: a logged receipt, or with receipts off only the reader's own sockets hear it. */
-  readChanged(userId: string, seq: number, persist: boolean): void {
+  readChanged(userId: string, seq: number): void {
     const member = this.store.member(userId);
     if (member?.readReceipts) this.emit("receipt", { userId, kind: "read", seq });
     else this.host.sendToUser(userId, { type: "receipt", userId, kind: "read", seq });
-    if (persist) {
-      this.host.waitUntil(
-        this.host.db.prepare("UPDATE chat_members SET read_seq = ? WHERE chat_id = ? AND user_id = ? AND read_seq < ?").bind(seq, this.chatId(), userId, seq).run(),
-      );
-    }
+    this.host.waitUntil(
+      this.host.db.prepare("UPDATE chat_members SET read_seq = ? WHERE chat_id = ? AND user_id = ? AND read_seq < ?").bind(seq, this.chatId(), userId, seq).run(),
+    );
   }
+
 }

@@ -232,7 +232,8 @@ export class RoomStore {
   eventsAfter(after: number, limit: number): { events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean } {
     const oldest = this.sql.exec<{ s: number | null }>("SELECT min(event_seq) AS s FROM events").one().s;
     const last = this.lastEventSeq();
-    if (after < last && oldest !== null && after < oldest - 1) return { events: [], hasMore: false, tooFarBehind: true };
+    // Behind, and the next event it needs (after + 1) is gone: it must reload.
+    if (after < last && (oldest === null || after + 1 < oldest)) return { events: [], hasMore: false, tooFarBehind: true };
     const rows = this.sql
       .exec<{ event_seq: number; type: string; payload: string; created_at: number }>(
         "SELECT * FROM events WHERE event_seq > ? ORDER BY event_seq LIMIT ?",
