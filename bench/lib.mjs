@@ -1,5 +1,5 @@
-// Shared benchmark helpers: latency statistics, JSON requests from distinct client IPs, a bounded
-// concurrency pool, markdown tables and the per-area sections of bench/RESULTS.md.
+// Shared benchmark helpers: latency statistics, JSON requests from distinct client IPs, bounded
+// concurrency (pool, mapLimit), markdown tables and the per-area sections of bench/RESULTS.md.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 /** Summary of a list of millisecond samples (nearest-rank percentiles). */
@@ -38,6 +38,43 @@ export async function postJson(baseUrl, path, body, { ip = nextIp(), timeoutMs =
     json = { raw: text.slice(0, 200) };
   }
   return { status: res.status, body: json, ms: elapsed };
+}
+
+/** Any JSON API call with an optional bearer token, from a fresh client IP: `{ status, body, ms }`. */
+export async function request(baseUrl, method, path, { token, body, ip = nextIp(), timeoutMs = 60_000 } = {}) {
+  const headers = { "cf-connecting-ip": ip };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const started = performance.now();
+  const res = await fetch(baseUrl + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  const elapsed = performance.now() - started;
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = { raw: text.slice(0, 200) };
+  }
+  return { status: res.status, body: json, ms: elapsed };
+}
+
+/** Run `task(item, i)` over `items` with at most `concurrency` in flight; results in input order. */
+export async function mapLimit(items, concurrency, task) {
+  const out = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await task(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  return out;
 }
 
 /** Throw with the server's error body unless `res.status` is `expected`. */

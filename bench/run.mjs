@@ -1,24 +1,58 @@
-// `npm run bench`: starts a private wrangler dev (production argon2 cost, fresh local state) or uses
-// BENCH_URL, runs the benchmark areas (Auth for now), prints their tables and rewrites each area's
-// section of bench/RESULTS.md. The server is stopped on success, failure, Ctrl-C and timeout.
+// `npm run bench [-- auth|rooms …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
+// Each area gets its own private `wrangler dev` (see server.mjs) or uses BENCH_URL, prints its
+// tables and rewrites its own section of bench/RESULTS.md, leaving the other sections as they are.
+// Servers are stopped on success, failure, Ctrl-C and timeout.
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { runAuthBench } from "./auth.mjs";
 import { writeSection } from "./lib.mjs";
-import { ROOT, startServer } from "./server.mjs";
+import { roomsServerOptions, runRoomsBench } from "./rooms.mjs";
+import { PROD_VARS, ROOT, startServer } from "./server.mjs";
 
 const RESULTS = join(ROOT, "bench/RESULTS.md");
-const TIMEOUT_MS = 10 * 60_000; // the whole run; a hung server must not hang the bench
+
+/** The areas, in the order `npm run bench` runs them. `minutes` bounds each area's run. */
+const AREAS = {
+  auth: {
+    title: "Auth",
+    minutes: 10,
+    server: () => ({ name: "auth", vars: PROD_VARS }),
+    target: "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, fresh local D1/KV) with `--var ARGON2_MEMORY_KIB:19456 --var ARGON2_ITERATIONS:2`",
+    run: (server) => runAuthBench(server.baseUrl),
+  },
+  rooms: {
+    title: "Rooms",
+    minutes: 45,
+    server: roomsServerOptions,
+    target:
+      "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, local D1/KV/DO state in bench/.state/rooms, kept between runs for the seeded history rooms) " +
+      "with the development argon2 cost of wrangler.toml (1024 KiB, t=1): hashing is not what this area measures",
+    run: (server) => runRoomsBench(server),
+  },
+};
 
 if (Number(process.versions.node.split(".")[0]) < 22) {
   console.error(`Node ${process.version}: run this through \`npm run bench\` so the project's Node 22 is used.`);
   process.exit(1);
 }
 
+const args = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+const only = args.length ? args : (process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+const unknown = only.filter((a) => !AREAS[a]);
+if (unknown.length) {
+  console.error(`bench: unknown area ${unknown.join(", ")}; areas: ${Object.keys(AREAS).join(", ")}`);
+  process.exit(2);
+}
+const selected = only.length ? Object.keys(AREAS).filter((a) => only.includes(a)) : Object.keys(AREAS);
+
 const started = Date.now();
-const loadAtStart = loadavg()[0].toFixed(2);
 const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? "unknown CPU"}), ${Math.round(totalmem() / 2 ** 30)} GiB RAM`;
-const command = process.env.BENCH_URL ? `BENCH_URL=${process.env.BENCH_URL} npm run bench` : "npm run bench";
+const command = [
+  process.env.BENCH_URL ? `BENCH_URL=${process.env.BENCH_URL} ` : "",
+  process.env.BENCH_ONLY ? `BENCH_ONLY=${process.env.BENCH_ONLY} ` : "",
+  "npm run bench",
+  args.length ? ` -- ${args.join(" ")}` : "",
+].join("");
 
 let server;
 let exiting = null;
@@ -34,37 +68,56 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
     shutdown(130);
   });
 }
+const totalMinutes = selected.reduce((sum, a) => sum + AREAS[a].minutes, 0);
 setTimeout(() => {
-  console.error(`bench: timed out after ${TIMEOUT_MS / 60_000} min`);
+  console.error(`bench: timed out after ${totalMinutes} min`);
   shutdown(1);
-}, TIMEOUT_MS).unref();
+}, totalMinutes * 60_000).unref();
 
-try {
-  console.log(process.env.BENCH_URL ? `bench: using ${process.env.BENCH_URL}` : "bench: starting wrangler dev …");
-  server = await startServer("auth");
-  const target = server.external
-    ? `the server at ${server.baseUrl} (its own configuration)`
-    : "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, fresh local D1/KV) with `--var ARGON2_MEMORY_KIB:19456 --var ARGON2_ITERATIONS:2`";
-  console.log(`bench: server ${server.baseUrl}${server.logFile ? ` (log: ${server.logFile})` : ""}`);
-
-  const auth = await runAuthBench(server.baseUrl);
-  if (server.reloads()) {
-    auth.warnings.push(`wrangler dev reloaded the Worker ${server.reloads()} time(s) during the run: rerun for clean numbers.`);
+/** One area: its server, its benchmarks, its RESULTS.md section. Returns true when it ran cleanly. */
+async function runArea(key) {
+  const area = AREAS[key];
+  const areaStarted = Date.now();
+  const loadAtStart = loadavg()[0].toFixed(2);
+  console.log(process.env.BENCH_URL ? `bench ${key}: using ${process.env.BENCH_URL}` : `bench ${key}: starting wrangler dev …`);
+  const options = area.server();
+  server = await startServer(options.name, options);
+  console.log(`bench ${key}: server ${server.baseUrl}${server.logFile ? ` (log: ${server.logFile})` : ""}`);
+  try {
+    const result = await area.run(server);
+    if (server.reloads()) {
+      result.warnings.push(`wrangler dev reloaded the Worker ${server.reloads()} time(s) during the run: rerun for clean numbers.`);
+    }
+    const date = new Date().toISOString().replace("T", " ").slice(0, 16);
+    const target = server.external ? `the server at ${server.baseUrl} (its own configuration)` : area.target;
+    const header = [
+      `Run ${date} UTC · machine: ${machine} · Node ${process.version} · command: \`${command}\``,
+      `against ${target}. The load generator runs on the same machine; its 1-minute load average`,
+      `was ${loadAtStart} when the run started (above ~0.5 means other work shared the CPUs: expect noise).`,
+      `This section took ${((Date.now() - areaStarted) / 1000).toFixed(0)} s.`,
+    ].join("\n");
+    const notes = result.warnings.length ? `\n\n**Warnings**\n\n${result.warnings.map((w) => `- ${w}`).join("\n")}` : "";
+    const section = `${header}\n\n${result.markdown}${notes}`;
+    writeSection(RESULTS, area.title, section);
+    console.log(`\n## ${area.title}\n\n${section}\n`);
+    return result.warnings.length === 0;
+  } finally {
+    await server.stop();
+    server = null;
   }
-  const date = new Date().toISOString().replace("T", " ").slice(0, 16);
-  const header = [
-    `Run ${date} UTC · machine: ${machine} · Node ${process.version} · command: \`${command}\``,
-    `against ${target}. The load generator runs on the same machine; its 1-minute load average`,
-    `was ${loadAtStart} when the run started (above ~0.5 means other work shared the CPUs: expect noise).`,
-  ].join("\n");
-  const notes = auth.warnings.length ? `\n\n**Warnings**\n\n${auth.warnings.map((w) => `- ${w}`).join("\n")}` : "";
-  const section = `${header}\n\n${auth.markdown}${notes}`;
-  writeSection(RESULTS, "Auth", section);
+}
 
-  console.log(`\n## Auth\n\n${section}\n`);
-  console.log(`bench: wrote ${RESULTS} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  await shutdown(auth.warnings.length ? 1 : 0);
-} catch (err) {
-  if (!exiting) console.error(`bench failed: ${err.stack ?? err}`);
-  await shutdown(1);
+let clean = true;
+for (const key of selected) {
+  try {
+    clean = (await runArea(key)) && clean;
+  } catch (err) {
+    if (exiting) break;
+    console.error(`bench ${key} failed: ${err.stack ?? err}`);
+    clean = false;
+  }
+}
+if (!exiting) {
+  console.log(`bench: ${selected.join(", ")} done; wrote ${RESULTS} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  await shutdown(clean ? 0 : 1);
 }

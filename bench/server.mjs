@@ -1,9 +1,10 @@
 // Starts and stops the server the benchmarks measure: a private `wrangler dev` on 127.0.0.1 with
-// its own local state (bench/.state/<name>, migrated first) and production argon2id parameters.
-// It runs a snapshot of the app copied at start, so edits to src/ during a run cannot reload the
-// Worker mid-measurement. With BENCH_URL set, nothing is started and that server is used as it is.
+// its own local state (bench/.state/<name>, migrated first), by default fresh and with production
+// argon2id parameters (`vars`, `keepState` change that per area). It runs a snapshot of the app
+// copied at start, so edits to src/ during a run cannot reload the Worker mid-measurement.
+// With BENCH_URL set, nothing is started and that server is used as it is.
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, createWriteStream, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,11 +45,35 @@ async function waitForHealth(baseUrl, child, timeoutMs) {
   throw new Error(`${baseUrl}/health did not answer within ${timeoutMs / 1000} s`);
 }
 
+/** CPU seconds used so far by every process of a process group (wrangler and its workerd; Linux only, else null). */
+function groupCpuSeconds(pgid) {
+  try {
+    let ticks = 0;
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      } catch {
+        continue; // exited meanwhile
+      }
+      // After "pid (comm) ": state, ppid, pgrp, …, utime (14th field), stime (15th), in clock ticks.
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
+    }
+    return ticks / 100; // USER_HZ
+  } catch {
+    return null;
+  }
+}
+
 /**
- * Returns `{ baseUrl, stop(), external, reloads() }`. Starts wrangler dev unless BENCH_URL is set; `stop`
- * kills wrangler's whole process group and is safe to call twice.
+ * Returns `{ baseUrl, stop(), external, reloads(), stateDir, cpuSeconds() }`. Starts wrangler dev unless BENCH_URL
+ * is set; `stop` kills wrangler's whole process group and is safe to call twice. `vars` are passed
+ * as `--var` (default: production argon2id); `keepState` keeps the local D1/KV/DO data of earlier
+ * runs (the app snapshot is always fresh).
  */
-export async function startServer(name, { port = 8799 } = {}) {
+export async function startServer(name, { port = 8799, vars = PROD_VARS, keepState = false } = {}) {
   if (process.env.BENCH_URL) {
     const baseUrl = process.env.BENCH_URL.replace(/\/+$/, "");
     await waitForHealth(baseUrl, null, 10_000);
@@ -56,12 +81,13 @@ export async function startServer(name, { port = 8799 } = {}) {
   }
 
   const stateDir = join(ROOT, "bench/.state", name);
-  rmSync(stateDir, { recursive: true, force: true }); // a fresh database every run
+  if (!keepState) rmSync(stateDir, { recursive: true, force: true }); // a fresh database every run
   mkdirSync(stateDir, { recursive: true });
   const logFile = join(stateDir, "wrangler.log");
   const dataDir = join(stateDir, "data");
   // The snapshot imports packages from ROOT/node_modules: module resolution walks up from it.
   const appDir = join(stateDir, "app");
+  rmSync(appDir, { recursive: true, force: true });
   for (const entry of APP_FILES) cpSync(join(ROOT, entry), join(appDir, entry), { recursive: true });
 
   const migrate = spawnSync(
@@ -73,9 +99,10 @@ export async function startServer(name, { port = 8799 } = {}) {
 
   const httpPort = await freePort(port);
   const inspectorPort = await freePort();
-  const vars = Object.entries(PROD_VARS).map(([k, v]) => `${k}:${v}`);
   const args = [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(httpPort), "--inspector-port", String(inspectorPort)];
-  args.push("--persist-to", dataDir, "--show-interactive-dev-session=false", "--var", ...vars);
+  args.push("--persist-to", dataDir, "--show-interactive-dev-session=false");
+  const varArgs = Object.entries(vars).map(([k, v]) => `${k}:${v}`);
+  if (varArgs.length) args.push("--var", ...varArgs);
 
   const log = createWriteStream(logFile);
   // detached: own process group, so stop() can end wrangler and the workerd it spawns together.
@@ -113,5 +140,5 @@ export async function startServer(name, { port = 8799 } = {}) {
   }
   // Should stay 0: wrangler dev reloads the Worker when the (snapshot) sources change.
   const reloads = () => (readFileSync(logFile, "utf8").match(/Reloading local server/g) ?? []).length;
-  return { baseUrl, external: false, stop, logFile, reloads };
+  return { baseUrl, external: false, stop, logFile, reloads, stateDir, cpuSeconds: () => groupCpuSeconds(child.pid) };
 }
