@@ -128,10 +128,10 @@ function fanoutSection(fan) {
     ),
     "",
     `Sockets opened (16 at a time, each waits for its \`hello\`): ${opened}. Frames received in all: ${int(fan.totals.frames)} ` +
-      `(${Object.entries(t).map(([k, v]) => `${k} ${int(v)}`).join(", ")}); every message also brought ${receiptsPerMessage.toFixed(2)} \`receipt\` frames per socket ` +
-      "(sending marks the sender's read position, and that receipt is broadcast to every socket).",
+      `(${Object.entries(t).map(([k, v]) => `${k} ${int(v)}`).join(", ")}); \`receipt\` frames per message per socket: ${receiptsPerMessage.toFixed(2)} ` +
+      "(sending moves the sender's read position without a broadcast receipt; clients infer it from message.new).",
     `Each join broadcasts \`presence\` to every open socket, so opening N sockets costs O(N²) frames (${int(t.presence ?? 0)} presence frames here).`,
-    `On close, ${fan.totals.close.clean} of ${fan.totals.close.clean + fan.totals.close.forced} sockets got the server's Close frame within 1 s; the rest had to be dropped.`,
+    `On close, ${fan.totals.close.clean} of ${fan.totals.close.clean + fan.totals.close.forced} sockets got the server's Close frame within 1 s; the rest had to be dropped (each close broadcasts \`presence\` to the sockets still open, so 1,000 simultaneous closes queue O(N²) frames ahead of the replies).`,
     ...(saturated.length
       ? [
           `In the steps past ${RAMP_P99_LIMIT_MS} ms p99, wrangler+workerd used up to ${pct(Math.max(...saturated.map((s) => s.serverCpu ?? 0)))} and this Node process up to ` +

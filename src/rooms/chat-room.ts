@@ -181,7 +181,7 @@ export class ChatRoom extends DurableObject<Bindings> {
     if (!info) return;
     const remaining = this.ctx.getWebSockets(info.userId).filter((s) => s !== ws && s.readyState === WebSocket.OPEN);
     if (remaining.length === 0) {
-      if (this.store.clearTyping(info.userId)) this.broadcast({ type: "typing", userId: info.userId, typing: false });
+      if (this.store.transient.clearTyping(info.userId)) this.broadcast({ type: "typing", userId: info.userId, typing: false });
       this.broadcast({ type: "presence", userId: info.userId, online: false }, ws);
     }
   }
@@ -203,10 +203,10 @@ export class ChatRoom extends DurableObject<Bindings> {
         const typing = frame.type === "typing.start";
         if (typing) {
           const expiresAt = Date.now() + TYPING_TTL_MS;
-          this.store.setTyping(info.userId, expiresAt);
+          this.store.transient.setTyping(info.userId, expiresAt);
           this.broadcast({ type: "typing", userId: info.userId, typing, expiresAt: new Date(expiresAt).toISOString() }, ws);
           await this.scheduleAlarm(expiresAt);
-        } else if (this.store.clearTyping(info.userId)) {
+        } else if (this.store.transient.clearTyping(info.userId)) {
           this.broadcast({ type: "typing", userId: info.userId, typing: false }, ws);
         }
         this.sendFrame(ws, { type: "ack", id: frame.id });
@@ -234,10 +234,10 @@ export class ChatRoom extends DurableObject<Bindings> {
 
   override async alarm(): Promise<void> {
     const at = Date.now();
-    for (const userId of this.store.expireTyping(at)) this.broadcast({ type: "typing", userId, typing: false });
+    for (const userId of this.store.transient.expireTyping(at)) this.broadcast({ type: "typing", userId, typing: false });
     if (this.store.getMeta("summaryDirty") === "1") await this.flushSummary(at);
     this.store.pruneEvents();
-    const next = this.store.nextTypingExpiry();
+    const next = this.store.transient.nextTypingExpiry();
     if (next !== null) await this.scheduleAlarm(next);
   }
 

@@ -59,7 +59,7 @@ export class RoomLog {
     }
     for (const r of change.removed ?? []) {
       this.store.removeMember(r.userId, r.reason, at);
-      this.store.clearTyping(r.userId);
+      this.store.transient.clearTyping(r.userId);
       this.emit(r.reason === "left" ? "member.left" : "member.removed", { userId: r.userId, reason: r.reason });
       this.host.closeUser(r.userId, r.reason === "banned" ? CLOSE.banned : CLOSE.removed, r.reason === "left" ? "left the chat" : `${r.reason} from the chat`);
     }
@@ -90,8 +90,8 @@ export class RoomLog {
     this.emit("message.new", { message });
     // Sending implies having read everything before it. No receipt is broadcast for that:
     // every client can infer it from message.new, and it would double the fan-out.
-    if (this.store.advance(input.userId, "read_seq", message.seq)) this.store.notePendingRead(input.userId, message.seq);
-    this.store.clearTyping(input.userId);
+    if (this.store.advance(input.userId, "read_seq", message.seq)) this.store.transient.notePendingRead(input.userId, message.seq);
+    this.store.transient.clearTyping(input.userId);
     this.summaryChanged();
     return { message, duplicate: false };
   }

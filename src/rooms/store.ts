@@ -1,3 +1,4 @@
+import { TransientState } from "./transient";
 import type { ChatConfig, FlatJson, Message, MessageType, RoomEvent, RoomMember } from "./types";
 
 /**
@@ -70,8 +71,12 @@ export interface MemberState extends RoomMember {
 const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
 
 export class RoomStore {
+  /** Short-lived state: who is typing, and read positions waiting for the next D1 flush. */
+  readonly transient: TransientState;
+
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
+    this.transient = new TransientState(sql);
   }
 
   // --- meta -------------------------------------------------------------------------------
@@ -313,46 +318,5 @@ export class RoomStore {
     // Reading implies delivery.
     if (moved && column === "read_seq") this.sql.exec("UPDATE members SET delivered_seq = ? WHERE user_id = ? AND delivered_seq < ?", seq, userId, seq);
     return moved;
-  }
-
-  // --- read positions to copy to D1 ---------------------------------------------------------
-
-  /** Remember that a sender has read up to `seq` (sending reads the chat); D1 learns it at the next flush. */
-  notePendingRead(userId: string, seq: number): void {
-    this.sql.exec(
-      "INSERT INTO pending_reads (user_id, seq) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET seq = max(seq, excluded.seq)",
-      userId,
-      seq,
-    );
-  }
-
-  /** Take the pending read positions (and forget them). */
-  takePendingReads(): { userId: string; seq: number }[] {
-    return this.sql
-      .exec<{ user_id: string; seq: number }>("DELETE FROM pending_reads RETURNING user_id, seq")
-      .toArray()
-      .map((r) => ({ userId: r.user_id, seq: r.seq }));
-  }
-
-  // --- typing -----------------------------------------------------------------------------
-
-  setTyping(userId: string, expiresAt: number): void {
-    this.sql.exec("INSERT INTO typing (user_id, expires_at) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET expires_at = excluded.expires_at", userId, expiresAt);
-  }
-
-  clearTyping(userId: string): boolean {
-    return this.sql.exec("DELETE FROM typing WHERE user_id = ?", userId).rowsWritten > 0;
-  }
-
-  /** Remove and return typists whose 6 s ran out. */
-  expireTyping(at: number): string[] {
-    return this.sql
-      .exec<{ user_id: string }>("DELETE FROM typing WHERE expires_at <= ? RETURNING user_id", at)
-      .toArray()
-      .map((r) => r.user_id);
-  }
-
-  nextTypingExpiry(): number | null {
-    return this.sql.exec<{ t: number | null }>("SELECT min(expires_at) AS t FROM typing").one().t;
   }
 }

@@ -21,7 +21,7 @@ export async function writeSummary(db: D1Database, chatId: string, store: RoomSt
       })
     : null;
   // Senders have read up to their own messages: copy that to D1, once per sender per flush.
-  const reads = store.takePendingReads().map((r) =>
+  const reads = store.transient.takePendingReads().map((r) =>
     db.prepare("UPDATE chat_members SET read_seq = ? WHERE chat_id = ? AND user_id = ? AND read_seq < ?").bind(r.seq, chatId, r.userId, r.seq),
   );
   await db.batch([
