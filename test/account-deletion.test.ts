@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { generateTotp } from "../src/auth/two-factor/totp";
-import { api, type ApiResponse, expectError, logIn, signUp, STRONG_PASSWORD, type TestUser, uniqueName } from "./helpers";
+import { api, type ApiResponse, expectError, logIn, signUp, STRONG_PASSWORD, type TestUser, uniqueName, expectInvalid } from "./helpers";
 
 const totpAt = (secret: string, at: number) => generateTotp(secret, at);
 
@@ -26,11 +26,6 @@ async function follow(followerId: string, followeeId: string) {
   await run("INSERT INTO follows (follower_id, followee_id, created_at) VALUES (?, ?, ?)", followerId, followeeId, Date.now());
   await run("UPDATE users SET following_count = following_count + 1 WHERE id = ?", followerId);
   await run("UPDATE users SET followers_count = followers_count + 1 WHERE id = ?", followeeId);
-}
-
-function expectInvalid(res: ApiResponse, path: string) {
-  const error = expectError(res, 400, "validation_failed");
-  expect((error.details as { path: string }[]).map((d) => d.path), res.text).toContain(path);
 }
 
 /** Every row elsewhere that belongs to or points at `id`. */

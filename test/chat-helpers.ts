@@ -71,8 +71,4 @@ export async function systemEvents(u: TestUser, chatId: string) {
   return (res.body.items as any[]).filter((m) => m.type === "system").map((m) => m.system);
 }
 
-/** Assert a 400 validation_failed naming `path` among its problems. */
-export function expectInvalid(res: ApiResponse, path: string) {
-  const error = expectError(res, 400, "validation_failed");
-  expect((error.details as { path: string }[]).map((d) => d.path), res.text).toContain(path);
-}
+export { expectInvalid } from "./helpers";

@@ -90,3 +90,17 @@ export function expectError(res: ApiResponse, status: number, code: string) {
   expect(res.body.error.requestId).toBeTruthy();
   return res.body.error as { code: string; message: string; details?: any; requestId: string };
 }
+
+/** Assert `400 validation_failed` naming `path` (e.g. `body.username`) among its problems. */
+export function expectInvalid(res: ApiResponse, path: string) {
+  const error = expectError(res, 400, "validation_failed");
+  expect((error.details as { path: string }[]).map((d) => d.path), res.text).toContain(path);
+  return error;
+}
+
+/** What a caller could compare between two answers: status, body without requestId, header names. */
+export function observable(res: ApiResponse) {
+  const body = structuredClone(res.body);
+  if (body?.error) delete body.error.requestId;
+  return { status: res.status, body, headers: [...res.headers.keys()].filter((h) => h !== "x-request-id").sort() };
+}

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../src/app";
 import { sha256Hex } from "../src/lib/crypto";
-import { api, type ApiResponse, BASE, expectError, signUp, type TestUser, uniqueIp, uniqueName } from "./helpers";
+import { api, type ApiResponse, BASE, expectError, signUp, type TestUser, uniqueIp, uniqueName, expectInvalid, observable } from "./helpers";
 
 const AUTH = "/api/v1/auth";
 const MINUTE = 60_000;
@@ -38,18 +38,6 @@ const wrong = (code: string) => String((Number(code) + 1) % 1e6).padStart(6, "0"
 async function expectAccepted(res: ApiResponse) {
   expect(res.status, res.text).toBe(202);
   expect(res.body).toEqual({ expiresIn: 300 });
-}
-
-function expectValidation(res: ApiResponse, path: string) {
-  const error = expectError(res, 400, "validation_failed");
-  expect((error.details as { path: string }[]).map((d) => d.path), res.text).toContain(path);
-}
-
-/** Status, body without requestId, and header names: what a caller could compare. */
-function observable(res: ApiResponse) {
-  const body = structuredClone(res.body);
-  if (body?.error) delete body.error.requestId;
-  return { status: res.status, body, headers: [...res.headers.keys()].filter((h) => h !== "x-request-id").sort() };
 }
 
 /** Prove the user's email (or phone) through the public API. */
@@ -337,18 +325,18 @@ describe("OTP input checks", () => {
       const error = expectError(await send(body), 400, code);
       expect(error.details).toMatchObject({ channel: (body as { channel: string }).channel });
     }
-    expectValidation(await send({ identifier: "not-an-email@", channel: "email", purpose: "login" }), "body.identifier");
-    expectValidation(await send({ identifier: "+12", channel: "sms", purpose: "login" }), "body.identifier");
-    expectValidation(await verify({ purpose: "login", identifier: "some_username", code: "123456" }), "body.identifier");
+    expectInvalid(await send({ identifier: "not-an-email@", channel: "email", purpose: "login" }), "body.identifier");
+    expectInvalid(await send({ identifier: "+12", channel: "sms", purpose: "login" }), "body.identifier");
+    expectInvalid(await verify({ purpose: "login", identifier: "some_username", code: "123456" }), "body.identifier");
   });
 
   it("POST /otp/send rejects bad bodies", async () => {
     const ok = { identifier: uniqueEmail(), channel: "email", purpose: "login" };
-    expectValidation(await send({ channel: "email", purpose: "login" }), "body.identifier");
-    expectValidation(await send({ ...ok, channel: 5 }), "body.channel");
-    expectValidation(await send({ ...ok, channel: "pigeon" }), "body.channel");
-    expectValidation(await send({ ...ok, purpose: "reset" }), "body.purpose");
-    expectValidation(await send({ ...ok, identifier: "" }), "body.identifier");
+    expectInvalid(await send({ channel: "email", purpose: "login" }), "body.identifier");
+    expectInvalid(await send({ ...ok, channel: 5 }), "body.channel");
+    expectInvalid(await send({ ...ok, channel: "pigeon" }), "body.channel");
+    expectInvalid(await send({ ...ok, purpose: "reset" }), "body.purpose");
+    expectInvalid(await send({ ...ok, identifier: "" }), "body.identifier");
     expectError(await send({ ...ok, admin: true }), 400, "validation_failed");
     const malformed = await api("POST", `${AUTH}/otp/send`, { raw: "{not json", headers: { "content-type": "application/json" } });
     expectError(malformed, 400, "malformed_json");
@@ -359,10 +347,10 @@ describe("OTP input checks", () => {
 
   it("POST /otp/verify rejects bad bodies", async () => {
     const ok = { purpose: "login", identifier: uniqueEmail(), code: "123456" };
-    expectValidation(await verify({ purpose: "login", identifier: ok.identifier }), "body.code");
-    expectValidation(await verify({ ...ok, code: 123456 }), "body.code");
-    expectValidation(await verify({ ...ok, code: "12345" }), "body.code");
-    expectValidation(await verify({ ...ok, code: "abcdef" }), "body.code");
+    expectInvalid(await verify({ purpose: "login", identifier: ok.identifier }), "body.code");
+    expectInvalid(await verify({ ...ok, code: 123456 }), "body.code");
+    expectInvalid(await verify({ ...ok, code: "12345" }), "body.code");
+    expectInvalid(await verify({ ...ok, code: "abcdef" }), "body.code");
     expectError(await verify({ identifier: ok.identifier, code: "123456" }), 400, "validation_failed");
     expectError(await verify({ ...ok, extra: 1 }), 400, "validation_failed");
     // Device fields belong to sign-in only.
@@ -400,9 +388,9 @@ describe("GET /api/v1/dev/outbox", () => {
   });
 
   it("rejects bad queries", async () => {
-    expectValidation(await api("GET", "/api/v1/dev/outbox?limit=0"), "query.limit");
-    expectValidation(await api("GET", "/api/v1/dev/outbox?limit=abc"), "query.limit");
-    expectValidation(await api("GET", `/api/v1/dev/outbox?to=${"a".repeat(300)}`), "query.to");
+    expectInvalid(await api("GET", "/api/v1/dev/outbox?limit=0"), "query.limit");
+    expectInvalid(await api("GET", "/api/v1/dev/outbox?limit=abc"), "query.limit");
+    expectInvalid(await api("GET", `/api/v1/dev/outbox?to=${"a".repeat(300)}`), "query.to");
   });
 });
 

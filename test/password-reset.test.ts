@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, type ApiResponse, expectError, logIn, signUp, STRONG_PASSWORD, uniqueName } from "./helpers";
+import { api, type ApiResponse, expectError, logIn, signUp, STRONG_PASSWORD, uniqueName, expectInvalid, observable } from "./helpers";
 
 const AUTH = "/api/v1/auth";
 const MINUTE = 60_000;
@@ -32,17 +32,6 @@ const wrong = (code: string) => String((Number(code) + 1) % 1e6).padStart(6, "0"
 async function expectAccepted(res: ApiResponse) {
   expect(res.status, res.text).toBe(202);
   expect(res.body).toEqual({ expiresIn: 300 });
-}
-
-function expectValidation(res: ApiResponse, path: string) {
-  const error = expectError(res, 400, "validation_failed");
-  expect((error.details as { path: string }[]).map((d) => d.path), res.text).toContain(path);
-}
-
-function observable(res: ApiResponse) {
-  const body = structuredClone(res.body);
-  if (body?.error) delete body.error.requestId;
-  return { status: res.status, body, headers: [...res.headers.keys()].filter((h) => h !== "x-request-id").sort() };
 }
 
 async function verifyColumns(userId: string, columns: ("email" | "phone")[]) {
@@ -151,7 +140,7 @@ describe("password reset: POST /forgot-password + /reset-password", () => {
     const weak = expectError(await reset({ identifier: u.email, code, newPassword: "password123" }), 400, "weak_password");
     expect(weak.message).toMatch(/weak/i);
     expectError(await reset({ identifier: u.email, code, newPassword: `${u.username}1` }), 400, "weak_password");
-    expectValidation(await reset({ identifier: u.email, code, newPassword: "short" }), "body.newPassword");
+    expectInvalid(await reset({ identifier: u.email, code, newPassword: "short" }), "body.newPassword");
     expect(await resetRow(u.email!)).toMatchObject({ attempts: 0, consumed_at: null });
     expectError(await logIn(u.username, "password123"), 401, "invalid_credentials");
 
@@ -225,9 +214,9 @@ describe("password reset: POST /forgot-password + /reset-password", () => {
 
 describe("password reset input checks", () => {
   it("POST /forgot-password rejects bad bodies", async () => {
-    expectValidation(await forgot({}), "body.identifier");
-    expectValidation(await forgot({ identifier: 42 }), "body.identifier");
-    expectValidation(await forgot({ identifier: "   " }), "body.identifier");
+    expectInvalid(await forgot({}), "body.identifier");
+    expectInvalid(await forgot({ identifier: 42 }), "body.identifier");
+    expectInvalid(await forgot({ identifier: "   " }), "body.identifier");
     expectError(await forgot({ identifier: uniqueEmail(), channel: "sms" }), 400, "validation_failed");
     const malformed = await api("POST", `${AUTH}/forgot-password`, { raw: "{", headers: { "content-type": "application/json" } });
     expectError(malformed, 400, "malformed_json");
@@ -237,12 +226,12 @@ describe("password reset input checks", () => {
 
   it("POST /reset-password rejects bad bodies", async () => {
     const ok = { identifier: uniqueEmail(), code: "123456", newPassword: NEW_PASSWORD };
-    expectValidation(await reset({ identifier: ok.identifier, newPassword: NEW_PASSWORD }), "body.code");
-    expectValidation(await reset({ identifier: ok.identifier, code: "123456" }), "body.newPassword");
-    expectValidation(await reset({ ...ok, identifier: undefined }), "body.identifier");
-    expectValidation(await reset({ ...ok, code: 123456 }), "body.code");
-    expectValidation(await reset({ ...ok, code: "1234567" }), "body.code");
-    expectValidation(await reset({ ...ok, newPassword: ["x"] }), "body.newPassword");
+    expectInvalid(await reset({ identifier: ok.identifier, newPassword: NEW_PASSWORD }), "body.code");
+    expectInvalid(await reset({ identifier: ok.identifier, code: "123456" }), "body.newPassword");
+    expectInvalid(await reset({ ...ok, identifier: undefined }), "body.identifier");
+    expectInvalid(await reset({ ...ok, code: 123456 }), "body.code");
+    expectInvalid(await reset({ ...ok, code: "1234567" }), "body.code");
+    expectInvalid(await reset({ ...ok, newPassword: ["x"] }), "body.newPassword");
     expectError(await reset({ ...ok, userId: "someone" }), 400, "validation_failed");
     const malformed = await api("POST", `${AUTH}/reset-password`, { raw: '{"code": 1', headers: { "content-type": "application/json" } });
     expectError(malformed, 400, "malformed_json");

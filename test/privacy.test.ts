@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client";
 import { LAST_SEEN_INTERVAL_MS, touchLastSeen } from "../src/users/presence";
-import { api, type ApiResponse, expectError, signUp, type TestUser, uniqueName } from "./helpers";
+import { api, type ApiResponse, expectError, signUp, type TestUser, uniqueName, expectInvalid } from "./helpers";
 
 const PRIVACY = "/api/v1/users/me/privacy";
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -24,11 +24,6 @@ const addBlock = (blockerId: string, blockedId: string) =>
 const lastSeenAt = async (id: string) =>
   (await env.DB.prepare("SELECT last_seen_at FROM users WHERE id = ?").bind(id).first<{ last_seen_at: number | null }>())!.last_seen_at;
 const setLastSeenAt = (id: string, at: number | null) => env.DB.prepare("UPDATE users SET last_seen_at = ? WHERE id = ?").bind(at, id).run();
-
-function expectInvalid(res: ApiResponse, path: string) {
-  const error = expectError(res, 400, "validation_failed");
-  expect((error.details as { path: string }[]).map((d) => d.path), res.text).toContain(path);
-}
 
 describe("GET and PUT /users/me/privacy", () => {
   it("starts with the defaults", async () => {

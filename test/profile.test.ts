@@ -4,7 +4,7 @@ import { createDb } from "../src/db/client";
 import { eq } from "drizzle-orm";
 import { users } from "../src/db/schema";
 import { ensureReferralCode, newReferralCode, withFreshReferralCode } from "../src/users/referrals";
-import { api, type ApiResponse, expectError, signUp, STRONG_PASSWORD, type TestUser, uniqueName } from "./helpers";
+import { api, type ApiResponse, expectError, signUp, STRONG_PASSWORD, type TestUser, uniqueName, expectInvalid } from "./helpers";
 
 const ME = "/api/v1/users/me";
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -21,12 +21,6 @@ const setUsername = (u: TestUser, username: unknown) => api("PUT", `${ME}/userna
 const setStatus = (u: TestUser, body: unknown) => api("PUT", `${ME}/status`, { token: u.accessToken, body });
 const profileOf = (viewer: TestUser, id: string) => api("GET", `/api/v1/users/${id}`, { token: viewer.accessToken });
 const profileByName = (viewer: TestUser, name: string) => api("GET", `/api/v1/users/by-username/${name}`, { token: viewer.accessToken });
-
-/** Expect `400 validation_failed` naming `path` among the problems. */
-function expectInvalid(res: ApiResponse, path: string) {
-  const error = expectError(res, 400, "validation_failed");
-  expect((error.details as { path: string }[]).map((d) => d.path), res.text).toContain(path);
-}
 
 async function userRow(id: string) {
   return (await env.DB.prepare("SELECT * FROM users WHERE id = ?").bind(id).first<Record<string, any>>())!;
