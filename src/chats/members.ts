@@ -18,6 +18,7 @@ import {
   type ChatRow,
   type MemberRow,
 } from "./access";
+import { bannedAmong } from "./bans";
 import { addMemberStatements, removeMemberStatements, screenInvitees } from "./invitees";
 import { membersChanged, roomMember, type RoomEnv } from "./room-sync";
 import { MEMBER_LIMITS } from "./schemas";
@@ -67,7 +68,7 @@ export function membersPageQuery(db: Database, chatId: string, limit: number, af
 /**
  * Add users to a group or channel. Needs `addMembers` (owners and admins always); adding as admin
  * is the owner's call. Users already in the chat are reported in `alreadyMembers`, users
- * screenInvitees refuses in `skipped`; when nobody could be added for those reasons the answer
+ * screenInvitees refuses (and users banned from the chat) in `skipped`; when nobody could be added for those reasons the answer
  * is `403 cannot_add_user` with `details.userIds`. Past the type's cap: `409 member_limit`.
  */
 export async function addMembers(db: Database, env: RoomEnv, chatId: string, actorId: string, input: { userIds: string[]; role?: "admin" | "member" }) {
@@ -85,11 +86,16 @@ export async function addMembers(db: Database, env: RoomEnv, chatId: string, act
       .where(and(eq(chatMembers.chatId, chatId), inArray(chatMembers.userId, part)));
     for (const r of rows) present.add(r.userId);
   }
-  const { allowed, skipped } = await screenInvitees(
+  const candidates = ids.filter((id) => !present.has(id));
+  // Banned users are skipped like users who may not be added (no reason given).
+  const banned = await bannedAmong(db, chatId, candidates);
+  const screened = await screenInvitees(
     db,
     actorId,
-    ids.filter((id) => !present.has(id)),
+    candidates.filter((id) => !banned.has(id)),
   );
+  const allowed = screened.allowed;
+  const skipped = [...screened.skipped, ...candidates.filter((id) => banned.has(id))];
   const alreadyMembers = ids.filter((id) => present.has(id));
   if (allowed.length === 0) {
     if (skipped.length > 0) throw new AppError(403, "cannot_add_user", "None of these users can be added to this chat", { userIds: skipped });

@@ -4,6 +4,7 @@ import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } 
 import { enforceRateLimit } from "../lib/rate-limit";
 import { listChats, unreadSummary } from "./list";
 import memberRoutes from "./member-routes";
+import moderationRoutes from "./moderation-routes";
 import * as s from "./schemas";
 import { createChat, deleteChat, getChat, setFrozen, updateChat } from "./service";
 import { updateSettings } from "./settings";
@@ -175,6 +176,7 @@ for (const action of ["freeze", "unfreeze"] as const) {
 }
 
 app.route("/", memberRoutes);
+app.route("/", moderationRoutes);
 app.route("/", socketRoutes);
 
 export default app;

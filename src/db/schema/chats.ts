@@ -72,6 +72,45 @@ export const chatBans = sqliteTable(
     userId: text("user_id").notNull(),
     bannedBy: text("banned_by").notNull(),
     until: integer("until"),
+    /** Recorded for clients and moderation tools; for now a shadow ban acts like a ban. */
+    shadow: integer("shadow", { mode: "boolean" }).notNull().default(false),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.chatId, t.userId] })],
+);
+
+/**
+ * Invite links: `code` is random and URL-safe. An invite is usable while not revoked, not expired
+ * and `uses < max_uses` (null = unlimited); joins increment `uses` in the same batch as the member.
+ */
+export const chatInvites = sqliteTable(
+  "chat_invites",
+  {
+    code: text("code").primaryKey(),
+    chatId: text("chat_id")
+      .notNull()
+      .references(() => chats.id, { onDelete: "cascade" }),
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at"),
+    maxUses: integer("max_uses"),
+    uses: integer("uses").notNull().default(0),
+    requiresApproval: integer("requires_approval", { mode: "boolean" }).notNull().default(false),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("chat_invites_chat_idx").on(t.chatId, t.createdAt, t.code)],
+);
+
+/** Pending requests to join through an invite that requires approval. */
+export const chatJoinRequests = sqliteTable(
+  "chat_join_requests",
+  {
+    chatId: text("chat_id")
+      .notNull()
+      .references(() => chats.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     createdAt: integer("created_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.chatId, t.userId] })],
