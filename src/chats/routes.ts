@@ -6,7 +6,7 @@ import { listChats, unreadSummary } from "./list";
 import memberRoutes from "./member-routes";
 import moderationRoutes from "./moderation-routes";
 import * as s from "./schemas";
-import { createChat, deleteChat, getChat, setFrozen, updateChat } from "./service";
+import { createChat, deleteChat, getChat, setFrozen, truncateChat, updateChat } from "./service";
 import { updateSettings } from "./settings";
 import socketRoutes from "./socket-route";
 
@@ -174,6 +174,23 @@ for (const action of ["freeze", "unfreeze"] as const) {
     },
   );
 }
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/{chatId}/truncate",
+    tags,
+    summary: "Clear a group's or channel's history for everyone",
+    description:
+      "Owners and admins. Every message so far is deleted; seqs are not reused; members get a `chat.truncated` event " +
+      "`{seq}` and should drop what they hold up to it. Unread counts fall to zero.",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    request: { params: s.ChatIdParam },
+    responses: { 200: json(z.object({ seq: z.number(), removed: z.number() }), "History cleared"), ...errorResponses(400, 401, 403, 404) },
+  }),
+  async (c) => c.json(await truncateChat(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId), 200),
+);
 
 app.route("/", memberRoutes);
 app.route("/", moderationRoutes);

@@ -203,3 +203,14 @@ export async function setFrozen(db: Database, env: RoomEnv, chatId: string, acto
   }
   return viewOne(db, env, chatId, actorId);
 }
+
+/**
+ * Clear a group's or channel's history for everyone (owners and admins). The room deletes the
+ * messages and logs `chat.truncated`; seqs continue where they were.
+ */
+export async function truncateChat(db: Database, env: RoomEnv, chatId: string, actorId: string): Promise<{ seq: number; removed: number }> {
+  const { chat, member } = await requireChatMember(db, chatId, actorId);
+  refuseDirect(chat, "clearing the history");
+  requireRole(member, "admin");
+  return unwrap(await roomFor(env, chatId).truncate(actorId));
+}

@@ -83,6 +83,10 @@ export class ChatRoom extends DurableObject<Bindings> {
     return result(() => this.log.send(input));
   }
 
+  truncate(actorId: string): Promise<RoomResult<{ seq: number; removed: number }>> {
+    return result(() => this.log.truncate(actorId));
+  }
+
   edit(userId: string, messageId: string, text: string): Promise<RoomResult<Message>> {
     return result(() => this.log.edit(userId, messageId, text));
   }

@@ -96,6 +96,21 @@ export class RoomLog {
     return { message, duplicate: false };
   }
 
+  /**
+   * Clear the chat's history for everyone (owners and admins; the Worker checked the role): every
+   * message so far is deleted, seqs are never reused, and a `chat.truncated` event tells clients
+   * to drop what they hold up to `seq`. Unread counts fall to zero with it.
+   */
+  async truncate(actorId: string): Promise<{ seq: number; removed: number }> {
+    const member = await this.requireMember(actorId);
+    if (member.role !== "owner" && member.role !== "admin") throw new AppError(403, "permission_denied", "Only owners and admins can clear the history");
+    const seq = this.store.lastSeq();
+    const removed = this.store.truncate(seq);
+    this.emit("chat.truncated", { seq, actorId });
+    this.summaryChanged();
+    return { seq, removed };
+  }
+
   /** Edit my own text message within 48 hours. */
   async edit(userId: string, messageId: string, text: string): Promise<Message> {
     await this.requireMember(userId);

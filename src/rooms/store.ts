@@ -99,8 +99,18 @@ export class RoomStore {
     this.setMeta("config", JSON.stringify(config));
   }
 
+  /** The newest seq ever given out (truncation deletes messages but never reuses their seqs). */
   lastSeq(): number {
-    return this.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM messages").one().s ?? 0;
+    const max = this.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM messages").one().s ?? 0;
+    return Math.max(max, Number(this.getMeta("truncatedThrough") ?? 0));
+  }
+
+  /** Delete every message up to `seq` (and the per-member hidden marks on them). */
+  truncate(seq: number): number {
+    const removed = this.sql.exec("DELETE FROM messages WHERE seq <= ?", seq).rowsWritten;
+    this.sql.exec("DELETE FROM hidden WHERE seq <= ?", seq);
+    this.setMeta("truncatedThrough", String(Math.max(seq, Number(this.getMeta("truncatedThrough") ?? 0))));
+    return removed;
   }
 
   lastEventSeq(): number {
