@@ -6,7 +6,7 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import type { RequestInfo } from "../lib/request-info";
 import { now } from "../lib/time";
-import { isUniqueViolation } from "../users/db-errors";
+import { isUniqueViolation } from "../lib/db-errors";
 import { resolveReferralCode, withFreshReferralCode } from "../users/referrals";
 import type { UserRow } from "../users/views";
 import { clearAttempts, countAttempt, lockoutKey, refundAttempt } from "./lockout";

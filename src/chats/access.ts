@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { chatMembers, chats } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
-import { effectivePermissions } from "../rooms/types";
+import { effectivePermissions, parsePermissions } from "../rooms/types";
 import type { MemberPermissions, MemberRole } from "../rooms/types";
 
 export type ChatRow = typeof chats.$inferSelect;
@@ -49,8 +49,6 @@ const RANK: Record<MemberRole, number> = { owner: 3, admin: 2, member: 1 };
 
 /** Owners and admins: every permission, and moderation of plain members. */
 export const isPrivileged = (role: MemberRole) => role === "owner" || role === "admin";
-
-const parsePermissions = (json: string | null): Partial<MemberPermissions> | null => (json ? (JSON.parse(json) as Partial<MemberPermissions>) : null);
 
 /** The chat's default permissions for plain members. */
 export const chatDefaults = (chat: Pick<ChatRow, "permissions">): MemberPermissions => effectivePermissions("member", parsePermissions(chat.permissions), null);

@@ -8,7 +8,7 @@ import { roomFor, unwrap } from "../rooms/client";
 import { DEFAULT_PERMISSIONS, type ChatType, type MemberPermissions } from "../rooms/types";
 import { assertNotBlocked } from "../social/blocks";
 import { findUser } from "../social/people";
-import { isUniqueViolation } from "../users/db-errors";
+import { isUniqueViolation } from "../lib/db-errors";
 import type { UserRow } from "../users/views";
 import { chatDefaults, refuseDirect, requireChatMember, requirePermission, requireRole, type ChatRow } from "./access";
 import { directKey } from "./direct-blocks";

@@ -4,6 +4,7 @@ import type { AppEnv } from "../env";
 import { isDevelopment } from "../lib/config";
 import { AppError } from "../lib/errors";
 import { errorResponses, json, newRouter } from "../lib/openapi";
+import { PageQuery } from "../lib/pagination";
 import { readOutbox } from "../notify/outbox";
 
 const app = newRouter();
@@ -33,7 +34,7 @@ const Recipient = z
 
 const OutboxQuery = z.object({
   to: Recipient.optional().openapi({ description: "Only messages to this email address or phone", example: "alice@example.com" }),
-  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ example: 20 }),
+  limit: PageQuery.shape.limit,
 });
 
 const OutboxMessage = z

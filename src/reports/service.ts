@@ -1,6 +1,7 @@
 import { and, eq, ne } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { reports, users } from "../db/schema";
+import { isUniqueViolation } from "../lib/db-errors";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { iso, now } from "../lib/time";
@@ -58,7 +59,7 @@ export async function createReport(db: Database, reporterId: string, input: NewR
   try {
     await db.insert(reports).values(row);
   } catch (err) {
-    if (/UNIQUE constraint failed/i.test(String((err as { cause?: unknown }).cause ?? err))) {
+    if (isUniqueViolation(err)) {
       throw new AppError(409, "report_exists", "You already have an open report about this; a moderator will look at it");
     }
     throw err;

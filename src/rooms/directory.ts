@@ -1,6 +1,4 @@
-import { DEFAULT_PERMISSIONS, type ChatConfig, type MemberPermissions, type RoomMember } from "./types";
-
-const parse = (json: string | null): Partial<MemberPermissions> | null => (json ? (JSON.parse(json) as Partial<MemberPermissions>) : null);
+import { type ChatConfig, DEFAULT_PERMISSIONS, parsePermissions, type RoomMember } from "./types";
 
 /**
  * Read one membership from D1 (the source of truth) when the room's cache has not seen it:
@@ -16,7 +14,7 @@ export async function loadMemberFromDirectory(db: D1Database, chatId: string, us
     .bind(chatId, userId)
     .first<{ role: RoomMember["role"]; permissions: string | null; read_seq: number; read_receipts: number }>();
   if (!row) return null;
-  return { userId, role: row.role, overrides: parse(row.permissions), readReceipts: row.read_receipts === 1, readSeq: row.read_seq };
+  return { userId, role: row.role, overrides: parsePermissions(row.permissions), readReceipts: row.read_receipts === 1, readSeq: row.read_seq };
 }
 
 /** Read a chat's settings from D1 when the room lost (or never got) its configure call. */
@@ -31,6 +29,6 @@ export async function loadConfigFromDirectory(db: D1Database, chatId: string): P
     type: row.type,
     frozen: row.frozen_at != null,
     slowModeSeconds: row.slow_mode_seconds,
-    permissions: { ...DEFAULT_PERMISSIONS, ...parse(row.permissions) },
+    permissions: { ...DEFAULT_PERMISSIONS, ...parsePermissions(row.permissions) },
   };
 }

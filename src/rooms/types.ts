@@ -45,6 +45,10 @@ export interface ChatConfig {
   permissions: MemberPermissions;
 }
 
+/** Permissions stored as JSON in D1 (chat defaults or a member's overrides); null when none. */
+export const parsePermissions = (json: string | null): Partial<MemberPermissions> | null =>
+  json ? (JSON.parse(json) as Partial<MemberPermissions>) : null;
+
 /** A member's effective permissions: owners and admins may do everything; members get defaults plus overrides. */
 export function effectivePermissions(role: MemberRole, defaults: Partial<MemberPermissions> | null, overrides: Partial<MemberPermissions> | null): MemberPermissions {
   if (role === "owner" || role === "admin") return { sendMessages: true, sendMedia: true, addMembers: true, pinMessages: true, changeInfo: true };

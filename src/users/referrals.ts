@@ -3,7 +3,7 @@ import { and, eq, isNull, notInArray } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { users } from "../db/schema";
 import { AppError } from "../lib/errors";
-import { isUniqueViolation } from "./db-errors";
+import { isUniqueViolation } from "../lib/db-errors";
 import type { UserRow } from "./views";
 
 /**

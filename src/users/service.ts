@@ -4,7 +4,7 @@ import type { Database } from "../db/client";
 import { users } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
 import { now } from "../lib/time";
-import { isUniqueViolation } from "./db-errors";
+import { isUniqueViolation } from "../lib/db-errors";
 import { ensureReferralCode } from "./referrals";
 import type { UserRow } from "./views";
 import { loadRelation, publicProfileView, type Audience } from "./visibility";
