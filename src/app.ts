@@ -8,6 +8,7 @@ import authRoutes from "./auth/routes";
 import securityRoutes from "./auth/security/routes";
 import twoFactorRoutes from "./auth/two-factor/routes";
 import adminRoutes from "./admin/routes";
+import { removeAccountFromChats } from "./chats/account-removal";
 import chatRoutes from "./chats/routes";
 import devRoutes from "./dev/routes";
 import reportRoutes from "./reports/routes";
@@ -21,6 +22,7 @@ import messageRoutes from "./messages/routes";
 import { corsOrigins, maxBodyBytes } from "./lib/config";
 import { AppError, errorResponse } from "./lib/errors";
 import { newRouter } from "./lib/openapi";
+import { onAccountDeletion } from "./users/deletion-hooks";
 
 export const API_PREFIX = "/api/v1";
 
@@ -29,6 +31,8 @@ const isWebSocketRoute = (path: string) => /\/ws$/.test(path);
 
 export function buildApp() {
   const app = newRouter();
+  // Modules above users clean up after a deleted account (users/deletion-hooks.ts).
+  onAccountDeletion(removeAccountFromChats);
 
   app.use(requestId({ headerName: "X-Request-Id", limitLength: 128 }));
   app.use(async (c, next) => {

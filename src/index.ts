@@ -2,6 +2,7 @@ import { app } from "./app";
 import { runScheduled } from "./cron";
 import type { Bindings } from "./env";
 
+export { UserHub } from "./hubs/user-hub";
 export { ChatRoom } from "./rooms/chat-room";
 
 export default {

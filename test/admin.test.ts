@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { statsQuery } from "../src/admin/service";
 import { app } from "../src/app";
 import { createDb } from "../src/db/client";
+import { createGroup, flush, send } from "./chat-helpers";
 import { api, type ApiResponse, BASE, expectError, logIn, signUp, type TestUser, uniqueIp, uniqueName } from "./helpers";
 
 const ADMIN = "/api/v1/admin";
@@ -170,6 +171,32 @@ describe("GET /admin/stats", () => {
     expect(after.users.active24h).toBe(before.users.active24h + 1);
     expect(after.users.active7d).toBe(before.users.active7d + 2);
     expect(after.reportsOpen).toBe(before.reportsOpen + 1);
+  });
+
+  it("counts the messages people sent that still exist: not system notices; deletes, truncates and deleted chats take theirs out", async () => {
+    const admin = await staffUser("admin");
+    const messages = async () => expectOk(await get("/stats", admin.accessToken)).messages as number;
+    const base = await messages();
+    const [a, b] = [await signUp(), await signUp()];
+    const group = await createGroup(a, [b]); // a "created" notice: not counted
+    const sent = [await send(a, group.id, "one"), await send(b, group.id, "two"), await send(a, group.id, "three")];
+    await flush(group.id);
+    expect(await messages()).toBe(base + 3);
+    expect((await api("DELETE", `/api/v1/chats/${group.id}/messages/${sent[1].id}?for=everyone`, { token: b.accessToken })).status).toBe(204);
+    // Hiding for me leaves the message for everyone else: still counted.
+    expect((await api("DELETE", `/api/v1/chats/${group.id}/messages/${sent[0].id}?for=me`, { token: b.accessToken })).status).toBe(204);
+    await flush(group.id);
+    expect(await messages()).toBe(base + 2);
+    const other = await createGroup(a, [b]);
+    await send(b, other.id, "kept until truncate");
+    await send(b, other.id, "and this");
+    await flush(other.id);
+    expect(await messages()).toBe(base + 4);
+    expect((await api("POST", `/api/v1/chats/${other.id}/truncate`, { token: a.accessToken })).status).toBe(200);
+    await flush(other.id);
+    expect(await messages()).toBe(base + 2);
+    expect((await api("DELETE", `/api/v1/chats/${group.id}`, { token: a.accessToken })).status).toBe(204);
+    expect(await messages()).toBe(base);
   });
 
   it("reads counters by key and index ranges, never scanning users", async () => {

@@ -1,8 +1,9 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import { roomFor } from "../src/rooms/client";
-import { api, type ApiResponse, expectError, type TestUser } from "./helpers";
+import { api, type ApiResponse, BASE, expectError, type TestUser, uniqueIp } from "./helpers";
+import { TestSocket } from "./room-helpers";
 
 /** Helpers for the chats and messages API tests (the room's own tests use room-helpers.ts). */
 export const C = "/api/v1/chats";
@@ -69,6 +70,20 @@ export async function systemEvents(u: TestUser, chatId: string) {
   const res: ApiResponse = await history(u, chatId, "?limit=100");
   expect(res.status, res.text).toBe(200);
   return (res.body.items as any[]).filter((m) => m.type === "system").map((m) => m.system);
+}
+
+/** Ask the Worker to upgrade `GET /chats/{chatId}/ws` (token in the query, as browsers send it). */
+export const upgradeChat = (chatId: string, token: string) =>
+  exports.default.fetch(new Request(`${BASE}${C}/${chatId}/ws?access_token=${token}`, { headers: { "cf-connecting-ip": uniqueIp(), Upgrade: "websocket" } }));
+
+/** Open the chat's socket through the Worker (auth, membership, the room) and wait for `hello`. */
+export async function openChatSocket(u: TestUser, chatId: string, token = u.accessToken): Promise<TestSocket> {
+  const res = await upgradeChat(chatId, token);
+  expect(res.status, res.status === 101 ? "" : await res.text()).toBe(101);
+  const socket = new TestSocket(res.webSocket!);
+  res.webSocket!.accept();
+  await socket.next("hello");
+  return socket;
 }
 
 export { expectInvalid } from "./helpers";

@@ -52,6 +52,9 @@ describe("ChatRoom: the message log", () => {
     const [owner, removed, banned] = await seedUsers(3);
     const { room } = await seedChat("group", [[owner!, "owner"], [removed!, "member"], [banned!, "member"]]);
     unwrap(await send(room, removed!, "before"));
+    // D1 first, as the chats service does, then the room.
+    const { chatId } = unwrap(await room.getMessage(owner!, unwrap(await room.history(owner!, { limit: 1 })).items[0]!.id));
+    await env.DB.prepare("DELETE FROM chat_members WHERE chat_id = ? AND user_id IN (?, ?)").bind(chatId, removed!, banned!).run();
     unwrap(
       await room.membersChanged({
         removed: [
@@ -66,6 +69,9 @@ describe("ChatRoom: the message log", () => {
     expect(await room.history(removed!, { limit: 10 })).toMatchObject({ ok: false, error: { code: "member_removed" } });
     unwrap(await room.membersChanged({ added: [member(removed!)] }));
     expect(unwrap(await send(room, removed!, "back")).message.text).toBe("hello back");
+    // Re-added in D1 while the room's call was lost: D1 decides, and the room heals.
+    await env.DB.prepare("INSERT INTO chat_members (chat_id, user_id, role, joined_at) VALUES (?, ?, 'member', ?)").bind(chatId, banned!, Date.now()).run();
+    expect(unwrap(await send(room, banned!, "healed")).message.text).toBe("hello healed");
     const system = unwrap(await room.history(owner!, { limit: 50 })).items.filter((m) => m.type === "system");
     expect(system[0]).toMatchObject({ senderId: null, text: null, system: { event: "removed", actorId: owner, userIds: [removed, banned] } });
   });

@@ -141,6 +141,8 @@ describe("room sockets: membership and recovery", () => {
     const { chatId, room } = await seedChat("group", [[a!, "owner"], [b!, "member"]]);
     const sa = await connectRoom(chatId, a!);
     const sb = await connectRoom(chatId, b!);
+    // D1 first, as the chats service does, then the room.
+    await env.DB.prepare("DELETE FROM chat_members WHERE chat_id = ? AND user_id = ?").bind(chatId, b!).run();
     unwrap(await room.membersChanged({ removed: [{ userId: b!, reason: "removed" }], notice: { event: "removed", actorId: a!, userIds: [b!] } }));
     expect(await sb.closedWith()).toEqual({ code: 4001, reason: "removed from the chat" });
     expect(await sa.next("member.removed")).toMatchObject({ userId: b, reason: "removed" });

@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { revokeUserSessions } from "../auth/sessions";
 import type { Database } from "../db/client";
 import { reports, users } from "../db/schema";
-import type { StaffContext } from "../env";
+import type { Bindings, StaffContext } from "../env";
 import { AppError } from "../lib/errors";
 import { iso, now } from "../lib/time";
 import type { UserRow } from "../users/views";
@@ -87,10 +87,10 @@ export function accountActionStatements(
   ] as const;
 }
 
-/** After a suspension or ban: end every session at once (D1 + the KV deny-list). */
-export async function endSessionsFor(db: Database, kv: KVNamespace, userId: string, action: AccountAction): Promise<void> {
-  if (action.kind === "suspend") await revokeUserSessions(db, kv, userId, "account_suspended");
-  if (action.kind === "ban") await revokeUserSessions(db, kv, userId, "account_banned");
+/** After a suspension or ban: end every session at once (live sockets, D1 and the KV deny-list). */
+export async function endSessionsFor(db: Database, env: Bindings, userId: string, action: AccountAction): Promise<void> {
+  if (action.kind === "suspend") await revokeUserSessions(db, env, userId, "account_suspended");
+  if (action.kind === "ban") await revokeUserSessions(db, env, userId, "account_banned");
 }
 
 /**
@@ -100,13 +100,13 @@ export async function endSessionsFor(db: Database, kv: KVNamespace, userId: stri
  * account_suspended` / `account_banned`. Restoring an account that is not suspended or banned is
  * `409 account_not_restricted`.
  */
-export async function applyAccountAction(db: Database, kv: KVNamespace, actor: StaffContext, userId: string, action: AccountAction): Promise<UserRow> {
+export async function applyAccountAction(db: Database, env: Bindings, actor: StaffContext, userId: string, action: AccountAction): Promise<UserRow> {
   const target = await loadModerationTarget(db, actor, userId);
   if (action.kind === "restore" && target.status === "active") {
     throw new AppError(409, "account_not_restricted", "This account is not suspended or banned");
   }
   const [, updated] = await db.batch(accountActionStatements(db, actor, target, action));
-  await endSessionsFor(db, kv, userId, action);
+  await endSessionsFor(db, env, userId, action);
   return updated[0]!;
 }
 

@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, gt, lt } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { reports } from "../db/schema";
-import type { StaffContext } from "../env";
+import type { Bindings, StaffContext } from "../env";
 import { AppError } from "../lib/errors";
 import { decodeCursor, page } from "../lib/pagination";
 import { iso, now } from "../lib/time";
@@ -84,7 +84,7 @@ function accountActionFor(input: ResolveInput, report: ReportRow): AccountAction
  * "the report is still open", so of two concurrent resolutions only one does anything; the other
  * (and any later one) gets `409 report_closed`.
  */
-export async function resolveReport(db: Database, kv: KVNamespace, actor: StaffContext, reportId: string, input: ResolveInput) {
+export async function resolveReport(db: Database, env: Bindings, actor: StaffContext, reportId: string, input: ResolveInput) {
   const [report] = await db.select().from(reports).where(eq(reports.id, reportId));
   if (!report) throw new AppError(404, "not_found", "Report not found");
   if (report.status !== "open") throw new AppError(409, "report_closed", `This report was already ${report.status}`);
@@ -117,6 +117,6 @@ export async function resolveReport(db: Database, kv: KVNamespace, actor: StaffC
   ]);
   const updated = results[results.length - 1] as ReportRow[];
   if (updated.length === 0) throw new AppError(409, "report_closed", "This report was closed in the meantime");
-  if (target && accountAction) await endSessionsFor(db, kv, target.id, accountAction);
+  if (target && accountAction) await endSessionsFor(db, env, target.id, accountAction);
   return updated[0]!;
 }

@@ -71,7 +71,7 @@ app.openapi(
   }),
   async (c) => {
     const { until, reason } = c.req.valid("json");
-    const user = await applyAccountAction(c.var.db, c.env.KV, c.var.staff, c.req.valid("param").id, { kind: "suspend", until: until ?? null, reason });
+    const user = await applyAccountAction(c.var.db, c.env, c.var.staff, c.req.valid("param").id, { kind: "suspend", until: until ?? null, reason });
     return c.json({ user: adminUserView(user) }, 200);
   },
 );
@@ -89,7 +89,7 @@ app.openapi(
     responses: { 200: json(z.object({ user: s.AdminUser })), ...accountErrors },
   }),
   async (c) => {
-    const user = await applyAccountAction(c.var.db, c.env.KV, c.var.staff, c.req.valid("param").id, { kind: "ban", reason: c.req.valid("json").reason });
+    const user = await applyAccountAction(c.var.db, c.env, c.var.staff, c.req.valid("param").id, { kind: "ban", reason: c.req.valid("json").reason });
     return c.json({ user: adminUserView(user) }, 200);
   },
 );
@@ -107,7 +107,7 @@ app.openapi(
     responses: { 200: json(z.object({ user: s.AdminUser })), ...errorResponses(400, 401, 403, 404, 409) },
   }),
   async (c) => {
-    const user = await applyAccountAction(c.var.db, c.env.KV, c.var.staff, c.req.valid("param").id, { kind: "restore" });
+    const user = await applyAccountAction(c.var.db, c.env, c.var.staff, c.req.valid("param").id, { kind: "restore" });
     return c.json({ user: adminUserView(user) }, 200);
   },
 );
@@ -163,7 +163,7 @@ app.openapi(
     responses: { 200: json(z.object({ report: s.AdminReport })), ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
   }),
   async (c) => {
-    const report = await resolveReport(c.var.db, c.env.KV, c.var.staff, c.req.valid("param").id, c.req.valid("json"));
+    const report = await resolveReport(c.var.db, c.env, c.var.staff, c.req.valid("param").id, c.req.valid("json"));
     return c.json({ report: adminReportView(report) }, 200);
   },
 );

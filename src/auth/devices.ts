@@ -2,7 +2,7 @@ import Bowser from "bowser";
 import { and, desc, eq, not, or, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { userDevices } from "../db/schema";
-import type { AuthContext } from "../env";
+import type { AuthContext, Bindings } from "../env";
 import { AppError, notFound } from "../lib/errors";
 import type { RequestInfo } from "../lib/request-info";
 import { iso } from "../lib/time";
@@ -141,7 +141,7 @@ export async function untrustDevice(db: Database, userId: string, deviceId: stri
  */
 export async function blockDevice(
   db: Database,
-  kv: KVNamespace,
+  env: Bindings,
   auth: AuthContext,
   deviceId: string,
   info: RequestInfo,
@@ -151,7 +151,7 @@ export async function blockDevice(
   }
   const { changed } = await setDeviceFlags(db, auth.userId, deviceId, { blocked: true, trusted: false }, eq(userDevices.blocked, true));
   // Also when it was already blocked: a sign-in racing the first block must not keep a session.
-  const sessionsEnded = await revokeDeviceSessions(db, kv, auth.userId, deviceId, "device_blocked");
+  const sessionsEnded = await revokeDeviceSessions(db, env, auth.userId, deviceId, "device_blocked");
   if (changed || sessionsEnded > 0) {
     await recordEvent(db, auth.userId, "device_blocked", info, { deviceId, details: { sessionsEnded } });
   }

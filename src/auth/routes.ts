@@ -88,7 +88,7 @@ app.openapi(
     responses: { ...noContent, ...errorResponses(401) },
   }),
   async (c) => {
-    await revokeSession(c.var.db, c.env.KV, c.var.auth.sessionId, "logout");
+    await revokeSession(c.var.db, c.env, c.var.auth.userId, c.var.auth.sessionId, "logout");
     return c.body(null, 204);
   },
 );
@@ -134,7 +134,7 @@ app.openapi(
     responses: { ...noContent, ...errorResponses(400, 401, 404) },
   }),
   async (c) => {
-    await revokeOwnSession(c.var.db, c.env.KV, c.var.auth.userId, c.req.valid("param").id);
+    await revokeOwnSession(c.var.db, c.env, c.var.auth.userId, c.req.valid("param").id);
     return c.body(null, 204);
   },
 );
@@ -151,7 +151,7 @@ app.openapi(
   }),
   async (c) => {
     const { userId, sessionId } = c.var.auth;
-    await revokeUserSessions(c.var.db, c.env.KV, userId, "ended_by_user", sessionId);
+    await revokeUserSessions(c.var.db, c.env, userId, "ended_by_user", sessionId);
     return c.body(null, 204);
   },
 );

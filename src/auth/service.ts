@@ -155,6 +155,6 @@ export async function changePassword(
   assertStrongPassword(input.newPassword, [user.username, user.email?.split("@")[0], user.displayName]);
   const passwordHash = await hashPassword(input.newPassword, params);
   await db.update(users).set({ passwordHash, updatedAt: now() }).where(eq(users.id, user.id));
-  const ended = await revokeUserSessions(db, env.KV, user.id, "password_changed", auth.sessionId);
+  const ended = await revokeUserSessions(db, env, user.id, "password_changed", auth.sessionId);
   await recordEvent(db, user.id, "password_changed", info, { details: { otherSessionsEnded: ended } });
 }

@@ -1,10 +1,12 @@
-import { and, desc, eq, gt, isNull, lt, ne } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, lt, ne } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { refreshTokens, sessions, users } from "../db/schema";
 import type { Bindings } from "../env";
+import { hubFor } from "../hubs/client";
 import { sha256Hex } from "../lib/crypto";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
+import type { SessionEndReason } from "../rooms/protocol";
 import type { RequestInfo } from "../lib/request-info";
 import { DAY, iso, MINUTE, now } from "../lib/time";
 import { denySession } from "./deny-list";
@@ -80,11 +82,11 @@ export async function refreshSession(db: Database, env: Bindings, refreshToken: 
   if (suspensionExpired({ status: row.userStatus, suspendedUntil: row.suspendedUntil }, at)) {
     await liftExpiredSuspension(db, row.session.userId, at);
   } else if (row.userStatus !== "active") {
-    await revokeSession(db, env.KV, row.session.id, `account_${row.userStatus}`);
+    await revokeSession(db, env, row.session.userId, row.session.id, `account_${row.userStatus}`);
     throw new AppError(401, "session_revoked", "This session has ended; sign in again");
   }
   const reused = async () => {
-    await revokeSession(db, env.KV, row.session.id, "refresh_token_reuse");
+    await revokeSession(db, env, row.session.userId, row.session.id, "refresh_token_reuse");
     return new AppError(
       401,
       "refresh_token_reused",
@@ -113,32 +115,55 @@ export async function refreshSession(db: Database, env: Bindings, refreshToken: 
   return tokensFor(env, row.session.userId, row.session.id, next.token);
 }
 
-/** End one session: mark it, and deny-list it so its access tokens stop working at once. */
-export async function revokeSession(db: Database, kv: KVNamespace, sessionId: string, reason: string): Promise<void> {
-  await db
-    .update(sessions)
-    .set({ revokedAt: now(), revokedReason: reason })
-    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
-  await denySession(kv, sessionId, reason);
+/** Reasons that end a whole account's access: every socket of the user closes, whatever its session. */
+const ACCOUNT_WIDE: ReadonlySet<SessionEndReason> = new Set(["account_suspended", "account_banned", "account_deleted"]);
+
+/**
+ * Close the live sockets of ending sessions, before D1 records the ending: the user's hub tells
+ * exactly the rooms holding those sessions' sockets (they close with the reason's code) and
+ * refuses new sockets for them for as long as one of their access tokens could still verify.
+ * The hub goes first so that a failure here leaves the sessions live and the request can be
+ * retried; the other order could leave a socket open after a session D1 already calls ended.
+ */
+async function closeLiveSockets(env: Bindings, userId: string, sessionIds: string[], reason: SessionEndReason): Promise<void> {
+  const wholeAccount = ACCOUNT_WIDE.has(reason);
+  if (sessionIds.length === 0 && !wholeAccount) return;
+  await hubFor(env, userId).endSessions(userId, sessionIds, reason, now() + ACCESS_TOKEN_TTL_MS + MINUTE, wholeAccount);
+}
+
+/** Mark sessions ended in D1 and deny-list them in KV (REST stops accepting their tokens). */
+async function recordEnded(db: Database, kv: KVNamespace, sessionIds: string[], reason: SessionEndReason): Promise<void> {
+  // D1 binds at most 100 parameters a statement.
+  for (let i = 0; i < sessionIds.length; i += 90) {
+    await db
+      .update(sessions)
+      .set({ revokedAt: now(), revokedReason: reason })
+      .where(and(inArray(sessions.id, sessionIds.slice(i, i + 90)), isNull(sessions.revokedAt)));
+  }
+  await Promise.all(sessionIds.map((id) => denySession(kv, id, reason)));
+}
+
+/** The ids of a user's sessions that have not ended, optionally leaving one out. */
+async function liveSessionIds(db: Database, userId: string, extra?: ReturnType<typeof eq>, exceptSessionId?: string): Promise<string[]> {
+  const conditions = [eq(sessions.userId, userId), isNull(sessions.revokedAt)];
+  if (extra) conditions.push(extra);
+  if (exceptSessionId) conditions.push(ne(sessions.id, exceptSessionId));
+  const rows = await db.select({ id: sessions.id }).from(sessions).where(and(...conditions));
+  return rows.map((r) => r.id);
+}
+
+/** End one session of `userId`: its sockets close, its access tokens stop working at once. */
+export async function revokeSession(db: Database, env: Bindings, userId: string, sessionId: string, reason: SessionEndReason): Promise<void> {
+  await closeLiveSockets(env, userId, [sessionId], reason);
+  await recordEnded(db, env.KV, [sessionId], reason);
 }
 
 /** End every live session of a user, optionally keeping one (the caller's). Returns how many ended. */
-export async function revokeUserSessions(
-  db: Database,
-  kv: KVNamespace,
-  userId: string,
-  reason: string,
-  exceptSessionId?: string,
-): Promise<number> {
-  const conditions = [eq(sessions.userId, userId), isNull(sessions.revokedAt)];
-  if (exceptSessionId) conditions.push(ne(sessions.id, exceptSessionId));
-  const ended = await db
-    .update(sessions)
-    .set({ revokedAt: now(), revokedReason: reason })
-    .where(and(...conditions))
-    .returning({ id: sessions.id });
-  await Promise.all(ended.map((s) => denySession(kv, s.id, reason)));
-  return ended.length;
+export async function revokeUserSessions(db: Database, env: Bindings, userId: string, reason: SessionEndReason, exceptSessionId?: string): Promise<number> {
+  const ids = await liveSessionIds(db, userId, undefined, exceptSessionId);
+  await closeLiveSockets(env, userId, ids, reason);
+  await recordEnded(db, env.KV, ids, reason);
+  return ids.length;
 }
 
 /** The device a session belongs to (undefined for an unknown session). */
@@ -148,30 +173,21 @@ export async function sessionDeviceId(db: Database, sessionId: string): Promise<
 }
 
 /** End every live session of `userId` on the device `deviceId` (it was blocked). Returns how many ended. */
-export async function revokeDeviceSessions(
-  db: Database,
-  kv: KVNamespace,
-  userId: string,
-  deviceId: string,
-  reason: string,
-): Promise<number> {
-  const ended = await db
-    .update(sessions)
-    .set({ revokedAt: now(), revokedReason: reason })
-    .where(and(eq(sessions.userId, userId), eq(sessions.deviceId, deviceId), isNull(sessions.revokedAt)))
-    .returning({ id: sessions.id });
-  await Promise.all(ended.map((s) => denySession(kv, s.id, reason)));
-  return ended.length;
+export async function revokeDeviceSessions(db: Database, env: Bindings, userId: string, deviceId: string, reason: SessionEndReason): Promise<number> {
+  const ids = await liveSessionIds(db, userId, eq(sessions.deviceId, deviceId));
+  await closeLiveSockets(env, userId, ids, reason);
+  await recordEnded(db, env.KV, ids, reason);
+  return ids.length;
 }
 
 /** End the caller's session `sessionId`; another user's session id is simply not found. */
-export async function revokeOwnSession(db: Database, kv: KVNamespace, userId: string, sessionId: string): Promise<void> {
+export async function revokeOwnSession(db: Database, env: Bindings, userId: string, sessionId: string): Promise<void> {
   const [row] = await db
     .select({ id: sessions.id })
     .from(sessions)
     .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now())));
   if (!row) throw new AppError(404, "not_found", "Session not found");
-  await revokeSession(db, kv, sessionId, "ended_by_user");
+  await revokeSession(db, env, userId, sessionId, "ended_by_user");
 }
 
 /** The user's live sessions, most recently used first. */

@@ -19,12 +19,20 @@ interface UnreadProbe {
 /**
  * Exact unread counts for `userId`. D1's `last_seq > read_seq` is only a cheap filter (the room
  * flushes last_seq about once a second, and read_seq trails sends): chats that pass it ask their
- * room, in parallel; chats that are fully read are never asked and count 0.
+ * room, in parallel; chats that are fully read are never asked and count 0, and so does a chat the
+ * user left or was removed from between the D1 read and the room's answer.
  */
 export async function exactUnread(env: RoomEnv, userId: string, probes: UnreadProbe[]): Promise<Map<string, number>> {
   const counts = new Map<string, number>(probes.map((p) => [p.chatId, 0]));
   const stale = probes.filter((p) => p.lastSeq > p.readSeq);
-  const results = await Promise.all(stale.map(async (p) => unwrap(await roomFor(env, p.chatId).unread(userId)).count));
+  const results = await Promise.all(
+    stale.map(async (p) => {
+      const result = await roomFor(env, p.chatId).unread(userId);
+      // Removed from this chat a moment ago (after D1 listed it): nothing unread there, not a failed list.
+      if (!result.ok && (result.error.status === 403 || result.error.status === 404)) return 0;
+      return unwrap(result).count;
+    }),
+  );
   stale.forEach((p, i) => counts.set(p.chatId, results[i]!));
   return counts;
 }

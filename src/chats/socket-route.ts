@@ -30,7 +30,7 @@ app.openapi(
     responses: {
       101: { description: "Switching Protocols: the socket is open and the room sends a `hello` frame" },
       426: { description: "Not a WebSocket upgrade (`upgrade_required`)", content: { "application/json": { schema: ErrorSchema } } },
-      ...errorResponses(400, 401, 404),
+      ...errorResponses(400, 401, 403, 404, 429),
     },
   }),
   async (c) => {
@@ -45,12 +45,23 @@ app.openapi(
     headers.delete("authorization");
     headers.set("x-user-id", userId);
     headers.set("x-session-id", sessionId);
+    headers.set("x-request-id", c.var.requestId);
     const url = new URL(c.req.url);
     url.searchParams.delete("access_token");
     const res = await roomFor(c.env, chatId).fetch(new Request(url, { method: "GET", headers }));
+    if (res.status !== 101) throw await refusal(res);
     // A response from another object has immutable headers; the app's middleware adds some.
-    return new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers, webSocket: res.webSocket });
+    return new Response(null, { status: 101, statusText: res.statusText, headers: res.headers, webSocket: res.webSocket });
   },
 );
+
+/** The room refused the socket (membership or session changed a moment ago): the same error shape as every route. */
+async function refusal(res: Response): Promise<AppError> {
+  const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string; details?: { retryAfter?: number } } } | null;
+  const status = res.status === 401 || res.status === 403 || res.status === 404 || res.status === 429 ? res.status : 500;
+  if (status === 500 || !body?.error?.code) return new AppError(500, "internal", "Internal server error");
+  const retryAfter = body.error.details?.retryAfter;
+  return new AppError(status, body.error.code, body.error.message ?? "Refused", body.error.details, retryAfter ? { "Retry-After": String(retryAfter) } : undefined);
+}
 
 export default app;

@@ -1,18 +1,16 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Bindings } from "../env";
+import { hubFor } from "../hubs/client";
 import { AppError } from "../lib/errors";
-import { errorFrame, readFrame } from "./frames";
-import { BARE_PING, BARE_PONG, type ClientFrame, CLOSE, TYPING_TTL_MS } from "./protocol";
+import { loadPresenceRule, withdrawMessages } from "./directory";
+import { FLOOD_PENALTY_MS, FrameBudget, type FrameVerdict } from "./frame-budget";
+import { closedSocketError, errorFrame, handleFrame, readFrame } from "./frames";
+import { PresenceRules } from "./presence";
+import { BARE_PING, BARE_PONG, CLOSE } from "./protocol";
 import { RoomLog } from "./room-log";
+import { RoomSockets, type SocketInfo } from "./sockets";
 import { RoomStore } from "./store";
-import { writeSummary } from "./summary";
 import type { ChatConfig, FlatJson, MembershipChange, Message, RoomEvent, RoomResult, SendInput, SystemNotice } from "./types";
-
-interface SocketInfo {
-  userId: string;
-  sessionId: string;
-  connectedAt: number;
-}
 
 type HistoryQuery = { before?: number; after?: number; around?: number; limit: number };
 
@@ -38,22 +36,27 @@ async function result<T>(fn: () => T | Promise<T>): Promise<RoomResult<T>> {
 export class ChatRoom extends DurableObject<Bindings> {
   private readonly store: RoomStore;
   private readonly log: RoomLog;
+  private readonly rules: PresenceRules;
+  private readonly sockets: RoomSockets;
+  private readonly budget = new FrameBudget();
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     this.store = new RoomStore(ctx.storage.sql);
+    this.rules = new PresenceRules(ctx.storage.sql);
+    this.sockets = new RoomSockets(ctx, this.rules);
     this.log = new RoomLog(this.store, {
       db: env.DB,
       chatName: ctx.id.name,
-      broadcast: (frame) => this.broadcast(frame),
-      sendToUser: (userId, frame) => {
-        for (const ws of ctx.getWebSockets(userId)) this.sendFrame(ws, frame);
-      },
+      broadcast: (frame) => this.sockets.broadcast(frame),
+      sendToUser: (userId, frame) => this.sockets.sendToUser(userId, frame),
       closeUser: (userId, code, reason) => {
-        for (const ws of ctx.getWebSockets(userId)) ws.close(code, reason);
+        this.sockets.closeUser(userId, code, reason);
+        this.offlineIfGone(userId);
       },
       scheduleAlarm: (at) => void this.scheduleAlarm(at),
       waitUntil: (promise) => ctx.waitUntil(promise),
+      transaction: (fn) => ctx.storage.transactionSync(fn),
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(BARE_PING, BARE_PONG));
   }
@@ -76,6 +79,49 @@ export class ChatRoom extends DurableObject<Bindings> {
       this.log.setBlocked(blocked);
       return null;
     });
+  }
+
+  /** Direct chats: the other person deleted their account, so nobody posts here any more. */
+  setPeerDeleted(): Promise<RoomResult<null>> {
+    return result(() => {
+      this.log.setPeerDeleted();
+      return null;
+    });
+  }
+
+  /** A member changed their read-receipts privacy setting. */
+  memberSettingsChanged(userId: string, readReceipts: boolean): Promise<RoomResult<null>> {
+    return result(async () => {
+      await this.log.memberSettingsChanged(userId, readReceipts);
+      return null;
+    });
+  }
+
+  /**
+   * From the user's hub: sessions ended. Close their sockets here (every socket of the user with
+   * `wholeAccount`), refuse frames still in flight, and refuse new sockets of those sessions
+   * until `until`. Returns whether the user still has sockets here.
+   */
+  endSessions(userId: string, sessionIds: string[], code: number, reason: string, until: number, wholeAccount = false): boolean {
+    this.store.endSessions(sessionIds, until);
+    this.sockets.closeUser(userId, code, reason, wholeAccount ? undefined : sessionIds);
+    this.offlineIfGone(userId);
+    return this.sockets.isOnline(userId);
+  }
+
+  /**
+   * From a hub: who may see `userIds` online changed. Reload their rules and tell every socket
+   * what it may now see. Returns whether `hubUserId` still has sockets here.
+   */
+  async refreshPresence(hubUserId: string, userIds: string[]): Promise<boolean> {
+    const chatId = this.store.config()?.chatId;
+    const online = userIds.filter((id) => this.sockets.isOnline(id));
+    if (chatId && online.length > 0) {
+      const loaded = await Promise.all(online.map((id) => loadPresenceRule(this.env.DB, chatId, id)));
+      online.forEach((id, i) => this.rules.set(id, loaded[i]!));
+      for (const id of online) this.sockets.announce(id, true, { always: true });
+    }
+    return this.sockets.isOnline(hubUserId);
   }
 
   /** Append a message; a retry with the same clientMessageId returns the stored one (`duplicate`). */
@@ -119,58 +165,94 @@ export class ChatRoom extends DurableObject<Bindings> {
     return result(() => this.log.receipts(userId, messageId));
   }
 
-  /** The chat was deleted: close every socket and erase the room. */
+  /** The chat was deleted: close every socket, take its messages out of the admin count, erase the room. */
   async destroy(): Promise<void> {
-    for (const ws of this.ctx.getWebSockets()) ws.close(CLOSE.chatDeleted, "chat deleted");
+    for (const ws of this.ctx.getWebSockets()) this.sockets.close(ws, CLOSE.chatDeleted, "chat deleted");
+    await withdrawMessages(this.env.DB, this.store.summary.flushedMessages());
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
   }
 
   // --- sockets ----------------------------------------------------------------------------
 
+  /**
+   * Accept a socket the Worker authenticated (user, session and request id in headers only the
+   * Worker can set). The session is registered with the user's hub first: a session that ended
+   * (even one ending while this runs) is refused, so a socket never outlives its session.
+   */
   override async fetch(request: Request): Promise<Response> {
     const userId = request.headers.get("x-user-id");
     const sessionId = request.headers.get("x-session-id");
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !userId || !sessionId) {
       return new Response("expected a WebSocket upgrade from the API Worker", { status: 400 });
     }
+    const ended = () => new AppError(401, "session_revoked", "This session has ended; sign in again");
     try {
+      if (this.store.sessionEnded(sessionId)) throw ended();
+      const penalty = this.store.penaltyUntil(userId);
+      if (penalty) {
+        const retryAfter = Math.ceil((penalty - Date.now()) / 1000);
+        throw new AppError(429, "rate_limited", `A socket of yours flooded this chat; try again in ${retryAfter} s`, { retryAfter });
+      }
       await this.log.requireMember(userId);
+      const chatId = this.log.chatId();
+      const registration = await hubFor(this.env, userId).register(sessionId, chatId);
+      if (!registration.ok) throw ended();
+      if (!this.sockets.isOnline(userId)) this.rules.set(userId, await loadPresenceRule(this.env.DB, chatId, userId));
+      // The session may have ended while the hub or D1 answered.
+      if (this.store.sessionEnded(sessionId)) throw ended();
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       // The Worker checked D1 a moment ago; the room may know better (just removed or banned).
-      return Response.json({ error: { code: err.code, message: err.message } }, { status: err.status });
+      return Response.json({ error: { code: err.code, message: err.message, details: err.details } }, { status: err.status });
     }
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
-    this.ctx.acceptWebSocket(server, [userId, `session:${sessionId}`]);
-    const info: SocketInfo = { userId, sessionId, connectedAt: Date.now() };
-    server.serializeAttachment(info);
-    const firstSocket = this.ctx.getWebSockets(userId).length === 1;
-    this.sendFrame(server, {
+    const firstSocket = !this.sockets.isOnline(userId);
+    this.sockets.accept(server, { userId, sessionId, connectedAt: Date.now(), requestId: request.headers.get("x-request-id") });
+    this.sockets.send(server, {
       type: "hello",
       chatId: this.log.chatId(),
       lastSeq: this.store.lastSeq(),
       lastEventSeq: this.store.lastEventSeq(),
-      online: this.onlineUserIds(),
+      online: this.sockets.onlineFor(userId),
     });
-    if (firstSocket) this.broadcast({ type: "presence", userId, online: true }, server);
+    if (firstSocket) this.sockets.announce(userId, true, { except: server });
     return new Response(null, { status: 101, webSocket: client });
   }
 
   override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    // The budget is checked before anything is parsed: a flood costs almost nothing.
+    const verdict = this.budget.check(ws);
+    if (verdict.kind !== "accept") return this.overBudget(ws, verdict);
+    const info = this.sockets.info(ws);
+    if (!info) return;
+    if (info.closedWith) return this.refuseOnClosedSocket(ws, info, data);
     const reading = readFrame(data);
     if (!reading.ok) {
-      this.sendFrame(ws, errorFrame(reading.error, reading.id));
-      if (reading.close) ws.close(reading.close, "frame too large");
+      this.sockets.send(ws, errorFrame(reading.error, reading.id));
+      if (reading.close) this.sockets.close(ws, reading.close, "frame too large");
       return;
     }
     const frame = reading.frame;
     try {
-      await this.handleFrame(ws, ws.deserializeAttachment() as SocketInfo, frame);
+      await handleFrame({ log: this.log, sockets: this.sockets, store: this.store, scheduleAlarm: (at) => this.scheduleAlarm(at) }, ws, info, frame);
     } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      this.sendFrame(ws, errorFrame(err, frame.id));
+      if (err instanceof AppError) return this.sockets.send(ws, errorFrame(err, frame.id));
+      // A bug: log it with the socket's request id, answer `internal`, keep the socket open.
+      console.error(
+        JSON.stringify({
+          level: "error",
+          msg: "socket frame failed",
+          requestId: info.requestId,
+          chatId: this.store.config()?.chatId ?? null,
+          userId: info.userId,
+          frame: frame.type,
+          frameId: frame.id ?? null,
+          error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
+        }),
+      );
+      this.sockets.send(ws, errorFrame(new AppError(500, "internal", "Internal error; the frame was not processed"), frame.id));
     }
   }
 
@@ -181,111 +263,63 @@ export class ChatRoom extends DurableObject<Bindings> {
     } catch {
       // already closed
     }
-    const info = ws.deserializeAttachment() as SocketInfo | null;
-    if (!info) return;
-    const remaining = this.ctx.getWebSockets(info.userId).filter((s) => s !== ws && s.readyState === WebSocket.OPEN);
-    if (remaining.length === 0) {
-      if (this.store.transient.clearTyping(info.userId)) this.broadcast({ type: "typing", userId: info.userId, typing: false });
-      this.broadcast({ type: "presence", userId: info.userId, online: false }, ws);
-    }
+    const info = this.sockets.info(ws);
+    if (info) this.offlineIfGone(info.userId);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
     await this.webSocketClose(ws, 1011);
   }
 
-  private async handleFrame(ws: WebSocket, info: SocketInfo, frame: ClientFrame): Promise<void> {
-    switch (frame.type) {
-      case "message.send": {
-        const { message, duplicate } = await this.log.send({ userId: info.userId, clientMessageId: frame.clientMessageId, type: "text", text: frame.text });
-        this.sendFrame(ws, { type: "ack", id: frame.id, message, duplicate });
-        return;
-      }
-      case "typing.start":
-      case "typing.stop": {
-        await this.log.requireMember(info.userId);
-        const typing = frame.type === "typing.start";
-        if (typing) {
-          const expiresAt = Date.now() + TYPING_TTL_MS;
-          this.store.transient.setTyping(info.userId, expiresAt);
-          this.broadcast({ type: "typing", userId: info.userId, typing, expiresAt: new Date(expiresAt).toISOString() }, ws);
-          await this.scheduleAlarm(expiresAt);
-        } else if (this.store.transient.clearTyping(info.userId)) {
-          this.broadcast({ type: "typing", userId: info.userId, typing: false }, ws);
-        }
-        this.sendFrame(ws, { type: "ack", id: frame.id });
-        return;
-      }
-      case "read":
-      case "delivered": {
-        const state = await this.log.mark(info.userId, frame.type, frame.seq);
-        this.sendFrame(ws, { type: "ack", id: frame.id, ...state });
-        return;
-      }
-      case "sync": {
-        const page = await this.log.events(info.userId, frame.afterEventSeq, 500);
-        for (const event of page.events) this.sendFrame(ws, event);
-        this.sendFrame(ws, { type: "ack", id: frame.id, lastEventSeq: page.lastEventSeq, hasMore: page.hasMore, tooFarBehind: page.tooFarBehind });
-        return;
-      }
-      case "ping":
-        this.sendFrame(ws, { type: "ack", id: frame.id, pong: true, now: new Date().toISOString() });
-        return;
+  /**
+   * A frame on a socket the room already closed (its session ended, its member was removed…):
+   * nothing of it is stored or delivered. The first one is answered with the reason (if the
+   * socket still takes frames); the rest are dropped, so a client that keeps sending costs nothing.
+   */
+  private refuseOnClosedSocket(ws: WebSocket, info: SocketInfo, data: string | ArrayBuffer): void {
+    if (!this.sockets.markRefused(ws)) return;
+    const id = typeof data === "string" ? /"id"\s*:\s*"([^"]{1,64})"/.exec(data)?.[1] : undefined;
+    this.sockets.send(ws, errorFrame(closedSocketError(info.closedWith!), id));
+  }
+
+  /** One warning per run of dropped frames; a socket that keeps flooding is closed (1008). */
+  private overBudget(ws: WebSocket, verdict: Exclude<FrameVerdict, { kind: "accept" }>): void {
+    if (verdict.kind === "warn") {
+      const error = new AppError(429, "rate_limited", "Too many frames: frames are dropped unanswered until the budget refills", { retryAfter: verdict.retryAfter });
+      this.sockets.send(ws, errorFrame(error));
+    } else if (verdict.kind === "close") {
+      const info = this.sockets.info(ws);
+      this.sockets.close(ws, CLOSE.policyViolation, "frame flood");
+      if (!info) return;
+      // Reconnecting to flood again is refused for a while (429 at the upgrade).
+      this.store.penalize(info.userId, Date.now() + FLOOD_PENALTY_MS);
+      this.offlineIfGone(info.userId);
     }
   }
 
-  // --- alarm: coalesced D1 summary, typing expiry, event pruning ----------------------------
+  /** When a user's last socket here closed: stop their typing, tell whoever saw them online, drop their rule. */
+  private offlineIfGone(userId: string): void {
+    if (this.sockets.isOnline(userId) || !this.rules.has(userId)) return;
+    if (this.store.transient.clearTyping(userId)) this.sockets.broadcast({ type: "typing", userId, typing: false });
+    this.sockets.announce(userId, false);
+    this.rules.delete(userId);
+  }
+
+  // --- alarm: coalesced D1 summary, typing expiry, pruning ----------------------------------
 
   override async alarm(): Promise<void> {
     const at = Date.now();
-    for (const userId of this.store.transient.expireTyping(at)) this.broadcast({ type: "typing", userId, typing: false });
-    if (this.store.getMeta("summaryDirty") === "1") await this.flushSummary(at);
+    for (const userId of this.store.transient.expireTyping(at)) this.sockets.broadcast({ type: "typing", userId, typing: false });
+    const chatId = this.store.config()?.chatId;
+    if (chatId && this.store.summary.dirty) await this.store.summary.flush(this.env.DB, chatId, at);
     this.store.pruneEvents();
+    this.store.pruneEndedSessions(at);
     const next = this.store.transient.nextTypingExpiry();
     if (next !== null) await this.scheduleAlarm(next);
   }
 
-  /** Write last seq, activity time and preview to D1 (the room stays the source of truth). */
-  private async flushSummary(at: number): Promise<void> {
-    const config = this.store.config();
-    if (!config) return;
-    this.store.setMeta("summaryDirty", "0");
-    this.store.setMeta("lastFlushAt", String(at));
-    await writeSummary(this.env.DB, config.chatId, this.store, at);
-  }
-
-  /** Mark the summary dirty: flush now if the last flush is a second old, else when it is. */
   private async scheduleAlarm(at: number): Promise<void> {
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);
-  }
-
-  private onlineUserIds(): string[] {
-    const ids = new Set<string>();
-    for (const ws of this.ctx.getWebSockets()) {
-      const info = ws.deserializeAttachment() as SocketInfo | null;
-      if (info && ws.readyState === WebSocket.OPEN) ids.add(info.userId);
-    }
-    return [...ids];
-  }
-
-  private sendFrame(ws: WebSocket, frame: Record<string, unknown>): void {
-    try {
-      ws.send(JSON.stringify(frame));
-    } catch {
-      // The socket is closing; its close handler cleans up.
-    }
-  }
-
-  private broadcast(frame: Record<string, unknown>, except?: WebSocket): void {
-    const text = JSON.stringify(frame);
-    for (const ws of this.ctx.getWebSockets()) {
-      if (ws === except) continue;
-      try {
-        ws.send(text);
-      } catch {
-        // closing
-      }
-    }
   }
 }

@@ -1,34 +1,122 @@
+import { and, eq, lt, sql } from "drizzle-orm";
+import { createDb, type Database } from "../db/client";
+import { blocks, chatMembers, chats, contacts, statCounters, users } from "../db/schema";
+import type { PresenceRule } from "./presence";
 import { type ChatConfig, DEFAULT_PERMISSIONS, parsePermissions, type RoomMember } from "./types";
 
 /**
- * Read one membership from D1 (the source of truth) when the room's cache has not seen it:
- * after the room was created, or if a membership RPC from the Worker was lost.
+ * Every D1 read and write of the ChatRoom, typed from the drizzle schema (a renamed column fails
+ * the typecheck). D1 stays the source of truth for membership and settings; the room reads them
+ * when its cache has not seen them and writes back only its coalesced summary.
  */
-export async function loadMemberFromDirectory(db: D1Database, chatId: string, userId: string): Promise<(RoomMember & { readSeq: number }) | null> {
-  const row = await db
-    .prepare(
-      `SELECT m.role, m.permissions, m.read_seq, u.read_receipts
-         FROM chat_members m JOIN users u ON u.id = m.user_id
-        WHERE m.chat_id = ? AND m.user_id = ?`,
-    )
-    .bind(chatId, userId)
-    .first<{ role: RoomMember["role"]; permissions: string | null; read_seq: number; read_receipts: number }>();
+
+/**
+ * Read one membership from D1 when the room's cache has not seen it: after the room was
+ * created, or if a membership RPC from the Worker was lost.
+ */
+export async function loadMemberFromDirectory(d1: D1Database, chatId: string, userId: string): Promise<(RoomMember & { readSeq: number }) | null> {
+  const [row] = await createDb(d1)
+    .select({ role: chatMembers.role, permissions: chatMembers.permissions, readSeq: chatMembers.readSeq, readReceipts: users.readReceipts })
+    .from(chatMembers)
+    .innerJoin(users, eq(users.id, chatMembers.userId))
+    .where(and(eq(chatMembers.chatId, chatId), eq(chatMembers.userId, userId)))
+    .limit(1);
   if (!row) return null;
-  return { userId, role: row.role, overrides: parsePermissions(row.permissions), readReceipts: row.read_receipts === 1, readSeq: row.read_seq };
+  return { userId, role: row.role, overrides: parsePermissions(row.permissions), readReceipts: row.readReceipts, readSeq: row.readSeq };
 }
 
 /** Read a chat's settings from D1 when the room lost (or never got) its configure call. */
-export async function loadConfigFromDirectory(db: D1Database, chatId: string): Promise<ChatConfig | null> {
-  const row = await db
-    .prepare("SELECT type, frozen_at, slow_mode_seconds, permissions FROM chats WHERE id = ?")
-    .bind(chatId)
-    .first<{ type: ChatConfig["type"]; frozen_at: number | null; slow_mode_seconds: number; permissions: string }>();
+export async function loadConfigFromDirectory(d1: D1Database, chatId: string): Promise<ChatConfig | null> {
+  const [row] = await createDb(d1)
+    .select({ type: chats.type, frozenAt: chats.frozenAt, slowModeSeconds: chats.slowModeSeconds, permissions: chats.permissions })
+    .from(chats)
+    .where(eq(chats.id, chatId))
+    .limit(1);
   if (!row) return null;
   return {
     chatId,
     type: row.type,
-    frozen: row.frozen_at != null,
-    slowModeSeconds: row.slow_mode_seconds,
+    frozen: row.frozenAt != null,
+    slowModeSeconds: row.slowModeSeconds,
     permissions: { ...DEFAULT_PERMISSIONS, ...parsePermissions(row.permissions) },
   };
+}
+
+/**
+ * A user's presence rule in one chat, in one D1 round trip: their `lastSeen` setting, and the
+ * contacts and blocks between them and the chat's members (index ranges on the user's own rows,
+ * each joined to the membership primary key). A deleted or unknown user is seen by nobody.
+ */
+export async function loadPresenceRule(d1: D1Database, chatId: string, userId: string): Promise<PresenceRule> {
+  const db = createDb(d1);
+  const memberOf = (column: typeof contacts.contactId | typeof blocks.blockedId) =>
+    and(eq(chatMembers.chatId, chatId), eq(chatMembers.userId, column));
+  const [who, theirContacts, contactOf, blockedByThem, blockedThem] = await db.batch([
+    db.select({ audience: users.privacyLastSeen, status: users.status }).from(users).where(eq(users.id, userId)),
+    db.select({ id: contacts.contactId }).from(contacts).innerJoin(chatMembers, memberOf(contacts.contactId)).where(eq(contacts.ownerId, userId)),
+    db.select({ id: contacts.ownerId }).from(contacts).innerJoin(chatMembers, memberOf(contacts.ownerId)).where(eq(contacts.contactId, userId)),
+    db.select({ id: blocks.blockedId }).from(blocks).innerJoin(chatMembers, memberOf(blocks.blockedId)).where(eq(blocks.blockerId, userId)),
+    db.select({ id: blocks.blockerId }).from(blocks).innerJoin(chatMembers, memberOf(blocks.blockerId)).where(eq(blocks.blockedId, userId)),
+  ]);
+  const user = who[0];
+  return {
+    audience: user && user.status !== "deleted" ? user.audience : "nobody",
+    contacts: theirContacts.map((r) => r.id),
+    contactOf: contactOf.map((r) => r.id),
+    blocked: [...blockedByThem, ...blockedThem].map((r) => r.id),
+  };
+}
+
+/** What a room's summary flush writes to D1. */
+export interface ChatSummaryWrite {
+  chatId: string;
+  lastSeq: number;
+  lastActivityAt: number;
+  /** The newest message that is not deleted, for the chat list (null: none). */
+  preview: Record<string, string | number | null> | null;
+  /** Senders' read positions (sending reads the chat). */
+  reads: { userId: string; seq: number }[];
+  /** Change in the room's people's messages since the last flush (may be negative). */
+  messagesDelta: number;
+}
+
+/** One D1 batch (one transaction): the chat row, senders' read positions, the admin counter. */
+export async function writeChatSummary(d1: D1Database, s: ChatSummaryWrite): Promise<void> {
+  const db = createDb(d1);
+  await db.batch([
+    db
+      .update(chats)
+      .set({ lastSeq: s.lastSeq, lastActivityAt: sql`max(${chats.lastActivityAt}, ${s.lastActivityAt})`, lastMessage: s.preview ? JSON.stringify(s.preview) : null })
+      .where(eq(chats.id, s.chatId)),
+    db.update(statCounters).set({ value: sql`${statCounters.value} + ${s.messagesDelta}` }).where(eq(statCounters.key, MESSAGES_COUNTER)),
+    ...s.reads.map((r) => advanceReadStatement(db, s.chatId, r.userId, r.seq)),
+  ]);
+}
+
+/** The admin stats counter a room adds its people's messages to. */
+const MESSAGES_COUNTER = "messages";
+
+/** Move a member's read position in D1 forward (never back). */
+const advanceReadStatement = (db: Database, chatId: string, userId: string, seq: number) =>
+  db
+    .update(chatMembers)
+    .set({ readSeq: seq })
+    .where(and(eq(chatMembers.chatId, chatId), eq(chatMembers.userId, userId), lt(chatMembers.readSeq, seq)));
+
+/** Copy one member's read position to D1 (the chat list's unread check reads it). */
+export async function writeReadPosition(d1: D1Database, chatId: string, userId: string, seq: number): Promise<void> {
+  await advanceReadStatement(createDb(d1), chatId, userId, seq);
+}
+
+/** The chat was deleted: take this room's share back out of the admin messages counter. */
+export async function withdrawMessages(d1: D1Database, count: number): Promise<void> {
+  if (count === 0) return;
+  const db = createDb(d1);
+  await db.update(statCounters).set({ value: sql`max(0, ${statCounters.value} - ${count})` }).where(eq(statCounters.key, MESSAGES_COUNTER));
+}
+
+/** The chats a user is a member of (the membership index by user). */
+export async function chatIdsOf(d1: D1Database, userId: string): Promise<string[]> {
+  const rows = await createDb(d1).select({ chatId: chatMembers.chatId }).from(chatMembers).where(eq(chatMembers.userId, userId));
+  return rows.map((r) => r.chatId);
 }

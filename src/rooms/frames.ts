@@ -1,6 +1,9 @@
 import { AppError } from "../lib/errors";
 import { parseOrThrow } from "../lib/validate";
-import { ClientFrame, CLOSE, MAX_FRAME_BYTES } from "./protocol";
+import { ClientFrame, CLOSE, MAX_FRAME_BYTES, TYPING_TTL_MS } from "./protocol";
+import type { RoomLog } from "./room-log";
+import type { SocketInfo, RoomSockets } from "./sockets";
+import type { RoomStore } from "./store";
 
 export type FrameReading = { ok: true; frame: ClientFrame } | { ok: false; id?: string; error: AppError; close?: number };
 
@@ -38,3 +41,80 @@ export const errorFrame = (error: AppError, id?: string) => ({
   message: error.message,
   ...(error.details ? { details: error.details } : {}),
 });
+
+/** What a frame handler needs from the room around it. */
+export interface FrameContext {
+  log: RoomLog;
+  sockets: RoomSockets;
+  store: RoomStore;
+  scheduleAlarm(at: number): Promise<void>;
+}
+
+/**
+ * Act on one valid frame from `info`'s socket. Frames take the same paths as REST (RoomLog);
+ * errors are thrown (AppError) and answered by the caller as an `error` frame.
+ */
+export async function handleFrame(room: FrameContext, ws: WebSocket, info: SocketInfo, frame: ClientFrame): Promise<void> {
+  const { log, sockets, store } = room;
+  switch (frame.type) {
+    case "message.send": {
+      const { message, duplicate } = await log.send({ userId: info.userId, clientMessageId: frame.clientMessageId, type: "text", text: frame.text });
+      sockets.send(ws, { type: "ack", id: frame.id, message, duplicate });
+      return;
+    }
+    case "typing.start":
+    case "typing.stop": {
+      await log.requireMember(info.userId);
+      if (frame.type === "typing.start") {
+        const expiresAt = Date.now() + TYPING_TTL_MS;
+        store.transient.setTyping(info.userId, expiresAt);
+        sockets.broadcast({ type: "typing", userId: info.userId, typing: true, expiresAt: new Date(expiresAt).toISOString() }, ws);
+        await room.scheduleAlarm(expiresAt);
+      } else if (store.transient.clearTyping(info.userId)) {
+        sockets.broadcast({ type: "typing", userId: info.userId, typing: false }, ws);
+      }
+      sockets.send(ws, { type: "ack", id: frame.id });
+      return;
+    }
+    case "read":
+    case "delivered": {
+      const state = await log.mark(info.userId, frame.type, frame.seq);
+      sockets.send(ws, { type: "ack", id: frame.id, ...state });
+      return;
+    }
+    case "sync": {
+      const page = await log.events(info.userId, frame.afterEventSeq, 500);
+      for (const event of page.events) sockets.send(ws, event);
+      sockets.send(ws, { type: "ack", id: frame.id, lastEventSeq: page.lastEventSeq, hasMore: page.hasMore, tooFarBehind: page.tooFarBehind });
+      return;
+    }
+    case "ping":
+      sockets.send(ws, { type: "ack", id: frame.id, pong: true, now: new Date().toISOString() });
+      return;
+    default:
+      assertNever(frame);
+  }
+}
+
+function assertNever(frame: never): never {
+  throw new Error(`unhandled frame ${JSON.stringify(frame)}`);
+}
+
+/** The error a frame gets when it arrives on a socket the room already closed. */
+export function closedSocketError(closedWith: { code: number; reason: string }): AppError {
+  const code = CLOSED_SOCKET_CODES[closedWith.code] ?? "socket_closed";
+  return new AppError(code === "session_revoked" ? 401 : 403, code, `This socket was closed (${closedWith.reason}); the frame was not processed`, {
+    closeCode: closedWith.code,
+  });
+}
+
+const CLOSED_SOCKET_CODES: Record<number, string> = {
+  [CLOSE.sessionEnded]: "session_revoked",
+  [CLOSE.accountRestricted]: "account_restricted",
+  [CLOSE.deviceBlocked]: "device_blocked",
+  [CLOSE.removed]: "member_removed",
+  [CLOSE.banned]: "member_banned",
+  [CLOSE.chatDeleted]: "not_found",
+  [CLOSE.tooManySockets]: "too_many_sockets",
+  [CLOSE.policyViolation]: "rate_limited",
+};

@@ -30,11 +30,39 @@ export type ClientFrame = z.infer<typeof ClientFrame>;
 export const BARE_PING = '{"type":"ping"}';
 export const BARE_PONG = '{"type":"pong"}';
 
-/** Close codes the room uses besides the standard ones. */
+/** Close codes the room uses besides the standard ones (listed in the README's socket protocol). */
 export const CLOSE = {
+  /** A socket that kept sending past its frame budget after the warning. */
+  policyViolation: 1008,
   tooBig: 1009,
   removed: 4001,
   banned: 4002,
   chatDeleted: 4004,
+  /** Logout, session revoked, password changed or reset, refresh-token reuse, account deleted. */
   sessionEnded: 4005,
+  /** The account was suspended or banned. */
+  accountRestricted: 4006,
+  deviceBlocked: 4007,
+  /** The user opened more than MAX_SOCKETS_PER_USER sockets to this chat: the oldest closes. */
+  tooManySockets: 4008,
 } as const;
+
+/** Sockets one user may hold open in one chat; the next one closes the oldest (4008). */
+export const MAX_SOCKETS_PER_USER = 10;
+
+/**
+ * Why a session ended, as the auth code records it, and the close code and reason its sockets
+ * get. Every way a session can end is listed, so a new one fails the typecheck until mapped.
+ */
+export const SESSION_END_CLOSE = {
+  logout: { code: CLOSE.sessionEnded, text: "session ended: signed out" },
+  ended_by_user: { code: CLOSE.sessionEnded, text: "session ended: revoked" },
+  password_changed: { code: CLOSE.sessionEnded, text: "session ended: password changed" },
+  password_reset: { code: CLOSE.sessionEnded, text: "session ended: password reset" },
+  refresh_token_reuse: { code: CLOSE.sessionEnded, text: "session ended: refresh token reused" },
+  account_deleted: { code: CLOSE.sessionEnded, text: "session ended: account deleted" },
+  account_suspended: { code: CLOSE.accountRestricted, text: "account suspended" },
+  account_banned: { code: CLOSE.accountRestricted, text: "account banned" },
+  device_blocked: { code: CLOSE.deviceBlocked, text: "device blocked" },
+} as const satisfies Record<string, { code: number; text: string }>;
+export type SessionEndReason = keyof typeof SESSION_END_CLOSE;

@@ -1,12 +1,11 @@
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { loadConfigFromDirectory, loadMemberFromDirectory } from "./directory";
+import { loadConfigFromDirectory, loadMemberFromDirectory, writeReadPosition } from "./directory";
 import { CLOSE } from "./protocol";
-import { SendLimiter } from "./send-limiter";
-import { type MemberState, RoomStore } from "./store";
+import type { MemberState } from "./member-cache";
+import type { RoomStore } from "./store";
 import { type ChatConfig, effectivePermissions, type MembershipChange, type Message, type RoomEvent, type SendInput, type SystemNotice } from "./types";
 
-const SUMMARY_INTERVAL_MS = 1_000;
 const HISTORY_MAX = 100;
 
 /** What the log needs from the Durable Object around it: sockets, the alarm, D1. */
@@ -19,6 +18,8 @@ export interface RoomHost {
   closeUser(userId: string, code: number, reason: string): void;
   scheduleAlarm(at: number): void;
   waitUntil(promise: Promise<unknown>): void;
+  /** Run `fn` as one SQLite transaction: a throw leaves nothing of it behind. */
+  transaction<T>(fn: () => T): T;
 }
 
 /**
@@ -27,8 +28,6 @@ export interface RoomHost {
  * Durable Object turns them into RPC results and socket frames.
  */
 export class RoomLog {
-  readonly limiter = new SendLimiter();
-
   constructor(
     readonly store: RoomStore,
     private readonly host: RoomHost,
@@ -38,32 +37,48 @@ export class RoomLog {
 
   /** Set or update the chat's settings; `notice` appends a system message, `patch` a chat.updated event. */
   configure(config: ChatConfig, patch?: Record<string, unknown>, notice?: SystemNotice): Message | null {
-    this.store.setConfig(config);
-    if (patch) this.emit("chat.updated", { chat: patch });
-    return notice ? this.appendSystem(notice) : null;
+    const message = this.write((emit) => {
+      this.store.setConfig(config);
+      if (patch) emit("chat.updated", { chat: patch });
+      return notice ? this.appendSystem(notice, emit) : null;
+    });
+    if (message) this.summaryChanged();
+    return message;
   }
 
   /** Apply membership changes decided in D1: refresh the cache, kick removed sockets, log it. */
   async membersChanged(change: MembershipChange): Promise<Message | null> {
     await this.ensureConfig();
     const at = Date.now();
-    const lastSeq = this.store.lastSeq();
-    for (const m of change.added ?? []) {
-      // What was said before someone joined is history, not unread, for them.
-      this.store.upsertMember(m, lastSeq);
-      this.emit("member.joined", { userId: m.userId, role: m.role });
-    }
-    for (const m of change.updated ?? []) {
-      this.store.upsertMember(m, lastSeq);
-      this.emit("member.updated", { userId: m.userId, role: m.role, overrides: m.overrides });
-    }
-    for (const r of change.removed ?? []) {
-      this.store.removeMember(r.userId, r.reason, at);
-      this.store.transient.clearTyping(r.userId);
-      this.emit(r.reason === "left" ? "member.left" : "member.removed", { userId: r.userId, reason: r.reason });
+    const removed = change.removed ?? [];
+    const notice = this.write((emit) => {
+      const lastSeq = this.store.lastSeq();
+      for (const m of change.added ?? []) {
+        // What was said before someone joined is history, not unread, for them.
+        this.store.members.upsert(m, lastSeq);
+        emit("member.joined", { userId: m.userId, role: m.role });
+      }
+      for (const m of change.updated ?? []) {
+        this.store.members.upsert(m, lastSeq);
+        emit("member.updated", { userId: m.userId, role: m.role, overrides: m.overrides });
+      }
+      for (const r of removed) {
+        this.store.members.remove(r.userId, r.reason, at);
+        emit(r.reason === "left" ? "member.left" : "member.removed", { userId: r.userId, reason: r.reason });
+      }
+      return change.notice ? this.appendSystem(change.notice, emit) : null;
+    });
+    if (notice) this.summaryChanged();
+    for (const r of removed) {
       this.host.closeUser(r.userId, r.reason === "banned" ? CLOSE.banned : CLOSE.removed, r.reason === "left" ? "left the chat" : `${r.reason} from the chat`);
     }
-    return change.notice ? this.appendSystem(change.notice) : null;
+    return notice;
+  }
+
+  /** A member changed their read-receipts setting: later reads follow it. */
+  async memberSettingsChanged(userId: string, readReceipts: boolean): Promise<void> {
+    await this.ensureConfig();
+    this.store.members.setReadReceipts(userId, readReceipts);
   }
 
   // --- messages ---------------------------------------------------------------------------
@@ -74,26 +89,31 @@ export class RoomLog {
    */
   async send(input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
     const member = await this.requireSender(input.userId);
-    const existing = this.store.findByClientId(input.userId, input.clientMessageId);
-    if (existing) return { message: this.store.toMessage(existing, this.chatId()), duplicate: true };
-    this.limiter.take(input.userId, member.role === "member" ? this.config().slowModeSeconds : 0);
-    const row = this.store.insertMessage({
-      id: newId(),
-      senderId: input.userId,
-      clientMessageId: input.clientMessageId,
-      type: "text",
-      text: input.text,
-      system: null,
-      at: Date.now(),
+    const slowMode = member.role === "member" ? this.config().slowModeSeconds : 0;
+    const result = this.write((emit) => {
+      const existing = this.store.findByClientId(input.userId, input.clientMessageId);
+      if (existing) return { message: this.store.toMessage(existing, this.chatId()), duplicate: true };
+      this.store.limiter.take(input.userId, slowMode);
+      const row = this.store.insertMessage({
+        id: newId(),
+        senderId: input.userId,
+        clientMessageId: input.clientMessageId,
+        type: "text",
+        text: input.text,
+        system: null,
+        at: Date.now(),
+      });
+      const message = this.store.toMessage(row, this.chatId());
+      emit("message.new", { message });
+      this.store.summary.countMessages(1);
+      // Sending implies having read everything before it. No receipt is broadcast for that:
+      // every client can infer it from message.new, and it would double the fan-out.
+      if (this.store.members.advance(input.userId, "read_seq", message.seq)) this.store.transient.notePendingRead(input.userId, message.seq);
+      this.store.transient.clearTyping(input.userId);
+      return { message, duplicate: false };
     });
-    const message = this.store.toMessage(row, this.chatId());
-    this.emit("message.new", { message });
-    // Sending implies having read everything before it. No receipt is broadcast for that:
-    // every client can infer it from message.new, and it would double the fan-out.
-    if (this.store.advance(input.userId, "read_seq", message.seq)) this.store.transient.notePendingRead(input.userId, message.seq);
-    this.store.transient.clearTyping(input.userId);
-    this.summaryChanged();
-    return { message, duplicate: false };
+    if (!result.duplicate) this.summaryChanged();
+    return result;
   }
 
   /**
@@ -104,11 +124,15 @@ export class RoomLog {
   async truncate(actorId: string): Promise<{ seq: number; removed: number }> {
     const member = await this.requireMember(actorId);
     if (member.role !== "owner" && member.role !== "admin") throw new AppError(403, "permission_denied", "Only owners and admins can clear the history");
-    const seq = this.store.lastSeq();
-    const removed = this.store.truncate(seq);
-    this.emit("chat.truncated", { seq, actorId });
+    const result = this.write((emit) => {
+      const seq = this.store.lastSeq();
+      this.store.summary.countMessages(-this.store.countUserMessagesThrough(seq));
+      const removed = this.store.truncate(seq);
+      emit("chat.truncated", { seq, actorId });
+      return { seq, removed };
+    });
     this.summaryChanged();
-    return { seq, removed };
+    return result;
   }
 
   /** Edit my own text message within 48 hours. */
@@ -119,9 +143,12 @@ export class RoomLog {
     if (row.deleted_at) throw new AppError(404, "not_found", "Message not found");
     if (Date.now() - row.created_at > 48 * 3600_000) throw new AppError(403, "edit_window_passed", "Messages can be edited for 48 hours");
     if (this.config().frozen) throw new AppError(403, "chat_frozen", "This chat is frozen");
-    this.store.editMessage(row.seq, text, Date.now());
-    const message = this.store.toMessage(this.store.findBySeq(row.seq)!, this.chatId());
-    this.emit("message.updated", { message });
+    const message = this.write((emit) => {
+      this.store.editMessage(row.seq, text, Date.now());
+      const edited = this.store.toMessage(this.store.findBySeq(row.seq)!, this.chatId());
+      emit("message.updated", { message: edited });
+      return edited;
+    });
     if (row.seq === this.store.lastSeq()) this.summaryChanged();
     return message;
   }
@@ -137,8 +164,11 @@ export class RoomLog {
     const moderator = member.role === "owner" || member.role === "admin";
     if (row.sender_id !== userId && !moderator) throw new AppError(403, "not_message_author", "Only the author or an admin can delete this for everyone");
     if (row.deleted_at) return null;
-    this.store.deleteMessage(row.seq, Date.now());
-    this.emit("message.deleted", { messageId: row.id, seq: row.seq });
+    this.write((emit) => {
+      this.store.deleteMessage(row.seq, Date.now());
+      if (row.type !== "system") this.store.summary.countMessages(-1);
+      emit("message.deleted", { messageId: row.id, seq: row.seq });
+    });
     this.summaryChanged();
     return null;
   }
@@ -166,11 +196,17 @@ export class RoomLog {
     const member = await this.requireMember(userId);
     const target = Math.min(seq, this.store.lastSeq());
     const column = kind === "read" ? "read_seq" : "delivered_seq";
-    if (this.store.advance(userId, column, target)) {
-      if (kind === "read") this.readChanged(userId, target);
-      else this.emit("receipt", { userId, kind, seq: target });
+    const moved = this.write((emit) => {
+      if (!this.store.members.advance(userId, column, target)) return false;
+      // With read receipts off, only the reader's own sockets hear that they read.
+      if (kind === "delivered" || member.readReceipts) emit("receipt", { userId, kind, seq: target });
+      return true;
+    });
+    if (moved && kind === "read") {
+      if (!member.readReceipts) this.host.sendToUser(userId, { type: "receipt", userId, kind, seq: target });
+      this.host.waitUntil(writeReadPosition(this.host.db, this.chatId(), userId, target));
     }
-    const current = this.store.member(userId) ?? member;
+    const current = this.store.members.get(userId) ?? member;
     return { seq: kind === "read" ? current.readSeq : current.deliveredSeq, unread: this.store.unreadCount(userId, current.readSeq) };
   }
 
@@ -184,18 +220,16 @@ export class RoomLog {
   async receipts(userId: string, messageId: string): Promise<{ read: string[]; delivered: string[] }> {
     await this.requireMember(userId);
     const row = this.visibleMessage(userId, messageId);
-    const others = this.store.members().filter((m) => m.userId !== row.sender_id);
+    const others = this.store.members.all().filter((m) => m.userId !== row.sender_id);
     return {
       read: others.filter((m) => m.readSeq >= row.seq && m.readReceipts).map((m) => m.userId),
       delivered: others.filter((m) => m.deliveredSeq >= row.seq).map((m) => m.userId),
     };
   }
 
-  /** Mark the summary dirty: flush now if the last flush is a second old, else when it is. */
+  /** The summary changed: flush now if the last flush is a second old, else when it is. */
   summaryChanged(): void {
-    this.store.setMeta("summaryDirty", "1");
-    const lastFlush = Number(this.store.getMeta("lastFlushAt") ?? 0);
-    this.host.scheduleAlarm(Math.max(Date.now(), lastFlush + SUMMARY_INTERVAL_MS));
+    this.host.scheduleAlarm(this.store.summary.changed());
   }
 
   // --- helpers ------------------------------------------------------------------------------
@@ -203,6 +237,11 @@ export class RoomLog {
   /** Direct chats only: whether one of the two blocked the other (then nobody may post). */
   setBlocked(blocked: boolean): void {
     this.store.setMeta("blocked", blocked ? "1" : "0");
+  }
+
+  /** Direct chats only: the other person deleted their account; the history stays readable. */
+  setPeerDeleted(): void {
+    this.store.setMeta("peerDeleted", "1");
   }
 
   config(): ChatConfig {
@@ -231,15 +270,18 @@ export class RoomLog {
   /** The caller's membership from the cache, or from D1 when the cache has not seen them yet. */
   async requireMember(userId: string): Promise<MemberState> {
     await this.ensureConfig();
-    const cached = this.store.member(userId);
+    const cached = this.store.members.get(userId);
     if (cached) return cached;
-    const former = this.store.formerReason(userId);
+    // D1 decides, also for former members: a re-add whose RPC was lost heals here.
+    const loaded = await loadMemberFromDirectory(this.host.db, this.chatId(), userId);
+    if (loaded) {
+      this.store.members.upsert(loaded, loaded.readSeq);
+      return this.store.members.get(userId)!;
+    }
+    const former = this.store.members.formerReason(userId);
     if (former === "banned") throw new AppError(403, "member_banned", "You are banned from this chat");
     if (former === "removed") throw new AppError(403, "member_removed", "You were removed from this chat");
-    const loaded = await loadMemberFromDirectory(this.host.db, this.chatId(), userId);
-    if (!loaded) throw new AppError(403, "not_member", "You are not a member of this chat");
-    this.store.upsertMember(loaded, loaded.readSeq);
-    return this.store.member(userId)!;
+    throw new AppError(403, "not_member", "You are not a member of this chat");
   }
 
   /** Membership plus the right to post: frozen chats, channel subscribers and muted members are refused. */
@@ -249,6 +291,9 @@ export class RoomLog {
     if (config.frozen) throw new AppError(403, "chat_frozen", "This chat is frozen: nobody can post");
     const privileged = member.role === "owner" || member.role === "admin";
     if (config.type === "channel" && !privileged) throw new AppError(403, "channel_read_only", "Only channel admins can post");
+    if (config.type === "direct" && this.store.getMeta("peerDeleted") === "1") {
+      throw new AppError(403, "peer_deleted", "Messages can't be sent in this chat: the account was deleted");
+    }
     if (config.type === "direct" && this.store.getMeta("blocked") === "1") {
       throw new AppError(403, "blocked", "Messages can't be sent in this chat: one of you blocked the other");
     }
@@ -264,29 +309,30 @@ export class RoomLog {
     return row;
   }
 
-  appendSystem(notice: SystemNotice): Message {
+  /** Append a system notice (inside a write). */
+  private appendSystem(notice: SystemNotice, emit: Emit): Message {
     const row = this.store.insertMessage({ id: newId(), senderId: null, clientMessageId: null, type: "system", text: null, system: notice, at: Date.now() });
     const message = this.store.toMessage(row, this.chatId());
-    this.emit("message.new", { message });
-    this.summaryChanged();
+    emit("message.new", { message });
     return message;
   }
 
-  /** Log a change (eventSeq) and push it to every socket. */
-  emit(type: string, payload: Record<string, unknown>): RoomEvent {
-    const event = this.store.appendEvent(type, payload, Date.now());
-    this.host.broadcast(event);
-    return event;
-  }
-
-  /** A read position moved: a logged receipt, or with receipts off only the reader's own sockets hear it. */
-  readChanged(userId: string, seq: number): void {
-    const member = this.store.member(userId);
-    if (member?.readReceipts) this.emit("receipt", { userId, kind: "read", seq });
-    else this.host.sendToUser(userId, { type: "receipt", userId, kind: "read", seq });
-    this.host.waitUntil(
-      this.host.db.prepare("UPDATE chat_members SET read_seq = ? WHERE chat_id = ? AND user_id = ? AND read_seq < ?").bind(seq, this.chatId(), userId, seq).run(),
+  /**
+   * Run a change as one transaction. `emit` logs an event (its eventSeq) inside it; the events
+   * go out to the sockets only once the transaction committed, so a failure sends nothing.
+   */
+  private write<T>(fn: (emit: Emit) => T): T {
+    const events: RoomEvent[] = [];
+    const result = this.host.transaction(() =>
+      fn((type, payload) => {
+        const event = this.store.appendEvent(type, payload, Date.now());
+        events.push(event);
+        return event;
+      }),
     );
+    for (const event of events) this.host.broadcast(event);
+    return result;
   }
-
 }
+
+type Emit = (type: string, payload: Record<string, unknown>) => RoomEvent;

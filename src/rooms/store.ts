@@ -1,5 +1,8 @@
+import { MemberCache } from "./member-cache";
+import { SendLimiter } from "./send-limiter";
+import { RoomSummary } from "./summary";
 import { TransientState } from "./transient";
-import type { ChatConfig, FlatJson, Message, MessageType, RoomEvent, RoomMember } from "./types";
+import type { ChatConfig, FlatJson, Message, MessageType, RoomEvent } from "./types";
 
 /**
  * The room's SQLite: the ordered message log, the event log, the member cache and small state.
@@ -23,17 +26,10 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE UNIQUE INDEX IF NOT EXISTS messages_client_uq ON messages (sender_id, client_message_id) WHERE client_message_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS hidden (user_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (user_id, seq));
 CREATE TABLE IF NOT EXISTS events (event_seq INTEGER PRIMARY KEY, type TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS members (
-  user_id TEXT PRIMARY KEY,
-  role TEXT NOT NULL,
-  permissions TEXT NOT NULL,
-  read_receipts INTEGER NOT NULL,
-  read_seq INTEGER NOT NULL DEFAULT 0,
-  delivered_seq INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS former_members (user_id TEXT PRIMARY KEY, reason TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS typing (user_id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS pending_reads (user_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ended_sessions (session_id TEXT PRIMARY KEY, until INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS socket_penalties (user_id TEXT PRIMARY KEY, until INTEGER NOT NULL);
 `;
 
 /** Events kept for `sync`/`GET events`; a client further behind is told to reload. */
@@ -53,30 +49,53 @@ interface MessageRow {
   [key: string]: SqlStorageValue;
 }
 
-interface MemberRow {
-  user_id: string;
-  role: string;
-  permissions: string;
-  read_receipts: number;
-  read_seq: number;
-  delivered_seq: number;
-  [key: string]: SqlStorageValue;
-}
-
-export interface MemberState extends RoomMember {
-  readSeq: number;
-  deliveredSeq: number;
-}
-
 const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
 
 export class RoomStore {
   /** Short-lived state: who is typing, and read positions waiting for the next D1 flush. */
   readonly transient: TransientState;
+  /** Members' send budgets and slow-mode clocks. */
+  readonly limiter: SendLimiter;
+  /** What the next D1 summary flush writes, and when it may run. */
+  readonly summary: RoomSummary;
+  /** The room's copy of its members and their read positions. */
+  readonly members: MemberCache;
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
     this.transient = new TransientState(sql);
+    this.limiter = new SendLimiter(sql);
+    this.members = new MemberCache(sql);
+    this.summary = new RoomSummary(sql, this);
+  }
+
+  // --- ended sessions ---------------------------------------------------------------------
+
+  /** Sessions the user's hub said ended: no socket of theirs is accepted until `until`. */
+  endSessions(sessionIds: string[], until: number): void {
+    for (const id of sessionIds) {
+      this.sql.exec("INSERT INTO ended_sessions (session_id, until) VALUES (?, ?) ON CONFLICT DO UPDATE SET until = max(until, excluded.until)", id, until);
+    }
+  }
+
+  sessionEnded(sessionId: string, at = Date.now()): boolean {
+    return this.sql.exec("SELECT 1 FROM ended_sessions WHERE session_id = ? AND until > ?", sessionId, at).toArray().length > 0;
+  }
+
+  /** Drop ended sessions and socket penalties that ran out. */
+  pruneEndedSessions(at: number): void {
+    this.sql.exec("DELETE FROM ended_sessions WHERE until <= ?", at);
+    this.sql.exec("DELETE FROM socket_penalties WHERE until <= ?", at);
+  }
+
+  /** A user whose socket was closed for flooding may not open sockets here until `until`. */
+  penalize(userId: string, until: number): void {
+    this.sql.exec("INSERT INTO socket_penalties (user_id, until) VALUES (?, ?) ON CONFLICT DO UPDATE SET until = max(until, excluded.until)", userId, until);
+  }
+
+  /** When the user may open sockets here again (null: now). */
+  penaltyUntil(userId: string, at = Date.now()): number | null {
+    return this.sql.exec<{ until: number }>("SELECT until FROM socket_penalties WHERE user_id = ? AND until > ?", userId, at).toArray()[0]?.until ?? null;
   }
 
   // --- meta -------------------------------------------------------------------------------
@@ -103,6 +122,11 @@ export class RoomStore {
   lastSeq(): number {
     const max = this.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM messages").one().s ?? 0;
     return Math.max(max, Number(this.getMeta("truncatedThrough") ?? 0));
+  }
+
+  /** People's messages (not system notices) up to `seq` that are not deleted. */
+  countUserMessagesThrough(seq: number): number {
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM messages WHERE seq <= ? AND type != 'system' AND deleted_at IS NULL", seq).one().n;
   }
 
   /** Delete every message up to `seq` (and the per-member hidden marks on them). */
@@ -265,68 +289,5 @@ export class RoomStore {
     const cutoff = this.lastEventSeq() - EVENT_RETENTION;
     if (cutoff <= 0) return 0;
     return this.sql.exec("DELETE FROM events WHERE event_seq <= ?", cutoff).rowsWritten;
-  }
-
-  // --- members ----------------------------------------------------------------------------
-
-  private toMember(r: MemberRow): MemberState {
-    return {
-      userId: r.user_id,
-      role: r.role as MemberState["role"],
-      overrides: JSON.parse(r.permissions) as MemberState["overrides"],
-      readReceipts: r.read_receipts === 1,
-      readSeq: r.read_seq,
-      deliveredSeq: r.delivered_seq,
-    };
-  }
-
-  member(userId: string): MemberState | null {
-    const row = this.sql.exec<MemberRow>("SELECT * FROM members WHERE user_id = ?", userId).toArray()[0];
-    return row ? this.toMember(row) : null;
-  }
-
-  members(): MemberState[] {
-    return this.sql.exec<MemberRow>("SELECT * FROM members").toArray().map((r) => this.toMember(r));
-  }
-
-  /**
-   * Add or refresh a member. A member new to the room starts reading at `startSeq` (what was
-   * there before they joined is not unread for them); an existing one keeps their positions.
-   */
-  upsertMember(m: RoomMember, startSeq = 0): void {
-    this.sql.exec(
-      `INSERT INTO members (user_id, role, permissions, read_receipts, read_seq, delivered_seq) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, permissions = excluded.permissions, read_receipts = excluded.read_receipts`,
-      m.userId,
-      m.role,
-      JSON.stringify(m.overrides ?? null),
-      m.readReceipts ? 1 : 0,
-      startSeq,
-      startSeq,
-    );
-    this.sql.exec("DELETE FROM former_members WHERE user_id = ?", m.userId);
-  }
-
-  removeMember(userId: string, reason: string, at: number): void {
-    this.sql.exec("DELETE FROM members WHERE user_id = ?", userId);
-    this.sql.exec(
-      "INSERT INTO former_members (user_id, reason, at) VALUES (?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET reason = excluded.reason, at = excluded.at",
-      userId,
-      reason,
-      at,
-    );
-  }
-
-  formerReason(userId: string): string | null {
-    return this.sql.exec<{ reason: string }>("SELECT reason FROM former_members WHERE user_id = ?", userId).toArray()[0]?.reason ?? null;
-  }
-
-  /** Move a member's read or delivered position forward (never back). Returns true if it moved. */
-  advance(userId: string, column: "read_seq" | "delivered_seq", seq: number): boolean {
-    const cursor = this.sql.exec(`UPDATE members SET ${column} = ? WHERE user_id = ? AND ${column} < ?`, seq, userId, seq);
-    const moved = cursor.rowsWritten > 0;
-    // Reading implies delivery.
-    if (moved && column === "read_seq") this.sql.exec("UPDATE members SET delivered_seq = ? WHERE user_id = ? AND delivered_seq < ?", seq, userId, seq);
-    return moved;
   }
 }

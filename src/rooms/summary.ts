@@ -1,35 +1,115 @@
+import { writeChatSummary } from "./directory";
 import type { RoomStore } from "./store";
 
+/** The room writes its summary to D1 at most this often. */
+export const SUMMARY_INTERVAL_MS = 1_000;
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS summary_state (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  dirty INTEGER NOT NULL,
+  last_flush_at INTEGER NOT NULL,
+  user_messages INTEGER NOT NULL,
+  flushed_user_messages INTEGER NOT NULL
+)`;
+
+interface SummaryState {
+  dirty: number;
+  last_flush_at: number;
+  /** Messages people sent that are still in the log and not deleted (system notices excluded). */
+  user_messages: number;
+  /** How many of those the admin `messages` counter in D1 already holds from this room. */
+  flushed_user_messages: number;
+  [key: string]: SqlStorageValue;
+}
+
 /**
- * Write a chat's summary to D1: last seq, last activity and a preview of the newest message that
- * is not deleted, plus the messages added since the last flush to the admin stats counter. The
- * room calls this from its alarm, so D1 sees at most one such write per chat per second, plus
- * one read-position update per member who sent since the last flush.
+ * The chat's summary in D1 (last seq, last activity, preview), the senders' read positions and
+ * this room's share of the admin `messages` counter, written from the alarm at most once a
+ * second however busy the chat is. This class owns the flush state; the log only says what
+ * changed.
  */
-export async function writeSummary(db: D1Database, chatId: string, store: RoomStore, at: number): Promise<void> {
-  const last = store.lastVisibleMessage();
-  const lastSeq = store.lastSeq();
-  const flushedSeq = Number(store.getMeta("flushedSeq") ?? 0);
-  const preview = last
-    ? JSON.stringify({
-        id: last.id,
-        seq: last.seq,
-        senderId: last.sender_id,
-        type: last.type,
-        text: last.text?.slice(0, 140) ?? null,
-        createdAt: new Date(last.created_at).toISOString(),
-      })
-    : null;
-  // Senders have read up to their own messages: copy that to D1, once per sender per flush.
-  const reads = store.transient.takePendingReads().map((r) =>
-    db.prepare("UPDATE chat_members SET read_seq = ? WHERE chat_id = ? AND user_id = ? AND read_seq < ?").bind(r.seq, chatId, r.userId, r.seq),
-  );
-  await db.batch([
-    ...reads,
-    db
-      .prepare("UPDATE chats SET last_seq = ?, last_activity_at = max(last_activity_at, ?), last_message = ? WHERE id = ?")
-      .bind(lastSeq, last?.created_at ?? at, preview, chatId),
-    db.prepare("UPDATE stat_counters SET value = value + ? WHERE key = 'messages'").bind(Math.max(0, lastSeq - flushedSeq)),
-  ]);
-  store.setMeta("flushedSeq", String(lastSeq));
+export class RoomSummary {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly store: RoomStore,
+  ) {
+    sql.exec(SCHEMA);
+    if (sql.exec("SELECT 1 FROM summary_state").toArray().length === 0) this.seed();
+  }
+
+  /** Something the summary shows changed; returns when the next flush may run. */
+  changed(at = Date.now()): number {
+    this.sql.exec("UPDATE summary_state SET dirty = 1");
+    return Math.max(at, this.state().last_flush_at + SUMMARY_INTERVAL_MS);
+  }
+
+  /** People's messages were added (+) or deleted, cleared or erased (−). */
+  countMessages(delta: number): void {
+    if (delta !== 0) this.sql.exec("UPDATE summary_state SET user_messages = max(0, user_messages + ?)", delta);
+  }
+
+  get dirty(): boolean {
+    return this.state().dirty === 1;
+  }
+
+  /** Write the summary to D1 now. Changes made while it is being written mark it dirty again. */
+  async flush(db: D1Database, chatId: string, at: number): Promise<void> {
+    const state = this.state();
+    const last = this.store.lastVisibleMessage();
+    const reads = this.store.transient.takePendingReads();
+    this.sql.exec("UPDATE summary_state SET dirty = 0, last_flush_at = ?", at);
+    try {
+      await writeChatSummary(db, {
+        chatId,
+        lastSeq: this.store.lastSeq(),
+        lastActivityAt: last?.created_at ?? at,
+        preview: last
+          ? {
+              id: last.id,
+              seq: last.seq,
+              senderId: last.sender_id,
+              type: last.type,
+              text: last.text?.slice(0, 140) ?? null,
+              createdAt: new Date(last.created_at).toISOString(),
+            }
+          : null,
+        reads,
+        messagesDelta: state.user_messages - state.flushed_user_messages,
+      });
+    } catch (err) {
+      // The alarm is retried; nothing of this flush may be lost meanwhile.
+      this.sql.exec("UPDATE summary_state SET dirty = 1");
+      for (const r of reads) this.store.transient.notePendingRead(r.userId, r.seq);
+      throw err;
+    }
+    this.sql.exec("UPDATE summary_state SET flushed_user_messages = ?", state.user_messages);
+  }
+
+  /** The chat is being deleted: what this room added to the admin counter comes back out. */
+  flushedMessages(): number {
+    return this.state().flushed_user_messages;
+  }
+
+  private state(): SummaryState {
+    return this.sql.exec<SummaryState>("SELECT * FROM summary_state WHERE id = 1").one();
+  }
+
+  /**
+   * First run (a new room, or one written by a version that kept this state in loose meta keys
+   * and counted every seq, system notices included, towards the admin counter): count the
+   * people's messages once, so the next flush corrects D1 by the difference.
+   */
+  private seed(): void {
+    const meta = (key: string) => this.store.getMeta(key);
+    const count = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM messages WHERE type != 'system' AND deleted_at IS NULL").one().n;
+    const flushedBefore = Number(meta("flushedSeq") ?? 0);
+    this.sql.exec(
+      "INSERT INTO summary_state (id, dirty, last_flush_at, user_messages, flushed_user_messages) VALUES (1, ?, ?, ?, ?)",
+      meta("summaryDirty") === "1" || count !== flushedBefore ? 1 : 0,
+      Number(meta("lastFlushAt") ?? 0),
+      count,
+      flushedBefore,
+    );
+    this.sql.exec("DELETE FROM meta WHERE key IN ('summaryDirty', 'lastFlushAt', 'flushedSeq')");
+  }
 }

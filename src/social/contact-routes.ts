@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { presenceRulesChanged } from "../hubs/client";
 import { requireAuth } from "../auth/middleware";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { listCloseFriends, setCloseFriends } from "./close-friends";
@@ -47,6 +48,8 @@ app.openapi(
   async (c) => {
     const { userId, nickname } = c.req.valid("json");
     const { created, contact } = await addContact(c.var.db, c.var.auth.userId, userId, nickname);
+    // Under a `contacts` last-seen setting the new contact may now see the owner online.
+    if (created) await presenceRulesChanged(c.env, [c.var.auth.userId, userId]);
     return c.json({ contact: contact }, created ? 201 : 200);
   },
 );
@@ -63,7 +66,9 @@ app.openapi(
     responses: { ...noContent, ...errorResponses(400, 401, 404) },
   }),
   async (c) => {
-    await removeContact(c.var.db, c.var.auth.userId, c.req.valid("param").userId);
+    const { userId } = c.req.valid("param");
+    await removeContact(c.var.db, c.var.auth.userId, userId);
+    await presenceRulesChanged(c.env, [c.var.auth.userId, userId]);
     return c.body(null, 204);
   },
 );

@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { presenceRulesChanged } from "../hubs/client";
 import { requireAuth } from "../auth/middleware";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { syncDirectChatBlock } from "../chats/direct-blocks";
@@ -53,6 +54,8 @@ app.openapi(
     const { userId } = c.req.valid("json");
     const { created, blocked } = await blockUser(c.var.db, c.var.auth.userId, userId);
     await syncDirectChatBlock(c.var.db, c.env, c.var.auth.userId, userId);
+    // Neither may see the other online any more, in any room, from now on.
+    await presenceRulesChanged(c.env, [c.var.auth.userId, userId]);
     return c.json({ blocked }, created ? 201 : 200);
   },
 );
@@ -73,6 +76,7 @@ app.openapi(
     const { userId } = c.req.valid("param");
     await unblockUser(c.var.db, c.var.auth.userId, userId);
     await syncDirectChatBlock(c.var.db, c.env, c.var.auth.userId, userId);
+    await presenceRulesChanged(c.env, [c.var.auth.userId, userId]);
     return c.body(null, 204);
   },
 );

@@ -63,7 +63,7 @@ export async function deleteAccount(
   await requireSecondFactorIfEnabled(db, user, proof);
   await clearAttempts(db, key);
 
-  await revokeUserSessions(db, env.KV, userId, "account_deleted");
+  await revokeUserSessions(db, env, userId, "account_deleted");
 
   const at = now();
   const identifiers = [user.email, user.phone].filter((v): v is string => !!v);

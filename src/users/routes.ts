@@ -127,7 +127,7 @@ app.openapi(
     request: { body: jsonBody(s.UpdatePrivacyBody) },
     responses: { 200: json(PrivacyResponse, "All settings after the change"), ...errorResponses(400, 401, 413, 415) },
   }),
-  async (c) => c.json({ privacy: privacyView(await updatePrivacy(c.var.db, c.var.auth.userId, c.req.valid("json"))) }, 200),
+  async (c) => c.json({ privacy: privacyView(await updatePrivacy(c.var.db, c.env, c.var.auth.userId, c.req.valid("json"))) }, 200),
 );
 
 app.openapi(

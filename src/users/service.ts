@@ -2,6 +2,9 @@ import { and, eq, ne, notInArray } from "drizzle-orm";
 import { getSelf } from "../auth/service";
 import type { Database } from "../db/client";
 import { users } from "../db/schema";
+import type { Bindings } from "../env";
+import { presenceRulesChanged } from "../hubs/client";
+import { readReceiptsChanged } from "../rooms/client";
 import { AppError, notFound } from "../lib/errors";
 import { now } from "../lib/time";
 import { isUniqueViolation } from "../lib/db-errors";
@@ -92,8 +95,12 @@ export async function changeUsername(db: Database, userId: string, username: str
   }
 }
 
-/** Change the privacy settings sent; the others keep their values. Returns the updated row. */
-export async function updatePrivacy(db: Database, userId: string, patch: PrivacyPatch): Promise<UserRow> {
+/**
+ * Change the privacy settings sent; the others keep their values. Returns the updated row. Live
+ * surfaces follow at once: a `lastSeen` change reaches every room where the user is online (their
+ * presence is re-judged for each viewer), a `readReceipts` change reaches every chat they are in.
+ */
+export async function updatePrivacy(db: Database, env: Bindings, userId: string, patch: PrivacyPatch): Promise<UserRow> {
   const changes: Partial<typeof users.$inferInsert> = {};
   if (patch.lastSeen) changes.privacyLastSeen = patch.lastSeen;
   if (patch.profilePhoto) changes.privacyProfilePhoto = patch.profilePhoto;
@@ -101,7 +108,10 @@ export async function updatePrivacy(db: Database, userId: string, patch: Privacy
   if (patch.email) changes.privacyEmail = patch.email;
   if (patch.groupInvites) changes.privacyGroupInvites = patch.groupInvites;
   if (patch.readReceipts !== undefined) changes.readReceipts = patch.readReceipts;
-  return updateOwnRow(db, userId, changes);
+  const row = await updateOwnRow(db, userId, changes);
+  if (patch.lastSeen) await presenceRulesChanged(env, [userId]);
+  if (patch.readReceipts !== undefined) await readReceiptsChanged(env, userId, row.readReceipts);
+  return row;
 }
 
 /** Replace the caller's status. Without `expiresAt` it stays until replaced or cleared. */

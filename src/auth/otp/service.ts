@@ -279,7 +279,7 @@ export async function resetPassword(
       .set({ consumedAt: at })
       .where(and(eq(otpCodes.userId, user.id), eq(otpCodes.purpose, "reset"), isNull(otpCodes.consumedAt))),
   ]);
-  const ended = await revokeUserSessions(db, env.KV, user.id, "password_reset");
+  const ended = await revokeUserSessions(db, env, user.id, "password_reset");
   await clearAttempts(db, lockoutKey(user.id, user.username));
   await recordEvent(db, user.id, "password_reset", info, { details: { sessionsEnded: ended } });
 }

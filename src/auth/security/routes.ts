@@ -63,7 +63,7 @@ app.openapi(
     [400, 401, 404],
   ),
   async (c) => {
-    await blockDevice(c.var.db, c.env.KV, c.var.auth, c.req.valid("param").id, requestInfo(c));
+    await blockDevice(c.var.db, c.env, c.var.auth, c.req.valid("param").id, requestInfo(c));
     return c.body(null, 204);
   },
 );

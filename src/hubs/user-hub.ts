@@ -1,0 +1,99 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Bindings } from "../env";
+import { roomFor } from "../rooms/client";
+import { SESSION_END_CLOSE, type SessionEndReason } from "../rooms/protocol";
+import { SessionRegistry } from "./session-registry";
+
+/** Whether a session may open a socket: refused once the hub heard that the session ended. */
+export type Registration = { ok: true } | { ok: false; reason: SessionEndReason };
+
+/**
+ * One per user (addressed by the user id). Today it is the authority on the user's live
+ * sessions: every chat room registers each socket's session here before accepting it, and
+ * ending a session (logout, revocation, password change, device block, suspension, deletion)
+ * goes through here first, so the hub tells exactly the rooms holding that session's sockets to
+ * close them. Both calls are serialized by the object, so a socket that is being opened while its
+ * session ends is either told to close or refused: it never outlives the session.
+ *
+ * The cost of an ending is O(rooms with the session's sockets), not O(the user's chats), and it
+ * does not depend on KV, whose deny-list can lag by a minute between locations.
+ */
+export class UserHub extends DurableObject<Bindings> {
+  private readonly registry: SessionRegistry;
+
+  constructor(ctx: DurableObjectState, env: Bindings) {
+    super(ctx, env);
+    this.registry = new SessionRegistry(ctx.storage.sql);
+  }
+
+  /** A room is about to accept a socket of `sessionId`: record it, unless the session ended. */
+  async register(sessionId: string, chatId: string): Promise<Registration> {
+    const at = Date.now();
+    const ended = this.registry.endedReason(sessionId, at) as SessionEndReason | null;
+    if (ended) return { ok: false, reason: ended };
+    this.registry.register(sessionId, chatId, at);
+    await this.schedulePrune();
+    return { ok: true };
+  }
+
+  /**
+   * Sessions of `userId` ended: remember them until `rememberUntil` (the last moment one of their
+   * access tokens could still be accepted) and close their sockets in every room. With
+   * `wholeAccount` (suspension, ban, deletion) rooms close every socket of the user.
+   * Returns how many rooms were told.
+   */
+  async endSessions(userId: string, sessionIds: string[], reason: SessionEndReason, rememberUntil: number, wholeAccount = false): Promise<number> {
+    this.registry.markEnded(sessionIds, reason, rememberUntil);
+    await this.schedulePrune();
+    const rooms = wholeAccount ? this.registry.rooms() : this.registry.roomsOf(sessionIds);
+    const { code, text } = SESSION_END_CLOSE[reason];
+    await Promise.all(
+      rooms.map((chatId) => this.tellRoom(chatId, (room) => room.endSessions(userId, sessionIds, code, text, rememberUntil, wholeAccount))),
+    );
+    // Only once every room answered: a failed call leaves the registrations for a retry.
+    if (wholeAccount) for (const chatId of rooms) this.registry.forgetRoom(chatId);
+    else this.registry.forgetSessions(sessionIds);
+    return rooms.length;
+  }
+
+  /**
+   * Who may see whom online changed for `userIds` (privacy, contacts, blocks): every room where
+   * this hub's user has sockets reloads those users' presence rules and tells its sockets.
+   */
+  async refreshPresence(userId: string, userIds: string[]): Promise<void> {
+    await Promise.all(
+      this.registry.rooms().map((chatId) =>
+        this.tellRoom(chatId, async (room) => {
+          const connected = await room.refreshPresence(userId, userIds);
+          if (!connected) this.registry.forgetRoom(chatId);
+        }),
+      ),
+    );
+  }
+
+  override async alarm(): Promise<void> {
+    const next = this.registry.prune(Date.now());
+    if (next !== null) await this.ctx.storage.setAlarm(next);
+  }
+
+  private async schedulePrune(): Promise<void> {
+    if ((await this.ctx.storage.getAlarm()) === null) {
+      const next = this.registry.prune(Date.now());
+      if (next !== null) await this.ctx.storage.setAlarm(next);
+    }
+  }
+
+  /** Call a room, once more if the first call fails (a reset object); log if both fail. */
+  private async tellRoom(chatId: string, call: (room: ReturnType<typeof roomFor>) => Promise<unknown>): Promise<void> {
+    try {
+      await call(roomFor(this.env, chatId));
+    } catch {
+      try {
+        await call(roomFor(this.env, chatId));
+      } catch (err) {
+        console.error(JSON.stringify({ level: "error", msg: "hub could not reach a room", chatId, error: String(err) }));
+        throw err;
+      }
+    }
+  }
+}

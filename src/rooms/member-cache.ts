@@ -1,0 +1,105 @@
+import type { RoomMember } from "./types";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS members (
+  user_id TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  permissions TEXT NOT NULL,
+  read_receipts INTEGER NOT NULL,
+  read_seq INTEGER NOT NULL DEFAULT 0,
+  delivered_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS former_members (user_id TEXT PRIMARY KEY, reason TEXT NOT NULL, at INTEGER NOT NULL);
+`;
+
+interface MemberRow {
+  user_id: string;
+  role: string;
+  permissions: string;
+  read_receipts: number;
+  read_seq: number;
+  delivered_seq: number;
+  [key: string]: SqlStorageValue;
+}
+
+export interface MemberState extends RoomMember {
+  readSeq: number;
+  deliveredSeq: number;
+}
+
+/**
+ * The room's copy of its members (D1 stays the source of truth; the Worker keeps this fresh by
+ * RPC and the room loads a member it has not heard of), their read and delivered positions, and
+ * why former members left (a removed or banned member is refused without asking D1).
+ */
+export class MemberCache {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(SCHEMA);
+  }
+
+  private toMember(r: MemberRow): MemberState {
+    return {
+      userId: r.user_id,
+      role: r.role as MemberState["role"],
+      overrides: JSON.parse(r.permissions) as MemberState["overrides"],
+      readReceipts: r.read_receipts === 1,
+      readSeq: r.read_seq,
+      deliveredSeq: r.delivered_seq,
+    };
+  }
+
+  get(userId: string): MemberState | null {
+    const row = this.sql.exec<MemberRow>("SELECT * FROM members WHERE user_id = ?", userId).toArray()[0];
+    return row ? this.toMember(row) : null;
+  }
+
+  all(): MemberState[] {
+    return this.sql.exec<MemberRow>("SELECT * FROM members").toArray().map((r) => this.toMember(r));
+  }
+
+  /**
+   * Add or refresh a member. A member new to the room starts reading at `startSeq` (what was
+   * there before they joined is not unread for them); an existing one keeps their positions.
+   */
+  upsert(m: RoomMember, startSeq = 0): void {
+    this.sql.exec(
+      `INSERT INTO members (user_id, role, permissions, read_receipts, read_seq, delivered_seq) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, permissions = excluded.permissions, read_receipts = excluded.read_receipts`,
+      m.userId,
+      m.role,
+      JSON.stringify(m.overrides ?? null),
+      m.readReceipts ? 1 : 0,
+      startSeq,
+      startSeq,
+    );
+    this.sql.exec("DELETE FROM former_members WHERE user_id = ?", m.userId);
+  }
+
+  /** A member changed their read-receipts privacy setting. */
+  setReadReceipts(userId: string, readReceipts: boolean): void {
+    this.sql.exec("UPDATE members SET read_receipts = ? WHERE user_id = ?", readReceipts ? 1 : 0, userId);
+  }
+
+  remove(userId: string, reason: string, at: number): void {
+    this.sql.exec("DELETE FROM members WHERE user_id = ?", userId);
+    this.sql.exec(
+      "INSERT INTO former_members (user_id, reason, at) VALUES (?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET reason = excluded.reason, at = excluded.at",
+      userId,
+      reason,
+      at,
+    );
+  }
+
+  formerReason(userId: string): string | null {
+    return this.sql.exec<{ reason: string }>("SELECT reason FROM former_members WHERE user_id = ?", userId).toArray()[0]?.reason ?? null;
+  }
+
+  /** Move a member's read or delivered position forward (never back). Returns true if it moved. */
+  advance(userId: string, column: "read_seq" | "delivered_seq", seq: number): boolean {
+    const cursor = this.sql.exec(`UPDATE members SET ${column} = ? WHERE user_id = ? AND ${column} < ?`, seq, userId, seq);
+    const moved = cursor.rowsWritten > 0;
+    // Reading implies delivery.
+    if (moved && column === "read_seq") this.sql.exec("UPDATE members SET delivered_seq = ? WHERE user_id = ? AND delivered_seq < ?", seq, userId, seq);
+    return moved;
+  }
+}

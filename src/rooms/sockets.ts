@@ -1,0 +1,156 @@
+import { CLOSE, MAX_SOCKETS_PER_USER } from "./protocol";
+import type { PresenceRules } from "./presence";
+
+/** What a socket carries through hibernation (its attachment); tags are the user id and `session:<id>`. */
+export interface SocketInfo {
+  userId: string;
+  sessionId: string;
+  connectedAt: number;
+  /** The upgrade request's id, for logs about this socket. */
+  requestId: string | null;
+  /** Set when the room closed the socket: frames still in flight are refused with this. */
+  closedWith?: { code: number; reason: string };
+}
+
+export const sessionTag = (sessionId: string) => `session:${sessionId}`;
+
+/**
+ * The room's live sockets: accepting (with the per-user cap), reading their attachments
+ * (cached, so a broadcast does not deserialize every socket), sending, closing with a reason that
+ * in-flight frames are refused with, and presence filtered through each viewer's rules.
+ */
+export class RoomSockets {
+  private readonly infos = new WeakMap<WebSocket, SocketInfo>();
+  private readonly refused = new WeakSet<WebSocket>();
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly rules: PresenceRules,
+  ) {}
+
+  /** Accept a socket; past the per-user cap the user's oldest socket closes with 4008. */
+  accept(ws: WebSocket, info: SocketInfo): void {
+    const mine = this.openSockets(info.userId).sort((a, b) => this.info(a)!.connectedAt - this.info(b)!.connectedAt);
+    for (const old of mine.slice(0, Math.max(0, mine.length - MAX_SOCKETS_PER_USER + 1))) {
+      this.close(old, CLOSE.tooManySockets, `more than ${MAX_SOCKETS_PER_USER} sockets to this chat`);
+    }
+    this.ctx.acceptWebSocket(ws, [info.userId, sessionTag(info.sessionId)]);
+    ws.serializeAttachment(info);
+    this.infos.set(ws, info);
+  }
+
+  info(ws: WebSocket): SocketInfo | null {
+    let info = this.infos.get(ws);
+    if (!info) {
+      info = (ws.deserializeAttachment() as SocketInfo | null) ?? undefined;
+      if (info) this.infos.set(ws, info);
+    }
+    return info ?? null;
+  }
+
+  /** The user's sockets that are open and not being closed by the room (all sockets without a user). */
+  openSockets(userId?: string): WebSocket[] {
+    return this.ctx.getWebSockets(userId).filter((ws) => ws.readyState === WebSocket.OPEN && !this.info(ws)?.closedWith);
+  }
+
+  isOnline(userId: string): boolean {
+    return this.openSockets(userId).length > 0;
+  }
+
+  /** Users with an open socket here. */
+  onlineUsers(): Set<string> {
+    const ids = new Set<string>();
+    for (const ws of this.openSockets()) {
+      const info = this.info(ws);
+      if (info) ids.add(info.userId);
+    }
+    return ids;
+  }
+
+  /** The users online here whom `viewerId` may see online. */
+  onlineFor(viewerId: string): string[] {
+    return [...this.onlineUsers()].filter((id) => this.rules.visible(id, viewerId));
+  }
+
+  send(ws: WebSocket, frame: Record<string, unknown>): void {
+    try {
+      ws.send(JSON.stringify(frame));
+    } catch {
+      // The socket is closing; its close handler cleans up.
+    }
+  }
+
+  /** One serialization, every socket (but `except`). */
+  broadcast(frame: Record<string, unknown>, except?: WebSocket): void {
+    const text = JSON.stringify(frame);
+    for (const ws of this.ctx.getWebSockets()) {
+      if (ws === except) continue;
+      try {
+        ws.send(text);
+      } catch {
+        // closing
+      }
+    }
+  }
+
+  sendToUser(userId: string, frame: Record<string, unknown>): void {
+    const text = JSON.stringify(frame);
+    for (const ws of this.openSockets(userId)) ws.send(text);
+  }
+
+  /**
+   * Tell every socket whether `userId` is online, as its viewer may see it: viewers who may not
+   * see the user are told nothing (or `online: false` with `always`, after a rule changed).
+   */
+  announce(userId: string, online: boolean, opts: { except?: WebSocket; always?: boolean } = {}): void {
+    const shown = JSON.stringify({ type: "presence", userId, online });
+    const hidden = JSON.stringify({ type: "presence", userId, online: false });
+    for (const ws of this.openSockets()) {
+      if (ws === opts.except) continue;
+      const viewer = this.info(ws)?.userId;
+      if (!viewer) continue;
+      const visible = this.rules.visible(userId, viewer);
+      if (visible) ws.send(shown);
+      else if (opts.always) ws.send(hidden);
+    }
+  }
+
+  /** The first frame after the room closed the socket is answered; returns false for the rest. */
+  markRefused(ws: WebSocket): boolean {
+    if (this.refused.has(ws)) return false;
+    this.refused.add(ws);
+    return true;
+  }
+
+  /** Close one socket; frames it still sends are refused with the same reason. */
+  close(ws: WebSocket, code: number, reason: string): void {
+    const info = this.info(ws);
+    if (info?.closedWith) return;
+    if (info) {
+      const closed = { ...info, closedWith: { code, reason } };
+      this.infos.set(ws, closed);
+      try {
+        ws.serializeAttachment(closed);
+      } catch {
+        // already closed
+      }
+    }
+    try {
+      ws.close(code, reason);
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Close the user's sockets (only those of `sessionIds`, when given); returns how many. */
+  closeUser(userId: string, code: number, reason: string, sessionIds?: string[]): number {
+    const sessions = sessionIds ? new Set(sessionIds) : null;
+    let closed = 0;
+    for (const ws of this.openSockets(userId)) {
+      if (sessions && !sessions.has(this.info(ws)?.sessionId ?? "")) continue;
+      this.close(ws, code, reason);
+      closed += 1;
+    }
+    return closed;
+  }
+}
