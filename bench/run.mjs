@@ -1,9 +1,10 @@
-// `npm run bench [-- auth|rooms …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
+// `npm run bench [-- auth|rooms|abuse …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
 // Each area gets its own private `wrangler dev` (see server.mjs) or uses BENCH_URL, prints its
 // tables and rewrites its own section of bench/RESULTS.md, leaving the other sections as they are.
 // Servers are stopped on success, failure, Ctrl-C and timeout.
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
+import { abuseSection, runAbuse } from "./abuse.mjs";
 import { runAuthBench } from "./auth.mjs";
 import { writeSection } from "./lib.mjs";
 import { roomsServerOptions, runRoomsBench } from "./rooms.mjs";
@@ -28,6 +29,20 @@ const AREAS = {
       "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, local D1/KV/DO state in bench/.state/rooms, kept between runs for the seeded history rooms) " +
       "with the development argon2 cost of wrangler.toml (1024 KiB, t=1): hashing is not what this area measures",
     run: (server) => runRoomsBench(server),
+  },
+  abuse: {
+    title: "Abuse",
+    minutes: 10,
+    server: () => ({ name: "abuse", vars: {}, port: 8797 }),
+    target: "two private `wrangler dev`s on 127.0.0.1: the app (snapshot of src/, fresh local D1/KV/DO state, development argon2 cost) and the bare Durable Object of bench/bare",
+    run: async (server) => {
+      const bare = await startServer("abuse-bare", { bare: true, vars: {}, port: 8794 });
+      try {
+        return { markdown: abuseSection(await runAbuse(server, bare)), warnings: [] };
+      } finally {
+        await bare.stop();
+      }
+    },
   },
 };
 

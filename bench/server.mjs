@@ -15,6 +15,8 @@ const ENV = { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR:
 
 /** What the Worker is built from (no .dev.vars: the bench must not depend on local overrides). */
 const APP_FILES = ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json"];
+/** The bare Durable Object the rooms are compared against (bench/bare): no D1, nothing to migrate. */
+const BARE_FILES = ["bench/bare/worker.ts", "bench/bare/wrangler.toml"];
 
 /** Production argon2id cost (src/auth/password.ts PRODUCTION_ARGON2), forced on in development. */
 export const PROD_VARS = { ARGON2_MEMORY_KIB: "19456", ARGON2_ITERATIONS: "2" };
@@ -25,7 +27,11 @@ export async function freePort(preferred = 0) {
     new Promise((ok) => {
       const srv = createServer();
       srv.once("error", () => ok(null));
-      srv.listen(port, "127.0.0.1", () => srv.close(() => ok(srv.address()?.port ?? port)));
+      srv.listen(port, "127.0.0.1", () => {
+        // Read the port while listening: once closed, address() is null (and port 0 meant "any").
+        const bound = srv.address()?.port ?? port;
+        srv.close(() => ok(bound));
+      });
     });
   return (preferred && (await tryListen(preferred))) || (await tryListen(0));
 }
@@ -70,10 +76,11 @@ function groupCpuSeconds(pgid) {
 /**
  * Returns `{ baseUrl, stop(), external, reloads(), stateDir, cpuSeconds() }`. Starts wrangler dev unless BENCH_URL
  * is set; `stop` kills wrangler's whole process group and is safe to call twice. `vars` are passed
- * as `--var` (default: production argon2id); `keepState` keeps the local D1/KV/DO data of earlier
+ * as `--var` (default: production argon2id); `bare` runs bench/bare (the bare Durable Object) instead of the app;
+ * `keepState` keeps the local D1/KV/DO data of earlier
  * runs (the app snapshot is always fresh).
  */
-export async function startServer(name, { port = 8799, vars = PROD_VARS, keepState = false } = {}) {
+export async function startServer(name, { port = 8799, vars = PROD_VARS, keepState = false, bare = false } = {}) {
   if (process.env.BENCH_URL) {
     const baseUrl = process.env.BENCH_URL.replace(/\/+$/, "");
     await waitForHealth(baseUrl, null, 10_000);
@@ -88,14 +95,17 @@ export async function startServer(name, { port = 8799, vars = PROD_VARS, keepSta
   // The snapshot imports packages from ROOT/node_modules: module resolution walks up from it.
   const appDir = join(stateDir, "app");
   rmSync(appDir, { recursive: true, force: true });
-  for (const entry of APP_FILES) cpSync(join(ROOT, entry), join(appDir, entry), { recursive: true });
-
-  const migrate = spawnSync(
-    process.execPath,
-    [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", dataDir],
-    { cwd: appDir, env: ENV, encoding: "utf8", timeout: 120_000 },
-  );
-  if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
+  if (bare) {
+    for (const entry of BARE_FILES) cpSync(join(ROOT, entry), join(appDir, entry.replace("bench/bare/", "")));
+  } else {
+    for (const entry of APP_FILES) cpSync(join(ROOT, entry), join(appDir, entry), { recursive: true });
+    const migrate = spawnSync(
+      process.execPath,
+      [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", dataDir],
+      { cwd: appDir, env: ENV, encoding: "utf8", timeout: 120_000 },
+    );
+    if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
+  }
 
   const httpPort = await freePort(port);
   const inspectorPort = await freePort();
@@ -140,5 +150,5 @@ export async function startServer(name, { port = 8799, vars = PROD_VARS, keepSta
   }
   // Should stay 0: wrangler dev reloads the Worker when the (snapshot) sources change.
   const reloads = () => (readFileSync(logFile, "utf8").match(/Reloading local server/g) ?? []).length;
-  return { baseUrl, external: false, stop, logFile, reloads, stateDir, cpuSeconds: () => groupCpuSeconds(child.pid) };
+  return { baseUrl, external: false, stop, logFile, reloads, stateDir, inspectorPort, cpuSeconds: () => groupCpuSeconds(child.pid) };
 }
