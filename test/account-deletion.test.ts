@@ -42,7 +42,7 @@ async function traces(id: string) {
     otpCodes: await count("otp_codes WHERE user_id = ?", id),
     mfaChallenges: await count("mfa_challenges WHERE user_id = ?", id),
     securityEvents: await count("security_events WHERE user_id = ?", id),
-    lockout: await count("auth_failures WHERE key = ?", `user:${id}`),
+    lockout: await count("window_counters WHERE key = ?", `user:${id}`),
   };
 }
 
@@ -82,7 +82,7 @@ describe("DELETE /users/me", () => {
       at + 300_000,
     );
     await run("INSERT INTO mfa_challenges (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)", crypto.randomUUID(), u.id, at, at + 300_000);
-    await run("INSERT INTO auth_failures (key, count, window_start) VALUES (?, 1, ?)", `user:${u.id}`, at);
+    await run("INSERT INTO window_counters (key, count, window_start, expires_at) VALUES (?, 1, ?, ?)", `user:${u.id}`, at, at + 15 * 60_000);
     const before = await traces(u.id);
     expect(Object.values(before).every((n) => n > 0), JSON.stringify(before)).toBe(true);
 
@@ -171,7 +171,7 @@ describe("DELETE /users/me", () => {
   it("refuses a wrong password with 403 invalid_password, counts it toward the lockout and keeps the account", async () => {
     const u = await signUp();
     expectError(await deleteMe(u, { password: "not-my-password-at-all" }), 403, "invalid_password");
-    expect(await count("auth_failures WHERE key = ? AND count = 1", `user:${u.id}`)).toBe(1);
+    expect(await count("window_counters WHERE key = ? AND count = 1", `user:${u.id}`)).toBe(1);
     expect((await userRow(u.id)).status).toBe("active");
     expect((await api("GET", ME, { token: u.accessToken })).status).toBe(200);
   });

@@ -55,12 +55,14 @@ async function storedHash(userId: string) {
 }
 
 async function failureRow(key: string) {
-  return env.DB.prepare("SELECT count, window_start FROM auth_failures WHERE key = ?").bind(key).first<{ count: number; window_start: number }>();
+  return env.DB.prepare("SELECT count, window_start, expires_at FROM window_counters WHERE key = ?")
+    .bind(key)
+    .first<{ count: number; window_start: number; expires_at: number }>();
 }
 
 /** Move a lockout window into the past, as if 15 minutes had gone by. */
 async function expireLockout(key: string) {
-  const res = await env.DB.prepare("UPDATE auth_failures SET window_start = window_start - ? WHERE key = ?")
+  const res = await env.DB.prepare("UPDATE window_counters SET window_start = window_start - ?1, expires_at = expires_at - ?1 WHERE key = ?2")
     .bind(LOCKOUT_WINDOW_MS + 1000, key)
     .run();
   expect(res.meta.changes).toBe(1);
@@ -273,6 +275,7 @@ describe("POST /auth/login: lockout after 5 failed attempts", () => {
     const row = await failureRow(key);
     expect(row?.count).toBe(1);
     expect(Math.abs(row!.window_start - Date.now())).toBeLessThan(60_000);
+    expect(row!.expires_at - row!.window_start).toBe(LOCKOUT_WINDOW_MS);
   });
 
   it("locks an unknown identifier the same way, so lockout does not reveal existence", async () => {

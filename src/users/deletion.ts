@@ -6,7 +6,6 @@ import { requireSecondFactorIfEnabled, type SecondFactor } from "../auth/two-fac
 import { revokeUserSessions } from "../auth/sessions";
 import type { Database } from "../db/client";
 import {
-  authFailures,
   blocks,
   closeFriends,
   contacts,
@@ -20,6 +19,7 @@ import {
   sessions,
   userDevices,
   users,
+  windowCounters,
 } from "../db/schema";
 import type { Bindings } from "../env";
 import { AppError } from "../lib/errors";
@@ -122,7 +122,7 @@ export async function deleteAccount(
     db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId)),
     db.delete(mfaChallenges).where(eq(mfaChallenges.userId, userId)),
     db.delete(securityEvents).where(eq(securityEvents.userId, userId)),
-    db.delete(authFailures).where(eq(authFailures.key, key)),
+    db.delete(windowCounters).where(eq(windowCounters.key, key)),
     identifiers.length > 0
       ? db.delete(otpCodes).where(or(eq(otpCodes.userId, userId), inArray(otpCodes.target, identifiers)))
       : db.delete(otpCodes).where(eq(otpCodes.userId, userId)),
