@@ -1,11 +1,13 @@
 // Auth benchmarks: (a) ms per argon2id password hash at production cost, in Node 22 directly and
 // end to end as sequential logins (one argon2 verify each); (b) login throughput and latency at
-// concurrency 2/4/8; (c) authenticated GET /api/v1/auth/me under load with autocannon.
+// concurrency 2/4/8; (c) authenticated GET /api/v1/auth/me under load with autocannon; (d) used vs
+// unused email addresses on register, login, forgot-password and OTP send (address-timing.mjs).
 // Every request carries its own `cf-connecting-ip`, and logins rotate over a pool of accounts, so
 // the per-IP and per-identifier rate limits never fire; any non-2xx answer is counted and reported.
 import { argon2idAsync } from "@noble/hashes/argon2.js";
 import { randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import autocannon from "autocannon";
+import { runAddressTiming } from "./address-timing.mjs";
 import { expectStatus, ms, pool, postJson, stats, table } from "./lib.mjs";
 
 const AUTH = "/api/v1/auth";
@@ -128,6 +130,9 @@ export async function runAuthBench(baseUrl, log = console.log) {
   me.push({ route: "GET /health (baseline)", ...(await getLoad(`${baseUrl}/health`, {}, ME_CONNECTIONS[0], log)) });
   for (const m of me) if (m.non2xx || m.errors) warnings.push(`${m.route} at ${m.connections} connections: ${m.non2xx} non-2xx, ${m.errors} errors.`);
 
+  const addresses = await runAddressTiming(baseUrl, log);
+  warnings.push(...addresses.warnings);
+
   const markdown = [
     `### Password hashing: argon2id m=${ARGON2.m} KiB, t=${ARGON2.t}, p=${ARGON2.p}`,
     "",
@@ -159,6 +164,8 @@ export async function runAuthBench(baseUrl, log = console.log) {
       ["Route", "Connections", "Requests", "Req/s", "p50 ms", "p99 ms", "Max ms", "Non-2xx", "Errors"],
       me.map((m) => [m.route, m.connections, m.total, m.rps.toFixed(0), m.p50, m.p99, m.max, m.non2xx, m.errors]),
     ),
+    "",
+    addresses.markdown,
   ].join("\n");
   return { markdown, warnings };
 }

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { generateTotp } from "../src/auth/two-factor/totp";
-import { api, type ApiResponse, expectError, logIn, signUp, STRONG_PASSWORD, type TestUser, uniqueName, expectInvalid } from "./helpers";
+import { api, type ApiResponse, expectError, logIn, markVerified, signUp, STRONG_PASSWORD, type TestUser, uniqueName, expectInvalid } from "./helpers";
 
 const totpAt = (secret: string, at: number) => generateTotp(secret, at);
 
@@ -42,7 +42,7 @@ async function traces(id: string) {
     otpCodes: await count("otp_codes WHERE user_id = ?", id),
     mfaChallenges: await count("mfa_challenges WHERE user_id = ?", id),
     securityEvents: await count("security_events WHERE user_id = ?", id),
-    lockout: await count("auth_failures WHERE key = ?", `user:${id}`),
+    lockout: await count("window_counters WHERE key = ?", `user:${id}`),
   };
 }
 
@@ -82,7 +82,7 @@ describe("DELETE /users/me", () => {
       at + 300_000,
     );
     await run("INSERT INTO mfa_challenges (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)", crypto.randomUUID(), u.id, at, at + 300_000);
-    await run("INSERT INTO auth_failures (key, count, window_start) VALUES (?, 1, ?)", `user:${u.id}`, at);
+    await run("INSERT INTO window_counters (key, count, window_start, expires_at) VALUES (?, 1, ?, ?)", `user:${u.id}`, at, at + 15 * 60_000);
     const before = await traces(u.id);
     expect(Object.values(before).every((n) => n > 0), JSON.stringify(before)).toBe(true);
 
@@ -140,14 +140,18 @@ describe("DELETE /users/me", () => {
 
   it("cannot log in afterwards by username, email or phone, nor by its placeholder name", async () => {
     const u = await signUp({ email: uniqueEmail(), phone: uniquePhone() });
+    await markVerified(u);
+    // Verified, so each of them signs in until the account is gone.
+    for (const identifier of [u.username, u.email!, u.phone!]) expect((await logIn(identifier)).status, identifier).toBe(200);
     expect((await deleteMe(u)).status).toBe(204);
     for (const identifier of [u.username, u.email!, u.phone!, `deleted:${u.id}`]) {
       expectError(await logIn(identifier), 401, "invalid_credentials");
     }
   });
 
-  it("is not found by id or username, and its username, email and phone can be registered again", async () => {
+  it("is not found by id or username, and its username, email and phone can be registered and verified again", async () => {
     const u = await signUp({ email: uniqueEmail(), phone: uniquePhone() });
+    await markVerified(u);
     const viewer = await signUp();
     expect((await api("GET", `/api/v1/users/${u.id}`, { token: viewer.accessToken })).status).toBe(200);
     expect((await deleteMe(u)).status).toBe(204);
@@ -155,6 +159,9 @@ describe("DELETE /users/me", () => {
     expectError(await api("GET", `/api/v1/users/by-username/${u.username}`, { token: viewer.accessToken }), 404, "not_found");
     const again = await signUp({ username: u.username, email: u.email, phone: u.phone });
     expect(again.id).not.toBe(u.id);
+    // The deleted account let go of its verified addresses: the new one can verify them (unique among verified ones).
+    await markVerified(again);
+    expect(await userRow(again.id)).toMatchObject({ email: u.email, phone: u.phone, email_verified_at: expect.any(Number), phone_verified_at: expect.any(Number) });
     expect((await api("GET", `/api/v1/users/by-username/${u.username}`, { token: viewer.accessToken })).body.user.id).toBe(again.id);
   });
 
@@ -171,7 +178,7 @@ describe("DELETE /users/me", () => {
   it("refuses a wrong password with 403 invalid_password, counts it toward the lockout and keeps the account", async () => {
     const u = await signUp();
     expectError(await deleteMe(u, { password: "not-my-password-at-all" }), 403, "invalid_password");
-    expect(await count("auth_failures WHERE key = ? AND count = 1", `user:${u.id}`)).toBe(1);
+    expect(await count("window_counters WHERE key = ? AND count = 1", `user:${u.id}`)).toBe(1);
     expect((await userRow(u.id)).status).toBe("active");
     expect((await api("GET", ME, { token: u.accessToken })).status).toBe(200);
   });

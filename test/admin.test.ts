@@ -246,6 +246,22 @@ describe("GET /admin/users", () => {
     expect(expectOk(await get(`/users?q=${encodeURIComponent("no spaces!")}`, admin.accessToken)).items).toEqual([]);
   });
 
+  it("finds every account holding an email or phone, the one that verified it first", async () => {
+    const admin = await staffUser("admin");
+    const email = `${uniqueName("held")}@example.com`;
+    const phone = `+4477${Math.floor(10_000_000 + Math.random() * 89_999_999)}`;
+    const first = await signUp({ email, phone });
+    const owner = await signUp({ email, phone });
+    const third = await signUp({ email, phone });
+    await env.DB.prepare("UPDATE users SET email_verified_at = ?1, phone_verified_at = ?1 WHERE id = ?2").bind(Date.now(), owner.id).run();
+    for (const q of [email, phone]) {
+      const found = expectOk(await get(`/users?q=${encodeURIComponent(q)}`, admin.accessToken));
+      expect(found.items.map((u: any) => u.id), q).toEqual([owner.id, first.id, third.id]);
+      expect(found.nextCursor).toBeNull();
+      expect(expectOk(await get(`/users?q=${encodeURIComponent(q)}&limit=2`, admin.accessToken)).items.map((u: any) => u.id)).toEqual([owner.id, first.id]);
+    }
+  });
+
   it("lists every account newest first without q", async () => {
     const admin = await staffUser("admin");
     const older = await signUp();

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { hashPassword } from "../src/auth/password";
-import { api, type ApiResponse, expectError, logIn, signUp, STRONG_PASSWORD, type TestUser, uniqueIp, uniqueName } from "./helpers";
+import { api, type ApiResponse, expectError, logIn, markVerified, signUp, STRONG_PASSWORD, type TestUser, uniqueIp, uniqueName } from "./helpers";
 
 const LOGIN = "/api/v1/auth/login";
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -55,12 +55,14 @@ async function storedHash(userId: string) {
 }
 
 async function failureRow(key: string) {
-  return env.DB.prepare("SELECT count, window_start FROM auth_failures WHERE key = ?").bind(key).first<{ count: number; window_start: number }>();
+  return env.DB.prepare("SELECT count, window_start, expires_at FROM window_counters WHERE key = ?")
+    .bind(key)
+    .first<{ count: number; window_start: number; expires_at: number }>();
 }
 
 /** Move a lockout window into the past, as if 15 minutes had gone by. */
 async function expireLockout(key: string) {
-  const res = await env.DB.prepare("UPDATE auth_failures SET window_start = window_start - ? WHERE key = ?")
+  const res = await env.DB.prepare("UPDATE window_counters SET window_start = window_start - ?1, expires_at = expires_at - ?1 WHERE key = ?2")
     .bind(LOCKOUT_WINDOW_MS + 1000, key)
     .run();
   expect(res.meta.changes).toBe(1);
@@ -112,17 +114,19 @@ describe("POST /auth/login: success", () => {
     expect(me.body.user.id).toBe(user.id);
   });
 
-  it("signs in by email in any case", async () => {
+  it("signs in by a verified email in any case", async () => {
     const email = uniqueEmail();
     const user = await signUp({ email });
+    await markVerified(user);
     const body = expectSignedIn(await logIn(email.toUpperCase()), user);
     expect(body.user.email).toBe(email);
     expectSignedIn(await logIn(` ${email} `), user);
   });
 
-  it("signs in by phone, formatted or not", async () => {
+  it("signs in by a verified phone, formatted or not", async () => {
     const phone = uniquePhone();
     const user = await signUp({ phone });
+    await markVerified(user);
     const body = expectSignedIn(await logIn(phone), user);
     expect(body.user.phone).toBe(phone);
     const formatted = `${phone.slice(0, 3)} (${phone.slice(3, 6)}) ${phone.slice(6, 9)}-${phone.slice(9)}`;
@@ -152,6 +156,7 @@ describe("POST /auth/login: success", () => {
 describe("POST /auth/login: no account enumeration", () => {
   it("answers unknown accounts and wrong passwords identically", async () => {
     const user = await signUp({ email: uniqueEmail() });
+    await markVerified(user);
     const wrong = await logIn(user.username, WRONG_PASSWORD);
     const unknown = await logIn(uniqueName("ghost"), WRONG_PASSWORD);
     const wrongEmail = await logIn(user.email!, WRONG_PASSWORD);
@@ -204,6 +209,7 @@ describe("POST /auth/login: account status", () => {
 
   it("refuses a banned account with 403 account_banned", async () => {
     const user = await signUp({ email: uniqueEmail() });
+    await markVerified(user);
     await setStatus(user.id, "banned");
     const error = expectEnvelope(await logIn(user.username), 403, "account_banned");
     expect(error.message).toMatch(/banned/i);
@@ -216,6 +222,7 @@ describe("POST /auth/login: lockout after 5 failed attempts", () => {
     const email = uniqueEmail();
     const phone = uniquePhone();
     const user = await signUp({ email, phone });
+    await markVerified(user);
     const key = `user:${user.id}`;
 
     // Distinct IPs, so the per-IP limiter plays no part.
@@ -256,6 +263,7 @@ describe("POST /auth/login: lockout after 5 failed attempts", () => {
 
   it("a success before the limit clears the counter", async () => {
     const user = await signUp({ email: uniqueEmail() });
+    await markVerified(user);
     const key = `user:${user.id}`;
     for (let i = 0; i < 4; i++) expectEnvelope(await logIn(user.username, WRONG_PASSWORD), 401, "invalid_credentials");
     expectSignedIn(await logIn(user.email!), user);
@@ -273,6 +281,7 @@ describe("POST /auth/login: lockout after 5 failed attempts", () => {
     const row = await failureRow(key);
     expect(row?.count).toBe(1);
     expect(Math.abs(row!.window_start - Date.now())).toBeLessThan(60_000);
+    expect(row!.expires_at - row!.window_start).toBe(LOCKOUT_WINDOW_MS);
   });
 
   it("locks an unknown identifier the same way, so lockout does not reveal existence", async () => {
@@ -386,6 +395,7 @@ describe("POST /auth/login: rate limits", () => {
     const { user, responses } = await withinOneWindow(60, async () => {
       // A fresh account per try: a retried sequence must not inherit the identifier's count.
       const user = await signUp({ email: uniqueEmail() });
+      await markVerified(user);
       const responses: ApiResponse[] = [];
       // Successful logins: the lockout counter is cleared each time, so only the limiter can refuse.
       for (let i = 0; i < 10; i++) responses.push(await login({ identifier: user.username, password: STRONG_PASSWORD }, uniqueIp()));
@@ -427,6 +437,7 @@ describe("POST /auth/login: rate limits", () => {
       // A fresh account per try: a retried sequence must not inherit the identifier's count.
       const phone = uniquePhone();
       const user = await signUp({ phone });
+      await markVerified(user);
       const variants = spellings(phone);
       const responses: ApiResponse[] = [];
       for (const identifier of variants) responses.push(await login({ identifier, password: STRONG_PASSWORD }, uniqueIp()));

@@ -145,7 +145,7 @@ describe("POST /auth/register: happy path", () => {
   });
 });
 
-describe("POST /auth/register: identifiers are normalized and unique", () => {
+describe("POST /auth/register: identifiers are normalized; usernames are unique, addresses once verified", () => {
   it("lower-cases the username, so uniqueness is case-insensitive", async () => {
     const base = uniqueName("alice").slice(0, 24);
     const mixed = `Alice_X${base.slice(5)}`; // e.g. "Alice_X_lz…"
@@ -173,7 +173,7 @@ describe("POST /auth/register: identifiers are normalized and unique", () => {
     expect(await countUsers("username = 'alice_x'")).toBe(1);
   });
 
-  it("trims and lower-cases the email, and rejects a second account with it (409 email_taken)", async () => {
+  it("trims and lower-cases the email; a second account may register with it, unverified, like with a fresh one", async () => {
     const local = uniqueName("Mail").replace("mail", "MaIl");
     const res = await register({ username: uniqueName(), password: STRONG_PASSWORD, email: `  ${local}@Example.COM  ` });
     expect(res.status, res.text).toBe(201);
@@ -181,37 +181,46 @@ describe("POST /auth/register: identifiers are normalized and unique", () => {
     expect(res.body.user.email).toBe(email);
     expect(res.body.user.emailVerified).toBe(false);
 
+    // An address is unique only once verified: answering 409 here would tell anyone it has an account.
     const dupUsername = uniqueName();
     const dup = await register({ username: dupUsername, password: STRONG_PASSWORD, email: email.toUpperCase() });
-    const error = expectEnvelope(dup, 409, "email_taken");
-    expect(error.message).toMatch(/email/i);
-    expect(await userRow(dupUsername)).toBeNull();
-    expect(await countUsers("email = ?", email)).toBe(1);
+    expect(dup.status, dup.text).toBe(201);
+    expect(dup.body.user).toMatchObject({ username: dupUsername, email, emailVerified: false });
+    expect(await userRow(dupUsername)).toMatchObject({ email, email_verified_at: null });
+    expect(await countUsers("email = ?", email)).toBe(2);
   });
 
-  it("normalizes the phone to E.164 and rejects a second account with it (409 phone_taken)", async () => {
-    const res = await register({ username: uniqueName(), password: STRONG_PASSWORD, phone: "+1 (415) 555-0100" });
+  it("normalizes the phone to E.164; a second account may register with it, unverified", async () => {
+    const phone = uniquePhone();
+    const formatted = `${phone.slice(0, 2)} (${phone.slice(2, 5)}) ${phone.slice(5, 8)}-${phone.slice(8)}`;
+    const res = await register({ username: uniqueName(), password: STRONG_PASSWORD, phone: formatted });
     expect(res.status, res.text).toBe(201);
-    expect(res.body.user.phone).toBe("+14155550100");
+    expect(res.body.user.phone).toBe(phone);
     expect(res.body.user.phoneVerified).toBe(false);
 
     const dupUsername = uniqueName();
-    const dup = await register({ username: dupUsername, password: STRONG_PASSWORD, phone: "+1-415-555.0100" });
-    const error = expectEnvelope(dup, 409, "phone_taken");
-    expect(error.message).toMatch(/phone/i);
-    expect(await userRow(dupUsername)).toBeNull();
-    expect(await countUsers("phone = '+14155550100'")).toBe(1);
+    const dup = await register({ username: dupUsername, password: STRONG_PASSWORD, phone: `${phone.slice(0, 2)}-${phone.slice(2, 5)}-${phone.slice(5, 8)}.${phone.slice(8)}` });
+    expect(dup.status, dup.text).toBe(201);
+    expect(dup.body.user).toMatchObject({ username: dupUsername, phone, phoneVerified: false });
+    expect(await countUsers("phone = ?", phone)).toBe(2);
   });
 
-  it("stores email and phone together and reports which one is taken", async () => {
+  it("stores email and phone together, and an address verified on another account registers like a fresh one", async () => {
     const email = uniqueEmail();
     const phone = uniquePhone();
     const res = await register({ username: uniqueName(), password: STRONG_PASSWORD, email, phone });
     expect(res.status, res.text).toBe(201);
     expect(res.body.user).toMatchObject({ email, phone, emailVerified: false, phoneVerified: false });
+    await env.DB.prepare("UPDATE users SET email_verified_at = ?1, phone_verified_at = ?1 WHERE id = ?2").bind(Date.now(), res.body.user.id).run();
 
-    expectEnvelope(await register({ username: uniqueName(), password: STRONG_PASSWORD, email: uniqueEmail(), phone }), 409, "phone_taken");
-    expectEnvelope(await register({ username: uniqueName(), password: STRONG_PASSWORD, email, phone: uniquePhone() }), 409, "email_taken");
+    for (const body of [{ email: uniqueEmail(), phone }, { email, phone: uniquePhone() }, { email, phone }]) {
+      const again = await register({ username: uniqueName(), password: STRONG_PASSWORD, ...body });
+      expect(again.status, again.text).toBe(201);
+      expect(again.body.user).toMatchObject({ ...body, emailVerified: false, phoneVerified: false });
+    }
+    // Only one account has them verified.
+    expect(await countUsers("email = ? AND email_verified_at IS NOT NULL", email)).toBe(1);
+    expect(await countUsers("phone = ? AND phone_verified_at IS NOT NULL", phone)).toBe(1);
   });
 
   it("lets many accounts have no email and no phone", async () => {

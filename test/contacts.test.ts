@@ -363,9 +363,9 @@ describe("sync at scale and query plans", () => {
       return res.results.map((r) => r.detail);
     };
     const phones = await plan(syncLookupQuery(db, "phone", ["+14155550100", "+14155550101"], MISSING));
-    expect(phones.join("\n")).toMatch(/SEARCH users USING INDEX users_phone_uq/);
+    expect(phones.join("\n")).toMatch(/SEARCH users USING INDEX users_verified_phone_uq/);
     const emails = await plan(syncLookupQuery(db, "email", ["a@example.com"], MISSING));
-    expect(emails.join("\n")).toMatch(/SEARCH users USING INDEX users_email_uq/);
+    expect(emails.join("\n")).toMatch(/SEARCH users USING INDEX users_verified_email_uq/);
     for (const after of [undefined, MISSING]) {
       const contacts = await plan(contactsPageQuery(db, MISSING, 20, after));
       expect(contacts.join("\n")).toMatch(/SEARCH contacts USING (COVERING )?INDEX sqlite_autoindex_contacts_1/);

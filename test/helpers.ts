@@ -1,4 +1,4 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
 
 export const BASE = "http://api.test";
@@ -77,6 +77,33 @@ export async function signUp(overrides: Record<string, unknown> = {}): Promise<T
   };
 }
 
+/**
+ * Mark a user's email and phone (whichever it has) verified straight in D1: a setup shortcut for
+ * tests that are not about verification. Only a verified address signs in, gets codes or resets a
+ * password.
+ */
+export async function markVerified(user: { id: string }): Promise<void> {
+  await env.DB.prepare(
+    "UPDATE users SET email_verified_at = CASE WHEN email IS NULL THEN NULL ELSE ?1 END, phone_verified_at = CASE WHEN phone IS NULL THEN NULL ELSE ?1 END WHERE id = ?2",
+  )
+    .bind(Date.now(), user.id)
+    .run();
+}
+
+/** The development outbox for `to` (what was "sent" there), newest first. */
+export async function outbox(to: string): Promise<any[]> {
+  const res = await api("GET", `/api/v1/dev/outbox?to=${encodeURIComponent(to)}`);
+  expect(res.status, res.text).toBe(200);
+  return res.body.items;
+}
+
+/** The code in the newest message of `kind` (e.g. `otp.verify`) sent to `to`. */
+export async function latestCode(to: string, kind: string): Promise<string> {
+  const message = (await outbox(to)).find((m) => m.kind === kind);
+  expect(message, `no ${kind} message to ${to}`).toBeDefined();
+  return /\b(\d{6})\b/.exec(message.text)![1]!;
+}
+
 /** Sign in again (a new session) with identifier and password. */
 export async function logIn(identifier: string, password = STRONG_PASSWORD, extra: Record<string, unknown> = {}) {
   return api("POST", "/api/v1/auth/login", { body: { identifier, password, ...extra } });
@@ -103,4 +130,25 @@ export function observable(res: ApiResponse) {
   const body = structuredClone(res.body);
   if (body?.error) delete body.error.requestId;
   return { status: res.status, body, headers: [...res.headers.keys()].filter((h) => h !== "x-request-id").sort() };
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** Every string in `value` replaced by what it looks like (`<uuid>`, `<iso>`, `<string>`); the rest kept. */
+function shapeOf(value: unknown): unknown {
+  if (typeof value === "string") return UUID_RE.test(value) ? "<uuid>" : ISO_RE.test(value) ? "<iso>" : "<string>";
+  if (Array.isArray(value)) return value.map(shapeOf);
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shapeOf(v)]));
+  return value;
+}
+
+/**
+ * `observable` for answers that carry values which necessarily differ between two accounts or
+ * inputs (ids, usernames, addresses, tokens, times): every string in the body is reduced to its
+ * shape, while status, keys, numbers, booleans, nulls and header names must match exactly.
+ */
+export function observableShape(res: ApiResponse) {
+  const seen = observable(res);
+  return { ...seen, body: shapeOf(seen.body) };
 }

@@ -217,7 +217,9 @@ describe("passwordless login: POST /otp/send + /otp/verify (purpose login)", () 
       expect(retryAfter).toBeLessThanOrEqual(15 * 60);
       expect(error.details).toEqual({ retryAfter });
       // The window passes (moved into the past rather than waited for): sending works again.
-      await env.DB.prepare("UPDATE auth_failures SET window_start = window_start - ? WHERE key = ?").bind(15 * MINUTE, `otp-send:${identifier}`).run();
+      await env.DB.prepare("UPDATE window_counters SET window_start = window_start - ?1, expires_at = expires_at - ?1 WHERE key = ?2")
+        .bind(15 * MINUTE, `otp-send:${identifier}`)
+        .run();
       await expectAccepted(await send({ identifier, channel: "email", purpose: "login" }));
     }
     expect((await outbox(u.email!)).filter((m) => m.kind === "otp.login")).toHaveLength(4);

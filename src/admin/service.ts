@@ -92,20 +92,32 @@ export interface AdminUserQuery {
 }
 
 /**
- * Find accounts for admins: by exact id, email or phone (one row at most), by username prefix (a
- * range on the username index, alphabetical, keyset on username), or with no `q` every account
- * newest first (keyset on rowid, which grows with sign-ups: the primary key or, with `status`,
- * the status index, so no sort and no scan). Deleted accounts are included (filter by status).
+ * Find accounts for admins: by exact id (one row at most); by exact email or phone (every account
+ * holding it, since several may hold an unverified address: the one that has it verified, then the
+ * rest oldest first, up to `limit`); by username prefix (a range on the username index,
+ * alphabetical, keyset on username); or with no `q` every account newest first (keyset on rowid,
+ * which grows with sign-ups: the primary key or, with `status`, the status index, so no sort and
+ * no scan). Deleted accounts are included (filter by status).
  */
 export async function searchAdminUsers(db: Database, input: AdminUserQuery) {
   const lookup = classifyLookup(input.q);
   const statusFilter = input.status ? [eq(users.status, input.status)] : [];
   const empty = { items: [], nextCursor: null };
 
-  if (lookup.kind === "id" || lookup.kind === "email" || lookup.kind === "phone") {
+  if (lookup.kind === "id") {
+    const rows = await db.select().from(users).where(and(eq(users.id, lookup.value), ...statusFilter));
+    return { items: rows.map(adminUserView), nextCursor: null };
+  }
+
+  if (lookup.kind === "email" || lookup.kind === "phone") {
     if (lookup.kind === "phone" && !E164_RE.test(lookup.value)) return empty;
-    const column = lookup.kind === "id" ? users.id : lookup.kind === "email" ? users.email : users.phone;
-    const rows = await db.select().from(users).where(and(eq(column, lookup.value), ...statusFilter));
+    const [column, verifiedAt] = lookup.kind === "email" ? [users.email, users.emailVerifiedAt] : [users.phone, users.phoneVerifiedAt];
+    const rows = await db
+      .select()
+      .from(users)
+      .where(and(eq(column, lookup.value), ...statusFilter))
+      .orderBy(sql`${verifiedAt} IS NULL`, sql`${users}.rowid`)
+      .limit(input.limit);
     return { items: rows.map(adminUserView), nextCursor: null };
   }
 

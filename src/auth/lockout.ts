@@ -1,6 +1,6 @@
 import { and, eq, gt, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { authFailures } from "../db/schema";
+import { windowCounters } from "../db/schema";
 import { enforceWindow, resetCounter } from "../lib/counters";
 import { MINUTE } from "../lib/time";
 
@@ -30,7 +30,7 @@ export const clearAttempts = (db: Database, key: string) => resetCounter(db, key
  */
 export async function refundAttempt(db: Database, key: string): Promise<void> {
   await db
-    .update(authFailures)
-    .set({ count: sql`${authFailures.count} - 1` })
-    .where(and(eq(authFailures.key, key), gt(authFailures.count, 0)));
+    .update(windowCounters)
+    .set({ count: sql`${windowCounters.count} - 1` })
+    .where(and(eq(windowCounters.key, key), gt(windowCounters.count, 0)));
 }

@@ -44,8 +44,10 @@ export const RegisterBody = z
   .strictObject({
     username: Username,
     password: NewPassword,
-    email: Email.optional(),
-    phone: Phone.optional(),
+    email: Email.optional().openapi({
+      description: "Stored unverified; it becomes the account's (sign-in, codes, reset, contact sync) once verified. Never answered with a conflict",
+    }),
+    phone: Phone.optional().openapi({ description: "E.164; stored unverified, like `email`" }),
     displayName: z.string().trim().min(1).max(64).optional(),
     deviceId: DeviceId.optional(),
     deviceName: DeviceName.optional(),
@@ -58,7 +60,7 @@ export const RegisterBody = z
 
 export const LoginBody = z
   .strictObject({
-    identifier: z.string().trim().min(1).max(254).openapi({ description: "Username, email or E.164 phone" }),
+    identifier: z.string().trim().min(1).max(254).openapi({ description: "Username, or a verified email or E.164 phone" }),
     password: AnyPassword,
     deviceId: DeviceId.optional(),
     deviceName: DeviceName.optional(),

@@ -1,4 +1,4 @@
-import { eq, or } from "drizzle-orm";
+import { and, eq, isNotNull } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { users } from "../db/schema";
 import type { AuthContext, Bindings } from "../env";
@@ -27,14 +27,18 @@ export interface RegisterInput extends DeviceInput {
 }
 
 /**
- * Create an account and sign it in on the calling device. Username, email and phone are unique.
- * The account gets its own referral code; `referredBy` (another account's code) is recorded as
- * the referrer's id, and a code that matches no account is `400 invalid_referral_code`.
+ * Create an account and sign it in on the calling device. The username is unique and public
+ * (`409 username_taken`). An email or phone is stored unverified and is the account's only once
+ * verified (POST /auth/otp/verify), so registering with an address another account holds, verified
+ * or not, succeeds exactly like a fresh one: the same statements, the same answer, nothing that
+ * tells whether the address is in use. The account gets its own referral code; `referredBy`
+ * (another account's code) is recorded as the referrer's id, and a code that matches no account is
+ * `400 invalid_referral_code`.
  */
 export async function register(db: Database, env: Bindings, input: RegisterInput, info: RequestInfo) {
   assertStrongPassword(input.password, [input.username, input.email?.split("@")[0], input.displayName]);
   const referredBy = input.referredBy ? await resolveReferralCode(db, input.referredBy) : null;
-  await assertAvailable(db, input);
+  await assertUsernameFree(db, input.username);
   const at = now();
   const passwordHash = await hashPassword(input.password, currentParams(env));
   const id = newId();
@@ -60,41 +64,42 @@ export async function register(db: Database, env: Bindings, input: RegisterInput
     });
   } catch (err) {
     // Lost a race with a concurrent registration of the same name: report it like the check does.
-    if (isUniqueViolation(err)) await assertAvailable(db, input);
+    // (New addresses are unverified, so they never conflict.)
+    if (isUniqueViolation(err)) await assertUsernameFree(db, input.username);
     throw err;
   }
   return completeSignIn(db, env, user, input, info, "register");
 }
 
-async function assertAvailable(db: Database, input: Pick<RegisterInput, "username" | "email" | "phone">) {
-  const clauses = [eq(users.username, input.username)];
-  if (input.email) clauses.push(eq(users.email, input.email));
-  if (input.phone) clauses.push(eq(users.phone, input.phone));
-  const taken = await db
-    .select({ username: users.username, email: users.email, phone: users.phone })
-    .from(users)
-    .where(or(...clauses));
-  for (const row of taken) {
-    if (row.username === input.username) throw new AppError(409, "username_taken", "That username is already taken");
-    if (input.email && row.email === input.email) throw new AppError(409, "email_taken", "That email is already registered");
-    if (input.phone && row.phone === input.phone) throw new AppError(409, "phone_taken", "That phone number is already registered");
-  }
+/** `409 username_taken` unless the (normalized) username is free. Usernames are public, so saying so reveals nothing. */
+async function assertUsernameFree(db: Database, username: string): Promise<void> {
+  const [taken] = await db.select({ id: users.id }).from(users).where(eq(users.username, username));
+  if (taken) throw new AppError(409, "username_taken", "That username is already taken");
 }
 
-/** Find a live account by username, email or phone (already normalized). */
+/**
+ * Find a live account by what people sign in with (already normalized): its username, or an email
+ * or phone it has VERIFIED. An unverified address belongs to no one (several accounts may hold it),
+ * so it signs nobody in and gets no codes; it answers like an address nobody holds.
+ */
 export async function findUserByIdentifier(db: Database, identifier: string): Promise<UserRow | undefined> {
   const { kind, value } = classifyIdentifier(identifier);
-  const column = kind === "email" ? users.email : kind === "phone" ? users.phone : users.username;
-  const [user] = await db.select().from(users).where(eq(column, value));
+  const match =
+    kind === "email"
+      ? and(eq(users.email, value), isNotNull(users.emailVerifiedAt))
+      : kind === "phone"
+        ? and(eq(users.phone, value), isNotNull(users.phoneVerifiedAt))
+        : eq(users.username, value);
+  const [user] = await db.select().from(users).where(match);
   return user && user.status !== "deleted" ? user : undefined;
 }
 
 const invalidCredentials = () => new AppError(401, "invalid_credentials", "Invalid username or password");
 
 /**
- * Password login. Unknown identifiers and wrong passwords answer identically (same status, code,
- * message, one argon2 verification each, one counter write each), and both count toward the
- * 15-minute lockout.
+ * Password login. Unknown identifiers (an unverified email or phone is one) and wrong passwords
+ * answer identically (same status, code, message, one argon2 verification each, one counter write
+ * each), and both count toward the 15-minute lockout.
  */
 export async function login(
   db: Database,

@@ -1,26 +1,26 @@
 import { lt } from "drizzle-orm";
-import { LOCKOUT_WINDOW_MS } from "../auth/lockout";
 import { purgeExpired } from "../auth/sessions";
 import { createDb } from "../db/client";
-import { authFailures, devOutbox, mfaChallenges, otpCodes } from "../db/schema";
+import { devOutbox, mfaChallenges, otpCodes } from "../db/schema";
 import type { Bindings } from "../env";
+import { purgeEndedCounters } from "../lib/counters";
 import { DAY } from "../lib/time";
 
 /**
- * Delete what can never be used again: expired refresh tokens, long-dead sessions, stale
- * attempt counters (their windows are at most 15 minutes), expired one-time codes and MFA
- * challenges, and dev-outbox messages older than a day.
+ * Delete what can never be used again: expired refresh tokens, long-dead sessions, window
+ * counters whose own window has ended (a lockout after 15 minutes, a contact-sync limit after its
+ * hour), expired one-time codes and MFA challenges, and dev-outbox messages older than a day.
  */
 export async function housekeeping(env: Bindings, at: number): Promise<Record<string, number>> {
   const db = createDb(env.DB);
   const purged = await purgeExpired(db, at);
   const [counters, codes, challenges, outbox] = await Promise.all([
-    db.delete(authFailures).where(lt(authFailures.windowStart, at - LOCKOUT_WINDOW_MS)).returning({ key: authFailures.key }),
+    purgeEndedCounters(db, at),
     db.delete(otpCodes).where(lt(otpCodes.expiresAt, at)).returning({ id: otpCodes.id }),
     db.delete(mfaChallenges).where(lt(mfaChallenges.expiresAt, at)).returning({ h: mfaChallenges.tokenHash }),
     db.delete(devOutbox).where(lt(devOutbox.createdAt, at - DAY)).returning({ id: devOutbox.id }),
   ]);
-  return { ...purged, counters: counters.length, otpCodes: codes.length, mfaChallenges: challenges.length, outbox: outbox.length };
+  return { ...purged, counters, otpCodes: codes.length, mfaChallenges: challenges.length, outbox: outbox.length };
 }
 
 /** The cron entry point: one function per job, each logged as one JSON line. */

@@ -51,8 +51,9 @@ export function assertSyncSize(body: { phones?: string[]; emails?: string[] }): 
  * Find which of the caller's phones and emails belong to people who allow being found that way.
  * A user matches only by a VERIFIED phone/email of an active account, only when their privacy
  * for that field is `everyone`, or `contacts` and they have the caller in their contacts, never
- * when either blocked the other, and never the caller. Lookups go through the unique phone and
- * email indexes in chunks of ≤ 90 values (D1's 100-parameter limit). Read-only: matches are not
+ * when either blocked the other, and never the caller (an unverified address may be held by
+ * several accounts and proves nothing). Lookups go through the unique indexes of verified phones
+ * and emails in chunks of ≤ 90 values (D1's 100-parameter limit). Read-only: matches are not
  * added to the caller's contacts. Counts against SYNC_LIMIT.
  */
 export async function syncContacts(db: Database, callerId: string, body: { phones?: string[]; emails?: string[] }) {
@@ -98,7 +99,7 @@ export async function syncContacts(db: Database, callerId: string, body: { phone
 
 /**
  * Active accounts whose VERIFIED phone/email is one of `values` (≤ 90) and whose privacy for it is
- * not `nobody`, through the unique phone/email index (exported so tests can check its plan).
+ * not `nobody`, through the unique index of verified phones/emails (exported so tests can check its plan).
  */
 export function syncLookupQuery(db: Database, kind: "phone" | "email", values: string[], callerId: string) {
   const [column, verifiedAt, privacy] =

@@ -6,7 +6,6 @@ import { requireSecondFactorIfEnabled, type SecondFactor } from "../auth/two-fac
 import { revokeUserSessions } from "../auth/sessions";
 import type { Database } from "../db/client";
 import {
-  authFailures,
   blocks,
   closeFriends,
   contacts,
@@ -20,6 +19,7 @@ import {
   sessions,
   userDevices,
   users,
+  windowCounters,
 } from "../db/schema";
 import type { Bindings } from "../env";
 import { AppError } from "../lib/errors";
@@ -45,8 +45,8 @@ export const deletedUsername = (userId: string) => `deleted:${userId}`;
  * account", email, phone, bio, links, birthday, avatar, status, referral code, 2FA secrets, and a
  * password hash of `''` that no password verifies against. In the same batch it deletes contacts,
  * follows (fixing the other side's follower/following counts), blocks and close friends in both
- * directions, devices, sessions and refresh tokens, recovery codes, one-time codes, MFA
- * challenges, security events and the lockout counter. Reports and the admin audit log are kept
+ * directions, devices, sessions and refresh tokens, recovery codes, one-time codes (its own, and
+ * any sent to an address it had verified), MFA challenges, security events and the lockout counter. Reports and the admin audit log are kept
  * for moderation. Finally `onAccountDeleted` runs for data owned by other modules.
  */
 export async function deleteAccount(
@@ -66,7 +66,9 @@ export async function deleteAccount(
   await revokeUserSessions(db, env, userId, "account_deleted");
 
   const at = now();
-  const identifiers = [user.email, user.phone].filter((v): v is string => !!v);
+  // Codes and dev-outbox messages addressed to an email/phone go with the account only where it had
+  // verified it: an unverified address may be another account's (or nobody's), and so are its codes.
+  const identifiers = [user.emailVerifiedAt ? user.email : null, user.phoneVerifiedAt ? user.phone : null].filter((v): v is string => !!v);
   const iFollow = db.select({ id: follows.followeeId }).from(follows).where(eq(follows.followerId, userId));
   const followMe = db.select({ id: follows.followerId }).from(follows).where(eq(follows.followeeId, userId));
   const userSessions = db.select({ id: sessions.id }).from(sessions).where(eq(sessions.userId, userId));
@@ -122,7 +124,7 @@ export async function deleteAccount(
     db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId)),
     db.delete(mfaChallenges).where(eq(mfaChallenges.userId, userId)),
     db.delete(securityEvents).where(eq(securityEvents.userId, userId)),
-    db.delete(authFailures).where(eq(authFailures.key, key)),
+    db.delete(windowCounters).where(eq(windowCounters.key, key)),
     identifiers.length > 0
       ? db.delete(otpCodes).where(or(eq(otpCodes.userId, userId), inArray(otpCodes.target, identifiers)))
       : db.delete(otpCodes).where(eq(otpCodes.userId, userId)),

@@ -86,15 +86,17 @@ app.openapi(
     description:
       "`purpose: \"login\"` (public) signs in like a password login: `{user, tokens, session, newDevice}`, or " +
       "`{mfaRequired, mfaToken}` when 2FA is on. `purpose: \"verify\"` (bearer token) marks the caller's email or " +
-      "phone verified → 204. A wrong, expired, used or dead code answers `400 invalid_code`; while the code is still " +
-      "alive `details.attemptsLeft` says how many tries remain.",
+      "phone verified → 204; with the right code for an address another account has already verified it answers " +
+      "`409 email_taken` / `phone_taken` (only then: an address is unique among verified ones only). A wrong, " +
+      "expired, used or dead code answers `400 invalid_code`; while the code is still alive `details.attemptsLeft` " +
+      "says how many tries remain.",
     security: optionalBearer,
     middleware: [rateLimitByIp("otp-verify:ip")] as const,
     request: { body: jsonBody(s.OtpVerifyBody) },
     responses: {
       200: json(LoginResult, "Signed in (login), or the 2FA challenge"),
       204: { description: "Email or phone verified (verify)" },
-      ...errorResponses(400, 401, 403, 413, 415, 429, 503),
+      ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503),
     },
   }),
   async (c) => {

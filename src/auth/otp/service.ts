@@ -3,6 +3,7 @@ import type { Database } from "../../db/client";
 import { otpCodes, users } from "../../db/schema";
 import type { Bindings } from "../../env";
 import { enforceWindow } from "../../lib/counters";
+import { isUniqueViolation } from "../../lib/db-errors";
 import { sha256Hex, timingSafeEqual } from "../../lib/crypto";
 import { AppError } from "../../lib/errors";
 import { newId } from "../../lib/ids";
@@ -90,8 +91,16 @@ export function codeTarget(identifier: string, channel?: Channel): { target: str
 }
 
 /**
+ * Verify codes belong to the account that asked: several accounts may hold one unverified address,
+ * and one of them must not retire, or spend the tries of, another's code.
+ */
+const ownVerifyCode = (purpose: Purpose, userId: string | null | undefined) =>
+  purpose === "verify" && userId ? eq(otpCodes.userId, userId) : undefined;
+
+/**
  * Count a send against the identifier (`429 rate_limited` after SEND_LIMIT), retire its older live
- * codes of the same purpose, and store a new one (hashed). Returns the plain code for the message.
+ * codes of the same purpose (for `verify`, the same account's), and store a new one (hashed).
+ * Returns the plain code for the message.
  */
 async function issueCode(db: Database, purpose: Purpose, target: string, channel: Channel | null, userId: string | null): Promise<string> {
   await enforceWindow(db, `otp-send:${target}`, SEND_LIMIT, "rate_limited", "Too many codes requested for this identifier");
@@ -102,16 +111,17 @@ async function issueCode(db: Database, purpose: Purpose, target: string, channel
     db
       .update(otpCodes)
       .set({ consumedAt: at })
-      .where(and(eq(otpCodes.target, target), eq(otpCodes.purpose, purpose), isNull(otpCodes.consumedAt))),
+      .where(and(eq(otpCodes.target, target), eq(otpCodes.purpose, purpose), ownVerifyCode(purpose, userId), isNull(otpCodes.consumedAt))),
     db.insert(otpCodes).values({ id, purpose, channel, target, userId, codeHash: codeHash(id, code), createdAt: at, expiresAt: at + CODE_TTL_MS }),
   ]);
   return code;
 }
 
 /**
- * Check `code` against the live code for target+purpose. The try is counted first, atomically,
- * so concurrent guesses cannot exceed MAX_ATTEMPTS; a code that matches but was issued for no
- * account (or for another than `userId`) is just as invalid as a wrong one.
+ * Check `code` against the live code for target+purpose (for `verify`, `userId`'s own). The try
+ * is counted first, atomically, so concurrent guesses cannot exceed MAX_ATTEMPTS; a code that
+ * matches but was issued for no account (or for another than `userId`) is just as invalid as a
+ * wrong one.
  */
 async function checkCode(db: Database, purpose: Purpose, target: string, code: string, userId?: string): Promise<OtpRow & { userId: string }> {
   const at = now();
@@ -119,7 +129,7 @@ async function checkCode(db: Database, purpose: Purpose, target: string, code: s
   const [row] = await db
     .select()
     .from(otpCodes)
-    .where(and(eq(otpCodes.target, target), eq(otpCodes.purpose, purpose), live))
+    .where(and(eq(otpCodes.target, target), eq(otpCodes.purpose, purpose), ownVerifyCode(purpose, userId), live))
     .orderBy(desc(otpCodes.createdAt))
     .limit(1);
   if (!row) throw invalidCode();
@@ -176,6 +186,12 @@ export async function sendLoginCode(db: Database, env: Bindings, input: { identi
   if (recipient) await deliver(message("login", channel, target, code));
 }
 
+/** `409 email_taken` / `phone_taken`: another account has verified this address. */
+const addressTaken = (channel: Channel) =>
+  channel === "email"
+    ? new AppError(409, "email_taken", "That email address is already verified on another account")
+    : new AppError(409, "phone_taken", "That phone number is already verified on another account");
+
 /** The caller's own email/phone or `400 not_your_identifier`. */
 function assertOwn(user: UserRow, target: string, channel: Channel): void {
   if ((channel === "email" ? user.email : user.phone) !== target) {
@@ -207,7 +223,13 @@ export async function verifyLoginCode(db: Database, env: Bindings, input: { iden
   return afterFirstFactor(db, env, user, { deviceId: input.deviceId, deviceName: input.deviceName }, info, "otp");
 }
 
-/** Mark the caller's email or phone verified with a `verify` code; records email_verified / phone_verified once. */
+/**
+ * Mark the caller's email or phone verified with a `verify` code; records email_verified /
+ * phone_verified once. An address is unique only among verified ones, so when another account has
+ * already verified it the partial unique index refuses the write and the answer is `409
+ * email_taken` / `phone_taken`. That check comes only after the right code was presented (and used
+ * up), so only someone who can read what is sent to the address learns that it is taken.
+ */
 export async function verifyContact(db: Database, userId: string, input: { identifier: string; code: string }, info: RequestInfo): Promise<void> {
   const { target, channel } = codeTarget(input.identifier);
   const user = await getSelf(db, userId);
@@ -223,7 +245,10 @@ export async function verifyContact(db: Database, userId: string, input: { ident
         ? and(eq(users.id, user.id), eq(users.email, target), isNull(users.emailVerifiedAt))
         : and(eq(users.id, user.id), eq(users.phone, target), isNull(users.phoneVerifiedAt)),
     )
-    .returning({ id: users.id });
+    .returning({ id: users.id })
+    .catch((err: unknown) => {
+      throw isUniqueViolation(err, channel === "email" ? "users.email" : "users.phone") ? addressTaken(channel) : err;
+    });
   if (changed.length > 0) await recordEvent(db, user.id, channel === "email" ? "email_verified" : "phone_verified", info, { details: { channel } });
 }
 

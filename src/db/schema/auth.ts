@@ -62,14 +62,3 @@ export const userDevices = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.userId, t.id] })],
 );
-
-/**
- * Exact failed-attempt counters (fixed 15-minute window) for the login lockout. The key is
- * `user:<id>` for a known account and `id:<identifier>` otherwise, so unknown identifiers
- * behave exactly like real ones.
- */
-export const authFailures = sqliteTable("auth_failures", {
-  key: text("key").primaryKey(),
-  count: integer("count").notNull(),
-  windowStart: integer("window_start").notNull(),
-});

@@ -3,3 +3,4 @@ export * from "./auth";
 export * from "./security";
 export * from "./social";
 export * from "./chats";
+export * from "./counters";

@@ -1,7 +1,10 @@
 import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
-/** Accounts. Usernames are stored lower-case ([a-z0-9_]), so the unique index is case-insensitive. */
+/**
+ * Accounts. Usernames are stored lower-case ([a-z0-9_]), so the unique index is case-insensitive.
+ * Emails and phones are unique only among verified ones (see the indexes).
+ */
 export const users = sqliteTable(
   "users",
   {
@@ -56,8 +59,12 @@ export const users = sqliteTable(
     index("users_last_seen_idx").on(t.lastSeenAt),
     index("users_status_idx").on(t.status),
     uniqueIndex("users_username_uq").on(t.username),
-    uniqueIndex("users_email_uq").on(t.email).where(sql`${t.email} IS NOT NULL`),
-    uniqueIndex("users_phone_uq").on(t.phone).where(sql`${t.phone} IS NOT NULL`),
+    // An email or phone is an account's only once verified: several accounts may hold the same
+    // unverified address, at most one may have it verified (and only that one signs in with it).
+    index("users_email_idx").on(t.email).where(sql`${t.email} IS NOT NULL`),
+    index("users_phone_idx").on(t.phone).where(sql`${t.phone} IS NOT NULL`),
+    uniqueIndex("users_verified_email_uq").on(t.email).where(sql`${t.emailVerifiedAt} IS NOT NULL`),
+    uniqueIndex("users_verified_phone_uq").on(t.phone).where(sql`${t.phoneVerifiedAt} IS NOT NULL`),
     index("users_created_at_idx").on(t.createdAt),
   ],
 );
