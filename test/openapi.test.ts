@@ -1,0 +1,95 @@
+import { getRefId } from "@asteasolutions/zod-to-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { describe, expect, it } from "vitest";
+import type { z } from "zod";
+import { app } from "../src/app";
+import { api } from "./helpers";
+
+type AnySchema = z.ZodType;
+
+const isZodSchema = (value: unknown): value is AnySchema =>
+  typeof value === "object" && value !== null && "_zod" in value && typeof (value as { parse?: unknown }).parse === "function";
+
+/** Wrappers that add nothing to a component of their own: the schema they wrap is what is named. */
+const WRAPPERS = new Set(["optional", "nullable", "default", "prefault", "readonly", "nonoptional", "catch"]);
+
+/** The schema under optional/nullable/default/… wrappers and transforms (what the generator names). */
+function unwrapped(schema: AnySchema): AnySchema {
+  const def = schema._zod.def as unknown as Record<string, unknown>;
+  if (WRAPPERS.has(def.type as string) && isZodSchema(def.innerType)) return unwrapped(def.innerType);
+  if (def.type === "pipe" && isZodSchema(def.in)) return unwrapped(def.in);
+  return schema;
+}
+
+/**
+ * Every zod schema reachable from the app's OpenAPI registry (route params, queries, bodies,
+ * responses, registered components), down through object shapes, arrays, unions, wrappers and
+ * lazy getters, grouped by the component name zod-to-openapi gives it. Per name, the distinct
+ * definitions (`.openapi({...})` metadata overrides share their schema's definition, so they count once).
+ */
+function namedSchemas(): Map<string, Map<unknown, AnySchema>> {
+  const byName = new Map<string, Map<unknown, AnySchema>>();
+  const seen = new Set<unknown>();
+  const visit = (value: unknown): void => {
+    if (typeof value !== "object" || value === null || seen.has(value)) return;
+    seen.add(value);
+    if (!isZodSchema(value)) {
+      for (const child of Object.values(value)) visit(child);
+      return;
+    }
+    const name = getRefId(value);
+    if (name) {
+      const base = unwrapped(value);
+      const defs = byName.get(name) ?? new Map<unknown, AnySchema>();
+      if (!defs.has(base._zod.def)) defs.set(base._zod.def, base);
+      byName.set(name, defs);
+    }
+    const def = value._zod.def as unknown as Record<string, unknown>;
+    if (def.type === "lazy" && typeof def.getter === "function") visit((def.getter as () => unknown)());
+    for (const [key, child] of Object.entries(def)) {
+      if (key === "checks") continue; // refinements and length checks hold no schemas
+      if (isZodSchema(child)) visit(child);
+      else if (Array.isArray(child) || (typeof child === "object" && child !== null)) for (const c of Object.values(child)) visit(c);
+    }
+  };
+  visit(app.openAPIRegistry.definitions);
+  return byName;
+}
+
+/** How a schema appears under components.schemas when it is the only thing named `name`. */
+function componentJson(name: string, schema: AnySchema): unknown {
+  const alone = new OpenAPIHono();
+  alone.openAPIRegistry.register(name, schema);
+  const doc = alone.getOpenAPI31Document({ openapi: "3.1.0", info: { title: name, version: "0" } });
+  return doc.components?.schemas?.[name];
+}
+
+describe("OpenAPI components", () => {
+  it("reaches every component of the document when walking the registry", async () => {
+    const doc = (await api("GET", "/openapi.json")).body;
+    const names = [...namedSchemas().keys()].sort();
+    expect(names.length).toBeGreaterThan(50);
+    expect(names).toEqual(Object.keys(doc.components.schemas).sort());
+  });
+
+  it("gives each component name to one schema only", () => {
+    // Two different schemas under one name: the document keeps whichever comes first, so one route
+    // silently documents the other's shape. Identical copies (same JSON) are harmless.
+    const clashes: string[] = [];
+    for (const [name, defs] of namedSchemas()) {
+      const shapes = new Set([...defs.values()].map((schema) => JSON.stringify(componentJson(name, schema))));
+      if (shapes.size > 1) clashes.push(`${name}: ${shapes.size} different schemas`);
+    }
+    expect(clashes).toEqual([]);
+  });
+
+  it("documents the chat ban and the admin ban with their own bodies", async () => {
+    const doc = (await api("GET", "/openapi.json")).body;
+    const bodyRef = (path: string) => doc.paths[path].post.requestBody.content["application/json"].schema.$ref;
+    expect(bodyRef("/api/v1/chats/{chatId}/bans")).toBe("#/components/schemas/ChatBanRequest");
+    expect(bodyRef("/api/v1/admin/users/{id}/ban")).toBe("#/components/schemas/AdminBanRequest");
+    expect(Object.keys(doc.components.schemas.ChatBanRequest.properties)).toEqual(["userId", "until", "shadow"]);
+    expect(Object.keys(doc.components.schemas.AdminBanRequest.properties)).toEqual(["reason"]);
+    expect(doc.components.schemas).not.toHaveProperty("BanRequest");
+  });
+});
