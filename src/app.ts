@@ -98,6 +98,7 @@ export function buildApp() {
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/openapi.json",
+    operationId: "getOpenApiDocument",
     tags: ["Service"],
     summary: "This OpenAPI document",
     responses: { 200: { description: "OpenAPI 3.1 document" } },
@@ -105,6 +106,7 @@ export function buildApp() {
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/docs",
+    operationId: "getApiDocsPage",
     tags: ["Service"],
     summary: "Interactive API documentation rendered from /openapi.json",
     responses: { 200: { description: "HTML page" } },

@@ -93,3 +93,42 @@ describe("OpenAPI components", () => {
     expect(doc.components.schemas).not.toHaveProperty("BanRequest");
   });
 });
+
+type Operation = { operationId?: string; security?: Record<string, string[]>[]; responses: Record<string, unknown> };
+
+/** Every operation of the served document as `METHOD /path` → its operation object. */
+async function operations(): Promise<Map<string, Operation>> {
+  const doc = (await api("GET", "/openapi.json")).body;
+  const out = new Map<string, Operation>();
+  for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, Operation>>)) {
+    for (const [method, op] of Object.entries(item)) out.set(`${method.toUpperCase()} ${path}`, op);
+  }
+  return out;
+}
+
+describe("OpenAPI operations", () => {
+  it("each have a unique camelCase operationId (client generators name methods after them)", async () => {
+    const ops = await operations();
+    expect(ops.size).toBeGreaterThan(90);
+    const missing = [...ops].filter(([, op]) => !op.operationId).map(([name]) => name);
+    expect(missing).toEqual([]);
+    const notCamel = [...ops.values()].map((op) => op.operationId!).filter((id) => !/^[a-z][a-zA-Z0-9]*$/.test(id));
+    expect(notCamel).toEqual([]);
+    const ids = [...ops.values()].map((op) => op.operationId);
+    expect(ids.filter((id, i) => ids.indexOf(id) !== i)).toEqual([]);
+  });
+
+  it("names operations stably (generated clients call these names)", async () => {
+    const ops = await operations();
+    const idOf = (name: string) => ops.get(name)?.operationId;
+    expect(idOf("POST /api/v1/auth/register")).toBe("register");
+    expect(idOf("POST /api/v1/auth/login")).toBe("login");
+    expect(idOf("POST /api/v1/chats/{chatId}/messages")).toBe("sendMessage");
+    expect(idOf("GET /api/v1/chats/{chatId}/members")).toBe("listChatMembers");
+    expect(idOf("POST /api/v1/chats/{chatId}/bans")).toBe("banChatMember");
+    expect(idOf("POST /api/v1/admin/users/{id}/ban")).toBe("adminBanUser");
+    expect(idOf("POST /api/v1/auth/devices/{id}/unblock")).toBe("unblockDevice");
+    expect(idOf("POST /api/v1/chats/{chatId}/unfreeze")).toBe("unfreezeChat");
+    expect(idOf("GET /openapi.json")).toBe("getOpenApiDocument");
+  });
+});

@@ -23,6 +23,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/stats",
+    operationId: "adminGetStats",
     tags,
     summary: "Totals: users (total, new, active), chats, messages, stories, open reports",
     description: ADMIN_ONLY + "From exact counters and index range counts, never table scans.",
@@ -37,6 +38,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/users",
+    operationId: "adminListUsers",
     tags,
     summary: "Find accounts by id, email, phone or username prefix",
     description: ADMIN_ONLY + "Includes deleted, suspended and banned accounts, email and phone.",
@@ -57,6 +59,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/users/{id}/suspend",
+    operationId: "adminSuspendUser",
     tags,
     summary: "Suspend an account until a time (or indefinitely), ending its sessions",
     description:
@@ -80,6 +83,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/users/{id}/ban",
+    operationId: "adminBanUser",
     tags,
     summary: "Ban an account, ending its sessions",
     description: ADMIN_ONLY + accountRules + "Every session ends at once; sign-in answers `403 account_banned` with `details: {reason}`.",
@@ -98,6 +102,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/users/{id}/restore",
+    operationId: "adminRestoreUser",
     tags,
     summary: "Lift a suspension or ban",
     description: ADMIN_ONLY + accountRules + "An account that is neither suspended nor banned is `409 account_not_restricted`. The owner signs in again.",
@@ -116,6 +121,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/users/{id}/role",
+    operationId: "adminSetUserRole",
     tags,
     summary: "Make an account a user, moderator or admin",
     description: ADMIN_ONLY + accountRules + "How admins after the first (from ADMIN_USERNAMES) are made.",
@@ -134,6 +140,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/reports",
+    operationId: "adminListReports",
     tags,
     summary: "The reports queue",
     description: STAFF + "`status=open` (default) lists oldest first; resolved and dismissed ones newest first.",
@@ -149,6 +156,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/reports/{id}/resolve",
+    operationId: "adminResolveReport",
     tags,
     summary: "Close a report with an action",
     description:
@@ -172,6 +180,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/audit-log",
+    operationId: "adminListAuditLog",
     tags,
     summary: "Every admin action, newest first",
     description: ADMIN_ONLY + "Append-only: the database refuses to change or delete entries.",

@@ -19,6 +19,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/register",
+    operationId: "register",
     tags,
     summary: "Create an account and sign in",
     middleware: [rateLimitByIp("register:ip")] as const,
@@ -38,6 +39,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/login",
+    operationId: "login",
     tags,
     summary: "Sign in with username, email or phone and password",
     description:
@@ -62,6 +64,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/refresh",
+    operationId: "refreshTokens",
     tags,
     summary: "Exchange a refresh token for new tokens (rotates it)",
     description:
@@ -81,6 +84,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/logout",
+    operationId: "logout",
     tags,
     summary: "End the current session",
     security: bearerSecurity,
@@ -97,6 +101,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/me",
+    operationId: "getCurrentUser",
     tags,
     summary: "The signed-in account",
     security: bearerSecurity,
@@ -110,6 +115,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/sessions",
+    operationId: "listSessions",
     tags,
     summary: "My live sessions, most recently used first",
     security: bearerSecurity,
@@ -126,6 +132,7 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/sessions/{id}",
+    operationId: "revokeSession",
     tags,
     summary: "End one of my sessions",
     security: bearerSecurity,
@@ -143,6 +150,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/sessions/revoke-all",
+    operationId: "revokeOtherSessions",
     tags,
     summary: "End every session except the current one",
     security: bearerSecurity,
@@ -160,6 +168,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/change-password",
+    operationId: "changePassword",
     tags,
     summary: "Change my password; every other session ends",
     security: bearerSecurity,
@@ -178,6 +187,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/devices",
+    operationId: "listDevices",
     tags,
     summary: "Devices that signed in to my account",
     security: bearerSecurity,

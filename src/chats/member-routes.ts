@@ -13,6 +13,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/members",
+    operationId: "listChatMembers",
     tags,
     summary: "Members of a chat",
     description:
@@ -33,6 +34,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/{chatId}/members",
+    operationId: "addChatMembers",
     tags,
     summary: "Add people to a group or channel",
     description:
@@ -53,6 +55,7 @@ app.openapi(
   createRoute({
     method: "patch",
     path: "/{chatId}/members/{userId}",
+    operationId: "updateChatMember",
     tags,
     summary: "Change a member's role or permissions",
     description:
@@ -75,6 +78,7 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/{chatId}/members/{userId}",
+    operationId: "removeChatMember",
     tags,
     summary: "Remove a member",
     description:
@@ -96,6 +100,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/{chatId}/leave",
+    operationId: "leaveChat",
     tags,
     summary: "Leave a group or channel",
     description: "The owner must transfer ownership first (`409 owner_must_transfer`). Direct chats: `400 direct_chat_unsupported` (hide them).",
@@ -114,6 +119,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/{chatId}/transfer-ownership",
+    operationId: "transferChatOwnership",
     tags,
     summary: "Make another member the owner (owner only)",
     description: "The previous owner becomes an admin. The target must be a member (`404 not_found`).",

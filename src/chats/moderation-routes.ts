@@ -14,6 +14,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/join",
+    operationId: "joinChat",
     tags: ["Chat invites"],
     summary: "Join a group or channel by invite code, or a public one by id",
     description:
@@ -44,6 +45,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/{chatId}/bans",
+    operationId: "banChatMember",
     tags: banTags,
     summary: "Ban someone from a group or channel",
     description:
@@ -63,6 +65,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/bans",
+    operationId: "listChatBans",
     tags: banTags,
     summary: "Bans in force (owners and admins)",
     description: "Ordered by user id, keyset-paginated. Expired bans are not listed.",
@@ -81,6 +84,7 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/{chatId}/bans/{userId}",
+    operationId: "unbanChatMember",
     tags: banTags,
     summary: "Lift a ban (owners and admins)",
     description: "Not banned (or the ban has ended): `404 not_found`. Lifting a ban does not add the user back.",
@@ -102,6 +106,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/{chatId}/invites",
+    operationId: "createChatInvite",
     tags: inviteTags,
     summary: "Create an invite link to a group or channel",
     description:
@@ -119,6 +124,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/invites",
+    operationId: "listChatInvites",
     tags: inviteTags,
     summary: "Usable invite links (owners and admins)",
     description: "Not revoked, not expired, not used up; oldest first, keyset-paginated.",
@@ -137,6 +143,7 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/{chatId}/invites/{code}",
+    operationId: "revokeChatInvite",
     tags: inviteTags,
     summary: "Revoke an invite link",
     description: "Owners, admins, or the member who created it. Unknown or already revoked: `404 not_found`.",
@@ -156,6 +163,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/join-requests",
+    operationId: "listJoinRequests",
     tags: inviteTags,
     summary: "Pending join requests (owners and admins)",
     description: "Ordered by user id, keyset-paginated.",
@@ -175,6 +183,7 @@ for (const decision of ["approve", "reject"] as const) {
     createRoute({
       method: "post",
       path: `/{chatId}/join-requests/{userId}/${decision}`,
+      operationId: decision === "approve" ? "approveJoinRequest" : "rejectJoinRequest",
       tags: inviteTags,
       summary: decision === "approve" ? "Approve a join request: the user joins" : "Reject a join request",
       description:

@@ -20,6 +20,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/",
+    operationId: "createChat",
     tags,
     summary: "Create a chat, or open the direct chat with someone",
     description:
@@ -49,6 +50,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/",
+    operationId: "listChats",
     tags,
     summary: "My chats, pinned first, then most recent activity first",
     description:
@@ -67,6 +69,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/unread",
+    operationId: "getUnreadCounts",
     tags,
     summary: "Unread counts of my chats",
     description:
@@ -83,6 +86,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}",
+    operationId: "getChat",
     tags,
     summary: "One of my chats",
     description: "Not a member (or no such chat): `404 not_found`.",
@@ -98,6 +102,7 @@ app.openapi(
   createRoute({
     method: "patch",
     path: "/{chatId}",
+    operationId: "updateChat",
     tags,
     summary: "Change a group's or channel's info and settings",
     description:
@@ -120,6 +125,7 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/{chatId}",
+    operationId: "deleteChat",
     tags,
     summary: "Delete a group or channel (owner only)",
     description: "Erases the chat, its members and its messages; open sockets close with 4004. Direct chats cannot be deleted (hide them).",
@@ -138,6 +144,7 @@ app.openapi(
   createRoute({
     method: "put",
     path: "/{chatId}/settings",
+    operationId: "updateChatSettings",
     tags,
     summary: "My settings of a chat: mute, pin, archive, hide",
     description:
@@ -160,6 +167,7 @@ for (const action of ["freeze", "unfreeze"] as const) {
     createRoute({
       method: "post",
       path: `/{chatId}/${action}`,
+      operationId: action === "freeze" ? "freezeChat" : "unfreezeChat",
       tags,
       summary: action === "freeze" ? "Freeze a group or channel: nobody can post or edit" : "Unfreeze a group or channel",
       description: "Owners and admins. Idempotent. Sends to a frozen chat answer `403 chat_frozen`.",
@@ -179,6 +187,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/{chatId}/truncate",
+    operationId: "truncateChat",
     tags,
     summary: "Clear a group's or channel's history for everyone",
     description:

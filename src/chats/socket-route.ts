@@ -14,6 +14,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/ws",
+    operationId: "openChatSocket",
     tags: ["Chats"],
     summary: "Open the chat's WebSocket",
     description:

@@ -53,6 +53,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/outbox",
+    operationId: "listDevOutbox",
     tags: ["Development"],
     summary: "Messages the development notifier captured (development only)",
     description:

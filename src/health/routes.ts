@@ -11,6 +11,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/health",
+    operationId: "getHealth",
     tags,
     summary: "Liveness: the Worker answers",
     responses: { 200: json(z.object({ status: z.literal("ok") })) },
@@ -45,6 +46,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/health/ready",
+    operationId: "getReadiness",
     tags,
     summary: "Readiness: D1, KV, R2 and configuration",
     description: "503 `not_ready` names the failing parts in the message and in `details.checks`.",

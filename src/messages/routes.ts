@@ -29,6 +29,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/{chatId}/messages",
+    operationId: "sendMessage",
     tags,
     summary: "Send a message",
     description:
@@ -57,6 +58,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/messages",
+    operationId: "listMessages",
     tags,
     summary: "Message history",
     description:
@@ -79,6 +81,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/messages/{messageId}",
+    operationId: "getMessage",
     tags,
     summary: "One message",
     security: bearerSecurity,
@@ -97,6 +100,7 @@ app.openapi(
   createRoute({
     method: "patch",
     path: "/{chatId}/messages/{messageId}",
+    operationId: "editMessage",
     tags,
     summary: "Edit my message",
     description:
@@ -119,6 +123,7 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/{chatId}/messages/{messageId}",
+    operationId: "deleteMessage",
     tags,
     summary: "Delete a message for everyone, or hide it for me",
     description:
@@ -141,6 +146,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/messages/{messageId}/receipts",
+    operationId: "getMessageReceipts",
     tags,
     summary: "Who received and who read a message",
     security: bearerSecurity,
@@ -160,6 +166,7 @@ for (const kind of ["read", "delivered"] as const) {
     createRoute({
       method: "post",
       path: `/{chatId}/${kind}`,
+      operationId: kind === "read" ? "markChatRead" : "markChatDelivered",
       tags,
       summary: kind === "read" ? "Mark messages read up to a seq" : "Mark messages delivered up to a seq",
       description:
@@ -182,6 +189,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/events",
+    operationId: "listChatEvents",
     tags,
     summary: "Every change after an eventSeq, in order",
     description:

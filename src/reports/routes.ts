@@ -11,6 +11,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/",
+    operationId: "createReport",
     tags: ["Reports"],
     summary: "Report a user, chat, message or story to the moderators",
     description:

@@ -12,6 +12,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/search",
+    operationId: "searchUsers",
     tags: ["Users"],
     summary: "Search people by username, display name and bio",
     description:

@@ -14,6 +14,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/me/contacts",
+    operationId: "listContacts",
     tags,
     summary: "My contacts",
     description: "Each item is the contact's profile as you may see it, plus your `nickname` and `addedAt`. Ordered by user id.",
@@ -32,6 +33,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/me/contacts",
+    operationId: "addContact",
     tags,
     summary: "Add a contact, or change a contact's nickname",
     description: "201 when added, 200 when already a contact (the nickname is updated when given). Yourself: `400 cannot_add_self`.",
@@ -55,6 +57,7 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/me/contacts/{userId}",
+    operationId: "removeContact",
     tags,
     summary: "Remove a contact",
     security: bearerSecurity,
@@ -72,6 +75,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/me/contacts/sync",
+    operationId: "syncContacts",
     tags,
     summary: "Find people by phone numbers and emails from my address book",
     description:
@@ -96,6 +100,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/me/close-friends",
+    operationId: "listCloseFriends",
     tags,
     summary: "My close friends (the story audience)",
     security: bearerSecurity,
@@ -114,6 +119,7 @@ app.openapi(
   createRoute({
     method: "put",
     path: "/me/close-friends",
+    operationId: "replaceCloseFriends",
     tags,
     summary: "Replace my close-friends list",
     description:

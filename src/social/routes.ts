@@ -16,6 +16,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/me/blocked",
+    operationId: "listBlockedUsers",
     tags: ["Blocks"],
     summary: "People I blocked",
     description: "Ordered by user id.",
@@ -34,6 +35,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/me/blocked",
+    operationId: "blockUser",
     tags: ["Blocks"],
     summary: "Block a user",
     description:
@@ -61,6 +63,7 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/me/blocked/{userId}",
+    operationId: "unblockUser",
     tags: ["Blocks"],
     summary: "Unblock a user",
     description: "Follows removed by the block are not restored. Not blocked: 404.",
@@ -81,6 +84,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/{id}/follow",
+    operationId: "followUser",
     tags: ["Follows"],
     summary: "Follow a user",
     description:
@@ -101,6 +105,7 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/{id}/follow",
+    operationId: "unfollowUser",
     tags: ["Follows"],
     summary: "Unfollow a user",
     description: "Idempotent: 204 whether or not you followed them. Yourself: `400 cannot_follow_self`.",
@@ -120,6 +125,7 @@ for (const direction of ["followers", "following"] as const) {
     createRoute({
       method: "get",
       path: `/{id}/${direction}`,
+      operationId: direction === "followers" ? "listFollowers" : "listFollowing",
       tags: ["Follows"],
       summary: direction === "followers" ? "Who follows a user" : "Whom a user follows",
       description:

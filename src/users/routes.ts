@@ -32,6 +32,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/me",
+    operationId: "getMyProfile",
     tags,
     summary: "My full profile",
     description: "Account fields plus profile, status (null once expired), referral code, counts, privacy and `profileCompletion`.",
@@ -46,6 +47,7 @@ app.openapi(
   createRoute({
     method: "patch",
     path: "/me",
+    operationId: "updateMyProfile",
     tags,
     summary: "Change my profile",
     description:
@@ -63,6 +65,7 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/me",
+    operationId: "deleteMyAccount",
     tags,
     summary: "Delete my account",
     description:
@@ -85,6 +88,7 @@ app.openapi(
   createRoute({
     method: "put",
     path: "/me/username",
+    operationId: "changeUsername",
     tags,
     summary: "Change my username",
     description: "Same rules as registration (3–32 of a–z, 0–9, _; lower-cased). The old name is free at once.",
@@ -103,6 +107,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/me/privacy",
+    operationId: "getPrivacySettings",
     tags,
     summary: "My privacy settings",
     security: bearerSecurity,
@@ -116,6 +121,7 @@ app.openapi(
   createRoute({
     method: "put",
     path: "/me/privacy",
+    operationId: "updatePrivacySettings",
     tags,
     summary: "Change my privacy settings",
     description:
@@ -134,6 +140,7 @@ app.openapi(
   createRoute({
     method: "put",
     path: "/me/status",
+    operationId: "setStatus",
     tags,
     summary: "Set my status",
     description: "Replaces the status. `text` ≤ 140 characters, `emoji` one emoji, `expiresAt` a future time (then it disappears).",
@@ -152,6 +159,7 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/me/status",
+    operationId: "clearStatus",
     tags,
     summary: "Clear my status",
     security: bearerSecurity,
@@ -168,6 +176,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/by-username/{username}",
+    operationId: "getUserByUsername",
     tags,
     summary: "A user's public profile by username",
     description: "Filtered by the owner's privacy settings and blocks. Unknown, deleted and banned accounts are `404 not_found`.",
@@ -186,6 +195,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{id}",
+    operationId: "getUser",
     tags,
     summary: "A user's public profile",
     description: "Filtered by the owner's privacy settings and blocks. Unknown, deleted and banned accounts are `404 not_found`.",

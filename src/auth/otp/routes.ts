@@ -49,6 +49,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/otp/send",
+    operationId: "sendOneTimeCode",
     tags,
     summary: "Send a one-time code by email or SMS",
     description:
@@ -81,6 +82,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/otp/verify",
+    operationId: "verifyOneTimeCode",
     tags,
     summary: "Redeem a one-time code: sign in, or verify my email/phone",
     description:
@@ -113,6 +115,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/forgot-password",
+    operationId: "forgotPassword",
     tags,
     summary: "Send a password reset code",
     description:
@@ -136,6 +139,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/reset-password",
+    operationId: "resetPassword",
     tags,
     summary: "Set a new password with a reset code; every session ends",
     description:

@@ -11,10 +11,11 @@ const auth = requireAuth();
 const app = newRouter();
 
 /** The shared shape of the four device actions: bearer auth, `:id` validated, 204 on success. */
-const deviceAction = (action: string, summary: string, description: string, errors: Parameters<typeof errorResponses>) =>
+const deviceAction = (action: "trust" | "untrust" | "block" | "unblock", summary: string, description: string, errors: Parameters<typeof errorResponses>) =>
   createRoute({
     method: "post",
     path: `/devices/{id}/${action}`,
+    operationId: `${action}Device`,
     tags,
     summary,
     description,
@@ -87,6 +88,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/security-events",
+    operationId: "listSecurityEvents",
     tags,
     summary: "My account's security log, newest first",
     description:

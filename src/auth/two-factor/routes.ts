@@ -17,6 +17,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/2fa/setup",
+    operationId: "setupTwoFactor",
     tags,
     summary: "Start 2FA setup: a new TOTP secret, its otpauth URL and QR code",
     description:
@@ -38,6 +39,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/2fa/enable",
+    operationId: "enableTwoFactor",
     tags,
     summary: "Turn 2FA on by confirming a current code; returns 10 recovery codes",
     description:
@@ -60,6 +62,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/2fa/verify",
+    operationId: "verifyTwoFactor",
     tags,
     summary: "Finish a sign-in with a TOTP code or a recovery code",
     description:
@@ -81,6 +84,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/2fa/disable",
+    operationId: "disableTwoFactor",
     tags,
     summary: "Turn 2FA off with the password and a current code (or a recovery code)",
     description:
