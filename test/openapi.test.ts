@@ -131,4 +131,28 @@ describe("OpenAPI operations", () => {
     expect(idOf("POST /api/v1/chats/{chatId}/unfreeze")).toBe("unfreezeChat");
     expect(idOf("GET /openapi.json")).toBe("getOpenApiDocument");
   });
+
+  it("declare their security, and routes without a token answer as declared", async () => {
+    const ops = await operations();
+    const undeclared = [...ops].filter(([, op]) => !Array.isArray(op.security)).map(([name]) => name);
+    expect(undeclared).toEqual([]);
+    // A bearer operation refuses a call without a token (401); a public one never does.
+    const wrong: string[] = [];
+    for (const [name, op] of ops) {
+      const schemes = op.security!.map((requirement) => Object.keys(requirement).join("+"));
+      if (schemes.includes("")) continue; // optional bearer ([{}, {bearerAuth: []}]): both answers are right
+      const [method, path] = name.split(" ") as [string, string];
+      const res = await api(method, path.replace(/\{\w+\}/g, "01930f3e-8d4a-7c1e-9d2b-5a7f3c2e1b0a"));
+      const needsToken = schemes.length > 0;
+      if (needsToken !== (res.status === 401)) wrong.push(`${name} declares ${needsToken ? "bearer" : "public"}, answered ${res.status}`);
+    }
+    expect(wrong).toEqual([]);
+    expect(ops.get("POST /api/v1/auth/login")!.security).toEqual([]);
+    expect(ops.get("GET /api/v1/auth/me")!.security).toEqual([{ bearerAuth: [] }]);
+  });
+
+  it("are served from wherever the document is (a relative server URL)", async () => {
+    const doc = (await api("GET", "/openapi.json")).body;
+    expect(doc.servers).toEqual([{ url: "/", description: expect.any(String) }]);
+  });
 });

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent, publicSecurity } from "../lib/openapi";
 import { enforceRateLimit, rateLimitByIp } from "../lib/rate-limit";
 import { requestInfo } from "../lib/request-info";
 import { selfView } from "../users/views";
@@ -22,6 +22,7 @@ app.openapi(
     operationId: "register",
     tags,
     summary: "Create an account and sign in",
+    security: publicSecurity,
     middleware: [rateLimitByIp("register:ip")] as const,
     request: { body: jsonBody(s.RegisterBody) },
     responses: {
@@ -45,6 +46,7 @@ app.openapi(
     description:
       "Unknown accounts and wrong passwords answer the same `401 invalid_credentials`. After 5 failed attempts " +
       "on one account within 15 minutes, attempts answer `429 too_many_attempts` until the window passes.",
+    security: publicSecurity,
     middleware: [rateLimitByIp("login:ip")] as const,
     request: { body: jsonBody(s.LoginBody) },
     responses: {
@@ -70,6 +72,7 @@ app.openapi(
     description:
       "Each refresh token works once. Presenting one that was already rotated ends the whole session " +
       "(`401 refresh_token_reused`).",
+    security: publicSecurity,
     middleware: [rateLimitByIp("refresh:ip")] as const,
     request: { body: jsonBody(s.RefreshBody) },
     responses: { 200: json(z.object({ tokens: s.Tokens }), "New tokens"), ...errorResponses(400, 401, 413, 415, 429, 503) },

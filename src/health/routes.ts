@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Bindings } from "../env";
 import { jwtSecretProblem } from "../lib/config";
 import { AppError } from "../lib/errors";
-import { errorResponses, json, newRouter } from "../lib/openapi";
+import { errorResponses, json, newRouter, publicSecurity } from "../lib/openapi";
 
 const tags = ["Service"];
 const app = newRouter();
@@ -14,6 +14,7 @@ app.openapi(
     operationId: "getHealth",
     tags,
     summary: "Liveness: the Worker answers",
+    security: publicSecurity,
     responses: { 200: json(z.object({ status: z.literal("ok") })) },
   }),
   (c) => c.json({ status: "ok" as const }, 200),
@@ -50,6 +51,7 @@ app.openapi(
     tags,
     summary: "Readiness: D1, KV, R2 and configuration",
     description: "503 `not_ready` names the failing parts in the message and in `details.checks`.",
+    security: publicSecurity,
     responses: { 200: json(z.object({ status: z.literal("ready"), checks: CheckResults })), ...errorResponses(503) },
   }),
   async (c) => {

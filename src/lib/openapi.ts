@@ -47,5 +47,11 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   content: { "application/json": { schema } },
 });
 
+/** The operation needs a bearer access token (the `bearerAuth` scheme registered in app.ts). */
 export const bearerSecurity = [{ bearerAuth: [] }];
+/**
+ * Anyone may call the operation. OpenAPI says so with an empty list: a missing `security` means
+ * "not stated", which linters and client generators cannot tell from a forgotten one.
+ */
+export const publicSecurity: Record<string, string[]>[] = [];
 export const noContent = { 204: { description: "Done" } } as const;

@@ -2,7 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../../env";
 import { isDevelopment } from "../../lib/config";
-import { errorResponses, json, jsonBody, newRouter } from "../../lib/openapi";
+import { errorResponses, json, jsonBody, newRouter, publicSecurity } from "../../lib/openapi";
 import { rateLimitByIp } from "../../lib/rate-limit";
 import { requestInfo } from "../../lib/request-info";
 import { notifierFor } from "../../notify/notifier";
@@ -122,6 +122,7 @@ app.openapi(
       "Sends a reset code to the account's verified email or phone: the one the identifier names, or for a username " +
       "the verified email, else the verified phone. Always `202`, also for unknown accounts or ones without a " +
       `verified destination (then nothing is sent). ${CODE_RULES}`,
+    security: publicSecurity,
     middleware: [rateLimitByIp("forgot-password:ip")] as const,
     request: { body: jsonBody(s.ForgotPasswordBody) },
     responses: {
@@ -146,6 +147,7 @@ app.openapi(
       "`identifier` must be the one given to forgot-password. The new password follows the register policy " +
       "(`400 weak_password`; a weak password does not use up the code). Success ends every session, clears the " +
       "failed-login lockout and records a `password_reset` security event. Bad codes answer `400 invalid_code`.",
+    security: publicSecurity,
     middleware: [rateLimitByIp("reset-password:ip")] as const,
     request: { body: jsonBody(s.ResetPasswordBody) },
     responses: { 204: { description: "Password changed; sign in again" }, ...errorResponses(400, 413, 415, 429, 503) },

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../../lib/openapi";
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent, publicSecurity } from "../../lib/openapi";
 import { enforceRateLimit, rateLimitByIp } from "../../lib/rate-limit";
 import { requestInfo } from "../../lib/request-info";
 import { requireAuth } from "../middleware";
@@ -70,6 +70,7 @@ app.openapi(
       "`recoveryCode` (single use). `401 invalid_mfa_token` when the token is unknown, expired (5 minutes) or used; " +
       "`400 invalid_code` when the code is wrong, expired or replayed. Wrong codes count toward the account lockout: " +
       "past 5 failures in 15 minutes, `429 too_many_attempts`.",
+    security: publicSecurity,
     middleware: [rateLimitByIp("mfa:ip")] as const,
     request: { body: jsonBody(s.VerifyBody) },
     responses: { 200: json(AuthResult, "Signed in"), ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
