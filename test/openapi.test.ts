@@ -1,9 +1,11 @@
 import { getRefId } from "@asteasolutions/zod-to-openapi";
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { app } from "../src/app";
-import { api } from "./helpers";
+import { api, BASE, expectError, signUp, uniqueName } from "./helpers";
 
 type AnySchema = z.ZodType;
 
@@ -94,7 +96,13 @@ describe("OpenAPI components", () => {
   });
 });
 
-type Operation = { operationId?: string; security?: Record<string, string[]>[]; responses: Record<string, unknown> };
+type Operation = {
+  operationId?: string;
+  security?: Record<string, string[]>[];
+  parameters?: unknown[];
+  requestBody?: unknown;
+  responses: Record<string, unknown>;
+};
 
 /** Every operation of the served document as `METHOD /path` → its operation object. */
 async function operations(): Promise<Map<string, Operation>> {
@@ -154,5 +162,72 @@ describe("OpenAPI operations", () => {
   it("are served from wherever the document is (a relative server URL)", async () => {
     const doc = (await api("GET", "/openapi.json")).body;
     expect(doc.servers).toEqual([{ url: "/", description: expect.any(String) }]);
+  });
+});
+
+/** The statuses an operation documents, as numbers. */
+const documented = (op: Operation) => Object.keys(op.responses).map(Number);
+
+describe("OpenAPI responses", () => {
+  it("list the statuses every route of a kind can answer", async () => {
+    const missing: string[] = [];
+    for (const [name, op] of await operations()) {
+      const expected = new Set<number>();
+      // Bearer routes: no, bad or ended token (401); outside development without a proper JWT_SECRET
+      // tokens cannot be checked (503 server_misconfigured).
+      if (op.security?.some((r) => "bearerAuth" in r)) [401, 503].forEach((s) => expected.add(s));
+      if (op.parameters?.length) expected.add(400);
+      // JSON bodies: bad JSON or fields (400), over the body cap (413), another content type (415).
+      if (op.requestBody) [400, 413, 415].forEach((s) => expected.add(s));
+      const absent = [...expected].filter((status) => !documented(op).includes(status));
+      if (absent.length) missing.push(`${name}: ${absent.join(", ")}`);
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it("list the refusals known routes answer with", async () => {
+    const ops = await operations();
+    const cases: [string, number[]][] = [
+      ["PUT /api/v1/users/me/username", [409, 429]],
+      ["POST /api/v1/auth/register", [409, 429, 503]],
+      ["POST /api/v1/auth/login", [401, 403, 429, 503]],
+      ["POST /api/v1/auth/2fa/setup", [409, 429]],
+      ["DELETE /api/v1/users/me", [403, 429]],
+      ["GET /api/v1/users/search", [429]],
+      ["POST /api/v1/users/me/contacts/sync", [413, 429]],
+      ["POST /api/v1/reports", [404, 409, 429]],
+      ["POST /api/v1/chats", [403, 404, 409, 429]],
+      ["POST /api/v1/chats/{chatId}/messages", [403, 404, 429]],
+      ["GET /api/v1/chats/{chatId}/messages", [403, 404]],
+      ["POST /api/v1/chats/{chatId}/leave", [409]],
+      ["GET /api/v1/chats/{chatId}/ws", [101, 403, 404, 426]],
+      ["GET /api/v1/admin/stats", [404]],
+      ["POST /api/v1/admin/users/{id}/restore", [403, 404, 409]],
+      ["GET /health/ready", [503]],
+    ];
+    const missing = cases.flatMap(([name, statuses]) => {
+      const absent = statuses.filter((status) => !documented(ops.get(name)!).includes(status));
+      return absent.length ? [`${name}: ${absent.join(", ")}`] : [];
+    });
+    expect(missing).toEqual([]);
+  });
+
+  it("documents the username change limit that answers 429", async () => {
+    const user = await signUp();
+    const rename = () => api("PUT", "/api/v1/users/me/username", { token: user.accessToken, body: { username: uniqueName("r") } });
+    for (let i = 0; i < 5; i++) expect((await rename()).status).toBe(200);
+    expectError(await rename(), 429, "rate_limited");
+    expect(documented((await operations()).get("PUT /api/v1/users/me/username")!)).toContain(429);
+  });
+
+  it("documents the 503 a bearer route answers when tokens cannot be checked", async () => {
+    const user = await signUp();
+    const ctx = createExecutionContext();
+    const req = new Request(`${BASE}/api/v1/users/me/privacy`, { headers: { authorization: `Bearer ${user.accessToken}` } });
+    const res = await app.fetch(req, { ...env, ENVIRONMENT: "production", JWT_SECRET: undefined }, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("server_misconfigured");
+    expect(documented((await operations()).get("GET /api/v1/users/me/privacy")!)).toContain(503);
   });
 });

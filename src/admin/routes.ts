@@ -29,7 +29,7 @@ app.openapi(
     description: ADMIN_ONLY + "From exact counters and index range counts, never table scans.",
     security: bearerSecurity,
     middleware: admin,
-    responses: { 200: json(s.Stats), ...errorResponses(401, 404) },
+    responses: { 200: json(s.Stats), ...errorResponses(401, 404, 503) },
   }),
   async (c) => c.json(await getStats(c.var.db), 200),
 );
@@ -45,12 +45,12 @@ app.openapi(
     security: bearerSecurity,
     middleware: admin,
     request: { query: s.AdminUserQuery },
-    responses: { 200: json(s.AdminUserPage), ...errorResponses(400, 401, 404) },
+    responses: { 200: json(s.AdminUserPage), ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => c.json(await searchAdminUsers(c.var.db, c.req.valid("query")), 200),
 );
 
-const accountErrors = errorResponses(400, 401, 403, 404, 409, 413, 415);
+const accountErrors = errorResponses(400, 401, 403, 404, 413, 415, 503);
 const accountRules =
   "Not for your own account (`400 cannot_target_self`) nor another admin's (`403 insufficient_role`); " +
   "an unknown or deleted account is `404 not_found`. Audited. ";
@@ -109,7 +109,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: admin,
     request: { params: s.UserIdParam },
-    responses: { 200: json(z.object({ user: s.AdminUser })), ...errorResponses(400, 401, 403, 404, 409) },
+    responses: { 200: json(z.object({ user: s.AdminUser })), ...errorResponses(400, 401, 403, 404, 409, 503) },
   }),
   async (c) => {
     const user = await applyAccountAction(c.var.db, c.env.KV, c.var.staff, c.req.valid("param").id, { kind: "restore" });
@@ -147,7 +147,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: staff,
     request: { query: s.ReportQuery },
-    responses: { 200: json(s.AdminReportPage), ...errorResponses(400, 401, 404) },
+    responses: { 200: json(s.AdminReportPage), ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => c.json(await listReports(c.var.db, c.req.valid("query")), 200),
 );
@@ -168,7 +168,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: staff,
     request: { params: s.ReportIdParam, body: jsonBody(s.ResolveBody) },
-    responses: { 200: json(z.object({ report: s.AdminReport })), ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+    responses: { 200: json(z.object({ report: s.AdminReport })), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
   }),
   async (c) => {
     const report = await resolveReport(c.var.db, c.env.KV, c.var.staff, c.req.valid("param").id, c.req.valid("json"));
@@ -187,7 +187,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: admin,
     request: { query: s.AuditQuery },
-    responses: { 200: json(s.AuditPage), ...errorResponses(400, 401, 404) },
+    responses: { 200: json(s.AuditPage), ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => c.json(await listAudit(c.var.db, c.req.valid("query")), 200),
 );

@@ -92,7 +92,7 @@ app.openapi(
     summary: "End the current session",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { ...noContent, ...errorResponses(401) },
+    responses: { ...noContent, ...errorResponses(401, 503) },
   }),
   async (c) => {
     await revokeSession(c.var.db, c.env.KV, c.var.auth.sessionId, "logout");
@@ -109,7 +109,7 @@ app.openapi(
     summary: "The signed-in account",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(z.object({ user: s.User })), ...errorResponses(401) },
+    responses: { 200: json(z.object({ user: s.User })), ...errorResponses(401, 503) },
   }),
   async (c) => c.json({ user: selfView(await getSelf(c.var.db, c.var.auth.userId)) }, 200),
 );
@@ -123,7 +123,7 @@ app.openapi(
     summary: "My live sessions, most recently used first",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(z.object({ items: z.array(s.Session) })), ...errorResponses(401) },
+    responses: { 200: json(z.object({ items: z.array(s.Session) })), ...errorResponses(401, 503) },
   }),
   async (c) => {
     const rows = await listSessions(c.var.db, c.var.auth.userId);
@@ -141,7 +141,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.SessionIdParam },
-    responses: { ...noContent, ...errorResponses(400, 401, 404) },
+    responses: { ...noContent, ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => {
     await revokeOwnSession(c.var.db, c.env.KV, c.var.auth.userId, c.req.valid("param").id);
@@ -158,7 +158,7 @@ app.openapi(
     summary: "End every session except the current one",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { ...noContent, ...errorResponses(401) },
+    responses: { ...noContent, ...errorResponses(401, 503) },
   }),
   async (c) => {
     const { userId, sessionId } = c.var.auth;
@@ -177,7 +177,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.ChangePasswordBody) },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 413, 415, 429) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
   }),
   async (c) => {
     await enforceRateLimit(c, "password:user", c.var.auth.userId);
@@ -195,7 +195,7 @@ app.openapi(
     summary: "Devices that signed in to my account",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(z.object({ items: z.array(s.Device) })), ...errorResponses(401) },
+    responses: { 200: json(z.object({ items: z.array(s.Device) })), ...errorResponses(401, 503) },
   }),
   async (c) => c.json({ items: (await listDevices(c.var.db, c.var.auth.userId)).map(deviceView) }, 200),
 );

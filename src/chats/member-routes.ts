@@ -22,7 +22,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
-    responses: { 200: json(s.MemberPage), ...errorResponses(400, 401, 403, 404) },
+    responses: { 200: json(s.MemberPage), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -46,7 +46,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.AddMembersBody) },
-    responses: { 200: json(s.AddMembersResult), ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+    responses: { 200: json(s.AddMembersResult), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
   }),
   async (c) => c.json(await addMembers(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json")), 200),
 );
@@ -65,7 +65,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.MemberParams, body: jsonBody(s.UpdateMemberBody) },
-    responses: { 200: json(z.object({ member: s.Member })), ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+    responses: { 200: json(z.object({ member: s.Member })), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
   }),
   async (c) => {
     const { chatId, userId } = c.req.valid("param");
@@ -87,7 +87,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.MemberParams },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409, 503) },
   }),
   async (c) => {
     const { chatId, userId } = c.req.valid("param");
@@ -107,7 +107,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam },
-    responses: { ...noContent, ...errorResponses(400, 401, 404, 409) },
+    responses: { ...noContent, ...errorResponses(400, 401, 404, 409, 503) },
   }),
   async (c) => {
     await leaveChat(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId);
@@ -126,7 +126,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.TransferOwnershipBody) },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
   }),
   async (c) => {
     await transferOwnership(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json").userId);

@@ -29,7 +29,7 @@ app.openapi(
     responses: {
       200: json(z.object({ chat: s.Chat }), "Joined, or already a member"),
       202: json(z.object({ status: z.literal("pending") }), "Join request filed"),
-      ...errorResponses(400, 401, 403, 404, 409, 413, 415),
+      ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503),
     },
   }),
   async (c) => {
@@ -56,7 +56,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.BanBody) },
-    responses: { 201: json(z.object({ ban: s.Ban }), "Banned"), ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+    responses: { 201: json(z.object({ ban: s.Ban }), "Banned"), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
   }),
   async (c) => c.json({ ban: await banUser(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json")) }, 201),
 );
@@ -72,7 +72,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
-    responses: { 200: json(s.BanPage), ...errorResponses(400, 401, 403, 404) },
+    responses: { 200: json(s.BanPage), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -91,7 +91,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.MemberParams },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 404) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { chatId, userId } = c.req.valid("param");
@@ -115,7 +115,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.CreateInviteBody) },
-    responses: { 201: json(s.Invite, "Created"), ...errorResponses(400, 401, 403, 404, 413, 415) },
+    responses: { 201: json(s.Invite, "Created"), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
   }),
   async (c) => c.json(await createInvite(c.var.db, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json"), origin(c.req.url)), 201),
 );
@@ -131,7 +131,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
-    responses: { 200: json(s.InvitePage), ...errorResponses(400, 401, 403, 404) },
+    responses: { 200: json(s.InvitePage), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -150,7 +150,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.InviteParams },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 404) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { chatId, code } = c.req.valid("param");
@@ -170,7 +170,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
-    responses: { 200: json(s.JoinRequestPage), ...errorResponses(400, 401, 403, 404) },
+    responses: { 200: json(s.JoinRequestPage), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -193,7 +193,7 @@ for (const decision of ["approve", "reject"] as const) {
       security: bearerSecurity,
       middleware: [auth] as const,
       request: { params: s.MemberParams },
-      responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409) },
+      responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409, 503) },
     }),
     async (c) => {
       const { chatId, userId } = c.req.valid("param");

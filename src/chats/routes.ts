@@ -36,7 +36,7 @@ app.openapi(
     responses: {
       201: json(s.CreateChatResult, "Created"),
       200: json(s.CreateChatResult, "The existing direct chat"),
-      ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429),
+      ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 503),
     },
   }),
   async (c) => {
@@ -60,7 +60,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { query: s.ListChatsQuery },
-    responses: { 200: json(s.ChatPage), ...errorResponses(400, 401) },
+    responses: { 200: json(s.ChatPage), ...errorResponses(400, 401, 503) },
   }),
   async (c) => c.json(await listChats(c.var.db, c.env, c.var.auth.userId, c.req.valid("query")), 200),
 );
@@ -77,7 +77,7 @@ app.openapi(
       "`total` that leaves muted chats out.",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(s.Unread), ...errorResponses(401) },
+    responses: { 200: json(s.Unread), ...errorResponses(401, 503) },
   }),
   async (c) => c.json(await unreadSummary(c.var.db, c.env, c.var.auth.userId), 200),
 );
@@ -93,7 +93,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam },
-    responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 404) },
+    responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => c.json({ chat: await getChat(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId) }, 200),
 );
@@ -113,7 +113,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.UpdateChatBody) },
-    responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 403, 404, 413, 415) },
+    responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
   }),
   async (c) => {
     const chat = await updateChat(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json"));
@@ -132,7 +132,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 404) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     await deleteChat(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId);
@@ -154,7 +154,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.SettingsBody) },
-    responses: { 200: json(z.object({ settings: s.Settings })), ...errorResponses(400, 401, 404, 413, 415) },
+    responses: { 200: json(z.object({ settings: s.Settings })), ...errorResponses(400, 401, 404, 413, 415, 503) },
   }),
   async (c) => {
     const settings = await updateSettings(c.var.db, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json"));
@@ -174,7 +174,7 @@ for (const action of ["freeze", "unfreeze"] as const) {
       security: bearerSecurity,
       middleware: [auth] as const,
       request: { params: s.ChatIdParam },
-      responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 403, 404) },
+      responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 403, 404, 503) },
     }),
     async (c) => {
       const chat = await setFrozen(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId, action === "freeze");
@@ -196,7 +196,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam },
-    responses: { 200: json(z.object({ seq: z.number(), removed: z.number() }), "History cleared"), ...errorResponses(400, 401, 403, 404) },
+    responses: { 200: json(z.object({ seq: z.number(), removed: z.number() }), "History cleared"), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => c.json(await truncateChat(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId), 200),
 );

@@ -21,7 +21,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { query: s.PageQuery },
-    responses: { 200: json(s.ContactPage), ...errorResponses(400, 401) },
+    responses: { 200: json(s.ContactPage), ...errorResponses(400, 401, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -43,7 +43,7 @@ app.openapi(
     responses: {
       201: json(z.object({ contact: s.Contact }), "Added"),
       200: json(z.object({ contact: s.Contact }), "Already a contact; nickname updated when given"),
-      ...errorResponses(400, 401, 404, 413, 415),
+      ...errorResponses(400, 401, 404, 413, 415, 503),
     },
   }),
   async (c) => {
@@ -63,7 +63,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.UserIdParam },
-    responses: { ...noContent, ...errorResponses(400, 401, 404) },
+    responses: { ...noContent, ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => {
     await removeContact(c.var.db, c.var.auth.userId, c.req.valid("param").userId);
@@ -88,7 +88,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.SyncBody) },
-    responses: { 200: json(s.SyncResult), ...errorResponses(400, 401, 413, 415, 429) },
+    responses: { 200: json(s.SyncResult), ...errorResponses(400, 401, 413, 415, 429, 503) },
   }),
   async (c) => {
     const result = await syncContacts(c.var.db, c.var.auth.userId, c.req.valid("json"));
@@ -106,7 +106,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { query: s.PageQuery },
-    responses: { 200: json(s.ProfilePage), ...errorResponses(400, 401) },
+    responses: { 200: json(s.ProfilePage), ...errorResponses(400, 401, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -128,7 +128,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.CloseFriendsBody) },
-    responses: { 200: json(z.object({ userIds: z.array(z.string()) }), "Saved; the ids, sorted"), ...errorResponses(400, 401, 413, 415) },
+    responses: { 200: json(z.object({ userIds: z.array(z.string()) }), "Saved; the ids, sorted"), ...errorResponses(400, 401, 413, 415, 503) },
   }),
   async (c) => {
     const userIds = await setCloseFriends(c.var.db, c.var.auth.userId, c.req.valid("json").userIds);

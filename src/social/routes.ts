@@ -23,7 +23,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { query: s.PageQuery },
-    responses: { 200: json(s.BlockedPage), ...errorResponses(400, 401) },
+    responses: { 200: json(s.BlockedPage), ...errorResponses(400, 401, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -48,7 +48,7 @@ app.openapi(
     responses: {
       201: json(z.object({ blocked: s.BlockedUser }), "Blocked"),
       200: json(z.object({ blocked: s.BlockedUser }), "Already blocked"),
-      ...errorResponses(400, 401, 404, 413, 415),
+      ...errorResponses(400, 401, 404, 413, 415, 503),
     },
   }),
   async (c) => {
@@ -70,7 +70,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.UserIdParam },
-    responses: { ...noContent, ...errorResponses(400, 401, 404) },
+    responses: { ...noContent, ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => {
     const { userId } = c.req.valid("param");
@@ -93,7 +93,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.IdParam },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 404) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     await followUser(c.var.db, c.var.auth.userId, c.req.valid("param").id);
@@ -112,7 +112,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.IdParam },
-    responses: { ...noContent, ...errorResponses(400, 401) },
+    responses: { ...noContent, ...errorResponses(400, 401, 503) },
   }),
   async (c) => {
     await unfollowUser(c.var.db, c.var.auth.userId, c.req.valid("param").id);
@@ -134,7 +134,7 @@ for (const direction of ["followers", "following"] as const) {
       security: bearerSecurity,
       middleware: [auth] as const,
       request: { params: s.IdOrMeParam, query: s.PageQuery },
-      responses: { 200: json(s.FollowPage), ...errorResponses(400, 401, 404) },
+      responses: { 200: json(s.FollowPage), ...errorResponses(400, 401, 404, 503) },
     }),
     async (c) => {
       const { id } = c.req.valid("param");

@@ -38,7 +38,7 @@ app.openapi(
     description: "Account fields plus profile, status (null once expired), referral code, counts, privacy and `profileCompletion`.",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(OwnProfileResponse), ...errorResponses(401) },
+    responses: { 200: json(OwnProfileResponse), ...errorResponses(401, 503) },
   }),
   async (c) => c.json({ user: ownProfileView(await getOwnProfile(c.var.db, c.var.auth.userId)) }, 200),
 );
@@ -56,7 +56,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.UpdateProfileBody) },
-    responses: { 200: json(OwnProfileResponse, "The updated profile"), ...errorResponses(400, 401, 413, 415) },
+    responses: { 200: json(OwnProfileResponse, "The updated profile"), ...errorResponses(400, 401, 413, 415, 503) },
   }),
   async (c) => c.json({ user: ownProfileView(await updateProfile(c.var.db, c.var.auth.userId, c.req.valid("json"))) }, 200),
 );
@@ -75,7 +75,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.DeleteAccountBody) },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 413, 415, 429) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
   }),
   async (c) => {
     await enforceRateLimit(c, "password:user", c.var.auth.userId);
@@ -91,11 +91,13 @@ app.openapi(
     operationId: "changeUsername",
     tags,
     summary: "Change my username",
-    description: "Same rules as registration (3–32 of a–z, 0–9, _; lower-cased). The old name is free at once.",
+    description:
+      "Same rules as registration (3–32 of a–z, 0–9, _; lower-cased). The old name is free at once. At most 5 changes an " +
+      "hour (`429 rate_limited` with `Retry-After`).",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.ChangeUsernameBody) },
-    responses: { 200: json(OwnProfileResponse, "The updated profile"), ...errorResponses(400, 401, 409, 413, 415) },
+    responses: { 200: json(OwnProfileResponse, "The updated profile"), ...errorResponses(400, 401, 409, 413, 415, 429, 503) },
   }),
   async (c) => {
     await enforceRateLimit(c, "username:user", c.var.auth.userId);
@@ -112,7 +114,7 @@ app.openapi(
     summary: "My privacy settings",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(PrivacyResponse), ...errorResponses(401) },
+    responses: { 200: json(PrivacyResponse), ...errorResponses(401, 503) },
   }),
   async (c) => c.json({ privacy: privacyView(await getSelf(c.var.db, c.var.auth.userId)) }, 200),
 );
@@ -131,7 +133,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.UpdatePrivacyBody) },
-    responses: { 200: json(PrivacyResponse, "All settings after the change"), ...errorResponses(400, 401, 413, 415) },
+    responses: { 200: json(PrivacyResponse, "All settings after the change"), ...errorResponses(400, 401, 413, 415, 503) },
   }),
   async (c) => c.json({ privacy: privacyView(await updatePrivacy(c.var.db, c.var.auth.userId, c.req.valid("json"))) }, 200),
 );
@@ -147,7 +149,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.SetStatusBody) },
-    responses: { 200: json(z.object({ status: s.Status }), "The status as set"), ...errorResponses(400, 401, 413, 415) },
+    responses: { 200: json(z.object({ status: s.Status }), "The status as set"), ...errorResponses(400, 401, 413, 415, 503) },
   }),
   async (c) => {
     const row = await setStatus(c.var.db, c.var.auth.userId, c.req.valid("json"));
@@ -164,7 +166,7 @@ app.openapi(
     summary: "Clear my status",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { ...noContent, ...errorResponses(401) },
+    responses: { ...noContent, ...errorResponses(401, 503) },
   }),
   async (c) => {
     await clearStatus(c.var.db, c.var.auth.userId);
@@ -183,7 +185,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.UsernameParam },
-    responses: { 200: json(PublicProfileResponse), ...errorResponses(400, 401, 404) },
+    responses: { 200: json(PublicProfileResponse), ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => {
     const user = await getPublicProfile(c.var.db, c.var.auth.userId, { username: c.req.valid("param").username });
@@ -202,7 +204,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.UserIdParam },
-    responses: { 200: json(PublicProfileResponse), ...errorResponses(400, 401, 404) },
+    responses: { 200: json(PublicProfileResponse), ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => {
     const user = await getPublicProfile(c.var.db, c.var.auth.userId, { id: c.req.valid("param").id });

@@ -150,7 +150,7 @@ app.openapi(
     security: publicSecurity,
     middleware: [rateLimitByIp("reset-password:ip")] as const,
     request: { body: jsonBody(s.ResetPasswordBody) },
-    responses: { 204: { description: "Password changed; sign in again" }, ...errorResponses(400, 413, 415, 429, 503) },
+    responses: { 204: { description: "Password changed; sign in again" }, ...errorResponses(400, 413, 415, 429) },
   }),
   async (c) => {
     await resetPassword(c.var.db, c.env, c.req.valid("json"), requestInfo(c));

@@ -31,7 +31,7 @@ app.openapi(
     "Mark one of my devices as trusted",
     "Records `device_trusted`. Trusting a trusted device again changes nothing. A blocked device must be unblocked " +
       "first (`409 device_blocked`). Another user's device, or an unknown id, is `404 not_found`.",
-    [400, 401, 404, 409],
+    [400, 401, 404, 409, 503],
   ),
   async (c) => {
     await trustDevice(c.var.db, c.var.auth.userId, c.req.valid("param").id, requestInfo(c));
@@ -45,7 +45,7 @@ app.openapi(
     "Withdraw trust from one of my devices",
     "Records `device_untrusted`. Untrusting an untrusted device changes nothing. Another user's device, or an unknown " +
       "id, is `404 not_found`.",
-    [400, 401, 404],
+    [400, 401, 404, 503],
   ),
   async (c) => {
     await untrustDevice(c.var.db, c.var.auth.userId, c.req.valid("param").id, requestInfo(c));
@@ -61,7 +61,7 @@ app.openapi(
       "tokens stop working), the device loses trust, and signing in from it answers `403 device_blocked` until it " +
       "is unblocked. Records `device_blocked`. The device of the calling session cannot be blocked " +
       "(`400 cannot_block_current_device`). Another user's device, or an unknown id, is `404 not_found`.",
-    [400, 401, 404],
+    [400, 401, 404, 503],
   ),
   async (c) => {
     await blockDevice(c.var.db, c.env.KV, c.var.auth, c.req.valid("param").id, requestInfo(c));
@@ -76,7 +76,7 @@ app.openapi(
     "The device may sign in again (it stays untrusted; sessions ended by the block stay ended). Records " +
       "`device_unblocked`. Unblocking a device that is not blocked changes nothing. Another user's device, or an " +
       "unknown id, is `404 not_found`.",
-    [400, 401, 404],
+    [400, 401, 404, 503],
   ),
   async (c) => {
     await unblockDevice(c.var.db, c.var.auth.userId, c.req.valid("param").id, requestInfo(c));
@@ -99,7 +99,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { query: s.SecurityEventsQuery },
-    responses: { 200: json(s.SecurityEventPage), ...errorResponses(400, 401) },
+    responses: { 200: json(s.SecurityEventPage), ...errorResponses(400, 401, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");

@@ -26,7 +26,7 @@ app.openapi(
       "`409 two_factor_already_enabled` when 2FA is on. Rate limit: 10 setup/enable/disable calls per 15 minutes per user.",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(s.SetupResult, "The pending secret"), ...errorResponses(401, 409, 429) },
+    responses: { 200: json(s.SetupResult, "The pending secret"), ...errorResponses(401, 409, 429, 503) },
   }),
   async (c) => {
     await enforceRateLimit(c, "mfa-setup:user", c.var.auth.userId);
@@ -49,7 +49,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.EnableBody) },
-    responses: { 200: json(s.EnableResult, "2FA is on"), ...errorResponses(400, 401, 409, 413, 415, 429) },
+    responses: { 200: json(s.EnableResult, "2FA is on"), ...errorResponses(400, 401, 409, 413, 415, 429, 503) },
   }),
   async (c) => {
     await enforceRateLimit(c, "mfa-setup:user", c.var.auth.userId);
@@ -94,7 +94,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.DisableBody) },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 413, 415, 429) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
   }),
   async (c) => {
     await enforceRateLimit(c, "mfa-setup:user", c.var.auth.userId);
