@@ -21,7 +21,7 @@ import healthRoutes from "./health/routes";
 import messageRoutes from "./messages/routes";
 import { corsOrigins, maxBodyBytes } from "./lib/config";
 import { AppError, errorResponse } from "./lib/errors";
-import { newRouter } from "./lib/openapi";
+import { newRouter, publicSecurity } from "./lib/openapi";
 import { onAccountDeletion } from "./users/deletion-hooks";
 
 export const API_PREFIX = "/api/v1";
@@ -102,15 +102,19 @@ export function buildApp() {
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/openapi.json",
+    operationId: "getOpenApiDocument",
     tags: ["Service"],
     summary: "This OpenAPI document",
+    security: publicSecurity,
     responses: { 200: { description: "OpenAPI 3.1 document" } },
   });
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/docs",
+    operationId: "getApiDocsPage",
     tags: ["Service"],
     summary: "Interactive API documentation rendered from /openapi.json",
+    security: publicSecurity,
     responses: { 200: { description: "HTML page" } },
   });
   app.doc31("/openapi.json", {
@@ -122,6 +126,10 @@ export function buildApp() {
         "Messenger backend on Cloudflare Workers. Errors are `{ error: { code, message, details?, requestId } }`. " +
         "Times are ISO 8601 UTC. Lists are `{ items, nextCursor }`.",
     },
+    // Relative: the API is wherever this document was fetched from (wrangler dev, a workers.dev
+    // name, a custom domain), so clients generated from it work against any deployment, and no
+    // origin has to be configured per environment. Paths already carry the /api/v1 prefix.
+    servers: [{ url: "/", description: "The deployment serving this document" }],
   });
   app.get("/docs", swaggerUI({ url: "/openapi.json", title: "Edge Messenger API" }));
 

@@ -458,7 +458,7 @@ describe("OpenAPI", () => {
       expect(op.summary).toEqual(expect.any(String));
       expect(op.responses["429"]).toBeDefined();
     }
-    expect(doc.paths["/api/v1/auth/2fa/verify"].post.security).toBeUndefined();
+    expect(doc.paths["/api/v1/auth/2fa/verify"].post.security).toEqual([]);
     expect(doc.paths["/api/v1/auth/2fa/enable"].post.security).toEqual([{ bearerAuth: [] }]);
     expect(doc.components.schemas.TwoFactorVerifyRequest.additionalProperties).toBe(false);
     expect(doc.components.schemas.User.required).toContain("twoFactorEnabled");

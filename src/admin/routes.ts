@@ -23,12 +23,13 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/stats",
+    operationId: "adminGetStats",
     tags,
     summary: "Totals: users (total, new, active), chats, messages, stories, open reports",
     description: ADMIN_ONLY + "From exact counters and index range counts, never table scans.",
     security: bearerSecurity,
     middleware: admin,
-    responses: { 200: json(s.Stats), ...errorResponses(401, 404) },
+    responses: { 200: json(s.Stats), ...errorResponses(401, 404, 503) },
   }),
   async (c) => c.json(await getStats(c.var.db), 200),
 );
@@ -37,18 +38,19 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/users",
+    operationId: "adminListUsers",
     tags,
     summary: "Find accounts by id, email, phone or username prefix",
     description: ADMIN_ONLY + "Includes deleted, suspended and banned accounts, email and phone.",
     security: bearerSecurity,
     middleware: admin,
     request: { query: s.AdminUserQuery },
-    responses: { 200: json(s.AdminUserPage), ...errorResponses(400, 401, 404) },
+    responses: { 200: json(s.AdminUserPage), ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => c.json(await searchAdminUsers(c.var.db, c.req.valid("query")), 200),
 );
 
-const accountErrors = errorResponses(400, 401, 403, 404, 409, 413, 415);
+const accountErrors = errorResponses(400, 401, 403, 404, 413, 415, 503);
 const accountRules =
   "Not for your own account (`400 cannot_target_self`) nor another admin's (`403 insufficient_role`); " +
   "an unknown or deleted account is `404 not_found`. Audited. ";
@@ -57,6 +59,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/users/{id}/suspend",
+    operationId: "adminSuspendUser",
     tags,
     summary: "Suspend an account until a time (or indefinitely), ending its sessions",
     description:
@@ -80,6 +83,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/users/{id}/ban",
+    operationId: "adminBanUser",
     tags,
     summary: "Ban an account, ending its sessions",
     description: ADMIN_ONLY + accountRules + "Every session ends at once; sign-in answers `403 account_banned` with `details: {reason}`.",
@@ -98,13 +102,14 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/users/{id}/restore",
+    operationId: "adminRestoreUser",
     tags,
     summary: "Lift a suspension or ban",
     description: ADMIN_ONLY + accountRules + "An account that is neither suspended nor banned is `409 account_not_restricted`. The owner signs in again.",
     security: bearerSecurity,
     middleware: admin,
     request: { params: s.UserIdParam },
-    responses: { 200: json(z.object({ user: s.AdminUser })), ...errorResponses(400, 401, 403, 404, 409) },
+    responses: { 200: json(z.object({ user: s.AdminUser })), ...errorResponses(400, 401, 403, 404, 409, 503) },
   }),
   async (c) => {
     const user = await applyAccountAction(c.var.db, c.env, c.var.staff, c.req.valid("param").id, { kind: "restore" });
@@ -116,6 +121,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/users/{id}/role",
+    operationId: "adminSetUserRole",
     tags,
     summary: "Make an account a user, moderator or admin",
     description: ADMIN_ONLY + accountRules + "How admins after the first (from ADMIN_USERNAMES) are made.",
@@ -134,13 +140,14 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/reports",
+    operationId: "adminListReports",
     tags,
     summary: "The reports queue",
     description: STAFF + "`status=open` (default) lists oldest first; resolved and dismissed ones newest first.",
     security: bearerSecurity,
     middleware: staff,
     request: { query: s.ReportQuery },
-    responses: { 200: json(s.AdminReportPage), ...errorResponses(400, 401, 404) },
+    responses: { 200: json(s.AdminReportPage), ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => c.json(await listReports(c.var.db, c.req.valid("query")), 200),
 );
@@ -149,6 +156,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/reports/{id}/resolve",
+    operationId: "adminResolveReport",
     tags,
     summary: "Close a report with an action",
     description:
@@ -160,7 +168,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: staff,
     request: { params: s.ReportIdParam, body: jsonBody(s.ResolveBody) },
-    responses: { 200: json(z.object({ report: s.AdminReport })), ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+    responses: { 200: json(z.object({ report: s.AdminReport })), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
   }),
   async (c) => {
     const report = await resolveReport(c.var.db, c.env, c.var.staff, c.req.valid("param").id, c.req.valid("json"));
@@ -172,13 +180,14 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/audit-log",
+    operationId: "adminListAuditLog",
     tags,
     summary: "Every admin action, newest first",
     description: ADMIN_ONLY + "Append-only: the database refuses to change or delete entries.",
     security: bearerSecurity,
     middleware: admin,
     request: { query: s.AuditQuery },
-    responses: { 200: json(s.AuditPage), ...errorResponses(400, 401, 404) },
+    responses: { 200: json(s.AuditPage), ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => c.json(await listAudit(c.var.db, c.req.valid("query")), 200),
 );

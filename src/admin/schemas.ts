@@ -66,7 +66,9 @@ const Until = z.iso
 export const SuspendBody = z
   .strictObject({ until: Until.optional().openapi({ description: "When the suspension ends; omit for indefinitely" }), reason: Reason })
   .openapi("SuspendRequest");
-export const BanBody = z.strictObject({ reason: Reason }).openapi("BanRequest");
+export const BanBody = z.strictObject({ reason: Reason }).openapi("AdminBanRequest", {
+  description: "Ban an account from the whole service (POST /admin/users/{id}/ban)",
+});
 export const SetRoleBody = z.strictObject({ role: z.enum(ROLES) }).openapi("SetRoleRequest");
 
 export const AdminReport = z

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent, publicSecurity } from "../lib/openapi";
 import { enforceRateLimit, rateLimitByIp } from "../lib/rate-limit";
 import { requestInfo } from "../lib/request-info";
 import { selfView } from "../users/views";
@@ -19,8 +19,10 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/register",
+    operationId: "register",
     tags,
     summary: "Create an account and sign in",
+    security: publicSecurity,
     middleware: [rateLimitByIp("register:ip")] as const,
     request: { body: jsonBody(s.RegisterBody) },
     responses: {
@@ -38,11 +40,13 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/login",
+    operationId: "login",
     tags,
     summary: "Sign in with username, email or phone and password",
     description:
       "Unknown accounts and wrong passwords answer the same `401 invalid_credentials`. After 5 failed attempts " +
       "on one account within 15 minutes, attempts answer `429 too_many_attempts` until the window passes.",
+    security: publicSecurity,
     middleware: [rateLimitByIp("login:ip")] as const,
     request: { body: jsonBody(s.LoginBody) },
     responses: {
@@ -62,11 +66,13 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/refresh",
+    operationId: "refreshTokens",
     tags,
     summary: "Exchange a refresh token for new tokens (rotates it)",
     description:
       "Each refresh token works once. Presenting one that was already rotated ends the whole session " +
       "(`401 refresh_token_reused`).",
+    security: publicSecurity,
     middleware: [rateLimitByIp("refresh:ip")] as const,
     request: { body: jsonBody(s.RefreshBody) },
     responses: { 200: json(z.object({ tokens: s.Tokens }), "New tokens"), ...errorResponses(400, 401, 413, 415, 429, 503) },
@@ -81,11 +87,12 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/logout",
+    operationId: "logout",
     tags,
     summary: "End the current session",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { ...noContent, ...errorResponses(401) },
+    responses: { ...noContent, ...errorResponses(401, 503) },
   }),
   async (c) => {
     await revokeSession(c.var.db, c.env, c.var.auth.userId, c.var.auth.sessionId, "logout");
@@ -97,11 +104,12 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/me",
+    operationId: "getCurrentUser",
     tags,
     summary: "The signed-in account",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(z.object({ user: s.User })), ...errorResponses(401) },
+    responses: { 200: json(z.object({ user: s.User })), ...errorResponses(401, 503) },
   }),
   async (c) => c.json({ user: selfView(await getSelf(c.var.db, c.var.auth.userId)) }, 200),
 );
@@ -110,11 +118,12 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/sessions",
+    operationId: "listSessions",
     tags,
     summary: "My live sessions, most recently used first",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(z.object({ items: z.array(s.Session) })), ...errorResponses(401) },
+    responses: { 200: json(z.object({ items: z.array(s.Session) })), ...errorResponses(401, 503) },
   }),
   async (c) => {
     const rows = await listSessions(c.var.db, c.var.auth.userId);
@@ -126,12 +135,13 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/sessions/{id}",
+    operationId: "revokeSession",
     tags,
     summary: "End one of my sessions",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.SessionIdParam },
-    responses: { ...noContent, ...errorResponses(400, 401, 404) },
+    responses: { ...noContent, ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => {
     await revokeOwnSession(c.var.db, c.env, c.var.auth.userId, c.req.valid("param").id);
@@ -143,11 +153,12 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/sessions/revoke-all",
+    operationId: "revokeOtherSessions",
     tags,
     summary: "End every session except the current one",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { ...noContent, ...errorResponses(401) },
+    responses: { ...noContent, ...errorResponses(401, 503) },
   }),
   async (c) => {
     const { userId, sessionId } = c.var.auth;
@@ -160,12 +171,13 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/change-password",
+    operationId: "changePassword",
     tags,
     summary: "Change my password; every other session ends",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.ChangePasswordBody) },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 413, 415, 429) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
   }),
   async (c) => {
     await enforceRateLimit(c, "password:user", c.var.auth.userId);
@@ -178,11 +190,12 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/devices",
+    operationId: "listDevices",
     tags,
     summary: "Devices that signed in to my account",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(z.object({ items: z.array(s.Device) })), ...errorResponses(401) },
+    responses: { 200: json(z.object({ items: z.array(s.Device) })), ...errorResponses(401, 503) },
   }),
   async (c) => c.json({ items: (await listDevices(c.var.db, c.var.auth.userId)).map(deviceView) }, 200),
 );

@@ -13,6 +13,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/members",
+    operationId: "listChatMembers",
     tags,
     summary: "Members of a chat",
     description:
@@ -21,7 +22,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
-    responses: { 200: json(s.MemberPage), ...errorResponses(400, 401, 403, 404) },
+    responses: { 200: json(s.MemberPage), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -33,6 +34,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/{chatId}/members",
+    operationId: "addChatMembers",
     tags,
     summary: "Add people to a group or channel",
     description:
@@ -44,7 +46,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.AddMembersBody) },
-    responses: { 200: json(s.AddMembersResult), ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+    responses: { 200: json(s.AddMembersResult), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
   }),
   async (c) => c.json(await addMembers(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json")), 200),
 );
@@ -53,6 +55,7 @@ app.openapi(
   createRoute({
     method: "patch",
     path: "/{chatId}/members/{userId}",
+    operationId: "updateChatMember",
     tags,
     summary: "Change a member's role or permissions",
     description:
@@ -62,7 +65,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.MemberParams, body: jsonBody(s.UpdateMemberBody) },
-    responses: { 200: json(z.object({ member: s.Member })), ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+    responses: { 200: json(z.object({ member: s.Member })), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
   }),
   async (c) => {
     const { chatId, userId } = c.req.valid("param");
@@ -75,6 +78,7 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/{chatId}/members/{userId}",
+    operationId: "removeChatMember",
     tags,
     summary: "Remove a member",
     description:
@@ -83,7 +87,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.MemberParams },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409, 503) },
   }),
   async (c) => {
     const { chatId, userId } = c.req.valid("param");
@@ -96,13 +100,14 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/{chatId}/leave",
+    operationId: "leaveChat",
     tags,
     summary: "Leave a group or channel",
     description: "The owner must transfer ownership first (`409 owner_must_transfer`). Direct chats: `400 direct_chat_unsupported` (hide them).",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam },
-    responses: { ...noContent, ...errorResponses(400, 401, 404, 409) },
+    responses: { ...noContent, ...errorResponses(400, 401, 404, 409, 503) },
   }),
   async (c) => {
     await leaveChat(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId);
@@ -114,13 +119,14 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/{chatId}/transfer-ownership",
+    operationId: "transferChatOwnership",
     tags,
     summary: "Make another member the owner (owner only)",
     description: "The previous owner becomes an admin. The target must be a member (`404 not_found`).",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.TransferOwnershipBody) },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
   }),
   async (c) => {
     await transferOwnership(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json").userId);

@@ -14,6 +14,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/join",
+    operationId: "joinChat",
     tags: ["Chat invites"],
     summary: "Join a group or channel by invite code, or a public one by id",
     description:
@@ -28,7 +29,7 @@ app.openapi(
     responses: {
       200: json(z.object({ chat: s.Chat }), "Joined, or already a member"),
       202: json(z.object({ status: z.literal("pending") }), "Join request filed"),
-      ...errorResponses(400, 401, 403, 404, 409, 413, 415),
+      ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503),
     },
   }),
   async (c) => {
@@ -44,6 +45,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/{chatId}/bans",
+    operationId: "banChatMember",
     tags: banTags,
     summary: "Ban someone from a group or channel",
     description:
@@ -54,7 +56,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.BanBody) },
-    responses: { 201: json(z.object({ ban: s.Ban }), "Banned"), ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+    responses: { 201: json(z.object({ ban: s.Ban }), "Banned"), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
   }),
   async (c) => c.json({ ban: await banUser(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json")) }, 201),
 );
@@ -63,13 +65,14 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/bans",
+    operationId: "listChatBans",
     tags: banTags,
     summary: "Bans in force (owners and admins)",
     description: "Ordered by user id, keyset-paginated. Expired bans are not listed.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
-    responses: { 200: json(s.BanPage), ...errorResponses(400, 401, 403, 404) },
+    responses: { 200: json(s.BanPage), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -81,13 +84,14 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/{chatId}/bans/{userId}",
+    operationId: "unbanChatMember",
     tags: banTags,
     summary: "Lift a ban (owners and admins)",
     description: "Not banned (or the ban has ended): `404 not_found`. Lifting a ban does not add the user back.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.MemberParams },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 404) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { chatId, userId } = c.req.valid("param");
@@ -102,6 +106,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/{chatId}/invites",
+    operationId: "createChatInvite",
     tags: inviteTags,
     summary: "Create an invite link to a group or channel",
     description:
@@ -110,7 +115,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.CreateInviteBody) },
-    responses: { 201: json(s.Invite, "Created"), ...errorResponses(400, 401, 403, 404, 413, 415) },
+    responses: { 201: json(s.Invite, "Created"), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
   }),
   async (c) => c.json(await createInvite(c.var.db, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json"), origin(c.req.url)), 201),
 );
@@ -119,13 +124,14 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/invites",
+    operationId: "listChatInvites",
     tags: inviteTags,
     summary: "Usable invite links (owners and admins)",
     description: "Not revoked, not expired, not used up; oldest first, keyset-paginated.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
-    responses: { 200: json(s.InvitePage), ...errorResponses(400, 401, 403, 404) },
+    responses: { 200: json(s.InvitePage), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -137,13 +143,14 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/{chatId}/invites/{code}",
+    operationId: "revokeChatInvite",
     tags: inviteTags,
     summary: "Revoke an invite link",
     description: "Owners, admins, or the member who created it. Unknown or already revoked: `404 not_found`.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.InviteParams },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 404) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { chatId, code } = c.req.valid("param");
@@ -156,13 +163,14 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/join-requests",
+    operationId: "listJoinRequests",
     tags: inviteTags,
     summary: "Pending join requests (owners and admins)",
     description: "Ordered by user id, keyset-paginated.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
-    responses: { 200: json(s.JoinRequestPage), ...errorResponses(400, 401, 403, 404) },
+    responses: { 200: json(s.JoinRequestPage), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -175,6 +183,7 @@ for (const decision of ["approve", "reject"] as const) {
     createRoute({
       method: "post",
       path: `/{chatId}/join-requests/{userId}/${decision}`,
+      operationId: decision === "approve" ? "approveJoinRequest" : "rejectJoinRequest",
       tags: inviteTags,
       summary: decision === "approve" ? "Approve a join request: the user joins" : "Reject a join request",
       description:
@@ -184,7 +193,7 @@ for (const decision of ["approve", "reject"] as const) {
       security: bearerSecurity,
       middleware: [auth] as const,
       request: { params: s.MemberParams },
-      responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409) },
+      responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409, 503) },
     }),
     async (c) => {
       const { chatId, userId } = c.req.valid("param");

@@ -20,6 +20,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/",
+    operationId: "createChat",
     tags,
     summary: "Create a chat, or open the direct chat with someone",
     description:
@@ -35,7 +36,7 @@ app.openapi(
     responses: {
       201: json(s.CreateChatResult, "Created"),
       200: json(s.CreateChatResult, "The existing direct chat"),
-      ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429),
+      ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 503),
     },
   }),
   async (c) => {
@@ -49,6 +50,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/",
+    operationId: "listChats",
     tags,
     summary: "My chats, pinned first, then most recent activity first",
     description:
@@ -58,7 +60,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { query: s.ListChatsQuery },
-    responses: { 200: json(s.ChatPage), ...errorResponses(400, 401) },
+    responses: { 200: json(s.ChatPage), ...errorResponses(400, 401, 503) },
   }),
   async (c) => c.json(await listChats(c.var.db, c.env, c.var.auth.userId, c.req.valid("query")), 200),
 );
@@ -67,6 +69,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/unread",
+    operationId: "getUnreadCounts",
     tags,
     summary: "Unread counts of my chats",
     description:
@@ -74,7 +77,7 @@ app.openapi(
       "`total` that leaves muted chats out.",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(s.Unread), ...errorResponses(401) },
+    responses: { 200: json(s.Unread), ...errorResponses(401, 503) },
   }),
   async (c) => c.json(await unreadSummary(c.var.db, c.env, c.var.auth.userId), 200),
 );
@@ -83,13 +86,14 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}",
+    operationId: "getChat",
     tags,
     summary: "One of my chats",
     description: "Not a member (or no such chat): `404 not_found`.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam },
-    responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 404) },
+    responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => c.json({ chat: await getChat(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId) }, 200),
 );
@@ -98,6 +102,7 @@ app.openapi(
   createRoute({
     method: "patch",
     path: "/{chatId}",
+    operationId: "updateChat",
     tags,
     summary: "Change a group's or channel's info and settings",
     description:
@@ -108,7 +113,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.UpdateChatBody) },
-    responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 403, 404, 413, 415) },
+    responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
   }),
   async (c) => {
     const chat = await updateChat(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json"));
@@ -120,13 +125,14 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/{chatId}",
+    operationId: "deleteChat",
     tags,
     summary: "Delete a group or channel (owner only)",
     description: "Erases the chat, its members and its messages; open sockets close with 4004. Direct chats cannot be deleted (hide them).",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 404) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     await deleteChat(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId);
@@ -138,6 +144,7 @@ app.openapi(
   createRoute({
     method: "put",
     path: "/{chatId}/settings",
+    operationId: "updateChatSettings",
     tags,
     summary: "My settings of a chat: mute, pin, archive, hide",
     description:
@@ -147,7 +154,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.SettingsBody) },
-    responses: { 200: json(z.object({ settings: s.Settings })), ...errorResponses(400, 401, 404, 413, 415) },
+    responses: { 200: json(z.object({ settings: s.Settings })), ...errorResponses(400, 401, 404, 413, 415, 503) },
   }),
   async (c) => {
     const settings = await updateSettings(c.var.db, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json"));
@@ -160,13 +167,14 @@ for (const action of ["freeze", "unfreeze"] as const) {
     createRoute({
       method: "post",
       path: `/{chatId}/${action}`,
+      operationId: action === "freeze" ? "freezeChat" : "unfreezeChat",
       tags,
       summary: action === "freeze" ? "Freeze a group or channel: nobody can post or edit" : "Unfreeze a group or channel",
       description: "Owners and admins. Idempotent. Sends to a frozen chat answer `403 chat_frozen`.",
       security: bearerSecurity,
       middleware: [auth] as const,
       request: { params: s.ChatIdParam },
-      responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 403, 404) },
+      responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 403, 404, 503) },
     }),
     async (c) => {
       const chat = await setFrozen(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId, action === "freeze");
@@ -179,6 +187,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/{chatId}/truncate",
+    operationId: "truncateChat",
     tags,
     summary: "Clear a group's or channel's history for everyone",
     description:
@@ -187,7 +196,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam },
-    responses: { 200: json(z.object({ seq: z.number(), removed: z.number() }), "History cleared"), ...errorResponses(400, 401, 403, 404) },
+    responses: { 200: json(z.object({ seq: z.number(), removed: z.number() }), "History cleared"), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => c.json(await truncateChat(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId), 200),
 );

@@ -245,7 +245,7 @@ export const BanBody = z
     until: FutureTime.optional().openapi({ description: "When the ban ends; left out = forever" }),
     shadow: z.boolean().optional().openapi({ description: "Recorded for moderation tools; for now a shadow ban acts like a ban" }),
   })
-  .openapi("BanRequest");
+  .openapi("ChatBanRequest", { description: "Ban someone from one chat (POST /chats/{chatId}/bans)" });
 
 export const Ban = z
   .object({

@@ -14,11 +14,13 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/ws",
+    operationId: "openChatSocket",
     tags: ["Chats"],
     summary: "Open the chat's WebSocket",
     description:
       "A WebSocket upgrade. The access token comes in `Authorization: Bearer …` or, for browsers that cannot set " +
-      "headers on a WebSocket, in `?access_token=`. Members only (`404 not_found` otherwise); a plain HTTP request gets " +
+      "headers on a WebSocket, in `?access_token=`. Members only (`404 not_found` otherwise; `403 member_removed` or " +
+      "`member_banned` when the chat's room already knows of a removal or ban); a plain HTTP request gets " +
       "`426 upgrade_required`. The protocol (JSON frames `{type, …}`: message.send, typing.start/stop, read, delivered, " +
       "sync, ping; server frames hello, ack, error, events) is described in the project docs.",
     security: bearerSecurity,
@@ -30,7 +32,7 @@ app.openapi(
     responses: {
       101: { description: "Switching Protocols: the socket is open and the room sends a `hello` frame" },
       426: { description: "Not a WebSocket upgrade (`upgrade_required`)", content: { "application/json": { schema: ErrorSchema } } },
-      ...errorResponses(400, 401, 403, 404, 429),
+      ...errorResponses(400, 401, 403, 404, 429, 503),
     },
   }),
   async (c) => {

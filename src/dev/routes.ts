@@ -3,7 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { isDevelopment } from "../lib/config";
 import { AppError } from "../lib/errors";
-import { errorResponses, json, newRouter } from "../lib/openapi";
+import { errorResponses, json, newRouter, publicSecurity } from "../lib/openapi";
 import { PageQuery } from "../lib/pagination";
 import { readOutbox } from "../notify/outbox";
 
@@ -53,11 +53,13 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/outbox",
+    operationId: "listDevOutbox",
     tags: ["Development"],
     summary: "Messages the development notifier captured (development only)",
     description:
       "With the `log` email/SMS provider (the development default) nothing is sent: every message lands here, newest " +
       "first. Answers `404 not_found` unless `ENVIRONMENT` is `development`.",
+    security: publicSecurity,
     middleware: [developmentOnly] as const,
     request: { query: OutboxQuery },
     responses: { 200: json(z.object({ items: z.array(OutboxMessage) }), "Captured messages, newest first"), ...errorResponses(400, 404) },

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Bindings } from "../env";
 import { jwtSecretProblem } from "../lib/config";
 import { AppError } from "../lib/errors";
-import { errorResponses, json, newRouter } from "../lib/openapi";
+import { errorResponses, json, newRouter, publicSecurity } from "../lib/openapi";
 
 const tags = ["Service"];
 const app = newRouter();
@@ -11,8 +11,10 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/health",
+    operationId: "getHealth",
     tags,
     summary: "Liveness: the Worker answers",
+    security: publicSecurity,
     responses: { 200: json(z.object({ status: z.literal("ok") })) },
   }),
   (c) => c.json({ status: "ok" as const }, 200),
@@ -45,9 +47,11 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/health/ready",
+    operationId: "getReadiness",
     tags,
     summary: "Readiness: D1, KV, R2 and configuration",
     description: "503 `not_ready` names the failing parts in the message and in `details.checks`.",
+    security: publicSecurity,
     responses: { 200: json(z.object({ status: z.literal("ready"), checks: CheckResults })), ...errorResponses(503) },
   }),
   async (c) => {

@@ -25,7 +25,9 @@ const ERROR_TEXT: Record<number, string> = {
   413: "Request body too large (`payload_too_large`)",
   415: "Body is not `application/json` (`unsupported_media_type`)",
   429: "Rate limited (`rate_limited`) or locked out (`too_many_attempts`); see `Retry-After`",
-  503: "A dependency or the configuration is not ready",
+  503:
+    "Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be " +
+    "neither issued nor checked, or without a message provider) or `not_ready` (readiness)",
 };
 
 /** Standard error responses for a route, documented with the shared Error schema. */
@@ -47,5 +49,11 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   content: { "application/json": { schema } },
 });
 
+/** The operation needs a bearer access token (the `bearerAuth` scheme registered in app.ts). */
 export const bearerSecurity = [{ bearerAuth: [] }];
+/**
+ * Anyone may call the operation. OpenAPI says so with an empty list: a missing `security` means
+ * "not stated", which linters and client generators cannot tell from a forgotten one.
+ */
+export const publicSecurity: Record<string, string[]>[] = [];
 export const noContent = { 204: { description: "Done" } } as const;

@@ -9,7 +9,9 @@ import * as s from "./schemas";
  * Message routes under /api/v1/chats/{chatId}. The Worker checks membership in D1 (one
  * primary-key read: `404 not_found` for non-members, removed members and unknown chats alike),
  * then calls the chat's room, the only writer of its log. Sends take the same path as the
- * socket's `message.send`.
+ * socket's `message.send`. The room checks membership again from its own cache, so a member it
+ * knows was removed or banned a moment ago gets `403 member_removed` / `member_banned` /
+ * `not_member` on every route here, even where D1 still listed them.
  */
 const tags = ["Messages"];
 
@@ -29,6 +31,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/{chatId}/messages",
+    operationId: "sendMessage",
     tags,
     summary: "Send a message",
     description:
@@ -40,7 +43,7 @@ app.openapi(
     responses: {
       201: json(s.MessageResponse, "Sent"),
       200: json(s.MessageResponse, "Already sent with this clientMessageId"),
-      ...errorResponses(400, 401, 403, 404, 413, 415, 429),
+      ...errorResponses(400, 401, 403, 404, 413, 415, 429, 503),
     },
   }),
   async (c) => {
@@ -57,6 +60,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/messages",
+    operationId: "listMessages",
     tags,
     summary: "Message history",
     description:
@@ -66,7 +70,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, query: s.HistoryQuery },
-    responses: { 200: json(s.History), ...errorResponses(400, 401, 404) },
+    responses: { 200: json(s.History), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { chatId } = c.req.valid("param");
@@ -79,12 +83,13 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/messages/{messageId}",
+    operationId: "getMessage",
     tags,
     summary: "One message",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.MessageParams },
-    responses: { 200: json(s.MessageResponse), ...errorResponses(400, 401, 404) },
+    responses: { 200: json(s.MessageResponse), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { chatId, messageId } = c.req.valid("param");
@@ -97,6 +102,7 @@ app.openapi(
   createRoute({
     method: "patch",
     path: "/{chatId}/messages/{messageId}",
+    operationId: "editMessage",
     tags,
     summary: "Edit my message",
     description:
@@ -105,7 +111,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.MessageParams, body: jsonBody(s.EditMessageBody) },
-    responses: { 200: json(s.MessageResponse), ...errorResponses(400, 401, 403, 404, 413, 415) },
+    responses: { 200: json(s.MessageResponse), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
   }),
   async (c) => {
     const { chatId, messageId } = c.req.valid("param");
@@ -119,6 +125,7 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/{chatId}/messages/{messageId}",
+    operationId: "deleteMessage",
     tags,
     summary: "Delete a message for everyone, or hide it for me",
     description:
@@ -127,7 +134,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.MessageParams, query: s.DeleteMessageQuery },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 404) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { chatId, messageId } = c.req.valid("param");
@@ -141,12 +148,13 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/messages/{messageId}/receipts",
+    operationId: "getMessageReceipts",
     tags,
     summary: "Who received and who read a message",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.MessageParams },
-    responses: { 200: json(s.Receipts), ...errorResponses(400, 401, 404) },
+    responses: { 200: json(s.Receipts), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { chatId, messageId } = c.req.valid("param");
@@ -160,6 +168,7 @@ for (const kind of ["read", "delivered"] as const) {
     createRoute({
       method: "post",
       path: `/{chatId}/${kind}`,
+      operationId: kind === "read" ? "markChatRead" : "markChatDelivered",
       tags,
       summary: kind === "read" ? "Mark messages read up to a seq" : "Mark messages delivered up to a seq",
       description:
@@ -168,7 +177,7 @@ for (const kind of ["read", "delivered"] as const) {
       security: bearerSecurity,
       middleware: [auth] as const,
       request: { params: s.ChatIdParam, body: jsonBody(s.ReadBody) },
-      responses: { 200: json(s.ReadResult), ...errorResponses(400, 401, 404, 413, 415) },
+      responses: { 200: json(s.ReadResult), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
     }),
     async (c) => {
       const { chatId } = c.req.valid("param");
@@ -182,6 +191,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{chatId}/events",
+    operationId: "listChatEvents",
     tags,
     summary: "Every change after an eventSeq, in order",
     description:
@@ -191,7 +201,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam, query: s.EventsQuery },
-    responses: { 200: json(s.Events), ...errorResponses(400, 401, 404) },
+    responses: { 200: json(s.Events), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { chatId } = c.req.valid("param");

@@ -11,6 +11,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/",
+    operationId: "createReport",
     tags: ["Reports"],
     summary: "Report a user, chat, message or story to the moderators",
     description:
@@ -23,7 +24,7 @@ app.openapi(
     request: { body: jsonBody(s.CreateReportBody) },
     responses: {
       201: json(z.object({ report: s.Report }), "Report filed"),
-      ...errorResponses(400, 401, 404, 409, 413, 415, 429),
+      ...errorResponses(400, 401, 404, 409, 413, 415, 429, 503),
     },
   }),
   async (c) => {

@@ -12,6 +12,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/search",
+    operationId: "searchUsers",
     tags: ["Users"],
     summary: "Search people by username, display name and bio",
     description:
@@ -23,7 +24,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [requireAuth()] as const,
     request: { query: s.UserSearchQuery },
-    responses: { 200: json(s.UserSearchResult, "One page of matching profiles, best first"), ...errorResponses(400, 401, 429) },
+    responses: { 200: json(s.UserSearchResult, "One page of matching profiles, best first"), ...errorResponses(400, 401, 429, 503) },
   }),
   async (c) => {
     await enforceRateLimit(c, "search:user", c.var.auth.userId);

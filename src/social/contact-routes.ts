@@ -15,13 +15,14 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/me/contacts",
+    operationId: "listContacts",
     tags,
     summary: "My contacts",
     description: "Each item is the contact's profile as you may see it, plus your `nickname` and `addedAt`. Ordered by user id.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { query: s.PageQuery },
-    responses: { 200: json(s.ContactPage), ...errorResponses(400, 401) },
+    responses: { 200: json(s.ContactPage), ...errorResponses(400, 401, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -33,6 +34,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/me/contacts",
+    operationId: "addContact",
     tags,
     summary: "Add a contact, or change a contact's nickname",
     description: "201 when added, 200 when already a contact (the nickname is updated when given). Yourself: `400 cannot_add_self`.",
@@ -42,7 +44,7 @@ app.openapi(
     responses: {
       201: json(z.object({ contact: s.Contact }), "Added"),
       200: json(z.object({ contact: s.Contact }), "Already a contact; nickname updated when given"),
-      ...errorResponses(400, 401, 404, 413, 415),
+      ...errorResponses(400, 401, 404, 413, 415, 503),
     },
   }),
   async (c) => {
@@ -58,12 +60,13 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/me/contacts/{userId}",
+    operationId: "removeContact",
     tags,
     summary: "Remove a contact",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.UserIdParam },
-    responses: { ...noContent, ...errorResponses(400, 401, 404) },
+    responses: { ...noContent, ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => {
     const { userId } = c.req.valid("param");
@@ -77,6 +80,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/me/contacts/sync",
+    operationId: "syncContacts",
     tags,
     summary: "Find people by phone numbers and emails from my address book",
     description:
@@ -89,7 +93,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.SyncBody) },
-    responses: { 200: json(s.SyncResult), ...errorResponses(400, 401, 413, 415, 429) },
+    responses: { 200: json(s.SyncResult), ...errorResponses(400, 401, 413, 415, 429, 503) },
   }),
   async (c) => {
     const result = await syncContacts(c.var.db, c.var.auth.userId, c.req.valid("json"));
@@ -101,12 +105,13 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/me/close-friends",
+    operationId: "listCloseFriends",
     tags,
     summary: "My close friends (the story audience)",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { query: s.PageQuery },
-    responses: { 200: json(s.ProfilePage), ...errorResponses(400, 401) },
+    responses: { 200: json(s.ProfilePage), ...errorResponses(400, 401, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -119,6 +124,7 @@ app.openapi(
   createRoute({
     method: "put",
     path: "/me/close-friends",
+    operationId: "replaceCloseFriends",
     tags,
     summary: "Replace my close-friends list",
     description:
@@ -127,7 +133,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.CloseFriendsBody) },
-    responses: { 200: json(z.object({ userIds: z.array(z.string()) }), "Saved; the ids, sorted"), ...errorResponses(400, 401, 413, 415) },
+    responses: { 200: json(z.object({ userIds: z.array(z.string()) }), "Saved; the ids, sorted"), ...errorResponses(400, 401, 413, 415, 503) },
   }),
   async (c) => {
     const userIds = await setCloseFriends(c.var.db, c.var.auth.userId, c.req.valid("json").userIds);

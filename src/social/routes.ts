@@ -17,13 +17,14 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/me/blocked",
+    operationId: "listBlockedUsers",
     tags: ["Blocks"],
     summary: "People I blocked",
     description: "Ordered by user id.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { query: s.PageQuery },
-    responses: { 200: json(s.BlockedPage), ...errorResponses(400, 401) },
+    responses: { 200: json(s.BlockedPage), ...errorResponses(400, 401, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -35,6 +36,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/me/blocked",
+    operationId: "blockUser",
     tags: ["Blocks"],
     summary: "Block a user",
     description:
@@ -47,7 +49,7 @@ app.openapi(
     responses: {
       201: json(z.object({ blocked: s.BlockedUser }), "Blocked"),
       200: json(z.object({ blocked: s.BlockedUser }), "Already blocked"),
-      ...errorResponses(400, 401, 404, 413, 415),
+      ...errorResponses(400, 401, 404, 413, 415, 503),
     },
   }),
   async (c) => {
@@ -64,13 +66,14 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/me/blocked/{userId}",
+    operationId: "unblockUser",
     tags: ["Blocks"],
     summary: "Unblock a user",
     description: "Follows removed by the block are not restored. Not blocked: 404.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.UserIdParam },
-    responses: { ...noContent, ...errorResponses(400, 401, 404) },
+    responses: { ...noContent, ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => {
     const { userId } = c.req.valid("param");
@@ -85,6 +88,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/{id}/follow",
+    operationId: "followUser",
     tags: ["Follows"],
     summary: "Follow a user",
     description:
@@ -93,7 +97,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.IdParam },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 404) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     await followUser(c.var.db, c.var.auth.userId, c.req.valid("param").id);
@@ -105,13 +109,14 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/{id}/follow",
+    operationId: "unfollowUser",
     tags: ["Follows"],
     summary: "Unfollow a user",
     description: "Idempotent: 204 whether or not you followed them. Yourself: `400 cannot_follow_self`.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.IdParam },
-    responses: { ...noContent, ...errorResponses(400, 401) },
+    responses: { ...noContent, ...errorResponses(400, 401, 503) },
   }),
   async (c) => {
     await unfollowUser(c.var.db, c.var.auth.userId, c.req.valid("param").id);
@@ -124,6 +129,7 @@ for (const direction of ["followers", "following"] as const) {
     createRoute({
       method: "get",
       path: `/{id}/${direction}`,
+      operationId: direction === "followers" ? "listFollowers" : "listFollowing",
       tags: ["Follows"],
       summary: direction === "followers" ? "Who follows a user" : "Whom a user follows",
       description:
@@ -132,7 +138,7 @@ for (const direction of ["followers", "following"] as const) {
       security: bearerSecurity,
       middleware: [auth] as const,
       request: { params: s.IdOrMeParam, query: s.PageQuery },
-      responses: { 200: json(s.FollowPage), ...errorResponses(400, 401, 404) },
+      responses: { 200: json(s.FollowPage), ...errorResponses(400, 401, 404, 503) },
     }),
     async (c) => {
       const { id } = c.req.valid("param");

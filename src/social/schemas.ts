@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { PageQuery } from "../lib/pagination";
+import { PublicProfile } from "../users/schemas";
 
 /** Most phones plus emails one contact sync may carry; more answers `413 too_many_entries`. */
 export const SYNC_MAX_ENTRIES = 1000;
@@ -44,29 +45,8 @@ export const SyncBody = z
   })
   .openapi("ContactSyncRequest");
 
-/** A profile as the caller may see it: fields the owner's privacy withholds are absent. */
-export const PublicProfile = z
-  .object({
-    id: z.string(),
-    username: z.string(),
-    displayName: z.string(),
-    bio: z.string().nullable(),
-    links: z.array(z.unknown()),
-    status: z.object({ text: z.string().nullable(), emoji: z.string().nullable(), expiresAt: z.string().nullable() }).nullable(),
-    followersCount: z.number().int(),
-    followingCount: z.number().int(),
-    isContact: z.boolean().openapi({ description: "You have this user in your contacts" }),
-    isFollowing: z.boolean().openapi({ description: "You follow this user" }),
-    isBlocked: z.boolean().openapi({ description: "You blocked this user" }),
-    createdAt: z.string(),
-    avatarMediaId: z.string().nullable().optional(),
-    lastSeenAt: z.string().nullable().optional(),
-    online: z.boolean().optional(),
-    phone: z.string().optional(),
-    email: z.string().optional(),
-    birthday: z.string().optional(),
-  })
-  .openapi("PublicProfile");
+/** A profile as the caller may see it: one schema for every route that shows people (users/schemas.ts). */
+export { PublicProfile };
 
 export const Contact = PublicProfile.extend({
   nickname: z.string().nullable(),

@@ -32,12 +32,13 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/me",
+    operationId: "getMyProfile",
     tags,
     summary: "My full profile",
     description: "Account fields plus profile, status (null once expired), referral code, counts, privacy and `profileCompletion`.",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(OwnProfileResponse), ...errorResponses(401) },
+    responses: { 200: json(OwnProfileResponse), ...errorResponses(401, 503) },
   }),
   async (c) => c.json({ user: ownProfileView(await getOwnProfile(c.var.db, c.var.auth.userId)) }, 200),
 );
@@ -46,6 +47,7 @@ app.openapi(
   createRoute({
     method: "patch",
     path: "/me",
+    operationId: "updateMyProfile",
     tags,
     summary: "Change my profile",
     description:
@@ -54,7 +56,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.UpdateProfileBody) },
-    responses: { 200: json(OwnProfileResponse, "The updated profile"), ...errorResponses(400, 401, 413, 415) },
+    responses: { 200: json(OwnProfileResponse, "The updated profile"), ...errorResponses(400, 401, 413, 415, 503) },
   }),
   async (c) => c.json({ user: ownProfileView(await updateProfile(c.var.db, c.var.auth.userId, c.req.valid("json"))) }, 200),
 );
@@ -63,6 +65,7 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/me",
+    operationId: "deleteMyAccount",
     tags,
     summary: "Delete my account",
     description:
@@ -72,7 +75,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.DeleteAccountBody) },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 413, 415, 429) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
   }),
   async (c) => {
     await enforceRateLimit(c, "password:user", c.var.auth.userId);
@@ -85,13 +88,16 @@ app.openapi(
   createRoute({
     method: "put",
     path: "/me/username",
+    operationId: "changeUsername",
     tags,
     summary: "Change my username",
-    description: "Same rules as registration (3–32 of a–z, 0–9, _; lower-cased). The old name is free at once.",
+    description:
+      "Same rules as registration (3–32 of a–z, 0–9, _; lower-cased). The old name is free at once. At most 5 changes an " +
+      "hour (`429 rate_limited` with `Retry-After`).",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.ChangeUsernameBody) },
-    responses: { 200: json(OwnProfileResponse, "The updated profile"), ...errorResponses(400, 401, 409, 413, 415) },
+    responses: { 200: json(OwnProfileResponse, "The updated profile"), ...errorResponses(400, 401, 409, 413, 415, 429, 503) },
   }),
   async (c) => {
     await enforceRateLimit(c, "username:user", c.var.auth.userId);
@@ -103,11 +109,12 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/me/privacy",
+    operationId: "getPrivacySettings",
     tags,
     summary: "My privacy settings",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(PrivacyResponse), ...errorResponses(401) },
+    responses: { 200: json(PrivacyResponse), ...errorResponses(401, 503) },
   }),
   async (c) => c.json({ privacy: privacyView(await getSelf(c.var.db, c.var.auth.userId)) }, 200),
 );
@@ -116,6 +123,7 @@ app.openapi(
   createRoute({
     method: "put",
     path: "/me/privacy",
+    operationId: "updatePrivacySettings",
     tags,
     summary: "Change my privacy settings",
     description:
@@ -125,7 +133,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.UpdatePrivacyBody) },
-    responses: { 200: json(PrivacyResponse, "All settings after the change"), ...errorResponses(400, 401, 413, 415) },
+    responses: { 200: json(PrivacyResponse, "All settings after the change"), ...errorResponses(400, 401, 413, 415, 503) },
   }),
   async (c) => c.json({ privacy: privacyView(await updatePrivacy(c.var.db, c.env, c.var.auth.userId, c.req.valid("json"))) }, 200),
 );
@@ -134,13 +142,14 @@ app.openapi(
   createRoute({
     method: "put",
     path: "/me/status",
+    operationId: "setStatus",
     tags,
     summary: "Set my status",
     description: "Replaces the status. `text` ≤ 140 characters, `emoji` one emoji, `expiresAt` a future time (then it disappears).",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.SetStatusBody) },
-    responses: { 200: json(z.object({ status: s.Status }), "The status as set"), ...errorResponses(400, 401, 413, 415) },
+    responses: { 200: json(z.object({ status: s.Status }), "The status as set"), ...errorResponses(400, 401, 413, 415, 503) },
   }),
   async (c) => {
     const row = await setStatus(c.var.db, c.var.auth.userId, c.req.valid("json"));
@@ -152,11 +161,12 @@ app.openapi(
   createRoute({
     method: "delete",
     path: "/me/status",
+    operationId: "clearStatus",
     tags,
     summary: "Clear my status",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { ...noContent, ...errorResponses(401) },
+    responses: { ...noContent, ...errorResponses(401, 503) },
   }),
   async (c) => {
     await clearStatus(c.var.db, c.var.auth.userId);
@@ -168,13 +178,14 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/by-username/{username}",
+    operationId: "getUserByUsername",
     tags,
     summary: "A user's public profile by username",
     description: "Filtered by the owner's privacy settings and blocks. Unknown, deleted and banned accounts are `404 not_found`.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.UsernameParam },
-    responses: { 200: json(PublicProfileResponse), ...errorResponses(400, 401, 404) },
+    responses: { 200: json(PublicProfileResponse), ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => {
     const user = await getPublicProfile(c.var.db, c.var.auth.userId, { username: c.req.valid("param").username });
@@ -186,13 +197,14 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/{id}",
+    operationId: "getUser",
     tags,
     summary: "A user's public profile",
     description: "Filtered by the owner's privacy settings and blocks. Unknown, deleted and banned accounts are `404 not_found`.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.UserIdParam },
-    responses: { 200: json(PublicProfileResponse), ...errorResponses(400, 401, 404) },
+    responses: { 200: json(PublicProfileResponse), ...errorResponses(400, 401, 404, 503) },
   }),
   async (c) => {
     const user = await getPublicProfile(c.var.db, c.var.auth.userId, { id: c.req.valid("param").id });

@@ -2,7 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../../env";
 import { isDevelopment } from "../../lib/config";
-import { errorResponses, json, jsonBody, newRouter } from "../../lib/openapi";
+import { errorResponses, json, jsonBody, newRouter, publicSecurity } from "../../lib/openapi";
 import { rateLimitByIp } from "../../lib/rate-limit";
 import { requestInfo } from "../../lib/request-info";
 import { notifierFor } from "../../notify/notifier";
@@ -49,6 +49,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/otp/send",
+    operationId: "sendOneTimeCode",
     tags,
     summary: "Send a one-time code by email or SMS",
     description:
@@ -81,6 +82,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/otp/verify",
+    operationId: "verifyOneTimeCode",
     tags,
     summary: "Redeem a one-time code: sign in, or verify my email/phone",
     description:
@@ -115,12 +117,14 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/forgot-password",
+    operationId: "forgotPassword",
     tags,
     summary: "Send a password reset code",
     description:
       "Sends a reset code to the account's verified email or phone: the one the identifier names, or for a username " +
       "the verified email, else the verified phone. Always `202`, also for unknown accounts or ones without a " +
       `verified destination (then nothing is sent). ${CODE_RULES}`,
+    security: publicSecurity,
     middleware: [rateLimitByIp("forgot-password:ip")] as const,
     request: { body: jsonBody(s.ForgotPasswordBody) },
     responses: {
@@ -138,15 +142,17 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/reset-password",
+    operationId: "resetPassword",
     tags,
     summary: "Set a new password with a reset code; every session ends",
     description:
       "`identifier` must be the one given to forgot-password. The new password follows the register policy " +
       "(`400 weak_password`; a weak password does not use up the code). Success ends every session, clears the " +
       "failed-login lockout and records a `password_reset` security event. Bad codes answer `400 invalid_code`.",
+    security: publicSecurity,
     middleware: [rateLimitByIp("reset-password:ip")] as const,
     request: { body: jsonBody(s.ResetPasswordBody) },
-    responses: { 204: { description: "Password changed; sign in again" }, ...errorResponses(400, 413, 415, 429, 503) },
+    responses: { 204: { description: "Password changed; sign in again" }, ...errorResponses(400, 413, 415, 429) },
   }),
   async (c) => {
     await resetPassword(c.var.db, c.env, c.req.valid("json"), requestInfo(c));

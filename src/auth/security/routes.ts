@@ -11,10 +11,11 @@ const auth = requireAuth();
 const app = newRouter();
 
 /** The shared shape of the four device actions: bearer auth, `:id` validated, 204 on success. */
-const deviceAction = (action: string, summary: string, description: string, errors: Parameters<typeof errorResponses>) =>
+const deviceAction = (action: "trust" | "untrust" | "block" | "unblock", summary: string, description: string, errors: Parameters<typeof errorResponses>) =>
   createRoute({
     method: "post",
     path: `/devices/{id}/${action}`,
+    operationId: `${action}Device`,
     tags,
     summary,
     description,
@@ -30,7 +31,7 @@ app.openapi(
     "Mark one of my devices as trusted",
     "Records `device_trusted`. Trusting a trusted device again changes nothing. A blocked device must be unblocked " +
       "first (`409 device_blocked`). Another user's device, or an unknown id, is `404 not_found`.",
-    [400, 401, 404, 409],
+    [400, 401, 404, 409, 503],
   ),
   async (c) => {
     await trustDevice(c.var.db, c.var.auth.userId, c.req.valid("param").id, requestInfo(c));
@@ -44,7 +45,7 @@ app.openapi(
     "Withdraw trust from one of my devices",
     "Records `device_untrusted`. Untrusting an untrusted device changes nothing. Another user's device, or an unknown " +
       "id, is `404 not_found`.",
-    [400, 401, 404],
+    [400, 401, 404, 503],
   ),
   async (c) => {
     await untrustDevice(c.var.db, c.var.auth.userId, c.req.valid("param").id, requestInfo(c));
@@ -60,7 +61,7 @@ app.openapi(
       "tokens stop working), the device loses trust, and signing in from it answers `403 device_blocked` until it " +
       "is unblocked. Records `device_blocked`. The device of the calling session cannot be blocked " +
       "(`400 cannot_block_current_device`). Another user's device, or an unknown id, is `404 not_found`.",
-    [400, 401, 404],
+    [400, 401, 404, 503],
   ),
   async (c) => {
     await blockDevice(c.var.db, c.env, c.var.auth, c.req.valid("param").id, requestInfo(c));
@@ -75,7 +76,7 @@ app.openapi(
     "The device may sign in again (it stays untrusted; sessions ended by the block stay ended). Records " +
       "`device_unblocked`. Unblocking a device that is not blocked changes nothing. Another user's device, or an " +
       "unknown id, is `404 not_found`.",
-    [400, 401, 404],
+    [400, 401, 404, 503],
   ),
   async (c) => {
     await unblockDevice(c.var.db, c.var.auth.userId, c.req.valid("param").id, requestInfo(c));
@@ -87,6 +88,7 @@ app.openapi(
   createRoute({
     method: "get",
     path: "/security-events",
+    operationId: "listSecurityEvents",
     tags,
     summary: "My account's security log, newest first",
     description:
@@ -97,7 +99,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { query: s.SecurityEventsQuery },
-    responses: { 200: json(s.SecurityEventPage), ...errorResponses(400, 401) },
+    responses: { 200: json(s.SecurityEventPage), ...errorResponses(400, 401, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../../lib/openapi";
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent, publicSecurity } from "../../lib/openapi";
 import { enforceRateLimit, rateLimitByIp } from "../../lib/rate-limit";
 import { requestInfo } from "../../lib/request-info";
 import { requireAuth } from "../middleware";
@@ -17,6 +17,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/2fa/setup",
+    operationId: "setupTwoFactor",
     tags,
     summary: "Start 2FA setup: a new TOTP secret, its otpauth URL and QR code",
     description:
@@ -25,7 +26,7 @@ app.openapi(
       "`409 two_factor_already_enabled` when 2FA is on. Rate limit: 10 setup/enable/disable calls per 15 minutes per user.",
     security: bearerSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(s.SetupResult, "The pending secret"), ...errorResponses(401, 409, 429) },
+    responses: { 200: json(s.SetupResult, "The pending secret"), ...errorResponses(401, 409, 429, 503) },
   }),
   async (c) => {
     await enforceRateLimit(c, "mfa-setup:user", c.var.auth.userId);
@@ -38,6 +39,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/2fa/enable",
+    operationId: "enableTwoFactor",
     tags,
     summary: "Turn 2FA on by confirming a current code; returns 10 recovery codes",
     description:
@@ -47,7 +49,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.EnableBody) },
-    responses: { 200: json(s.EnableResult, "2FA is on"), ...errorResponses(400, 401, 409, 413, 415, 429) },
+    responses: { 200: json(s.EnableResult, "2FA is on"), ...errorResponses(400, 401, 409, 413, 415, 429, 503) },
   }),
   async (c) => {
     await enforceRateLimit(c, "mfa-setup:user", c.var.auth.userId);
@@ -60,6 +62,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/2fa/verify",
+    operationId: "verifyTwoFactor",
     tags,
     summary: "Finish a sign-in with a TOTP code or a recovery code",
     description:
@@ -67,6 +70,7 @@ app.openapi(
       "`recoveryCode` (single use). `401 invalid_mfa_token` when the token is unknown, expired (5 minutes) or used; " +
       "`400 invalid_code` when the code is wrong, expired or replayed. Wrong codes count toward the account lockout: " +
       "past 5 failures in 15 minutes, `429 too_many_attempts`.",
+    security: publicSecurity,
     middleware: [rateLimitByIp("mfa:ip")] as const,
     request: { body: jsonBody(s.VerifyBody) },
     responses: { 200: json(AuthResult, "Signed in"), ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
@@ -81,6 +85,7 @@ app.openapi(
   createRoute({
     method: "post",
     path: "/2fa/disable",
+    operationId: "disableTwoFactor",
     tags,
     summary: "Turn 2FA off with the password and a current code (or a recovery code)",
     description:
@@ -89,7 +94,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.DisableBody) },
-    responses: { ...noContent, ...errorResponses(400, 401, 403, 413, 415, 429) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
   }),
   async (c) => {
     await enforceRateLimit(c, "mfa-setup:user", c.var.auth.userId);
