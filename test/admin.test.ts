@@ -227,7 +227,7 @@ describe("GET /admin/users", () => {
     expect(byId).toEqual({
       items: [
         {
-          id: a.id, username: a.username, displayName: a.username, email, phone, role: "user", status: "active",
+          id: a.id, username: a.username, displayName: a.username, email, emailVerified: false, phone, phoneVerified: false, role: "user", status: "active",
           suspendedUntil: null, moderationReason: null, createdAt: expect.stringMatching(ISO_RE), lastSeenAt: null, deletedAt: null,
         },
       ],

@@ -4,7 +4,7 @@ import { createDb } from "../src/db/client";
 import { newId } from "../src/lib/ids";
 import { contactsPageQuery } from "../src/social/contacts";
 import { syncLookupQuery } from "../src/social/sync";
-import { api, expectError, signUp, uniqueName, type ApiResponse, type TestUser } from "./helpers";
+import { api, expectError, markVerified, signUp, uniqueName, type ApiResponse, type TestUser } from "./helpers";
 
 const U = "/api/v1/users";
 const MISSING = "01930f3e-8d4a-7c1e-9d2b-5a7f3c2e1b0a";
@@ -116,9 +116,12 @@ describe("POST /me/contacts", () => {
   it("a contact's fields follow that contact's privacy towards me", async () => {
     const a = await signUp();
     const b = await signUp({ phone: uniquePhone() });
-    // privacy_phone defaults to "contacts": B's phone shows only once B has A in B's contacts.
+    // privacy_phone defaults to "contacts": B's phone shows only once B has A in B's contacts,
+    // and only once B verified it (anyone can type someone else's number into a profile).
     expect(await addOk(a, b)).not.toHaveProperty("phone");
     await addOk(b, a);
+    expect((await allContacts(a)).items[0]).not.toHaveProperty("phone");
+    await markVerified(b);
     const [item] = (await allContacts(a)).items;
     expect(item).toMatchObject({ id: b.id, phone: b.phone });
   });

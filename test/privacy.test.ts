@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client";
 import { LAST_SEEN_INTERVAL_MS, touchLastSeen } from "../src/users/presence";
-import { api, type ApiResponse, expectError, signUp, type TestUser, uniqueName, expectInvalid } from "./helpers";
+import { api, type ApiResponse, expectError, markVerified, signUp, type TestUser, uniqueName, expectInvalid } from "./helpers";
 
 const PRIVACY = "/api/v1/users/me/privacy";
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -87,6 +87,8 @@ describe("privacy matrix: setting × audience × viewer", () => {
 
   beforeAll(async () => {
     owner = await signUp({ email: uniqueEmail(), phone: uniquePhone() });
+    // Others see only verified addresses (an unverified one may be someone else's).
+    await markVerified(owner);
     await api("PATCH", "/api/v1/users/me", { token: owner.accessToken, body: { avatarMediaId: MEDIA_ID } });
     await setLastSeenAt(owner.id, Date.now() - 5 * 60_000);
     for (const v of ["contact", "nonContact", "blocked", "blockedContact"] as Viewer[]) viewers[v] = await signUp();

@@ -122,7 +122,7 @@ describe("GET /users/search: ranking", () => {
     const w = word();
     const viewer = await signUp();
     const open = await signUp({ displayName: `Open ${w}`, email: `${w}@example.com` });
-    await setColumns(open.id, { privacy_email: "everyone", bio: "hello", last_seen_at: Date.now() });
+    await setColumns(open.id, { privacy_email: "everyone", bio: "hello", last_seen_at: Date.now(), email_verified_at: Date.now() });
     const closed = await signUp({ displayName: `Closed ${w}`, email: `${w}x@example.com` });
     await setColumns(closed.id, { privacy_last_seen: "nobody", last_seen_at: Date.now() });
     const res = await search(viewer.accessToken, `open ${w}`);

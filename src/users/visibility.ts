@@ -144,8 +144,9 @@ export function publicProfileView(u: UserRow, rel: Relation) {
     view.lastSeenAt = iso(u.lastSeenAt);
     view.online = isOnline(u.id);
   }
-  if (u.phone && allowed(u.privacyPhone, rel)) view.phone = u.phone;
-  if (u.email && allowed(u.privacyEmail, rel)) view.email = u.email;
+  // Others see only a verified address: anyone may type someone else's into a profile.
+  if (u.phone && (rel.self || u.phoneVerifiedAt != null) && allowed(u.privacyPhone, rel)) view.phone = u.phone;
+  if (u.email && (rel.self || u.emailVerifiedAt != null) && allowed(u.privacyEmail, rel)) view.email = u.email;
   if (u.birthday && allowed("contacts", rel)) view.birthday = u.birthday;
   return view;
 }
