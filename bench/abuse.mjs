@@ -194,6 +194,13 @@ export function abuseSection({ room, bare, revocation }) {
       ],
     ),
     "",
+    "What a flood costs is the platform's: every frame reaches the object as its own event, dropped or not, and here that is",
+    "about 0.4 ms of workerd CPU a frame (5,000 frames: 2.0 s of CPU in the user workerd process), so 2,000 frames hold any",
+    "object, the bare one included, for most of a second whatever it does with them (closing the socket does not stop frames",
+    "already sent from arriving). The room cannot make that burst cheaper; it makes it rare: the flooder is closed after its",
+    "budget and refused for 30 s, so p50 stays at the quiet room's and only the messages sent during the one burst wait (p99),",
+    "while the bare object, flooded again and again, is slow throughout.",
+    "",
     `The attacker kept ${room.stillOpen} of ${STORM_SOCKETS} storm sockets open (cap 10). Closes it got, by code: ` +
       `${JSON.stringify(room.tally.closes)}; refused upgrades by status: ${JSON.stringify(room.tally.refusedUpgrades)} ` +
       `(429 for ${30} s after a flood); error frames by code: ${JSON.stringify(room.tally.errors)}.`,
