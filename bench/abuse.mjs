@@ -85,7 +85,9 @@ async function floodRun(url, floodFrame, { storm }) {
   const stormSockets = [];
   if (storm) {
     for (let i = 0; i < STORM_SOCKETS; i += 16) {
-      stormSockets.push(...(await Promise.all(Array.from({ length: Math.min(16, STORM_SOCKETS - i) }, () => rawSocket(url("attacker"), tally)))));
+      stormSockets.push(
+        ...(await Promise.all(Array.from({ length: Math.min(16, STORM_SOCKETS - i) }, () => rawSocket(url("attacker"), tally)))),
+      );
     }
     await sleep(1000);
   }
@@ -120,10 +122,15 @@ export async function runAbuse(server, bareServer, log = console.log) {
   const [owner, s0, s1, s2, s3, attacker, ...watchers] = users;
   const chatId = await createGroup(baseUrl, owner, users, `abuse ${Date.now().toString(36)}`);
   const senders = [s0, s1, s2, s3];
-  const roomUrl = (role, i = 0) => socketUrl(baseUrl, chatId, (role === "sender" ? senders[i] : role === "watcher" ? watchers[i] : attacker).token);
+  const roomUrl = (role, i = 0) =>
+    socketUrl(baseUrl, chatId, (role === "sender" ? senders[i] : role === "watcher" ? watchers[i] : attacker).token);
 
   log("abuse: the room, quiet then flooded …");
-  const room = await floodRun(roomUrl, (k) => JSON.stringify({ type: "message.send", id: `x${k}`, clientMessageId: `flood-${k}`, text: "flood" }), { storm: true });
+  const room = await floodRun(
+    roomUrl,
+    (k) => JSON.stringify({ type: "message.send", id: `x${k}`, clientMessageId: `flood-${k}`, text: "flood" }),
+    { storm: true },
+  );
 
   log("abuse: the bare object, quiet then flooded …");
   const bareRoom = `bare-${Date.now().toString(36)}`;
@@ -137,7 +144,9 @@ export async function runAbuse(server, bareServer, log = console.log) {
 /** Logout with one socket open in each of 20 chats: time until every socket has the server's Close frame. */
 async function revocationLatency(baseUrl, user, log) {
   log(`abuse: logout with sockets in ${REVOKE_CHATS} chats …`);
-  const login = await request(baseUrl, "POST", "/api/v1/auth/login", { body: { identifier: user.username, password: "violet-harbor-73-lantern" } });
+  const login = await request(baseUrl, "POST", "/api/v1/auth/login", {
+    body: { identifier: user.username, password: "violet-harbor-73-lantern" },
+  });
   const token = login.body.tokens.accessToken;
   const chats = [];
   for (let i = 0; i < REVOKE_CHATS; i++) chats.push(await createGroup(baseUrl, { ...user, token }, [], `revoke ${i}`));

@@ -15,14 +15,26 @@ const RATIO_WARN = [0.8, 1.25];
 
 /** Register an account holding `email`; with `verify`, prove it through the dev outbox. */
 async function holder(baseUrl, username, email, verify) {
-  const { tokens } = expectStatus(await postJson(baseUrl, `${AUTH}/register`, { username, password: PASSWORD, email }), 201, `register ${username}`);
+  const { tokens } = expectStatus(
+    await postJson(baseUrl, `${AUTH}/register`, { username, password: PASSWORD, email }),
+    201,
+    `register ${username}`,
+  );
   if (!verify) return;
   const token = tokens.accessToken;
-  expectStatus(await request(baseUrl, "POST", `${AUTH}/otp/send`, { token, body: { identifier: email, channel: "email", purpose: "verify" } }), 202, "verify send");
+  expectStatus(
+    await request(baseUrl, "POST", `${AUTH}/otp/send`, { token, body: { identifier: email, channel: "email", purpose: "verify" } }),
+    202,
+    "verify send",
+  );
   const box = expectStatus(await request(baseUrl, "GET", `/api/v1/dev/outbox?to=${encodeURIComponent(email)}`), 200, "dev outbox");
   const code = /\b(\d{6})\b/.exec(box.items.find((m) => m.kind === "otp.verify")?.text ?? "")?.[1];
   if (!code) throw new Error(`no verify code for ${email} (is the server in development, with its dev outbox?)`);
-  expectStatus(await request(baseUrl, "POST", `${AUTH}/otp/verify`, { token, body: { purpose: "verify", identifier: email, code } }), 204, "verify");
+  expectStatus(
+    await request(baseUrl, "POST", `${AUTH}/otp/verify`, { token, body: { purpose: "verify", identifier: email, code } }),
+    204,
+    "verify",
+  );
 }
 
 /**
@@ -88,7 +100,10 @@ export async function runAddressTiming(baseUrl, log = console.log) {
 
   const warnings = rows
     .filter((r) => r.ratio < RATIO_WARN[0] || r.ratio > RATIO_WARN[1])
-    .map((r) => `${r.path} with an address ${r.used}: p50 ratio ${r.ratio.toFixed(2)} (outside ${RATIO_WARN.join("–")}); rerun on a quiet machine before reading anything into it.`);
+    .map(
+      (r) =>
+        `${r.path} with an address ${r.used}: p50 ratio ${r.ratio.toFixed(2)} (outside ${RATIO_WARN.join("–")}); rerun on a quiet machine before reading anything into it.`,
+    );
   const markdown = [
     `### Used vs unused addresses (${SAMPLES} interleaved samples per row)`,
     "",
@@ -100,7 +115,15 @@ export async function runAddressTiming(baseUrl, log = console.log) {
     "",
     table(
       ["Path", "Used address", "Unused p50 ms", "Used p50 ms", "Unused p99 ms", "Used p99 ms", "Ratio (p50)"],
-      rows.map((r) => [r.path, r.used, ms(r.unusedStats.p50), ms(r.usedStats.p50), ms(r.unusedStats.p99), ms(r.usedStats.p99), r.ratio.toFixed(2)]),
+      rows.map((r) => [
+        r.path,
+        r.used,
+        ms(r.unusedStats.p50),
+        ms(r.usedStats.p50),
+        ms(r.unusedStats.p99),
+        ms(r.usedStats.p99),
+        r.ratio.toFixed(2),
+      ]),
     ),
   ].join("\n");
   return { markdown, warnings };

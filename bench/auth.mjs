@@ -61,13 +61,20 @@ async function loginLoad(login, concurrency, log) {
   const other = results.length - ok.length;
   const s = stats(ok.map((r) => r.ms));
   const row = { concurrency, n: results.length, seconds, perSecond: ok.length / seconds, stats: s, other };
-  log(`  c=${concurrency}: ${ok.length}/${results.length} ok in ${seconds.toFixed(1)} s → ${row.perSecond.toFixed(2)} logins/s, ` +
-    `p50 ${ms(s.p50)} ms, p99 ${ms(s.p99)} ms${other ? `, ${other} NOT 200: ${statusCounts(results)}` : ""}`);
+  log(
+    `  c=${concurrency}: ${ok.length}/${results.length} ok in ${seconds.toFixed(1)} s → ${row.perSecond.toFixed(2)} logins/s, ` +
+      `p50 ${ms(s.p50)} ms, p99 ${ms(s.p99)} ms${other ? `, ${other} NOT 200: ${statusCounts(results)}` : ""}`,
+  );
   return row;
 }
 
 const statusCounts = (results) =>
-  Object.entries(results.reduce((acc, r) => ({ ...acc, [r.status]: (acc[r.status] ?? 0) + 1 }), {}))
+  Object.entries(
+    results.reduce((acc, r) => {
+      acc[r.status] = (acc[r.status] ?? 0) + 1;
+      return acc;
+    }, {}),
+  )
     .map(([k, v]) => `${k}×${v}`)
     .join(", ");
 
@@ -84,8 +91,10 @@ async function getLoad(url, headers, connections, log) {
     non2xx: r.non2xx,
     errors: r.errors + r.timeouts,
   };
-  log(`  c=${connections}: ${row.rps.toFixed(0)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms, max ${row.max} ms, ` +
-    `non-2xx ${row.non2xx}, errors ${row.errors}`);
+  log(
+    `  c=${connections}: ${row.rps.toFixed(0)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms, max ${row.max} ms, ` +
+      `non-2xx ${row.non2xx}, errors ${row.errors}`,
+  );
   return row;
 }
 
@@ -111,8 +120,10 @@ export async function runAuthBench(baseUrl, log = console.log) {
   const seq = stats(seqSamples);
   log(`  login (sequential): mean ${ms(seq.mean)} ms, p50 ${ms(seq.p50)}, p99 ${ms(seq.p99)}`);
   if (seq.p50 < node.p50 / 3) {
-    warnings.push(`Login p50 (${ms(seq.p50)} ms) is far below one Node argon2 hash (${ms(node.p50)} ms): ` +
-      "the server is probably not using production argon2 parameters.");
+    warnings.push(
+      `Login p50 (${ms(seq.p50)} ms) is far below one Node argon2 hash (${ms(node.p50)} ms): ` +
+        "the server is probably not using production argon2 parameters.",
+    );
   }
 
   log("auth (b): concurrent logins …");
@@ -128,7 +139,8 @@ export async function runAuthBench(baseUrl, log = console.log) {
   for (const c of ME_CONNECTIONS) me.push({ route: `GET ${AUTH}/me`, ...(await getLoad(meUrl, bearer, c, log)) });
   log("  baseline GET /health (no auth, no storage):");
   me.push({ route: "GET /health (baseline)", ...(await getLoad(`${baseUrl}/health`, {}, ME_CONNECTIONS[0], log)) });
-  for (const m of me) if (m.non2xx || m.errors) warnings.push(`${m.route} at ${m.connections} connections: ${m.non2xx} non-2xx, ${m.errors} errors.`);
+  for (const m of me)
+    if (m.non2xx || m.errors) warnings.push(`${m.route} at ${m.connections} connections: ${m.non2xx} non-2xx, ${m.errors} errors.`);
 
   const addresses = await runAddressTiming(baseUrl, log);
   warnings.push(...addresses.warnings);
@@ -147,7 +159,7 @@ export async function runAuthBench(baseUrl, log = console.log) {
     "",
     `### Login throughput (each level stops after ${LOGIN_LIMITS.maxRequests} logins or ${LOGIN_LIMITS.maxSeconds} s)`,
     "",
-    "Each login comes from its own client IP and the logins rotate over " + `${USERS} accounts, so no rate limit fires.`,
+    `Each login comes from its own client IP and the logins rotate over ${USERS} accounts, so no rate limit fires.`,
     "Locally `argon2idAsync` yields every 10 ms, so concurrent logins interleave in the one isolate; deployed,",
     "`Date.now()` only advances on I/O, so there each hash runs as one uninterrupted block.",
     "",

@@ -95,7 +95,9 @@ export async function runFanout(server, users, log) {
     const failures = [];
     await Promise.all(Array.from({ length: OPEN_CONCURRENCY }, worker));
     const seconds = (performance.now() - started) / 1000;
-    log(`  opened sockets ${from + 1}–${n} in ${seconds.toFixed(1)} s${failures.length ? `; ${failures.length} FAILED, first: ${failures[0]}` : ""}`);
+    log(
+      `  opened sockets ${from + 1}–${n} in ${seconds.toFixed(1)} s${failures.length ? `; ${failures.length} FAILED, first: ${failures[0]}` : ""}`,
+    );
     return { from, n, seconds, failed: failures.length, firstError: failures[0] ?? null };
   };
 
@@ -163,7 +165,9 @@ export async function runFanout(server, users, log) {
     step = null;
     for (const id of s.ids) messages.delete(id);
     s.ids = null;
-    const refused = Object.entries(s.refused).map(([k, v]) => `${k}×${v}`).join(", ");
+    const refused = Object.entries(s.refused)
+      .map(([k, v]) => `${k}×${v}`)
+      .join(", ");
     log(
       `  N=${plan.n} ${plan.rate} msg/s × ${plan.seconds} s: sent ${s.sent}${s.skipped ? ` (skipped ${s.skipped}: no budget)` : ""}, ` +
         `p50 ${ms(s.latency.p50)} / p99 ${ms(s.latency.p99)} ms, last recipient p99 ${ms(s.lastRecipient.p99)} ms, ` +

@@ -39,7 +39,9 @@ export async function runHistory(baseUrl, token, rooms, log) {
     const [small, big] = await measure(baseUrl, token, list, kind.anchor);
     const ratio = big.p50 / small.p50;
     rows.push({ label: kind.label, small, big, ratio });
-    log(`  ${kind.label}: p50 ${ms(small.p50)} vs ${ms(big.p50)} ms (ratio ${ratio.toFixed(2)}), p99 ${ms(small.p99)} vs ${ms(big.p99)} ms`);
+    log(
+      `  ${kind.label}: p50 ${ms(small.p50)} vs ${ms(big.p50)} ms (ratio ${ratio.toFixed(2)}), p99 ${ms(small.p99)} vs ${ms(big.p99)} ms`,
+    );
   }
   return { rows, rooms: list };
 }

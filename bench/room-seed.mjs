@@ -18,7 +18,8 @@ const FILL_CONCURRENCY = 6; // sender sockets open at once while filling
 const FILL_DEADLINE_MS = 25 * 60_000;
 export const SEED_TEXT = "history seed message: the quick brown fox jumps over the lazy dog";
 
-const withTokens = (user, tokens) => Object.assign(user, { token: tokens.accessToken, refreshToken: tokens.refreshToken, tokenAt: Date.now() });
+const withTokens = (user, tokens) =>
+  Object.assign(user, { token: tokens.accessToken, refreshToken: tokens.refreshToken, tokenAt: Date.now() });
 
 /**
  * Register `count` accounts one at a time, each from its own client IP. Not in parallel: with 8
@@ -30,12 +31,16 @@ const withTokens = (user, tokens) => Object.assign(user, { token: tokens.accessT
 export async function registerUsers(baseUrl, count, log) {
   const run = Date.now().toString(36);
   const started = performance.now();
-  const users = await mapLimit(Array.from({ length: count }, (_, i) => i), 1, async (i) => {
-    const username = `rb_${run}_${i}`;
-    const res = await request(baseUrl, "POST", "/api/v1/auth/register", { body: { username, password: PASSWORD } });
-    const body = expectStatus(res, 201, `register ${username}`);
-    return withTokens({ id: body.user.id, username }, body.tokens);
-  });
+  const users = await mapLimit(
+    Array.from({ length: count }, (_, i) => i),
+    1,
+    async (i) => {
+      const username = `rb_${run}_${i}`;
+      const res = await request(baseUrl, "POST", "/api/v1/auth/register", { body: { username, password: PASSWORD } });
+      const body = expectStatus(res, 201, `register ${username}`);
+      return withTokens({ id: body.user.id, username }, body.tokens);
+    },
+  );
   const seconds = (performance.now() - started) / 1000;
   log(`  registered ${count} accounts in ${seconds.toFixed(1)} s (${(count / seconds).toFixed(0)}/s)`);
   return { users, seconds };
@@ -59,10 +64,16 @@ export async function freshTokens(baseUrl, users) {
 /** A group owned by `owner` with `members`: created with the first 200, the rest added 200 per call. */
 export async function createGroup(baseUrl, owner, members, name) {
   const ids = members.map((m) => m.id).filter((id) => id !== owner.id);
-  const res = await request(baseUrl, "POST", "/api/v1/chats", { token: owner.token, body: { type: "group", name, memberIds: ids.slice(0, ADD_BATCH) } });
+  const res = await request(baseUrl, "POST", "/api/v1/chats", {
+    token: owner.token,
+    body: { type: "group", name, memberIds: ids.slice(0, ADD_BATCH) },
+  });
   const chatId = expectStatus(res, 201, `create ${name}`).chat.id;
   for (let i = ADD_BATCH; i < ids.length; i += ADD_BATCH) {
-    const add = await request(baseUrl, "POST", `/api/v1/chats/${chatId}/members`, { token: owner.token, body: { userIds: ids.slice(i, i + ADD_BATCH) } });
+    const add = await request(baseUrl, "POST", `/api/v1/chats/${chatId}/members`, {
+      token: owner.token,
+      body: { userIds: ids.slice(i, i + ADD_BATCH) },
+    });
     expectStatus(add, 200, `add members to ${name}`);
   }
   return chatId;
@@ -161,8 +172,11 @@ export async function fillRoom(baseUrl, chatId, users, count, log) {
   await Promise.all(Array.from({ length: FILL_CONCURRENCY }, (_, w) => worker(w)));
   for (const u of users) delete u.busy;
   const seconds = (performance.now() - started) / 1000;
-  if (sent < count) throw new Error(`filling ${chatId}: only ${sent}/${count} messages after ${seconds.toFixed(0)} s (${JSON.stringify(refused)})`);
-  log(`  filled ${sent} messages in ${seconds.toFixed(1)} s (${(sent / seconds).toFixed(0)}/s)${Object.keys(refused).length ? `; refused ${JSON.stringify(refused)}` : ""}`);
+  if (sent < count)
+    throw new Error(`filling ${chatId}: only ${sent}/${count} messages after ${seconds.toFixed(0)} s (${JSON.stringify(refused)})`);
+  log(
+    `  filled ${sent} messages in ${seconds.toFixed(1)} s (${(sent / seconds).toFixed(0)}/s)${Object.keys(refused).length ? `; refused ${JSON.stringify(refused)}` : ""}`,
+  );
   return { seconds, sent, refused };
 }
 
@@ -173,11 +187,22 @@ export async function fillRoom(baseUrl, chatId, users, count, log) {
  */
 export async function ensureSeed(baseUrl, stateDir, log) {
   const file = stateDir ? join(stateDir, "seed.json") : null;
-  const save = (seed) => file && writeFileSync(file, JSON.stringify({ version: SEED_VERSION, ...seed, users: seed.users.map(({ id, username, refreshToken }) => ({ id, username, refreshToken })) }));
+  const save = (seed) =>
+    file &&
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: SEED_VERSION,
+        ...seed,
+        users: seed.users.map(({ id, username, refreshToken }) => ({ id, username, refreshToken })),
+      }),
+    );
   if (file && existsSync(file)) {
     const seed = JSON.parse(readFileSync(file, "utf8"));
     if (seed.version === SEED_VERSION && seed.users?.length === USERS) {
-      log(`rooms: reusing the seeded state in ${file} (seeded in ${seed.seedSeconds.toFixed(0)} s on ${seed.seededAt}); renewing ${USERS} tokens …`);
+      log(
+        `rooms: reusing the seeded state in ${file} (seeded in ${seed.seedSeconds.toFixed(0)} s on ${seed.seededAt}); renewing ${USERS} tokens …`,
+      );
       const started = performance.now();
       await mapLimit(seed.users, 8, (u) => renew(baseUrl, u));
       save(seed);

@@ -28,7 +28,8 @@ export async function runRoomsBench(server, log = console.log) {
 
   log("rooms: fan-out …");
   const fan = await runFanout(server, seed.users, log);
-  for (const o of fan.openings) if (o.failed) warnings.push(`Sockets ${o.from + 1}–${o.n}: ${o.failed} did not open (first: ${o.firstError}).`);
+  for (const o of fan.openings)
+    if (o.failed) warnings.push(`Sockets ${o.from + 1}–${o.n}: ${o.failed} did not open (first: ${o.firstError}).`);
 
   log("rooms: history pages …");
   await freshTokens(server.baseUrl, seed.users);
@@ -60,25 +61,54 @@ function targetsSection(fan, history, rows) {
   const lost = fan.steps.reduce((a, s) => a + s.lost + s.unanswered, 0);
   const reordered = fan.totals.reordered;
   const limited = fan.steps.reduce((a, s) => a + (s.refused.rate_limited ?? 0), 0);
-  const refusedOther = fan.steps.reduce((a, s) => a + Object.entries(s.refused).filter(([k]) => k !== "rate_limited").reduce((x, [, v]) => x + v, 0), 0);
+  const refusedOther = fan.steps.reduce(
+    (a, s) =>
+      a +
+      Object.entries(s.refused)
+        .filter(([k]) => k !== "rate_limited")
+        .reduce((x, [, v]) => x + v, 0),
+    0,
+  );
   const middle = history.rows[0];
   const r = rows?.rows;
   const lines = [
-    [`Fan-out p99 ≤ ${P99_TARGET_MS} ms at N=100, 20 msg/s`, at100 ? `p99 ${ms(at100.latency.p99)} ms (p50 ${ms(at100.latency.p50)})` : "not run", mark(at100 && at100.latency.p99 <= P99_TARGET_MS)],
+    [
+      `Fan-out p99 ≤ ${P99_TARGET_MS} ms at N=100, 20 msg/s`,
+      at100 ? `p99 ${ms(at100.latency.p99)} ms (p50 ${ms(at100.latency.p50)})` : "not run",
+      mark(at100 && at100.latency.p99 <= P99_TARGET_MS),
+    ],
     [
       `≥ ${int(DELIVERIES_TARGET)} deliveries/s before p99 passes ${RAMP_P99_LIMIT_MS} ms`,
-      best ? `${int(best.deliveriesPerSecond)}/s at N=${best.n}, ${best.rate} msg/s (p99 ${ms(best.latency.p99)} ms)` : "none under the limit",
+      best
+        ? `${int(best.deliveriesPerSecond)}/s at N=${best.n}, ${best.rate} msg/s (p99 ${ms(best.latency.p99)} ms)`
+        : "none under the limit",
       mark(best && best.deliveriesPerSecond >= DELIVERIES_TARGET),
     ],
     ["Zero lost deliveries (all fan-out steps)", `${lost} lost`, mark(lost === 0)],
-    ["Zero reordered deliveries (all fan-out steps)", `${reordered} reordered, ${fan.totals.duplicates} duplicates`, mark(reordered === 0 && fan.totals.duplicates === 0)],
-    ["No `rate_limited` refusals (senders stay in budget)", `${limited} rate_limited${refusedOther ? `, ${refusedOther} other refusals` : ""}`, mark(limited === 0 && refusedOther === 0)],
-    [`History p50 ratio, 100,000 vs 1,000 messages ≤ ${RATIO_TARGET} (${middle.label})`, `${middle.ratio.toFixed(2)} (${ms(middle.big.p50)} vs ${ms(middle.small.p50)} ms)`, mark(middle.ratio <= RATIO_TARGET)],
+    [
+      "Zero reordered deliveries (all fan-out steps)",
+      `${reordered} reordered, ${fan.totals.duplicates} duplicates`,
+      mark(reordered === 0 && fan.totals.duplicates === 0),
+    ],
+    [
+      "No `rate_limited` refusals (senders stay in budget)",
+      `${limited} rate_limited${refusedOther ? `, ${refusedOther} other refusals` : ""}`,
+      mark(limited === 0 && refusedOther === 0),
+    ],
+    [
+      `History p50 ratio, 100,000 vs 1,000 messages ≤ ${RATIO_TARGET} (${middle.label})`,
+      `${middle.ratio.toFixed(2)} (${ms(middle.big.p50)} vs ${ms(middle.small.p50)} ms)`,
+      mark(middle.ratio <= RATIO_TARGET),
+    ],
   ];
   if (r?.membership && r.send && r.flush) {
     lines.push(
       ["Membership check reads 1 D1 row", `${r.membership.rowsRead}`, mark(r.membership.rowsRead === 1)],
-      ["A message send writes 0 D1 rows synchronously", `${r.send.rowsWritten} (max over ${r.send.sends} sends)`, mark(r.send.rowsWritten === 0)],
+      [
+        "A message send writes 0 D1 rows synchronously",
+        `${r.send.rowsWritten} (max over ${r.send.sends} sends)`,
+        mark(r.send.rowsWritten === 0),
+      ],
       [
         "One coalesced summary UPDATE per flush (≤ 1/s per chat)",
         `${r.flush.tables.chats ?? 0} \`chats\` row per flush (rows in all: ${r.flush.rowsWritten} after ${r.flush.sends} sends by 1 member, ` +
@@ -107,7 +137,9 @@ function fanoutSection(fan) {
     int(s.framesPerSecond),
     s.lost + s.unanswered,
     s.reordered,
-    Object.entries(s.refused).map(([k, v]) => `${k}×${v}`).join(", ") || 0,
+    Object.entries(s.refused)
+      .map(([k, v]) => `${k}×${v}`)
+      .join(", ") || 0,
     `${pct(s.clientCpu)} / ${pct(s.serverCpu)}`,
   ]);
   const saturated = fan.steps.filter((s) => s.latency.p99 > RAMP_P99_LIMIT_MS);
@@ -123,12 +155,30 @@ function fanoutSection(fan) {
     `Ramps stop at the first step with p99 > ${RAMP_P99_LIMIT_MS} ms or a loss. CPU: this Node process / wrangler+workerd, share of one core.`,
     "",
     table(
-      ["N", "msg/s", "s", "Sent", "Deliveries", "p50 ms", "p99 ms", "Last recipient p50 / p99 ms", "Ack p50 ms", "Deliveries/s", "Frames/s in", "Lost", "Reordered", "Refused", "CPU client / server"],
+      [
+        "N",
+        "msg/s",
+        "s",
+        "Sent",
+        "Deliveries",
+        "p50 ms",
+        "p99 ms",
+        "Last recipient p50 / p99 ms",
+        "Ack p50 ms",
+        "Deliveries/s",
+        "Frames/s in",
+        "Lost",
+        "Reordered",
+        "Refused",
+        "CPU client / server",
+      ],
       rows,
     ),
     "",
     `Sockets opened (16 at a time, each waits for its \`hello\`): ${opened}. Frames received in all: ${int(fan.totals.frames)} ` +
-      `(${Object.entries(t).map(([k, v]) => `${k} ${int(v)}`).join(", ")}); \`receipt\` frames per message per socket: ${receiptsPerMessage.toFixed(2)} ` +
+      `(${Object.entries(t)
+        .map(([k, v]) => `${k} ${int(v)}`)
+        .join(", ")}); \`receipt\` frames per message per socket: ${receiptsPerMessage.toFixed(2)} ` +
       "(sending moves the sender's read position without a broadcast receipt; clients infer it from message.new).",
     `Each join broadcasts \`presence\` to every open socket, so opening N sockets costs O(N²) frames (${int(t.presence ?? 0)} presence frames here).`,
     `On close, ${fan.totals.close.clean} of ${fan.totals.close.clean + fan.totals.close.forced} sockets got the server's Close frame within 1 s; the rest had to be dropped (each close broadcasts \`presence\` to the sockets still open, so 1,000 simultaneous closes queue O(N²) frames ahead of the replies).`,
@@ -142,7 +192,12 @@ function fanoutSection(fan) {
 }
 
 function historySection(history, seed) {
-  const rows = history.rows.map((r) => [r.label, `${ms(r.small.p50)} / ${ms(r.small.p99)}`, `${ms(r.big.p50)} / ${ms(r.big.p99)}`, r.ratio.toFixed(2)]);
+  const rows = history.rows.map((r) => [
+    r.label,
+    `${ms(r.small.p50)} / ${ms(r.small.p99)}`,
+    `${ms(r.big.p50)} / ${ms(r.big.p99)}`,
+    r.ratio.toFixed(2),
+  ]);
   const fill = seed.fill?.big;
   const seeded = seed.reused
     ? `Seeded state reused from bench/.state/rooms (seeding took ${seed.seedSeconds.toFixed(0)} s on ${seed.seededAt} UTC; \`BENCH_FRESH=1\` seeds again).`
@@ -160,12 +215,26 @@ function historySection(history, seed) {
 
 function rowsSection({ rows: r, seconds, command }) {
   const plan = (x) => (x.plan ? x.plan.join("; ") : "");
-  const tables = (x) => Object.entries(x.tables ?? {}).map(([k, v]) => `${k} ${v}`).join(", ");
+  const tables = (x) =>
+    Object.entries(x.tables ?? {})
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ");
   const measured = (key) => (r[key] ? [[r[key].label, r[key].rowsRead, r[key].rowsWritten, plan(r[key])]] : []);
   const lines = [
     ...["list_10", "list_1000", "membership", "membership_miss", "chat_member"].flatMap(measured),
-    ...(r.send ? [["message send request, REST (membership check, then room RPC)", r.membership?.rowsRead ?? "–", `${r.send.rowsWritten} (each of ${r.send.sends} sends)`, "diff of every D1 table around the request"]] : []),
-    ...["flush", "flush_many"].filter((k) => r[k]).map((k) => [r[k].label, "–", `${r[k].rowsWritten} (${tables(r[k])})`, "diff of every D1 table around the room's alarm"]),
+    ...(r.send
+      ? [
+          [
+            "message send request, REST (membership check, then room RPC)",
+            r.membership?.rowsRead ?? "–",
+            `${r.send.rowsWritten} (each of ${r.send.sends} sends)`,
+            "diff of every D1 table around the request",
+          ],
+        ]
+      : []),
+    ...["flush", "flush_many"]
+      .filter((k) => r[k])
+      .map((k) => [r[k].label, "–", `${r[k].rowsWritten} (${tables(r[k])})`, "diff of every D1 table around the room's alarm"]),
     ...["flush_summary", "flush_counter", "flush_read"].flatMap(measured).map((row) => [...row.slice(0, 3), "primary key"]),
   ];
   const notes = [];

@@ -28,6 +28,7 @@ export async function runRowsRead(log) {
   clearTimeout(timer);
   const rows = {};
   for (const line of output.split("\n")) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: strips terminal colour codes (ESC [ … m).
     const m = line.replace(/\x1b\[[0-9;]*m/g, "").match(/ROWS (\{.*\})\s*$/);
     if (m) {
       const row = JSON.parse(m[1]);

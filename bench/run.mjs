@@ -18,7 +18,8 @@ const AREAS = {
     title: "Auth",
     minutes: 10,
     server: () => ({ name: "auth", vars: PROD_VARS }),
-    target: "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, fresh local D1/KV) with `--var ARGON2_MEMORY_KIB:19456 --var ARGON2_ITERATIONS:2`",
+    target:
+      "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, fresh local D1/KV) with `--var ARGON2_MEMORY_KIB:19456 --var ARGON2_ITERATIONS:2`",
     run: (server) => runAuthBench(server.baseUrl),
   },
   rooms: {
@@ -34,7 +35,8 @@ const AREAS = {
     title: "Abuse",
     minutes: 10,
     server: () => ({ name: "abuse", vars: {}, port: 8797 }),
-    target: "two private `wrangler dev`s on 127.0.0.1: the app (snapshot of src/, fresh local D1/KV/DO state, development argon2 cost) and the bare Durable Object of bench/bare",
+    target:
+      "two private `wrangler dev`s on 127.0.0.1: the app (snapshot of src/, fresh local D1/KV/DO state, development argon2 cost) and the bare Durable Object of bench/bare",
     run: async (server) => {
       const bare = await startServer("abuse-bare", { bare: true, vars: {}, port: 8794 });
       try {
@@ -52,7 +54,12 @@ if (Number(process.versions.node.split(".")[0]) < 22) {
 }
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith("-"));
-const only = args.length ? args : (process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+const only = args.length
+  ? args
+  : (process.env.BENCH_ONLY ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
 const unknown = only.filter((a) => !AREAS[a]);
 if (unknown.length) {
   console.error(`bench: unknown area ${unknown.join(", ")}; areas: ${Object.keys(AREAS).join(", ")}`);

@@ -99,11 +99,12 @@ export async function startServer(name, { port = 8799, vars = PROD_VARS, keepSta
     for (const entry of BARE_FILES) cpSync(join(ROOT, entry), join(appDir, entry.replace("bench/bare/", "")));
   } else {
     for (const entry of APP_FILES) cpSync(join(ROOT, entry), join(appDir, entry), { recursive: true });
-    const migrate = spawnSync(
-      process.execPath,
-      [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", dataDir],
-      { cwd: appDir, env: ENV, encoding: "utf8", timeout: 120_000 },
-    );
+    const migrate = spawnSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", dataDir], {
+      cwd: appDir,
+      env: ENV,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
     if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
   }
 

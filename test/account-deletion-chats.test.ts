@@ -1,18 +1,25 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { C, createDirect, createGroup, expectSendRefused, getChat, history, openChatSocket, send, systemEvents } from "./chat-helpers";
-import { api, signUp, STRONG_PASSWORD, type TestUser } from "./helpers";
+import { api, STRONG_PASSWORD, signUp, type TestUser } from "./helpers";
 
 const deleteAccount = async (u: TestUser) => {
   const res = await api("DELETE", "/api/v1/users/me", { token: u.accessToken, body: { password: STRONG_PASSWORD } });
   expect(res.status, res.text).toBe(204);
 };
 const addMember = async (owner: TestUser, chatId: string, member: TestUser, role?: "admin") => {
-  const res = await api("POST", `${C}/${chatId}/members`, { token: owner.accessToken, body: { userIds: [member.id], ...(role ? { role } : {}) } });
+  const res = await api("POST", `${C}/${chatId}/members`, {
+    token: owner.accessToken,
+    body: { userIds: [member.id], ...(role ? { role } : {}) },
+  });
   expect(res.status, res.text).toBe(200);
 };
 const members = async (chatId: string) =>
-  (await env.DB.prepare("SELECT user_id, role FROM chat_members WHERE chat_id = ? ORDER BY user_id").bind(chatId).all<{ user_id: string; role: string }>()).results;
+  (
+    await env.DB.prepare("SELECT user_id, role FROM chat_members WHERE chat_id = ? ORDER BY user_id")
+      .bind(chatId)
+      .all<{ user_id: string; role: string }>()
+  ).results;
 
 describe("deleting an account takes it out of its chats", () => {
   it("hands owned chats to the longest-standing admin, else member; deletes chats left empty", async () => {

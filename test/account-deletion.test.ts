@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { generateTotp } from "../src/auth/two-factor/totp";
-import { api, type ApiResponse, expectError, logIn, markVerified, signUp, STRONG_PASSWORD, type TestUser, uniqueName, expectInvalid } from "./helpers";
+import { api, expectError, expectInvalid, logIn, markVerified, STRONG_PASSWORD, signUp, type TestUser, uniqueName } from "./helpers";
 
 const totpAt = (secret: string, at: number) => generateTotp(secret, at);
 
@@ -17,9 +17,14 @@ async function userRow(id: string) {
   return (await env.DB.prepare("SELECT * FROM users WHERE id = ?").bind(id).first<Record<string, any>>())!;
 }
 async function count(sql: string, ...binds: unknown[]) {
-  return (await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${sql}`).bind(...binds).first<{ n: number }>())!.n;
+  return (await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${sql}`)
+    .bind(...binds)
+    .first<{ n: number }>())!.n;
 }
-const run = (sql: string, ...binds: unknown[]) => env.DB.prepare(sql).bind(...binds).run();
+const run = (sql: string, ...binds: unknown[]) =>
+  env.DB.prepare(sql)
+    .bind(...binds)
+    .run();
 
 /** A follow as the follows routes would write it: the row and both counts. */
 async function follow(followerId: string, followeeId: string) {
@@ -58,12 +63,21 @@ describe("DELETE /users/me", () => {
     const at = Date.now();
     await api("PATCH", ME, {
       token: u.accessToken,
-      body: { bio: "bio", birthday: "1990-01-01", links: [{ url: "https://me.example" }], avatarMediaId: "01890a5d-ac96-774b-bcce-b302099a8057" },
+      body: {
+        bio: "bio",
+        birthday: "1990-01-01",
+        links: [{ url: "https://me.example" }],
+        avatarMediaId: "01890a5d-ac96-774b-bcce-b302099a8057",
+      },
     });
     await api("PUT", `${ME}/status`, { token: u.accessToken, body: { text: "status", emoji: "🙂" } });
     const totpSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
     await run("UPDATE users SET totp_secret = ?, totp_enabled_at = ? WHERE id = ?", totpSecret, at, u.id);
-    for (const [a, b] of [[u.id, x.id], [y.id, u.id], [x.id, y.id]]) {
+    for (const [a, b] of [
+      [u.id, x.id],
+      [y.id, u.id],
+      [x.id, y.id],
+    ]) {
       await run("INSERT INTO contacts (owner_id, contact_id, created_at) VALUES (?, ?, ?)", a, b, at);
       await run("INSERT INTO close_friends (owner_id, friend_id, created_at) VALUES (?, ?, ?)", a, b, at);
     }
@@ -81,10 +95,24 @@ describe("DELETE /users/me", () => {
       at,
       at + 300_000,
     );
-    await run("INSERT INTO mfa_challenges (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)", crypto.randomUUID(), u.id, at, at + 300_000);
-    await run("INSERT INTO window_counters (key, count, window_start, expires_at) VALUES (?, 1, ?, ?)", `user:${u.id}`, at, at + 15 * 60_000);
+    await run(
+      "INSERT INTO mfa_challenges (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+      crypto.randomUUID(),
+      u.id,
+      at,
+      at + 300_000,
+    );
+    await run(
+      "INSERT INTO window_counters (key, count, window_start, expires_at) VALUES (?, 1, ?, ?)",
+      `user:${u.id}`,
+      at,
+      at + 15 * 60_000,
+    );
     const before = await traces(u.id);
-    expect(Object.values(before).every((n) => n > 0), JSON.stringify(before)).toBe(true);
+    expect(
+      Object.values(before).every((n) => n > 0),
+      JSON.stringify(before),
+    ).toBe(true);
 
     const res = await deleteMe(u, { password: u.password, code: totpAt(totpSecret, Date.now()) });
     expect(res.status, res.text).toBe(204);
@@ -117,7 +145,10 @@ describe("DELETE /users/me", () => {
       following_count: 0,
     });
     expect(row.deleted_at).toBeGreaterThanOrEqual(at);
-    expect(Object.values(await traces(u.id)).every((n) => n === 0), JSON.stringify(await traces(u.id))).toBe(true);
+    expect(
+      Object.values(await traces(u.id)).every((n) => n === 0),
+      JSON.stringify(await traces(u.id)),
+    ).toBe(true);
 
     // The other users' own relations survive, and their follow counts are right again.
     expect(await count("contacts WHERE owner_id = ? AND contact_id = ?", x.id, y.id)).toBe(1);
@@ -135,7 +166,11 @@ describe("DELETE /users/me", () => {
     expectError(await api("GET", ME, { token: u.accessToken }), 401, "session_revoked");
     expectError(await api("GET", ME, { token: other.body.tokens.accessToken }), 401, "session_revoked");
     expectError(await api("POST", "/api/v1/auth/refresh", { body: { refreshToken: u.refreshToken } }), 401, "invalid_refresh_token");
-    expectError(await api("POST", "/api/v1/auth/refresh", { body: { refreshToken: other.body.tokens.refreshToken } }), 401, "invalid_refresh_token");
+    expectError(
+      await api("POST", "/api/v1/auth/refresh", { body: { refreshToken: other.body.tokens.refreshToken } }),
+      401,
+      "invalid_refresh_token",
+    );
   });
 
   it("cannot log in afterwards by username, email or phone, nor by its placeholder name", async () => {
@@ -161,7 +196,12 @@ describe("DELETE /users/me", () => {
     expect(again.id).not.toBe(u.id);
     // The deleted account let go of its verified addresses: the new one can verify them (unique among verified ones).
     await markVerified(again);
-    expect(await userRow(again.id)).toMatchObject({ email: u.email, phone: u.phone, email_verified_at: expect.any(Number), phone_verified_at: expect.any(Number) });
+    expect(await userRow(again.id)).toMatchObject({
+      email: u.email,
+      phone: u.phone,
+      email_verified_at: expect.any(Number),
+      phone_verified_at: expect.any(Number),
+    });
     expect((await api("GET", `/api/v1/users/by-username/${u.username}`, { token: viewer.accessToken })).body.user.id).toBe(again.id);
   });
 
@@ -171,7 +211,9 @@ describe("DELETE /users/me", () => {
     expect((await deleteMe(a)).status).toBe(204);
     expect((await deleteMe(b)).status).toBe(204);
     expect((await userRow(a.id)).username).not.toBe((await userRow(b.id)).username);
-    const res = await api("POST", "/api/v1/auth/register", { body: { username: uniqueName(), password: STRONG_PASSWORD, referredBy: code } });
+    const res = await api("POST", "/api/v1/auth/register", {
+      body: { username: uniqueName(), password: STRONG_PASSWORD, referredBy: code },
+    });
     expectError(res, 400, "invalid_referral_code");
   });
 
@@ -204,8 +246,16 @@ describe("DELETE /users/me", () => {
 
   it("rejects malformed JSON, a body that is not JSON and a missing token", async () => {
     const u = await signUp();
-    expectError(await api("DELETE", ME, { token: u.accessToken, raw: "{password", headers: { "content-type": "application/json" } }), 400, "malformed_json");
-    expectError(await api("DELETE", ME, { token: u.accessToken, raw: "password=x", headers: { "content-type": "text/plain" } }), 415, "unsupported_media_type");
+    expectError(
+      await api("DELETE", ME, { token: u.accessToken, raw: "{password", headers: { "content-type": "application/json" } }),
+      400,
+      "malformed_json",
+    );
+    expectError(
+      await api("DELETE", ME, { token: u.accessToken, raw: "password=x", headers: { "content-type": "text/plain" } }),
+      415,
+      "unsupported_media_type",
+    );
     expectError(await api("DELETE", ME, { body: { password: STRONG_PASSWORD } }), 401, "unauthorized");
     expect((await userRow(u.id)).status).toBe("active");
   });

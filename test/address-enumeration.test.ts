@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
-  api,
   type ApiResponse,
+  api,
   expectError,
   latestCode,
   logIn,
@@ -10,8 +10,8 @@ import {
   observable,
   observableShape,
   outbox,
-  signUp,
   STRONG_PASSWORD,
+  signUp,
   uniqueName,
 } from "./helpers";
 
@@ -45,7 +45,9 @@ async function addresses(kind: Kind) {
 
 /** The rows the lockout and send limits keep for these keys (the same work leaves the same trace). */
 async function counters(keys: string[]) {
-  const { results } = await env.DB.prepare(`SELECT key, count FROM window_counters WHERE key IN (${keys.map(() => "?").join(", ")}) ORDER BY key`)
+  const { results } = await env.DB.prepare(
+    `SELECT key, count FROM window_counters WHERE key IN (${keys.map(() => "?").join(", ")}) ORDER BY key`,
+  )
     .bind(...keys)
     .all<{ key: string; count: number }>();
   return results.map((r) => r.count);
@@ -81,7 +83,8 @@ describe.each(["email", "phone"] as const)("a used %s answers like an unused one
   it("forgot-password: the same 202; only the verified owner gets a code", async () => {
     const { unverified, verified, unused } = await addresses(kind);
     const answers: ApiResponse[] = [];
-    for (const identifier of [unused, unverified, verified]) answers.push(await api("POST", `${AUTH}/forgot-password`, { body: { identifier } }));
+    for (const identifier of [unused, unverified, verified])
+      answers.push(await api("POST", `${AUTH}/forgot-password`, { body: { identifier } }));
     expect(answers[0]!.status, answers[0]!.text).toBe(202);
     for (const res of answers.slice(1)) expect(observable(res)).toEqual(observable(answers[0]!));
     expect(await outbox(unverified)).toEqual([]);
@@ -109,9 +112,13 @@ describe.each(["email", "phone"] as const)("a used %s answers like an unused one
     const answers: ApiResponse[] = [];
     for (const address of [unused, unverified, verified]) {
       const u = await signUp({ [kind]: address });
-      answers.push(await api("POST", `${AUTH}/otp/send`, { body: { identifier: address, channel, purpose: "verify" }, token: u.accessToken }));
+      answers.push(
+        await api("POST", `${AUTH}/otp/send`, { body: { identifier: address, channel, purpose: "verify" }, token: u.accessToken }),
+      );
       const code = wrong(await latestCode(address, "otp.verify"));
-      answers.push(await api("POST", `${AUTH}/otp/verify`, { body: { purpose: "verify", identifier: address, code }, token: u.accessToken }));
+      answers.push(
+        await api("POST", `${AUTH}/otp/verify`, { body: { purpose: "verify", identifier: address, code }, token: u.accessToken }),
+      );
     }
     expect(answers[0]!.status, answers[0]!.text).toBe(202);
     expect(expectError(answers[1]!, 400, "invalid_code").details).toEqual({ attemptsLeft: 2 });

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, type ApiResponse, expectError, logIn, signUp, type TestUser } from "./helpers";
+import { type ApiResponse, api, expectError, logIn, signUp, type TestUser } from "./helpers";
 
 // The moderation half of the admin area: the reports queue with its resolutions, and the audit
 // log. Access rules, bootstrap, stats and account actions are in admin.test.ts.
@@ -57,8 +57,19 @@ describe("reports queue", () => {
     expect(mine.map((r) => r.id)).toEqual(ids);
     expect(open.map((r) => r.id)).toEqual([...open.map((r) => r.id)].sort());
     expect(mine[0]).toEqual({
-      id: ids[0], reporterId: reporter.id, targetType: "user", targetId: target.id, chatId: null, reason: "spam", details: "first",
-      status: "open", resolutionAction: null, resolutionNote: null, resolvedBy: null, resolvedAt: null, createdAt: expect.stringMatching(ISO_RE),
+      id: ids[0],
+      reporterId: reporter.id,
+      targetType: "user",
+      targetId: target.id,
+      chatId: null,
+      reason: "spam",
+      details: "first",
+      status: "open",
+      resolutionAction: null,
+      resolutionNote: null,
+      resolvedBy: null,
+      resolvedAt: null,
+      createdAt: expect.stringMatching(ISO_RE),
     });
 
     for (const id of ids.slice(0, 2)) expectOk(await post(`/reports/${id}/resolve`, mod.accessToken, { action: "dismiss" }));
@@ -73,7 +84,14 @@ describe("reports queue", () => {
     const reporter = await signUp();
     const id = await fileReport(reporter, { targetType: "chat", targetId: crypto.randomUUID() });
     const res = expectOk(await post(`/reports/${id}/resolve`, mod.accessToken, { action: "dismiss", note: "Not a violation" }));
-    expect(res.report).toMatchObject({ id, status: "dismissed", resolutionAction: "dismiss", resolutionNote: "Not a violation", resolvedBy: mod.id, resolvedAt: expect.stringMatching(ISO_RE) });
+    expect(res.report).toMatchObject({
+      id,
+      status: "dismissed",
+      resolutionAction: "dismiss",
+      resolutionNote: "Not a violation",
+      resolvedBy: mod.id,
+      resolvedAt: expect.stringMatching(ISO_RE),
+    });
     expectError(await post(`/reports/${id}/resolve`, mod.accessToken, { action: "warn" }), 409, "report_closed");
     const audit = await auditRows(id);
     expect(audit).toHaveLength(1);
@@ -90,9 +108,15 @@ describe("reports queue", () => {
     const until = new Date(Date.now() + HOUR).toISOString();
 
     expectError(await post(`/reports/${id}/resolve`, mod.accessToken, { action: "ban_user" }), 403, "insufficient_role");
-    const res = expectOk(await post(`/reports/${id}/resolve`, mod.accessToken, { action: "suspend_user", until, note: "Harassing people" }));
+    const res = expectOk(
+      await post(`/reports/${id}/resolve`, mod.accessToken, { action: "suspend_user", until, note: "Harassing people" }),
+    );
     expect(res.report).toMatchObject({ status: "resolved", resolutionAction: "suspend_user" });
-    expect(await userRow(target.id)).toMatchObject({ status: "suspended", moderation_reason: "Harassing people", suspended_until: Date.parse(until) });
+    expect(await userRow(target.id)).toMatchObject({
+      status: "suspended",
+      moderation_reason: "Harassing people",
+      suspended_until: Date.parse(until),
+    });
     expectError(await api("GET", "/api/v1/auth/me", { token: target.accessToken }), 401, "session_revoked");
     expect(expectError(await logIn(target.username), 403, "account_suspended").details).toEqual({ until, reason: "Harassing people" });
     const audit = await auditRows(target.id);
@@ -141,10 +165,18 @@ describe("reports queue", () => {
     const staffReport = await fileReport(reporter, { targetType: "user", targetId: otherMod.id });
     expectError(await post(`/reports/${chatReport}/resolve`, mod.accessToken, { action: "suspend_user" }), 400, "action_not_applicable");
     expectError(await post(`/reports/${staffReport}/resolve`, mod.accessToken, { action: "suspend_user" }), 403, "insufficient_role");
-    const bad = expectError(await post(`/reports/${chatReport}/resolve`, mod.accessToken, { action: "warn", until: new Date(Date.now() + HOUR).toISOString() }), 400, "validation_failed");
+    const bad = expectError(
+      await post(`/reports/${chatReport}/resolve`, mod.accessToken, { action: "warn", until: new Date(Date.now() + HOUR).toISOString() }),
+      400,
+      "validation_failed",
+    );
     expect(bad.details.map((d: any) => d.path)).toContain("body.until");
     expectError(await post(`/reports/${chatReport}/resolve`, mod.accessToken, { action: "delete" }), 400, "validation_failed");
-    expectError(await post(`/reports/${chatReport}/resolve`, mod.accessToken, { action: "warn", note: "x".repeat(1001) }), 400, "validation_failed");
+    expectError(
+      await post(`/reports/${chatReport}/resolve`, mod.accessToken, { action: "warn", note: "x".repeat(1001) }),
+      400,
+      "validation_failed",
+    );
     expectError(await post("/reports/not-a-uuid/resolve", mod.accessToken, { action: "warn" }), 400, "validation_failed");
     expectError(await post(`/reports/${crypto.randomUUID()}/resolve`, mod.accessToken, { action: "warn" }), 404, "not_found");
     for (const id of [chatReport, staffReport]) {
@@ -166,8 +198,13 @@ describe("GET /admin/audit-log", () => {
     const latest = expectOk(await get("/audit-log?limit=3", admin.accessToken));
     expect(latest.items.map((e: any) => e.action)).toEqual(["ban_user", "restore_user", "suspend_user"]);
     expect(latest.items[0]).toEqual({
-      id: expect.any(String), actorId: admin.id, action: "ban_user", targetType: "user", targetId: target.id,
-      details: { previousStatus: "active", reason: "two" }, createdAt: expect.stringMatching(ISO_RE),
+      id: expect.any(String),
+      actorId: admin.id,
+      action: "ban_user",
+      targetType: "user",
+      targetId: target.id,
+      details: { previousStatus: "active", reason: "two" },
+      createdAt: expect.stringMatching(ISO_RE),
     });
     const p1 = expectOk(await get(`/audit-log?targetType=user&targetId=${target.id}&limit=2`, admin.accessToken));
     expect(p1.items.map((e: any) => e.action)).toEqual(["ban_user", "restore_user"]);
@@ -182,7 +219,9 @@ describe("GET /admin/audit-log", () => {
     const target = await signUp();
     expectOk(await post(`/users/${target.id}/ban`, admin.accessToken, { reason: "evidence" }));
     const [row] = await auditRows(target.id);
-    await expect(env.DB.prepare("UPDATE admin_audit SET details = NULL WHERE id = ?").bind(row.id).run()).rejects.toThrow(/admin_audit is append-only/);
+    await expect(env.DB.prepare("UPDATE admin_audit SET details = NULL WHERE id = ?").bind(row.id).run()).rejects.toThrow(
+      /admin_audit is append-only/,
+    );
     await expect(env.DB.prepare("DELETE FROM admin_audit WHERE id = ?").bind(row.id).run()).rejects.toThrow(/admin_audit is append-only/);
     expect(await auditRows(target.id)).toEqual([row]);
   });

@@ -6,7 +6,7 @@ import { statsQuery } from "../src/admin/service";
 import { app } from "../src/app";
 import { createDb } from "../src/db/client";
 import { createGroup, flush, send } from "./chat-helpers";
-import { api, type ApiResponse, BASE, expectError, logIn, signUp, type TestUser, uniqueIp, uniqueName } from "./helpers";
+import { type ApiResponse, api, BASE, expectError, logIn, signUp, type TestUser, uniqueIp, uniqueName } from "./helpers";
 
 const ADMIN = "/api/v1/admin";
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -82,7 +82,9 @@ describe("first admin from ADMIN_USERNAMES", () => {
   });
 
   it("no API call can grant a role", async () => {
-    const res = await api("POST", "/api/v1/auth/register", { body: { username: uniqueName(), password: "violet-harbor-73-lantern", role: "admin" } });
+    const res = await api("POST", "/api/v1/auth/register", {
+      body: { username: uniqueName(), password: "violet-harbor-73-lantern", role: "admin" },
+    });
     expectError(res, 400, "validation_failed");
   });
 });
@@ -147,7 +149,13 @@ describe("GET /admin/stats", () => {
     const admin = await staffUser("admin");
     const before = expectOk(await get("/stats", admin.accessToken));
     expect(before).toEqual({
-      users: { total: expect.any(Number), new24h: expect.any(Number), new7d: expect.any(Number), active24h: expect.any(Number), active7d: expect.any(Number) },
+      users: {
+        total: expect.any(Number),
+        new24h: expect.any(Number),
+        new7d: expect.any(Number),
+        active24h: expect.any(Number),
+        active7d: expect.any(Number),
+      },
       chats: 0,
       messages: 0,
       stories: 0,
@@ -158,11 +166,16 @@ describe("GET /admin/stats", () => {
 
     const fresh = await signUp();
     const old = await signUp();
-    await env.DB.prepare("UPDATE users SET created_at = ?, last_seen_at = ? WHERE id = ?").bind(Date.now() - 3 * 24 * HOUR, Date.now() - 2 * 24 * HOUR, old.id).run();
+    await env.DB.prepare("UPDATE users SET created_at = ?, last_seen_at = ? WHERE id = ?")
+      .bind(Date.now() - 3 * 24 * HOUR, Date.now() - 2 * 24 * HOUR, old.id)
+      .run();
     await env.DB.prepare("UPDATE users SET last_seen_at = ? WHERE id = ?").bind(Date.now(), fresh.id).run();
     const gone = await signUp();
     await env.DB.prepare("UPDATE users SET status = 'deleted' WHERE id = ?").bind(gone.id).run();
-    expect((await api("POST", "/api/v1/reports", { token: fresh.accessToken, body: { targetType: "user", targetId: old.id, reason: "spam" } })).status).toBe(201);
+    expect(
+      (await api("POST", "/api/v1/reports", { token: fresh.accessToken, body: { targetType: "user", targetId: old.id, reason: "spam" } }))
+        .status,
+    ).toBe(201);
 
     const after = expectOk(await get("/stats", admin.accessToken));
     expect(after.users.total).toBe(before.users.total + 2);
@@ -182,7 +195,9 @@ describe("GET /admin/stats", () => {
     const sent = [await send(a, group.id, "one"), await send(b, group.id, "two"), await send(a, group.id, "three")];
     await flush(group.id);
     expect(await messages()).toBe(base + 3);
-    expect((await api("DELETE", `/api/v1/chats/${group.id}/messages/${sent[1].id}?for=everyone`, { token: b.accessToken })).status).toBe(204);
+    expect((await api("DELETE", `/api/v1/chats/${group.id}/messages/${sent[1].id}?for=everyone`, { token: b.accessToken })).status).toBe(
+      204,
+    );
     // Hiding for me leaves the message for everyone else: still counted.
     expect((await api("DELETE", `/api/v1/chats/${group.id}/messages/${sent[0].id}?for=me`, { token: b.accessToken })).status).toBe(204);
     await flush(group.id);
@@ -205,8 +220,14 @@ describe("GET /admin/stats", () => {
     const details = plan.map((p) => p.detail);
     const text = details.join("\n");
     // The only SCAN is of the constant row a FROM-less SELECT reads.
-    expect(details.filter((d) => /^SCAN /.test(d)), text).toEqual(["SCAN CONSTANT ROW"]);
-    expect(details.filter((d) => /SEARCH stat_counters USING INDEX sqlite_autoindex_stat_counters_1 \(key=\?\)/.test(d)), text).toHaveLength(5);
+    expect(
+      details.filter((d) => /^SCAN /.test(d)),
+      text,
+    ).toEqual(["SCAN CONSTANT ROW"]);
+    expect(
+      details.filter((d) => /SEARCH stat_counters USING INDEX sqlite_autoindex_stat_counters_1 \(key=\?\)/.test(d)),
+      text,
+    ).toHaveLength(5);
     expect(details.filter((d) => /SEARCH users USING COVERING INDEX users_created_at_idx \(created_at>\?\)/.test(d))).toHaveLength(2);
     expect(details.filter((d) => /SEARCH users USING COVERING INDEX users_last_seen_idx \(last_seen_at>\?\)/.test(d))).toHaveLength(2);
   });
@@ -215,25 +236,44 @@ describe("GET /admin/stats", () => {
 describe("GET /admin/users", () => {
   it("finds accounts by id, email, phone and username prefix, with moderation fields", async () => {
     const admin = await staffUser("admin");
-    const prefix = `zz${Math.random().toString(36).slice(2, 8).replace(/[^a-z]/g, "a")}`;
+    const prefix = `zz${Math.random()
+      .toString(36)
+      .slice(2, 8)
+      .replace(/[^a-z]/g, "a")}`;
     const email = `${prefix}@example.com`;
     const phone = `+4477${Math.floor(10_000_000 + Math.random() * 89_999_999)}`;
     const a = await signUp({ username: `${prefix}_a`, email, phone });
     const b = await signUp({ username: `${prefix}_b` });
     const c = await signUp({ username: `${prefix}_c` });
-    await env.DB.prepare("UPDATE users SET status = 'suspended', suspended_until = ?, moderation_reason = 'spam' WHERE id = ?").bind(Date.now() + HOUR, b.id).run();
+    await env.DB.prepare("UPDATE users SET status = 'suspended', suspended_until = ?, moderation_reason = 'spam' WHERE id = ?")
+      .bind(Date.now() + HOUR, b.id)
+      .run();
 
     const byId = expectOk(await get(`/users?q=${a.id}`, admin.accessToken));
     expect(byId).toEqual({
       items: [
         {
-          id: a.id, username: a.username, displayName: a.username, email, emailVerified: false, phone, phoneVerified: false, role: "user", status: "active",
-          suspendedUntil: null, moderationReason: null, createdAt: expect.stringMatching(ISO_RE), lastSeenAt: null, deletedAt: null,
+          id: a.id,
+          username: a.username,
+          displayName: a.username,
+          email,
+          emailVerified: false,
+          phone,
+          phoneVerified: false,
+          role: "user",
+          status: "active",
+          suspendedUntil: null,
+          moderationReason: null,
+          createdAt: expect.stringMatching(ISO_RE),
+          lastSeenAt: null,
+          deletedAt: null,
         },
       ],
       nextCursor: null,
     });
-    expect(expectOk(await get(`/users?q=${encodeURIComponent(email.toUpperCase())}`, admin.accessToken)).items.map((u: any) => u.id)).toEqual([a.id]);
+    expect(
+      expectOk(await get(`/users?q=${encodeURIComponent(email.toUpperCase())}`, admin.accessToken)).items.map((u: any) => u.id),
+    ).toEqual([a.id]);
     expect(expectOk(await get(`/users?q=${encodeURIComponent(phone)}`, admin.accessToken)).items.map((u: any) => u.id)).toEqual([a.id]);
 
     const page1 = expectOk(await get(`/users?q=@${prefix.toUpperCase()}&limit=2`, admin.accessToken));
@@ -256,9 +296,15 @@ describe("GET /admin/users", () => {
     await env.DB.prepare("UPDATE users SET email_verified_at = ?1, phone_verified_at = ?1 WHERE id = ?2").bind(Date.now(), owner.id).run();
     for (const q of [email, phone]) {
       const found = expectOk(await get(`/users?q=${encodeURIComponent(q)}`, admin.accessToken));
-      expect(found.items.map((u: any) => u.id), q).toEqual([owner.id, first.id, third.id]);
+      expect(
+        found.items.map((u: any) => u.id),
+        q,
+      ).toEqual([owner.id, first.id, third.id]);
       expect(found.nextCursor).toBeNull();
-      expect(expectOk(await get(`/users?q=${encodeURIComponent(q)}&limit=2`, admin.accessToken)).items.map((u: any) => u.id)).toEqual([owner.id, first.id]);
+      expect(expectOk(await get(`/users?q=${encodeURIComponent(q)}&limit=2`, admin.accessToken)).items.map((u: any) => u.id)).toEqual([
+        owner.id,
+        first.id,
+      ]);
     }
   });
 
@@ -291,13 +337,20 @@ describe("suspend, ban, restore", () => {
     const until = new Date(Date.now() + 2 * HOUR).toISOString();
 
     const res = await post(`/users/${target.id}/suspend`, admin.accessToken, { until, reason: "Spamming groups" });
-    expect(expectOk(res).user).toMatchObject({ id: target.id, status: "suspended", suspendedUntil: until, moderationReason: "Spamming groups" });
+    expect(expectOk(res).user).toMatchObject({
+      id: target.id,
+      status: "suspended",
+      suspendedUntil: until,
+      moderationReason: "Spamming groups",
+    });
 
     expectError(await api("GET", "/api/v1/auth/me", { token: target.accessToken }), 401, "session_revoked");
     expectError(await api("GET", "/api/v1/auth/me", { token: second.tokens.accessToken }), 401, "session_revoked");
     const refresh = await api("POST", "/api/v1/auth/refresh", { body: { refreshToken: target.refreshToken } });
     expectError(refresh, 401, "session_revoked");
-    const live = await env.DB.prepare("SELECT count(*) AS n FROM sessions WHERE user_id = ? AND revoked_at IS NULL").bind(target.id).first<{ n: number }>();
+    const live = await env.DB.prepare("SELECT count(*) AS n FROM sessions WHERE user_id = ? AND revoked_at IS NULL")
+      .bind(target.id)
+      .first<{ n: number }>();
     expect(live!.n).toBe(0);
     const login = expectError(await logIn(target.username), 403, "account_suspended");
     expect(login.message).toContain(until);
@@ -318,7 +371,9 @@ describe("suspend, ban, restore", () => {
   it("suspends indefinitely without until", async () => {
     const admin = await staffUser("admin");
     const target = await signUp();
-    expect(expectOk(await post(`/users/${target.id}/suspend`, admin.accessToken, { reason: "Investigation" })).user.suspendedUntil).toBeNull();
+    expect(
+      expectOk(await post(`/users/${target.id}/suspend`, admin.accessToken, { reason: "Investigation" })).user.suspendedUntil,
+    ).toBeNull();
     const login = expectError(await logIn(target.username), 403, "account_suspended");
     expect(login.message).toMatch(/indefinitely/);
     expect(login.details).toEqual({ until: null, reason: "Investigation" });
@@ -326,24 +381,33 @@ describe("suspend, ban, restore", () => {
 
   it("lifts an expired suspension at the next sign-in or refresh", async () => {
     const target = await signUp();
-    await env.DB.prepare("UPDATE users SET status = 'suspended', suspended_until = ?, moderation_reason = 'cool off' WHERE id = ?").bind(Date.now() - 1000, target.id).run();
+    await env.DB.prepare("UPDATE users SET status = 'suspended', suspended_until = ?, moderation_reason = 'cool off' WHERE id = ?")
+      .bind(Date.now() - 1000, target.id)
+      .run();
     const login = await logIn(target.username);
     expect(login.status, login.text).toBe(200);
     expect(await userRow(target.id)).toMatchObject({ status: "active", suspended_until: null, moderation_reason: null });
 
     // A session that outlived an expired suspension keeps working (and lifts it) instead of ending.
-    await env.DB.prepare("UPDATE users SET status = 'suspended', suspended_until = ? WHERE id = ?").bind(Date.now() - 1000, target.id).run();
+    await env.DB.prepare("UPDATE users SET status = 'suspended', suspended_until = ? WHERE id = ?")
+      .bind(Date.now() - 1000, target.id)
+      .run();
     expect((await api("POST", "/api/v1/auth/refresh", { body: { refreshToken: login.body.tokens.refreshToken } })).status).toBe(200);
     expect((await userRow(target.id)).status).toBe("active");
     // A current suspension still ends it.
-    await env.DB.prepare("UPDATE users SET status = 'suspended', suspended_until = ? WHERE id = ?").bind(Date.now() + HOUR, target.id).run();
+    await env.DB.prepare("UPDATE users SET status = 'suspended', suspended_until = ? WHERE id = ?")
+      .bind(Date.now() + HOUR, target.id)
+      .run();
     expectError(await api("POST", "/api/v1/auth/refresh", { body: { refreshToken: target.refreshToken } }), 401, "session_revoked");
   });
 
   it("bans: sessions end, sign-in says banned with the reason; restore lets them back", async () => {
     const admin = await staffUser("admin");
     const target = await signUp();
-    expect(expectOk(await post(`/users/${target.id}/ban`, admin.accessToken, { reason: "Fraud" })).user).toMatchObject({ status: "banned", moderationReason: "Fraud" });
+    expect(expectOk(await post(`/users/${target.id}/ban`, admin.accessToken, { reason: "Fraud" })).user).toMatchObject({
+      status: "banned",
+      moderationReason: "Fraud",
+    });
     expectError(await api("GET", "/api/v1/auth/me", { token: target.accessToken }), 401, "session_revoked");
     expect(expectError(await logIn(target.username), 403, "account_banned").details).toEqual({ reason: "Fraud" });
     expect((await auditRows(target.id)).map((r: any) => [r.action, r.actor_id])).toEqual([["ban_user", admin.id]]);
@@ -371,7 +435,10 @@ describe("suspend, ban, restore", () => {
     ];
     for (const [path, body, where] of bad) {
       const error = expectError(await post(path, t, body), 400, "validation_failed");
-      expect(error.details.map((d: any) => d.path), path).toContain(where);
+      expect(
+        error.details.map((d: any) => d.path),
+        path,
+      ).toContain(where);
     }
     expectError(await post(`/users/${crypto.randomUUID()}/ban`, t, { reason: "x" }), 404, "not_found");
     expectError(await post(`/users/${gone.id}/suspend`, t, { reason: "x" }), 404, "not_found");

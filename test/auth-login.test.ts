@@ -1,7 +1,18 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { hashPassword } from "../src/auth/password";
-import { api, type ApiResponse, expectError, logIn, markVerified, signUp, STRONG_PASSWORD, type TestUser, uniqueIp, uniqueName } from "./helpers";
+import {
+  type ApiResponse,
+  api,
+  expectError,
+  logIn,
+  markVerified,
+  STRONG_PASSWORD,
+  signUp,
+  type TestUser,
+  uniqueIp,
+  uniqueName,
+} from "./helpers";
 
 const LOGIN = "/api/v1/auth/login";
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -26,7 +37,10 @@ function expectEnvelope(res: ApiResponse, status: number, code: string) {
 
 function expectValidation(res: ApiResponse, path: string) {
   const error = expectEnvelope(res, 400, "validation_failed");
-  expect((error.details as { path: string }[]).map((d) => d.path), res.text).toContain(path);
+  expect(
+    (error.details as { path: string }[]).map((d) => d.path),
+    res.text,
+  ).toContain(path);
   return error;
 }
 
@@ -62,7 +76,9 @@ async function failureRow(key: string) {
 
 /** Move a lockout window into the past, as if 15 minutes had gone by. */
 async function expireLockout(key: string) {
-  const res = await env.DB.prepare("UPDATE window_counters SET window_start = window_start - ?1, expires_at = expires_at - ?1 WHERE key = ?2")
+  const res = await env.DB.prepare(
+    "UPDATE window_counters SET window_start = window_start - ?1, expires_at = expires_at - ?1 WHERE key = ?2",
+  )
     .bind(LOCKOUT_WINDOW_MS + 1000, key)
     .run();
   expect(res.meta.changes).toBe(1);
@@ -368,7 +384,7 @@ describe("POST /auth/login: rate limits", () => {
       responses.push(await login({ identifier: user.username, password: STRONG_PASSWORD }, ip));
       return { ip, responses };
     });
-    responses.slice(0, 10).forEach((res, i) => {
+    responses.slice(0, 10).forEach((res, _i) => {
       expectEnvelope(res, 401, "invalid_credentials");
       expect(res.headers.get("RateLimit-Limit")).toBe("10");
     });
@@ -508,7 +524,11 @@ describe("POST /auth/login: bad input", () => {
   });
 
   it("answers malformed JSON, other content types and oversize bodies with their codes", async () => {
-    expectEnvelope(await api("POST", LOGIN, { raw: '{"identifier":', headers: { "content-type": "application/json" } }), 400, "malformed_json");
+    expectEnvelope(
+      await api("POST", LOGIN, { raw: '{"identifier":', headers: { "content-type": "application/json" } }),
+      400,
+      "malformed_json",
+    );
     const json = JSON.stringify({ identifier: uniqueName(), password: STRONG_PASSWORD });
     expectEnvelope(await api("POST", LOGIN, { raw: json, headers: { "content-type": "text/plain" } }), 415, "unsupported_media_type");
     const big = JSON.stringify({ identifier: uniqueName(), password: "x".repeat(300 * 1024) });

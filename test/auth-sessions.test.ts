@@ -1,13 +1,12 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, expectError, logIn, signUp, uniqueIp, uniqueName, type TestUser } from "./helpers";
+import { api, expectError, logIn, signUp, type TestUser, uniqueIp, uniqueName } from "./helpers";
 
 const AUTH = "/api/v1/auth";
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const IPHONE_UA =
   "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
-const WINDOWS_CHROME_UA =
-  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+const WINDOWS_CHROME_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 const NEW_PASSWORD = "amber-quartz-51-meadow-kite";
 
 interface Session {
@@ -131,7 +130,9 @@ describe("GET /sessions", () => {
   it("orders by last use, most recent first", async () => {
     const u = await signUp();
     const second = await login(u);
-    await env.DB.prepare("UPDATE sessions SET last_used_at = ? WHERE id = ?").bind(Date.now() - 3_600_000, u.sessionId).run();
+    await env.DB.prepare("UPDATE sessions SET last_used_at = ? WHERE id = ?")
+      .bind(Date.now() - 3_600_000, u.sessionId)
+      .run();
     const items = await listSessions(second.accessToken);
     expect(items.map((s) => s.id)).toEqual([second.sessionId, u.sessionId]);
   });
@@ -141,7 +142,9 @@ describe("GET /sessions", () => {
     const ended = await login(u);
     const expired = await login(u);
     expect((await api("POST", `${AUTH}/logout`, { token: ended.accessToken })).status).toBe(204);
-    await env.DB.prepare("UPDATE sessions SET expires_at = ? WHERE id = ?").bind(Date.now() - 1000, expired.sessionId).run();
+    await env.DB.prepare("UPDATE sessions SET expires_at = ? WHERE id = ?")
+      .bind(Date.now() - 1000, expired.sessionId)
+      .run();
     const items = await listSessions(u.accessToken);
     expect(items.map((s) => s.id)).toEqual([u.sessionId]);
   });
@@ -311,7 +314,7 @@ describe("POST /change-password", () => {
   it("weak new password → 400 weak_password; nothing changes", async () => {
     const u = await signUp();
     const other = await login(u);
-    for (const weak of ["password123", "qwertyuiop", u.username + "1"]) {
+    for (const weak of ["password123", "qwertyuiop", `${u.username}1`]) {
       const err = expectError(await change(u.accessToken, { currentPassword: u.password, newPassword: weak }), 400, "weak_password");
       expect(err.message).toMatch(/password/i);
     }
@@ -344,7 +347,11 @@ describe("POST /change-password", () => {
 
   it("requires a token", async () => {
     const u = await signUp();
-    expectError(await api("POST", `${AUTH}/change-password`, { body: { currentPassword: u.password, newPassword: NEW_PASSWORD } }), 401, "unauthorized");
+    expectError(
+      await api("POST", `${AUTH}/change-password`, { body: { currentPassword: u.password, newPassword: NEW_PASSWORD } }),
+      401,
+      "unauthorized",
+    );
     await login(u);
   });
 });
@@ -440,7 +447,9 @@ describe("GET /devices", () => {
 
   it("an invalid deviceId → 400 validation_failed", async () => {
     const u = await signUp();
-    const res = await api("POST", `${AUTH}/login`, { body: { identifier: u.username, password: u.password, deviceId: "has spaces/slash" } });
+    const res = await api("POST", `${AUTH}/login`, {
+      body: { identifier: u.username, password: u.password, deviceId: "has spaces/slash" },
+    });
     const err = expectError(res, 400, "validation_failed");
     expect(err.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: "body.deviceId" })]));
     expect(await listDevices(u.accessToken)).toHaveLength(1);

@@ -363,9 +363,7 @@ describe("refresh", () => {
   it("bad input → 400 validation_failed with details", async () => {
     const u = await signUp();
     const missing = expectError(await api("POST", REFRESH, { body: {} }), 400, "validation_failed");
-    expect(missing.details).toEqual(
-      expect.arrayContaining([expect.objectContaining({ path: "body.refreshToken", code: "invalid_type" })]),
-    );
+    expect(missing.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: "body.refreshToken", code: "invalid_type" })]));
 
     const wrongType = expectError(await refresh(12345), 400, "validation_failed");
     expect(wrongType.details).toEqual(

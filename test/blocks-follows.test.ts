@@ -1,11 +1,11 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client";
+import { newId } from "../src/lib/ids";
 import { assertNotBlocked } from "../src/social/blocks";
 import { followsPageQuery } from "../src/social/follows";
-import { newId } from "../src/lib/ids";
 import { loadRelation, publicProfileView } from "../src/users/visibility";
-import { api, expectError, signUp, type ApiResponse, type TestUser } from "./helpers";
+import { type ApiResponse, api, expectError, signUp, type TestUser } from "./helpers";
 
 const U = "/api/v1/users";
 const MISSING = "01930f3e-8d4a-7c1e-9d2b-5a7f3c2e1b0a";
@@ -135,7 +135,9 @@ describe("GET /:id/followers and /:id/following", () => {
     await env.DB.prepare("UPDATE follows SET created_at = 1700000000000 WHERE followee_id = ? AND follower_id IN (?, ?, ?)")
       .bind(star.id, fans[1]!.id, fans[2]!.id, fans[3]!.id)
       .run();
-    const rows = await env.DB.prepare("SELECT follower_id AS id FROM follows WHERE followee_id = ? ORDER BY created_at DESC, follower_id DESC")
+    const rows = await env.DB.prepare(
+      "SELECT follower_id AS id FROM follows WHERE followee_id = ? ORDER BY created_at DESC, follower_id DESC",
+    )
       .bind(star.id)
       .all<{ id: string }>();
 
@@ -267,7 +269,9 @@ describe("POST /me/blocked", () => {
     const a = await signUp();
     const b = await signUp();
     await Promise.all([follow(b, a.id), block(a, { userId: b.id }), follow(b, a.id)]);
-    const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM follows WHERE follower_id = ? AND followee_id = ?").bind(b.id, a.id).first();
+    const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM follows WHERE follower_id = ? AND followee_id = ?")
+      .bind(b.id, a.id)
+      .first();
     expect(row).toEqual({ n: 0 });
     expect(await counts(a)).toEqual({ followers: 0, following: 0 });
     expect(await counts(b)).toEqual({ followers: 0, following: 0 });
@@ -289,7 +293,11 @@ describe("POST /me/blocked", () => {
       const err = expectError(await block(a, body), 400, "validation_failed");
       expect(err.details.map((d: any) => d.path)).toContain(path);
     }
-    expectError(await api("POST", `${U}/me/blocked`, { token: a.accessToken, raw: "{", headers: { "content-type": "application/json" } }), 400, "malformed_json");
+    expectError(
+      await api("POST", `${U}/me/blocked`, { token: a.accessToken, raw: "{", headers: { "content-type": "application/json" } }),
+      400,
+      "malformed_json",
+    );
     expectError(await block(undefined, { userId: gone.id }), 401, "unauthorized");
     expect((await all(`${U}/me/blocked`, a)).items).toEqual([]);
   });
@@ -306,7 +314,12 @@ describe("GET /me/blocked and DELETE /me/blocked/:userId", () => {
     const { items, pages } = await all(`${U}/me/blocked`, a, 2);
     expect(pages).toBe(3);
     expect(items.map((i) => i.id)).toEqual(targets.map((t) => t.id).sort());
-    expect(items[0]).toEqual({ id: expect.any(String), username: expect.any(String), displayName: expect.any(String), blockedAt: expect.any(String) });
+    expect(items[0]).toEqual({
+      id: expect.any(String),
+      username: expect.any(String),
+      displayName: expect.any(String),
+      blockedAt: expect.any(String),
+    });
     expect(await ids(`${U}/me/blocked`, other)).toEqual([targets[0]!.id]);
     expectError(await api("GET", `${U}/me/blocked?limit=-1`, { token: a.accessToken }), 400, "validation_failed");
     expectError(await api("GET", `${U}/me/blocked`), 401, "unauthorized");

@@ -1,17 +1,32 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, type ApiResponse, expectError, signUp, type TestUser } from "./helpers";
-import { C, createChannel, createDirect, createGroup, expectInvalid, expectSendRefused, getChat, MISSING, send, systemEvents } from "./chat-helpers";
+import {
+  C,
+  createChannel,
+  createDirect,
+  createGroup,
+  expectInvalid,
+  expectSendRefused,
+  getChat,
+  MISSING,
+  send,
+  systemEvents,
+} from "./chat-helpers";
+import { type ApiResponse, api, expectError, signUp, type TestUser } from "./helpers";
 import { connectRoom } from "./room-helpers";
 
 const ban = (u: TestUser | undefined, chatId: string, body: unknown) => api("POST", `${C}/${chatId}/bans`, { token: u?.accessToken, body });
-const unban = (u: TestUser | undefined, chatId: string, userId: string) => api("DELETE", `${C}/${chatId}/bans/${userId}`, { token: u?.accessToken });
+const unban = (u: TestUser | undefined, chatId: string, userId: string) =>
+  api("DELETE", `${C}/${chatId}/bans/${userId}`, { token: u?.accessToken });
 const bans = (u: TestUser | undefined, chatId: string, query = "") => api("GET", `${C}/${chatId}/bans${query}`, { token: u?.accessToken });
-const add = (u: TestUser, chatId: string, userIds: string[]) => api("POST", `${C}/${chatId}/members`, { token: u.accessToken, body: { userIds } });
+const add = (u: TestUser, chatId: string, userIds: string[]) =>
+  api("POST", `${C}/${chatId}/members`, { token: u.accessToken, body: { userIds } });
 const patchMember = (u: TestUser, chatId: string, userId: string, body: unknown) =>
   api("PATCH", `${C}/${chatId}/members/${userId}`, { token: u.accessToken, body });
 const counts = async (chatId: string) =>
-  (await env.DB.prepare("SELECT member_count AS n, (SELECT count(*) FROM chat_members WHERE chat_id = ?1) AS rows FROM chats WHERE id = ?1").bind(chatId).first<{ n: number; rows: number }>())!;
+  (await env.DB.prepare("SELECT member_count AS n, (SELECT count(*) FROM chat_members WHERE chat_id = ?1) AS rows FROM chats WHERE id = ?1")
+    .bind(chatId)
+    .first<{ n: number; rows: number }>())!;
 
 async function ok(res: ApiResponse, status = 200) {
   expect(res.status, res.text).toBe(status);
@@ -58,7 +73,9 @@ describe("POST /chats/{chatId}/bans", () => {
     const [a, b] = [await signUp(), await signUp()];
     const chat = await createGroup(a, [b]);
     await ok(await ban(a, chat.id, { userId: b.id, until: new Date(Date.now() + 60_000).toISOString() }), 201);
-    await env.DB.prepare("UPDATE chat_bans SET until = ?3 WHERE chat_id = ?1 AND user_id = ?2").bind(chat.id, b.id, Date.now() - 1000).run();
+    await env.DB.prepare("UPDATE chat_bans SET until = ?3 WHERE chat_id = ?1 AND user_id = ?2")
+      .bind(chat.id, b.id, Date.now() - 1000)
+      .run();
     expect((await ok(await bans(a, chat.id))).items).toEqual([]);
     expect((await ok(await add(a, chat.id, [b.id]))).added).toHaveLength(1);
   });

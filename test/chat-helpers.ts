@@ -2,7 +2,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import { roomFor } from "../src/rooms/client";
-import { api, type ApiResponse, BASE, expectError, type TestUser, uniqueIp } from "./helpers";
+import { type ApiResponse, api, BASE, expectError, type TestUser, uniqueIp } from "./helpers";
 import { TestSocket } from "./room-helpers";
 
 /** Helpers for the chats and messages API tests (the room's own tests use room-helpers.ts). */
@@ -14,13 +14,19 @@ let n = 0;
 export const cid = (prefix = "c") => `${prefix}-${++n}-${Math.random().toString(36).slice(2, 8)}`;
 
 export async function createGroup(owner: TestUser, members: TestUser[] = [], extra: Record<string, unknown> = {}) {
-  const res = await api("POST", C, { token: owner.accessToken, body: { type: "group", name: `Group ${++n}`, memberIds: members.map((m) => m.id), ...extra } });
+  const res = await api("POST", C, {
+    token: owner.accessToken,
+    body: { type: "group", name: `Group ${++n}`, memberIds: members.map((m) => m.id), ...extra },
+  });
   expect(res.status, res.text).toBe(201);
   return res.body.chat as any;
 }
 
 export async function createChannel(owner: TestUser, members: TestUser[] = []) {
-  const res = await api("POST", C, { token: owner.accessToken, body: { type: "channel", name: `Channel ${++n}`, memberIds: members.map((m) => m.id) } });
+  const res = await api("POST", C, {
+    token: owner.accessToken,
+    body: { type: "channel", name: `Channel ${++n}`, memberIds: members.map((m) => m.id) },
+  });
   expect(res.status, res.text).toBe(201);
   return res.body.chat as any;
 }
@@ -31,7 +37,8 @@ export async function createDirect(a: TestUser, b: TestUser) {
   return res.body.chat as any;
 }
 
-export const sendRaw = (u: TestUser | undefined, chatId: string, body: unknown) => api("POST", `${C}/${chatId}/messages`, { token: u?.accessToken, body });
+export const sendRaw = (u: TestUser | undefined, chatId: string, body: unknown) =>
+  api("POST", `${C}/${chatId}/messages`, { token: u?.accessToken, body });
 
 /** Send a text message and return it (201). */
 export async function send(u: TestUser, chatId: string, text = "hello", clientMessageId = cid()) {
@@ -74,7 +81,9 @@ export async function systemEvents(u: TestUser, chatId: string) {
 
 /** Ask the Worker to upgrade `GET /chats/{chatId}/ws` (token in the query, as browsers send it). */
 export const upgradeChat = (chatId: string, token: string) =>
-  exports.default.fetch(new Request(`${BASE}${C}/${chatId}/ws?access_token=${token}`, { headers: { "cf-connecting-ip": uniqueIp(), Upgrade: "websocket" } }));
+  exports.default.fetch(
+    new Request(`${BASE}${C}/${chatId}/ws?access_token=${token}`, { headers: { "cf-connecting-ip": uniqueIp(), Upgrade: "websocket" } }),
+  );
 
 /** Open the chat's socket through the Worker (auth, membership, the room) and wait for `hello`. */
 export async function openChatSocket(u: TestUser, chatId: string, token = u.accessToken): Promise<TestSocket> {

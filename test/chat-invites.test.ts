@@ -1,19 +1,26 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, type ApiResponse, BASE, expectError, signUp, type TestUser } from "./helpers";
 import { C, createDirect, createGroup, expectInvalid, expectSendRefused, getChat, MISSING, send, systemEvents } from "./chat-helpers";
+import { type ApiResponse, api, BASE, expectError, signUp, type TestUser } from "./helpers";
 
-const invite = (u: TestUser | undefined, chatId: string, body: unknown = {}) => api("POST", `${C}/${chatId}/invites`, { token: u?.accessToken, body });
-const invites = (u: TestUser | undefined, chatId: string, query = "") => api("GET", `${C}/${chatId}/invites${query}`, { token: u?.accessToken });
-const revoke = (u: TestUser | undefined, chatId: string, code: string) => api("DELETE", `${C}/${chatId}/invites/${code}`, { token: u?.accessToken });
+const invite = (u: TestUser | undefined, chatId: string, body: unknown = {}) =>
+  api("POST", `${C}/${chatId}/invites`, { token: u?.accessToken, body });
+const invites = (u: TestUser | undefined, chatId: string, query = "") =>
+  api("GET", `${C}/${chatId}/invites${query}`, { token: u?.accessToken });
+const revoke = (u: TestUser | undefined, chatId: string, code: string) =>
+  api("DELETE", `${C}/${chatId}/invites/${code}`, { token: u?.accessToken });
 const join = (u: TestUser | undefined, body: unknown) => api("POST", `${C}/join`, { token: u?.accessToken, body });
-const requests = (u: TestUser | undefined, chatId: string, query = "") => api("GET", `${C}/${chatId}/join-requests${query}`, { token: u?.accessToken });
+const requests = (u: TestUser | undefined, chatId: string, query = "") =>
+  api("GET", `${C}/${chatId}/join-requests${query}`, { token: u?.accessToken });
 const decide = (u: TestUser | undefined, chatId: string, userId: string, decision: "approve" | "reject") =>
   api("POST", `${C}/${chatId}/join-requests/${userId}/${decision}`, { token: u?.accessToken });
 const ban = (u: TestUser, chatId: string, body: unknown) => api("POST", `${C}/${chatId}/bans`, { token: u.accessToken, body });
 const counts = async (chatId: string) =>
-  (await env.DB.prepare("SELECT member_count AS n, (SELECT count(*) FROM chat_members WHERE chat_id = ?1) AS rows FROM chats WHERE id = ?1").bind(chatId).first<{ n: number; rows: number }>())!;
-const uses = async (code: string) => (await env.DB.prepare("SELECT uses FROM chat_invites WHERE code = ?").bind(code).first<{ uses: number }>())!.uses;
+  (await env.DB.prepare("SELECT member_count AS n, (SELECT count(*) FROM chat_members WHERE chat_id = ?1) AS rows FROM chats WHERE id = ?1")
+    .bind(chatId)
+    .first<{ n: number; rows: number }>())!;
+const uses = async (code: string) =>
+  (await env.DB.prepare("SELECT uses FROM chat_invites WHERE code = ?").bind(code).first<{ uses: number }>())!.uses;
 
 async function ok(res: ApiResponse, status = 200) {
   expect(res.status, res.text).toBe(status);
@@ -47,7 +54,9 @@ describe("invite links", () => {
     expect(await uses(once.code)).toBe(1);
 
     const soon = await ok(await invite(a, chat.id, { expiresAt: new Date(Date.now() + 60_000).toISOString() }), 201);
-    await env.DB.prepare("UPDATE chat_invites SET expires_at = ? WHERE code = ?").bind(Date.now() - 1000, soon.code).run();
+    await env.DB.prepare("UPDATE chat_invites SET expires_at = ? WHERE code = ?")
+      .bind(Date.now() - 1000, soon.code)
+      .run();
     expectError(await join(c, { code: soon.code }), 404, "invite_invalid");
 
     const revoked = await ok(await invite(a, chat.id), 201);
@@ -73,7 +82,9 @@ describe("invite links", () => {
     expectError(await join(b, { chatId: chat.id }), 403, "banned");
     expect(await uses(link.code)).toBe(0);
     // Once the ban has passed they may join.
-    await env.DB.prepare("UPDATE chat_bans SET until = ? WHERE chat_id = ? AND user_id = ?").bind(Date.now() - 1, chat.id, b.id).run();
+    await env.DB.prepare("UPDATE chat_bans SET until = ? WHERE chat_id = ? AND user_id = ?")
+      .bind(Date.now() - 1, chat.id, b.id)
+      .run();
     expect((await ok(await join(b, { chatId: chat.id }))).chat.id).toBe(chat.id);
   });
 

@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import { membershipQuery } from "../src/chats/access";
 import { membersPageQuery } from "../src/chats/members";
 import { createDb } from "../src/db/client";
-import { api, type ApiResponse, expectError, signUp, type TestUser } from "./helpers";
 import {
   addContact,
   block,
@@ -20,6 +19,7 @@ import {
   setPrivacy,
   systemEvents,
 } from "./chat-helpers";
+import { type ApiResponse, api, expectError, signUp, type TestUser } from "./helpers";
 
 const members = (u: TestUser, chatId: string, query = "") => api("GET", `${C}/${chatId}/members${query}`, { token: u.accessToken });
 const add = (u: TestUser, chatId: string, body: unknown) => api("POST", `${C}/${chatId}/members`, { token: u.accessToken, body });
@@ -27,9 +27,12 @@ const patchMember = (u: TestUser, chatId: string, userId: string, body: unknown)
   api("PATCH", `${C}/${chatId}/members/${userId}`, { token: u.accessToken, body });
 const remove = (u: TestUser, chatId: string, userId: string) => api("DELETE", `${C}/${chatId}/members/${userId}`, { token: u.accessToken });
 const leave = (u: TestUser, chatId: string) => api("POST", `${C}/${chatId}/leave`, { token: u.accessToken });
-const transfer = (u: TestUser, chatId: string, userId: string) => api("POST", `${C}/${chatId}/transfer-ownership`, { token: u.accessToken, body: { userId } });
+const transfer = (u: TestUser, chatId: string, userId: string) =>
+  api("POST", `${C}/${chatId}/transfer-ownership`, { token: u.accessToken, body: { userId } });
 const memberCount = async (chatId: string) =>
-  (await env.DB.prepare("SELECT member_count AS n, (SELECT count(*) FROM chat_members WHERE chat_id = ?1) AS rows FROM chats WHERE id = ?1").bind(chatId).first<{ n: number; rows: number }>())!;
+  (await env.DB.prepare("SELECT member_count AS n, (SELECT count(*) FROM chat_members WHERE chat_id = ?1) AS rows FROM chats WHERE id = ?1")
+    .bind(chatId)
+    .first<{ n: number; rows: number }>())!;
 const roles = async (u: TestUser, chatId: string) =>
   Object.fromEntries(((await members(u, chatId, "?limit=100")).body.items as any[]).map((m) => [m.userId, m.role]));
 
@@ -53,7 +56,11 @@ describe("GET /chats/{chatId}/members", () => {
     } while (cursor);
     expect(seen.map((m) => m.userId)).toEqual([a.id, b.id, c.id, d.id].sort());
     const bea = seen.find((m) => m.userId === b.id);
-    expect(bea).toMatchObject({ role: "member", user: { id: b.id, displayName: "Bea" }, permissions: { sendMessages: true, changeInfo: false } });
+    expect(bea).toMatchObject({
+      role: "member",
+      user: { id: b.id, displayName: "Bea" },
+      permissions: { sendMessages: true, changeInfo: false },
+    });
     expect(bea.user).not.toHaveProperty("lastSeenAt");
     expect(seen.find((m) => m.userId === a.id)).toMatchObject({ role: "owner", permissions: { changeInfo: true, pinMessages: true } });
   });
@@ -73,16 +80,28 @@ describe("GET /chats/{chatId}/members", () => {
 
   it("reads members and memberships through the (chat_id, user_id) primary key", async () => {
     const db = createDb(env.DB);
-    for (const query of [membershipQuery(db, MISSING, MISSING), membersPageQuery(db, MISSING, 20), membersPageQuery(db, MISSING, 20, MISSING)]) {
+    for (const query of [
+      membershipQuery(db, MISSING, MISSING),
+      membersPageQuery(db, MISSING, 20),
+      membersPageQuery(db, MISSING, 20, MISSING),
+    ]) {
       const { sql, params } = query.toSQL();
-      const plan = (await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>()).results.map((r) => r.detail);
-      expect(plan.join("\n")).toMatch(/SEARCH chat_members USING INDEX sqlite_autoindex_chat_members_1 \(chat_id=\? AND user_id[=>]\?\)|SEARCH chat_members USING INDEX sqlite_autoindex_chat_members_1 \(chat_id=\?\)/);
+      const plan = (
+        await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+          .bind(...params)
+          .all<{ detail: string }>()
+      ).results.map((r) => r.detail);
+      expect(plan.join("\n")).toMatch(
+        /SEARCH chat_members USING INDEX sqlite_autoindex_chat_members_1 \(chat_id=\? AND user_id[=>]\?\)|SEARCH chat_members USING INDEX sqlite_autoindex_chat_members_1 \(chat_id=\?\)/,
+      );
       expect(plan.filter((d) => /^SCAN|TEMP B-TREE/.test(d))).toEqual([]);
     }
     const [a] = [await signUp()];
     const chat = await createGroup(a);
     const { sql, params } = membershipQuery(db, chat.id, a.id).toSQL();
-    const res = await env.DB.prepare(sql).bind(...params).all();
+    const res = await env.DB.prepare(sql)
+      .bind(...params)
+      .all();
     expect(res.results).toHaveLength(1);
     expect(res.meta.rows_read).toBe(1);
   });
@@ -112,7 +131,11 @@ describe("POST /chats/{chatId}/members", () => {
     const mixed = await ok(await add(a, chat.id, { userIds: [b.id, closed.id] }));
     expect(mixed).toMatchObject({ skipped: [closed.id], alreadyMembers: [] });
     expect(mixed.added.map((m: any) => m.userId)).toEqual([b.id]);
-    const refused = expectError(await add(a, chat.id, { userIds: [closed.id, contactsOnly.id, blocker.id, MISSING] }), 403, "cannot_add_user");
+    const refused = expectError(
+      await add(a, chat.id, { userIds: [closed.id, contactsOnly.id, blocker.id, MISSING] }),
+      403,
+      "cannot_add_user",
+    );
     expect([...refused.details.userIds].sort()).toEqual([closed.id, contactsOnly.id, blocker.id, MISSING].sort());
     await addContact(contactsOnly, a);
     expect((await ok(await add(a, chat.id, { userIds: [contactsOnly.id] }))).added).toHaveLength(1);
@@ -182,7 +205,13 @@ describe("PATCH /chats/{chatId}/members/{userId}", () => {
     const promoted = await ok(await patchMember(a, chat.id, b.id, { role: "admin" }));
     expect(promoted.member).toMatchObject({ userId: b.id, role: "admin", permissions: { changeInfo: true } });
     expect((await getChat(b, chat.id)).body.chat.role).toBe("admin");
-    expect((await systemEvents(a, chat.id)).at(-1)).toMatchObject({ event: "role_changed", actorId: a.id, userIds: [b.id], role: "admin", previousRole: "member" });
+    expect((await systemEvents(a, chat.id)).at(-1)).toMatchObject({
+      event: "role_changed",
+      actorId: a.id,
+      userIds: [b.id],
+      role: "admin",
+      previousRole: "member",
+    });
     expect((await ok(await patchMember(a, chat.id, b.id, { role: "member" }))).member.role).toBe("member");
   });
 
@@ -195,7 +224,10 @@ describe("PATCH /chats/{chatId}/members/{userId}", () => {
     await expectSendRefused(c, chat.id, 403, "send_forbidden");
     const granted = await ok(await patchMember(b, chat.id, c.id, { permissions: { pinMessages: true } }));
     expect(granted.member.permissions).toMatchObject({ sendMessages: false, pinMessages: true });
-    expect((await ok(await patchMember(b, chat.id, c.id, { permissions: null }))).member.permissions).toMatchObject({ sendMessages: true, pinMessages: false });
+    expect((await ok(await patchMember(b, chat.id, c.id, { permissions: null }))).member.permissions).toMatchObject({
+      sendMessages: true,
+      pinMessages: false,
+    });
     await send(c, chat.id, "unmuted");
   });
 
@@ -234,7 +266,11 @@ describe("DELETE /chats/{chatId}/members/{userId}", () => {
     await send(b, chat.id, "before");
     expect((await remove(a, chat.id, b.id)).status).toBe(204);
     expectError(await history(b, chat.id), 404, "not_found");
-    expectError(await api("POST", `${C}/${chat.id}/messages`, { token: b.accessToken, body: { clientMessageId: "x", text: "after" } }), 404, "not_found");
+    expectError(
+      await api("POST", `${C}/${chat.id}/messages`, { token: b.accessToken, body: { clientMessageId: "x", text: "after" } }),
+      404,
+      "not_found",
+    );
     expectError(await getChat(b, chat.id), 404, "not_found");
     expectError(await api("GET", `${C}/${chat.id}/ws`, { token: b.accessToken, headers: { upgrade: "websocket" } }), 404, "not_found");
     expect((await api("GET", C, { token: b.accessToken })).body.items).toEqual([]);
@@ -312,7 +348,10 @@ describe("POST /chats/{chatId}/transfer-ownership", () => {
     const [a, b, stranger] = [await signUp(), await signUp(), await signUp()];
     const chat = await createGroup(a, [b]);
     expectInvalid(await api("POST", `${C}/${chat.id}/transfer-ownership`, { token: a.accessToken, body: {} }), "body.userId");
-    expectInvalid(await api("POST", `${C}/${chat.id}/transfer-ownership`, { token: a.accessToken, body: { userId: b.id, keepAdmin: false } }), "body");
+    expectInvalid(
+      await api("POST", `${C}/${chat.id}/transfer-ownership`, { token: a.accessToken, body: { userId: b.id, keepAdmin: false } }),
+      "body",
+    );
     expectError(await transfer(stranger, chat.id, b.id), 404, "not_found");
     const direct = await createDirect(a, b);
     expectError(await transfer(a, direct.id, b.id), 400, "direct_chat_unsupported");

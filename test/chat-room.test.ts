@@ -1,8 +1,8 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { unwrap } from "../src/rooms/client";
 import type { ChatRoom } from "../src/rooms/chat-room";
+import { unwrap } from "../src/rooms/client";
 import { connectRoom, member, seedChat, seedUsers } from "./room-helpers";
 
 const send = (room: DurableObjectStub<ChatRoom>, userId: string, clientMessageId: string, text = `hello ${clientMessageId}`) =>
@@ -11,7 +11,10 @@ const send = (room: DurableObjectStub<ChatRoom>, userId: string, clientMessageId
 describe("ChatRoom: the message log", () => {
   it("gives messages dense seqs and every change an eventSeq", async () => {
     const [a, b] = await seedUsers(2);
-    const { chatId, room } = await seedChat("group", [[a!, "owner"], [b!, "member"]]);
+    const { chatId, room } = await seedChat("group", [
+      [a!, "owner"],
+      [b!, "member"],
+    ]);
     const first = unwrap(await send(room, a!, "c1"));
     const second = unwrap(await send(room, b!, "c2"));
     expect(first.message).toMatchObject({ seq: 1, chatId, senderId: a, type: "text", text: "hello c1", deleted: false, editedAt: null });
@@ -25,7 +28,10 @@ describe("ChatRoom: the message log", () => {
 
   it("makes sends idempotent per sender, also for concurrent retries", async () => {
     const [a, b] = await seedUsers(2);
-    const { room } = await seedChat("group", [[a!, "owner"], [b!, "member"]]);
+    const { room } = await seedChat("group", [
+      [a!, "owner"],
+      [b!, "member"],
+    ]);
     const results = await Promise.all(Array.from({ length: 8 }, () => send(room, a!, "same-id", "only once")));
     const values = results.map(unwrap);
     expect(new Set(values.map((v) => v.message.id)).size).toBe(1);
@@ -39,7 +45,10 @@ describe("ChatRoom: the message log", () => {
 
   it("refuses non-members, frozen chats and channel subscribers with their own codes", async () => {
     const [owner, sub, stranger] = await seedUsers(3);
-    const channel = await seedChat("channel", [[owner!, "owner"], [sub!, "member"]]);
+    const channel = await seedChat("channel", [
+      [owner!, "owner"],
+      [sub!, "member"],
+    ]);
     expect(await send(channel.room, sub!, "x")).toMatchObject({ ok: false, error: { status: 403, code: "channel_read_only" } });
     expect(await send(channel.room, stranger!, "x")).toMatchObject({ ok: false, error: { status: 403, code: "not_member" } });
     expect(unwrap(await send(channel.room, owner!, "post")).message.seq).toBe(1);
@@ -50,7 +59,11 @@ describe("ChatRoom: the message log", () => {
 
   it("refuses removed and banned members, and forgets that when they are added back", async () => {
     const [owner, removed, banned] = await seedUsers(3);
-    const { room } = await seedChat("group", [[owner!, "owner"], [removed!, "member"], [banned!, "member"]]);
+    const { room } = await seedChat("group", [
+      [owner!, "owner"],
+      [removed!, "member"],
+      [banned!, "member"],
+    ]);
     unwrap(await send(room, removed!, "before"));
     // D1 first, as the chats service does, then the room.
     const { chatId } = unwrap(await room.getMessage(owner!, unwrap(await room.history(owner!, { limit: 1 })).items[0]!.id));
@@ -70,10 +83,16 @@ describe("ChatRoom: the message log", () => {
     unwrap(await room.membersChanged({ added: [member(removed!)] }));
     expect(unwrap(await send(room, removed!, "back")).message.text).toBe("hello back");
     // Re-added in D1 while the room's call was lost: D1 decides, and the room heals.
-    await env.DB.prepare("INSERT INTO chat_members (chat_id, user_id, role, joined_at) VALUES (?, ?, 'member', ?)").bind(chatId, banned!, Date.now()).run();
+    await env.DB.prepare("INSERT INTO chat_members (chat_id, user_id, role, joined_at) VALUES (?, ?, 'member', ?)")
+      .bind(chatId, banned!, Date.now())
+      .run();
     expect(unwrap(await send(room, banned!, "healed")).message.text).toBe("hello healed");
     const system = unwrap(await room.history(owner!, { limit: 50 })).items.filter((m) => m.type === "system");
-    expect(system[0]).toMatchObject({ senderId: null, text: null, system: { event: "removed", actorId: owner, userIds: [removed, banned] } });
+    expect(system[0]).toMatchObject({
+      senderId: null,
+      text: null,
+      system: { event: "removed", actorId: owner, userIds: [removed, banned] },
+    });
   });
 
   it("pages history by seq through before, after and around", async () => {
@@ -98,7 +117,11 @@ describe("ChatRoom: the message log", () => {
 
   it("edits and deletes: author or admin only, tombstones keep their seq, delete-for-me hides for one member", async () => {
     const [owner, a, b] = await seedUsers(3);
-    const { room } = await seedChat("group", [[owner!, "owner"], [a!, "member"], [b!, "member"]]);
+    const { room } = await seedChat("group", [
+      [owner!, "owner"],
+      [a!, "member"],
+      [b!, "member"],
+    ]);
     const m = unwrap(await send(room, a!, "e1", "first")).message;
     expect(await room.edit(b!, m.id, "hijack")).toMatchObject({ ok: false, error: { code: "not_message_author" } });
     const edited = unwrap(await room.edit(a!, m.id, "first, edited"));
@@ -118,7 +141,10 @@ describe("ChatRoom: the message log", () => {
 
   it("counts unread exactly: others' messages after my read position, not deleted ones", async () => {
     const [a, b] = await seedUsers(2);
-    const { room } = await seedChat("group", [[a!, "owner"], [b!, "member"]]);
+    const { room } = await seedChat("group", [
+      [a!, "owner"],
+      [b!, "member"],
+    ]);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(unwrap(await send(room, a!, `u${i}`)).message.id);
     unwrap(await send(room, b!, "mine"));
@@ -143,7 +169,9 @@ describe("ChatRoom: the message log", () => {
     for (let i = 0; i < 5; i++) unwrap(await send(room, a!, `s${i}`, `text ${i}`));
     // The room coalesces: nothing reaches D1 until the alarm runs (at most once a second).
     expect(await runDurableObjectAlarm(room)).toBe(true);
-    const chat = await env.DB.prepare("SELECT last_seq, last_message FROM chats WHERE id = ?").bind(chatId).first<{ last_seq: number; last_message: string }>();
+    const chat = await env.DB.prepare("SELECT last_seq, last_message FROM chats WHERE id = ?")
+      .bind(chatId)
+      .first<{ last_seq: number; last_message: string }>();
     expect(chat!.last_seq).toBe(5);
     expect(JSON.parse(chat!.last_message)).toMatchObject({ seq: 5, senderId: a, text: "text 4" });
     const after = await env.DB.prepare("SELECT value FROM stat_counters WHERE key = 'messages'").first<{ value: number }>();
@@ -156,7 +184,10 @@ describe("ChatRoom: the message log", () => {
 
   it("limits each member to a burst of 60 sends, then about one per second", async () => {
     const [a, b] = await seedUsers(2);
-    const { room } = await seedChat("group", [[a!, "owner"], [b!, "member"]]);
+    const { room } = await seedChat("group", [
+      [a!, "owner"],
+      [b!, "member"],
+    ]);
     for (let i = 0; i < 60; i++) unwrap(await send(room, a!, `burst${i}`));
     const refused = await send(room, a!, "burst60");
     expect(refused).toMatchObject({ ok: false, error: { status: 429, code: "rate_limited" } });
@@ -168,7 +199,9 @@ describe("ChatRoom: the message log", () => {
   it("loads a member from D1 when its cache has not seen them", async () => {
     const [owner, late] = await seedUsers(2);
     const { chatId, room } = await seedChat("group", [[owner!, "owner"]]);
-    await env.DB.prepare("INSERT INTO chat_members (chat_id, user_id, role, joined_at) VALUES (?, ?, 'member', ?)").bind(chatId, late!, Date.now()).run();
+    await env.DB.prepare("INSERT INTO chat_members (chat_id, user_id, role, joined_at) VALUES (?, ?, 'member', ?)")
+      .bind(chatId, late!, Date.now())
+      .run();
     expect(unwrap(await send(room, late!, "hi")).message.senderId).toBe(late);
     const cached = await runInDurableObject(room, (_instance, state) =>
       state.storage.sql.exec<{ role: string }>("SELECT role FROM members WHERE user_id = ?", late!).one(),
@@ -180,7 +213,10 @@ describe("ChatRoom: the message log", () => {
 describe("ChatRoom: survives eviction", () => {
   it("keeps order, members and sockets across evictDurableObject", async () => {
     const [a, b] = await seedUsers(2);
-    const { room, chatId } = await seedChat("group", [[a!, "owner"], [b!, "member"]]);
+    const { room, chatId } = await seedChat("group", [
+      [a!, "owner"],
+      [b!, "member"],
+    ]);
     const sa = await connectRoom(chatId, a!);
     const sb = await connectRoom(chatId, b!);
     expect((await sa.request({ type: "message.send", clientMessageId: "before", text: "before" })).message.seq).toBe(1);

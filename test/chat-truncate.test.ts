@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { api, expectError, signUp } from "./helpers";
 import { C, createDirect, createGroup, flush, history, send, unread } from "./chat-helpers";
+import { api, expectError, signUp } from "./helpers";
 
 const truncate = (token: string, chatId: string) => api("POST", `${C}/${chatId}/truncate`, { token });
 
@@ -11,7 +11,8 @@ describe("POST /chats/:chatId/truncate", () => {
     for (let i = 0; i < 3; i++) await send(owner, chat.id, `old ${i}`);
     await flush(chat.id);
     expect((await unread(member)).total).toBe(3);
-    const before = (await api("GET", `${C}/${chat.id}/events?after=0&limit=1000`, { token: member.accessToken })).body.lastEventSeq as number;
+    const before = (await api("GET", `${C}/${chat.id}/events?after=0&limit=1000`, { token: member.accessToken })).body
+      .lastEventSeq as number;
 
     const res = await truncate(owner.accessToken, chat.id);
     expect(res.status, res.text).toBe(200);

@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import { chatsPageQuery } from "../src/chats/list";
 import { MUTE_FOREVER_MS } from "../src/chats/schemas";
 import { createDb } from "../src/db/client";
-import { api, BASE, expectError, signUp, uniqueIp, type TestUser } from "./helpers";
 import {
   addContact,
   block,
@@ -20,6 +19,7 @@ import {
   setPrivacy,
   systemEvents,
 } from "./chat-helpers";
+import { api, BASE, expectError, signUp, type TestUser, uniqueIp } from "./helpers";
 
 const post = (u: TestUser | undefined, body: unknown) => api("POST", C, { token: u?.accessToken, body });
 const list = (u: TestUser, query = "") => api("GET", `${C}${query}`, { token: u.accessToken });
@@ -35,11 +35,23 @@ describe("POST /chats: groups and channels", () => {
     expect(res.status, res.text).toBe(201);
     const chat = res.body.chat;
     expect(res.body.skipped).toEqual([]);
-    expect(chat).toMatchObject({ type: "group", name: "Hikers", description: "Weekends", isPublic: false, memberCount: 3, role: "owner", unreadCount: 0, lastSeq: 0, frozen: false });
+    expect(chat).toMatchObject({
+      type: "group",
+      name: "Hikers",
+      description: "Weekends",
+      isPublic: false,
+      memberCount: 3,
+      role: "owner",
+      unreadCount: 0,
+      lastSeq: 0,
+      frozen: false,
+    });
     expect(chat.permissions).toEqual({ sendMessages: true, sendMedia: true, addMembers: true, pinMessages: false, changeInfo: false });
     expect(Object.values(chat.myPermissions).every(Boolean)).toBe(true);
     expect(chat).toMatchObject({ mutedUntil: null, muted: false, pinned: false, archived: false, hidden: false });
-    const counted = await env.DB.prepare("SELECT member_count AS n, (SELECT count(*) FROM chat_members WHERE chat_id = ?1) AS rows FROM chats WHERE id = ?1")
+    const counted = await env.DB.prepare(
+      "SELECT member_count AS n, (SELECT count(*) FROM chat_members WHERE chat_id = ?1) AS rows FROM chats WHERE id = ?1",
+    )
       .bind(chat.id)
       .first();
     expect(counted).toEqual({ n: 3, rows: 3 });
@@ -59,7 +71,9 @@ describe("POST /chats: groups and channels", () => {
   });
 
   it("adds only the people whose privacy and blocks allow it and reports the rest in `skipped`", async () => {
-    const [a, open, nobody, contactsOnly, friend, blockedByMe, blockingMe, banned] = await Promise.all(Array.from({ length: 8 }, () => signUp()));
+    const [a, open, nobody, contactsOnly, friend, blockedByMe, blockingMe, banned] = await Promise.all(
+      Array.from({ length: 8 }, () => signUp()),
+    );
     await setPrivacy(nobody!, { groupInvites: "nobody" });
     await setPrivacy(contactsOnly!, { groupInvites: "contacts" });
     await setPrivacy(friend!, { groupInvites: "contacts" });
@@ -71,7 +85,12 @@ describe("POST /chats: groups and channels", () => {
     const res = await post(a, { type: "group", name: "Screened", memberIds: [...ids, MISSING] });
     expect(res.status, res.text).toBe(201);
     expect(res.body.chat.memberCount).toBe(3);
-    expect([...res.body.skipped].sort()).toEqual([nobody, contactsOnly, blockedByMe, blockingMe, banned].map((u) => u!.id).concat(MISSING).sort());
+    expect([...res.body.skipped].sort()).toEqual(
+      [nobody, contactsOnly, blockedByMe, blockingMe, banned]
+        .map((u) => u!.id)
+        .concat(MISSING)
+        .sort(),
+    );
     expect(await memberRow(res.body.chat.id, friend!.id)).toMatchObject({ role: "member" });
     expect(await memberRow(res.body.chat.id, nobody!.id)).toBeNull();
   });
@@ -98,8 +117,16 @@ describe("POST /chats: groups and channels", () => {
 
   it("refuses malformed JSON, other content types and requests without a token", async () => {
     const a = await signUp();
-    expectError(await api("POST", C, { token: a.accessToken, raw: "{nope", headers: { "content-type": "application/json" } }), 400, "malformed_json");
-    expectError(await api("POST", C, { token: a.accessToken, raw: "type=group", headers: { "content-type": "text/plain" } }), 415, "unsupported_media_type");
+    expectError(
+      await api("POST", C, { token: a.accessToken, raw: "{nope", headers: { "content-type": "application/json" } }),
+      400,
+      "malformed_json",
+    );
+    expectError(
+      await api("POST", C, { token: a.accessToken, raw: "type=group", headers: { "content-type": "text/plain" } }),
+      415,
+      "unsupported_media_type",
+    );
     expectError(await post(undefined, { type: "group", name: "x" }), 401, "unauthorized");
   });
 });
@@ -125,7 +152,11 @@ describe("POST /chats: direct chats", () => {
 
   it("makes one chat when both people open it at the same time", async () => {
     const [a, b] = [await signUp(), await signUp()];
-    const results = await Promise.all([post(a, { type: "direct", memberIds: [b.id] }), post(b, { type: "direct", memberIds: [a.id] }), post(a, { type: "direct", memberIds: [b.id] })]);
+    const results = await Promise.all([
+      post(a, { type: "direct", memberIds: [b.id] }),
+      post(b, { type: "direct", memberIds: [a.id] }),
+      post(a, { type: "direct", memberIds: [b.id] }),
+    ]);
     expect(results.map((r) => r.status).sort()).toEqual([200, 200, 201]);
     expect(new Set(results.map((r) => r.body.chat.id)).size).toBe(1);
     const chatId = results[0]!.body.chat.id;
@@ -172,7 +203,11 @@ describe("GET /chats", () => {
     await flush(g1.id);
     const after = (await list(a)).body;
     expect(after.items.map((c: any) => c.id)).toEqual([g1.id, g3.id, g2.id]);
-    expect(after.items[0]).toMatchObject({ lastSeq: 2, unreadCount: 1, lastMessage: { seq: 2, senderId: b.id, type: "text", text: "old chat wakes up" } });
+    expect(after.items[0]).toMatchObject({
+      lastSeq: 2,
+      unreadCount: 1,
+      lastMessage: { seq: 2, senderId: b.id, type: "text", text: "old chat wakes up" },
+    });
     expect(Date.parse(after.items[0].lastActivityAt)).toBeGreaterThanOrEqual(Date.parse(after.items[1].lastActivityAt));
     await settings(a, g2.id, { pinned: true });
     expect((await list(a)).body.items.map((c: any) => c.id)).toEqual([g2.id, g1.id, g3.id]);
@@ -219,7 +254,11 @@ describe("GET /chats", () => {
     const db = createDb(env.DB);
     for (const after of [null, { p: 1 as const, a: Date.now(), id: MISSING }]) {
       const { sql, params } = chatsPageQuery(db, MISSING, { archived: false, hidden: false }, 20, after).toSQL();
-      const plan = (await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>()).results.map((r) => r.detail);
+      const plan = (
+        await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+          .bind(...params)
+          .all<{ detail: string }>()
+      ).results.map((r) => r.detail);
       expect(plan.join("\n")).toMatch(/SEARCH chat_members USING (COVERING )?INDEX chat_members_user_idx \(user_id=\?\)/);
       expect(plan.join("\n")).toMatch(/SEARCH chats USING INDEX sqlite_autoindex_chats_1 \(id=\?\)/);
       // The sort (pinned, activity) is over my chats only: O(my chats), documented in list.ts.
@@ -268,7 +307,10 @@ describe("PATCH /chats/{chatId}", () => {
     expectError(await patch(b, chat.id, { slowModeSeconds: 10 }), 403, "permission_denied");
     expectError(await patch(b, chat.id, { isPublic: true }), 403, "permission_denied");
     // Clearing: null and empty descriptions.
-    expect((await patch(a, chat.id, { description: null, avatarMediaId: null })).body.chat).toMatchObject({ description: null, avatarMediaId: null });
+    expect((await patch(a, chat.id, { description: null, avatarMediaId: null })).body.chat).toMatchObject({
+      description: null,
+      avatarMediaId: null,
+    });
   });
 
   it("applies slow mode and default permissions in the room at once", async () => {
@@ -311,7 +353,9 @@ describe("DELETE /chats/{chatId}", () => {
     expect(res.status, res.text).toBe(204);
     for (const u of [a, b, c]) expectError(await getChat(u, chat.id), 404, "not_found");
     expectError(await api("GET", `${C}/${chat.id}/messages`, { token: a.accessToken }), 404, "not_found");
-    const rows = await env.DB.prepare("SELECT (SELECT count(*) FROM chats WHERE id = ?1) AS chats, (SELECT count(*) FROM chat_members WHERE chat_id = ?1) AS members")
+    const rows = await env.DB.prepare(
+      "SELECT (SELECT count(*) FROM chats WHERE id = ?1) AS chats, (SELECT count(*) FROM chat_members WHERE chat_id = ?1) AS members",
+    )
       .bind(chat.id)
       .first();
     expect(rows).toEqual({ chats: 0, members: 0 });
@@ -357,11 +401,27 @@ describe("PUT /chats/{chatId}/settings", () => {
     const [a, b] = [await signUp(), await signUp()];
     const chat = await createGroup(a, [b]);
     const until = new Date(Date.now() + 3600_000).toISOString();
-    expect((await settings(a, chat.id, { mutedUntil: until })).body.settings).toEqual({ mutedUntil: until, muted: true, pinned: false, archived: false, hidden: false });
+    expect((await settings(a, chat.id, { mutedUntil: until })).body.settings).toEqual({
+      mutedUntil: until,
+      muted: true,
+      pinned: false,
+      archived: false,
+      hidden: false,
+    });
     const forever = await settings(a, chat.id, { mutedUntil: "forever", pinned: true, archived: true });
-    expect(forever.body.settings).toEqual({ mutedUntil: new Date(MUTE_FOREVER_MS).toISOString(), muted: true, pinned: true, archived: true, hidden: false });
+    expect(forever.body.settings).toEqual({
+      mutedUntil: new Date(MUTE_FOREVER_MS).toISOString(),
+      muted: true,
+      pinned: true,
+      archived: true,
+      hidden: false,
+    });
     expect(forever.body.settings.mutedUntil).toBe("9999-12-31T23:59:59.999Z");
-    expect((await settings(a, chat.id, { mutedUntil: null, archived: false })).body.settings).toMatchObject({ mutedUntil: null, muted: false, pinned: true });
+    expect((await settings(a, chat.id, { mutedUntil: null, archived: false })).body.settings).toMatchObject({
+      mutedUntil: null,
+      muted: false,
+      pinned: true,
+    });
     expect((await settings(a, chat.id, { mutedUntil: new Date(Date.now() - 1000).toISOString() })).body.settings.muted).toBe(false);
     // b's settings are untouched.
     expect((await getChat(b, chat.id)).body.chat).toMatchObject({ muted: false, pinned: false, archived: false });
@@ -423,7 +483,9 @@ describe("every chat and message route", () => {
 
   it("needs a token", async () => {
     for (const [method, path] of routes) {
-      const res = await api(method, fill(path, MISSING, MISSING, MISSING), { body: bodies[`${method} ${path}`] ?? (method === "POST" && path === "" ? { type: "group", name: "x" } : undefined) });
+      const res = await api(method, fill(path, MISSING, MISSING, MISSING), {
+        body: bodies[`${method} ${path}`] ?? (method === "POST" && path === "" ? { type: "group", name: "x" } : undefined),
+      });
       expectError(res, 401, "unauthorized");
     }
   });
@@ -434,7 +496,11 @@ describe("every chat and message route", () => {
     const m = await send(owner, chat.id, "not for strangers");
     for (const [method, path] of routes.filter(([, p]) => p.startsWith("/{c}"))) {
       const headers = path === "/{c}/ws" ? { upgrade: "websocket" } : undefined;
-      const res = await api(method, fill(path, chat.id, member.id, m.id), { token: stranger.accessToken, body: bodies[`${method} ${path}`], headers });
+      const res = await api(method, fill(path, chat.id, member.id, m.id), {
+        token: stranger.accessToken,
+        body: bodies[`${method} ${path}`],
+        headers,
+      });
       expect(res.status, `${method} ${path}: ${res.text}`).toBe(404);
       expect(res.body.error.code).toBe("not_found");
     }
@@ -453,7 +519,9 @@ describe("GET /chats/{chatId}/ws", () => {
     const res = await upgrade(`${C}/${chat.id}/ws?access_token=${b.accessToken}`);
     expect(res.status).toBe(101);
     const ws = res.webSocket!;
-    const hello = new Promise<any>((resolve) => ws.addEventListener("message", (e) => resolve(JSON.parse(e.data as string)), { once: true }));
+    const hello = new Promise<any>((resolve) =>
+      ws.addEventListener("message", (e) => resolve(JSON.parse(e.data as string)), { once: true }),
+    );
     ws.accept();
     expect(await hello).toMatchObject({ type: "hello", chatId: chat.id, lastSeq: 1 });
     ws.close(1000, "bye");
@@ -482,7 +550,12 @@ describe("GET /chats/{chatId}/ws", () => {
     const doc = (await api("GET", "/openapi.json")).body;
     const ws = doc.paths["/api/v1/chats/{chatId}/ws"].get;
     expect(Object.keys(ws.responses)).toEqual(expect.arrayContaining(["101", "401", "404", "426"]));
-    for (const path of ["/api/v1/chats", "/api/v1/chats/unread", "/api/v1/chats/{chatId}/members/{userId}", "/api/v1/chats/{chatId}/messages/{messageId}/receipts"]) {
+    for (const path of [
+      "/api/v1/chats",
+      "/api/v1/chats/unread",
+      "/api/v1/chats/{chatId}/members/{userId}",
+      "/api/v1/chats/{chatId}/messages/{messageId}/receipts",
+    ]) {
       expect(doc.paths[path], path).toBeTruthy();
     }
   });

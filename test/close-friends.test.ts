@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client";
-import { isCloseFriend } from "../src/social/close-friends";
 import { newId } from "../src/lib/ids";
-import { api, expectError, signUp, type ApiResponse, type TestUser } from "./helpers";
+import { isCloseFriend } from "../src/social/close-friends";
+import { type ApiResponse, api, expectError, signUp, type TestUser } from "./helpers";
 
 const U = "/api/v1/users";
 const MISSING = "01930f3e-8d4a-7c1e-9d2b-5a7f3c2e1b0a";
@@ -22,7 +22,9 @@ async function list(u: TestUser, limit = 100) {
   let cursor: string | null = null;
   let pages = 0;
   do {
-    const res: ApiResponse = await api("GET", `${U}/me/close-friends?limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`, { token: u.accessToken });
+    const res: ApiResponse = await api("GET", `${U}/me/close-friends?limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`, {
+      token: u.accessToken,
+    });
     expect(res.status, res.text).toBe(200);
     items.push(...res.body.items);
     cursor = res.body.nextCursor;
@@ -92,7 +94,11 @@ describe("PUT/GET /me/close-friends", () => {
       const err = expectError(await put(a, body), 400, "validation_failed");
       expect(err.details.map((d: any) => d.path)).toContain(path);
     }
-    expectError(await api("PUT", `${U}/me/close-friends`, { token: a.accessToken, raw: "{", headers: { "content-type": "application/json" } }), 400, "malformed_json");
+    expectError(
+      await api("PUT", `${U}/me/close-friends`, { token: a.accessToken, raw: "{", headers: { "content-type": "application/json" } }),
+      400,
+      "malformed_json",
+    );
     expectError(await api("GET", `${U}/me/close-friends?cursor=%%%`, { token: a.accessToken }), 400, "invalid_cursor");
     expect((await list(a)).ids).toEqual([]);
   });

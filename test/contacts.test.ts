@@ -4,7 +4,7 @@ import { createDb } from "../src/db/client";
 import { newId } from "../src/lib/ids";
 import { contactsPageQuery } from "../src/social/contacts";
 import { syncLookupQuery } from "../src/social/sync";
-import { api, expectError, markVerified, signUp, uniqueName, type ApiResponse, type TestUser } from "./helpers";
+import { type ApiResponse, api, expectError, markVerified, signUp, type TestUser, uniqueName } from "./helpers";
 
 const U = "/api/v1/users";
 const MISSING = "01930f3e-8d4a-7c1e-9d2b-5a7f3c2e1b0a";
@@ -17,14 +17,23 @@ const uniqueEmail = () => `${uniqueName("m")}@example.com`;
 
 type Audience = "everyone" | "contacts" | "nobody";
 /** Mark a user's phone/email verified and set their privacy straight in D1 (the privacy route is another module's). */
-async function setUser(u: TestUser, f: { phoneVerified?: boolean; emailVerified?: boolean; phone?: Audience; email?: Audience; status?: string }) {
+async function setUser(
+  u: TestUser,
+  f: { phoneVerified?: boolean; emailVerified?: boolean; phone?: Audience; email?: Audience; status?: string },
+) {
   const sets: string[] = [];
   const args: unknown[] = [];
   if (f.phoneVerified !== undefined) sets.push(`phone_verified_at = ${f.phoneVerified ? Date.now() : "NULL"}`);
   if (f.emailVerified !== undefined) sets.push(`email_verified_at = ${f.emailVerified ? Date.now() : "NULL"}`);
-  if (f.phone) (sets.push("privacy_phone = ?"), args.push(f.phone));
-  if (f.email) (sets.push("privacy_email = ?"), args.push(f.email));
-  if (f.status) (sets.push("status = ?"), args.push(f.status));
+  for (const [column, value] of [
+    ["privacy_phone", f.phone],
+    ["privacy_email", f.email],
+    ["status", f.status],
+  ] as const) {
+    if (!value) continue;
+    sets.push(`${column} = ?`);
+    args.push(value);
+  }
   await env.DB.prepare(`UPDATE users SET ${sets.join(", ")} WHERE id = ?`)
     .bind(...args, u.id)
     .run();
@@ -45,7 +54,9 @@ async function allContacts(u: TestUser, limit = 100) {
   let cursor: string | null = null;
   let pages = 0;
   do {
-    const res: ApiResponse = await api("GET", `${U}/me/contacts?limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`, { token: u.accessToken });
+    const res: ApiResponse = await api("GET", `${U}/me/contacts?limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`, {
+      token: u.accessToken,
+    });
     expect(res.status, res.text).toBe(200);
     expect(res.body.items.length).toBeLessThanOrEqual(limit);
     items.push(...res.body.items);
@@ -60,7 +71,14 @@ describe("POST /me/contacts", () => {
     const a = await signUp();
     const b = await signUp({ displayName: "Bea" });
     const created = await addOk(a, b, "  Bestie  ");
-    expect(created).toMatchObject({ id: b.id, username: b.username, displayName: "Bea", nickname: "Bestie", isContact: true, isBlocked: false });
+    expect(created).toMatchObject({
+      id: b.id,
+      username: b.username,
+      displayName: "Bea",
+      nickname: "Bestie",
+      isContact: true,
+      isBlocked: false,
+    });
     expect(new Date(created.addedAt).toISOString()).toBe(created.addedAt);
     expect(created).not.toHaveProperty("passwordHash");
 
@@ -239,7 +257,12 @@ describe("POST /me/contacts/sync", () => {
       contactsNoMe: await signUp({ phone: uniquePhone(), email: uniqueEmail() }),
       nobody: await signUp({ phone: uniquePhone(), email: uniqueEmail() }),
     };
-    const audience: Record<keyof typeof users, Audience> = { everyone: "everyone", contactsHasMe: "contacts", contactsNoMe: "contacts", nobody: "nobody" };
+    const audience: Record<keyof typeof users, Audience> = {
+      everyone: "everyone",
+      contactsHasMe: "contacts",
+      contactsNoMe: "contacts",
+      nobody: "nobody",
+    };
     for (const [k, u] of Object.entries(users)) {
       const a = audience[k as keyof typeof users];
       await setUser(u, { phoneVerified: true, emailVerified: true, phone: a, email: a });
@@ -317,7 +340,11 @@ describe("POST /me/contacts/sync", () => {
       const err = expectError(await sync(me.accessToken, body), 400, "validation_failed");
       expect(err.details.map((d: any) => d.path)).toContain(path);
     }
-    expectError(await api("POST", `${U}/me/contacts/sync`, { token: me.accessToken, raw: "[", headers: { "content-type": "application/json" } }), 400, "malformed_json");
+    expectError(
+      await api("POST", `${U}/me/contacts/sync`, { token: me.accessToken, raw: "[", headers: { "content-type": "application/json" } }),
+      400,
+      "malformed_json",
+    );
     expectError(await sync(undefined, { phones: [] }), 401, "unauthorized");
   });
 
@@ -348,7 +375,9 @@ describe("sync at scale and query plans", () => {
     const me = await signUp();
     const people = await findableUsers(200);
     const blocker = people[150]!;
-    await env.DB.prepare("INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?)").bind(blocker.id, me.id, Date.now()).run();
+    await env.DB.prepare("INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?)")
+      .bind(blocker.id, me.id, Date.now())
+      .run();
     const res = await sync(me.accessToken, { phones: people.map((p) => p.phone) });
     expect(res.status, res.text).toBe(200);
     const expected = people.filter((p) => p !== blocker);

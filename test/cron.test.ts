@@ -31,12 +31,9 @@ describe("scheduled housekeeping", () => {
     await env.DB.batch([
       env.DB.prepare("UPDATE sessions SET expires_at = ? WHERE id = ?").bind(now - 31 * DAY, dead.sessionId),
       env.DB.prepare("UPDATE refresh_tokens SET expires_at = ? WHERE session_id = ?").bind(now - 31 * DAY, dead.sessionId),
-      env.DB.prepare("INSERT INTO window_counters (key, count, window_start, expires_at) VALUES ('id:stale', 3, ?1, ?2), ('id:fresh', 2, ?3, ?4)").bind(
-        now - DAY,
-        now - DAY + 15 * MINUTE,
-        now,
-        now + 15 * MINUTE,
-      ),
+      env.DB.prepare(
+        "INSERT INTO window_counters (key, count, window_start, expires_at) VALUES ('id:stale', 3, ?1, ?2), ('id:fresh', 2, ?3, ?4)",
+      ).bind(now - DAY, now - DAY + 15 * MINUTE, now, now + 15 * MINUTE),
     ]);
 
     await runCron(now);
@@ -92,7 +89,8 @@ describe("scheduled housekeeping", () => {
   it("purges a lockout counter once its 15 minutes have passed, not before", async () => {
     const user = await signUp();
     const ghost = uniqueName("ghost");
-    for (const identifier of [user.username, ghost]) expectError(await logIn(identifier, "not-the-right-password-42"), 401, "invalid_credentials");
+    for (const identifier of [user.username, ghost])
+      expectError(await logIn(identifier, "not-the-right-password-42"), 401, "invalid_credentials");
     const keys = [`user:${user.id}`, `id:${ghost}`];
     const opened = (await counter(keys[0]!))!;
     expect(opened.expires_at - opened.window_start).toBe(15 * MINUTE);

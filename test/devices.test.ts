@@ -160,7 +160,9 @@ describe("POST /devices/:id/block", () => {
     const u = await signUp({ deviceId: "laptop" });
     await login(u, "phone");
     expect((await act("block", "phone", u.accessToken)).status).toBe(204);
-    await env.DB.prepare("UPDATE users SET totp_secret = ?, totp_enabled_at = ? WHERE id = ?").bind("JBSWY3DPEHPK3PXP", Date.now(), u.id).run();
+    await env.DB.prepare("UPDATE users SET totp_secret = ?, totp_enabled_at = ? WHERE id = ?")
+      .bind("JBSWY3DPEHPK3PXP", Date.now(), u.id)
+      .run();
 
     const refused = await logIn(u.username, u.password, { deviceId: "phone" });
     expectError(refused, 403, "device_blocked");
@@ -272,6 +274,8 @@ describe("OpenAPI", () => {
     }
     const list = doc.paths[`${AUTH}/security-events`]?.get;
     expect(list.parameters.map((p: any) => p.name).sort()).toEqual(["cursor", "limit"]);
-    expect(doc.components.schemas.SecurityEvent.properties.type.enum).toEqual(expect.arrayContaining(["login_new_device", "device_blocked"]));
+    expect(doc.components.schemas.SecurityEvent.properties.type.enum).toEqual(
+      expect.arrayContaining(["login_new_device", "device_blocked"]),
+    );
   });
 });

@@ -7,7 +7,8 @@ export const STRONG_PASSWORD = "violet-harbor-73-lantern";
 let counter = 0;
 /** A fresh client IP per call (IPv6 documentation range), so per-IP rate limits don't collide across tests. */
 export const uniqueIp = () => `2001:db8::${(++counter).toString(16)}:${Math.floor(Math.random() * 0xffff).toString(16)}`;
-export const uniqueName = (prefix = "u") => `${prefix}_${Date.now().toString(36)}${(++counter).toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.slice(0, 32);
+export const uniqueName = (prefix = "u") =>
+  `${prefix}_${Date.now().toString(36)}${(++counter).toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.slice(0, 32);
 
 export interface ApiOptions {
   body?: unknown;
@@ -121,7 +122,10 @@ export function expectError(res: ApiResponse, status: number, code: string) {
 /** Assert `400 validation_failed` naming `path` (e.g. `body.username`) among its problems. */
 export function expectInvalid(res: ApiResponse, path: string) {
   const error = expectError(res, 400, "validation_failed");
-  expect((error.details as { path: string }[]).map((d) => d.path), res.text).toContain(path);
+  expect(
+    (error.details as { path: string }[]).map((d) => d.path),
+    res.text,
+  ).toContain(path);
   return error;
 }
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { api, type ApiResponse, expectError, signUp, type TestUser } from "./helpers";
 import { C, cid, createChannel, createGroup, expectInvalid, expectSendRefused, history, MISSING, send, sendRaw } from "./chat-helpers";
+import { type ApiResponse, api, expectError, signUp, type TestUser } from "./helpers";
 
 const msgPath = (chatId: string, messageId: string, rest = "") => `${C}/${chatId}/messages/${messageId}${rest}`;
-const mark = (u: TestUser, chatId: string, kind: "read" | "delivered", body: unknown) => api("POST", `${C}/${chatId}/${kind}`, { token: u.accessToken, body });
+const mark = (u: TestUser, chatId: string, kind: "read" | "delivered", body: unknown) =>
+  api("POST", `${C}/${chatId}/${kind}`, { token: u.accessToken, body });
 const events = (u: TestUser, chatId: string, query = "") => api("GET", `${C}/${chatId}/events${query}`, { token: u.accessToken });
 const seqs = (res: ApiResponse) => (res.body.items as any[]).map((m) => m.seq);
 
@@ -21,7 +22,17 @@ describe("POST /chats/{chatId}/messages", () => {
     const chat = await createGroup(a, [b]);
     const res = await sendRaw(b, chat.id, { clientMessageId: "first", type: "text", text: "  Hello there  " });
     expect(res.status, res.text).toBe(201);
-    expect(res.body.message).toMatchObject({ seq: 2, chatId: chat.id, senderId: b.id, clientMessageId: "first", type: "text", text: "Hello there", system: null, editedAt: null, deleted: false });
+    expect(res.body.message).toMatchObject({
+      seq: 2,
+      chatId: chat.id,
+      senderId: b.id,
+      clientMessageId: "first",
+      type: "text",
+      text: "Hello there",
+      system: null,
+      editedAt: null,
+      deleted: false,
+    });
     expect(res.body.message.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(new Date(res.body.message.createdAt).toISOString()).toBe(res.body.message.createdAt);
     // type may be left out; 4,096 characters are fine.
@@ -48,7 +59,9 @@ describe("POST /chats/{chatId}/messages", () => {
   it("stores one message when the same send is retried concurrently", async () => {
     const [a, b] = [await signUp(), await signUp()];
     const chat = await createGroup(a, [b]);
-    const results = await Promise.all(Array.from({ length: 5 }, () => sendRaw(b, chat.id, { clientMessageId: "burst", text: "only once" })));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => sendRaw(b, chat.id, { clientMessageId: "burst", text: "only once" })),
+    );
     expect(results.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 201]);
     expect(new Set(results.map((r) => r.body.message.id)).size).toBe(1);
     const items = (await history(a, chat.id)).body.items.filter((m: any) => m.type === "text");
@@ -78,7 +91,11 @@ describe("POST /chats/{chatId}/messages", () => {
     expectError(await sendRaw(stranger, chat.id, { clientMessageId: "k", text: "x" }), 404, "not_found");
     expectError(await sendRaw(a, MISSING, { clientMessageId: "k", text: "x" }), 404, "not_found");
     expectInvalid(await sendRaw(a, "abc", { clientMessageId: "k", text: "x" }), "params.chatId");
-    expectError(await api("POST", `${C}/${chat.id}/messages`, { token: a.accessToken, raw: "text=x", headers: { "content-type": "text/plain" } }), 415, "unsupported_media_type");
+    expectError(
+      await api("POST", `${C}/${chat.id}/messages`, { token: a.accessToken, raw: "text=x", headers: { "content-type": "text/plain" } }),
+      415,
+      "unsupported_media_type",
+    );
   });
 
   it("refuses sends to frozen chats, from channel subscribers and from members without sendMessages", async () => {
@@ -149,7 +166,11 @@ describe("one message: GET, PATCH, DELETE, receipts", () => {
     expect(edited.status, edited.text).toBe(200);
     expect(edited.body.message).toMatchObject({ id: m.id, seq: m.seq, text: "typo" });
     expect(edited.body.message.editedAt).not.toBeNull();
-    expectError(await api("PATCH", msgPath(chat.id, m.id), { token: a.accessToken, body: { text: "owner's words" } }), 403, "not_message_author");
+    expectError(
+      await api("PATCH", msgPath(chat.id, m.id), { token: a.accessToken, body: { text: "owner's words" } }),
+      403,
+      "not_message_author",
+    );
     expectInvalid(await api("PATCH", msgPath(chat.id, m.id), { token: b.accessToken, body: { text: "" } }), "body.text");
     expectInvalid(await api("PATCH", msgPath(chat.id, m.id), { token: b.accessToken, body: { text: "x", pinned: true } }), "body");
     expectError(await api("GET", msgPath(chat.id, MISSING), { token: a.accessToken }), 404, "not_found");

@@ -20,7 +20,10 @@ function fakeFetch(status = 200) {
   const requests: Request[] = [];
   const doFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
     requests.push(new Request(input, init));
-    return new Response(status < 300 ? '{"id":"msg_1"}' : '{"message":"nope"}', { status, headers: { "content-type": "application/json" } });
+    return new Response(status < 300 ? '{"id":"msg_1"}' : '{"message":"nope"}', {
+      status,
+      headers: { "content-type": "application/json" },
+    });
   }) as typeof fetch;
   return { doFetch, requests };
 }
@@ -127,7 +130,15 @@ describe("notifierFor / providerFor", () => {
       await notifierFor(envWith({ ENVIRONMENT: "development", ...overrides }), doFetch).send({ ...EMAIL, to });
       const items = await readOutbox(env.DB, to, 10);
       expect(items).toEqual([
-        { id: expect.any(String), channel: "email", to, kind: "otp.login", subject: EMAIL.subject, text: EMAIL.text, createdAt: expect.any(String) },
+        {
+          id: expect.any(String),
+          channel: "email",
+          to,
+          kind: "otp.login",
+          subject: EMAIL.subject,
+          text: EMAIL.text,
+          createdAt: expect.any(String),
+        },
       ]);
     }
     expect(requests).toHaveLength(0);

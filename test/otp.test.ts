@@ -3,7 +3,18 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../src/app";
 import { sha256Hex } from "../src/lib/crypto";
-import { api, type ApiResponse, BASE, expectError, signUp, type TestUser, uniqueIp, uniqueName, expectInvalid, observable } from "./helpers";
+import {
+  type ApiResponse,
+  api,
+  BASE,
+  expectError,
+  expectInvalid,
+  observable,
+  signUp,
+  type TestUser,
+  uniqueIp,
+  uniqueName,
+} from "./helpers";
 
 const AUTH = "/api/v1/auth";
 const MINUTE = 60_000;
@@ -56,7 +67,9 @@ async function userWithVerifiedEmail(): Promise<TestUser & { email: string }> {
 
 /** Setup shortcut for tests that are not about verification (keeps the identifier's send budget whole). */
 async function markVerified(userId: string) {
-  await env.DB.prepare("UPDATE users SET email_verified_at = ?, phone_verified_at = ? WHERE id = ?").bind(Date.now(), Date.now(), userId).run();
+  await env.DB.prepare("UPDATE users SET email_verified_at = ?, phone_verified_at = ? WHERE id = ?")
+    .bind(Date.now(), Date.now(), userId)
+    .run();
 }
 
 async function codeRows(target: string) {
@@ -124,7 +137,9 @@ describe("passwordless login: POST /otp/send + /otp/verify (purpose login)", () 
   it("answers the 2FA challenge instead of tokens when 2FA is on", async () => {
     const u = await signUp({ email: uniqueEmail() });
     await markVerified(u.id);
-    await env.DB.prepare("UPDATE users SET totp_secret = 'JBSWY3DPEHPK3PXP', totp_enabled_at = ? WHERE id = ?").bind(Date.now(), u.id).run();
+    await env.DB.prepare("UPDATE users SET totp_secret = 'JBSWY3DPEHPK3PXP', totp_enabled_at = ? WHERE id = ?")
+      .bind(Date.now(), u.id)
+      .run();
     await expectAccepted(await send({ identifier: u.email, channel: "email", purpose: "login" }));
     const res = await verify({ purpose: "login", identifier: u.email, code: await latestCode(u.email!, "otp.login") });
     expect(res.status, res.text).toBe(200);
@@ -154,7 +169,9 @@ describe("passwordless login: POST /otp/send + /otp/verify (purpose login)", () 
     await expectAccepted(await send({ identifier: u.email, channel: "email", purpose: "login" }));
     const code = await latestCode(u.email!, "otp.login");
     const past = Date.now() - 6 * MINUTE;
-    await env.DB.prepare("UPDATE otp_codes SET created_at = ?, expires_at = ? WHERE target = ?").bind(past, past + 5 * MINUTE, u.email).run();
+    await env.DB.prepare("UPDATE otp_codes SET created_at = ?, expires_at = ? WHERE target = ?")
+      .bind(past, past + 5 * MINUTE, u.email)
+      .run();
     const res = await verify({ purpose: "login", identifier: u.email, code });
     expect(expectError(res, 400, "invalid_code").details).toBeUndefined();
     expect(res.body.tokens).toBeUndefined();
@@ -183,11 +200,18 @@ describe("passwordless login: POST /otp/send + /otp/verify (purpose login)", () 
     await expectAccepted(await send({ identifier: u.email, channel: "email", purpose: "login" }));
     const code = await latestCode(u.email!, "otp.login");
     const guesses = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => verify({ purpose: "login", identifier: u.email, code: String((Number(code) + 1 + i) % 1e6).padStart(6, "0") })),
+      Array.from({ length: 8 }, (_, i) =>
+        verify({ purpose: "login", identifier: u.email, code: String((Number(code) + 1 + i) % 1e6).padStart(6, "0") }),
+      ),
     );
     for (const res of guesses) expectError(res, 400, "invalid_code");
     // Exactly 3 tries were counted: two of them still had tries left, the rest met a dead code.
-    expect(guesses.filter((r) => r.body.error.details).map((r) => r.body.error.details.attemptsLeft).sort()).toEqual([1, 2]);
+    expect(
+      guesses
+        .filter((r) => r.body.error.details)
+        .map((r) => r.body.error.details.attemptsLeft)
+        .sort(),
+    ).toEqual([1, 2]);
     expect((await codeRows(u.email!))[0].attempts).toBe(3);
     expectError(await verify({ purpose: "login", identifier: u.email, code }), 400, "invalid_code");
   });
@@ -239,7 +263,8 @@ describe("passwordless login: POST /otp/send + /otp/verify (purpose login)", () 
 
     const code = await latestCode(known.email!, "otp.login");
     const tries = [];
-    for (const identifier of [known.email, unverified.email, unknown]) tries.push(await verify({ purpose: "login", identifier, code: wrong(code) }));
+    for (const identifier of [known.email, unverified.email, unknown])
+      tries.push(await verify({ purpose: "login", identifier, code: wrong(code) }));
     expectError(tries[0]!, 400, "invalid_code");
     expect(tries[0]!.body.error.details).toEqual({ attemptsLeft: 2 });
     expect(observable(tries[1]!)).toEqual(observable(tries[0]!));
@@ -286,7 +311,9 @@ describe("verifying my email or phone (purpose verify)", () => {
     const u = await signUp({ phone, email: uniqueEmail() });
     await verifyContact(u, phone, "sms");
     expect((await me(u.accessToken)).body.user).toMatchObject({ phoneVerified: true, emailVerified: false });
-    const event = await env.DB.prepare("SELECT count(*) AS n FROM security_events WHERE user_id = ? AND type = 'phone_verified'").bind(u.id).first<{ n: number }>();
+    const event = await env.DB.prepare("SELECT count(*) AS n FROM security_events WHERE user_id = ? AND type = 'phone_verified'")
+      .bind(u.id)
+      .first<{ n: number }>();
     expect(event!.n).toBe(1);
   });
 
@@ -438,7 +465,11 @@ describe("outside development", () => {
     await markVerified(u.id);
     const sent = fakeProviders();
     const known = await fetchWithEnv(RESEND, "POST", `${AUTH}/otp/send`, { identifier: u.email, channel: "email", purpose: "login" });
-    const unknown = await fetchWithEnv(RESEND, "POST", `${AUTH}/otp/send`, { identifier: uniqueEmail(), channel: "email", purpose: "login" });
+    const unknown = await fetchWithEnv(RESEND, "POST", `${AUTH}/otp/send`, {
+      identifier: uniqueEmail(),
+      channel: "email",
+      purpose: "login",
+    });
     await expectAccepted(known);
     expect(observable(unknown)).toEqual(observable(known));
     expect(sent).toHaveLength(1);

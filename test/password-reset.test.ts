@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, type ApiResponse, expectError, logIn, signUp, STRONG_PASSWORD, uniqueName, expectInvalid, observable } from "./helpers";
+import { type ApiResponse, api, expectError, expectInvalid, logIn, observable, STRONG_PASSWORD, signUp, uniqueName } from "./helpers";
 
 const AUTH = "/api/v1/auth";
 const MINUTE = 60_000;
@@ -41,7 +41,9 @@ async function verifyColumns(userId: string, columns: ("email" | "phone")[]) {
 }
 
 async function resetRow(target: string) {
-  return env.DB.prepare("SELECT * FROM otp_codes WHERE target = ? AND purpose = 'reset' ORDER BY created_at DESC, id DESC").bind(target).first<any>();
+  return env.DB.prepare("SELECT * FROM otp_codes WHERE target = ? AND purpose = 'reset' ORDER BY created_at DESC, id DESC")
+    .bind(target)
+    .first<any>();
 }
 
 describe("password reset: POST /forgot-password + /reset-password", () => {
@@ -67,7 +69,9 @@ describe("password reset: POST /forgot-password + /reset-password", () => {
     expectError(await logIn(u.username, STRONG_PASSWORD), 401, "invalid_credentials");
     expect((await logIn(u.username, NEW_PASSWORD)).status).toBe(200);
 
-    const event = await env.DB.prepare("SELECT details FROM security_events WHERE user_id = ? AND type = 'password_reset'").bind(u.id).first<{ details: string }>();
+    const event = await env.DB.prepare("SELECT details FROM security_events WHERE user_id = ? AND type = 'password_reset'")
+      .bind(u.id)
+      .first<{ details: string }>();
     expect(JSON.parse(event!.details)).toEqual({ sessionsEnded: 2 });
 
     expectError(await reset({ identifier: u.email, code, newPassword: "another-fine-password-99-otter" }), 400, "invalid_code");
@@ -119,7 +123,11 @@ describe("password reset: POST /forgot-password + /reset-password", () => {
     const u = await signUp({ email: uniqueEmail() });
     await verifyColumns(u.id, ["email"]);
     const unknown = uniqueEmail();
-    const [a, b, c] = await Promise.all([forgot({ identifier: u.email }), forgot({ identifier: unknown }), forgot({ identifier: uniqueName("nobody") })]);
+    const [a, b, c] = await Promise.all([
+      forgot({ identifier: u.email }),
+      forgot({ identifier: unknown }),
+      forgot({ identifier: uniqueName("nobody") }),
+    ]);
     await expectAccepted(a!);
     expect(observable(b!)).toEqual(observable(a!));
     expect(observable(c!)).toEqual(observable(a!));
@@ -174,7 +182,9 @@ describe("password reset: POST /forgot-password + /reset-password", () => {
     await expectAccepted(await forgot({ identifier: u.email }));
     const fresh = await resetCode(u.email!);
     const past = Date.now() - 6 * MINUTE;
-    await env.DB.prepare("UPDATE otp_codes SET created_at = ?, expires_at = ? WHERE target = ? AND purpose = 'reset'").bind(past, past + 5 * MINUTE, u.email).run();
+    await env.DB.prepare("UPDATE otp_codes SET created_at = ?, expires_at = ? WHERE target = ? AND purpose = 'reset'")
+      .bind(past, past + 5 * MINUTE, u.email)
+      .run();
     expectError(await reset({ ...bad, code: fresh }), 400, "invalid_code");
     expect((await logIn(u.username, STRONG_PASSWORD)).status).toBe(200);
   });
@@ -188,7 +198,9 @@ describe("password reset: POST /forgot-password + /reset-password", () => {
     expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(0);
     expect(await outbox(u.email!)).toHaveLength(3);
     // Only the newest code is alive.
-    const { results } = await env.DB.prepare("SELECT consumed_at FROM otp_codes WHERE target = ? ORDER BY created_at, id").bind(u.email).all<any>();
+    const { results } = await env.DB.prepare("SELECT consumed_at FROM otp_codes WHERE target = ? ORDER BY created_at, id")
+      .bind(u.email)
+      .all<any>();
     expect(results.map((r) => r.consumed_at === null)).toEqual([false, false, true]);
   });
 

@@ -2,12 +2,19 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client";
 import { LAST_SEEN_INTERVAL_MS, touchLastSeen } from "../src/users/presence";
-import { api, type ApiResponse, expectError, markVerified, signUp, type TestUser, uniqueName, expectInvalid } from "./helpers";
+import { api, expectError, expectInvalid, markVerified, signUp, type TestUser, uniqueName } from "./helpers";
 
 const PRIVACY = "/api/v1/users/me/privacy";
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const MEDIA_ID = "01890a5d-ac96-774b-bcce-b302099a8057";
-const DEFAULTS = { lastSeen: "everyone", profilePhoto: "everyone", phone: "contacts", email: "nobody", groupInvites: "everyone", readReceipts: true };
+const DEFAULTS = {
+  lastSeen: "everyone",
+  profilePhoto: "everyone",
+  phone: "contacts",
+  email: "nobody",
+  groupInvites: "everyone",
+  readReceipts: true,
+};
 
 let phoneCounter = 0;
 const uniquePhone = () => `+1628${(1_000_000 + ++phoneCounter * 7919 + Math.floor(Math.random() * 1000)).toString().slice(-7)}`;
@@ -23,7 +30,8 @@ const addBlock = (blockerId: string, blockedId: string) =>
   env.DB.prepare("INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?)").bind(blockerId, blockedId, Date.now()).run();
 const lastSeenAt = async (id: string) =>
   (await env.DB.prepare("SELECT last_seen_at FROM users WHERE id = ?").bind(id).first<{ last_seen_at: number | null }>())!.last_seen_at;
-const setLastSeenAt = (id: string, at: number | null) => env.DB.prepare("UPDATE users SET last_seen_at = ? WHERE id = ?").bind(at, id).run();
+const setLastSeenAt = (id: string, at: number | null) =>
+  env.DB.prepare("UPDATE users SET last_seen_at = ? WHERE id = ?").bind(at, id).run();
 
 describe("GET and PUT /users/me/privacy", () => {
   it("starts with the defaults", async () => {
@@ -38,7 +46,14 @@ describe("GET and PUT /users/me/privacy", () => {
     const one = await putPrivacy(u, { lastSeen: "nobody" });
     expect(one.status, one.text).toBe(200);
     expect(one.body).toEqual({ privacy: { ...DEFAULTS, lastSeen: "nobody" } });
-    const all = { lastSeen: "contacts", profilePhoto: "nobody", phone: "everyone", email: "contacts", groupInvites: "nobody", readReceipts: false };
+    const all = {
+      lastSeen: "contacts",
+      profilePhoto: "nobody",
+      phone: "everyone",
+      email: "contacts",
+      groupInvites: "nobody",
+      readReceipts: false,
+    };
     expect((await putPrivacy(u, all)).body).toEqual({ privacy: all });
     expect((await api("GET", PRIVACY, { token: u.accessToken })).body).toEqual({ privacy: all });
     expect((await api("GET", "/api/v1/users/me", { token: u.accessToken })).body.user.privacy).toEqual(all);
@@ -61,7 +76,11 @@ describe("GET and PUT /users/me/privacy", () => {
 
   it("rejects malformed JSON and requests without a token", async () => {
     const u = await signUp();
-    expectError(await api("PUT", PRIVACY, { token: u.accessToken, raw: "{lastSeen}", headers: { "content-type": "application/json" } }), 400, "malformed_json");
+    expectError(
+      await api("PUT", PRIVACY, { token: u.accessToken, raw: "{lastSeen}", headers: { "content-type": "application/json" } }),
+      400,
+      "malformed_json",
+    );
     expectError(await api("PUT", PRIVACY, { body: { lastSeen: "nobody" } }), 401, "unauthorized");
     expectError(await api("GET", PRIVACY), 401, "unauthorized");
   });
@@ -116,7 +135,9 @@ describe("privacy matrix: setting × audience × viewer", () => {
     email: { everyone: ["contact", "nonContact", "blocked", "blockedContact"], contacts: ["contact", "blockedContact"], nobody: [] },
   };
   const expected = (setting: Setting, field: string) =>
-    ({ lastSeenAt: expect.stringMatching(ISO_RE), online: false, avatarMediaId: MEDIA_ID, phone: owner.phone, email: owner.email })[field] ??
+    ({ lastSeenAt: expect.stringMatching(ISO_RE), online: false, avatarMediaId: MEDIA_ID, phone: owner.phone, email: owner.email })[
+      field
+    ] ??
     (() => {
       throw new Error(`no expectation for ${setting}.${field}`);
     })();

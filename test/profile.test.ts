@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client";
-import { eq } from "drizzle-orm";
 import { users } from "../src/db/schema";
 import { ensureReferralCode, newReferralCode, withFreshReferralCode } from "../src/users/referrals";
-import { api, type ApiResponse, expectError, signUp, STRONG_PASSWORD, type TestUser, uniqueName, expectInvalid } from "./helpers";
+import { api, expectError, expectInvalid, STRONG_PASSWORD, signUp, type TestUser, uniqueName } from "./helpers";
 
 const ME = "/api/v1/users/me";
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -58,7 +58,14 @@ describe("GET /users/me", () => {
       referredBy: null,
       followersCount: 0,
       followingCount: 0,
-      privacy: { lastSeen: "everyone", profilePhoto: "everyone", phone: "contacts", email: "nobody", groupInvites: "everyone", readReceipts: true },
+      privacy: {
+        lastSeen: "everyone",
+        profilePhoto: "everyone",
+        phone: "contacts",
+        email: "nobody",
+        groupInvites: "everyone",
+        readReceipts: true,
+      },
       // display name other than the username (15) + email (20)
       profileCompletion: 35,
     });
@@ -85,9 +92,21 @@ describe("PATCH /users/me", () => {
   it("changes every field, answers the updated profile and completes it to 100 %", async () => {
     const u = await signUp({ email: uniqueEmail() });
     const links = [{ title: "Blog", url: "https://alice.example.com/blog" }, { url: "http://example.org" }];
-    const res = await patchMe(u, { displayName: "  Alice L.  ", bio: "Down the\nrabbit hole", avatarMediaId: MEDIA_ID, links, birthday: "1990-04-23" });
+    const res = await patchMe(u, {
+      displayName: "  Alice L.  ",
+      bio: "Down the\nrabbit hole",
+      avatarMediaId: MEDIA_ID,
+      links,
+      birthday: "1990-04-23",
+    });
     expect(res.status, res.text).toBe(200);
-    expect(res.body.user).toMatchObject({ displayName: "Alice L.", bio: "Down the\nrabbit hole", avatarMediaId: MEDIA_ID, links, birthday: "1990-04-23" });
+    expect(res.body.user).toMatchObject({
+      displayName: "Alice L.",
+      bio: "Down the\nrabbit hole",
+      avatarMediaId: MEDIA_ID,
+      links,
+      birthday: "1990-04-23",
+    });
     expect(res.body.user.profileCompletion).toBe(100);
     expect((await getMe(u)).body.user).toEqual(res.body.user);
     const row = await userRow(u.id);
@@ -152,8 +171,16 @@ describe("PATCH /users/me", () => {
   it("rejects an empty change, malformed JSON, another content type and a missing token", async () => {
     const u = await signUp();
     expectError(await patchMe(u, {}), 400, "validation_failed");
-    expectError(await api("PATCH", ME, { token: u.accessToken, raw: "{bio:", headers: { "content-type": "application/json" } }), 400, "malformed_json");
-    expectError(await api("PATCH", ME, { token: u.accessToken, raw: "bio=x", headers: { "content-type": "text/plain" } }), 415, "unsupported_media_type");
+    expectError(
+      await api("PATCH", ME, { token: u.accessToken, raw: "{bio:", headers: { "content-type": "application/json" } }),
+      400,
+      "malformed_json",
+    );
+    expectError(
+      await api("PATCH", ME, { token: u.accessToken, raw: "bio=x", headers: { "content-type": "text/plain" } }),
+      415,
+      "unsupported_media_type",
+    );
     expectError(await api("PATCH", ME, { body: { bio: "x" } }), 401, "unauthorized");
   });
 
@@ -179,7 +206,11 @@ describe("PUT /users/me/username", () => {
     expect(res.body.user.username).toBe(next);
     expect(res.body.user.id).toBe(u.id);
 
-    expectError(await api("POST", "/api/v1/auth/login", { body: { identifier: old, password: STRONG_PASSWORD } }), 401, "invalid_credentials");
+    expectError(
+      await api("POST", "/api/v1/auth/login", { body: { identifier: old, password: STRONG_PASSWORD } }),
+      401,
+      "invalid_credentials",
+    );
     expect((await api("POST", "/api/v1/auth/login", { body: { identifier: next, password: STRONG_PASSWORD } })).status).toBe(200);
 
     const viewer = await signUp();
@@ -222,7 +253,11 @@ describe("PUT /users/me/username", () => {
     const u = await signUp();
     expectInvalid(await api("PUT", `${ME}/username`, { token: u.accessToken, body: {} }), "body.username");
     expectInvalid(await api("PUT", `${ME}/username`, { token: u.accessToken, body: { username: uniqueName(), userId: u.id } }), "body");
-    expectError(await api("PUT", `${ME}/username`, { token: u.accessToken, raw: "{", headers: { "content-type": "application/json" } }), 400, "malformed_json");
+    expectError(
+      await api("PUT", `${ME}/username`, { token: u.accessToken, raw: "{", headers: { "content-type": "application/json" } }),
+      400,
+      "malformed_json",
+    );
     expectError(await api("PUT", `${ME}/username`, { body: { username: uniqueName() } }), 401, "unauthorized");
   });
 });
@@ -263,7 +298,9 @@ describe("PUT and DELETE /users/me/status", () => {
     const u = await signUp();
     const viewer = await signUp();
     await setStatus(u, { text: "Short-lived", expiresAt: new Date(Date.now() + 60_000).toISOString() });
-    await env.DB.prepare("UPDATE users SET status_expires_at = ? WHERE id = ?").bind(Date.now() - 1000, u.id).run();
+    await env.DB.prepare("UPDATE users SET status_expires_at = ? WHERE id = ?")
+      .bind(Date.now() - 1000, u.id)
+      .run();
     expect((await getMe(u)).body.user.status).toBeNull();
     expect((await profileOf(viewer, u.id)).body.user.status).toBeNull();
     expect((await profileByName(viewer, u.username)).body.user.status).toBeNull();
@@ -293,7 +330,11 @@ describe("PUT and DELETE /users/me/status", () => {
     await setStatus(b, { text: "B's status" });
     expectError(await api("PUT", `${ME}/status`, { body: { text: "x" } }), 401, "unauthorized");
     expectError(await api("DELETE", `${ME}/status`), 401, "unauthorized");
-    expectError(await api("PUT", `${ME}/status`, { token: a.accessToken, raw: "[", headers: { "content-type": "application/json" } }), 400, "malformed_json");
+    expectError(
+      await api("PUT", `${ME}/status`, { token: a.accessToken, raw: "[", headers: { "content-type": "application/json" } }),
+      400,
+      "malformed_json",
+    );
     expect((await api("DELETE", `${ME}/status`, { token: a.accessToken })).status).toBe(204);
     expect((await profileOf(a, b.id)).body.user.status).toEqual({ text: "B's status", emoji: null, expiresAt: null });
   });
@@ -359,10 +400,18 @@ describe("referral codes", () => {
   it("gives up after a few collisions and passes other errors through", async () => {
     let calls = 0;
     const conflict = () => Promise.reject(new Error("D1_ERROR: UNIQUE constraint failed: users.referral_code: SQLITE_CONSTRAINT"));
-    await expect(withFreshReferralCode(() => (calls++, conflict()))).rejects.toThrow(/referral_code/);
+    const counted =
+      <T>(attempt: () => Promise<T>) =>
+      () => {
+        calls++;
+        return attempt();
+      };
+    await expect(withFreshReferralCode(counted(conflict))).rejects.toThrow(/referral_code/);
     expect(calls).toBe(5);
     calls = 0;
-    await expect(withFreshReferralCode(() => (calls++, Promise.reject(new Error("UNIQUE constraint failed: users.username"))))).rejects.toThrow(/username/);
+    await expect(
+      withFreshReferralCode(counted(() => Promise.reject(new Error("UNIQUE constraint failed: users.username")))),
+    ).rejects.toThrow(/username/);
     expect(calls).toBe(1);
   });
 });
@@ -402,7 +451,10 @@ describe("GET /users/{id} and /users/by-username/{username}", () => {
 
   it("shows the owner everything about themselves", async () => {
     const u = await signUp({ email: uniqueEmail(), phone: uniquePhone() });
-    await api("PUT", `${ME}/privacy`, { token: u.accessToken, body: { phone: "nobody", email: "nobody", lastSeen: "nobody", profilePhoto: "nobody" } });
+    await api("PUT", `${ME}/privacy`, {
+      token: u.accessToken,
+      body: { phone: "nobody", email: "nobody", lastSeen: "nobody", profilePhoto: "nobody" },
+    });
     const res = await profileOf(u, u.id);
     expect(res.body.user).toMatchObject({ email: u.email, phone: u.phone, avatarMediaId: null, online: false });
     expect(res.body.user).toHaveProperty("lastSeenAt");

@@ -8,13 +8,20 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$
 
 const report = (token: string | undefined, body: unknown) => api("POST", REPORTS, { token, body });
 const openReports = async (reporterId: string) =>
-  (await env.DB.prepare("SELECT count(*) AS n FROM reports WHERE reporter_id = ? AND status = 'open'").bind(reporterId).first<{ n: number }>())!.n;
+  (await env.DB.prepare("SELECT count(*) AS n FROM reports WHERE reporter_id = ? AND status = 'open'")
+    .bind(reporterId)
+    .first<{ n: number }>())!.n;
 
 describe("POST /reports", () => {
   it("files a report about a user", async () => {
     const reporter = await signUp();
     const target = await signUp();
-    const res = await report(reporter.accessToken, { targetType: "user", targetId: target.id, reason: "harassment", details: "  keeps messaging me  " });
+    const res = await report(reporter.accessToken, {
+      targetType: "user",
+      targetId: target.id,
+      reason: "harassment",
+      details: "  keeps messaging me  ",
+    });
     expect(res.status, res.text).toBe(201);
     expect(res.body).toEqual({
       report: {
@@ -40,7 +47,12 @@ describe("POST /reports", () => {
     expect(message.body.report).toMatchObject({ targetType: "message", targetId: messageId, chatId, details: null });
     const chat = await report(reporter.accessToken, { targetType: "chat", targetId: chatId, reason: "scam" });
     expect(chat.status, chat.text).toBe(201);
-    const story = await report(reporter.accessToken, { targetType: "story", targetId: storyId, reason: "self_harm", details: "x".repeat(1000) });
+    const story = await report(reporter.accessToken, {
+      targetType: "story",
+      targetId: storyId,
+      reason: "self_harm",
+      details: "x".repeat(1000),
+    });
     expect(story.status, story.text).toBe(201);
     expect(story.body.report.details).toHaveLength(1000);
     expect(await openReports(reporter.id)).toBe(3);
@@ -70,9 +82,16 @@ describe("POST /reports", () => {
     ];
     for (const [body, path] of cases) {
       const error = expectError(await report(reporter.accessToken, body), 400, "validation_failed");
-      expect(error.details.map((d: { path: string }) => d.path), JSON.stringify(body)).toContain(path);
+      expect(
+        error.details.map((d: { path: string }) => d.path),
+        JSON.stringify(body),
+      ).toContain(path);
     }
-    expectError(await api("POST", REPORTS, { token: reporter.accessToken, raw: "{", headers: { "content-type": "application/json" } }), 400, "malformed_json");
+    expectError(
+      await api("POST", REPORTS, { token: reporter.accessToken, raw: "{", headers: { "content-type": "application/json" } }),
+      400,
+      "malformed_json",
+    );
     expect(await openReports(reporter.id)).toBe(0);
   });
 
@@ -80,8 +99,16 @@ describe("POST /reports", () => {
     const reporter = await signUp();
     const gone = await signUp();
     await env.DB.prepare("UPDATE users SET status = 'deleted' WHERE id = ?").bind(gone.id).run();
-    expectError(await report(reporter.accessToken, { targetType: "user", targetId: reporter.id, reason: "spam" }), 400, "cannot_report_self");
-    expectError(await report(reporter.accessToken, { targetType: "user", targetId: crypto.randomUUID(), reason: "spam" }), 404, "not_found");
+    expectError(
+      await report(reporter.accessToken, { targetType: "user", targetId: reporter.id, reason: "spam" }),
+      400,
+      "cannot_report_self",
+    );
+    expectError(
+      await report(reporter.accessToken, { targetType: "user", targetId: crypto.randomUUID(), reason: "spam" }),
+      404,
+      "not_found",
+    );
     expectError(await report(reporter.accessToken, { targetType: "user", targetId: gone.id, reason: "spam" }), 404, "not_found");
     expect(await openReports(reporter.id)).toBe(0);
   });
@@ -109,12 +136,15 @@ describe("POST /reports", () => {
   it("lets a user report someone who blocked them", async () => {
     const reporter = await signUp();
     const blocker = await signUp();
-    await env.DB.prepare("INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?)").bind(blocker.id, reporter.id, Date.now()).run();
+    await env.DB.prepare("INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?)")
+      .bind(blocker.id, reporter.id, Date.now())
+      .run();
     expect((await report(reporter.accessToken, { targetType: "user", targetId: blocker.id, reason: "harassment" })).status).toBe(201);
   });
 
   it("keeps the open-reports counter exact", async () => {
-    const counter = async () => (await env.DB.prepare("SELECT value FROM stat_counters WHERE key = 'reports_open'").first<{ value: number }>())!.value;
+    const counter = async () =>
+      (await env.DB.prepare("SELECT value FROM stat_counters WHERE key = 'reports_open'").first<{ value: number }>())!.value;
     const total = async () => (await env.DB.prepare("SELECT count(*) AS n FROM reports WHERE status = 'open'").first<{ n: number }>())!.n;
     const reporter = await signUp();
     const target = await signUp();
@@ -147,7 +177,10 @@ describe("POST /reports", () => {
     const doc = (await api("GET", "/openapi.json")).body;
     const op = doc.paths["/api/v1/reports"].post;
     expect(op.security).toEqual([{ bearerAuth: [] }]);
-    expect(doc.components.schemas.CreateReportRequest.properties.reason.$ref ?? doc.components.schemas.CreateReportRequest.properties.reason.enum).toBeTruthy();
+    expect(
+      doc.components.schemas.CreateReportRequest.properties.reason.$ref ??
+        doc.components.schemas.CreateReportRequest.properties.reason.enum,
+    ).toBeTruthy();
     expect(doc.components.schemas.ReportReason.enum).toContain("child_safety");
   });
 });

@@ -2,8 +2,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { roomFor, unwrap } from "../src/rooms/client";
 import { DEFAULT_PERMISSIONS } from "../src/rooms/types";
-import { api, expectError, signUp } from "./helpers";
 import { block, C, createDirect, createGroup, expectSendRefused, flush, send, unread } from "./chat-helpers";
+import { api, expectError, signUp } from "./helpers";
 import { seedUsers } from "./room-helpers";
 
 /** How the room and the D1 directory stay in step: the cases where one must heal or follow the other. */
@@ -16,7 +16,9 @@ describe("room ↔ directory", () => {
     const added = await api("POST", `${C}/${chat.id}/members`, { token: owner.accessToken, body: { userIds: [late.id] } });
     expect(added.status, added.text).toBe(200);
     expect((await unread(late)).total).toBe(0);
-    const row = await env.DB.prepare("SELECT m.read_seq, c.last_seq FROM chat_members m JOIN chats c ON c.id = m.chat_id WHERE m.chat_id = ? AND m.user_id = ?")
+    const row = await env.DB.prepare(
+      "SELECT m.read_seq, c.last_seq FROM chat_members m JOIN chats c ON c.id = m.chat_id WHERE m.chat_id = ? AND m.user_id = ?",
+    )
       .bind(chat.id, late.id)
       .first<{ read_seq: number; last_seq: number }>();
     // "created" + 3 messages: the newcomer starts at seq 4.
@@ -41,7 +43,10 @@ describe("room ↔ directory", () => {
     ]);
     const room = roomFor(env, chatId);
     // The chat is frozen in D1: the room learns that too, not just that the chat exists.
-    expect(await room.send({ userId: a!, clientMessageId: "x", type: "text", text: "hi" })).toMatchObject({ ok: false, error: { code: "chat_frozen" } });
+    expect(await room.send({ userId: a!, clientMessageId: "x", type: "text", text: "hi" })).toMatchObject({
+      ok: false,
+      error: { code: "chat_frozen" },
+    });
     await env.DB.prepare("UPDATE chats SET frozen_at = NULL WHERE id = ?").bind(chatId).run();
     unwrap(await room.configure({ chatId, type: "group", frozen: false, slowModeSeconds: 0, permissions: DEFAULT_PERMISSIONS }));
     expect(unwrap(await room.send({ userId: a!, clientMessageId: "y", type: "text", text: "hi" })).message.seq).toBe(1);
@@ -52,16 +57,22 @@ describe("room ↔ directory", () => {
   it("applies new default permissions to every plain member at once, without an event per member", async () => {
     const [owner, m1, m2] = [await signUp(), await signUp(), await signUp()];
     const chat = await createGroup(owner, [m1, m2]);
-    const before = (await api("GET", `${C}/${chat.id}/events?after=0&limit=1000`, { token: owner.accessToken })).body.lastEventSeq as number;
+    const before = (await api("GET", `${C}/${chat.id}/events?after=0&limit=1000`, { token: owner.accessToken })).body
+      .lastEventSeq as number;
     const patch = await api("PATCH", `${C}/${chat.id}`, { token: owner.accessToken, body: { permissions: { sendMessages: false } } });
     expect(patch.status, patch.text).toBe(200);
     await expectSendRefused(m1, chat.id, 403, "send_forbidden");
     await expectSendRefused(m2, chat.id, 403, "send_forbidden");
     expect((await send(owner, chat.id, "owners still post")).seq).toBeGreaterThan(0);
-    const events = (await api("GET", `${C}/${chat.id}/events?after=${before}&limit=1000`, { token: owner.accessToken })).body.events as { type: string }[];
+    const events = (await api("GET", `${C}/${chat.id}/events?after=${before}&limit=1000`, { token: owner.accessToken })).body.events as {
+      type: string;
+    }[];
     expect(events.filter((e) => e.type === "member.updated")).toEqual([]);
     // A member's own override wins over the defaults.
-    const grant = await api("PATCH", `${C}/${chat.id}/members/${m1.id}`, { token: owner.accessToken, body: { permissions: { sendMessages: true } } });
+    const grant = await api("PATCH", `${C}/${chat.id}/members/${m1.id}`, {
+      token: owner.accessToken,
+      body: { permissions: { sendMessages: true } },
+    });
     expect(grant.status, grant.text).toBe(200);
     expect((await send(m1, chat.id, "allowed again")).senderId).toBe(m1.id);
     await expectSendRefused(m2, chat.id, 403, "send_forbidden");
@@ -75,7 +86,9 @@ describe("room ↔ directory", () => {
     await expectSendRefused(a, chat.id, 403, "blocked");
     await expectSendRefused(b, chat.id, 403, "blocked");
     // History stays readable for both.
-    const texts = (await api("GET", `${C}/${chat.id}/messages`, { token: a.accessToken })).body.items.filter((m: { type: string }) => m.type === "text");
+    const texts = (await api("GET", `${C}/${chat.id}/messages`, { token: a.accessToken })).body.items.filter(
+      (m: { type: string }) => m.type === "text",
+    );
     expect(texts.map((m: { text: string }) => m.text)).toEqual(["hi"]);
     const unblock = await api("DELETE", `/api/v1/users/me/blocked/${a.id}`, { token: b.accessToken });
     expect(unblock.status).toBe(204);
@@ -88,7 +101,9 @@ describe("room ↔ directory", () => {
     await send(b, chat.id, "from b");
     await send(a, chat.id, "from a");
     await flush(chat.id);
-    const rows = await env.DB.prepare("SELECT user_id, read_seq FROM chat_members WHERE chat_id = ? ORDER BY read_seq").bind(chat.id).all<{ user_id: string; read_seq: number }>();
+    const rows = await env.DB.prepare("SELECT user_id, read_seq FROM chat_members WHERE chat_id = ? ORDER BY read_seq")
+      .bind(chat.id)
+      .all<{ user_id: string; read_seq: number }>();
     const seqs = Object.fromEntries(rows.results.map((r) => [r.user_id, r.read_seq]));
     expect(seqs[a.id]).toBe(3);
     expect(seqs[b.id]).toBe(2);

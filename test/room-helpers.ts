@@ -22,7 +22,15 @@ export async function seedChat(type: ChatType, members: [string, MemberRole][], 
     ),
   ]);
   const room = roomFor(env, chatId);
-  unwrap(await room.configure({ chatId, type, frozen: opts.frozen ?? false, slowModeSeconds: opts.slowModeSeconds ?? 0, permissions: DEFAULT_PERMISSIONS }));
+  unwrap(
+    await room.configure({
+      chatId,
+      type,
+      frozen: opts.frozen ?? false,
+      slowModeSeconds: opts.slowModeSeconds ?? 0,
+      permissions: DEFAULT_PERMISSIONS,
+    }),
+  );
   return { chatId, room };
 }
 
@@ -109,13 +117,9 @@ export async function seedUsers(count: number): Promise<string[]> {
   const ids = Array.from({ length: count }, () => crypto.randomUUID());
   await env.DB.batch(
     ids.map((id, i) =>
-      env.DB.prepare("INSERT INTO users (id, username, display_name, password_hash, created_at, updated_at) VALUES (?, ?, ?, '', ?, ?)").bind(
-        id,
-        `room_user_${id.slice(0, 8)}_${i}`,
-        `Room user ${i}`,
-        at,
-        at,
-      ),
+      env.DB.prepare(
+        "INSERT INTO users (id, username, display_name, password_hash, created_at, updated_at) VALUES (?, ?, ?, '', ?, ?)",
+      ).bind(id, `room_user_${id.slice(0, 8)}_${i}`, `Room user ${i}`, at, at),
     ),
   );
   return ids;

@@ -4,7 +4,8 @@ import { api, signUp, type TestUser } from "./helpers";
 import type { TestSocket } from "./room-helpers";
 
 const online = (s: TestSocket) => [...(s.frames[0].online as string[])].sort();
-const presenceOf = (s: TestSocket, userId: string, since = 0) => s.frames.slice(since).filter((f) => f.type === "presence" && f.userId === userId);
+const presenceOf = (s: TestSocket, userId: string, since = 0) =>
+  s.frames.slice(since).filter((f) => f.type === "presence" && f.userId === userId);
 
 /** Wait until a ping round trip completed: every frame the room sent before it has arrived. */
 const settle = async (...sockets: TestSocket[]) => {
@@ -92,7 +93,12 @@ describe("presence in rooms follows lastSeen privacy and blocks", () => {
     expect((await api("DELETE", `/api/v1/users/me/contacts/${a.id}`, { token: b.accessToken })).status).toBe(204);
     expect(await sa.next("presence", (f) => f.userId === b.id && !f.online, mark)).toBeTruthy();
     await settle(sa);
-    expect(sa.frames.slice(mark).filter((f) => f.type === "presence" && f.userId === b.id).at(-1).online).toBe(false);
+    expect(
+      sa.frames
+        .slice(mark)
+        .filter((f) => f.type === "presence" && f.userId === b.id)
+        .at(-1).online,
+    ).toBe(false);
   });
 
   it("read receipts turned off apply to chats at once", async () => {

@@ -8,7 +8,11 @@ import { api, expectError, signUp, type TestUser } from "./helpers";
 const SEARCH = "/api/v1/users/search";
 
 /** A word no other test uses: letters only, so it is one FTS token. */
-const word = () => `zq${Math.random().toString(36).replace(/[^a-z]/g, "").slice(0, 8)}${"abcdefgh"[Math.floor(Math.random() * 8)]}`;
+const word = () =>
+  `zq${Math.random()
+    .toString(36)
+    .replace(/[^a-z]/g, "")
+    .slice(0, 8)}${"abcdefgh"[Math.floor(Math.random() * 8)]}`;
 
 async function setColumns(userId: string, columns: Record<string, string | number | null>) {
   const names = Object.keys(columns);
@@ -127,7 +131,13 @@ describe("GET /users/search: ranking", () => {
     await setColumns(closed.id, { privacy_last_seen: "nobody", last_seen_at: Date.now() });
     const res = await search(viewer.accessToken, `open ${w}`);
     expect(res.body.items).toHaveLength(1);
-    expect(res.body.items[0]).toMatchObject({ id: open.id, username: open.username, displayName: `Open ${w}`, bio: "hello", email: `${w}@example.com` });
+    expect(res.body.items[0]).toMatchObject({
+      id: open.id,
+      username: open.username,
+      displayName: `Open ${w}`,
+      bio: "hello",
+      email: `${w}@example.com`,
+    });
     expect(res.body.items[0].lastSeenAt).toMatch(/Z$/);
     expect(res.body.items[0].passwordHash).toBeUndefined();
     const hidden = (await search(viewer.accessToken, `closed ${w}`)).body.items[0];
@@ -142,7 +152,9 @@ describe("GET /users/search: who never appears", () => {
     const w = word();
     const viewer = await signUp();
     const bystander = await signUp();
-    const people = await Promise.all(["blocked", "blocker", "suspended", "banned", "deleted", "visible"].map((n) => signUp({ displayName: `${n} ${w}` })));
+    const people = await Promise.all(
+      ["blocked", "blocker", "suspended", "banned", "deleted", "visible"].map((n) => signUp({ displayName: `${n} ${w}` })),
+    );
     const [blocked, blocker, suspended, banned, deleted, visible] = people as [TestUser, TestUser, TestUser, TestUser, TestUser, TestUser];
     await block(viewer, blocked);
     await block(blocker, viewer);
@@ -237,9 +249,18 @@ describe("GET /users/search: pagination and plan", () => {
     for (const after of [null, { e: 0 as const, r: -1.5, i: "0190" }]) {
       const plan = await db.all<{ detail: string }>(sql`EXPLAIN QUERY PLAN ${userSearchSql("viewer-id", parsed, 20, after)}`);
       const details = plan.map((p) => p.detail);
-      expect(details.some((d) => /VIRTUAL TABLE INDEX/.test(d)), details.join("\n")).toBe(true);
-      expect(details.some((d) => /SEARCH u USING INTEGER PRIMARY KEY \(rowid=\?\)/.test(d)), details.join("\n")).toBe(true);
-      expect(details.filter((d) => /^SCAN (u|users|b|blocks)\b/.test(d)), details.join("\n")).toEqual([]);
+      expect(
+        details.some((d) => /VIRTUAL TABLE INDEX/.test(d)),
+        details.join("\n"),
+      ).toBe(true);
+      expect(
+        details.some((d) => /SEARCH u USING INTEGER PRIMARY KEY \(rowid=\?\)/.test(d)),
+        details.join("\n"),
+      ).toBe(true);
+      expect(
+        details.filter((d) => /^SCAN (u|users|b|blocks)\b/.test(d)),
+        details.join("\n"),
+      ).toEqual([]);
     }
   });
 });

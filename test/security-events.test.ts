@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, expectError, logIn, signUp, uniqueName, type TestUser } from "./helpers";
+import { api, expectError, logIn, signUp, type TestUser, uniqueName } from "./helpers";
 
 const AUTH = "/api/v1/auth";
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -59,8 +59,10 @@ async function events(token: string): Promise<any[]> {
 
 const types = async (token: string) => (await events(token)).map((e) => e.type);
 
-const verifyEmail = (userId: string) => env.DB.prepare("UPDATE users SET email_verified_at = ? WHERE id = ?").bind(Date.now(), userId).run();
-const verifyPhone = (userId: string) => env.DB.prepare("UPDATE users SET phone_verified_at = ? WHERE id = ?").bind(Date.now(), userId).run();
+const verifyEmail = (userId: string) =>
+  env.DB.prepare("UPDATE users SET email_verified_at = ? WHERE id = ?").bind(Date.now(), userId).run();
+const verifyPhone = (userId: string) =>
+  env.DB.prepare("UPDATE users SET phone_verified_at = ? WHERE id = ?").bind(Date.now(), userId).run();
 
 /** What the development notifier captured for `recipient` (read from D1: the outbox route is built elsewhere). */
 async function outbox(recipient: string) {

@@ -38,15 +38,11 @@ describe("health", () => {
 
 describe("configuration outside development", () => {
   const register = () =>
-    fetchWithEnv(
-      { ENVIRONMENT: "production", JWT_SECRET: undefined },
-      "/api/v1/auth/register",
-      {
-        method: "POST",
-        headers: { "content-type": "application/json", "cf-connecting-ip": uniqueIp() },
-        body: JSON.stringify({ username: uniqueName(), password: STRONG_PASSWORD }),
-      },
-    );
+    fetchWithEnv({ ENVIRONMENT: "production", JWT_SECRET: undefined }, "/api/v1/auth/register", {
+      method: "POST",
+      headers: { "content-type": "application/json", "cf-connecting-ip": uniqueIp() },
+      body: JSON.stringify({ username: uniqueName(), password: STRONG_PASSWORD }),
+    });
 
   it("a missing signing secret fails readiness", async () => {
     const res = await fetchWithEnv({ ENVIRONMENT: "production", JWT_SECRET: undefined }, "/health/ready");
@@ -82,7 +78,9 @@ describe("configuration outside development", () => {
       body: JSON.stringify({ username, password: STRONG_PASSWORD }),
     });
     expect(res.status).toBe(201);
-    const row = await env.DB.prepare("SELECT password_hash FROM users WHERE username = ?").bind(username).first<{ password_hash: string }>();
+    const row = await env.DB.prepare("SELECT password_hash FROM users WHERE username = ?")
+      .bind(username)
+      .first<{ password_hash: string }>();
     expect(row!.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   });
 });

@@ -9,7 +9,10 @@ import { connectRoom, seedChat, seedUsers, TestSocket } from "./room-helpers";
 describe("room sockets: limits", () => {
   it(`keeps at most ${MAX_SOCKETS_PER_USER} sockets per user per chat: the oldest closes with 4008`, async () => {
     const [a, b] = await seedUsers(2);
-    const { chatId } = await seedChat("group", [[a!, "owner"], [b!, "member"]]);
+    const { chatId } = await seedChat("group", [
+      [a!, "owner"],
+      [b!, "member"],
+    ]);
     const other = await connectRoom(chatId, b!);
     const sockets = [];
     for (let i = 0; i < MAX_SOCKETS_PER_USER; i++) sockets.push(await connectRoom(chatId, a!));
@@ -24,7 +27,10 @@ describe("room sockets: limits", () => {
 
   it("drops a flood past the frame budget with one error, then closes the socket with 1008", async () => {
     const [a, b] = await seedUsers(2);
-    const { chatId, room } = await seedChat("group", [[a!, "owner"], [b!, "member"]]);
+    const { chatId, room } = await seedChat("group", [
+      [a!, "owner"],
+      [b!, "member"],
+    ]);
     const flooder = await connectRoom(chatId, a!);
     const bystander = await connectRoom(chatId, b!);
     const total = FRAME_BURST + FLOOD_MAX_DROPPED + 50;
@@ -42,7 +48,9 @@ describe("room sockets: limits", () => {
     expect(await bystander.next("presence", (f) => f.userId === a && f.online === false)).toBeTruthy();
     expect(unwrap(await room.history(b!, { limit: 10 })).items.map((m) => m.text)).toEqual(["fine"]);
     // Reconnecting to flood again is refused for a while; other members connect as usual.
-    const again = await room.fetch("http://room/ws", { headers: { Upgrade: "websocket", "x-user-id": a!, "x-session-id": crypto.randomUUID() } });
+    const again = await room.fetch("http://room/ws", {
+      headers: { Upgrade: "websocket", "x-user-id": a!, "x-session-id": crypto.randomUUID() },
+    });
     expect(again.status).toBe(429);
     expect(((await again.json()) as any).error).toMatchObject({ code: "rate_limited", details: { retryAfter: expect.any(Number) } });
     expect((await connectRoom(chatId, b!)).closed).toBeNull();
@@ -50,8 +58,10 @@ describe("room sockets: limits", () => {
 
   it("answers an unexpected failure with an `internal` error frame, logs it with the request id, keeps the socket", async () => {
     const [a] = await seedUsers(1);
-    const { chatId, room } = await seedChat("group", [[a!, "owner"]]);
-    const res = await room.fetch("http://room/ws", { headers: { Upgrade: "websocket", "x-user-id": a!, "x-session-id": crypto.randomUUID(), "x-request-id": "req-sock-1" } });
+    const { room } = await seedChat("group", [[a!, "owner"]]);
+    const res = await room.fetch("http://room/ws", {
+      headers: { Upgrade: "websocket", "x-user-id": a!, "x-session-id": crypto.randomUUID(), "x-request-id": "req-sock-1" },
+    });
     const s = new TestSocket(res.webSocket!);
     res.webSocket!.accept();
     await s.next("hello");
@@ -70,7 +80,10 @@ describe("room sockets: limits", () => {
     expect(await s.request({ type: "ping" })).toMatchObject({ type: "ack", pong: true });
     expect(s.closed).toBeNull();
     // The failed send left nothing behind: the message insert was rolled back with the event.
-    const count = await runInDurableObject(room, (_i, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM messages").one().n);
+    const count = await runInDurableObject(
+      room,
+      (_i, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM messages").one().n,
+    );
     expect(count).toBe(0);
     s.close();
   });
@@ -79,7 +92,14 @@ describe("room sockets: limits", () => {
 describe("room limits survive eviction", () => {
   it("slow mode", async () => {
     const [a, b] = await seedUsers(2);
-    const { room } = await seedChat("group", [[a!, "owner"], [b!, "member"]], { slowModeSeconds: 60 });
+    const { room } = await seedChat(
+      "group",
+      [
+        [a!, "owner"],
+        [b!, "member"],
+      ],
+      { slowModeSeconds: 60 },
+    );
     unwrap(await room.send({ userId: b!, clientMessageId: "s1", type: "text", text: "first" }));
     await evictDurableObject(room);
     const second = await room.send({ userId: b!, clientMessageId: "s2", type: "text", text: "second" });

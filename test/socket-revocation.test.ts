@@ -4,7 +4,7 @@ import { hubFor } from "../src/hubs/client";
 import { roomFor } from "../src/rooms/client";
 import { CLOSE } from "../src/rooms/protocol";
 import { cid, createGroup, history, openChatSocket, upgradeChat } from "./chat-helpers";
-import { api, logIn, signUp, STRONG_PASSWORD, type TestUser, uniqueName } from "./helpers";
+import { api, logIn, STRONG_PASSWORD, signUp, type TestUser, uniqueName } from "./helpers";
 import type { TestSocket } from "./room-helpers";
 
 const AUTH = "/api/v1/auth";
@@ -24,7 +24,12 @@ async function scene(b?: TestUser) {
 async function secondSession(u: TestUser, deviceId?: string) {
   const res = await logIn(u.username, u.password, deviceId ? { deviceId } : {});
   expect(res.status, res.text).toBe(200);
-  return { ...u, accessToken: res.body.tokens.accessToken as string, refreshToken: res.body.tokens.refreshToken as string, sessionId: res.body.session.id as string };
+  return {
+    ...u,
+    accessToken: res.body.tokens.accessToken as string,
+    refreshToken: res.body.tokens.refreshToken as string,
+    sessionId: res.body.session.id as string,
+  };
 }
 
 /**
@@ -79,7 +84,11 @@ describe("ending a session closes its live sockets at once", () => {
   it("revoke-all and change-password close every other session's sockets", async () => {
     for (const end of [
       (u: TestUser) => api("POST", `${AUTH}/sessions/revoke-all`, { token: u.accessToken }),
-      (u: TestUser) => api("POST", `${AUTH}/change-password`, { token: u.accessToken, body: { currentPassword: STRONG_PASSWORD, newPassword: NEW_PASSWORD } }),
+      (u: TestUser) =>
+        api("POST", `${AUTH}/change-password`, {
+          token: u.accessToken,
+          body: { currentPassword: STRONG_PASSWORD, newPassword: NEW_PASSWORD },
+        }),
     ]) {
       const s = await scene();
       const laptop = await secondSession(s.b);
@@ -96,9 +105,13 @@ describe("ending a session closes its live sockets at once", () => {
     const s = await scene(await signUp({ email }));
     await env.DB.prepare("UPDATE users SET email_verified_at = ? WHERE id = ?").bind(Date.now(), s.b.id).run();
     expect((await api("POST", `${AUTH}/forgot-password`, { body: { identifier: email } })).status).toBe(202);
-    const mail = (await api("GET", `/api/v1/dev/outbox?to=${encodeURIComponent(email)}`)).body.items.find((m: any) => m.kind === "password.reset");
+    const mail = (await api("GET", `/api/v1/dev/outbox?to=${encodeURIComponent(email)}`)).body.items.find(
+      (m: any) => m.kind === "password.reset",
+    );
     const code = /\b(\d{6})\b/.exec(mail.text)![1];
-    expect((await api("POST", `${AUTH}/reset-password`, { body: { identifier: email, code, newPassword: NEW_PASSWORD } })).status).toBe(204);
+    expect((await api("POST", `${AUTH}/reset-password`, { body: { identifier: email, code, newPassword: NEW_PASSWORD } })).status).toBe(
+      204,
+    );
     await expectCutOff(s, s.victim, CLOSE.sessionEnded);
   });
 
@@ -181,7 +194,9 @@ describe("a session ending while its socket opens", () => {
   it("is refused by the room when the ending reached the room first", async () => {
     const s = await scene();
     const sessionId = crypto.randomUUID();
-    expect(await roomFor(env, s.chat.id).endSessions(s.b.id, [sessionId], CLOSE.sessionEnded, "session ended", Date.now() + 60_000)).toBe(true);
+    expect(await roomFor(env, s.chat.id).endSessions(s.b.id, [sessionId], CLOSE.sessionEnded, "session ended", Date.now() + 60_000)).toBe(
+      true,
+    );
     expect((await upgrade(s.chat.id, s.b.id, sessionId)).status).toBe(401);
     // The user's other sockets were not touched.
     expect(await s.victim.request({ type: "ping" })).toMatchObject({ type: "ack" });

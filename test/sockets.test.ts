@@ -1,13 +1,16 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
 import { roomFor, unwrap } from "../src/rooms/client";
 import { connectRoom, member, seedChat, seedUsers } from "./room-helpers";
 
 describe("room sockets: frames", () => {
   it("greets with hello, acks sends and fans out message.new to every socket", async () => {
     const [a, b] = await seedUsers(2);
-    const { chatId } = await seedChat("group", [[a!, "owner"], [b!, "member"]]);
+    const { chatId } = await seedChat("group", [
+      [a!, "owner"],
+      [b!, "member"],
+    ]);
     const sa = await connectRoom(chatId, a!);
     const sb = await connectRoom(chatId, b!);
     expect(sb.frames[0]).toMatchObject({ type: "hello", chatId, lastSeq: 0, lastEventSeq: 0 });
@@ -32,10 +35,17 @@ describe("room sockets: frames", () => {
     expect(await s.next("error", (f) => f.code === "malformed_json")).toBeTruthy();
     s.send({ type: "no.such.frame", id: "x1" });
     expect(await s.next("error", (f) => f.id === "x1")).toMatchObject({ code: "validation_failed" });
-    expect(await s.request({ type: "message.send", clientMessageId: "c", text: "" })).toMatchObject({ type: "error", code: "validation_failed" });
-    expect(await s.request({ type: "message.send", clientMessageId: "c", text: "x".repeat(4097) })).toMatchObject({ code: "validation_failed" });
+    expect(await s.request({ type: "message.send", clientMessageId: "c", text: "" })).toMatchObject({
+      type: "error",
+      code: "validation_failed",
+    });
+    expect(await s.request({ type: "message.send", clientMessageId: "c", text: "x".repeat(4097) })).toMatchObject({
+      code: "validation_failed",
+    });
     expect(await s.request({ type: "read", seq: -1 })).toMatchObject({ code: "validation_failed" });
-    expect(await s.request({ type: "message.send", clientMessageId: "c", text: "ok", extra: true })).toMatchObject({ code: "validation_failed" });
+    expect(await s.request({ type: "message.send", clientMessageId: "c", text: "ok", extra: true })).toMatchObject({
+      code: "validation_failed",
+    });
     // Still open and working.
     expect(await s.request({ type: "ping" })).toMatchObject({ type: "ack", pong: true });
     expect(s.closed).toBeNull();
@@ -73,7 +83,10 @@ describe("room sockets: frames", () => {
 describe("room sockets: typing, receipts, presence", () => {
   it("broadcasts typing to others and expires it after 6 s through the alarm", async () => {
     const [a, b] = await seedUsers(2);
-    const { chatId, room } = await seedChat("group", [[a!, "owner"], [b!, "member"]]);
+    const { chatId, room } = await seedChat("group", [
+      [a!, "owner"],
+      [b!, "member"],
+    ]);
     const sa = await connectRoom(chatId, a!);
     const sb = await connectRoom(chatId, b!);
     await sa.request({ type: "typing.start" });
@@ -96,7 +109,11 @@ describe("room sockets: typing, receipts, presence", () => {
 
   it("broadcasts read and delivered receipts, monotonic, and hides reads of members who turned receipts off", async () => {
     const [a, b, c] = await seedUsers(3);
-    const { chatId, room } = await seedChat("group", [[a!, "owner"], [b!, "member"], [c!, "member"]]);
+    const { chatId, room } = await seedChat("group", [
+      [a!, "owner"],
+      [b!, "member"],
+      [c!, "member"],
+    ]);
     unwrap(await room.membersChanged({ updated: [member(c!, "member", false)] }));
     const sa = await connectRoom(chatId, a!);
     const sb = await connectRoom(chatId, b!);
@@ -121,7 +138,10 @@ describe("room sockets: typing, receipts, presence", () => {
 
   it("announces presence on a member's first socket and after their last one closes", async () => {
     const [a, b] = await seedUsers(2);
-    const { chatId } = await seedChat("group", [[a!, "owner"], [b!, "member"]]);
+    const { chatId } = await seedChat("group", [
+      [a!, "owner"],
+      [b!, "member"],
+    ]);
     const sa = await connectRoom(chatId, a!);
     const b1 = await connectRoom(chatId, b!);
     expect(await sa.next("presence", (f) => f.userId === b)).toMatchObject({ online: true });
@@ -138,16 +158,26 @@ describe("room sockets: typing, receipts, presence", () => {
 describe("room sockets: membership and recovery", () => {
   it("closes a removed member's sockets at once and refuses their frames", async () => {
     const [a, b] = await seedUsers(2);
-    const { chatId, room } = await seedChat("group", [[a!, "owner"], [b!, "member"]]);
+    const { chatId, room } = await seedChat("group", [
+      [a!, "owner"],
+      [b!, "member"],
+    ]);
     const sa = await connectRoom(chatId, a!);
     const sb = await connectRoom(chatId, b!);
     // D1 first, as the chats service does, then the room.
     await env.DB.prepare("DELETE FROM chat_members WHERE chat_id = ? AND user_id = ?").bind(chatId, b!).run();
-    unwrap(await room.membersChanged({ removed: [{ userId: b!, reason: "removed" }], notice: { event: "removed", actorId: a!, userIds: [b!] } }));
+    unwrap(
+      await room.membersChanged({ removed: [{ userId: b!, reason: "removed" }], notice: { event: "removed", actorId: a!, userIds: [b!] } }),
+    );
     expect(await sb.closedWith()).toEqual({ code: 4001, reason: "removed from the chat" });
     expect(await sa.next("member.removed")).toMatchObject({ userId: b, reason: "removed" });
-    expect((await sa.next("message.new", (f) => f.message.type === "system")).message.system).toMatchObject({ event: "removed", userIds: [b] });
-    const res = await roomFor(env, chatId).fetch("http://room/ws", { headers: { Upgrade: "websocket", "x-user-id": b!, "x-session-id": "s" } });
+    expect((await sa.next("message.new", (f) => f.message.type === "system")).message.system).toMatchObject({
+      event: "removed",
+      userIds: [b],
+    });
+    const res = await roomFor(env, chatId).fetch("http://room/ws", {
+      headers: { Upgrade: "websocket", "x-user-id": b!, "x-session-id": "s" },
+    });
     expect(res.status).toBe(403);
     expect(await res.json()).toMatchObject({ error: { code: "member_removed" } });
     sa.close();
@@ -155,14 +185,18 @@ describe("room sockets: membership and recovery", () => {
 
   it("replays exactly the missed events to a client that reconnects with sync", async () => {
     const [a, b] = await seedUsers(2);
-    const { chatId } = await seedChat("group", [[a!, "owner"], [b!, "member"]]);
+    const { chatId } = await seedChat("group", [
+      [a!, "owner"],
+      [b!, "member"],
+    ]);
     const sa = await connectRoom(chatId, a!);
     let sb = await connectRoom(chatId, b!);
     await sa.request({ type: "message.send", clientMessageId: "s1", text: "one" });
     const seenUpTo = (await sb.next("message.new")).eventSeq;
     sb.close();
     const missed: number[] = [];
-    for (let i = 2; i <= 4; i++) missed.push((await sa.request({ type: "message.send", clientMessageId: `s${i}`, text: `n${i}` })).message.seq);
+    for (let i = 2; i <= 4; i++)
+      missed.push((await sa.request({ type: "message.send", clientMessageId: `s${i}`, text: `n${i}` })).message.seq);
     const edit = await sa.request({ type: "message.send", clientMessageId: "s5", text: "five" });
     sb = await connectRoom(chatId, b!);
     const start = sb.frames.length;
@@ -192,11 +226,20 @@ describe("room sockets: membership and recovery", () => {
 
   it("keeps one order for every receiver when many members send at once", async () => {
     const users = await seedUsers(6);
-    const { chatId } = await seedChat("group", users.map((u, i) => [u, i === 0 ? "owner" : "member"] as [string, "owner" | "member"]));
+    const { chatId } = await seedChat(
+      "group",
+      users.map((u, i) => [u, i === 0 ? "owner" : "member"] as [string, "owner" | "member"]),
+    );
     const sockets = await Promise.all(users.map((u) => connectRoom(chatId, u)));
     const perSender = 10;
     await Promise.all(
-      sockets.map((s, i) => Promise.all(Array.from({ length: perSender }, (_, k) => s.request({ type: "message.send", clientMessageId: `o${i}-${k}`, text: `${i}:${k}` })))),
+      sockets.map((s, i) =>
+        Promise.all(
+          Array.from({ length: perSender }, (_, k) =>
+            s.request({ type: "message.send", clientMessageId: `o${i}-${k}`, text: `${i}:${k}` }),
+          ),
+        ),
+      ),
     );
     const total = users.length * perSender;
     for (const s of sockets) {

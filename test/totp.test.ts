@@ -69,7 +69,7 @@ describe("TOTP (RFC 6238)", () => {
   it("matchTotp refuses malformed codes", () => {
     const t = 1_700_000_015_000;
     const code = generateTotp(RFC_SECRET, t);
-    for (const bad of ["", code.slice(1), `${code}0`, "12a456", " " + code.slice(1), "-12345", "1e5000"]) {
+    for (const bad of ["", code.slice(1), `${code}0`, "12a456", ` ${code.slice(1)}`, "-12345", "1e5000"]) {
       expect(matchTotp(RFC_SECRET, bad, t), bad).toBeNull();
     }
     expect(matchTotp(RFC_SECRET, generateTotp(RFC_SECRET, t, 8), t)).toBeNull();

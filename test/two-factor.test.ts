@@ -55,13 +55,18 @@ async function startLogin(u: TestUser, extra: Record<string, unknown> = {}): Pro
 }
 
 async function userRow(id: string) {
-  return env.DB.prepare("SELECT totp_secret, totp_pending_secret, totp_enabled_at, totp_last_step FROM users WHERE id = ?")
-    .bind(id)
-    .first<{ totp_secret: string | null; totp_pending_secret: string | null; totp_enabled_at: number | null; totp_last_step: number | null }>();
+  return env.DB.prepare("SELECT totp_secret, totp_pending_secret, totp_enabled_at, totp_last_step FROM users WHERE id = ?").bind(id).first<{
+    totp_secret: string | null;
+    totp_pending_secret: string | null;
+    totp_enabled_at: number | null;
+    totp_last_step: number | null;
+  }>();
 }
 
 async function countRows(sql: string, ...binds: unknown[]): Promise<number> {
-  return (await env.DB.prepare(sql).bind(...binds).first<{ n: number }>())!.n;
+  return (await env.DB.prepare(sql)
+    .bind(...binds)
+    .first<{ n: number }>())!.n;
 }
 
 const sessionCount = (userId: string) => countRows("SELECT COUNT(*) AS n FROM sessions WHERE user_id = ?", userId);
@@ -87,7 +92,13 @@ describe("POST /2fa/setup", () => {
     expect(url.protocol).toBe("otpauth:");
     expect(url.host).toBe("totp");
     expect(decodeURIComponent(url.pathname)).toBe(`/Edge Messenger:${u.username}`);
-    expect(Object.fromEntries(url.searchParams)).toEqual({ secret, issuer: "Edge Messenger", algorithm: "SHA1", digits: "6", period: "30" });
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      secret,
+      issuer: "Edge Messenger",
+      algorithm: "SHA1",
+      digits: "6",
+      period: "30",
+    });
     expect(qrSvg.startsWith("<svg")).toBe(true);
     expect(qrSvg).toContain("</svg>");
 
@@ -208,8 +219,16 @@ describe("POST /2fa/enable", () => {
     }
     const extra = expectError(await enable(u.accessToken, { code: "123456", secret: "X" }), 400, "validation_failed");
     expect(extra.details).toEqual(expect.arrayContaining([expect.objectContaining({ code: "unrecognized_keys" })]));
-    expectError(await api("POST", `${AUTH}/2fa/enable`, { token: u.accessToken, raw: "{", headers: { "content-type": "application/json" } }), 400, "malformed_json");
-    expectError(await api("POST", `${AUTH}/2fa/enable`, { token: u.accessToken, raw: "code=1", headers: { "content-type": "text/plain" } }), 415, "unsupported_media_type");
+    expectError(
+      await api("POST", `${AUTH}/2fa/enable`, { token: u.accessToken, raw: "{", headers: { "content-type": "application/json" } }),
+      400,
+      "malformed_json",
+    );
+    expectError(
+      await api("POST", `${AUTH}/2fa/enable`, { token: u.accessToken, raw: "code=1", headers: { "content-type": "text/plain" } }),
+      415,
+      "unsupported_media_type",
+    );
     expect((await userRow(u.id))!.totp_enabled_at).toBeNull();
   });
 
@@ -386,7 +405,11 @@ describe("POST /2fa/disable", () => {
   it("wrong password → 403, wrong code → 400; both right → 204; then login gives tokens directly", async () => {
     const u = await twoFactorUser();
     const pending = await startLogin(u);
-    const wrongPw = expectError(await disable(u.accessToken, { password: "not-the-password-1", code: codeAt(u.secret) }), 403, "invalid_password");
+    const wrongPw = expectError(
+      await disable(u.accessToken, { password: "not-the-password-1", code: codeAt(u.secret) }),
+      403,
+      "invalid_password",
+    );
     expect(wrongPw.message).not.toContain("not-the-password-1");
     expectError(await disable(u.accessToken, { password: u.password, code: wrongCode(u.secret) }), 400, "invalid_code");
     expect((await userRow(u.id))!.totp_enabled_at).not.toBeNull();
@@ -418,8 +441,10 @@ describe("POST /2fa/disable", () => {
 
   it("wrong passwords and codes count toward the lockout", async () => {
     const u = await twoFactorUser();
-    for (let i = 0; i < 3; i++) expectError(await disable(u.accessToken, { password: "wrong-password-99", code: codeAt(u.secret) }), 403, "invalid_password");
-    for (let i = 0; i < 2; i++) expectError(await disable(u.accessToken, { password: u.password, code: wrongCode(u.secret) }), 400, "invalid_code");
+    for (let i = 0; i < 3; i++)
+      expectError(await disable(u.accessToken, { password: "wrong-password-99", code: codeAt(u.secret) }), 403, "invalid_password");
+    for (let i = 0; i < 2; i++)
+      expectError(await disable(u.accessToken, { password: u.password, code: wrongCode(u.secret) }), 400, "invalid_code");
     expectError(await disable(u.accessToken, { password: u.password, code: codeAt(u.secret) }), 429, "too_many_attempts");
     expect((await userRow(u.id))!.totp_enabled_at).not.toBeNull();
   });
@@ -437,7 +462,11 @@ describe("POST /2fa/disable", () => {
       const err = expectError(await disable(u.accessToken, body), 400, "validation_failed");
       expect(err.details, JSON.stringify(body)).toEqual(expect.arrayContaining([expect.objectContaining({ path })]));
     }
-    const extra = expectError(await disable(u.accessToken, { password: u.password, code: "123456", force: true }), 400, "validation_failed");
+    const extra = expectError(
+      await disable(u.accessToken, { password: u.password, code: "123456", force: true }),
+      400,
+      "validation_failed",
+    );
     expect(extra.details).toEqual(expect.arrayContaining([expect.objectContaining({ code: "unrecognized_keys" })]));
     expect((await userRow(u.id))!.totp_enabled_at).not.toBeNull();
   });

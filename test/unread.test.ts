@@ -1,12 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { exactUnread } from "../src/chats/list";
 import type { RoomEnv } from "../src/chats/room-sync";
-import { api, expectError, signUp, type TestUser } from "./helpers";
 import { C, createDirect, createGroup, flush, getChat, send, unread } from "./chat-helpers";
+import { api, expectError, signUp, type TestUser } from "./helpers";
 
 const read = (u: TestUser, chatId: string, seq: number) => api("POST", `${C}/${chatId}/read`, { token: u.accessToken, body: { seq } });
 const settings = (u: TestUser, chatId: string, body: unknown) => api("PUT", `${C}/${chatId}/settings`, { token: u.accessToken, body });
-const listed = async (u: TestUser, chatId: string) => ((await api("GET", C, { token: u.accessToken })).body.items as any[]).find((c) => c.id === chatId);
+const listed = async (u: TestUser, chatId: string) =>
+  ((await api("GET", C, { token: u.accessToken })).body.items as any[]).find((c) => c.id === chatId);
 
 describe("unread counts", () => {
   it("count others' messages only, drop with reads, and agree across the list, the chat and /unread", async () => {
@@ -57,11 +58,21 @@ describe("unread counts", () => {
     const before = await unread(a);
     expect(before.total).toBe(3);
     expect(before.chats).toHaveLength(2);
-    expect(before.chats).toEqual(expect.arrayContaining([{ chatId: group.id, count: 2, muted: false }, { chatId: direct.id, count: 1, muted: false }]));
+    expect(before.chats).toEqual(
+      expect.arrayContaining([
+        { chatId: group.id, count: 2, muted: false },
+        { chatId: direct.id, count: 1, muted: false },
+      ]),
+    );
     await settings(a, group.id, { mutedUntil: new Date(Date.now() + 60_000).toISOString() });
     const muted = await unread(a);
     expect(muted.total).toBe(1);
-    expect(muted.chats).toEqual(expect.arrayContaining([{ chatId: group.id, count: 2, muted: true }, { chatId: direct.id, count: 1, muted: false }]));
+    expect(muted.chats).toEqual(
+      expect.arrayContaining([
+        { chatId: group.id, count: 2, muted: true },
+        { chatId: direct.id, count: 1, muted: false },
+      ]),
+    );
     expect(await listed(a, group.id)).toMatchObject({ unreadCount: 2, muted: true });
     await settings(a, direct.id, { mutedUntil: "forever" });
     expect((await unread(a)).total).toBe(0);

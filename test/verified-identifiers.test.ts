@@ -1,18 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import {
-  api,
-  type ApiResponse,
-  expectError,
-  latestCode,
-  logIn,
-  markVerified,
-  outbox,
-  signUp,
-  STRONG_PASSWORD,
-  type TestUser,
-  uniqueName,
-} from "./helpers";
+import { type ApiResponse, api, expectError, latestCode, logIn, markVerified, outbox, signUp, type TestUser, uniqueName } from "./helpers";
 
 // The rule: an email or phone is an account's only once verified. Several accounts may hold the
 // same unverified address; at most one may have it verified, and only that one signs in, gets
@@ -56,7 +44,11 @@ describe.each(["email", "phone"] as const)("verifying an %s another account has 
 
     const code = await verifyCodeFor(late, kind, address);
     // A wrong code answers like for any address: nothing tells whether it is taken.
-    const miss = expectError(await verify({ purpose: "verify", identifier: address, code: wrong(code) }, late.accessToken), 400, "invalid_code");
+    const miss = expectError(
+      await verify({ purpose: "verify", identifier: address, code: wrong(code) }, late.accessToken),
+      400,
+      "invalid_code",
+    );
     expect(miss.details).toEqual({ attemptsLeft: 2 });
 
     const taken = expectError(await verify({ purpose: "verify", identifier: address, code }, late.accessToken), 409, `${kind}_taken`);
@@ -81,7 +73,9 @@ describe("several accounts holding one unverified address", () => {
     const codeB = await verifyCodeFor(b, "email", address);
     // A's code is not B's: trying it as B spends a try of B's own code, not of A's.
     if (codeA !== codeB) {
-      expect(expectError(await verify({ purpose: "verify", identifier: address, code: codeA }, b.accessToken), 400, "invalid_code").details).toEqual({
+      expect(
+        expectError(await verify({ purpose: "verify", identifier: address, code: codeA }, b.accessToken), 400, "invalid_code").details,
+      ).toEqual({
         attemptsLeft: 2,
       });
     }
@@ -157,8 +151,13 @@ describe("signing in, codes and resets reach only the account that verified the 
     const holder = await signUp({ phone, email });
     const owner = await signUp({ phone, email });
     await markVerified(owner);
-    await env.DB.prepare("UPDATE users SET privacy_phone = 'everyone', privacy_email = 'everyone' WHERE id IN (?, ?)").bind(holder.id, owner.id).run();
-    const res = await api("POST", "/api/v1/users/me/contacts/sync", { token: caller.accessToken, body: { phones: [phone], emails: [email] } });
+    await env.DB.prepare("UPDATE users SET privacy_phone = 'everyone', privacy_email = 'everyone' WHERE id IN (?, ?)")
+      .bind(holder.id, owner.id)
+      .run();
+    const res = await api("POST", "/api/v1/users/me/contacts/sync", {
+      token: caller.accessToken,
+      body: { phones: [phone], emails: [email] },
+    });
     expect(res.status, res.text).toBe(200);
     expect(res.body.items.map((i: any) => [i.matched, i.userId])).toEqual([
       ["phone", owner.id],

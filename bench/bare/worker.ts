@@ -13,7 +13,9 @@ export class BareRoom extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, client_message_id TEXT, text TEXT, created_at INTEGER)");
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, client_message_id TEXT, text TEXT, created_at INTEGER)",
+    );
     this.seq = ctx.storage.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM messages").one().s ?? 0;
   }
 
@@ -31,7 +33,13 @@ export class BareRoom extends DurableObject<Env> {
     if (frame.type !== "message.send") return;
     const seq = ++this.seq;
     const at = Date.now();
-    this.ctx.storage.sql.exec("INSERT INTO messages (seq, client_message_id, text, created_at) VALUES (?, ?, ?, ?)", seq, frame.clientMessageId ?? null, frame.text ?? null, at);
+    this.ctx.storage.sql.exec(
+      "INSERT INTO messages (seq, client_message_id, text, created_at) VALUES (?, ?, ?, ?)",
+      seq,
+      frame.clientMessageId ?? null,
+      frame.text ?? null,
+      at,
+    );
     const message = { seq, clientMessageId: frame.clientMessageId, text: frame.text, createdAt: new Date(at).toISOString() };
     const text = JSON.stringify({ type: "message.new", message });
     for (const socket of this.ctx.getWebSockets()) {

@@ -26,7 +26,9 @@ async function api(method: string, path: string, token?: string, body?: unknown)
   const headers: Record<string, string> = { "cf-connecting-ip": ip() };
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await exports.default.fetch(new Request(`http://bench.test${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }));
+  const res = await exports.default.fetch(
+    new Request(`http://bench.test${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }),
+  );
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
@@ -39,19 +41,33 @@ async function signUp(name: string) {
 
 /** Run one statement with meta; `plan` is its EXPLAIN QUERY PLAN. */
 async function measure(query: { sql: string; params: unknown[] }) {
-  const res = await env.DB.prepare(query.sql).bind(...query.params).all();
-  const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).bind(...query.params).all<{ detail: string }>();
-  return { rowsRead: res.meta.rows_read, rowsWritten: res.meta.rows_written, rows: res.results.length, plan: plan.results.map((r) => r.detail) };
+  const res = await env.DB.prepare(query.sql)
+    .bind(...query.params)
+    .all();
+  const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${query.sql}`)
+    .bind(...query.params)
+    .all<{ detail: string }>();
+  return {
+    rowsRead: res.meta.rows_read,
+    rowsWritten: res.meta.rows_written,
+    rows: res.results.length,
+    plan: plan.results.map((r) => r.detail),
+  };
 }
 
 const report = (key: string, data: Record<string, unknown>) => console.log(`ROWS ${JSON.stringify({ key, ...data })}`);
 
 /** Every row of every table, as JSON strings, to count the rows a request changed. */
 async function snapshot() {
-  const tables = await env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").all<{ name: string }>();
+  const tables = await env.DB.prepare(
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
+  ).all<{ name: string }>();
   const out = new Map<string, string[]>();
   for (const { name } of tables.results) {
-    out.set(name, (await env.DB.prepare(`SELECT * FROM "${name}"`).all()).results.map((r) => JSON.stringify(r)));
+    out.set(
+      name,
+      (await env.DB.prepare(`SELECT * FROM "${name}"`).all()).results.map((r) => JSON.stringify(r)),
+    );
   }
   return out;
 }
@@ -106,12 +122,17 @@ test("D1 rows read and written on the chat hot paths", async () => {
 
   // Some activity, so the list is ordered by real summaries: a message in 20 chats, flushed.
   for (const chatId of bigChats.ids.slice(0, 20)) {
-    expect((await api("POST", `/api/v1/chats/${chatId}/messages`, big.token, { clientMessageId: `a-${chatId}`, text: "hi" })).status).toBe(201);
+    expect((await api("POST", `/api/v1/chats/${chatId}/messages`, big.token, { clientMessageId: `a-${chatId}`, text: "hi" })).status).toBe(
+      201,
+    );
     await runDurableObjectAlarm(roomFor(env, chatId));
   }
 
   // GET /api/v1/chats: its one D1 query (group chats have no peer profiles to load).
-  for (const [user, n] of [[small, SMALL], [big, BIG]] as const) {
+  for (const [user, n] of [
+    [small, SMALL],
+    [big, BIG],
+  ] as const) {
     const res = await api("GET", "/api/v1/chats", user.token);
     expect(res.status).toBe(200);
     expect(res.body.items).toHaveLength(Math.min(PAGE, n));
@@ -136,7 +157,8 @@ test("D1 rows read and written on the chat hot paths", async () => {
   // flush (its alarm). Counted by diffing a snapshot of every D1 table before and after.
   const sendChat = smallChats.ids[0]!;
   const flushNow = () => runDurableObjectAlarm(roomFor(env, sendChat));
-  const send = (k: number) => api("POST", `/api/v1/chats/${sendChat}/messages`, small.token, { clientMessageId: `s-${k}`, text: `send ${k}` });
+  const send = (k: number) =>
+    api("POST", `/api/v1/chats/${sendChat}/messages`, small.token, { clientMessageId: `s-${k}`, text: `send ${k}` });
   expect((await send(0)).status).toBe(201); // warm-up: session and last-seen touches happen at most once a minute
   const SENDS = 10;
   const perSend: Record<string, number>[] = [];
@@ -148,22 +170,40 @@ test("D1 rows read and written on the chat hot paths", async () => {
     perSend.push(diff(before, await snapshot()));
   }
   const sendRows = perSend.map((d) => Object.values(d).reduce((a, b) => a + b, 0));
-  report("send", { label: "message send request (POST …/messages)", sends: SENDS, rowsWritten: Math.max(...sendRows), perSend: sendRows, tables: perSend.find((d) => Object.keys(d).length) ?? {} });
+  report("send", {
+    label: "message send request (POST …/messages)",
+    sends: SENDS,
+    rowsWritten: Math.max(...sendRows),
+    perSend: sendRows,
+    tables: perSend.find((d) => Object.keys(d).length) ?? {},
+  });
   await flushNow();
   for (let k = SENDS + 1; k <= 2 * SENDS; k++) expect((await send(k)).status).toBe(201);
   const beforeFlush = await snapshot();
   const ran = await flushNow();
   const flushed = diff(beforeFlush, await snapshot());
-  report("flush", { label: `summary flush (room alarm) after ${SENDS} sends`, sends: SENDS, ran, rowsWritten: Object.values(flushed).reduce((a, b) => a + b, 0), tables: flushed });
+  report("flush", {
+    label: `summary flush (room alarm) after ${SENDS} sends`,
+    sends: SENDS,
+    ran,
+    rowsWritten: Object.values(flushed).reduce((a, b) => a + b, 0),
+    tables: flushed,
+  });
 
   // The same with 10 different senders: the flush also copies each sender's read position to D1.
   const senders = [small, ...bigChats.creators.slice(0, SENDS - 1)];
-  const group = await api("POST", "/api/v1/chats", small.token, { type: "group", name: "senders", memberIds: senders.slice(1).map((u) => u.id) });
+  const group = await api("POST", "/api/v1/chats", small.token, {
+    type: "group",
+    name: "senders",
+    memberIds: senders.slice(1).map((u) => u.id),
+  });
   expect(group.status, JSON.stringify(group.body)).toBe(201);
   const groupId = group.body.chat.id as string;
   await runDurableObjectAlarm(roomFor(env, groupId));
   for (const [k, u] of senders.entries()) {
-    expect((await api("POST", `/api/v1/chats/${groupId}/messages`, u.token, { clientMessageId: `m-${k}`, text: `from ${k}` })).status).toBe(201);
+    expect((await api("POST", `/api/v1/chats/${groupId}/messages`, u.token, { clientMessageId: `m-${k}`, text: `from ${k}` })).status).toBe(
+      201,
+    );
   }
   const beforeMany = await snapshot();
   const ranMany = await runDurableObjectAlarm(roomFor(env, groupId));
@@ -179,11 +219,33 @@ test("D1 rows read and written on the chat hot paths", async () => {
   // The flush's statements as src/rooms/summary.ts writes them, with their meta.
   const at = Date.now();
   const [read, summary, counter] = await env.DB.batch([
-    env.DB.prepare("UPDATE chat_members SET read_seq = ? WHERE chat_id = ? AND user_id = ? AND read_seq < ?").bind(10_000, sendChat, small.id, 10_000),
-    env.DB.prepare("UPDATE chats SET last_seq = ?, last_activity_at = max(last_activity_at, ?), last_message = ? WHERE id = ?").bind(SENDS + 2, at, '{"text":"x"}', sendChat),
+    env.DB.prepare("UPDATE chat_members SET read_seq = ? WHERE chat_id = ? AND user_id = ? AND read_seq < ?").bind(
+      10_000,
+      sendChat,
+      small.id,
+      10_000,
+    ),
+    env.DB.prepare("UPDATE chats SET last_seq = ?, last_activity_at = max(last_activity_at, ?), last_message = ? WHERE id = ?").bind(
+      SENDS + 2,
+      at,
+      '{"text":"x"}',
+      sendChat,
+    ),
     env.DB.prepare("UPDATE stat_counters SET value = value + ? WHERE key = 'messages'").bind(SENDS),
   ]);
-  report("flush_read", { label: "flush: UPDATE chat_members read_seq (per sender since the last flush)", rowsRead: read!.meta.rows_read, rowsWritten: read!.meta.rows_written });
-  report("flush_summary", { label: "flush: UPDATE chats (summary row)", rowsRead: summary!.meta.rows_read, rowsWritten: summary!.meta.rows_written });
-  report("flush_counter", { label: "flush: UPDATE stat_counters (messages)", rowsRead: counter!.meta.rows_read, rowsWritten: counter!.meta.rows_written });
+  report("flush_read", {
+    label: "flush: UPDATE chat_members read_seq (per sender since the last flush)",
+    rowsRead: read!.meta.rows_read,
+    rowsWritten: read!.meta.rows_written,
+  });
+  report("flush_summary", {
+    label: "flush: UPDATE chats (summary row)",
+    rowsRead: summary!.meta.rows_read,
+    rowsWritten: summary!.meta.rows_written,
+  });
+  report("flush_counter", {
+    label: "flush: UPDATE stat_counters (messages)",
+    rowsRead: counter!.meta.rows_read,
+    rowsWritten: counter!.meta.rows_written,
+  });
 });

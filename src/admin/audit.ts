@@ -93,10 +93,7 @@ const AuditCursor = z.object({ i: z.string().max(64) });
  * The audit log, newest first (ids are UUIDv7, so id order is time order), keyset-paginated on
  * id through the primary key; optionally only the entries about one target (admin_audit_target_idx).
  */
-export async function listAudit(
-  db: Database,
-  input: { limit: number; cursor?: string; targetType?: string; targetId?: string },
-) {
+export async function listAudit(db: Database, input: { limit: number; cursor?: string; targetType?: string; targetId?: string }) {
   const after = decodeCursor(input.cursor, AuditCursor);
   const conditions = [];
   if (input.targetId) conditions.push(eq(adminAudit.targetId, input.targetId));

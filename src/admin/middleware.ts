@@ -58,7 +58,7 @@ export function requireRole(min: "moderator" | "admin"): MiddlewareHandler<AppEn
       .select({ id: users.id, username: users.username, role: users.role, status: users.status })
       .from(users)
       .where(eq(users.id, c.var.auth.userId));
-    if (!me || me.status !== "active") throw noSuchRoute();
+    if (me?.status !== "active") throw noSuchRoute();
     let role = me.role;
     if (role !== "admin" && bootstrapUsernames(c.env).includes(me.username) && (await bootstrapAdmin(db, me.id))) {
       role = "admin";

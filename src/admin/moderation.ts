@@ -82,8 +82,16 @@ export function accountActionStatements(
   if (action.kind === "ban") details.reason = action.reason;
   const where = extra.guard ? and(eq(users.id, target.id), guardHolds(db, extra.guard)) : eq(users.id, target.id);
   return [
-    auditStatement(db, { actorId: actor.userId, action: AUDIT_ACTION[action.kind], targetType: "user", targetId: target.id, details }, extra.guard),
-    db.update(users).set(changesFor(action, target, now())).where(where).returning(),
+    auditStatement(
+      db,
+      { actorId: actor.userId, action: AUDIT_ACTION[action.kind], targetType: "user", targetId: target.id, details },
+      extra.guard,
+    ),
+    db
+      .update(users)
+      .set(changesFor(action, target, now()))
+      .where(where)
+      .returning(),
   ] as const;
 }
 
@@ -100,7 +108,13 @@ export async function endSessionsFor(db: Database, env: Bindings, userId: string
  * account_suspended` / `account_banned`. Restoring an account that is not suspended or banned is
  * `409 account_not_restricted`.
  */
-export async function applyAccountAction(db: Database, env: Bindings, actor: StaffContext, userId: string, action: AccountAction): Promise<UserRow> {
+export async function applyAccountAction(
+  db: Database,
+  env: Bindings,
+  actor: StaffContext,
+  userId: string,
+  action: AccountAction,
+): Promise<UserRow> {
   const target = await loadModerationTarget(db, actor, userId);
   if (action.kind === "restore" && target.status === "active") {
     throw new AppError(409, "account_not_restricted", "This account is not suspended or banned");
@@ -119,7 +133,13 @@ export async function setRole(db: Database, actor: StaffContext, userId: string,
   const target = await loadModerationTarget(db, actor, userId);
   if (target.role === role) return target;
   const [, updated] = await db.batch([
-    auditStatement(db, { actorId: actor.userId, action: "set_role", targetType: "user", targetId: target.id, details: { from: target.role, to: role } }),
+    auditStatement(db, {
+      actorId: actor.userId,
+      action: "set_role",
+      targetType: "user",
+      targetId: target.id,
+      details: { from: target.role, to: role },
+    }),
     db.update(users).set({ role, updatedAt: now() }).where(eq(users.id, target.id)).returning(),
   ]);
   return updated[0]!;
@@ -144,4 +164,7 @@ export const adminUserView = (u: UserRow) => ({
 });
 
 /** "The report is still open", as a guard for batch statements (see auditStatement). */
-export const reportStillOpen = (reportId: string): Guard => ({ from: reports, where: and(eq(reports.id, reportId), eq(reports.status, "open")) });
+export const reportStillOpen = (reportId: string): Guard => ({
+  from: reports,
+  where: and(eq(reports.id, reportId), eq(reports.status, "open")),
+});

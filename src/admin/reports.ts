@@ -97,7 +97,8 @@ export async function resolveReport(db: Database, env: Bindings, actor: StaffCon
   const accountAction = accountActionFor(input, report);
   const guard = reportStillOpen(report.id);
   const target = accountAction ? await loadModerationTarget(db, actor, report.targetId) : null;
-  const accountStatements = target && accountAction ? accountActionStatements(db, actor, target, accountAction, { guard, details: { reportId: report.id } }) : [];
+  const accountStatements =
+    target && accountAction ? accountActionStatements(db, actor, target, accountAction, { guard, details: { reportId: report.id } }) : [];
 
   const at = now();
   const status = input.action === "dismiss" ? "dismissed" : "resolved";
@@ -105,7 +106,13 @@ export async function resolveReport(db: Database, env: Bindings, actor: StaffCon
   const results = await db.batch([
     auditStatement(
       db,
-      { actorId: actor.userId, action: "resolve_report", targetType: "report", targetId: report.id, details: { action: input.action, note: input.note ?? null, status } },
+      {
+        actorId: actor.userId,
+        action: "resolve_report",
+        targetType: "report",
+        targetId: report.id,
+        details: { action: input.action, note: input.note ?? null, status },
+      },
       guard,
     ),
     ...accountStatements,

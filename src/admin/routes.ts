@@ -26,7 +26,7 @@ app.openapi(
     operationId: "adminGetStats",
     tags,
     summary: "Totals: users (total, new, active), chats, messages, stories, open reports",
-    description: ADMIN_ONLY + "From exact counters and index range counts, never table scans.",
+    description: `${ADMIN_ONLY}From exact counters and index range counts, never table scans.`,
     security: bearerSecurity,
     middleware: admin,
     responses: { 200: json(s.Stats), ...errorResponses(401, 404, 503) },
@@ -41,7 +41,7 @@ app.openapi(
     operationId: "adminListUsers",
     tags,
     summary: "Find accounts by id, email, phone or username prefix",
-    description: ADMIN_ONLY + "Includes deleted, suspended and banned accounts, email and phone.",
+    description: `${ADMIN_ONLY}Includes deleted, suspended and banned accounts, email and phone.`,
     security: bearerSecurity,
     middleware: admin,
     request: { query: s.AdminUserQuery },
@@ -74,7 +74,11 @@ app.openapi(
   }),
   async (c) => {
     const { until, reason } = c.req.valid("json");
-    const user = await applyAccountAction(c.var.db, c.env, c.var.staff, c.req.valid("param").id, { kind: "suspend", until: until ?? null, reason });
+    const user = await applyAccountAction(c.var.db, c.env, c.var.staff, c.req.valid("param").id, {
+      kind: "suspend",
+      until: until ?? null,
+      reason,
+    });
     return c.json({ user: adminUserView(user) }, 200);
   },
 );
@@ -86,14 +90,17 @@ app.openapi(
     operationId: "adminBanUser",
     tags,
     summary: "Ban an account, ending its sessions",
-    description: ADMIN_ONLY + accountRules + "Every session ends at once; sign-in answers `403 account_banned` with `details: {reason}`.",
+    description: `${ADMIN_ONLY + accountRules}Every session ends at once; sign-in answers \`403 account_banned\` with \`details: {reason}\`.`,
     security: bearerSecurity,
     middleware: admin,
     request: { params: s.UserIdParam, body: jsonBody(s.BanBody) },
     responses: { 200: json(z.object({ user: s.AdminUser })), ...accountErrors },
   }),
   async (c) => {
-    const user = await applyAccountAction(c.var.db, c.env, c.var.staff, c.req.valid("param").id, { kind: "ban", reason: c.req.valid("json").reason });
+    const user = await applyAccountAction(c.var.db, c.env, c.var.staff, c.req.valid("param").id, {
+      kind: "ban",
+      reason: c.req.valid("json").reason,
+    });
     return c.json({ user: adminUserView(user) }, 200);
   },
 );
@@ -105,7 +112,10 @@ app.openapi(
     operationId: "adminRestoreUser",
     tags,
     summary: "Lift a suspension or ban",
-    description: ADMIN_ONLY + accountRules + "An account that is neither suspended nor banned is `409 account_not_restricted`. The owner signs in again.",
+    description:
+      ADMIN_ONLY +
+      accountRules +
+      "An account that is neither suspended nor banned is `409 account_not_restricted`. The owner signs in again.",
     security: bearerSecurity,
     middleware: admin,
     request: { params: s.UserIdParam },
@@ -124,7 +134,7 @@ app.openapi(
     operationId: "adminSetUserRole",
     tags,
     summary: "Make an account a user, moderator or admin",
-    description: ADMIN_ONLY + accountRules + "How admins after the first (from ADMIN_USERNAMES) are made.",
+    description: `${ADMIN_ONLY + accountRules}How admins after the first (from ADMIN_USERNAMES) are made.`,
     security: bearerSecurity,
     middleware: admin,
     request: { params: s.UserIdParam, body: jsonBody(s.SetRoleBody) },
@@ -143,7 +153,7 @@ app.openapi(
     operationId: "adminListReports",
     tags,
     summary: "The reports queue",
-    description: STAFF + "`status=open` (default) lists oldest first; resolved and dismissed ones newest first.",
+    description: `${STAFF}\`status=open\` (default) lists oldest first; resolved and dismissed ones newest first.`,
     security: bearerSecurity,
     middleware: staff,
     request: { query: s.ReportQuery },
@@ -183,7 +193,7 @@ app.openapi(
     operationId: "adminListAuditLog",
     tags,
     summary: "Every admin action, newest first",
-    description: ADMIN_ONLY + "Append-only: the database refuses to change or delete entries.",
+    description: `${ADMIN_ONLY}Append-only: the database refuses to change or delete entries.`,
     security: bearerSecurity,
     middleware: admin,
     request: { query: s.AuditQuery },

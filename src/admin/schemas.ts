@@ -97,7 +97,13 @@ export const AdminReportPage = z.object({ items: z.array(AdminReport), nextCurso
 export const ResolveBody = z
   .strictObject({
     action: z.enum(RESOLVE_ACTIONS).openapi({ description: "`dismiss` closes it as dismissed; every other action as resolved" }),
-    note: z.string().trim().min(1).max(1000).optional().openapi({ description: "Kept with the report; the suspension/ban reason when given" }),
+    note: z
+      .string()
+      .trim()
+      .min(1)
+      .max(1000)
+      .optional()
+      .openapi({ description: "Kept with the report; the suspension/ban reason when given" }),
     until: Until.optional().openapi({ description: "suspend_user only: when the suspension ends; omit for indefinitely" }),
   })
   .superRefine((body, ctx) => {

@@ -105,7 +105,10 @@ export async function searchAdminUsers(db: Database, input: AdminUserQuery) {
   const empty = { items: [], nextCursor: null };
 
   if (lookup.kind === "id") {
-    const rows = await db.select().from(users).where(and(eq(users.id, lookup.value), ...statusFilter));
+    const rows = await db
+      .select()
+      .from(users)
+      .where(and(eq(users.id, lookup.value), ...statusFilter));
     return { items: rows.map(adminUserView), nextCursor: null };
   }
 
@@ -128,7 +131,12 @@ export async function searchAdminUsers(db: Database, input: AdminUserQuery) {
     const conditions: SQL[] = [gte(users.username, lookup.value), lt(users.username, prefixEnd(lookup.value))];
     if (input.status) conditions.push(sql`+${users.status} = ${input.status}`);
     if (after) conditions.push(gt(users.username, after.u));
-    const rows = await db.select().from(users).where(and(...conditions)).orderBy(asc(users.username)).limit(input.limit + 1);
+    const rows = await db
+      .select()
+      .from(users)
+      .where(and(...conditions))
+      .orderBy(asc(users.username))
+      .limit(input.limit + 1);
     return page(rows, input.limit, adminUserView, (r) => ({ u: r.username }));
   }
 
@@ -141,5 +149,10 @@ export async function searchAdminUsers(db: Database, input: AdminUserQuery) {
     .where(and(...conditions))
     .orderBy(desc(sql`${users}.rowid`))
     .limit(input.limit + 1);
-  return page(rows, input.limit, (r) => adminUserView(r.user), (r) => ({ r: r.rowid }));
+  return page(
+    rows,
+    input.limit,
+    (r) => adminUserView(r.user),
+    (r) => ({ r: r.rowid }),
+  );
 }

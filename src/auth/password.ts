@@ -4,9 +4,9 @@ import { zxcvbn, zxcvbnOptions } from "@zxcvbn-ts/core";
 import * as zxcvbnCommon from "@zxcvbn-ts/language-common";
 import * as zxcvbnEn from "@zxcvbn-ts/language-en";
 import type { Bindings } from "../env";
-import { AppError } from "../lib/errors";
 import { isDevelopment } from "../lib/config";
 import { timingSafeEqual } from "../lib/crypto";
+import { AppError } from "../lib/errors";
 
 /** argon2id cost. Stored inside every hash (PHC string), so it can change without breaking logins. */
 export interface Argon2Params {
@@ -76,11 +76,7 @@ function parsePhc(phc: string): ParsedHash | null {
  * Check a password against a stored PHC string. `needsRehash` is true when the hash was made
  * with other parameters than `params`, so the caller can store a fresh one after a good login.
  */
-export async function verifyPassword(
-  password: string,
-  phc: string,
-  params: Argon2Params,
-): Promise<{ ok: boolean; needsRehash: boolean }> {
+export async function verifyPassword(password: string, phc: string, params: Argon2Params): Promise<{ ok: boolean; needsRehash: boolean }> {
   const parsed = parsePhc(phc);
   if (!parsed) return { ok: false, needsRehash: false };
   const hash = b64(derive(password, parsed.salt, parsed.params));
@@ -130,7 +126,10 @@ export function assertStrongPassword(password: string, userInputs: (string | und
     throw new AppError(400, "weak_password", `Password must be ${PASSWORD_MIN}–${PASSWORD_MAX} characters long`);
   }
   ensureZxcvbn();
-  const result = zxcvbn(password, userInputs.filter((s): s is string => !!s));
+  const result = zxcvbn(
+    password,
+    userInputs.filter((s): s is string => !!s),
+  );
   if (result.score < MIN_SCORE) {
     const reason = result.feedback.warning || "This password is too easy to guess";
     throw new AppError(400, "weak_password", `Password is too weak: ${reason}`, {

@@ -8,8 +8,8 @@ import { classifyIdentifier } from "./identifiers";
 import { requireAuth } from "./middleware";
 import * as s from "./schemas";
 import { changePassword, getSelf, login, register } from "./service";
-import { firstFactorView, signedInView } from "./sign-in";
 import { listSessions, refreshSession, revokeOwnSession, revokeSession, revokeUserSessions, sessionView } from "./sessions";
+import { firstFactorView, signedInView } from "./sign-in";
 
 const tags = ["Auth"];
 const auth = requireAuth();
@@ -70,8 +70,7 @@ app.openapi(
     tags,
     summary: "Exchange a refresh token for new tokens (rotates it)",
     description:
-      "Each refresh token works once. Presenting one that was already rotated ends the whole session " +
-      "(`401 refresh_token_reused`).",
+      "Each refresh token works once. Presenting one that was already rotated ends the whole session " + "(`401 refresh_token_reused`).",
     security: publicSecurity,
     middleware: [rateLimitByIp("refresh:ip")] as const,
     request: { body: jsonBody(s.RefreshBody) },

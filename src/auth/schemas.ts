@@ -45,7 +45,8 @@ export const RegisterBody = z
     username: Username,
     password: NewPassword,
     email: Email.optional().openapi({
-      description: "Stored unverified; it becomes the account's (sign-in, codes, reset, contact sync) once verified. Never answered with a conflict",
+      description:
+        "Stored unverified; it becomes the account's (sign-in, codes, reset, contact sync) once verified. Never answered with a conflict",
     }),
     phone: Phone.optional().openapi({ description: "E.164; stored unverified, like `email`" }),
     displayName: z.string().trim().min(1).max(64).optional(),

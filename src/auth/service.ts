@@ -2,19 +2,19 @@ import { and, eq, isNotNull } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { users } from "../db/schema";
 import type { AuthContext, Bindings } from "../env";
+import { isUniqueViolation } from "../lib/db-errors";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import type { RequestInfo } from "../lib/request-info";
 import { now } from "../lib/time";
-import { isUniqueViolation } from "../lib/db-errors";
 import { resolveReferralCode, withFreshReferralCode } from "../users/referrals";
 import type { UserRow } from "../users/views";
+import { classifyIdentifier } from "./identifiers";
 import { clearAttempts, countAttempt, lockoutKey, refundAttempt } from "./lockout";
 import { assertStrongPassword, currentParams, hashPassword, verifyDummy, verifyPassword } from "./password";
 import { recordEvent } from "./security-events";
 import { revokeUserSessions } from "./sessions";
 import { afterFirstFactor, completeSignIn, type DeviceInput } from "./sign-in";
-import { classifyIdentifier } from "./identifiers";
 
 export interface RegisterInput extends DeviceInput {
   username: string;
@@ -101,12 +101,7 @@ const invalidCredentials = () => new AppError(401, "invalid_credentials", "Inval
  * answer identically (same status, code, message, one argon2 verification each, one counter write
  * each), and both count toward the 15-minute lockout.
  */
-export async function login(
-  db: Database,
-  env: Bindings,
-  input: { identifier: string; password: string } & DeviceInput,
-  info: RequestInfo,
-) {
+export async function login(db: Database, env: Bindings, input: { identifier: string; password: string } & DeviceInput, info: RequestInfo) {
   const params = currentParams(env);
   const user = await findUserByIdentifier(db, input.identifier);
   const key = lockoutKey(user?.id ?? null, classifyIdentifier(input.identifier).value);

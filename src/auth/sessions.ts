@@ -6,9 +6,9 @@ import { hubFor } from "../hubs/client";
 import { sha256Hex } from "../lib/crypto";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
-import type { SessionEndReason } from "../rooms/protocol";
 import type { RequestInfo } from "../lib/request-info";
 import { DAY, iso, MINUTE, now } from "../lib/time";
+import type { SessionEndReason } from "../rooms/protocol";
 import { denySession } from "./deny-list";
 import { liftExpiredSuspension, suspensionExpired } from "./standing";
 import { ACCESS_TOKEN_TTL_MS, newRefreshToken, REFRESH_TOKEN_TTL_MS, signAccessToken, type Tokens } from "./tokens";
@@ -148,18 +148,33 @@ async function liveSessionIds(db: Database, userId: string, extra?: ReturnType<t
   const conditions = [eq(sessions.userId, userId), isNull(sessions.revokedAt)];
   if (extra) conditions.push(extra);
   if (exceptSessionId) conditions.push(ne(sessions.id, exceptSessionId));
-  const rows = await db.select({ id: sessions.id }).from(sessions).where(and(...conditions));
+  const rows = await db
+    .select({ id: sessions.id })
+    .from(sessions)
+    .where(and(...conditions));
   return rows.map((r) => r.id);
 }
 
 /** End one session of `userId`: its sockets close, its access tokens stop working at once. */
-export async function revokeSession(db: Database, env: Bindings, userId: string, sessionId: string, reason: SessionEndReason): Promise<void> {
+export async function revokeSession(
+  db: Database,
+  env: Bindings,
+  userId: string,
+  sessionId: string,
+  reason: SessionEndReason,
+): Promise<void> {
   await closeLiveSockets(env, userId, [sessionId], reason);
   await recordEnded(db, env.KV, [sessionId], reason);
 }
 
 /** End every live session of a user, optionally keeping one (the caller's). Returns how many ended. */
-export async function revokeUserSessions(db: Database, env: Bindings, userId: string, reason: SessionEndReason, exceptSessionId?: string): Promise<number> {
+export async function revokeUserSessions(
+  db: Database,
+  env: Bindings,
+  userId: string,
+  reason: SessionEndReason,
+  exceptSessionId?: string,
+): Promise<number> {
   const ids = await liveSessionIds(db, userId, undefined, exceptSessionId);
   await closeLiveSockets(env, userId, ids, reason);
   await recordEnded(db, env.KV, ids, reason);
@@ -173,7 +188,13 @@ export async function sessionDeviceId(db: Database, sessionId: string): Promise<
 }
 
 /** End every live session of `userId` on the device `deviceId` (it was blocked). Returns how many ended. */
-export async function revokeDeviceSessions(db: Database, env: Bindings, userId: string, deviceId: string, reason: SessionEndReason): Promise<number> {
+export async function revokeDeviceSessions(
+  db: Database,
+  env: Bindings,
+  userId: string,
+  deviceId: string,
+  reason: SessionEndReason,
+): Promise<number> {
   const ids = await liveSessionIds(db, userId, eq(sessions.deviceId, deviceId));
   await closeLiveSockets(env, userId, ids, reason);
   await recordEnded(db, env.KV, ids, reason);
@@ -232,7 +253,9 @@ export async function touchSession(db: Database, sessionId: string): Promise<voi
 /** Delete what can never be used again: expired refresh tokens, and sessions dead for 30 days. */
 export async function purgeExpired(db: Database, at = now()): Promise<{ tokens: number; sessions: number }> {
   const tokens = await db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, at)).returning({ h: refreshTokens.tokenHash });
-  const dead = await db.delete(sessions).where(lt(sessions.expiresAt, at - 30 * DAY)).returning({ id: sessions.id });
+  const dead = await db
+    .delete(sessions)
+    .where(lt(sessions.expiresAt, at - 30 * DAY))
+    .returning({ id: sessions.id });
   return { tokens: tokens.length, sessions: dead.length };
 }
-

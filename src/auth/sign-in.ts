@@ -120,7 +120,11 @@ export async function completeSignIn(db: Database, env: Bindings, user: UserRow,
 async function warnOfNewSignIn(env: Bindings, user: UserRow, info: RequestInfo, what: "device" | "country") {
   const channel = user.emailVerifiedAt && user.email ? "email" : user.phoneVerifiedAt && user.phone ? "sms" : null;
   if (!channel) return;
-  const where = [info.userAgent ? `device: ${info.userAgent.slice(0, 120)}` : null, info.country ? `country: ${info.country}` : null, info.ip ? `IP: ${info.ip}` : null]
+  const where = [
+    info.userAgent ? `device: ${info.userAgent.slice(0, 120)}` : null,
+    info.country ? `country: ${info.country}` : null,
+    info.ip ? `IP: ${info.ip}` : null,
+  ]
     .filter(Boolean)
     .join(", ");
   const text =

@@ -1,9 +1,9 @@
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { Bindings } from "../env";
 import { jwtSecret } from "../lib/config";
+import { randomToken, sha256Hex } from "../lib/crypto";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { randomToken, sha256Hex } from "../lib/crypto";
 import { DAY, MINUTE } from "../lib/time";
 
 export const ACCESS_TOKEN_TTL_MS = 15 * MINUTE;

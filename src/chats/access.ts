@@ -2,8 +2,8 @@ import { and, eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { chatMembers, chats } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
-import { effectivePermissions, parsePermissions } from "../rooms/types";
 import type { MemberPermissions, MemberRole } from "../rooms/types";
+import { effectivePermissions, parsePermissions } from "../rooms/types";
 
 export type ChatRow = typeof chats.$inferSelect;
 export type MemberRow = typeof chatMembers.$inferSelect;
@@ -51,7 +51,8 @@ const RANK: Record<MemberRole, number> = { owner: 3, admin: 2, member: 1 };
 export const isPrivileged = (role: MemberRole) => role === "owner" || role === "admin";
 
 /** The chat's default permissions for plain members. */
-export const chatDefaults = (chat: Pick<ChatRow, "permissions">): MemberPermissions => effectivePermissions("member", parsePermissions(chat.permissions), null);
+export const chatDefaults = (chat: Pick<ChatRow, "permissions">): MemberPermissions =>
+  effectivePermissions("member", parsePermissions(chat.permissions), null);
 
 /** A member's own overrides as stored in D1. */
 export const memberOverrides = (member: Pick<MemberRow, "permissions">) => parsePermissions(member.permissions);
@@ -70,14 +71,18 @@ export function requirePermission(chat: ChatRow, member: MemberRow, permission: 
 
 /** `403 permission_denied` unless the member's role is at least `min`. */
 export function requireRole(member: Pick<MemberRow, "role">, min: "owner" | "admin"): void {
-  if (RANK[member.role] < RANK[min]) throw denied(min === "owner" ? "Only the owner can do this" : "Only owners and admins can do this", min);
+  if (RANK[member.role] < RANK[min])
+    throw denied(min === "owner" ? "Only the owner can do this" : "Only owners and admins can do this", min);
 }
 
 /** `403 permission_denied` unless `actor` outranks `target` (owner > admin > member); nobody manages the owner. */
 export function requireOutranks(actor: Pick<MemberRow, "role">, target: Pick<MemberRow, "role">): void {
   if (target.role === "owner") throw denied("Nobody can change or remove the owner; the owner can transfer ownership", "owner");
   if (RANK[actor.role] <= RANK[target.role]) {
-    throw denied(target.role === "admin" ? "Only the owner can manage admins" : "Only owners and admins can manage members", target.role === "admin" ? "owner" : "admin");
+    throw denied(
+      target.role === "admin" ? "Only the owner can manage admins" : "Only owners and admins can manage members",
+      target.role === "admin" ? "owner" : "admin",
+    );
   }
 }
 

@@ -6,7 +6,7 @@ import { now } from "../lib/time";
 import { roomFor, unwrap } from "../rooms/client";
 import type { ChatRow, MemberRow } from "./access";
 import { removeMemberStatements } from "./invitees";
-import { membersChanged, roomMember, type RoomEnv } from "./room-sync";
+import { membersChanged, type RoomEnv, roomMember } from "./room-sync";
 
 type Env = RoomEnv & { DB: D1Database };
 

@@ -20,7 +20,13 @@ const activeAt = (at: number) => or(isNull(chatBans.until), gt(chatBans.until, a
 export const notBannedSql = (chat: string, user: string, at: string) =>
   `NOT EXISTS (SELECT 1 FROM chat_bans WHERE chat_id = ${chat} AND user_id = ${user} AND (until IS NULL OR until > ${at}))`;
 
-export const banView = (b: BanRow) => ({ userId: b.userId, bannedBy: b.bannedBy, until: iso(b.until), shadow: b.shadow, createdAt: iso(b.createdAt) });
+export const banView = (b: BanRow) => ({
+  userId: b.userId,
+  bannedBy: b.bannedBy,
+  until: iso(b.until),
+  shadow: b.shadow,
+  createdAt: iso(b.createdAt),
+});
 
 /** The user's ban in the chat while it holds, else null (one primary-key lookup). */
 export async function activeBan(db: Database, chatId: string, userId: string): Promise<BanRow | null> {
@@ -60,7 +66,13 @@ export async function bannedAmong(db: Database, chatId: string, userIds: string[
  * non-member records the ban only. Banning again replaces the end time. Shadow bans are recorded
  * but act like bans for now.
  */
-export async function banUser(db: Database, env: RoomEnv, chatId: string, actorId: string, input: { userId: string; until?: string; shadow?: boolean }) {
+export async function banUser(
+  db: Database,
+  env: RoomEnv,
+  chatId: string,
+  actorId: string,
+  input: { userId: string; until?: string; shadow?: boolean },
+) {
   const { chat, member: actor } = await requireChatMember(db, chatId, actorId);
   refuseDirect(chat, "bans");
   requireRole(actor, "admin");
@@ -69,7 +81,14 @@ export async function banUser(db: Database, env: RoomEnv, chatId: string, actorI
   if (target) requireOutranks(actor, target);
   else if (!(await findUser(db, input.userId))) throw notFound("User");
   const at = now();
-  const ban: BanRow = { chatId, userId: input.userId, bannedBy: actorId, until: input.until ? Date.parse(input.until) : null, shadow: input.shadow ?? false, createdAt: at };
+  const ban: BanRow = {
+    chatId,
+    userId: input.userId,
+    bannedBy: actorId,
+    until: input.until ? Date.parse(input.until) : null,
+    shadow: input.shadow ?? false,
+    createdAt: at,
+  };
   const d1 = db.$client;
   // Recorded only once the user is no longer a member (a concurrent role change makes the removal, and so the ban, a no-op).
   const upsert = d1
@@ -80,7 +99,10 @@ export async function banUser(db: Database, env: RoomEnv, chatId: string, actorI
        RETURNING user_id`,
     )
     .bind(chatId, ban.userId, actorId, ban.until, ban.shadow ? 1 : 0, at);
-  const results = await d1.batch<{ user_id: string }>([...(target ? removeMemberStatements(d1, chatId, target.userId, target.role, at) : []), upsert]);
+  const results = await d1.batch<{ user_id: string }>([
+    ...(target ? removeMemberStatements(d1, chatId, target.userId, target.role, at) : []),
+    upsert,
+  ]);
   if (results.at(-1)!.results.length === 0) throw new AppError(409, "conflict", "The member changed concurrently; try again");
   if (target) {
     await membersChanged(env, chatId, {

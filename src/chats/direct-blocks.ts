@@ -14,7 +14,11 @@ export const directKey = (a: string, b: string) => [a, b].sort().join(":");
  * (`403 blocked`); history stays readable.
  */
 export async function syncDirectChatBlock(db: Database, env: RoomEnv, a: string, b: string): Promise<void> {
-  const [row] = await db.select({ id: chats.id }).from(chats).where(eq(chats.directKey, directKey(a, b))).limit(1);
+  const [row] = await db
+    .select({ id: chats.id })
+    .from(chats)
+    .where(eq(chats.directKey, directKey(a, b)))
+    .limit(1);
   if (!row) return;
   const state = await blockState(db, a, b);
   unwrap(await roomFor(env, row.id).setBlocked(state.aBlockedB || state.bBlockedA));

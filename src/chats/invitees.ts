@@ -1,7 +1,7 @@
 import type { Database } from "../db/client";
-import { allowed, loadRelations } from "../users/visibility";
-import type { UserRow } from "../users/views";
 import { usersByIds } from "../social/people";
+import type { UserRow } from "../users/views";
+import { allowed, loadRelations } from "../users/visibility";
 
 /**
  * Which of `userIds` `actorId` may put into a group or channel: active accounts that neither
@@ -18,7 +18,8 @@ export async function screenInvitees(db: Database, actorId: string, userIds: str
   for (const id of ids) {
     const user = rows.get(id);
     const rel = relations.get(id)!;
-    const addable = user && user.status === "active" && !rel.blockedByOwner && !rel.viewerBlockedOwner && allowed(user.privacyGroupInvites, rel);
+    const addable =
+      user && user.status === "active" && !rel.blockedByOwner && !rel.viewerBlockedOwner && allowed(user.privacyGroupInvites, rel);
     if (addable) ok.push(user);
     else skipped.push(id);
   }
@@ -35,7 +36,14 @@ export async function screenInvitees(db: Database, actorId: string, userIds: str
  * 3. if the cap was exceeded, 2 inserted nobody and the count goes back down by the same number.
  * Concurrent adds of the same user insert them once (primary key, ON CONFLICT DO NOTHING).
  */
-export function addMemberStatements(d1: D1Database, chatId: string, userIds: string[], role: "owner" | "admin" | "member", cap: number, at: number) {
+export function addMemberStatements(
+  d1: D1Database,
+  chatId: string,
+  userIds: string[],
+  role: "owner" | "admin" | "member",
+  cap: number,
+  at: number,
+) {
   const ids = JSON.stringify([...new Set(userIds)]);
   const fresh = `(SELECT count(*) FROM json_each(?1) j WHERE NOT EXISTS (SELECT 1 FROM chat_members m WHERE m.chat_id = ?2 AND m.user_id = j.value))`;
   return [

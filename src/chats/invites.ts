@@ -2,15 +2,15 @@ import { z } from "@hono/zod-openapi";
 import { and, asc, eq, gt, isNull, or } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { chatInvites, chatJoinRequests, chats } from "../db/schema";
-import { AppError, notFound } from "../lib/errors";
 import { randomToken } from "../lib/crypto";
+import { AppError, notFound } from "../lib/errors";
 import { decodeCursor, page } from "../lib/pagination";
 import { iso, now } from "../lib/time";
 import { findUser } from "../social/people";
-import { membershipQuery, refuseDirect, requireChatMember, requirePermission, requireRole, type ChatRow } from "./access";
+import { type ChatRow, membershipQuery, refuseDirect, requireChatMember, requirePermission, requireRole } from "./access";
 import { activeBan, bannedError, notBannedSql } from "./bans";
 import { chatViews } from "./list";
-import { membersChanged, roomMember, type RoomEnv } from "./room-sync";
+import { membersChanged, type RoomEnv, roomMember } from "./room-sync";
 import { MEMBER_LIMITS } from "./schemas";
 
 type InviteRow = typeof chatInvites.$inferSelect;
@@ -37,7 +37,8 @@ const usableSql = (code: string, chat: string, at: string) =>
   `EXISTS (SELECT 1 FROM chat_invites WHERE code = ${code} AND chat_id = ${chat} AND revoked_at IS NULL
      AND (expires_at IS NULL OR expires_at > ${at}) AND (max_uses IS NULL OR uses < max_uses))`;
 
-const usable = (i: InviteRow, at: number) => i.revokedAt == null && (i.expiresAt == null || i.expiresAt > at) && (i.maxUses == null || i.uses < i.maxUses);
+const usable = (i: InviteRow, at: number) =>
+  i.revokedAt == null && (i.expiresAt == null || i.expiresAt > at) && (i.maxUses == null || i.uses < i.maxUses);
 
 /** Create an invite link to a group or channel; needs `addMembers` (owners and admins always). */
 export async function createInvite(
@@ -66,7 +67,14 @@ export async function createInvite(
 }
 
 /** The chat's usable invites, oldest first, keyset on (created_at, code) (owners and admins). */
-export async function listInvites(db: Database, chatId: string, actorId: string, limit: number, cursor: string | undefined, origin: string) {
+export async function listInvites(
+  db: Database,
+  chatId: string,
+  actorId: string,
+  limit: number,
+  cursor: string | undefined,
+  origin: string,
+) {
   const { chat, member } = await requireChatMember(db, chatId, actorId);
   refuseDirect(chat, "invite links");
   requireRole(member, "admin");
@@ -94,7 +102,12 @@ export async function listInvites(db: Database, chatId: string, actorId: string,
     const last = rows[rows.length - 1]!;
     next = { t: last.createdAt, code: last.code };
   }
-  return page(items, limit, (i) => inviteView(i, origin), (i) => ({ t: i.createdAt, code: i.code }));
+  return page(
+    items,
+    limit,
+    (i) => inviteView(i, origin),
+    (i) => ({ t: i.createdAt, code: i.code }),
+  );
 }
 
 /** Revoke an invite (owners, admins, or whoever created it); `404 not_found` if unknown or already revoked. */
@@ -186,9 +199,10 @@ export async function joinChat(db: Database, env: RoomEnv, userId: string, input
     if (!chat) throw inviteInvalid();
   } else {
     [chat] = await db.select().from(chats).where(eq(chats.id, input.chatId!)).limit(1);
-    if (!chat || !chat.isPublic || chat.type === "direct") throw notFound("Chat");
+    if (!chat?.isPublic || chat.type === "direct") throw notFound("Chat");
   }
-  if ((await membershipQuery(db, chat.id, userId)).length > 0) return { status: "member" as const, chat: await viewFor(db, env, chat.id, userId) };
+  if ((await membershipQuery(db, chat.id, userId)).length > 0)
+    return { status: "member" as const, chat: await viewFor(db, env, chat.id, userId) };
   const ban = await activeBan(db, chat.id, userId);
   if (ban) throw bannedError(ban.until);
   if (invite && !usable(invite, now())) throw inviteInvalid();
@@ -219,7 +233,9 @@ async function fileJoinRequest(db: Database, chatId: string, userId: string, cod
       )
       .bind(chatId, userId, at, code),
     d1
-      .prepare("UPDATE chat_invites SET uses = uses + 1 WHERE code = ?4 AND EXISTS (SELECT 1 FROM chat_join_requests WHERE chat_id = ?1 AND user_id = ?2 AND created_at = ?3)")
+      .prepare(
+        "UPDATE chat_invites SET uses = uses + 1 WHERE code = ?4 AND EXISTS (SELECT 1 FROM chat_join_requests WHERE chat_id = ?1 AND user_id = ?2 AND created_at = ?3)",
+      )
       .bind(chatId, userId, at, code),
   ]);
   if (inserted!.results.length > 0) return;
@@ -250,7 +266,12 @@ export async function listJoinRequests(db: Database, chatId: string, actorId: st
     .where(and(eq(chatJoinRequests.chatId, chatId), after ? gt(chatJoinRequests.userId, after.id) : undefined))
     .orderBy(asc(chatJoinRequests.userId))
     .limit(limit + 1);
-  return page(rows, limit, (r) => ({ userId: r.userId, createdAt: iso(r.createdAt) }), (r) => ({ id: r.userId }));
+  return page(
+    rows,
+    limit,
+    (r) => ({ userId: r.userId, createdAt: iso(r.createdAt) }),
+    (r) => ({ id: r.userId }),
+  );
 }
 
 const requestQuery = (db: Database, chatId: string, userId: string) =>
@@ -276,7 +297,9 @@ export async function decideJoinRequest(db: Database, env: RoomEnv, chatId: stri
   if (!pending) throw notFound("Join request");
   const d1 = db.$client;
   const dropRequest = d1
-    .prepare("DELETE FROM chat_join_requests WHERE chat_id = ?1 AND user_id = ?2 AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ?1 AND user_id = ?2)")
+    .prepare(
+      "DELETE FROM chat_join_requests WHERE chat_id = ?1 AND user_id = ?2 AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ?1 AND user_id = ?2)",
+    )
     .bind(chatId, userId);
   if (await joinBatch(db, chat, userId, null, [dropRequest])) {
     await announceJoin(db, env, chatId, userId, actorId);

@@ -33,7 +33,7 @@ export async function exactUnread(env: RoomEnv, userId: string, probes: UnreadPr
       return unwrap(result).count;
     }),
   );
-  stale.forEach((p, i) => counts.set(p.chatId, results[i]!));
+  for (const [i, p] of stale.entries()) counts.set(p.chatId, results[i]!);
   return counts;
 }
 
@@ -67,7 +67,13 @@ const pinned = sql<number>`(${chatMembers.pinnedAt} IS NOT NULL)`;
  * O(messages). (Per-member copies of the activity time would cost a D1 write per member on every
  * send; the per-user UserHub will own the ordered list when it exists.)
  */
-export function chatsPageQuery(db: Database, userId: string, f: { archived: boolean; hidden: boolean }, limit: number, after: z.output<typeof ChatCursor> | null) {
+export function chatsPageQuery(
+  db: Database,
+  userId: string,
+  f: { archived: boolean; hidden: boolean },
+  limit: number,
+  after: z.output<typeof ChatCursor> | null,
+) {
   return db
     .select({ chat: chats, member: chatMembers })
     .from(chatMembers)
@@ -80,7 +86,10 @@ export function chatsPageQuery(db: Database, userId: string, f: { archived: bool
         after
           ? or(
               lt(pinned, after.p),
-              and(eq(pinned, after.p), or(lt(chats.lastActivityAt, after.a), and(eq(chats.lastActivityAt, after.a), lt(chats.id, after.id)))),
+              and(
+                eq(pinned, after.p),
+                or(lt(chats.lastActivityAt, after.a), and(eq(chats.lastActivityAt, after.a), lt(chats.id, after.id))),
+              ),
             )
           : undefined,
       ),
@@ -90,7 +99,12 @@ export function chatsPageQuery(db: Database, userId: string, f: { archived: bool
 }
 
 /** My chats, pinned first then most recent activity first, with exact unread counts. */
-export async function listChats(db: Database, env: RoomEnv, userId: string, q: { archived: boolean; hidden: boolean; limit: number; cursor?: string }) {
+export async function listChats(
+  db: Database,
+  env: RoomEnv,
+  userId: string,
+  q: { archived: boolean; hidden: boolean; limit: number; cursor?: string },
+) {
   const after = decodeCursor(q.cursor, ChatCursor);
   const rows = await chatsPageQuery(db, userId, q, q.limit, after);
   const slice = rows.slice(0, q.limit);

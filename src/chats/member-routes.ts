@@ -103,7 +103,8 @@ app.openapi(
     operationId: "leaveChat",
     tags,
     summary: "Leave a group or channel",
-    description: "The owner must transfer ownership first (`409 owner_must_transfer`). Direct chats: `400 direct_chat_unsupported` (hide them).",
+    description:
+      "The owner must transfer ownership first (`409 owner_must_transfer`). Direct chats: `400 direct_chat_unsupported` (hide them).",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam },

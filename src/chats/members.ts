@@ -9,18 +9,18 @@ import type { MemberPermissions } from "../rooms/types";
 import { chunked, profilesFor } from "../social/people";
 import type { UserRow } from "../users/views";
 import {
+  type ChatRow,
+  type MemberRow,
   refuseDirect,
   requireChatMember,
   requireOtherMember,
   requireOutranks,
   requirePermission,
   requireRole,
-  type ChatRow,
-  type MemberRow,
 } from "./access";
 import { bannedAmong } from "./bans";
 import { addMemberStatements, removeMemberStatements, screenInvitees } from "./invitees";
-import { membersChanged, roomMember, type RoomEnv } from "./room-sync";
+import { membersChanged, type RoomEnv, roomMember } from "./room-sync";
 import { MEMBER_LIMITS } from "./schemas";
 import { memberView } from "./views";
 
@@ -71,7 +71,13 @@ export function membersPageQuery(db: Database, chatId: string, limit: number, af
  * screenInvitees refuses (and users banned from the chat) in `skipped`; when nobody could be added for those reasons the answer
  * is `403 cannot_add_user` with `details.userIds`. Past the type's cap: `409 member_limit`.
  */
-export async function addMembers(db: Database, env: RoomEnv, chatId: string, actorId: string, input: { userIds: string[]; role?: "admin" | "member" }) {
+export async function addMembers(
+  db: Database,
+  env: RoomEnv,
+  chatId: string,
+  actorId: string,
+  input: { userIds: string[]; role?: "admin" | "member" },
+) {
   const { chat, member } = await requireChatMember(db, chatId, actorId);
   refuseDirect(chat, "adding members");
   requirePermission(chat, member, "addMembers");
@@ -98,7 +104,8 @@ export async function addMembers(db: Database, env: RoomEnv, chatId: string, act
   const skipped = [...screened.skipped, ...candidates.filter((id) => banned.has(id))];
   const alreadyMembers = ids.filter((id) => present.has(id));
   if (allowed.length === 0) {
-    if (skipped.length > 0) throw new AppError(403, "cannot_add_user", "None of these users can be added to this chat", { userIds: skipped });
+    if (skipped.length > 0)
+      throw new AppError(403, "cannot_add_user", "None of these users can be added to this chat", { userIds: skipped });
     return { added: [], alreadyMembers, skipped };
   }
   const cap = MEMBER_LIMITS[chat.type];
@@ -106,7 +113,16 @@ export async function addMembers(db: Database, env: RoomEnv, chatId: string, act
   if (chat.memberCount + allowed.length > cap) throw limitError;
   const d1 = db.$client;
   const joinedAt = now();
-  const results = await d1.batch<{ user_id: string }>(addMemberStatements(d1, chatId, allowed.map((u) => u.id), role, cap, joinedAt));
+  const results = await d1.batch<{ user_id: string }>(
+    addMemberStatements(
+      d1,
+      chatId,
+      allowed.map((u) => u.id),
+      role,
+      cap,
+      joinedAt,
+    ),
+  );
   const insertedIds = new Set(results[1]!.results.map((r) => r.user_id));
   if (insertedIds.size === 0 && results[2]!.meta.changes > 0) throw limitError;
   const inserted = allowed.filter((u) => insertedIds.has(u.id));
@@ -167,7 +183,9 @@ export async function updateMember(
   const roleChanged = updated.role !== target.role;
   await membersChanged(env, chatId, {
     updated: [roomMember(updated, user.readReceipts)],
-    notice: roleChanged ? { event: "role_changed", actorId, userIds: [targetId], role: updated.role, previousRole: target.role } : undefined,
+    notice: roleChanged
+      ? { event: "role_changed", actorId, userIds: [targetId], role: updated.role, previousRole: target.role }
+      : undefined,
   });
   return (await memberViews(db, actorId, chat, [{ member: updated, user }]))[0]!;
 }
@@ -217,7 +235,11 @@ export async function transferOwnership(db: Database, env: RoomEnv, chatId: stri
   const d1 = db.$client;
   const ownerStill = "EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ?1 AND user_id = ?2 AND role = 'owner')";
   const [promoted] = await d1.batch<MemberRow>([
-    d1.prepare(`UPDATE chat_members SET role = 'owner', permissions = NULL WHERE chat_id = ?1 AND user_id = ?3 AND ${ownerStill} RETURNING user_id`).bind(chatId, actorId, targetId),
+    d1
+      .prepare(
+        `UPDATE chat_members SET role = 'owner', permissions = NULL WHERE chat_id = ?1 AND user_id = ?3 AND ${ownerStill} RETURNING user_id`,
+      )
+      .bind(chatId, actorId, targetId),
     d1
       .prepare(
         "UPDATE chat_members SET role = 'admin' WHERE chat_id = ?1 AND user_id = ?2 AND role = 'owner' AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ?1 AND user_id = ?3 AND role = 'owner')",
@@ -227,7 +249,10 @@ export async function transferOwnership(db: Database, env: RoomEnv, chatId: stri
   if (promoted!.results.length === 0) throw new AppError(409, "conflict", "Ownership changed concurrently; try again");
   const [me, them] = await Promise.all([userRow(db, actorId), userRow(db, targetId)]);
   await membersChanged(env, chatId, {
-    updated: [roomMember({ userId: actorId, role: "admin", permissions: member.permissions }, me.readReceipts), roomMember({ userId: targetId, role: "owner", permissions: null }, them.readReceipts)],
+    updated: [
+      roomMember({ userId: actorId, role: "admin", permissions: member.permissions }, me.readReceipts),
+      roomMember({ userId: targetId, role: "owner", permissions: null }, them.readReceipts),
+    ],
     notice: { event: "ownership_transferred", actorId, userIds: [targetId], previousRole: target.role },
   });
 }

@@ -18,7 +18,7 @@ app.openapi(
     tags: ["Chat invites"],
     summary: "Join a group or channel by invite code, or a public one by id",
     description:
-      "Already a member: 200 with the chat. An invite that requires approval files a join request: 202 `{status: \"pending\"}` " +
+      'Already a member: 200 with the chat. An invite that requires approval files a join request: 202 `{status: "pending"}` ' +
       "(it counts as a use). Otherwise you join (an invite's use is counted atomically with the join) and get the chat; the " +
       "chat gets a `joined` system message. Unknown, revoked, expired or used-up invites: `404 invite_invalid`. A chat id " +
       "that is not a public group or channel: `404 not_found`. Banned: `403 banned` (`details.until`, null = forever). " +
@@ -117,7 +117,8 @@ app.openapi(
     request: { params: s.ChatIdParam, body: jsonBody(s.CreateInviteBody) },
     responses: { 201: json(s.Invite, "Created"), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
   }),
-  async (c) => c.json(await createInvite(c.var.db, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json"), origin(c.req.url)), 201),
+  async (c) =>
+    c.json(await createInvite(c.var.db, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json"), origin(c.req.url)), 201),
 );
 
 app.openapi(
@@ -189,7 +190,8 @@ for (const decision of ["approve", "reject"] as const) {
       description:
         (decision === "approve"
           ? "The user becomes a member (a `joined` system message). Banned meanwhile: `403 banned`; full: `409 member_limit`. "
-          : "The request is deleted; the user may ask again with a usable invite. ") + "No such request: `404 not_found`. Owners and admins.",
+          : "The request is deleted; the user may ask again with a usable invite. ") +
+        "No such request: `404 not_found`. Owners and admins.",
       security: bearerSecurity,
       middleware: [auth] as const,
       request: { params: s.MemberParams },

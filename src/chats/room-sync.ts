@@ -1,7 +1,7 @@
 import type { Bindings } from "../env";
 import { roomFor, unwrap } from "../rooms/client";
 import type { ChatConfig, MembershipChange, RoomMember, SystemNotice } from "../rooms/types";
-import { chatDefaults, type ChatRow, memberOverrides, type MemberRow } from "./access";
+import { type ChatRow, chatDefaults, type MemberRow, memberOverrides } from "./access";
 
 /**
  * How the Worker tells a chat's room what D1 decided. D1 is always written first (it is the

@@ -196,7 +196,10 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.ChatIdParam },
-    responses: { 200: json(z.object({ seq: z.number(), removed: z.number() }), "History cleared"), ...errorResponses(400, 401, 403, 404, 503) },
+    responses: {
+      200: json(z.object({ seq: z.number(), removed: z.number() }), "History cleared"),
+      ...errorResponses(400, 401, 403, 404, 503),
+    },
   }),
   async (c) => c.json(await truncateChat(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId), 200),
 );

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { PageQuery } from "../lib/pagination";
+import { CONTROL_EXCEPT_NEWLINE_RE, CONTROL_RE } from "../lib/validate";
 import { PublicProfile } from "../social/schemas";
 
 export const CHAT_NAME_MAX = 128;
@@ -12,9 +13,6 @@ export const MEMBER_LIMITS = { direct: 2, group: 1000, channel: 100_000 } as con
 /** "Muted forever" is stored and shown as this far-future time (9999-12-31T23:59:59.999Z). */
 export const MUTE_FOREVER_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
-/** C0/C1 control characters: never in names. Descriptions may hold line breaks. */
-const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
-const CONTROL_EXCEPT_NEWLINE_RE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
 const atLeastOneField = (value: Record<string, unknown>) => Object.values(value).some((v) => v !== undefined);
 
 const Id = z.uuid().openapi({ example: "01930f3e-8d4a-7c1e-9d2b-5a7f3c2e1b0a" });
@@ -71,12 +69,15 @@ export const CreateChatBody = z
       .array(Id)
       .max(ADD_MAX)
       .optional()
-      .openapi({ description: `direct: exactly one other user. group/channel: up to ${ADD_MAX} users to add (duplicates and yourself are ignored)` }),
+      .openapi({
+        description: `direct: exactly one other user. group/channel: up to ${ADD_MAX} users to add (duplicates and yourself are ignored)`,
+      }),
     isPublic: z.boolean().optional().openapi({ description: "Groups and channels only (default false)" }),
   })
   .superRefine((b, ctx) => {
     if (b.type === "direct") {
-      if (b.memberIds?.length !== 1) ctx.addIssue({ code: "custom", path: ["memberIds"], message: "A direct chat takes exactly one other user in memberIds" });
+      if (b.memberIds?.length !== 1)
+        ctx.addIssue({ code: "custom", path: ["memberIds"], message: "A direct chat takes exactly one other user in memberIds" });
       for (const field of ["name", "description", "isPublic"] as const) {
         if (b[field] !== undefined) ctx.addIssue({ code: "custom", path: [field], message: `Direct chats have no ${field}` });
       }
@@ -97,7 +98,8 @@ export const UpdateChatBody = z
   })
   .refine(atLeastOneField, "Send at least one field to change")
   .openapi("UpdateChatRequest", {
-    description: "name, description, avatarMediaId: needs `changeInfo` (admins always). isPublic, slowModeSeconds, permissions: admins only",
+    description:
+      "name, description, avatarMediaId: needs `changeInfo` (admins always). isPublic, slowModeSeconds, permissions: admins only",
   });
 
 export const SettingsBody = z
@@ -158,7 +160,10 @@ export const LastMessage = z
 
 export const Settings = z
   .object({
-    mutedUntil: z.string().nullable().openapi({ description: `"Forever" is ${new Date(MUTE_FOREVER_MS).toISOString()}` }),
+    mutedUntil: z
+      .string()
+      .nullable()
+      .openapi({ description: `"Forever" is ${new Date(MUTE_FOREVER_MS).toISOString()}` }),
     muted: z.boolean(),
     pinned: z.boolean(),
     archived: z.boolean(),
@@ -228,9 +233,7 @@ export const CreateChatResult = z
   .openapi("CreateChatResult");
 
 /** An ISO 8601 time that must lie in the future when the request is made. */
-const FutureTime = z.iso
-  .datetime({ offset: true })
-  .refine((v) => Date.parse(v) > Date.now(), "Must be in the future");
+const FutureTime = z.iso.datetime({ offset: true }).refine((v) => Date.parse(v) > Date.now(), "Must be in the future");
 
 export const INVITE_MAX_USES = 100_000;
 export const InviteCode = z

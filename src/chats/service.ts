@@ -1,20 +1,20 @@
 import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { chats } from "../db/schema";
+import { isUniqueViolation } from "../lib/db-errors";
 import { AppError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { now } from "../lib/time";
 import { roomFor, unwrap } from "../rooms/client";
-import { DEFAULT_PERMISSIONS, type ChatType, type MemberPermissions } from "../rooms/types";
+import { type ChatType, DEFAULT_PERMISSIONS, type MemberPermissions } from "../rooms/types";
 import { assertNotBlocked } from "../social/blocks";
 import { findUser } from "../social/people";
-import { isUniqueViolation } from "../lib/db-errors";
 import type { UserRow } from "../users/views";
-import { chatDefaults, refuseDirect, requireChatMember, requirePermission, requireRole, type ChatRow } from "./access";
+import { type ChatRow, chatDefaults, refuseDirect, requireChatMember, requirePermission, requireRole } from "./access";
 import { directKey } from "./direct-blocks";
 import { addMemberStatements, screenInvitees } from "./invitees";
 import { chatViews } from "./list";
-import { configureRoom, membersChanged, roomMember, type RoomEnv } from "./room-sync";
+import { configureRoom, membersChanged, type RoomEnv, roomMember } from "./room-sync";
 import { MEMBER_LIMITS } from "./schemas";
 
 export interface CreateChatInput {
@@ -35,7 +35,13 @@ export interface ChatPatch {
 }
 
 /** Channel subscribers may do nothing by default; groups and direct chats start from DEFAULT_PERMISSIONS. */
-const NO_PERMISSIONS: MemberPermissions = { sendMessages: false, sendMedia: false, addMembers: false, pinMessages: false, changeInfo: false };
+const NO_PERMISSIONS: MemberPermissions = {
+  sendMessages: false,
+  sendMedia: false,
+  addMembers: false,
+  pinMessages: false,
+  changeInfo: false,
+};
 
 async function viewOne(db: Database, env: RoomEnv, chatId: string, userId: string) {
   const row = await requireChatMember(db, chatId, userId);
@@ -49,7 +55,19 @@ function insertChatStatement(d1: D1Database, c: ChatRow) {
       `INSERT INTO chats (id, type, name, description, is_public, direct_key, permissions, slow_mode_seconds, member_count, created_by, created_at, updated_at, last_seq, last_activity_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, 0, ?)`,
     )
-    .bind(c.id, c.type, c.name, c.description, c.isPublic ? 1 : 0, c.directKey, c.permissions, c.createdBy, c.createdAt, c.updatedAt, c.lastActivityAt);
+    .bind(
+      c.id,
+      c.type,
+      c.name,
+      c.description,
+      c.isPublic ? 1 : 0,
+      c.directKey,
+      c.permissions,
+      c.createdBy,
+      c.createdAt,
+      c.updatedAt,
+      c.lastActivityAt,
+    );
 }
 
 function newChatRow(actorId: string, input: CreateChatInput, directKey: string | null, at: number): ChatRow {
@@ -79,13 +97,28 @@ function newChatRow(actorId: string, input: CreateChatInput, directKey: string |
  * Write a new chat and its members in one D1 batch, then set up its room: config plus a
  * `created` system message, and the members' cache.
  */
-async function insertChat(db: Database, env: RoomEnv, chat: ChatRow, owner: { user: UserRow; role: "owner" | "member" }, others: UserRow[]) {
+async function insertChat(
+  db: Database,
+  env: RoomEnv,
+  chat: ChatRow,
+  owner: { user: UserRow; role: "owner" | "member" },
+  others: UserRow[],
+) {
   const d1 = db.$client;
   const cap = MEMBER_LIMITS[chat.type];
   await d1.batch([
     insertChatStatement(d1, chat),
     ...addMemberStatements(d1, chat.id, [owner.user.id], owner.role, cap, chat.createdAt),
-    ...(others.length > 0 ? addMemberStatements(d1, chat.id, others.map((u) => u.id), "member", cap, chat.createdAt) : []),
+    ...(others.length > 0
+      ? addMemberStatements(
+          d1,
+          chat.id,
+          others.map((u) => u.id),
+          "member",
+          cap,
+          chat.createdAt,
+        )
+      : []),
   ]);
   await configureRoom(env, chat, undefined, { event: "created", actorId: owner.user.id, userIds: others.map((u) => u.id) });
   const member = (u: UserRow, role: "owner" | "member") => roomMember({ userId: u.id, role, permissions: null }, u.readReceipts);
@@ -101,13 +134,16 @@ async function insertChat(db: Database, env: RoomEnv, chat: ChatRow, owner: { us
 async function openDirect(db: Database, env: RoomEnv, actorId: string, otherId: string) {
   if (otherId === actorId) throw new AppError(400, "cannot_chat_with_self", "A direct chat needs another person");
   const [me, other] = await Promise.all([findUser(db, actorId), findUser(db, otherId)]);
-  if (!other || other.status !== "active") throw notFound("User");
+  if (other?.status !== "active") throw notFound("User");
   if (!me) throw new AppError(401, "unauthorized", "Account no longer exists");
   await assertNotBlocked(db, actorId, otherId);
   const key = directKey(actorId, otherId);
   const byKey = async () => (await db.select().from(chats).where(eq(chats.directKey, key)).limit(1))[0];
   const reopen = async (row: ChatRow) => {
-    await db.$client.prepare("UPDATE chat_members SET hidden = 0 WHERE chat_id = ? AND user_id = ? AND hidden = 1").bind(row.id, actorId).run();
+    await db.$client
+      .prepare("UPDATE chat_members SET hidden = 0 WHERE chat_id = ? AND user_id = ? AND hidden = 1")
+      .bind(row.id, actorId)
+      .run();
     // A direct chat's config never changes, so re-sending it is harmless, and it heals a room
     // whose creation call was lost (or is still in flight when both people open it at once).
     await configureRoom(env, row);
@@ -138,7 +174,8 @@ export async function createChat(db: Database, env: RoomEnv, actorId: string, in
   const me = await findUser(db, actorId);
   if (!me) throw new AppError(401, "unauthorized", "Account no longer exists");
   const { allowed, skipped } = await screenInvitees(db, actorId, input.memberIds ?? []);
-  if (1 + allowed.length > MEMBER_LIMITS[input.type]) throw new AppError(409, "member_limit", `A ${input.type} has at most ${MEMBER_LIMITS[input.type]} members`);
+  if (1 + allowed.length > MEMBER_LIMITS[input.type])
+    throw new AppError(409, "member_limit", `A ${input.type} has at most ${MEMBER_LIMITS[input.type]} members`);
   const chat = newChatRow(actorId, input, null, now());
   await insertChat(db, env, chat, { user: me, role: "owner" }, allowed);
   return { chat: await viewOne(db, env, chat.id, actorId), created: true, skipped };
@@ -157,7 +194,8 @@ export async function getChat(db: Database, env: RoomEnv, chatId: string, userId
 export async function updateChat(db: Database, env: RoomEnv, chatId: string, actorId: string, patch: ChatPatch) {
   const { chat, member } = await requireChatMember(db, chatId, actorId);
   refuseDirect(chat, "changing info");
-  if (patch.name !== undefined || patch.description !== undefined || patch.avatarMediaId !== undefined) requirePermission(chat, member, "changeInfo");
+  if (patch.name !== undefined || patch.description !== undefined || patch.avatarMediaId !== undefined)
+    requirePermission(chat, member, "changeInfo");
   if (patch.isPublic !== undefined || patch.slowModeSeconds !== undefined || patch.permissions !== undefined) requireRole(member, "admin");
   const changes: Partial<ChatRow> = { updatedAt: now() };
   const shown: Record<string, unknown> = {};

@@ -3,7 +3,7 @@ import type { Database } from "../db/client";
 import { chatMembers } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { now } from "../lib/time";
-import { requireMembership, type MemberRow } from "./access";
+import { type MemberRow, requireMembership } from "./access";
 import { MUTE_FOREVER_MS } from "./schemas";
 import { settingsView } from "./views";
 

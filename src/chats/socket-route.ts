@@ -1,8 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { AppError } from "../lib/errors";
-import { bearerSecurity, ErrorSchema, errorResponses } from "../lib/openapi";
-import { newRouter } from "../lib/openapi";
+import { bearerSecurity, ErrorSchema, errorResponses, newRouter } from "../lib/openapi";
 import { roomFor } from "../rooms/client";
 import { requireMembership } from "./access";
 import { ChatIdParam } from "./schemas";
@@ -27,7 +26,9 @@ app.openapi(
     middleware: [requireAuth({ allowQueryToken: true })] as const,
     request: {
       params: ChatIdParam,
-      query: z.object({ access_token: z.string().optional().openapi({ description: "Access token, when no Authorization header can be sent" }) }),
+      query: z.object({
+        access_token: z.string().optional().openapi({ description: "Access token, when no Authorization header can be sent" }),
+      }),
     },
     responses: {
       101: { description: "Switching Protocols: the socket is open and the room sends a `hello` frame" },
@@ -59,11 +60,19 @@ app.openapi(
 
 /** The room refused the socket (membership or session changed a moment ago): the same error shape as every route. */
 async function refusal(res: Response): Promise<AppError> {
-  const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string; details?: { retryAfter?: number } } } | null;
+  const body = (await res.json().catch(() => null)) as {
+    error?: { code?: string; message?: string; details?: { retryAfter?: number } };
+  } | null;
   const status = res.status === 401 || res.status === 403 || res.status === 404 || res.status === 429 ? res.status : 500;
   if (status === 500 || !body?.error?.code) return new AppError(500, "internal", "Internal server error");
   const retryAfter = body.error.details?.retryAfter;
-  return new AppError(status, body.error.code, body.error.message ?? "Refused", body.error.details, retryAfter ? { "Retry-After": String(retryAfter) } : undefined);
+  return new AppError(
+    status,
+    body.error.code,
+    body.error.message ?? "Refused",
+    body.error.details,
+    retryAfter ? { "Retry-After": String(retryAfter) } : undefined,
+  );
 }
 
 export default app;

@@ -1,7 +1,7 @@
 import type { z } from "@hono/zod-openapi";
 import { iso, now } from "../lib/time";
 import type { ProfileView } from "../social/people";
-import { chatDefaults, memberPermissions, type ChatRow, type MemberRow } from "./access";
+import { type ChatRow, chatDefaults, type MemberRow, memberPermissions } from "./access";
 import type { Chat, LastMessage, Member, Settings } from "./schemas";
 
 type ChatView = z.infer<typeof Chat>;

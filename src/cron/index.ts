@@ -18,7 +18,10 @@ export async function housekeeping(env: Bindings, at: number): Promise<Record<st
     purgeEndedCounters(db, at),
     db.delete(otpCodes).where(lt(otpCodes.expiresAt, at)).returning({ id: otpCodes.id }),
     db.delete(mfaChallenges).where(lt(mfaChallenges.expiresAt, at)).returning({ h: mfaChallenges.tokenHash }),
-    db.delete(devOutbox).where(lt(devOutbox.createdAt, at - DAY)).returning({ id: devOutbox.id }),
+    db
+      .delete(devOutbox)
+      .where(lt(devOutbox.createdAt, at - DAY))
+      .returning({ id: devOutbox.id }),
   ]);
   return { ...purged, counters, otpCodes: codes.length, mfaChallenges: challenges.length, outbox: outbox.length };
 }

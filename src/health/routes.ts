@@ -67,7 +67,9 @@ app.openapi(
         }
       }),
     );
-    const failing = Object.keys(results).filter((k) => results[k] !== "ok").sort();
+    const failing = Object.keys(results)
+      .filter((k) => results[k] !== "ok")
+      .sort();
     if (failing.length) {
       throw new AppError(503, "not_ready", `Not ready: ${failing.join(", ")}`, { checks: results });
     }

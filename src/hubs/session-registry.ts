@@ -28,7 +28,9 @@ export class SessionRegistry {
 
   /** Why `sessionId` ended, while the hub still remembers it (null for a live session). */
   endedReason(sessionId: string, at: number): string | null {
-    const row = this.sql.exec<{ reason: string }>("SELECT reason FROM ended_sessions WHERE session_id = ? AND until > ?", sessionId, at).toArray()[0];
+    const row = this.sql
+      .exec<{ reason: string }>("SELECT reason FROM ended_sessions WHERE session_id = ? AND until > ?", sessionId, at)
+      .toArray()[0];
     return row?.reason ?? null;
   }
 

@@ -42,7 +42,13 @@ export class UserHub extends DurableObject<Bindings> {
    * `wholeAccount` (suspension, ban, deletion) rooms close every socket of the user.
    * Returns how many rooms were told.
    */
-  async endSessions(userId: string, sessionIds: string[], reason: SessionEndReason, rememberUntil: number, wholeAccount = false): Promise<number> {
+  async endSessions(
+    userId: string,
+    sessionIds: string[],
+    reason: SessionEndReason,
+    rememberUntil: number,
+    wholeAccount = false,
+  ): Promise<number> {
     this.registry.markEnded(sessionIds, reason, rememberUntil);
     await this.schedulePrune();
     const rooms = wholeAccount ? this.registry.rooms() : this.registry.roomsOf(sessionIds);

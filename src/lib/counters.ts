@@ -43,9 +43,15 @@ export async function enforceWindow(db: Database, key: string, limit: WindowLimi
   const { count, resetAt } = await countInWindow(db, key, limit.windowMs, at);
   if (count > limit.max) {
     const retryAfter = Math.max(1, Math.ceil((resetAt - at) / 1000));
-    throw new AppError(429, code, `${what}; try again in ${Math.ceil(retryAfter / 60)} min`, { retryAfter }, {
-      "Retry-After": String(retryAfter),
-    });
+    throw new AppError(
+      429,
+      code,
+      `${what}; try again in ${Math.ceil(retryAfter / 60)} min`,
+      { retryAfter },
+      {
+        "Retry-After": String(retryAfter),
+      },
+    );
   }
 }
 

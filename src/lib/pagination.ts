@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { AppError } from "./errors";
 import { base64url } from "./crypto";
+import { AppError } from "./errors";
 
 /** `?limit=` (1–100, default 20) and `?cursor=` as every list route takes them. */
 export const PageQuery = z.object({

@@ -22,7 +22,7 @@ export function validationError(error: z.ZodError, target?: string): AppError {
  * The throwing validator hook: every route's params, query, headers and JSON body pass through
  * it, so a bad input anywhere becomes the same `400 validation_failed` error.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: one hook serves every route, whatever its input and env types.
 export const throwOnInvalid: Hook<any, any, any, any> = (result) => {
   if (!result.success) throw validationError(result.error as z.ZodError, result.target);
 };
@@ -33,3 +33,10 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown): z.
   if (!parsed.success) throw validationError(parsed.error);
   return parsed.data;
 }
+
+/** C0/C1 control characters (tabs and newlines included): never in names or one-line text. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+export const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
+/** The same but for line feeds: multi-line text (bios, descriptions) may hold line breaks. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+export const CONTROL_EXCEPT_NEWLINE_RE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;

@@ -42,7 +42,10 @@ export const HistoryQuery = z
   .refine((q) => [q.before, q.after, q.around].filter((v) => v !== undefined).length <= 1, "Give at most one of before, after and around");
 
 export const DeleteMessageQuery = z.object({
-  for: z.enum(["me", "everyone"]).default("everyone").openapi({ description: "everyone (author, or owner/admin): default; me: hide it for me" }),
+  for: z
+    .enum(["me", "everyone"])
+    .default("everyone")
+    .openapi({ description: "everyone (author, or owner/admin): default; me: hide it for me" }),
 });
 
 export const ReadBody = z
@@ -63,10 +66,10 @@ export const Message = z
     clientMessageId: z.string().nullable(),
     type: z.enum(["text", "system"]),
     text: z.string().nullable().openapi({ description: "Null once deleted, and for system messages" }),
-    system: z
-      .record(z.string(), z.unknown())
-      .nullable()
-      .openapi({ description: "System messages: {event: created|joined|added|removed|left|role_changed|renamed|ownership_transferred, actorId, userIds, …}" }),
+    system: z.record(z.string(), z.unknown()).nullable().openapi({
+      description:
+        "System messages: {event: created|joined|added|removed|left|role_changed|renamed|ownership_transferred, actorId, userIds, …}",
+    }),
     createdAt: z.string(),
     editedAt: z.string().nullable(),
     deleted: z.boolean(),
@@ -88,7 +91,9 @@ export const Events = z
   .object({
     events: z.array(z.object({ eventSeq: z.number().int(), type: z.string(), createdAt: z.string() }).catchall(z.unknown())),
     hasMore: z.boolean(),
-    tooFarBehind: z.boolean().openapi({ description: "Events after `after` were already pruned: reload history and start from lastEventSeq" }),
+    tooFarBehind: z
+      .boolean()
+      .openapi({ description: "Events after `after` were already pruned: reload history and start from lastEventSeq" }),
     lastEventSeq: z.number().int(),
   })
   .openapi("ChatEvents");

@@ -24,7 +24,10 @@ export const CreateReportBody = z
   .strictObject({
     targetType: ReportTargetType,
     targetId: z.uuid().openapi({ description: "The user, chat, message or story id" }),
-    chatId: z.uuid().optional().openapi({ description: "The chat a reported message is in: required for `message`, not allowed otherwise" }),
+    chatId: z
+      .uuid()
+      .optional()
+      .openapi({ description: "The chat a reported message is in: required for `message`, not allowed otherwise" }),
     reason: ReportReason,
     details: z.string().trim().min(1).max(REPORT_DETAILS_MAX).optional().openapi({ description: "What happened, up to 1,000 characters" }),
   })

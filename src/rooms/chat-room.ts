@@ -20,7 +20,10 @@ async function result<T>(fn: () => T | Promise<T>): Promise<RoomResult<T>> {
     return { ok: true, value: await fn() };
   } catch (err) {
     if (err instanceof AppError) {
-      return { ok: false, error: { status: err.status, code: err.code, message: err.message, details: err.details as FlatJson | undefined } };
+      return {
+        ok: false,
+        error: { status: err.status, code: err.code, message: err.message, details: err.details as FlatJson | undefined },
+      };
     }
     throw err;
   }
@@ -118,7 +121,7 @@ export class ChatRoom extends DurableObject<Bindings> {
     const online = userIds.filter((id) => this.sockets.isOnline(id));
     if (chatId && online.length > 0) {
       const loaded = await Promise.all(online.map((id) => loadPresenceRule(this.env.DB, chatId, id)));
-      online.forEach((id, i) => this.rules.set(id, loaded[i]!));
+      for (const [i, id] of online.entries()) this.rules.set(id, loaded[i]!);
       for (const id of online) this.sockets.announce(id, true, { always: true });
     }
     return this.sockets.isOnline(hubUserId);
@@ -149,7 +152,11 @@ export class ChatRoom extends DurableObject<Bindings> {
     return result(() => this.log.getMessage(userId, messageId));
   }
 
-  events(userId: string, after: number, limit: number): Promise<RoomResult<{ events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean; lastEventSeq: number }>> {
+  events(
+    userId: string,
+    after: number,
+    limit: number,
+  ): Promise<RoomResult<{ events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean; lastEventSeq: number }>> {
     return result(() => this.log.events(userId, after, limit));
   }
 
@@ -236,7 +243,12 @@ export class ChatRoom extends DurableObject<Bindings> {
     }
     const frame = reading.frame;
     try {
-      await handleFrame({ log: this.log, sockets: this.sockets, store: this.store, scheduleAlarm: (at) => this.scheduleAlarm(at) }, ws, info, frame);
+      await handleFrame(
+        { log: this.log, sockets: this.sockets, store: this.store, scheduleAlarm: (at) => this.scheduleAlarm(at) },
+        ws,
+        info,
+        frame,
+      );
     } catch (err) {
       if (err instanceof AppError) return this.sockets.send(ws, errorFrame(err, frame.id));
       // A bug: log it with the socket's request id, answer `internal`, keep the socket open.
@@ -285,7 +297,9 @@ export class ChatRoom extends DurableObject<Bindings> {
   /** One warning per run of dropped frames; a socket that keeps flooding is closed (1008). */
   private overBudget(ws: WebSocket, verdict: Exclude<FrameVerdict, { kind: "accept" }>): void {
     if (verdict.kind === "warn") {
-      const error = new AppError(429, "rate_limited", "Too many frames: frames are dropped unanswered until the budget refills", { retryAfter: verdict.retryAfter });
+      const error = new AppError(429, "rate_limited", "Too many frames: frames are dropped unanswered until the budget refills", {
+        retryAfter: verdict.retryAfter,
+      });
       this.sockets.send(ws, errorFrame(error));
     } else if (verdict.kind === "close") {
       const info = this.sockets.info(ws);

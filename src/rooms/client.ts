@@ -25,7 +25,9 @@ const FAN_OUT = 50;
 export async function readReceiptsChanged(env: Pick<Bindings, "CHAT_ROOM" | "DB">, userId: string, readReceipts: boolean): Promise<void> {
   const chatIds = await chatIdsOf(env.DB, userId);
   for (let i = 0; i < chatIds.length; i += FAN_OUT) {
-    const results = await Promise.all(chatIds.slice(i, i + FAN_OUT).map((chatId) => roomFor(env, chatId).memberSettingsChanged(userId, readReceipts)));
+    const results = await Promise.all(
+      chatIds.slice(i, i + FAN_OUT).map((chatId) => roomFor(env, chatId).memberSettingsChanged(userId, readReceipts)),
+    );
     results.forEach(unwrap);
   }
 }

@@ -14,9 +14,18 @@ import { type ChatConfig, DEFAULT_PERMISSIONS, parsePermissions, type RoomMember
  * Read one membership from D1 when the room's cache has not seen it: after the room was
  * created, or if a membership RPC from the Worker was lost.
  */
-export async function loadMemberFromDirectory(d1: D1Database, chatId: string, userId: string): Promise<(RoomMember & { readSeq: number }) | null> {
+export async function loadMemberFromDirectory(
+  d1: D1Database,
+  chatId: string,
+  userId: string,
+): Promise<(RoomMember & { readSeq: number }) | null> {
   const [row] = await createDb(d1)
-    .select({ role: chatMembers.role, permissions: chatMembers.permissions, readSeq: chatMembers.readSeq, readReceipts: users.readReceipts })
+    .select({
+      role: chatMembers.role,
+      permissions: chatMembers.permissions,
+      readSeq: chatMembers.readSeq,
+      readReceipts: users.readReceipts,
+    })
     .from(chatMembers)
     .innerJoin(users, eq(users.id, chatMembers.userId))
     .where(and(eq(chatMembers.chatId, chatId), eq(chatMembers.userId, userId)))
@@ -53,8 +62,16 @@ export async function loadPresenceRule(d1: D1Database, chatId: string, userId: s
     and(eq(chatMembers.chatId, chatId), eq(chatMembers.userId, column));
   const [who, theirContacts, contactOf, blockedByThem, blockedThem] = await db.batch([
     db.select({ audience: users.privacyLastSeen, status: users.status }).from(users).where(eq(users.id, userId)),
-    db.select({ id: contacts.contactId }).from(contacts).innerJoin(chatMembers, memberOf(contacts.contactId)).where(eq(contacts.ownerId, userId)),
-    db.select({ id: contacts.ownerId }).from(contacts).innerJoin(chatMembers, memberOf(contacts.ownerId)).where(eq(contacts.contactId, userId)),
+    db
+      .select({ id: contacts.contactId })
+      .from(contacts)
+      .innerJoin(chatMembers, memberOf(contacts.contactId))
+      .where(eq(contacts.ownerId, userId)),
+    db
+      .select({ id: contacts.ownerId })
+      .from(contacts)
+      .innerJoin(chatMembers, memberOf(contacts.ownerId))
+      .where(eq(contacts.contactId, userId)),
     db.select({ id: blocks.blockedId }).from(blocks).innerJoin(chatMembers, memberOf(blocks.blockedId)).where(eq(blocks.blockerId, userId)),
     db.select({ id: blocks.blockerId }).from(blocks).innerJoin(chatMembers, memberOf(blocks.blockerId)).where(eq(blocks.blockedId, userId)),
   ]);
@@ -86,9 +103,16 @@ export async function writeChatSummary(d1: D1Database, s: ChatSummaryWrite): Pro
   await db.batch([
     db
       .update(chats)
-      .set({ lastSeq: s.lastSeq, lastActivityAt: sql`max(${chats.lastActivityAt}, ${s.lastActivityAt})`, lastMessage: s.preview ? JSON.stringify(s.preview) : null })
+      .set({
+        lastSeq: s.lastSeq,
+        lastActivityAt: sql`max(${chats.lastActivityAt}, ${s.lastActivityAt})`,
+        lastMessage: s.preview ? JSON.stringify(s.preview) : null,
+      })
       .where(eq(chats.id, s.chatId)),
-    db.update(statCounters).set({ value: sql`${statCounters.value} + ${s.messagesDelta}` }).where(eq(statCounters.key, MESSAGES_COUNTER)),
+    db
+      .update(statCounters)
+      .set({ value: sql`${statCounters.value} + ${s.messagesDelta}` })
+      .where(eq(statCounters.key, MESSAGES_COUNTER)),
     ...s.reads.map((r) => advanceReadStatement(db, s.chatId, r.userId, r.seq)),
   ]);
 }
@@ -112,7 +136,10 @@ export async function writeReadPosition(d1: D1Database, chatId: string, userId: 
 export async function withdrawMessages(d1: D1Database, count: number): Promise<void> {
   if (count === 0) return;
   const db = createDb(d1);
-  await db.update(statCounters).set({ value: sql`max(0, ${statCounters.value} - ${count})` }).where(eq(statCounters.key, MESSAGES_COUNTER));
+  await db
+    .update(statCounters)
+    .set({ value: sql`max(0, ${statCounters.value} - ${count})` })
+    .where(eq(statCounters.key, MESSAGES_COUNTER));
 }
 
 /** The chats a user is a member of (the membership index by user). */

@@ -1,8 +1,8 @@
 import { AppError } from "../lib/errors";
 import { parseOrThrow } from "../lib/validate";
-import { ClientFrame, CLOSE, MAX_FRAME_BYTES, TYPING_TTL_MS } from "./protocol";
+import { CLOSE, ClientFrame, MAX_FRAME_BYTES, TYPING_TTL_MS } from "./protocol";
 import type { RoomLog } from "./room-log";
-import type { SocketInfo, RoomSockets } from "./sockets";
+import type { RoomSockets, SocketInfo } from "./sockets";
 import type { RoomStore } from "./store";
 
 export type FrameReading = { ok: true; frame: ClientFrame } | { ok: false; id?: string; error: AppError; close?: number };
@@ -15,7 +15,11 @@ export type FrameReading = { ok: true; frame: ClientFrame } | { ok: false; id?: 
 export function readFrame(data: string | ArrayBuffer): FrameReading {
   const size = typeof data === "string" ? new TextEncoder().encode(data).byteLength : data.byteLength;
   if (size > MAX_FRAME_BYTES) {
-    return { ok: false, error: new AppError(413, "frame_too_large", `Frames are limited to ${MAX_FRAME_BYTES} bytes`), close: CLOSE.tooBig };
+    return {
+      ok: false,
+      error: new AppError(413, "frame_too_large", `Frames are limited to ${MAX_FRAME_BYTES} bytes`),
+      close: CLOSE.tooBig,
+    };
   }
   if (typeof data !== "string") return { ok: false, error: new AppError(400, "unsupported_frame", "Frames must be JSON text") };
   let raw: unknown;
@@ -58,7 +62,12 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
   const { log, sockets, store } = room;
   switch (frame.type) {
     case "message.send": {
-      const { message, duplicate } = await log.send({ userId: info.userId, clientMessageId: frame.clientMessageId, type: "text", text: frame.text });
+      const { message, duplicate } = await log.send({
+        userId: info.userId,
+        clientMessageId: frame.clientMessageId,
+        type: "text",
+        text: frame.text,
+      });
       sockets.send(ws, { type: "ack", id: frame.id, message, duplicate });
       return;
     }
@@ -85,7 +94,13 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
     case "sync": {
       const page = await log.events(info.userId, frame.afterEventSeq, 500);
       for (const event of page.events) sockets.send(ws, event);
-      sockets.send(ws, { type: "ack", id: frame.id, lastEventSeq: page.lastEventSeq, hasMore: page.hasMore, tooFarBehind: page.tooFarBehind });
+      sockets.send(ws, {
+        type: "ack",
+        id: frame.id,
+        lastEventSeq: page.lastEventSeq,
+        hasMore: page.hasMore,
+        tooFarBehind: page.tooFarBehind,
+      });
       return;
     }
     case "ping":
@@ -103,9 +118,14 @@ function assertNever(frame: never): never {
 /** The error a frame gets when it arrives on a socket the room already closed. */
 export function closedSocketError(closedWith: { code: number; reason: string }): AppError {
   const code = CLOSED_SOCKET_CODES[closedWith.code] ?? "socket_closed";
-  return new AppError(code === "session_revoked" ? 401 : 403, code, `This socket was closed (${closedWith.reason}); the frame was not processed`, {
-    closeCode: closedWith.code,
-  });
+  return new AppError(
+    code === "session_revoked" ? 401 : 403,
+    code,
+    `This socket was closed (${closedWith.reason}); the frame was not processed`,
+    {
+      closeCode: closedWith.code,
+    },
+  );
 }
 
 const CLOSED_SOCKET_CODES: Record<number, string> = {

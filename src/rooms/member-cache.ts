@@ -54,7 +54,10 @@ export class MemberCache {
   }
 
   all(): MemberState[] {
-    return this.sql.exec<MemberRow>("SELECT * FROM members").toArray().map((r) => this.toMember(r));
+    return this.sql
+      .exec<MemberRow>("SELECT * FROM members")
+      .toArray()
+      .map((r) => this.toMember(r));
   }
 
   /**
@@ -99,7 +102,8 @@ export class MemberCache {
     const cursor = this.sql.exec(`UPDATE members SET ${column} = ? WHERE user_id = ? AND ${column} < ?`, seq, userId, seq);
     const moved = cursor.rowsWritten > 0;
     // Reading implies delivery.
-    if (moved && column === "read_seq") this.sql.exec("UPDATE members SET delivered_seq = ? WHERE user_id = ? AND delivered_seq < ?", seq, userId, seq);
+    if (moved && column === "read_seq")
+      this.sql.exec("UPDATE members SET delivered_seq = ? WHERE user_id = ? AND delivered_seq < ?", seq, userId, seq);
     return moved;
   }
 }

@@ -1,10 +1,18 @@
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { loadConfigFromDirectory, loadMemberFromDirectory, writeReadPosition } from "./directory";
-import { CLOSE } from "./protocol";
 import type { MemberState } from "./member-cache";
+import { CLOSE } from "./protocol";
 import type { RoomStore } from "./store";
-import { type ChatConfig, effectivePermissions, type MembershipChange, type Message, type RoomEvent, type SendInput, type SystemNotice } from "./types";
+import {
+  type ChatConfig,
+  effectivePermissions,
+  type MembershipChange,
+  type Message,
+  type RoomEvent,
+  type SendInput,
+  type SystemNotice,
+} from "./types";
 
 const HISTORY_MAX = 100;
 
@@ -70,7 +78,11 @@ export class RoomLog {
     });
     if (notice) this.summaryChanged();
     for (const r of removed) {
-      this.host.closeUser(r.userId, r.reason === "banned" ? CLOSE.banned : CLOSE.removed, r.reason === "left" ? "left the chat" : `${r.reason} from the chat`);
+      this.host.closeUser(
+        r.userId,
+        r.reason === "banned" ? CLOSE.banned : CLOSE.removed,
+        r.reason === "left" ? "left the chat" : `${r.reason} from the chat`,
+      );
     }
     return notice;
   }
@@ -108,7 +120,8 @@ export class RoomLog {
       this.store.summary.countMessages(1);
       // Sending implies having read everything before it. No receipt is broadcast for that:
       // every client can infer it from message.new, and it would double the fan-out.
-      if (this.store.members.advance(input.userId, "read_seq", message.seq)) this.store.transient.notePendingRead(input.userId, message.seq);
+      if (this.store.members.advance(input.userId, "read_seq", message.seq))
+        this.store.transient.notePendingRead(input.userId, message.seq);
       this.store.transient.clearTyping(input.userId);
       return { message, duplicate: false };
     });
@@ -123,7 +136,8 @@ export class RoomLog {
    */
   async truncate(actorId: string): Promise<{ seq: number; removed: number }> {
     const member = await this.requireMember(actorId);
-    if (member.role !== "owner" && member.role !== "admin") throw new AppError(403, "permission_denied", "Only owners and admins can clear the history");
+    if (member.role !== "owner" && member.role !== "admin")
+      throw new AppError(403, "permission_denied", "Only owners and admins can clear the history");
     const result = this.write((emit) => {
       const seq = this.store.lastSeq();
       this.store.summary.countMessages(-this.store.countUserMessagesThrough(seq));
@@ -139,7 +153,8 @@ export class RoomLog {
   async edit(userId: string, messageId: string, text: string): Promise<Message> {
     await this.requireMember(userId);
     const row = this.visibleMessage(userId, messageId);
-    if (row.sender_id !== userId || row.type !== "text") throw new AppError(403, "not_message_author", "Only the author can edit a message");
+    if (row.sender_id !== userId || row.type !== "text")
+      throw new AppError(403, "not_message_author", "Only the author can edit a message");
     if (row.deleted_at) throw new AppError(404, "not_found", "Message not found");
     if (Date.now() - row.created_at > 48 * 3600_000) throw new AppError(403, "edit_window_passed", "Messages can be edited for 48 hours");
     if (this.config().frozen) throw new AppError(403, "chat_frozen", "This chat is frozen");
@@ -162,7 +177,8 @@ export class RoomLog {
       return null;
     }
     const moderator = member.role === "owner" || member.role === "admin";
-    if (row.sender_id !== userId && !moderator) throw new AppError(403, "not_message_author", "Only the author or an admin can delete this for everyone");
+    if (row.sender_id !== userId && !moderator)
+      throw new AppError(403, "not_message_author", "Only the author or an admin can delete this for everyone");
     if (row.deleted_at) return null;
     this.write((emit) => {
       this.store.deleteMessage(row.seq, Date.now());
@@ -173,7 +189,10 @@ export class RoomLog {
     return null;
   }
 
-  async history(userId: string, q: { before?: number; after?: number; around?: number; limit: number }): Promise<{ items: Message[]; hasMore: boolean }> {
+  async history(
+    userId: string,
+    q: { before?: number; after?: number; around?: number; limit: number },
+  ): Promise<{ items: Message[]; hasMore: boolean }> {
     await this.requireMember(userId);
     const { rows, hasMore } = this.store.page(userId, { ...q, limit: Math.min(q.limit, HISTORY_MAX) });
     return { items: rows.map((r) => this.store.toMessage(r, this.chatId())), hasMore };
@@ -184,7 +203,11 @@ export class RoomLog {
     return this.store.toMessage(this.visibleMessage(userId, messageId), this.chatId());
   }
 
-  async events(userId: string, after: number, limit: number): Promise<{ events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean; lastEventSeq: number }> {
+  async events(
+    userId: string,
+    after: number,
+    limit: number,
+  ): Promise<{ events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean; lastEventSeq: number }> {
     await this.requireMember(userId);
     return { ...this.store.eventsAfter(after, Math.min(limit, 1000)), lastEventSeq: this.store.lastEventSeq() };
   }
@@ -311,7 +334,15 @@ export class RoomLog {
 
   /** Append a system notice (inside a write). */
   private appendSystem(notice: SystemNotice, emit: Emit): Message {
-    const row = this.store.insertMessage({ id: newId(), senderId: null, clientMessageId: null, type: "system", text: null, system: notice, at: Date.now() });
+    const row = this.store.insertMessage({
+      id: newId(),
+      senderId: null,
+      clientMessageId: null,
+      type: "system",
+      text: null,
+      system: notice,
+      at: Date.now(),
+    });
     const message = this.store.toMessage(row, this.chatId());
     emit("message.new", { message });
     return message;

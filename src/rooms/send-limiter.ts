@@ -27,7 +27,10 @@ export class SendLimiter {
    */
   take(userId: string, slowModeSeconds = 0, at = Date.now()): void {
     const row = this.sql
-      .exec<{ tokens: number; refilled_at: number; last_send_at: number }>("SELECT tokens, refilled_at, last_send_at FROM send_budget WHERE user_id = ?", userId)
+      .exec<{ tokens: number; refilled_at: number; last_send_at: number }>(
+        "SELECT tokens, refilled_at, last_send_at FROM send_budget WHERE user_id = ?",
+        userId,
+      )
       .toArray()[0];
     const tokens = row ? Math.min(SEND_BURST, row.tokens + ((at - row.refilled_at) / 1000) * SEND_REFILL_PER_SECOND) : SEND_BURST;
     const lastSendAt = row?.last_send_at ?? 0;
@@ -47,5 +50,4 @@ export class SendLimiter {
       at,
     );
   }
-
 }

@@ -1,5 +1,5 @@
-import { CLOSE, MAX_SOCKETS_PER_USER } from "./protocol";
 import type { PresenceRules } from "./presence";
+import { CLOSE, MAX_SOCKETS_PER_USER } from "./protocol";
 
 /** What a socket carries through hibernation (its attachment); tags are the user id and `session:<id>`. */
 export interface SocketInfo {

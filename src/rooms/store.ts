@@ -74,7 +74,11 @@ export class RoomStore {
   /** Sessions the user's hub said ended: no socket of theirs is accepted until `until`. */
   endSessions(sessionIds: string[], until: number): void {
     for (const id of sessionIds) {
-      this.sql.exec("INSERT INTO ended_sessions (session_id, until) VALUES (?, ?) ON CONFLICT DO UPDATE SET until = max(until, excluded.until)", id, until);
+      this.sql.exec(
+        "INSERT INTO ended_sessions (session_id, until) VALUES (?, ?) ON CONFLICT DO UPDATE SET until = max(until, excluded.until)",
+        id,
+        until,
+      );
     }
   }
 
@@ -90,12 +94,19 @@ export class RoomStore {
 
   /** A user whose socket was closed for flooding may not open sockets here until `until`. */
   penalize(userId: string, until: number): void {
-    this.sql.exec("INSERT INTO socket_penalties (user_id, until) VALUES (?, ?) ON CONFLICT DO UPDATE SET until = max(until, excluded.until)", userId, until);
+    this.sql.exec(
+      "INSERT INTO socket_penalties (user_id, until) VALUES (?, ?) ON CONFLICT DO UPDATE SET until = max(until, excluded.until)",
+      userId,
+      until,
+    );
   }
 
   /** When the user may open sockets here again (null: now). */
   penaltyUntil(userId: string, at = Date.now()): number | null {
-    return this.sql.exec<{ until: number }>("SELECT until FROM socket_penalties WHERE user_id = ? AND until > ?", userId, at).toArray()[0]?.until ?? null;
+    return (
+      this.sql.exec<{ until: number }>("SELECT until FROM socket_penalties WHERE user_id = ? AND until > ?", userId, at).toArray()[0]
+        ?.until ?? null
+    );
   }
 
   // --- meta -------------------------------------------------------------------------------
@@ -126,7 +137,9 @@ export class RoomStore {
 
   /** People's messages (not system notices) up to `seq` that are not deleted. */
   countUserMessagesThrough(seq: number): number {
-    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM messages WHERE seq <= ? AND type != 'system' AND deleted_at IS NULL", seq).one().n;
+    return this.sql
+      .exec<{ n: number }>("SELECT count(*) AS n FROM messages WHERE seq <= ? AND type != 'system' AND deleted_at IS NULL", seq)
+      .one().n;
   }
 
   /** Delete every message up to `seq` (and the per-member hidden marks on them). */
@@ -262,7 +275,13 @@ export class RoomStore {
 
   appendEvent(type: string, payload: Record<string, unknown>, at: number): RoomEvent {
     const eventSeq = this.lastEventSeq() + 1;
-    this.sql.exec("INSERT INTO events (event_seq, type, payload, created_at) VALUES (?, ?, ?, ?)", eventSeq, type, JSON.stringify(payload), at);
+    this.sql.exec(
+      "INSERT INTO events (event_seq, type, payload, created_at) VALUES (?, ?, ?, ?)",
+      eventSeq,
+      type,
+      JSON.stringify(payload),
+      at,
+    );
     this.setMeta("lastEventSeq", String(eventSeq));
     return { eventSeq, type, createdAt: iso(at)!, ...payload };
   }
@@ -280,7 +299,9 @@ export class RoomStore {
         limit + 1,
       )
       .toArray();
-    const events = rows.slice(0, limit).map((r) => ({ eventSeq: r.event_seq, type: r.type, createdAt: iso(r.created_at)!, ...JSON.parse(r.payload) }));
+    const events = rows
+      .slice(0, limit)
+      .map((r) => ({ eventSeq: r.event_seq, type: r.type, createdAt: iso(r.created_at)!, ...JSON.parse(r.payload) }));
     return { events, hasMore: rows.length > limit, tooFarBehind: false };
   }
 

@@ -27,7 +27,11 @@ export class TransientState {
   // --- typing -----------------------------------------------------------------------------
 
   setTyping(userId: string, expiresAt: number): void {
-    this.sql.exec("INSERT INTO typing (user_id, expires_at) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET expires_at = excluded.expires_at", userId, expiresAt);
+    this.sql.exec(
+      "INSERT INTO typing (user_id, expires_at) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET expires_at = excluded.expires_at",
+      userId,
+      expiresAt,
+    );
   }
 
   clearTyping(userId: string): boolean {

@@ -50,8 +50,13 @@ export const parsePermissions = (json: string | null): Partial<MemberPermissions
   json ? (JSON.parse(json) as Partial<MemberPermissions>) : null;
 
 /** A member's effective permissions: owners and admins may do everything; members get defaults plus overrides. */
-export function effectivePermissions(role: MemberRole, defaults: Partial<MemberPermissions> | null, overrides: Partial<MemberPermissions> | null): MemberPermissions {
-  if (role === "owner" || role === "admin") return { sendMessages: true, sendMedia: true, addMembers: true, pinMessages: true, changeInfo: true };
+export function effectivePermissions(
+  role: MemberRole,
+  defaults: Partial<MemberPermissions> | null,
+  overrides: Partial<MemberPermissions> | null,
+): MemberPermissions {
+  if (role === "owner" || role === "admin")
+    return { sendMessages: true, sendMedia: true, addMembers: true, pinMessages: true, changeInfo: true };
   return { ...DEFAULT_PERMISSIONS, ...defaults, ...overrides };
 }
 
@@ -105,4 +110,6 @@ export interface MembershipChange {
 }
 
 /** Errors cross the RPC boundary as data (custom error classes do not survive it). */
-export type RoomResult<T> = { ok: true; value: T } | { ok: false; error: { status: number; code: string; message: string; details?: FlatJson } };
+export type RoomResult<T> =
+  | { ok: true; value: T }
+  | { ok: false; error: { status: number; code: string; message: string; details?: FlatJson } };

@@ -4,9 +4,9 @@ import type { Database } from "../db/client";
 import { users } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { decodeCursor, page } from "../lib/pagination";
-import { loadRelations, publicProfileView } from "../users/visibility";
 import type { PublicProfile } from "../users/schemas";
 import type { UserRow } from "../users/views";
+import { loadRelations, publicProfileView } from "../users/visibility";
 
 /** At most this many words of a query are used; more only make the FTS query slower. */
 export const MAX_TERMS = 8;
@@ -92,7 +92,11 @@ export async function searchUsers(db: Database, viewerId: string, input: { q: st
   const after = decodeCursor(input.cursor, SearchCursor);
   const raw = await db.all<RawRow>(userSearchSql(viewerId, parsed, input.limit, after));
   const rows = raw.map((r) => ({ user: toUserRow(r), exact: r._exact ? 1 : 0, rank: r._rank }));
-  const relations = await loadRelations(db, viewerId, rows.slice(0, input.limit).map((r) => r.user.id));
+  const relations = await loadRelations(
+    db,
+    viewerId,
+    rows.slice(0, input.limit).map((r) => r.user.id),
+  );
   return page(
     rows,
     input.limit,

@@ -1,5 +1,5 @@
-import { and, asc, eq, gt, inArray, ne, or } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
+import { and, asc, eq, gt, inArray, ne, or } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { blocks, closeFriends, follows, users } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";

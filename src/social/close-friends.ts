@@ -1,5 +1,5 @@
-import { and, asc, eq, gt, inArray } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
+import { and, asc, eq, gt, inArray } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { closeFriends, users } from "../db/schema";
 import { AppError } from "../lib/errors";
@@ -23,9 +23,14 @@ export async function setCloseFriends(db: Database, ownerId: string, userIds: st
   const [rows, blocked] = await Promise.all([usersByIds(db, others), blockedEitherWay(db, ownerId, others)]);
   const bad = ids.filter((id) => id === ownerId || rows.get(id)?.status !== "active" || blocked.has(id));
   if (bad.length > 0) {
-    throw new AppError(400, "invalid_user_ids", `${bad.length} of these users cannot be close friends (unknown, inactive, blocked or yourself)`, {
-      userIds: bad,
-    });
+    throw new AppError(
+      400,
+      "invalid_user_ids",
+      `${bad.length} of these users cannot be close friends (unknown, inactive, blocked or yourself)`,
+      {
+        userIds: bad,
+      },
+    );
   }
   const at = now();
   await db.batch([

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { presenceRulesChanged } from "../hubs/client";
 import { requireAuth } from "../auth/middleware";
+import { presenceRulesChanged } from "../hubs/client";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { listCloseFriends, setCloseFriends } from "./close-friends";
 import { addContact, listContacts, removeContact } from "./contacts";
@@ -133,7 +133,10 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.CloseFriendsBody) },
-    responses: { 200: json(z.object({ userIds: z.array(z.string()) }), "Saved; the ids, sorted"), ...errorResponses(400, 401, 413, 415, 503) },
+    responses: {
+      200: json(z.object({ userIds: z.array(z.string()) }), "Saved; the ids, sorted"),
+      ...errorResponses(400, 401, 413, 415, 503),
+    },
   }),
   async (c) => {
     const userIds = await setCloseFriends(c.var.db, c.var.auth.userId, c.req.valid("json").userIds);

@@ -1,5 +1,5 @@
-import { and, asc, eq, gt, inArray } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
+import { and, asc, eq, gt, inArray } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { contacts, users } from "../db/schema";
 import { notFound } from "../lib/errors";
@@ -17,7 +17,11 @@ async function contactItems(db: Database, ownerId: string, rows: { user: UserRow
     ownerId,
     rows.map((r) => r.user),
   );
-  return (r: { user: UserRow; contact: ContactRow }) => ({ ...view(r.user), nickname: r.contact.nickname, addedAt: iso(r.contact.createdAt) });
+  return (r: { user: UserRow; contact: ContactRow }) => ({
+    ...view(r.user),
+    nickname: r.contact.nickname,
+    addedAt: iso(r.contact.createdAt),
+  });
 }
 
 /**

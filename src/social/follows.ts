@@ -1,5 +1,5 @@
-import { and, desc, eq, inArray, notExists, or, sql } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
+import { and, desc, eq, inArray, notExists, or, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { blocks, follows, users } from "../db/schema";
 import { notFound } from "../lib/errors";
@@ -28,7 +28,11 @@ export async function followUser(db: Database, followerId: string, followeeId: s
       .insert(follows)
       .select(
         db
-          .select({ followerId: sql<string>`${followerId}`.as("follower_id"), followeeId: users.id, createdAt: sql<number>`${at}`.as("created_at") })
+          .select({
+            followerId: sql<string>`${followerId}`.as("follower_id"),
+            followeeId: users.id,
+            createdAt: sql<number>`${at}`.as("created_at"),
+          })
           .from(users)
           .where(
             and(

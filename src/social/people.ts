@@ -3,8 +3,8 @@ import { eq, inArray } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { users } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
-import { loadRelations, publicProfileView } from "../users/visibility";
 import type { UserRow } from "../users/views";
+import { loadRelations, publicProfileView } from "../users/visibility";
 import type { PublicProfile } from "./schemas";
 
 /** The shape publicProfileView builds (documented as PublicProfile). */

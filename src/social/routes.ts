@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { presenceRulesChanged } from "../hubs/client";
 import { requireAuth } from "../auth/middleware";
-import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { syncDirectChatBlock } from "../chats/direct-blocks";
+import { presenceRulesChanged } from "../hubs/client";
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { blockUser, listBlocked, unblockUser } from "./blocks";
 import contactRoutes from "./contact-routes";
 import { followUser, listFollows, unfollowUser } from "./follows";

@@ -30,7 +30,10 @@ export const BlockBody = z.strictObject({ userId: UserId }).openapi("BlockReques
 
 export const CloseFriendsBody = z
   .strictObject({
-    userIds: z.array(UserId).max(CLOSE_FRIENDS_MAX).openapi({ description: `The whole list (≤ ${CLOSE_FRIENDS_MAX}); duplicates are ignored` }),
+    userIds: z
+      .array(UserId)
+      .max(CLOSE_FRIENDS_MAX)
+      .openapi({ description: `The whole list (≤ ${CLOSE_FRIENDS_MAX}); duplicates are ignored` }),
   })
   .openapi("CloseFriendsRequest");
 
@@ -40,8 +43,14 @@ export const CloseFriendsBody = z
  */
 export const SyncBody = z
   .strictObject({
-    phones: z.array(z.string()).optional().openapi({ example: ["+1 (415) 555-0100"] }),
-    emails: z.array(z.string()).optional().openapi({ example: ["alice@example.com"] }),
+    phones: z
+      .array(z.string())
+      .optional()
+      .openapi({ example: ["+1 (415) 555-0100"] }),
+    emails: z
+      .array(z.string())
+      .optional()
+      .openapi({ example: ["alice@example.com"] }),
   })
   .openapi("ContactSyncRequest");
 
@@ -77,9 +86,7 @@ export const SyncInvalid = z
   })
   .openapi("ContactSyncInvalid");
 
-export const SyncResult = z
-  .object({ items: z.array(SyncMatch), invalid: z.array(SyncInvalid) })
-  .openapi("ContactSyncResult");
+export const SyncResult = z.object({ items: z.array(SyncMatch), invalid: z.array(SyncInvalid) }).openapi("ContactSyncResult");
 
 const pageOf = <T extends z.ZodType>(item: T, name: string) =>
   z.object({ items: z.array(item), nextCursor: z.string().nullable() }).openapi(name);

@@ -1,5 +1,5 @@
-import { and, eq, inArray, isNotNull, ne } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
+import { and, eq, inArray, isNotNull, ne } from "drizzle-orm";
 import { E164_RE, normalizeEmail, normalizePhone } from "../auth/identifiers";
 import type { Database } from "../db/client";
 import { users } from "../db/schema";

@@ -1,9 +1,9 @@
 import { eq, inArray, or, sql } from "drizzle-orm";
-import { countAttempt, clearAttempts, lockoutKey } from "../auth/lockout";
+import { clearAttempts, countAttempt, lockoutKey } from "../auth/lockout";
 import { currentParams, verifyPassword } from "../auth/password";
 import { getSelf } from "../auth/service";
-import { requireSecondFactorIfEnabled, type SecondFactor } from "../auth/two-factor/service";
 import { revokeUserSessions } from "../auth/sessions";
+import { requireSecondFactorIfEnabled, type SecondFactor } from "../auth/two-factor/service";
 import type { Database } from "../db/client";
 import {
   blocks,

@@ -2,8 +2,8 @@ import { randomBytes } from "@noble/hashes/utils.js";
 import { and, eq, isNull, notInArray } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { users } from "../db/schema";
-import { AppError } from "../lib/errors";
 import { isUniqueViolation } from "../lib/db-errors";
+import { AppError } from "../lib/errors";
 import type { UserRow } from "./views";
 
 /**
@@ -26,11 +26,7 @@ export function newReferralCode(): string {
 
 /** The canonical form of what a person typed, or null if it cannot be a code. */
 export function canonicalReferralCode(input: string): string | null {
-  const s = input
-    .toUpperCase()
-    .replace(/[\s-]/g, "")
-    .replace(/O/g, "0")
-    .replace(/[IL]/g, "1");
+  const s = input.toUpperCase().replace(/[\s-]/g, "").replace(/O/g, "0").replace(/[IL]/g, "1");
   return CANONICAL_RE.test(s) ? s : null;
 }
 
@@ -75,7 +71,11 @@ export async function withFreshReferralCode<T>(write: (code: string) => Promise<
 export async function ensureReferralCode(db: Database, user: UserRow, generate = newReferralCode): Promise<UserRow> {
   if (user.referralCode) return user;
   await withFreshReferralCode(
-    (code) => db.update(users).set({ referralCode: code }).where(and(eq(users.id, user.id), isNull(users.referralCode))),
+    (code) =>
+      db
+        .update(users)
+        .set({ referralCode: code })
+        .where(and(eq(users.id, user.id), isNull(users.referralCode))),
     generate,
   );
   const [fresh] = await db.select().from(users).where(eq(users.id, user.id));

@@ -5,15 +5,7 @@ import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } 
 import { enforceRateLimit } from "../lib/rate-limit";
 import { deleteAccount } from "./deletion";
 import * as s from "./schemas";
-import {
-  changeUsername,
-  clearStatus,
-  getOwnProfile,
-  getPublicProfile,
-  setStatus,
-  updatePrivacy,
-  updateProfile,
-} from "./service";
+import { changeUsername, clearStatus, getOwnProfile, getPublicProfile, setStatus, updatePrivacy, updateProfile } from "./service";
 import { ownProfileView, privacyView } from "./views";
 import { currentStatus } from "./visibility";
 
@@ -71,7 +63,7 @@ app.openapi(
     description:
       "Needs the password (wrong: `403 invalid_password`, counted toward the login lockout). Erases the profile, contacts, " +
       "follows, blocks, close friends, devices, sessions and codes; frees the username, email and phone; every session " +
-      "ends. In chats the account shows as \"Deleted account\". Cannot be undone.",
+      'ends. In chats the account shows as "Deleted account". Cannot be undone.',
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.DeleteAccountBody) },

@@ -1,17 +1,13 @@
 import { z } from "@hono/zod-openapi";
-import { User, Username } from "../auth/schemas";
 import { PASSWORD_MAX } from "../auth/password";
+import { User, Username } from "../auth/schemas";
 import { RecoveryCode, TotpCode } from "../auth/two-factor/schemas";
+import { CONTROL_EXCEPT_NEWLINE_RE, CONTROL_RE } from "../lib/validate";
 
 export const BIO_MAX = 500;
 export const LINKS_MAX = 5;
 export const STATUS_TEXT_MAX = 140;
 export const STATUS_EMOJI_MAX = 16;
-
-/** C0/C1 control characters (tabs and newlines included): never in names or one-line text. */
-const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
-/** Bio may hold line breaks, nothing else from the control ranges. */
-const CONTROL_EXCEPT_NEWLINE_RE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
 
 const atLeastOneField = (value: Record<string, unknown>) => Object.values(value).some((v) => v !== undefined);
 
@@ -161,11 +157,16 @@ export const OwnProfile = User.extend({
   followersCount: z.number().int(),
   followingCount: z.number().int(),
   privacy: Privacy,
-  profileCompletion: z.number().int().min(0).max(100).openapi({
-    description:
-      "Weighted share of a complete profile: avatar 25, bio 20, display name other than the username 15, " +
-      "email or phone 20, birthday 10, at least one link 10",
-  }),
+  profileCompletion: z
+    .number()
+    .int()
+    .min(0)
+    .max(100)
+    .openapi({
+      description:
+        "Weighted share of a complete profile: avatar 25, bio 20, display name other than the username 15, " +
+        "email or phone 20, birthday 10, at least one link 10",
+    }),
 }).openapi("OwnProfile");
 
 export const PublicProfile = z
@@ -197,4 +198,3 @@ export const PublicProfile = z
 
 export const UserIdParam = z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) });
 export const UsernameParam = z.object({ username: Username.openapi({ param: { name: "username", in: "path" } }) });
-

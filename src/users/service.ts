@@ -4,13 +4,13 @@ import type { Database } from "../db/client";
 import { users } from "../db/schema";
 import type { Bindings } from "../env";
 import { presenceRulesChanged } from "../hubs/client";
-import { readReceiptsChanged } from "../rooms/client";
+import { isUniqueViolation } from "../lib/db-errors";
 import { AppError, notFound } from "../lib/errors";
 import { now } from "../lib/time";
-import { isUniqueViolation } from "../lib/db-errors";
+import { readReceiptsChanged } from "../rooms/client";
 import { ensureReferralCode } from "./referrals";
 import type { UserRow } from "./views";
-import { loadRelation, publicProfileView, type Audience } from "./visibility";
+import { type Audience, loadRelation, publicProfileView } from "./visibility";
 
 export interface ProfilePatch {
   displayName?: string;

@@ -25,7 +25,8 @@ export interface Relation {
  * binding every id of a chunk twice (2 × 45 + 2 = 92), so a chunk holds at most 45 ids.
  */
 const CHUNK = 45;
-const chunks = <T>(items: T[]) => Array.from({ length: Math.ceil(items.length / CHUNK) }, (_, i) => items.slice(i * CHUNK, (i + 1) * CHUNK));
+const chunks = <T>(items: T[]) =>
+  Array.from({ length: Math.ceil(items.length / CHUNK) }, (_, i) => items.slice(i * CHUNK, (i + 1) * CHUNK));
 
 /**
  * Relations between a viewer and many profile owners in three indexed queries per chunk (contacts

@@ -10,7 +10,16 @@ import { requireAuth } from "../middleware";
 import { LoginResult } from "../schemas";
 import { firstFactorView } from "../sign-in";
 import * as s from "./schemas";
-import { CODE_TTL_MS, type Deliver, forgotPassword, resetPassword, sendLoginCode, sendVerifyCode, verifyContact, verifyLoginCode } from "./service";
+import {
+  CODE_TTL_MS,
+  type Deliver,
+  forgotPassword,
+  resetPassword,
+  sendLoginCode,
+  sendVerifyCode,
+  verifyContact,
+  verifyLoginCode,
+} from "./service";
 
 const tags = ["Auth"];
 const app = newRouter();
@@ -33,7 +42,14 @@ function deliverer(c: Context<AppEnv>): Deliver {
       .send(m)
       .catch((err: unknown) =>
         console.error(
-          JSON.stringify({ level: "error", msg: "notification failed", channel: m.channel, kind: m.kind, requestId: c.var.requestId, error: String(err) }),
+          JSON.stringify({
+            level: "error",
+            msg: "notification failed",
+            channel: m.channel,
+            kind: m.kind,
+            requestId: c.var.requestId,
+            error: String(err),
+          }),
         ),
       );
     if (isDevelopment(c.env)) await sending;
@@ -53,8 +69,8 @@ app.openapi(
     tags,
     summary: "Send a one-time code by email or SMS",
     description:
-      "`purpose: \"login\"` (public) sends a passwordless sign-in code to an account's **verified** email or phone. " +
-      "The answer is `202` whether or not such an account exists. `purpose: \"verify\"` (bearer token) sends a code " +
+      '`purpose: "login"` (public) sends a passwordless sign-in code to an account\'s **verified** email or phone. ' +
+      'The answer is `202` whether or not such an account exists. `purpose: "verify"` (bearer token) sends a code ' +
       "that proves the caller's own email or phone (`400 not_your_identifier` for any other). The channel must fit " +
       "the identifier: `email` for an email address, `sms` for an E.164 phone (`400 channel_mismatch`). " +
       CODE_RULES,
@@ -86,8 +102,8 @@ app.openapi(
     tags,
     summary: "Redeem a one-time code: sign in, or verify my email/phone",
     description:
-      "`purpose: \"login\"` (public) signs in like a password login: `{user, tokens, session, newDevice}`, or " +
-      "`{mfaRequired, mfaToken}` when 2FA is on. `purpose: \"verify\"` (bearer token) marks the caller's email or " +
+      '`purpose: "login"` (public) signs in like a password login: `{user, tokens, session, newDevice}`, or ' +
+      '`{mfaRequired, mfaToken}` when 2FA is on. `purpose: "verify"` (bearer token) marks the caller\'s email or ' +
       "phone verified → 204; with the right code for an address another account has already verified it answers " +
       "`409 email_taken` / `phone_taken` (only then: an address is unique among verified ones only). A wrong, " +
       "expired, used or dead code answers `400 invalid_code`; while the code is still alive `details.attemptsLeft` " +

@@ -3,8 +3,8 @@ import type { Database } from "../../db/client";
 import { otpCodes, users } from "../../db/schema";
 import type { Bindings } from "../../env";
 import { enforceWindow } from "../../lib/counters";
-import { isUniqueViolation } from "../../lib/db-errors";
 import { sha256Hex, timingSafeEqual } from "../../lib/crypto";
+import { isUniqueViolation } from "../../lib/db-errors";
 import { AppError } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import type { RequestInfo } from "../../lib/request-info";
@@ -67,7 +67,9 @@ const invalidCode = (attemptsLeft?: number) =>
   new AppError(400, "invalid_code", "The code is wrong, expired or already used", attemptsLeft ? { attemptsLeft } : undefined);
 
 const badIdentifier = (message: string) =>
-  new AppError(400, "validation_failed", `Invalid body.identifier: ${message}`, [{ path: "body.identifier", code: "invalid_format", message }]);
+  new AppError(400, "validation_failed", `Invalid body.identifier: ${message}`, [
+    { path: "body.identifier", code: "invalid_format", message },
+  ]);
 
 /**
  * Normalize a code identifier: an email or an E.164 phone (usernames cannot receive codes). With
@@ -80,7 +82,9 @@ export function codeTarget(identifier: string, channel?: Channel): { target: str
     throw new AppError(
       400,
       "channel_mismatch",
-      channel === "email" ? 'Channel "email" needs an email address as identifier' : 'Channel "sms" needs an E.164 phone number (+14155550100) as identifier',
+      channel === "email"
+        ? 'Channel "email" needs an email address as identifier'
+        : 'Channel "sms" needs an E.164 phone number (+14155550100) as identifier',
       { channel, identifierKind: kind },
     );
   }
@@ -112,7 +116,9 @@ async function issueCode(db: Database, purpose: Purpose, target: string, channel
       .update(otpCodes)
       .set({ consumedAt: at })
       .where(and(eq(otpCodes.target, target), eq(otpCodes.purpose, purpose), ownVerifyCode(purpose, userId), isNull(otpCodes.consumedAt))),
-    db.insert(otpCodes).values({ id, purpose, channel, target, userId, codeHash: codeHash(id, code), createdAt: at, expiresAt: at + CODE_TTL_MS }),
+    db
+      .insert(otpCodes)
+      .values({ id, purpose, channel, target, userId, codeHash: codeHash(id, code), createdAt: at, expiresAt: at + CODE_TTL_MS }),
   ]);
   return code;
 }
@@ -123,7 +129,13 @@ async function issueCode(db: Database, purpose: Purpose, target: string, channel
  * matches but was issued for no account (or for another than `userId`) is just as invalid as a
  * wrong one.
  */
-async function checkCode(db: Database, purpose: Purpose, target: string, code: string, userId?: string): Promise<OtpRow & { userId: string }> {
+async function checkCode(
+  db: Database,
+  purpose: Purpose,
+  target: string,
+  code: string,
+  userId?: string,
+): Promise<OtpRow & { userId: string }> {
   const at = now();
   const live = and(isNull(otpCodes.consumedAt), gt(otpCodes.expiresAt, at), lt(otpCodes.attempts, MAX_ATTEMPTS));
   const [row] = await db
@@ -177,7 +189,12 @@ const isVerified = (user: UserRow, channel: Channel, target: string) =>
  * Send a passwordless sign-in code. Only an account whose email/phone is verified gets one; for
  * any other identifier a code row is still stored (same work, same answer) but nothing is sent.
  */
-export async function sendLoginCode(db: Database, env: Bindings, input: { identifier: string; channel: Channel }, deliver: Deliver): Promise<void> {
+export async function sendLoginCode(
+  db: Database,
+  env: Bindings,
+  input: { identifier: string; channel: Channel },
+  deliver: Deliver,
+): Promise<void> {
   const { target, channel } = codeTarget(input.identifier, input.channel);
   providerFor(env, channel); // a misconfigured channel answers 503 for every identifier alike
   const user = await findUserByIdentifier(db, target);
@@ -200,7 +217,13 @@ function assertOwn(user: UserRow, target: string, channel: Channel): void {
 }
 
 /** Send a code that proves the signed-in user's own email or phone. */
-export async function sendVerifyCode(db: Database, env: Bindings, userId: string, input: { identifier: string; channel: Channel }, deliver: Deliver): Promise<void> {
+export async function sendVerifyCode(
+  db: Database,
+  env: Bindings,
+  userId: string,
+  input: { identifier: string; channel: Channel },
+  deliver: Deliver,
+): Promise<void> {
   const { target, channel } = codeTarget(input.identifier, input.channel);
   const user = await getSelf(db, userId);
   assertOwn(user, target, channel);
@@ -213,7 +236,12 @@ export async function sendVerifyCode(db: Database, env: Bindings, userId: string
  * Passwordless sign-in: redeem a login code, then continue like a password login
  * (afterFirstFactor: account status, blocked devices, 2FA challenge, session).
  */
-export async function verifyLoginCode(db: Database, env: Bindings, input: { identifier: string; code: string } & DeviceInput, info: RequestInfo) {
+export async function verifyLoginCode(
+  db: Database,
+  env: Bindings,
+  input: { identifier: string; code: string } & DeviceInput,
+  info: RequestInfo,
+) {
   const { target, channel } = codeTarget(input.identifier);
   const row = await checkCode(db, "login", target, input.code);
   await consumeCode(db, row.id);
@@ -230,7 +258,12 @@ export async function verifyLoginCode(db: Database, env: Bindings, input: { iden
  * email_taken` / `phone_taken`. That check comes only after the right code was presented (and used
  * up), so only someone who can read what is sent to the address learns that it is taken.
  */
-export async function verifyContact(db: Database, userId: string, input: { identifier: string; code: string }, info: RequestInfo): Promise<void> {
+export async function verifyContact(
+  db: Database,
+  userId: string,
+  input: { identifier: string; code: string },
+  info: RequestInfo,
+): Promise<void> {
   const { target, channel } = codeTarget(input.identifier);
   const user = await getSelf(db, userId);
   assertOwn(user, target, channel);
@@ -249,7 +282,8 @@ export async function verifyContact(db: Database, userId: string, input: { ident
     .catch((err: unknown) => {
       throw isUniqueViolation(err, channel === "email" ? "users.email" : "users.phone") ? addressTaken(channel) : err;
     });
-  if (changed.length > 0) await recordEvent(db, user.id, channel === "email" ? "email_verified" : "phone_verified", info, { details: { channel } });
+  if (changed.length > 0)
+    await recordEvent(db, user.id, channel === "email" ? "email_verified" : "phone_verified", info, { details: { channel } });
 }
 
 /** Where a reset code goes: the verified address the identifier names; for a username the verified email, else phone. */

@@ -11,7 +11,12 @@ const auth = requireAuth();
 const app = newRouter();
 
 /** The shared shape of the four device actions: bearer auth, `:id` validated, 204 on success. */
-const deviceAction = (action: "trust" | "untrust" | "block" | "unblock", summary: string, description: string, errors: Parameters<typeof errorResponses>) =>
+const deviceAction = (
+  action: "trust" | "untrust" | "block" | "unblock",
+  summary: string,
+  description: string,
+  errors: Parameters<typeof errorResponses>,
+) =>
   createRoute({
     method: "post",
     path: `/devices/{id}/${action}`,

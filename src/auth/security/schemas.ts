@@ -5,7 +5,11 @@ import { SECURITY_EVENT_TYPES } from "../security-events";
 
 /** `:id` of a device route: the client-chosen device id (1–128 of `[A-Za-z0-9._:-]`). */
 export const DeviceIdParam = z.object({
-  id: DeviceId.openapi({ param: { name: "id", in: "path" }, example: "iphone-3f2a", description: "The device's id (see GET /auth/devices)" }),
+  id: DeviceId.openapi({
+    param: { name: "id", in: "path" },
+    example: "iphone-3f2a",
+    description: "The device's id (see GET /auth/devices)",
+  }),
 });
 
 export const SecurityEventsQuery = PageQuery;

@@ -23,11 +23,7 @@ export function newRecoveryCode(): string {
 
 /** The canonical form (10 symbols, no dashes) of what a person typed, or null if it cannot be a code. */
 export function canonicalRecoveryCode(input: string): string | null {
-  const s = input
-    .toLowerCase()
-    .replace(/[\s-]/g, "")
-    .replace(/o/g, "0")
-    .replace(/[il]/g, "1");
+  const s = input.toLowerCase().replace(/[\s-]/g, "").replace(/o/g, "0").replace(/[il]/g, "1");
   return CANONICAL_RE.test(s) ? s : null;
 }
 

@@ -28,9 +28,12 @@ function oneSecondFactor(v: { code?: string; recoveryCode?: string }, ctx: z.Ref
 
 export const SetupResult = z
   .object({
-    secret: z.string().openapi({ description: "The new 160-bit secret, base32 (for manual entry)", example: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" }),
+    secret: z
+      .string()
+      .openapi({ description: "The new 160-bit secret, base32 (for manual entry)", example: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" }),
     otpauthUrl: z.string().openapi({
-      example: "otpauth://totp/Edge%20Messenger:alice?issuer=Edge%20Messenger&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&algorithm=SHA1&digits=6&period=30",
+      example:
+        "otpauth://totp/Edge%20Messenger:alice?issuer=Edge%20Messenger&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&algorithm=SHA1&digits=6&period=30",
     }),
     qrSvg: z.string().openapi({ description: "The otpauth URL as a QR code (SVG markup)" }),
   })

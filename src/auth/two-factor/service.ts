@@ -36,13 +36,7 @@ async function acceptTotp(db: Database, user: UserRow, code: string, at: number)
   const claimed = await db
     .update(users)
     .set({ totpLastStep: step })
-    .where(
-      and(
-        eq(users.id, user.id),
-        eq(users.totpSecret, user.totpSecret),
-        or(isNull(users.totpLastStep), lt(users.totpLastStep, step)),
-      ),
-    )
+    .where(and(eq(users.id, user.id), eq(users.totpSecret, user.totpSecret), or(isNull(users.totpLastStep), lt(users.totpLastStep, step))))
     .returning({ id: users.id });
   return claimed.length === 1;
 }

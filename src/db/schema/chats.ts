@@ -56,10 +56,7 @@ export const chatMembers = sqliteTable(
     archived: integer("archived", { mode: "boolean" }).notNull().default(false),
     hidden: integer("hidden", { mode: "boolean" }).notNull().default(false),
   },
-  (t) => [
-    primaryKey({ columns: [t.chatId, t.userId] }),
-    index("chat_members_user_idx").on(t.userId, t.chatId),
-  ],
+  (t) => [primaryKey({ columns: [t.chatId, t.userId] }), index("chat_members_user_idx").on(t.userId, t.chatId)],
 );
 
 /** Bans: a banned user cannot rejoin until `until` (null = forever). */

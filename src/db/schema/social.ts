@@ -67,7 +67,9 @@ export const reports = sqliteTable(
     chatId: text("chat_id"),
     reason: text("reason").notNull(),
     details: text("details"),
-    status: text("status", { enum: ["open", "resolved", "dismissed"] }).notNull().default("open"),
+    status: text("status", { enum: ["open", "resolved", "dismissed"] })
+      .notNull()
+      .default("open"),
     resolutionAction: text("resolution_action"),
     resolutionNote: text("resolution_note"),
     resolvedBy: text("resolved_by"),

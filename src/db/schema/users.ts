@@ -16,8 +16,12 @@ export const users = sqliteTable(
     phoneVerifiedAt: integer("phone_verified_at"),
     displayName: text("display_name").notNull(),
     passwordHash: text("password_hash").notNull(),
-    role: text("role", { enum: ["user", "moderator", "admin"] }).notNull().default("user"),
-    status: text("status", { enum: ["active", "suspended", "banned", "deleted"] }).notNull().default("active"),
+    role: text("role", { enum: ["user", "moderator", "admin"] })
+      .notNull()
+      .default("user"),
+    status: text("status", { enum: ["active", "suspended", "banned", "deleted"] })
+      .notNull()
+      .default("active"),
     /** Active TOTP secret (base32) once 2FA is enabled; the pending one while being set up. */
     totpSecret: text("totp_secret"),
     totpPendingSecret: text("totp_pending_secret"),
@@ -41,11 +45,21 @@ export const users = sqliteTable(
     followersCount: integer("followers_count").notNull().default(0),
     followingCount: integer("following_count").notNull().default(0),
     // Privacy: who may see each field (everyone | contacts | nobody).
-    privacyLastSeen: text("privacy_last_seen", { enum: ["everyone", "contacts", "nobody"] }).notNull().default("everyone"),
-    privacyProfilePhoto: text("privacy_profile_photo", { enum: ["everyone", "contacts", "nobody"] }).notNull().default("everyone"),
-    privacyPhone: text("privacy_phone", { enum: ["everyone", "contacts", "nobody"] }).notNull().default("contacts"),
-    privacyEmail: text("privacy_email", { enum: ["everyone", "contacts", "nobody"] }).notNull().default("nobody"),
-    privacyGroupInvites: text("privacy_group_invites", { enum: ["everyone", "contacts", "nobody"] }).notNull().default("everyone"),
+    privacyLastSeen: text("privacy_last_seen", { enum: ["everyone", "contacts", "nobody"] })
+      .notNull()
+      .default("everyone"),
+    privacyProfilePhoto: text("privacy_profile_photo", { enum: ["everyone", "contacts", "nobody"] })
+      .notNull()
+      .default("everyone"),
+    privacyPhone: text("privacy_phone", { enum: ["everyone", "contacts", "nobody"] })
+      .notNull()
+      .default("contacts"),
+    privacyEmail: text("privacy_email", { enum: ["everyone", "contacts", "nobody"] })
+      .notNull()
+      .default("nobody"),
+    privacyGroupInvites: text("privacy_group_invites", { enum: ["everyone", "contacts", "nobody"] })
+      .notNull()
+      .default("everyone"),
     readReceipts: integer("read_receipts", { mode: "boolean" }).notNull().default(true),
     // Moderation
     suspendedUntil: integer("suspended_until"),
