@@ -1,4 +1,5 @@
 import type { Database } from "./db/client";
+import type { chatMembers, chats } from "./db/schema";
 
 /** Bindings plus the secrets that `wrangler types` cannot see (set with `wrangler secret put`). */
 export interface Bindings extends Env {
@@ -32,6 +33,12 @@ export interface AuthContext {
   tokenId: string;
 }
 
+/** The chat in the path and the caller's membership of it, set by the chat middleware (src/chats/access.ts). */
+export interface ChatAccess {
+  chat: typeof chats.$inferSelect;
+  member: typeof chatMembers.$inferSelect;
+}
+
 /** What requireRole puts on the context for a moderator or admin (src/admin/middleware.ts). */
 export interface StaffContext {
   userId: string;
@@ -44,6 +51,8 @@ export type AppEnv = {
     requestId: string;
     db: Database;
     auth: AuthContext;
+    /** Set by the chat middleware on every route under /chats/{chatId}. */
+    chatAccess: ChatAccess;
     /** Set by requireRole on moderator and admin routes. */
     staff: StaffContext;
     /** Lowest remaining budget among the rate limits applied to this request (for its headers). */

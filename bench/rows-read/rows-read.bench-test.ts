@@ -142,7 +142,7 @@ test("D1 rows read and written on the chat hot paths", async () => {
 
   // Membership check (every message route and the socket upgrade): the (chat_id, user_id) primary key.
   const chatId = bigChats.ids[0]!;
-  report("membership", { label: "membership check (requireMembership)", ...(await measure(membershipQuery(db, chatId, big.id).toSQL())) });
+  report("membership", { label: "membership lookup (membershipQuery)", ...(await measure(membershipQuery(db, chatId, big.id).toSQL())) });
   report("membership_miss", { label: "membership check, not a member", ...(await measure(membershipQuery(db, chatId, small.id).toSQL())) });
   // requireChatMember (src/chats/access.ts): chat row and membership in one query, as written there.
   const chatAndMember = db
@@ -151,7 +151,7 @@ test("D1 rows read and written on the chat hot paths", async () => {
     .innerJoin(chats, eq(chats.id, chatMembers.chatId))
     .where(and(eq(chatMembers.chatId, chatId), eq(chatMembers.userId, big.id)))
     .limit(1);
-  report("chat_member", { label: "chat + membership (requireChatMember)", ...(await measure(chatAndMember.toSQL())) });
+  report("chat_member", { label: "chat + membership (the chat middleware of every /chats/{chatId} route)", ...(await measure(chatAndMember.toSQL())) });
 
   // One message send: D1 rows changed by the request itself, then by the room's coalesced summary
   // flush (its alarm). Counted by diffing a snapshot of every D1 table before and after.

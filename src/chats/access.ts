@@ -1,22 +1,30 @@
 import { and, eq } from "drizzle-orm";
+import type { MiddlewareHandler } from "hono";
 import type { Database } from "../db/client";
 import { chatMembers, chats } from "../db/schema";
+import type { AppEnv, ChatAccess } from "../env";
 import { AppError, notFound } from "../lib/errors";
+import { parseOrThrow } from "../lib/validate";
 import type { MemberPermissions, MemberRole } from "../rooms/types";
 import { effectivePermissions, parsePermissions } from "../rooms/types";
+import { ChatIdParam } from "./schemas";
 
 export type ChatRow = typeof chats.$inferSelect;
 export type MemberRow = typeof chatMembers.$inferSelect;
+export type { ChatAccess };
 
 /**
- * The caller's membership of a chat: one primary-key lookup (1 row read). Not a member, or no
- * such chat, answers `404 not_found` alike, so nobody learns which chats exist.
+ * The middleware of every route under /chats/{chatId} (after requireAuth): the chat and the
+ * caller's membership in one query (two primary-key lookups), set as `c.var.chatAccess`. Not a
+ * member, or no such chat, answers `404 not_found` alike; services take the access instead of
+ * reading the membership again.
  */
-export async function requireMembership(db: Database, chatId: string, userId: string): Promise<MemberRow> {
-  const [member] = await membershipQuery(db, chatId, userId);
-  if (!member) throw notFound("Chat");
-  return member;
-}
+export const chatMember: MiddlewareHandler<AppEnv> = async (c, next) => {
+  // Route middleware runs before the route's validators: check the id the same way they would.
+  const { chatId } = parseOrThrow(ChatIdParam, { chatId: c.req.param("chatId") }, "param");
+  c.set("chatAccess", await requireChatMember(c.var.db, chatId, c.var.auth.userId));
+  await next();
+};
 
 /** The membership lookup on the (chat_id, user_id) primary key (exported for plan and rows_read tests). */
 export const membershipQuery = (db: Database, chatId: string, userId: string) =>
@@ -26,7 +34,10 @@ export const membershipQuery = (db: Database, chatId: string, userId: string) =>
     .where(and(eq(chatMembers.chatId, chatId), eq(chatMembers.userId, userId)))
     .limit(1);
 
-/** The chat and the caller's membership in one query (two primary-key lookups); 404 like requireMembership. */
+/**
+ * The chat and the caller's membership in one query (two primary-key lookups). Not a member, or
+ * no such chat, answers `404 not_found` alike, so nobody learns which chats exist.
+ */
 export async function requireChatMember(db: Database, chatId: string, userId: string): Promise<{ chat: ChatRow; member: MemberRow }> {
   const [row] = await db
     .select({ chat: chats, member: chatMembers })

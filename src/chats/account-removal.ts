@@ -3,7 +3,7 @@ import type { Database } from "../db/client";
 import { chatJoinRequests, chatMembers, chats, users } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { now } from "../lib/time";
-import { roomFor, unwrap } from "../rooms/client";
+import { chatRoom } from "../rooms/client";
 import type { ChatRow, MemberRow } from "./access";
 import { removeMemberStatements } from "./invitees";
 import { membersChanged, type RoomEnv, roomMember } from "./room-sync";
@@ -28,7 +28,7 @@ export async function removeAccountFromChats(env: Env, db: Database, userId: str
     .innerJoin(chats, eq(chats.id, chatMembers.chatId))
     .where(eq(chatMembers.userId, userId));
   for (const { chat, member } of memberships) {
-    if (chat.type === "direct") unwrap(await roomFor(env, chat.id).setPeerDeleted());
+    if (chat.type === "direct") await chatRoom(env, chat.id).setPeerDeleted();
     else if (member.role === "owner") await handOverAndLeave(env, db, chat, member);
     else await leave(env, db, chat.id, member);
   }
@@ -56,7 +56,7 @@ async function handOverAndLeave(env: Env, db: Database, chat: ChatRow, owner: Me
     .limit(1);
   if (!successor) {
     await db.delete(chats).where(eq(chats.id, chat.id));
-    await roomFor(env, chat.id).destroy();
+    await chatRoom(env, chat.id).destroy();
     return;
   }
   const promoted = await db

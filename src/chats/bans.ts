@@ -6,7 +6,7 @@ import { AppError, notFound } from "../lib/errors";
 import { decodeCursor, page } from "../lib/pagination";
 import { iso, now } from "../lib/time";
 import { chunked, findUser } from "../social/people";
-import { membershipQuery, refuseDirect, requireChatMember, requireOutranks, requireRole } from "./access";
+import { type ChatAccess, membershipQuery, refuseDirect, requireOutranks, requireRole } from "./access";
 import { removeMemberStatements } from "./invitees";
 import { membersChanged, type RoomEnv } from "./room-sync";
 
@@ -66,14 +66,9 @@ export async function bannedAmong(db: Database, chatId: string, userIds: string[
  * non-member records the ban only. Banning again replaces the end time. Shadow bans are recorded
  * but act like bans for now.
  */
-export async function banUser(
-  db: Database,
-  env: RoomEnv,
-  chatId: string,
-  actorId: string,
-  input: { userId: string; until?: string; shadow?: boolean },
-) {
-  const { chat, member: actor } = await requireChatMember(db, chatId, actorId);
+export async function banUser(db: Database, env: RoomEnv, access: ChatAccess, input: { userId: string; until?: string; shadow?: boolean }) {
+  const { chat, member: actor } = access;
+  const [chatId, actorId] = [chat.id, actor.userId];
   refuseDirect(chat, "bans");
   requireRole(actor, "admin");
   if (input.userId === actorId) throw new AppError(400, "cannot_ban_self", "You cannot ban yourself");
@@ -114,8 +109,8 @@ export async function banUser(
 }
 
 /** Lift a ban (owners and admins); `404 not_found` when the user is not banned. */
-export async function unbanUser(db: Database, chatId: string, actorId: string, userId: string): Promise<void> {
-  const { chat, member } = await requireChatMember(db, chatId, actorId);
+export async function unbanUser(db: Database, { chat, member }: ChatAccess, userId: string): Promise<void> {
+  const chatId = chat.id;
   refuseDirect(chat, "bans");
   requireRole(member, "admin");
   const gone = await db
@@ -126,8 +121,8 @@ export async function unbanUser(db: Database, chatId: string, actorId: string, u
 }
 
 /** Bans in force, keyset-paginated on the (chat_id, user_id) primary key (owners and admins). */
-export async function listBans(db: Database, chatId: string, actorId: string, limit: number, cursor?: string) {
-  const { chat, member } = await requireChatMember(db, chatId, actorId);
+export async function listBans(db: Database, { chat, member }: ChatAccess, limit: number, cursor?: string) {
+  const chatId = chat.id;
   refuseDirect(chat, "bans");
   requireRole(member, "admin");
   const after = decodeCursor(cursor, BanCursor);

@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { chats } from "../db/schema";
-import { roomFor, unwrap } from "../rooms/client";
+import { chatRoom } from "../rooms/client";
 import { blockState } from "../social/blocks";
 import type { RoomEnv } from "./room-sync";
 
@@ -21,5 +21,5 @@ export async function syncDirectChatBlock(db: Database, env: RoomEnv, a: string,
     .limit(1);
   if (!row) return;
   const state = await blockState(db, a, b);
-  unwrap(await roomFor(env, row.id).setBlocked(state.aBlockedB || state.bBlockedA));
+  await chatRoom(env, row.id).setBlocked(state.aBlockedB || state.bBlockedA);
 }

@@ -7,7 +7,7 @@ import { AppError, notFound } from "../lib/errors";
 import { decodeCursor, page } from "../lib/pagination";
 import { iso, now } from "../lib/time";
 import { findUser } from "../social/people";
-import { type ChatRow, membershipQuery, refuseDirect, requireChatMember, requirePermission, requireRole } from "./access";
+import { type ChatAccess, type ChatRow, membershipQuery, refuseDirect, requireChatMember, requirePermission, requireRole } from "./access";
 import { activeBan, bannedError, notBannedSql } from "./bans";
 import { chatViews } from "./list";
 import { membersChanged, type RoomEnv, roomMember } from "./room-sync";
@@ -43,12 +43,11 @@ const usable = (i: InviteRow, at: number) =>
 /** Create an invite link to a group or channel; needs `addMembers` (owners and admins always). */
 export async function createInvite(
   db: Database,
-  chatId: string,
-  actorId: string,
+  { chat, member }: ChatAccess,
   input: { expiresAt?: string; maxUses?: number; requiresApproval?: boolean },
   origin: string,
 ) {
-  const { chat, member } = await requireChatMember(db, chatId, actorId);
+  const [chatId, actorId] = [chat.id, member.userId];
   refuseDirect(chat, "invite links");
   requirePermission(chat, member, "addMembers");
   const row: InviteRow = {
@@ -67,15 +66,8 @@ export async function createInvite(
 }
 
 /** The chat's usable invites, oldest first, keyset on (created_at, code) (owners and admins). */
-export async function listInvites(
-  db: Database,
-  chatId: string,
-  actorId: string,
-  limit: number,
-  cursor: string | undefined,
-  origin: string,
-) {
-  const { chat, member } = await requireChatMember(db, chatId, actorId);
+export async function listInvites(db: Database, { chat, member }: ChatAccess, limit: number, cursor: string | undefined, origin: string) {
+  const chatId = chat.id;
   refuseDirect(chat, "invite links");
   requireRole(member, "admin");
   const after = decodeCursor(cursor, InviteCursor);
@@ -111,8 +103,8 @@ export async function listInvites(
 }
 
 /** Revoke an invite (owners, admins, or whoever created it); `404 not_found` if unknown or already revoked. */
-export async function revokeInvite(db: Database, chatId: string, actorId: string, code: string): Promise<void> {
-  const { chat, member } = await requireChatMember(db, chatId, actorId);
+export async function revokeInvite(db: Database, { chat, member }: ChatAccess, code: string): Promise<void> {
+  const chatId = chat.id;
   refuseDirect(chat, "invite links");
   const [invite] = await db
     .select()
@@ -120,7 +112,7 @@ export async function revokeInvite(db: Database, chatId: string, actorId: string
     .where(and(eq(chatInvites.code, code), eq(chatInvites.chatId, chatId), isNull(chatInvites.revokedAt)))
     .limit(1);
   if (!invite) throw notFound("Invite");
-  if (invite.createdBy !== actorId) requireRole(member, "admin");
+  if (invite.createdBy !== member.userId) requireRole(member, "admin");
   await db.update(chatInvites).set({ revokedAt: now() }).where(eq(chatInvites.code, code));
 }
 
@@ -249,16 +241,15 @@ async function fileJoinRequest(db: Database, chatId: string, userId: string, cod
   throw ban ? bannedError(ban.until) : inviteInvalid();
 }
 
-async function requireAdminOf(db: Database, chatId: string, actorId: string) {
-  const { chat, member } = await requireChatMember(db, chatId, actorId);
+function requireAdminOf({ chat, member }: ChatAccess) {
   refuseDirect(chat, "join requests");
   requireRole(member, "admin");
   return chat;
 }
 
 /** Pending join requests, oldest user id first (keyset on the primary key); owners and admins. */
-export async function listJoinRequests(db: Database, chatId: string, actorId: string, limit: number, cursor?: string) {
-  await requireAdminOf(db, chatId, actorId);
+export async function listJoinRequests(db: Database, access: ChatAccess, limit: number, cursor?: string) {
+  const chatId = requireAdminOf(access).id;
   const after = decodeCursor(cursor, RequestCursor);
   const rows = await db
     .select()
@@ -282,8 +273,9 @@ const requestQuery = (db: Database, chatId: string, userId: string) =>
  * join request; owners and admins. No such request: `404 not_found`. Approving someone banned
  * meanwhile: `403 banned`; a full chat: `409 member_limit` (the request stays).
  */
-export async function decideJoinRequest(db: Database, env: RoomEnv, chatId: string, actorId: string, userId: string, approve: boolean) {
-  const chat = await requireAdminOf(db, chatId, actorId);
+export async function decideJoinRequest(db: Database, env: RoomEnv, access: ChatAccess, userId: string, approve: boolean) {
+  const chat = requireAdminOf(access);
+  const [chatId, actorId] = [chat.id, access.member.userId];
   if (!approve) {
     const gone = await requestQuery(db, chatId, userId).returning({ userId: chatJoinRequests.userId });
     if (gone.length === 0) throw notFound("Join request");

@@ -2,9 +2,10 @@ import { z } from "@hono/zod-openapi";
 import { and, desc, eq, gt, lt, or, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { chatMembers, chats } from "../db/schema";
+import { AppError } from "../lib/errors";
 import { decodeCursor, page } from "../lib/pagination";
 import { now } from "../lib/time";
-import { roomFor, unwrap } from "../rooms/client";
+import { chatRoom } from "../rooms/client";
 import { profilesFor, usersByIds } from "../social/people";
 import type { ChatRow, MemberRow } from "./access";
 import type { RoomEnv } from "./room-sync";
@@ -27,10 +28,13 @@ export async function exactUnread(env: RoomEnv, userId: string, probes: UnreadPr
   const stale = probes.filter((p) => p.lastSeq > p.readSeq);
   const results = await Promise.all(
     stale.map(async (p) => {
-      const result = await roomFor(env, p.chatId).unread(userId);
-      // Removed from this chat a moment ago (after D1 listed it): nothing unread there, not a failed list.
-      if (!result.ok && (result.error.status === 403 || result.error.status === 404)) return 0;
-      return unwrap(result).count;
+      try {
+        return (await chatRoom(env, p.chatId).unread(userId)).count;
+      } catch (err) {
+        // Removed from this chat a moment ago (after D1 listed it): nothing unread there, not a failed list.
+        if (err instanceof AppError && (err.status === 403 || err.status === 404)) return 0;
+        throw err;
+      }
     }),
   );
   for (const [i, p] of stale.entries()) counts.set(p.chatId, results[i]!);

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { chatMember } from "./access";
 import { addMembers, leaveChat, listMembers, removeMember, transferOwnership, updateMember } from "./members";
 import * as s from "./schemas";
 
@@ -20,13 +21,13 @@ app.openapi(
       "Ordered by user id; each with role, effective permissions and the profile as you may see it. In channels only " +
       "owners and admins may list subscribers (`403 permission_denied`).",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
     responses: { 200: json(s.MemberPage), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
-    return c.json(await listMembers(c.var.db, c.req.valid("param").chatId, c.var.auth.userId, limit, cursor), 200);
+    return c.json(await listMembers(c.var.db, c.var.chatAccess, limit, cursor), 200);
   },
 );
 
@@ -44,11 +45,11 @@ app.openapi(
       "members are in `alreadyMembers`. Over 1,000 (group) / 100,000 (channel): `409 member_limit`. The chat gets an " +
       "`added` system message.",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.AddMembersBody) },
     responses: { 200: json(s.AddMembersResult), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
   }),
-  async (c) => c.json(await addMembers(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json")), 200),
+  async (c) => c.json(await addMembers(c.var.db, c.env, c.var.chatAccess, c.req.valid("json")), 200),
 );
 
 app.openapi(
@@ -63,13 +64,13 @@ app.openapi(
       "(`permissions: null` resets them to the chat's defaults). Nobody changes the owner, and admins cannot manage " +
       "other admins (`403 permission_denied`).",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.MemberParams, body: jsonBody(s.UpdateMemberBody) },
     responses: { 200: json(z.object({ member: s.Member })), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
   }),
   async (c) => {
-    const { chatId, userId } = c.req.valid("param");
-    const member = await updateMember(c.var.db, c.env, chatId, c.var.auth.userId, userId, c.req.valid("json"));
+    const { userId } = c.req.valid("param");
+    const member = await updateMember(c.var.db, c.env, c.var.chatAccess, userId, c.req.valid("json"));
     return c.json({ member }, 200);
   },
 );
@@ -85,13 +86,13 @@ app.openapi(
       "Admins remove members; the owner removes anyone. The member's sockets close (4001) and they lose access at once. " +
       "Yourself: `400 cannot_remove_self` (leave instead).",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.MemberParams },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409, 503) },
   }),
   async (c) => {
-    const { chatId, userId } = c.req.valid("param");
-    await removeMember(c.var.db, c.env, chatId, c.var.auth.userId, userId);
+    const { userId } = c.req.valid("param");
+    await removeMember(c.var.db, c.env, c.var.chatAccess, userId);
     return c.body(null, 204);
   },
 );
@@ -106,12 +107,12 @@ app.openapi(
     description:
       "The owner must transfer ownership first (`409 owner_must_transfer`). Direct chats: `400 direct_chat_unsupported` (hide them).",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam },
     responses: { ...noContent, ...errorResponses(400, 401, 404, 409, 503) },
   }),
   async (c) => {
-    await leaveChat(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId);
+    await leaveChat(c.var.db, c.env, c.var.chatAccess);
     return c.body(null, 204);
   },
 );
@@ -125,12 +126,12 @@ app.openapi(
     summary: "Make another member the owner (owner only)",
     description: "The previous owner becomes an admin. The target must be a member (`404 not_found`).",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.TransferOwnershipBody) },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
   }),
   async (c) => {
-    await transferOwnership(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json").userId);
+    await transferOwnership(c.var.db, c.env, c.var.chatAccess, c.req.valid("json").userId);
     return c.body(null, 204);
   },
 );

@@ -9,10 +9,10 @@ import type { MemberPermissions } from "../rooms/types";
 import { chunked, profilesFor } from "../social/people";
 import type { UserRow } from "../users/views";
 import {
+  type ChatAccess,
   type ChatRow,
   type MemberRow,
   refuseDirect,
-  requireChatMember,
   requireOtherMember,
   requireOutranks,
   requirePermission,
@@ -40,8 +40,8 @@ async function memberViews(db: Database, viewerId: string, chat: ChatRow, rows: 
  * A chat's members, keyset-paginated on the (chat_id, user_id) primary key: O(page) rows. In
  * channels only owners and admins may list subscribers (`403 permission_denied` for subscribers).
  */
-export async function listMembers(db: Database, chatId: string, viewerId: string, limit: number, cursor?: string) {
-  const { chat, member } = await requireChatMember(db, chatId, viewerId);
+export async function listMembers(db: Database, { chat, member }: ChatAccess, limit: number, cursor?: string) {
+  const [chatId, viewerId] = [chat.id, member.userId];
   if (chat.type === "channel") requireRole(member, "admin");
   const after = decodeCursor(cursor, MemberCursor);
   const rows = await membersPageQuery(db, chatId, limit, after?.id);
@@ -74,11 +74,10 @@ export function membersPageQuery(db: Database, chatId: string, limit: number, af
 export async function addMembers(
   db: Database,
   env: RoomEnv,
-  chatId: string,
-  actorId: string,
+  { chat, member }: ChatAccess,
   input: { userIds: string[]; role?: "admin" | "member" },
 ) {
-  const { chat, member } = await requireChatMember(db, chatId, actorId);
+  const [chatId, actorId] = [chat.id, member.userId];
   refuseDirect(chat, "adding members");
   requirePermission(chat, member, "addMembers");
   const role = input.role ?? "member";
@@ -157,12 +156,11 @@ async function userRow(db: Database, userId: string): Promise<UserRow> {
 export async function updateMember(
   db: Database,
   env: RoomEnv,
-  chatId: string,
-  actorId: string,
+  { chat, member: actor }: ChatAccess,
   targetId: string,
   input: { role?: "admin" | "member"; permissions?: Partial<MemberPermissions> | null },
 ) {
-  const { chat, member: actor } = await requireChatMember(db, chatId, actorId);
+  const [chatId, actorId] = [chat.id, actor.userId];
   refuseDirect(chat, "member roles or permissions");
   const target = await requireOtherMember(db, chatId, targetId);
   requireOutranks(actor, target);
@@ -202,8 +200,8 @@ async function dropMember(db: Database, env: RoomEnv, chatId: string, target: Me
 }
 
 /** Remove someone else: admins remove members, the owner removes anyone. Yourself: `400 cannot_remove_self` (leave instead). */
-export async function removeMember(db: Database, env: RoomEnv, chatId: string, actorId: string, targetId: string): Promise<void> {
-  const { chat, member: actor } = await requireChatMember(db, chatId, actorId);
+export async function removeMember(db: Database, env: RoomEnv, { chat, member: actor }: ChatAccess, targetId: string): Promise<void> {
+  const [chatId, actorId] = [chat.id, actor.userId];
   refuseDirect(chat, "removing members");
   if (targetId === actorId) throw new AppError(400, "cannot_remove_self", "Use POST /chats/{chatId}/leave to leave a chat");
   const target = await requireOtherMember(db, chatId, targetId);
@@ -212,8 +210,8 @@ export async function removeMember(db: Database, env: RoomEnv, chatId: string, a
 }
 
 /** Leave a group or channel. The owner must transfer ownership first (`409 owner_must_transfer`). */
-export async function leaveChat(db: Database, env: RoomEnv, chatId: string, userId: string): Promise<void> {
-  const { chat, member } = await requireChatMember(db, chatId, userId);
+export async function leaveChat(db: Database, env: RoomEnv, { chat, member }: ChatAccess): Promise<void> {
+  const [chatId, userId] = [chat.id, member.userId];
   refuseDirect(chat, "leaving; hide it instead");
   if (member.role === "owner") {
     throw new AppError(409, "owner_must_transfer", "The owner must transfer ownership (or delete the chat) before leaving");
@@ -226,8 +224,8 @@ export async function leaveChat(db: Database, env: RoomEnv, chatId: string, user
  * conditional on the caller still being the owner, in one batch, so two racing transfers cannot
  * make two owners.
  */
-export async function transferOwnership(db: Database, env: RoomEnv, chatId: string, actorId: string, targetId: string): Promise<void> {
-  const { chat, member } = await requireChatMember(db, chatId, actorId);
+export async function transferOwnership(db: Database, env: RoomEnv, { chat, member }: ChatAccess, targetId: string): Promise<void> {
+  const [chatId, actorId] = [chat.id, member.userId];
   refuseDirect(chat, "ownership");
   requireRole(member, "owner");
   if (targetId === actorId) throw new AppError(400, "cannot_transfer_to_self", "You already own this chat");

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { chatMember } from "./access";
 import { banUser, listBans, unbanUser } from "./bans";
 import { createInvite, decideJoinRequest, joinChat, listInvites, listJoinRequests, revokeInvite } from "./invites";
 import * as s from "./schemas";
@@ -54,11 +55,11 @@ app.openapi(
       "or join again until `until` passes (left out: forever). Banning again replaces the ban. `shadow` is recorded but " +
       "a shadow ban acts like a ban for now. Unknown user: `404 not_found`. Direct chats: `400 direct_chat_unsupported`.",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.BanBody) },
     responses: { 201: json(z.object({ ban: s.Ban }), "Banned"), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
   }),
-  async (c) => c.json({ ban: await banUser(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json")) }, 201),
+  async (c) => c.json({ ban: await banUser(c.var.db, c.env, c.var.chatAccess, c.req.valid("json")) }, 201),
 );
 
 app.openapi(
@@ -70,13 +71,13 @@ app.openapi(
     summary: "Bans in force (owners and admins)",
     description: "Ordered by user id, keyset-paginated. Expired bans are not listed.",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
     responses: { 200: json(s.BanPage), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
-    return c.json(await listBans(c.var.db, c.req.valid("param").chatId, c.var.auth.userId, limit, cursor), 200);
+    return c.json(await listBans(c.var.db, c.var.chatAccess, limit, cursor), 200);
   },
 );
 
@@ -89,13 +90,13 @@ app.openapi(
     summary: "Lift a ban (owners and admins)",
     description: "Not banned (or the ban has ended): `404 not_found`. Lifting a ban does not add the user back.",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.MemberParams },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
-    const { chatId, userId } = c.req.valid("param");
-    await unbanUser(c.var.db, chatId, c.var.auth.userId, userId);
+    const { userId } = c.req.valid("param");
+    await unbanUser(c.var.db, c.var.chatAccess, userId);
     return c.body(null, 204);
   },
 );
@@ -113,12 +114,11 @@ app.openapi(
       "Needs the `addMembers` permission (owners and admins always). `expiresAt` must be in the future; `maxUses` 1–100,000. " +
       "The link is `{origin}/join/{code}`; clients join with `POST /api/v1/chats/join {code}`.",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.CreateInviteBody) },
     responses: { 201: json(s.Invite, "Created"), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
   }),
-  async (c) =>
-    c.json(await createInvite(c.var.db, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json"), origin(c.req.url)), 201),
+  async (c) => c.json(await createInvite(c.var.db, c.var.chatAccess, c.req.valid("json"), origin(c.req.url)), 201),
 );
 
 app.openapi(
@@ -130,13 +130,13 @@ app.openapi(
     summary: "Usable invite links (owners and admins)",
     description: "Not revoked, not expired, not used up; oldest first, keyset-paginated.",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
     responses: { 200: json(s.InvitePage), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
-    return c.json(await listInvites(c.var.db, c.req.valid("param").chatId, c.var.auth.userId, limit, cursor, origin(c.req.url)), 200);
+    return c.json(await listInvites(c.var.db, c.var.chatAccess, limit, cursor, origin(c.req.url)), 200);
   },
 );
 
@@ -149,13 +149,13 @@ app.openapi(
     summary: "Revoke an invite link",
     description: "Owners, admins, or the member who created it. Unknown or already revoked: `404 not_found`.",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.InviteParams },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
-    const { chatId, code } = c.req.valid("param");
-    await revokeInvite(c.var.db, chatId, c.var.auth.userId, code);
+    const { code } = c.req.valid("param");
+    await revokeInvite(c.var.db, c.var.chatAccess, code);
     return c.body(null, 204);
   },
 );
@@ -169,13 +169,13 @@ app.openapi(
     summary: "Pending join requests (owners and admins)",
     description: "Ordered by user id, keyset-paginated.",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
     responses: { 200: json(s.JoinRequestPage), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
-    return c.json(await listJoinRequests(c.var.db, c.req.valid("param").chatId, c.var.auth.userId, limit, cursor), 200);
+    return c.json(await listJoinRequests(c.var.db, c.var.chatAccess, limit, cursor), 200);
   },
 );
 
@@ -193,13 +193,13 @@ for (const decision of ["approve", "reject"] as const) {
           : "The request is deleted; the user may ask again with a usable invite. ") +
         "No such request: `404 not_found`. Owners and admins.",
       security: bearerSecurity,
-      middleware: [auth] as const,
+      middleware: [auth, chatMember] as const,
       request: { params: s.MemberParams },
       responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409, 503) },
     }),
     async (c) => {
-      const { chatId, userId } = c.req.valid("param");
-      await decideJoinRequest(c.var.db, c.env, chatId, c.var.auth.userId, userId, decision === "approve");
+      const { userId } = c.req.valid("param");
+      await decideJoinRequest(c.var.db, c.env, c.var.chatAccess, userId, decision === "approve");
       return c.body(null, 204);
     },
   );

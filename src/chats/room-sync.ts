@@ -1,5 +1,5 @@
 import type { Bindings } from "../env";
-import { roomFor, unwrap } from "../rooms/client";
+import { chatRoom } from "../rooms/client";
 import type { ChatConfig, MembershipChange, RoomMember, SystemNotice } from "../rooms/types";
 import { type ChatRow, chatDefaults, type MemberRow, memberOverrides } from "./access";
 
@@ -29,10 +29,10 @@ export const roomMember = (m: Pick<MemberRow, "userId" | "role" | "permissions">
 
 /** Set the room's config; `patch` becomes a chat.updated event, `notice` a system message. */
 export async function configureRoom(env: RoomEnv, chat: ChatRow, patch?: Record<string, unknown>, notice?: SystemNotice): Promise<void> {
-  unwrap(await roomFor(env, chat.id).configure(roomConfig(chat), patch, notice));
+  await chatRoom(env, chat.id).configure(roomConfig(chat), patch, notice);
 }
 
 /** Tell the room about membership changes already written to D1. */
 export async function membersChanged(env: RoomEnv, chatId: string, change: MembershipChange): Promise<void> {
-  unwrap(await roomFor(env, chatId).membersChanged(change));
+  await chatRoom(env, chatId).membersChanged(change);
 }

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { enforceRateLimit } from "../lib/rate-limit";
+import { chatMember } from "./access";
 import { listChats, unreadSummary } from "./list";
 import memberRoutes from "./member-routes";
 import moderationRoutes from "./moderation-routes";
@@ -91,11 +92,11 @@ app.openapi(
     summary: "One of my chats",
     description: "Not a member (or no such chat): `404 not_found`.",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam },
     responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 404, 503) },
   }),
-  async (c) => c.json({ chat: await getChat(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId) }, 200),
+  async (c) => c.json({ chat: await getChat(c.var.db, c.env, c.var.chatAccess) }, 200),
 );
 
 app.openapi(
@@ -111,12 +112,12 @@ app.openapi(
       "A rename leaves a `renamed` system message; every change is a `chat.updated` event. Direct chats: " +
       "`400 direct_chat_unsupported`.",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.UpdateChatBody) },
     responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
   }),
   async (c) => {
-    const chat = await updateChat(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json"));
+    const chat = await updateChat(c.var.db, c.env, c.var.chatAccess, c.req.valid("json"));
     return c.json({ chat }, 200);
   },
 );
@@ -130,12 +131,12 @@ app.openapi(
     summary: "Delete a group or channel (owner only)",
     description: "Erases the chat, its members and its messages; open sockets close with 4004. Direct chats cannot be deleted (hide them).",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
-    await deleteChat(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId);
+    await deleteChat(c.var.db, c.env, c.var.chatAccess);
     return c.body(null, 204);
   },
 );
@@ -152,12 +153,12 @@ app.openapi(
       "their unread messages but are left out of the unread total. Pinned chats come first in my list; archived and " +
       "hidden chats leave the default list.",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.SettingsBody) },
     responses: { 200: json(z.object({ settings: s.Settings })), ...errorResponses(400, 401, 404, 413, 415, 503) },
   }),
   async (c) => {
-    const settings = await updateSettings(c.var.db, c.req.valid("param").chatId, c.var.auth.userId, c.req.valid("json"));
+    const settings = await updateSettings(c.var.db, c.var.chatAccess, c.req.valid("json"));
     return c.json({ settings }, 200);
   },
 );
@@ -172,12 +173,12 @@ for (const action of ["freeze", "unfreeze"] as const) {
       summary: action === "freeze" ? "Freeze a group or channel: nobody can post or edit" : "Unfreeze a group or channel",
       description: "Owners and admins. Idempotent. Sends to a frozen chat answer `403 chat_frozen`.",
       security: bearerSecurity,
-      middleware: [auth] as const,
+      middleware: [auth, chatMember] as const,
       request: { params: s.ChatIdParam },
       responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 403, 404, 503) },
     }),
     async (c) => {
-      const chat = await setFrozen(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId, action === "freeze");
+      const chat = await setFrozen(c.var.db, c.env, c.var.chatAccess, action === "freeze");
       return c.json({ chat }, 200);
     },
   );
@@ -194,14 +195,14 @@ app.openapi(
       "Owners and admins. Every message so far is deleted; seqs are not reused; members get a `chat.truncated` event " +
       "`{seq}` and should drop what they hold up to it. Unread counts fall to zero.",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam },
     responses: {
       200: json(z.object({ seq: z.number(), removed: z.number() }), "History cleared"),
       ...errorResponses(400, 401, 403, 404, 503),
     },
   }),
-  async (c) => c.json(await truncateChat(c.var.db, c.env, c.req.valid("param").chatId, c.var.auth.userId), 200),
+  async (c) => c.json(await truncateChat(c.env, c.var.chatAccess), 200),
 );
 
 app.route("/", memberRoutes);

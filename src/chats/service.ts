@@ -5,12 +5,12 @@ import { isUniqueViolation } from "../lib/db-errors";
 import { AppError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { now } from "../lib/time";
-import { roomFor, unwrap } from "../rooms/client";
+import { chatRoom } from "../rooms/client";
 import { type ChatType, DEFAULT_PERMISSIONS, type MemberPermissions } from "../rooms/types";
 import { assertNotBlocked } from "../social/blocks";
 import { findUser } from "../social/people";
 import type { UserRow } from "../users/views";
-import { type ChatRow, chatDefaults, refuseDirect, requireChatMember, requirePermission, requireRole } from "./access";
+import { type ChatAccess, type ChatRow, chatDefaults, refuseDirect, requireChatMember, requirePermission, requireRole } from "./access";
 import { directKey } from "./direct-blocks";
 import { addMemberStatements, screenInvitees } from "./invitees";
 import { chatViews } from "./list";
@@ -148,7 +148,7 @@ async function openDirect(db: Database, env: RoomEnv, actorId: string, otherId: 
     // whose creation call was lost (or is still in flight when both people open it at once).
     await configureRoom(env, row);
     // Reopening is refused while either blocks the other, so any earlier block is lifted now.
-    unwrap(await roomFor(env, row.id).setBlocked(false));
+    await chatRoom(env, row.id).setBlocked(false);
     return { chat: await viewOne(db, env, row.id, actorId), created: false, skipped: [] as string[] };
   };
   const found = await byKey();
@@ -182,8 +182,8 @@ export async function createChat(db: Database, env: RoomEnv, actorId: string, in
 }
 
 /** One chat as the caller sees it; 404 unless they are a member. */
-export async function getChat(db: Database, env: RoomEnv, chatId: string, userId: string) {
-  return viewOne(db, env, chatId, userId);
+export async function getChat(db: Database, env: RoomEnv, access: ChatAccess) {
+  return (await chatViews(db, env, access.member.userId, [access]))[0]!;
 }
 
 /**
@@ -191,8 +191,8 @@ export async function getChat(db: Database, env: RoomEnv, chatId: string, userId
  * `changeInfo` permission; isPublic, slow mode and default permissions need an admin. The room
  * hears a chat.updated event, and a rename also leaves a `renamed` system message.
  */
-export async function updateChat(db: Database, env: RoomEnv, chatId: string, actorId: string, patch: ChatPatch) {
-  const { chat, member } = await requireChatMember(db, chatId, actorId);
+export async function updateChat(db: Database, env: RoomEnv, { chat, member }: ChatAccess, patch: ChatPatch) {
+  const [chatId, actorId] = [chat.id, member.userId];
   refuseDirect(chat, "changing info");
   if (patch.name !== undefined || patch.description !== undefined || patch.avatarMediaId !== undefined)
     requirePermission(chat, member, "changeInfo");
@@ -217,17 +217,17 @@ export async function updateChat(db: Database, env: RoomEnv, chatId: string, act
 }
 
 /** Delete a group or channel (owner only): D1 first (members and bans go with it), then the room is erased. */
-export async function deleteChat(db: Database, env: RoomEnv, chatId: string, actorId: string): Promise<void> {
-  const { chat, member } = await requireChatMember(db, chatId, actorId);
+export async function deleteChat(db: Database, env: RoomEnv, { chat, member }: ChatAccess): Promise<void> {
+  const chatId = chat.id;
   refuseDirect(chat, "deletion; hide it instead");
   requireRole(member, "owner");
   await db.delete(chats).where(eq(chats.id, chatId));
-  await roomFor(env, chatId).destroy();
+  await chatRoom(env, chatId).destroy();
 }
 
 /** Freeze (nobody can post or edit) or unfreeze a group or channel; owners and admins. Idempotent. */
-export async function setFrozen(db: Database, env: RoomEnv, chatId: string, actorId: string, frozen: boolean) {
-  const { chat, member } = await requireChatMember(db, chatId, actorId);
+export async function setFrozen(db: Database, env: RoomEnv, { chat, member }: ChatAccess, frozen: boolean) {
+  const [chatId, actorId] = [chat.id, member.userId];
   refuseDirect(chat, "freezing");
   requireRole(member, "admin");
   if ((chat.frozenAt != null) !== frozen) {
@@ -246,9 +246,9 @@ export async function setFrozen(db: Database, env: RoomEnv, chatId: string, acto
  * Clear a group's or channel's history for everyone (owners and admins). The room deletes the
  * messages and logs `chat.truncated`; seqs continue where they were.
  */
-export async function truncateChat(db: Database, env: RoomEnv, chatId: string, actorId: string): Promise<{ seq: number; removed: number }> {
-  const { chat, member } = await requireChatMember(db, chatId, actorId);
+export async function truncateChat(env: RoomEnv, { chat, member }: ChatAccess): Promise<{ seq: number; removed: number }> {
+  const [chatId, actorId] = [chat.id, member.userId];
   refuseDirect(chat, "clearing the history");
   requireRole(member, "admin");
-  return unwrap(await roomFor(env, chatId).truncate(actorId));
+  return chatRoom(env, chatId).truncate(actorId);
 }

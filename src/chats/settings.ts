@@ -3,7 +3,7 @@ import type { Database } from "../db/client";
 import { chatMembers } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { now } from "../lib/time";
-import { type MemberRow, requireMembership } from "./access";
+import type { ChatAccess, MemberRow } from "./access";
 import { MUTE_FOREVER_MS } from "./schemas";
 import { settingsView } from "./views";
 
@@ -19,8 +19,8 @@ export interface SettingsInput {
  * Change my own settings of a chat (a write to my membership row only). Pinning keeps the
  * original pin time when already pinned; a mute time in the past is stored as "not muted".
  */
-export async function updateSettings(db: Database, chatId: string, userId: string, input: SettingsInput) {
-  const member = await requireMembership(db, chatId, userId);
+export async function updateSettings(db: Database, { member }: ChatAccess, input: SettingsInput) {
+  const { chatId, userId } = member;
   const at = now();
   const changes: Partial<MemberRow> = {};
   if (input.mutedUntil !== undefined) {

@@ -2,8 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { AppError } from "../lib/errors";
 import { bearerSecurity, ErrorSchema, errorResponses, newRouter } from "../lib/openapi";
-import { roomFor } from "../rooms/client";
-import { requireMembership } from "./access";
+import { chatRoom } from "../rooms/client";
+import { chatMember } from "./access";
 import { ChatIdParam } from "./schemas";
 
 /** GET /api/v1/chats/{chatId}/ws: the Worker authenticates and checks membership, then hands the upgrade to the chat's room. */
@@ -23,7 +23,7 @@ app.openapi(
       "`426 upgrade_required`. The protocol (JSON frames `{type, …}`: message.send, typing.start/stop, read, delivered, " +
       "sync, ping; server frames hello, ack, error, events) is described in the project docs.",
     security: bearerSecurity,
-    middleware: [requireAuth({ allowQueryToken: true })] as const,
+    middleware: [requireAuth({ allowQueryToken: true }), chatMember] as const,
     request: {
       params: ChatIdParam,
       query: z.object({
@@ -42,7 +42,6 @@ app.openapi(
     }
     const { chatId } = c.req.valid("param");
     const { userId, sessionId } = c.var.auth;
-    await requireMembership(c.var.db, chatId, userId);
     // The room trusts these headers: only the Worker can reach it, and only after the checks above.
     const headers = new Headers(c.req.raw.headers);
     headers.delete("authorization");
@@ -51,7 +50,7 @@ app.openapi(
     headers.set("x-request-id", c.var.requestId);
     const url = new URL(c.req.url);
     url.searchParams.delete("access_token");
-    const res = await roomFor(c.env, chatId).fetch(new Request(url, { method: "GET", headers }));
+    const res = await chatRoom(c.env, chatId).upgrade(new Request(url, { method: "GET", headers }));
     if (res.status !== 101) throw await refusal(res);
     // A response from another object has immutable headers; the app's middleware adds some.
     return new Response(null, { status: 101, statusText: res.statusText, headers: res.headers, webSocket: res.webSocket });

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Bindings } from "../env";
-import { roomFor } from "../rooms/client";
+import { chatRoom, type RoomClient } from "../rooms/client";
 import { SESSION_END_CLOSE, type SessionEndReason } from "../rooms/protocol";
 import { SessionRegistry } from "./session-registry";
 
@@ -90,12 +90,12 @@ export class UserHub extends DurableObject<Bindings> {
   }
 
   /** Call a room, once more if the first call fails (a reset object); log if both fail. */
-  private async tellRoom(chatId: string, call: (room: ReturnType<typeof roomFor>) => Promise<unknown>): Promise<void> {
+  private async tellRoom(chatId: string, call: (room: RoomClient) => Promise<unknown>): Promise<void> {
     try {
-      await call(roomFor(this.env, chatId));
+      await call(chatRoom(this.env, chatId));
     } catch {
       try {
-        await call(roomFor(this.env, chatId));
+        await call(chatRoom(this.env, chatId));
       } catch (err) {
         console.error(JSON.stringify({ level: "error", msg: "hub could not reach a room", chatId, error: String(err) }));
         throw err;

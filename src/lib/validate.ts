@@ -27,10 +27,13 @@ export const throwOnInvalid: Hook<any, any, any, any> = (result) => {
   if (!result.success) throw validationError(result.error as z.ZodError, result.target);
 };
 
-/** Validate a value outside the HTTP layer (WebSocket frames, RPC input) with the same errors. */
-export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+/**
+ * Validate a value outside the route validators (WebSocket frames, RPC input, route middleware)
+ * with the same errors; `target` names where it came from (`param`, `query`, …) in error paths.
+ */
+export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, target?: string): z.output<T> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw validationError(parsed.error);
+  if (!parsed.success) throw validationError(parsed.error, target);
   return parsed.data;
 }
 

@@ -1,13 +1,13 @@
-import { createRoute, type z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
-import { requireMembership } from "../chats/access";
+import { chatMember } from "../chats/access";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
-import { roomFor, unwrap } from "../rooms/client";
+import { chatRoom } from "../rooms/client";
 import * as s from "./schemas";
 
 /**
- * Message routes under /api/v1/chats/{chatId}. The Worker checks membership in D1 (one
- * primary-key read: `404 not_found` for non-members, removed members and unknown chats alike),
+ * Message routes under /api/v1/chats/{chatId}. The chat middleware checks membership in D1 (two
+ * primary-key reads: `404 not_found` for non-members, removed members and unknown chats alike),
  * then calls the chat's room, the only writer of its log. Sends take the same path as the
  * socket's `message.send`. The room checks membership again from its own cache, so a member it
  * knows was removed or banned a moment ago gets `403 member_removed` / `member_banned` /
@@ -15,11 +15,6 @@ import * as s from "./schemas";
  */
 const tags = ["Messages"];
 
-// RPC results come back typed as serialized values (`unknown` fields widen); they are the room's
-// Message and RoomEvent shapes, which the schemas below document.
-type MessageBody = z.infer<typeof s.Message>;
-type HistoryBody = z.infer<typeof s.History>;
-type EventsBody = z.infer<typeof s.Events>;
 const auth = requireAuth();
 const app = newRouter();
 
@@ -38,7 +33,7 @@ app.openapi(
       "201 with the new message; a retry with the same `clientMessageId` answers 200 with the stored message (one message " +
       `however many retries, even concurrent ones). Refusals: ${SEND_ERRORS}.`,
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.SendMessageBody) },
     responses: {
       201: json(s.MessageResponse, "Sent"),
@@ -49,10 +44,9 @@ app.openapi(
   async (c) => {
     const { chatId } = c.req.valid("param");
     const userId = c.var.auth.userId;
-    await requireMembership(c.var.db, chatId, userId);
     const { clientMessageId, text } = c.req.valid("json");
-    const { message, duplicate } = unwrap(await roomFor(c.env, chatId).send({ userId, clientMessageId, type: "text", text }));
-    return c.json({ message: message as MessageBody }, duplicate ? 200 : 201);
+    const { message, duplicate } = await chatRoom(c.env, chatId).send({ userId, clientMessageId, type: "text", text });
+    return c.json({ message }, duplicate ? 200 : 201);
   },
 );
 
@@ -68,14 +62,13 @@ app.openapi(
       "more exist in the direction asked (for `around`: on either side). Messages I deleted for me are left out; messages " +
       "deleted for everyone stay as `deleted: true` with no text.",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, query: s.HistoryQuery },
     responses: { 200: json(s.History), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { chatId } = c.req.valid("param");
-    await requireMembership(c.var.db, chatId, c.var.auth.userId);
-    return c.json(unwrap(await roomFor(c.env, chatId).history(c.var.auth.userId, c.req.valid("query"))) as HistoryBody, 200);
+    return c.json(await chatRoom(c.env, chatId).history(c.var.auth.userId, c.req.valid("query")), 200);
   },
 );
 
@@ -87,14 +80,13 @@ app.openapi(
     tags,
     summary: "One message",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.MessageParams },
     responses: { 200: json(s.MessageResponse), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { chatId, messageId } = c.req.valid("param");
-    await requireMembership(c.var.db, chatId, c.var.auth.userId);
-    return c.json({ message: unwrap(await roomFor(c.env, chatId).getMessage(c.var.auth.userId, messageId)) as MessageBody }, 200);
+    return c.json({ message: await chatRoom(c.env, chatId).getMessage(c.var.auth.userId, messageId) }, 200);
   },
 );
 
@@ -109,15 +101,14 @@ app.openapi(
       "The author only (`403 not_message_author`), within 48 hours (`403 edit_window_passed`), not in a frozen chat " +
       "(`403 chat_frozen`). Deleted messages: 404.",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.MessageParams, body: jsonBody(s.EditMessageBody) },
     responses: { 200: json(s.MessageResponse), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
   }),
   async (c) => {
     const { chatId, messageId } = c.req.valid("param");
-    await requireMembership(c.var.db, chatId, c.var.auth.userId);
-    const message = unwrap(await roomFor(c.env, chatId).edit(c.var.auth.userId, messageId, c.req.valid("json").text));
-    return c.json({ message: message as MessageBody }, 200);
+    const message = await chatRoom(c.env, chatId).edit(c.var.auth.userId, messageId, c.req.valid("json").text);
+    return c.json({ message }, 200);
   },
 );
 
@@ -132,14 +123,13 @@ app.openapi(
       "`?for=everyone` (default): the author, or an owner/admin (`403 not_message_author` otherwise); the message stays " +
       "in history as deleted, without text, and stops counting as unread. `?for=me`: hidden from my history only.",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.MessageParams, query: s.DeleteMessageQuery },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { chatId, messageId } = c.req.valid("param");
-    await requireMembership(c.var.db, chatId, c.var.auth.userId);
-    unwrap(await roomFor(c.env, chatId).remove(c.var.auth.userId, messageId, c.req.valid("query").for));
+    await chatRoom(c.env, chatId).remove(c.var.auth.userId, messageId, c.req.valid("query").for);
     return c.body(null, 204);
   },
 );
@@ -152,14 +142,13 @@ app.openapi(
     tags,
     summary: "Who received and who read a message",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.MessageParams },
     responses: { 200: json(s.Receipts), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { chatId, messageId } = c.req.valid("param");
-    await requireMembership(c.var.db, chatId, c.var.auth.userId);
-    return c.json(unwrap(await roomFor(c.env, chatId).receipts(c.var.auth.userId, messageId)), 200);
+    return c.json(await chatRoom(c.env, chatId).receipts(c.var.auth.userId, messageId), 200);
   },
 );
 
@@ -175,14 +164,13 @@ for (const kind of ["read", "delivered"] as const) {
         "Positions only move forward (a lower seq changes nothing) and stop at the chat's last seq. Answers my position " +
         "and my exact unread count.",
       security: bearerSecurity,
-      middleware: [auth] as const,
+      middleware: [auth, chatMember] as const,
       request: { params: s.ChatIdParam, body: jsonBody(s.ReadBody) },
       responses: { 200: json(s.ReadResult), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
     }),
     async (c) => {
       const { chatId } = c.req.valid("param");
-      await requireMembership(c.var.db, chatId, c.var.auth.userId);
-      return c.json(unwrap(await roomFor(c.env, chatId).mark(c.var.auth.userId, kind, c.req.valid("json").seq)), 200);
+      return c.json(await chatRoom(c.env, chatId).mark(c.var.auth.userId, kind, c.req.valid("json").seq), 200);
     },
   );
 }
@@ -199,15 +187,14 @@ app.openapi(
       "`eventSeq` received. `tooFarBehind: true` means events the client missed were pruned: reload history, then continue " +
       "from `lastEventSeq`.",
     security: bearerSecurity,
-    middleware: [auth] as const,
+    middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, query: s.EventsQuery },
     responses: { 200: json(s.Events), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { chatId } = c.req.valid("param");
-    await requireMembership(c.var.db, chatId, c.var.auth.userId);
     const { after, limit } = c.req.valid("query");
-    return c.json(unwrap(await roomFor(c.env, chatId).events(c.var.auth.userId, after, limit)) as EventsBody, 200);
+    return c.json(await chatRoom(c.env, chatId).events(c.var.auth.userId, after, limit), 200);
   },
 );
 

@@ -1,10 +1,13 @@
 import type { Bindings } from "../env";
 import { AppError } from "../lib/errors";
+import type { ChatRoom } from "./chat-room";
 import { chatIdsOf } from "./directory";
-import type { RoomResult } from "./types";
+import type { ChatConfig, MembershipChange, Message, RoomEvent, RoomResult, SendInput, SystemNotice } from "./types";
 
-/** The ChatRoom of a chat: one Durable Object per chat id. */
-export const roomFor = (env: Pick<Bindings, "CHAT_ROOM">, chatId: string) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(chatId));
+type RoomEnv = Pick<Bindings, "CHAT_ROOM">;
+
+/** The ChatRoom stub of a chat: one Durable Object per chat id (the client below wraps it; tests call it directly). */
+export const roomFor = (env: RoomEnv, chatId: string) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(chatId));
 
 /** Turn a room's result back into a value, or into the AppError the room raised. */
 export function unwrap<R extends RoomResult<unknown>>(result: R): Extract<R, { ok: true }>["value"] {
@@ -14,6 +17,111 @@ export function unwrap<R extends RoomResult<unknown>>(result: R): Extract<R, { o
   }
   return result.value as Extract<R, { ok: true }>["value"];
 }
+
+export type HistoryQuery = { before?: number; after?: number; around?: number; limit: number };
+export type EventsPage = { events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean; lastEventSeq: number };
+
+/**
+ * The one way the Worker talks to a chat's room. Each call returns the room's answer or throws
+ * the AppError the room raised: errors cross the RPC boundary as data (RoomResult, since RPC
+ * drops custom error classes), and only this class turns them back, so callers never unwrap.
+ */
+export class RoomClient {
+  private readonly stub: DurableObjectStub<ChatRoom>;
+
+  constructor(env: RoomEnv, chatId: string) {
+    this.stub = roomFor(env, chatId);
+  }
+
+  /** Set or update the chat's settings; `patch` becomes a chat.updated event, `notice` a system message. */
+  async configure(config: ChatConfig, patch?: Record<string, unknown>, notice?: SystemNotice): Promise<void> {
+    unwrap(await this.stub.configure(config, patch, notice));
+  }
+
+  /** Membership changes already written to D1: refresh the room's cache, close removed members' sockets, log them. */
+  async membersChanged(change: MembershipChange): Promise<void> {
+    unwrap(await this.stub.membersChanged(change));
+  }
+
+  /** Direct chats: one of the two blocked the other (posting stops) or unblocked (it resumes). */
+  async setBlocked(blocked: boolean): Promise<void> {
+    unwrap(await this.stub.setBlocked(blocked));
+  }
+
+  /** Direct chats: the other person deleted their account. */
+  async setPeerDeleted(): Promise<void> {
+    unwrap(await this.stub.setPeerDeleted());
+  }
+
+  /** A member turned read receipts on or off. */
+  async memberSettingsChanged(userId: string, readReceipts: boolean): Promise<void> {
+    unwrap(await this.stub.memberSettingsChanged(userId, readReceipts));
+  }
+
+  /** Append a message; a retry with the same clientMessageId returns the stored one (`duplicate`). */
+  async send(input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
+    return unwrap(await this.stub.send(input)) as { message: Message; duplicate: boolean };
+  }
+
+  async truncate(actorId: string): Promise<{ seq: number; removed: number }> {
+    return unwrap(await this.stub.truncate(actorId));
+  }
+
+  async edit(userId: string, messageId: string, text: string): Promise<Message> {
+    return unwrap(await this.stub.edit(userId, messageId, text)) as Message;
+  }
+
+  async remove(userId: string, messageId: string, scope: "me" | "everyone"): Promise<void> {
+    unwrap(await this.stub.remove(userId, messageId, scope));
+  }
+
+  async history(userId: string, query: HistoryQuery): Promise<{ items: Message[]; hasMore: boolean }> {
+    return unwrap(await this.stub.history(userId, query)) as { items: Message[]; hasMore: boolean };
+  }
+
+  async getMessage(userId: string, messageId: string): Promise<Message> {
+    return unwrap(await this.stub.getMessage(userId, messageId)) as Message;
+  }
+
+  async events(userId: string, after: number, limit: number): Promise<EventsPage> {
+    return unwrap(await this.stub.events(userId, after, limit)) as EventsPage;
+  }
+
+  async mark(userId: string, kind: "read" | "delivered", seq: number): Promise<{ seq: number; unread: number }> {
+    return unwrap(await this.stub.mark(userId, kind, seq));
+  }
+
+  async unread(userId: string): Promise<{ count: number; readSeq: number; lastSeq: number }> {
+    return unwrap(await this.stub.unread(userId));
+  }
+
+  async receipts(userId: string, messageId: string): Promise<{ read: string[]; delivered: string[] }> {
+    return unwrap(await this.stub.receipts(userId, messageId));
+  }
+
+  /** The chat was deleted: close every socket and erase the room. */
+  async destroy(): Promise<void> {
+    await this.stub.destroy();
+  }
+
+  /** From the user's hub: sessions ended; returns whether the user still has sockets in this room. */
+  endSessions(userId: string, sessionIds: string[], code: number, reason: string, until: number, wholeAccount: boolean): Promise<boolean> {
+    return this.stub.endSessions(userId, sessionIds, code, reason, until, wholeAccount);
+  }
+
+  /** From a hub: who may see `userIds` online changed; returns whether `hubUserId` still has sockets here. */
+  refreshPresence(hubUserId: string, userIds: string[]): Promise<boolean> {
+    return this.stub.refreshPresence(hubUserId, userIds);
+  }
+
+  /** Hand an authenticated WebSocket upgrade to the room (the Worker checked membership). */
+  upgrade(request: Request): Promise<Response> {
+    return this.stub.fetch(request);
+  }
+}
+
+/** The client of a chat's room. */
+export const chatRoom = (env: RoomEnv, chatId: string) => new RoomClient(env, chatId);
 
 /** Rooms told at once when a change must reach every chat of a user. */
 const FAN_OUT = 50;
@@ -25,9 +133,6 @@ const FAN_OUT = 50;
 export async function readReceiptsChanged(env: Pick<Bindings, "CHAT_ROOM" | "DB">, userId: string, readReceipts: boolean): Promise<void> {
   const chatIds = await chatIdsOf(env.DB, userId);
   for (let i = 0; i < chatIds.length; i += FAN_OUT) {
-    const results = await Promise.all(
-      chatIds.slice(i, i + FAN_OUT).map((chatId) => roomFor(env, chatId).memberSettingsChanged(userId, readReceipts)),
-    );
-    results.forEach(unwrap);
+    await Promise.all(chatIds.slice(i, i + FAN_OUT).map((chatId) => chatRoom(env, chatId).memberSettingsChanged(userId, readReceipts)));
   }
 }

@@ -166,7 +166,7 @@ export class RoomStore {
       clientMessageId: row.client_message_id,
       type: row.type as MessageType,
       text: deleted ? null : row.text,
-      system: row.system ? (JSON.parse(row.system) as FlatJson) : null,
+      system: row.system ? (JSON.parse(row.system) as Message["system"]) : null,
       createdAt: iso(row.created_at)!,
       editedAt: iso(row.edited_at),
       deleted,

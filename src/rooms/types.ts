@@ -71,8 +71,8 @@ export interface Message {
   clientMessageId: string | null;
   type: MessageType;
   text: string | null;
-  /** For system messages: what happened ({event, actorId, userIds, …}). */
-  system: FlatJson | null;
+  /** For system messages: what happened ({event, actorId, userIds, …}), as stored (JSON: no undefined fields). */
+  system: { [key: string]: Scalar | string[] } | null;
   createdAt: string;
   editedAt: string | null;
   deleted: boolean;
@@ -91,7 +91,7 @@ export interface RoomEvent {
   type: string;
   createdAt: string;
   /** Type-specific fields (a message, a receipt's seq, a member…). */
-  [key: string]: Scalar | object | undefined;
+  [key: string]: Scalar | object;
 }
 
 /** A system notice the room appends to the log for a membership or chat change. */
