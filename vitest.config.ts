@@ -23,6 +23,8 @@ export default defineConfig(async () => {
       include: ["test/**/*.test.ts"],
       // Request logs of passing tests are noise; failing tests still show theirs.
       silent: "passed-only" as const,
+      // Presence is coalesced to one frame a second: tests that follow several changes wait for several flushes.
+      testTimeout: 15_000,
     },
   };
 });

@@ -28,12 +28,27 @@ const PLAN = [
 export const pct = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 100)}%`);
 const sleep = (t) => new Promise((r) => setTimeout(r, t));
 
-/** Run the whole plan on a fresh group of `users` (1000 members); returns `{ chatId, steps, openings, totals }`. */
-export async function runFanout(server, users, log) {
+/** The steps run against the bare object too: the N=100 rows the room is compared on. */
+export const BARE_PLAN = PLAN.filter((p) => p.n === 100);
+
+/**
+ * Run `plan` (the whole plan by default) on a fresh group of `users` (1000 members), or with
+ * `bare` on a fresh room of the bare Durable Object at `server` (bench/bare: no auth, the same
+ * frames); returns `{ chatId, steps, openings, totals }`.
+ */
+export async function runFanout(server, users, log, { bare = false, plan = PLAN } = {}) {
   const baseUrl = server.baseUrl;
-  await freshTokens(baseUrl, users);
-  const chatId = await createGroup(baseUrl, users[0], users, `fanout ${Date.now().toString(36)}`);
-  log(`  fan-out group ${chatId} with ${users.length} members`);
+  let chatId;
+  let urlFor;
+  if (bare) {
+    chatId = `bare-${Date.now().toString(36)}`;
+    urlFor = () => `${baseUrl.replace(/^http/, "ws")}/rooms/${chatId}/ws`;
+  } else {
+    await freshTokens(baseUrl, users);
+    chatId = await createGroup(baseUrl, users[0], users, `fanout ${Date.now().toString(36)}`);
+    urlFor = (user) => socketUrl(baseUrl, chatId, user.token);
+  }
+  log(`  fan-out ${bare ? "bare room" : "group"} ${chatId} with ${users.length} members`);
 
   const budget = new SendBudget();
   const messages = new Map(); // clientMessageId → { t0, step, count, last, acked, refused }
@@ -83,7 +98,7 @@ export async function runFanout(server, users, log) {
         const i = next++;
         const rx = { user: users[i], maxSeq: 0 };
         try {
-          const { ws } = await openSocket(socketUrl(baseUrl, chatId, users[i].token), onFrame(rx));
+          const { ws } = await openSocket(urlFor(users[i]), onFrame(rx));
           rx.ws = ws;
           sockets[i] = rx;
         } catch (err) {
@@ -182,17 +197,17 @@ export async function runFanout(server, users, log) {
   const openings = [];
   const stopped = new Set();
   try {
-    for (const [i, plan] of PLAN.entries()) {
-      if (plan.n > users.length) continue;
-      if (plan.kind === "ramp" && stopped.has(plan.n)) continue;
-      if (sockets.length < plan.n) {
-        await freshTokens(baseUrl, users);
-        openings.push(await openUpTo(plan.n));
+    for (const [i, planned] of plan.entries()) {
+      if (planned.n > users.length) continue;
+      if (planned.kind === "ramp" && stopped.has(planned.n)) continue;
+      if (sockets.length < planned.n) {
+        if (!bare) await freshTokens(baseUrl, users);
+        openings.push(await openUpTo(planned.n));
       }
       await sleep(1000);
-      const s = await runStep(plan, i);
+      const s = await runStep(planned, i);
       steps.push(s);
-      if (plan.kind === "ramp" && (s.latency.p99 > RAMP_P99_LIMIT_MS || s.lost > 0 || s.unanswered > 0)) stopped.add(plan.n);
+      if (planned.kind === "ramp" && (s.latency.p99 > RAMP_P99_LIMIT_MS || s.lost > 0 || s.unanswered > 0)) stopped.add(planned.n);
     }
   } finally {
     const close = await closeAll(sockets.filter(Boolean).map((r) => r.ws));

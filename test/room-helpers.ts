@@ -79,6 +79,21 @@ export class TestSocket {
     return new Promise((resolve) => this.waiters.push({ match, resolve, from: since }));
   }
 
+  /** The next presence change of `userId` (to `online`, when given), from the coalesced presence frames. */
+  async nextPresence(userId: string, online?: boolean, since = 0): Promise<{ userId: string; online: boolean } | null> {
+    const matches = (c: { userId: string; online: boolean }) => c.userId === userId && (online === undefined || c.online === online);
+    const frame = await this.next("presence", (f) => f.changes.some(matches), since);
+    return frame ? frame.changes.find(matches) : null;
+  }
+
+  /** Every presence change of `userId` received so far (from frame index `since`). */
+  presenceOf(userId: string, since = 0): { userId: string; online: boolean }[] {
+    return this.frames
+      .slice(since)
+      .filter((f) => f.type === "presence")
+      .flatMap((f) => f.changes.filter((c: { userId: string }) => c.userId === userId));
+  }
+
   /** Send a frame with an id and wait for its ack or error. */
   async request(frame: Record<string, unknown>): Promise<any> {
     const id = `r${++n}`;

@@ -4,8 +4,7 @@ import { api, signUp, type TestUser } from "./helpers";
 import type { TestSocket } from "./room-helpers";
 
 const online = (s: TestSocket) => [...(s.frames[0].online as string[])].sort();
-const presenceOf = (s: TestSocket, userId: string, since = 0) =>
-  s.frames.slice(since).filter((f) => f.type === "presence" && f.userId === userId);
+const presenceOf = (s: TestSocket, userId: string, since = 0) => s.presenceOf(userId, since);
 
 /** Wait until a ping round trip completed: every frame the room sent before it has arrived. */
 const settle = async (...sockets: TestSocket[]) => {
@@ -27,10 +26,15 @@ describe("presence in rooms follows lastSeen privacy and blocks", () => {
     expect(online(sa)).toEqual([a.id].sort());
     // B still sees the others (their settings allow it) and themselves.
     const sc = await openChatSocket(c, chatId);
-    expect(await sb.next("presence", (f) => f.userId === c.id && f.online)).toBeTruthy();
+    expect(await sb.nextPresence(c.id, true)).toBeTruthy();
     expect(online(sc)).toEqual([a.id, c.id].sort());
     sb.close();
-    await settle(sa, sc);
+    // A later change everyone may see: once it arrived, anything about B would have too (flushes keep order).
+    const d = await signUp();
+    await api("POST", `/api/v1/chats/${chatId}/members`, { token: a.accessToken, body: { userIds: [d.id] } });
+    (await openChatSocket(d, chatId)).close();
+    expect(await sa.nextPresence(d.id, false)).toBeTruthy();
+    expect(await sc.nextPresence(d.id, false)).toBeTruthy();
     expect(presenceOf(sa, b.id)).toEqual([]);
     expect(presenceOf(sc, b.id)).toEqual([]);
   });
@@ -43,7 +47,7 @@ describe("presence in rooms follows lastSeen privacy and blocks", () => {
     const sa = await openChatSocket(a, chatId);
     const sc = await openChatSocket(c, chatId);
     await openChatSocket(b, chatId);
-    expect(await sa.next("presence", (f) => f.userId === b.id && f.online)).toBeTruthy();
+    expect(await sa.nextPresence(b.id, true)).toBeTruthy();
     await settle(sc);
     expect(presenceOf(sc, b.id)).toEqual([]);
     expect(online(await openChatSocket(a, chatId))).toContain(b.id);
@@ -59,46 +63,53 @@ describe("presence in rooms follows lastSeen privacy and blocks", () => {
     expect(online(sb)).not.toContain(a.id);
     const sc = await openChatSocket(c, chatId);
     expect(online(sc)).toEqual([a.id, b.id, c.id].sort());
-    await settle(sa);
+    // C came online after B: once A heard of C, anything about B would have arrived too.
+    expect(await sa.nextPresence(c.id, true)).toBeTruthy();
     expect(presenceOf(sa, b.id)).toEqual([]);
     expect(online(await openChatSocket(a, chatId))).not.toContain(b.id);
   });
 
-  it("changes apply to live sockets at once: privacy, blocks and contacts", async () => {
+  /** A and B in a group, each with a socket, B seen online by A. */
+  async function pair() {
     const [a, b] = [await signUp(), await signUp()];
     const chatId = await group(a, b);
     const sa = await openChatSocket(a, chatId);
     const sb = await openChatSocket(b, chatId);
-    expect(await sa.next("presence", (f) => f.userId === b.id && f.online)).toBeTruthy();
+    expect(await sa.nextPresence(b.id, true)).toBeTruthy();
+    return { a, b, sa, sb };
+  }
 
+  it("a lastSeen change applies to live sockets at once", async () => {
+    const { b, sa } = await pair();
     let mark = sa.frames.length;
     await setPrivacy(b, { lastSeen: "nobody" });
-    expect(await sa.next("presence", (f) => f.userId === b.id && !f.online, mark)).toBeTruthy();
+    expect(await sa.nextPresence(b.id, false, mark)).toBeTruthy();
     mark = sa.frames.length;
     await setPrivacy(b, { lastSeen: "everyone" });
-    expect(await sa.next("presence", (f) => f.userId === b.id && f.online, mark)).toBeTruthy();
+    expect(await sa.nextPresence(b.id, true, mark)).toBeTruthy();
+  });
 
-    mark = sa.frames.length;
+  it("a block and an unblock apply to live sockets at once, both ways", async () => {
+    const { a, b, sa, sb } = await pair();
+    let mark = sa.frames.length;
     const markB = sb.frames.length;
     await block(b, a);
-    expect(await sa.next("presence", (f) => f.userId === b.id && !f.online, mark)).toBeTruthy();
-    expect(await sb.next("presence", (f) => f.userId === a.id && !f.online, markB)).toBeTruthy();
+    expect(await sa.nextPresence(b.id, false, mark)).toBeTruthy();
+    expect(await sb.nextPresence(a.id, false, markB)).toBeTruthy();
     mark = sa.frames.length;
     expect((await api("DELETE", `/api/v1/users/me/blocked/${a.id}`, { token: b.accessToken })).status).toBe(204);
-    expect(await sa.next("presence", (f) => f.userId === b.id && f.online, mark)).toBeTruthy();
+    expect(await sa.nextPresence(b.id, true, mark)).toBeTruthy();
+  });
 
+  it("removing a contact under `contacts` applies to live sockets at once", async () => {
+    const { a, b, sa } = await pair();
     await setPrivacy(b, { lastSeen: "contacts" });
     await addContact(b, a);
-    mark = sa.frames.length;
+    const mark = sa.frames.length;
     expect((await api("DELETE", `/api/v1/users/me/contacts/${a.id}`, { token: b.accessToken })).status).toBe(204);
-    expect(await sa.next("presence", (f) => f.userId === b.id && !f.online, mark)).toBeTruthy();
+    expect(await sa.nextPresence(b.id, false, mark)).toBeTruthy();
     await settle(sa);
-    expect(
-      sa.frames
-        .slice(mark)
-        .filter((f) => f.type === "presence" && f.userId === b.id)
-        .at(-1).online,
-    ).toBe(false);
+    expect(presenceOf(sa, b.id, mark).at(-1)?.online).toBe(false);
   });
 
   it("read receipts turned off apply to chats at once", async () => {

@@ -6,6 +6,7 @@ import { loadPresenceRule, withdrawMessages } from "./directory";
 import { FLOOD_PENALTY_MS, FrameBudget, type FrameVerdict } from "./frame-budget";
 import { closedSocketError, errorFrame, handleFrame, readFrame } from "./frames";
 import { PresenceRules } from "./presence";
+import { PresenceFeed } from "./presence-feed";
 import { BARE_PING, BARE_PONG, CLOSE } from "./protocol";
 import { RoomLog } from "./room-log";
 import { RoomSockets, type SocketInfo } from "./sockets";
@@ -41,6 +42,7 @@ export class ChatRoom extends DurableObject<Bindings> {
   private readonly log: RoomLog;
   private readonly rules: PresenceRules;
   private readonly sockets: RoomSockets;
+  private readonly presence: PresenceFeed;
   private readonly budget = new FrameBudget();
 
   constructor(ctx: DurableObjectState, env: Bindings) {
@@ -48,6 +50,7 @@ export class ChatRoom extends DurableObject<Bindings> {
     this.store = new RoomStore(ctx.storage.sql);
     this.rules = new PresenceRules(ctx.storage.sql);
     this.sockets = new RoomSockets(ctx, this.rules);
+    this.presence = new PresenceFeed(this.sockets, this.rules);
     this.log = new RoomLog(this.store, {
       db: env.DB,
       chatName: ctx.id.name,
@@ -122,7 +125,7 @@ export class ChatRoom extends DurableObject<Bindings> {
     if (chatId && online.length > 0) {
       const loaded = await Promise.all(online.map((id) => loadPresenceRule(this.env.DB, chatId, id)));
       for (const [i, id] of online.entries()) this.rules.set(id, loaded[i]!);
-      for (const id of online) this.sockets.announce(id, true, { always: true });
+      for (const id of online) this.presence.rulesChanged(id);
     }
     return this.sockets.isOnline(hubUserId);
   }
@@ -224,7 +227,7 @@ export class ChatRoom extends DurableObject<Bindings> {
       lastEventSeq: this.store.lastEventSeq(),
       online: this.sockets.onlineFor(userId),
     });
-    if (firstSocket) this.sockets.announce(userId, true, { except: server });
+    if (firstSocket) this.presence.changed(userId, true);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -311,12 +314,11 @@ export class ChatRoom extends DurableObject<Bindings> {
     }
   }
 
-  /** When a user's last socket here closed: stop their typing, tell whoever saw them online, drop their rule. */
+  /** When a user's last socket here closed: stop their typing and tell whoever saw them online (coalesced). */
   private offlineIfGone(userId: string): void {
     if (this.sockets.isOnline(userId) || !this.rules.has(userId)) return;
     if (this.store.transient.clearTyping(userId)) this.sockets.broadcast({ type: "typing", userId, typing: false });
-    this.sockets.announce(userId, false);
-    this.rules.delete(userId);
+    this.presence.changed(userId, false);
   }
 
   // --- alarm: coalesced D1 summary, typing expiry, pruning ----------------------------------

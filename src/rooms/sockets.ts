@@ -17,7 +17,7 @@ export const sessionTag = (sessionId: string) => `session:${sessionId}`;
 /**
  * The room's live sockets: accepting (with the per-user cap), reading their attachments
  * (cached, so a broadcast does not deserialize every socket), sending, closing with a reason that
- * in-flight frames are refused with, and presence filtered through each viewer's rules.
+ * in-flight frames are refused with, and who is online as each viewer may see it.
  */
 export class RoomSockets {
   private readonly infos = new WeakMap<WebSocket, SocketInfo>();
@@ -96,23 +96,6 @@ export class RoomSockets {
   sendToUser(userId: string, frame: Record<string, unknown>): void {
     const text = JSON.stringify(frame);
     for (const ws of this.openSockets(userId)) ws.send(text);
-  }
-
-  /**
-   * Tell every socket whether `userId` is online, as its viewer may see it: viewers who may not
-   * see the user are told nothing (or `online: false` with `always`, after a rule changed).
-   */
-  announce(userId: string, online: boolean, opts: { except?: WebSocket; always?: boolean } = {}): void {
-    const shown = JSON.stringify({ type: "presence", userId, online });
-    const hidden = JSON.stringify({ type: "presence", userId, online: false });
-    for (const ws of this.openSockets()) {
-      if (ws === opts.except) continue;
-      const viewer = this.info(ws)?.userId;
-      if (!viewer) continue;
-      const visible = this.rules.visible(userId, viewer);
-      if (visible) ws.send(shown);
-      else if (opts.always) ws.send(hidden);
-    }
   }
 
   /** The first frame after the room closed the socket is answered; returns false for the rest. */
