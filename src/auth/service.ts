@@ -1,5 +1,6 @@
 import { and, eq, isNotNull } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { UserRow } from "../db/schema";
 import { users } from "../db/schema";
 import type { AuthContext, Bindings } from "../env";
 import { isUniqueViolation } from "../lib/db-errors";
@@ -8,7 +9,6 @@ import { newId } from "../lib/ids";
 import type { RequestInfo } from "../lib/request-info";
 import { now } from "../lib/time";
 import { resolveReferralCode, withFreshReferralCode } from "../users/referrals";
-import type { UserRow } from "../users/views";
 import { classifyIdentifier } from "./identifiers";
 import { clearAttempts, countAttempt, lockoutKey, refundAttempt } from "./lockout";
 import { assertStrongPassword, currentParams, hashPassword, verifyDummy, verifyPassword } from "./password";

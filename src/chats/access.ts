@@ -1,12 +1,11 @@
 import { and, eq } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { chatMembers, chats } from "../db/schema";
+import { type ChatRow, chatMembers, chats, type MemberRow } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
 import type { MemberPermissions, MemberRole } from "../rooms/types";
 import { effectivePermissions, parsePermissions } from "../rooms/types";
 
-export type ChatRow = typeof chats.$inferSelect;
-export type MemberRow = typeof chatMembers.$inferSelect;
+export type { ChatRow, MemberRow };
 
 /**
  * The caller's membership of a chat: one primary-key lookup (1 row read). Not a member, or no

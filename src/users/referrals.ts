@@ -1,10 +1,10 @@
 import { randomBytes } from "@noble/hashes/utils.js";
 import { and, eq, isNull, notInArray } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { UserRow } from "../db/schema";
 import { users } from "../db/schema";
 import { isUniqueViolation } from "../lib/db-errors";
 import { AppError } from "../lib/errors";
-import type { UserRow } from "./views";
 
 /**
  * Referral codes: 8 symbols of Crockford's base32 in upper case (no I, L, O or U) = 40 random
