@@ -11,6 +11,8 @@ import { AppError } from "../lib/errors";
  * bits, one per account, unique (partial unique index `users_referral_code_uq`). Made at
  * registration and, for accounts older than codes, on the first read of the own profile. Input
  * forgives case, spaces and dashes, and reads O as 0 and I/L as 1, like Crockford decoding.
+ * They live in auth because registration assigns them and resolves the referrer; the own
+ * profile (users) only backfills old accounts through ensureReferralCode.
  */
 export const REFERRAL_CODE_LENGTH = 8;
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"; // 32 symbols: 5 bits each
