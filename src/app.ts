@@ -9,6 +9,7 @@ import authRoutes from "./auth/routes";
 import securityRoutes from "./auth/security/routes";
 import twoFactorRoutes from "./auth/two-factor/routes";
 import { removeAccountFromChats } from "./chats/account-removal";
+import { syncDirectChatBlock } from "./chats/direct-blocks";
 import chatRoutes from "./chats/routes";
 import { createDb } from "./db/client";
 import devRoutes from "./dev/routes";
@@ -19,6 +20,7 @@ import { newRouter, publicSecurity } from "./lib/openapi";
 import messageRoutes from "./messages/routes";
 import reportRoutes from "./reports/routes";
 import searchRoutes from "./search/routes";
+import { onBlockChange } from "./social/block-hooks";
 import socialRoutes from "./social/routes";
 import { onAccountDeletion } from "./users/deletion-hooks";
 import userRoutes from "./users/routes";
@@ -30,8 +32,11 @@ const isWebSocketRoute = (path: string) => /\/ws$/.test(path);
 
 export function buildApp() {
   const app = newRouter();
-  // Modules above users clean up after a deleted account (users/deletion-hooks.ts).
+  // Modules above users and social react to their changes through hooks, so imports run one way
+  // (README, Layers): chats cleans up after a deleted account (users/deletion-hooks.ts) and
+  // stops or resumes posting in a direct chat when a block between its members changes (social/block-hooks.ts).
   onAccountDeletion(removeAccountFromChats);
+  onBlockChange(syncDirectChatBlock);
 
   app.use(requestId({ headerName: "X-Request-Id", limitLength: 128 }));
   app.use(async (c, next) => {

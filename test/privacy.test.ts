@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { LAST_SEEN_INTERVAL_MS, touchLastSeen } from "../src/auth/last-seen";
 import { createDb } from "../src/db/client";
-import { LAST_SEEN_INTERVAL_MS, touchLastSeen } from "../src/users/presence";
 import { api, expectError, expectInvalid, markVerified, signUp, type TestUser, uniqueName } from "./helpers";
 
 const PRIVACY = "/api/v1/users/me/privacy";

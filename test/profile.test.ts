@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { ensureReferralCode, newReferralCode, withFreshReferralCode } from "../src/auth/referral-codes";
 import { createDb } from "../src/db/client";
 import { users } from "../src/db/schema";
-import { ensureReferralCode, newReferralCode, withFreshReferralCode } from "../src/users/referrals";
 import { api, expectError, expectInvalid, STRONG_PASSWORD, signUp, type TestUser, uniqueName } from "./helpers";
 
 const ME = "/api/v1/users/me";

@@ -151,7 +151,10 @@ test("D1 rows read and written on the chat hot paths", async () => {
     .innerJoin(chats, eq(chats.id, chatMembers.chatId))
     .where(and(eq(chatMembers.chatId, chatId), eq(chatMembers.userId, big.id)))
     .limit(1);
-  report("chat_member", { label: "chat + membership (the chat middleware of every /chats/{chatId} route)", ...(await measure(chatAndMember.toSQL())) });
+  report("chat_member", {
+    label: "chat + membership (the chat middleware of every /chats/{chatId} route)",
+    ...(await measure(chatAndMember.toSQL())),
+  });
 
   // One message send: D1 rows changed by the request itself, then by the room's coalesced summary
   // flush (its alarm). Counted by diffing a snapshot of every D1 table before and after.

@@ -1,11 +1,11 @@
 import { and, eq } from "drizzle-orm";
 import { revokeUserSessions } from "../auth/sessions";
 import type { Database } from "../db/client";
+import type { UserRow } from "../db/schema";
 import { reports, users } from "../db/schema";
 import type { Bindings, StaffContext } from "../env";
 import { AppError } from "../lib/errors";
 import { iso, now } from "../lib/time";
-import type { UserRow } from "../users/views";
 import { auditStatement, type Guard, guardHolds } from "./audit";
 
 export type Role = UserRow["role"];

@@ -1,12 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, gt, lt } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { ReportRow } from "../db/schema";
 import { reports } from "../db/schema";
 import type { Bindings, StaffContext } from "../env";
 import { AppError } from "../lib/errors";
 import { decodeCursor, page } from "../lib/pagination";
 import { iso, now } from "../lib/time";
-import type { ReportRow } from "../reports/service";
 import { auditStatement } from "./audit";
 import { type AccountAction, accountActionStatements, endSessionsFor, loadModerationTarget, reportStillOpen } from "./moderation";
 

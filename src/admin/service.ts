@@ -2,10 +2,10 @@ import { z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, gt, gte, lt, type SQL, sql } from "drizzle-orm";
 import { E164_RE, normalizeEmail, normalizePhone } from "../auth/identifiers";
 import type { Database } from "../db/client";
+import type { UserRow } from "../db/schema";
 import { users } from "../db/schema";
 import { decodeCursor, page } from "../lib/pagination";
 import { DAY, now } from "../lib/time";
-import type { UserRow } from "../users/views";
 import { adminUserView } from "./moderation";
 
 /** stat_counters keys (kept exact by triggers; see migrations/0003_search_and_stats.sql). */

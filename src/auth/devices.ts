@@ -1,15 +1,13 @@
 import Bowser from "bowser";
 import { and, desc, eq, not, or, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { userDevices } from "../db/schema";
+import { type DeviceRow, userDevices } from "../db/schema";
 import type { AuthContext, Bindings } from "../env";
 import { AppError, notFound } from "../lib/errors";
 import type { RequestInfo } from "../lib/request-info";
 import { iso } from "../lib/time";
 import { recordEvent } from "./security-events";
 import { revokeDeviceSessions, sessionDeviceId } from "./sessions";
-
-export type DeviceRow = typeof userDevices.$inferSelect;
 
 /**
  * A readable platform from a user agent, e.g. "iOS 18.1 · Safari" or "Android · okhttp".

@@ -1,8 +1,8 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
-import { touchLastSeen } from "../users/presence";
 import { sessionDenial } from "./deny-list";
+import { touchLastSeen } from "./last-seen";
 import { touchSession } from "./sessions";
 import { verifyAccessToken } from "./tokens";
 

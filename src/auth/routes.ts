@@ -2,7 +2,6 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent, publicSecurity } from "../lib/openapi";
 import { enforceRateLimit, rateLimitByIp } from "../lib/rate-limit";
 import { requestInfo } from "../lib/request-info";
-import { selfView } from "../users/views";
 import { deviceView, listDevices } from "./devices";
 import { classifyIdentifier } from "./identifiers";
 import { requireAuth } from "./middleware";
@@ -10,6 +9,7 @@ import * as s from "./schemas";
 import { changePassword, getSelf, login, register } from "./service";
 import { listSessions, refreshSession, revokeOwnSession, revokeSession, revokeUserSessions, sessionView } from "./sessions";
 import { firstFactorView, signedInView } from "./sign-in";
+import { selfView } from "./views";
 
 const tags = ["Auth"];
 const auth = requireAuth();

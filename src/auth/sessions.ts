@@ -1,6 +1,6 @@
 import { and, desc, eq, gt, inArray, isNull, lt, ne } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { refreshTokens, sessions, users } from "../db/schema";
+import { refreshTokens, type SessionRow, sessions, users } from "../db/schema";
 import type { Bindings } from "../env";
 import { hubFor } from "../hubs/client";
 import { sha256Hex } from "../lib/crypto";
@@ -12,8 +12,6 @@ import type { SessionEndReason } from "../rooms/protocol";
 import { denySession } from "./deny-list";
 import { liftExpiredSuspension, suspensionExpired } from "./standing";
 import { ACCESS_TOKEN_TTL_MS, newRefreshToken, REFRESH_TOKEN_TTL_MS, signAccessToken, type Tokens } from "./tokens";
-
-export type SessionRow = typeof sessions.$inferSelect;
 
 export interface NewSession {
   userId: string;

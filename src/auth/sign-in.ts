@@ -1,5 +1,6 @@
 import { and, eq, gt, isNotNull, isNull } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { UserRow } from "../db/schema";
 import { mfaChallenges, sessions } from "../db/schema";
 import type { Bindings } from "../env";
 import { randomToken, sha256Hex } from "../lib/crypto";
@@ -8,11 +9,11 @@ import { newId } from "../lib/ids";
 import type { RequestInfo } from "../lib/request-info";
 import { iso, MINUTE, now } from "../lib/time";
 import { notifierFor } from "../notify/notifier";
-import { selfView, type UserRow } from "../users/views";
 import { findDevice, recordDevice } from "./devices";
 import { recordEvent } from "./security-events";
 import { createSession, sessionView } from "./sessions";
 import { liftExpiredSuspension, suspensionExpired } from "./standing";
+import { selfView } from "./views";
 
 export interface DeviceInput {
   deviceId?: string;

@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import type { Database } from "../db/client";
-import { chatMembers, chats } from "../db/schema";
+import { type ChatRow, chatMembers, chats, type MemberRow } from "../db/schema";
 import type { AppEnv, ChatAccess } from "../env";
 import { AppError, notFound } from "../lib/errors";
 import { parseOrThrow } from "../lib/validate";
@@ -9,9 +9,7 @@ import type { MemberPermissions, MemberRole } from "../rooms/types";
 import { effectivePermissions, parsePermissions } from "../rooms/types";
 import { ChatIdParam } from "./schemas";
 
-export type ChatRow = typeof chats.$inferSelect;
-export type MemberRow = typeof chatMembers.$inferSelect;
-export type { ChatAccess };
+export type { ChatAccess, ChatRow, MemberRow };
 
 /**
  * The middleware of every route under /chats/{chatId} (after requireAuth): the chat and the

@@ -11,9 +11,10 @@ export const directKey = (a: string, b: string) => [a, b].sort().join(":");
 /**
  * After a block or unblock between `a` and `b`, tell their direct chat (if they have one)
  * whether either side still blocks the other: while one does, nobody can post there
- * (`403 blocked`); history stays readable.
+ * (`403 blocked`); history stays readable. Registered in src/app.ts as a block-change hook
+ * (social/block-hooks.ts), so social never imports chats.
  */
-export async function syncDirectChatBlock(db: Database, env: RoomEnv, a: string, b: string): Promise<void> {
+export async function syncDirectChatBlock(env: RoomEnv, db: Database, a: string, b: string): Promise<void> {
   const [row] = await db
     .select({ id: chats.id })
     .from(chats)

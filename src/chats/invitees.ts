@@ -1,6 +1,6 @@
 import type { Database } from "../db/client";
+import type { UserRow } from "../db/schema";
 import { usersByIds } from "../social/people";
-import type { UserRow } from "../users/views";
 import { allowed, loadRelations } from "../users/visibility";
 
 /**

@@ -1,13 +1,13 @@
 import { z } from "@hono/zod-openapi";
 import { and, asc, eq, gt, inArray } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { UserRow } from "../db/schema";
 import { chatMembers, users } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
 import { decodeCursor, page } from "../lib/pagination";
 import { now } from "../lib/time";
 import type { MemberPermissions } from "../rooms/types";
 import { chunked, profilesFor } from "../social/people";
-import type { UserRow } from "../users/views";
 import {
   type ChatAccess,
   type ChatRow,

@@ -1,5 +1,6 @@
 import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { UserRow } from "../db/schema";
 import { chats } from "../db/schema";
 import { isUniqueViolation } from "../lib/db-errors";
 import { AppError, notFound } from "../lib/errors";
@@ -9,7 +10,6 @@ import { chatRoom } from "../rooms/client";
 import { type ChatType, DEFAULT_PERMISSIONS, type MemberPermissions } from "../rooms/types";
 import { assertNotBlocked } from "../social/blocks";
 import { findUser } from "../social/people";
-import type { UserRow } from "../users/views";
 import { type ChatAccess, type ChatRow, chatDefaults, refuseDirect, requireChatMember, requirePermission, requireRole } from "./access";
 import { directKey } from "./direct-blocks";
 import { addMemberStatements, screenInvitees } from "./invitees";

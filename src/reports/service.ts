@@ -1,13 +1,11 @@
 import { and, eq, ne } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { reports, users } from "../db/schema";
+import { type ReportRow, reports, users } from "../db/schema";
 import { isUniqueViolation } from "../lib/db-errors";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { iso, now } from "../lib/time";
 import type { REPORT_REASONS, REPORT_TARGET_TYPES } from "./schemas";
-
-export type ReportRow = typeof reports.$inferSelect;
 
 export interface NewReport {
   targetType: (typeof REPORT_TARGET_TYPES)[number];

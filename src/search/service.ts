@@ -1,11 +1,11 @@
 import { z } from "@hono/zod-openapi";
 import { getTableColumns, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { UserRow } from "../db/schema";
 import { users } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { decodeCursor, page } from "../lib/pagination";
 import type { PublicProfile } from "../users/schemas";
-import type { UserRow } from "../users/views";
 import { loadRelations, publicProfileView } from "../users/visibility";
 
 /** At most this many words of a query are used; more only make the FTS query slower. */

@@ -1,11 +1,11 @@
 import { z } from "@hono/zod-openapi";
 import { and, asc, eq, gt, inArray, ne, or } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { UserRow } from "../db/schema";
 import { blocks, closeFriends, follows, users } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
 import { decodeCursor, page } from "../lib/pagination";
 import { iso, now } from "../lib/time";
-import type { UserRow } from "../users/views";
 import { followCountStatement } from "./follow-counts";
 import { chunked, findUser, refuseSelf, TWO_WAY_CHUNK } from "./people";
 

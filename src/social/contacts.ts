@@ -1,11 +1,11 @@
 import { z } from "@hono/zod-openapi";
 import { and, asc, eq, gt, inArray } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { UserRow } from "../db/schema";
 import { contacts, users } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { decodeCursor, page } from "../lib/pagination";
 import { iso, now } from "../lib/time";
-import type { UserRow } from "../users/views";
 import { profilesFor, refuseSelf, requireVisibleUser, VISIBLE_STATUSES } from "./people";
 
 type ContactRow = typeof contacts.$inferSelect;

@@ -1,9 +1,9 @@
 import type { z } from "@hono/zod-openapi";
 import { eq, inArray } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { UserRow } from "../db/schema";
 import { users } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
-import type { UserRow } from "../users/views";
 import { loadRelations, publicProfileView } from "../users/visibility";
 import type { PublicProfile } from "./schemas";
 

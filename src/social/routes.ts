@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
-import { syncDirectChatBlock } from "../chats/direct-blocks";
 import { presenceRulesChanged } from "../hubs/client";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { blockChanged } from "./block-hooks";
 import { blockUser, listBlocked, unblockUser } from "./blocks";
 import contactRoutes from "./contact-routes";
 import { followUser, listFollows, unfollowUser } from "./follows";
@@ -55,7 +55,7 @@ app.openapi(
   async (c) => {
     const { userId } = c.req.valid("json");
     const { created, blocked } = await blockUser(c.var.db, c.var.auth.userId, userId);
-    await syncDirectChatBlock(c.var.db, c.env, c.var.auth.userId, userId);
+    await blockChanged(c.env, c.var.db, c.var.auth.userId, userId);
     // Neither may see the other online any more, in any room, from now on.
     await presenceRulesChanged(c.env, [c.var.auth.userId, userId]);
     return c.json({ blocked }, created ? 201 : 200);
@@ -78,7 +78,7 @@ app.openapi(
   async (c) => {
     const { userId } = c.req.valid("param");
     await unblockUser(c.var.db, c.var.auth.userId, userId);
-    await syncDirectChatBlock(c.var.db, c.env, c.var.auth.userId, userId);
+    await blockChanged(c.env, c.var.db, c.var.auth.userId, userId);
     await presenceRulesChanged(c.env, [c.var.auth.userId, userId]);
     return c.body(null, 204);
   },

@@ -1,6 +1,8 @@
 import { and, eq, ne, notInArray } from "drizzle-orm";
+import { ensureReferralCode } from "../auth/referral-codes";
 import { getSelf } from "../auth/service";
 import type { Database } from "../db/client";
+import type { UserRow } from "../db/schema";
 import { users } from "../db/schema";
 import type { Bindings } from "../env";
 import { presenceRulesChanged } from "../hubs/client";
@@ -8,8 +10,6 @@ import { isUniqueViolation } from "../lib/db-errors";
 import { AppError, notFound } from "../lib/errors";
 import { now } from "../lib/time";
 import { readReceiptsChanged } from "../rooms/client";
-import { ensureReferralCode } from "./referrals";
-import type { UserRow } from "./views";
 import { type Audience, loadRelation, publicProfileView } from "./visibility";
 
 export interface ProfilePatch {

@@ -1,22 +1,6 @@
-import type { users } from "../db/schema";
-import { iso } from "../lib/time";
+import { selfView } from "../auth/views";
+import type { UserRow } from "../db/schema";
 import { currentStatus } from "./visibility";
-
-export type UserRow = typeof users.$inferSelect;
-
-/** The signed-in user's own account, as `/auth/me` and the auth responses show it. */
-export const selfView = (u: UserRow) => ({
-  id: u.id,
-  username: u.username,
-  displayName: u.displayName,
-  email: u.email,
-  emailVerified: u.emailVerifiedAt != null,
-  phone: u.phone,
-  phoneVerified: u.phoneVerifiedAt != null,
-  twoFactorEnabled: u.totpEnabledAt != null,
-  role: u.role,
-  createdAt: iso(u.createdAt),
-});
 
 /** The privacy settings as the API shows them. */
 export const privacyView = (u: UserRow) => ({

@@ -1,8 +1,8 @@
 import { and, eq, inArray, or } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { UserRow } from "../db/schema";
 import { blocks, contacts, follows } from "../db/schema";
 import { iso, now } from "../lib/time";
-import type { UserRow } from "./views";
 
 export type Audience = "everyone" | "contacts" | "nobody";
 

@@ -1,5 +1,6 @@
 import { and, desc, eq, gt, isNull, lt, sql } from "drizzle-orm";
 import type { Database } from "../../db/client";
+import type { UserRow } from "../../db/schema";
 import { otpCodes, users } from "../../db/schema";
 import type { Bindings } from "../../env";
 import { enforceWindow } from "../../lib/counters";
@@ -10,7 +11,6 @@ import { newId } from "../../lib/ids";
 import type { RequestInfo } from "../../lib/request-info";
 import { MINUTE, now } from "../../lib/time";
 import { type Channel, type OutgoingMessage, providerFor } from "../../notify/notifier";
-import type { UserRow } from "../../users/views";
 import { classifyIdentifier, type IdentifierKind } from "../identifiers";
 import { clearAttempts, lockoutKey } from "../lockout";
 import { assertStrongPassword, currentParams, hashPassword } from "../password";

@@ -1,12 +1,12 @@
 import { and, eq, isNull, lt, or } from "drizzle-orm";
 import { renderSVG } from "uqr";
 import type { Database } from "../../db/client";
+import type { UserRow } from "../../db/schema";
 import { mfaChallenges, recoveryCodes, users } from "../../db/schema";
 import type { Bindings } from "../../env";
 import { AppError } from "../../lib/errors";
 import type { RequestInfo } from "../../lib/request-info";
 import { now } from "../../lib/time";
-import type { UserRow } from "../../users/views";
 import { clearAttempts, countAttempt, lockoutKey } from "../lockout";
 import { currentParams, verifyPassword } from "../password";
 import { recordEvent } from "../security-events";

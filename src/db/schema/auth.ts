@@ -23,6 +23,7 @@ export const sessions = sqliteTable(
   },
   (t) => [index("sessions_user_idx").on(t.userId, t.revokedAt), index("sessions_expires_idx").on(t.expiresAt)],
 );
+export type SessionRow = typeof sessions.$inferSelect;
 
 /**
  * Refresh tokens, stored only as SHA-256 hashes. A rotated token keeps its row (rotatedAt set)
@@ -62,3 +63,4 @@ export const userDevices = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.userId, t.id] })],
 );
+export type DeviceRow = typeof userDevices.$inferSelect;

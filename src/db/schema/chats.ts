@@ -34,6 +34,7 @@ export const chats = sqliteTable(
   },
   (t) => [uniqueIndex("chats_direct_key_uq").on(t.directKey).where(sql`${t.directKey} IS NOT NULL`)],
 );
+export type ChatRow = typeof chats.$inferSelect;
 
 /** Membership plus my per-chat settings and read position. */
 export const chatMembers = sqliteTable(
@@ -58,6 +59,7 @@ export const chatMembers = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.chatId, t.userId] }), index("chat_members_user_idx").on(t.userId, t.chatId)],
 );
+export type MemberRow = typeof chatMembers.$inferSelect;
 
 /** Bans: a banned user cannot rejoin until `until` (null = forever). */
 export const chatBans = sqliteTable(

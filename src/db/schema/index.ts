@@ -1,3 +1,5 @@
+// Tables, one file per module, each followed by the row types other modules share (`UserRow`, `ChatRow`, …),
+// so no module has to import another just for a row type.
 export * from "./auth";
 export * from "./chats";
 export * from "./counters";

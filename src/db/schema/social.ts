@@ -82,6 +82,7 @@ export const reports = sqliteTable(
     index("reports_target_idx").on(t.targetType, t.targetId),
   ],
 );
+export type ReportRow = typeof reports.$inferSelect;
 
 /** Append-only record of every admin action (a trigger refuses UPDATE and DELETE). */
 export const adminAudit = sqliteTable(

@@ -82,3 +82,4 @@ export const users = sqliteTable(
     index("users_created_at_idx").on(t.createdAt),
   ],
 );
+export type UserRow = typeof users.$inferSelect;

@@ -13,7 +13,8 @@ const MEMO_LIMIT = 10_000;
  * busy client never costs a D1 write per request. Two guards: an in-isolate memo skips the write
  * when this isolate wrote for the user within the minute, and the conditional UPDATE is a no-op
  * when another isolate did (`last_seen_at` is newer than a minute). Deleted accounts are never
- * touched. Returns whether a row was written.
+ * touched. Returns whether a row was written. Called by requireAuth (middleware.ts) on every
+ * authenticated request; users/visibility.ts decides who may see the value.
  */
 export async function touchLastSeen(db: Database, userId: string, at = now()): Promise<boolean> {
   if (at - (lastWritten.get(userId) ?? Number.NEGATIVE_INFINITY) < LAST_SEEN_INTERVAL_MS) return false;

@@ -1,16 +1,18 @@
 import { randomBytes } from "@noble/hashes/utils.js";
 import { and, eq, isNull, notInArray } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { UserRow } from "../db/schema";
 import { users } from "../db/schema";
 import { isUniqueViolation } from "../lib/db-errors";
 import { AppError } from "../lib/errors";
-import type { UserRow } from "./views";
 
 /**
  * Referral codes: 8 symbols of Crockford's base32 in upper case (no I, L, O or U) = 40 random
  * bits, one per account, unique (partial unique index `users_referral_code_uq`). Made at
  * registration and, for accounts older than codes, on the first read of the own profile. Input
  * forgives case, spaces and dashes, and reads O as 0 and I/L as 1, like Crockford decoding.
+ * They live in auth because registration assigns them and resolves the referrer; the own
+ * profile (users) only backfills old accounts through ensureReferralCode.
  */
 export const REFERRAL_CODE_LENGTH = 8;
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"; // 32 symbols: 5 bits each
