@@ -44,6 +44,8 @@ export class ChatRoom extends DurableObject<Bindings> {
   private readonly sockets: RoomSockets;
   private readonly presence: PresenceFeed;
   private readonly budget = new FrameBudget();
+  /** When the alarm is set for (null: none; undefined: not read yet), so a send does not ask storage. */
+  private alarmAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -54,7 +56,7 @@ export class ChatRoom extends DurableObject<Bindings> {
     this.log = new RoomLog(this.store, {
       db: env.DB,
       chatName: ctx.id.name,
-      broadcast: (frame) => this.sockets.broadcast(frame),
+      broadcastText: (text) => this.sockets.broadcastText(text),
       sendToUser: (userId, frame) => this.sockets.sendToUser(userId, frame),
       closeUser: (userId, code, reason) => {
         this.sockets.closeUser(userId, code, reason);
@@ -109,7 +111,7 @@ export class ChatRoom extends DurableObject<Bindings> {
    * until `until`. Returns whether the user still has sockets here.
    */
   endSessions(userId: string, sessionIds: string[], code: number, reason: string, until: number, wholeAccount = false): boolean {
-    this.store.endSessions(sessionIds, until);
+    this.store.admission.endSessions(sessionIds, until);
     this.sockets.closeUser(userId, code, reason, wholeAccount ? undefined : sessionIds);
     this.offlineIfGone(userId);
     return this.sockets.isOnline(userId);
@@ -180,6 +182,7 @@ export class ChatRoom extends DurableObject<Bindings> {
     for (const ws of this.ctx.getWebSockets()) this.sockets.close(ws, CLOSE.chatDeleted, "chat deleted");
     await withdrawMessages(this.env.DB, this.store.summary.flushedMessages());
     await this.ctx.storage.deleteAlarm();
+    this.alarmAt = null;
     await this.ctx.storage.deleteAll();
   }
 
@@ -198,8 +201,8 @@ export class ChatRoom extends DurableObject<Bindings> {
     }
     const ended = () => new AppError(401, "session_revoked", "This session has ended; sign in again");
     try {
-      if (this.store.sessionEnded(sessionId)) throw ended();
-      const penalty = this.store.penaltyUntil(userId);
+      if (this.store.admission.sessionEnded(sessionId)) throw ended();
+      const penalty = this.store.admission.penaltyUntil(userId);
       if (penalty) {
         const retryAfter = Math.ceil((penalty - Date.now()) / 1000);
         throw new AppError(429, "rate_limited", `A socket of yours flooded this chat; try again in ${retryAfter} s`, { retryAfter });
@@ -210,7 +213,7 @@ export class ChatRoom extends DurableObject<Bindings> {
       if (!registration.ok) throw ended();
       if (!this.sockets.isOnline(userId)) this.rules.set(userId, await loadPresenceRule(this.env.DB, chatId, userId));
       // The session may have ended while the hub or D1 answered.
-      if (this.store.sessionEnded(sessionId)) throw ended();
+      if (this.store.admission.sessionEnded(sessionId)) throw ended();
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       // The Worker checked D1 a moment ago; the room may know better (just removed or banned).
@@ -309,7 +312,7 @@ export class ChatRoom extends DurableObject<Bindings> {
       this.sockets.close(ws, CLOSE.policyViolation, "frame flood");
       if (!info) return;
       // Reconnecting to flood again is refused for a while (429 at the upgrade).
-      this.store.penalize(info.userId, Date.now() + FLOOD_PENALTY_MS);
+      this.store.admission.penalize(info.userId, Date.now() + FLOOD_PENALTY_MS);
       this.offlineIfGone(info.userId);
     }
   }
@@ -324,18 +327,21 @@ export class ChatRoom extends DurableObject<Bindings> {
   // --- alarm: coalesced D1 summary, typing expiry, pruning ----------------------------------
 
   override async alarm(): Promise<void> {
+    this.alarmAt = null;
     const at = Date.now();
     for (const userId of this.store.transient.expireTyping(at)) this.sockets.broadcast({ type: "typing", userId, typing: false });
     const chatId = this.store.config()?.chatId;
     if (chatId && this.store.summary.dirty) await this.store.summary.flush(this.env.DB, chatId, at);
-    this.store.pruneEvents();
-    this.store.pruneEndedSessions(at);
+    this.store.events.prune();
+    this.store.admission.prune(at);
     const next = this.store.transient.nextTypingExpiry();
     if (next !== null) await this.scheduleAlarm(next);
   }
 
   private async scheduleAlarm(at: number): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
   }
 }

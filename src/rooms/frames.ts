@@ -13,7 +13,13 @@ export type FrameReading = { ok: true; frame: ClientFrame } | { ok: false; id?: 
  * `id` when it had one, so the client can match it.
  */
 export function readFrame(data: string | ArrayBuffer): FrameReading {
-  const size = typeof data === "string" ? new TextEncoder().encode(data).byteLength : data.byteLength;
+  // A string's UTF-8 size is at most 3 bytes per UTF-16 unit: encode only when that could be too big.
+  const size =
+    typeof data !== "string"
+      ? data.byteLength
+      : data.length * 3 <= MAX_FRAME_BYTES
+        ? data.length
+        : new TextEncoder().encode(data).byteLength;
   if (size > MAX_FRAME_BYTES) {
     return {
       ok: false,

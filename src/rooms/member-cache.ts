@@ -33,8 +33,16 @@ export interface MemberState extends RoomMember {
  * why former members left (a removed or banned member is refused without asking D1).
  */
 export class MemberCache {
+  /** Members read so far (null: known not to be in the table), kept in step with every write. */
+  private readonly known = new Map<string, MemberState | null>();
+
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
+  }
+
+  /** Forget what memory holds (after a transaction rolled back). */
+  reset(): void {
+    this.known.clear();
   }
 
   private toMember(r: MemberRow): MemberState {
@@ -49,8 +57,13 @@ export class MemberCache {
   }
 
   get(userId: string): MemberState | null {
-    const row = this.sql.exec<MemberRow>("SELECT * FROM members WHERE user_id = ?", userId).toArray()[0];
-    return row ? this.toMember(row) : null;
+    let member = this.known.get(userId);
+    if (member === undefined) {
+      const row = this.sql.exec<MemberRow>("SELECT * FROM members WHERE user_id = ?", userId).toArray()[0];
+      member = row ? this.toMember(row) : null;
+      this.known.set(userId, member);
+    }
+    return member;
   }
 
   all(): MemberState[] {
@@ -76,15 +89,18 @@ export class MemberCache {
       startSeq,
     );
     this.sql.exec("DELETE FROM former_members WHERE user_id = ?", m.userId);
+    this.known.delete(m.userId);
   }
 
   /** A member changed their read-receipts privacy setting. */
   setReadReceipts(userId: string, readReceipts: boolean): void {
     this.sql.exec("UPDATE members SET read_receipts = ? WHERE user_id = ?", readReceipts ? 1 : 0, userId);
+    this.known.delete(userId);
   }
 
   remove(userId: string, reason: string, at: number): void {
     this.sql.exec("DELETE FROM members WHERE user_id = ?", userId);
+    this.known.set(userId, null);
     this.sql.exec(
       "INSERT INTO former_members (user_id, reason, at) VALUES (?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET reason = excluded.reason, at = excluded.at",
       userId,
@@ -97,13 +113,22 @@ export class MemberCache {
     return this.sql.exec<{ reason: string }>("SELECT reason FROM former_members WHERE user_id = ?", userId).toArray()[0]?.reason ?? null;
   }
 
-  /** Move a member's read or delivered position forward (never back). Returns true if it moved. */
+  /**
+   * Move a member's read or delivered position forward (never back); reading implies delivery.
+   * One statement; returns true if the position moved.
+   */
   advance(userId: string, column: "read_seq" | "delivered_seq", seq: number): boolean {
-    const cursor = this.sql.exec(`UPDATE members SET ${column} = ? WHERE user_id = ? AND ${column} < ?`, seq, userId, seq);
-    const moved = cursor.rowsWritten > 0;
-    // Reading implies delivery.
-    if (moved && column === "read_seq")
-      this.sql.exec("UPDATE members SET delivered_seq = ? WHERE user_id = ? AND delivered_seq < ?", seq, userId, seq);
-    return moved;
+    const member = this.get(userId);
+    if (!member) return false;
+    const current = column === "read_seq" ? member.readSeq : member.deliveredSeq;
+    if (current >= seq) return false;
+    if (column === "read_seq") {
+      this.sql.exec("UPDATE members SET read_seq = ?1, delivered_seq = max(delivered_seq, ?1) WHERE user_id = ?2", seq, userId);
+      this.known.set(userId, { ...member, readSeq: seq, deliveredSeq: Math.max(member.deliveredSeq, seq) });
+    } else {
+      this.sql.exec("UPDATE members SET delivered_seq = ? WHERE user_id = ?", seq, userId);
+      this.known.set(userId, { ...member, deliveredSeq: seq });
+    }
+    return true;
   }
 }

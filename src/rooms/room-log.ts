@@ -21,7 +21,8 @@ export interface RoomHost {
   db: D1Database;
   /** The name the room was addressed by (the chat id), when the runtime knows it. */
   chatName: string | undefined;
-  broadcast(frame: Record<string, unknown>): void;
+  /** Send an already serialized frame to every socket. */
+  broadcastText(text: string): void;
   sendToUser(userId: string, frame: Record<string, unknown>): void;
   closeUser(userId: string, code: number, reason: string): void;
   scheduleAlarm(at: number): void;
@@ -101,11 +102,11 @@ export class RoomLog {
    */
   async send(input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
     const member = await this.requireSender(input.userId);
-    const slowMode = member.role === "member" ? this.config().slowModeSeconds : 0;
+    const at = Date.now();
+    const refusal = this.store.limiter.refusal(input.userId, member.role === "member" ? this.config().slowModeSeconds : 0, at);
+    // Over budget: a retry of something already sent still gets its message; anything else is refused.
+    if (refusal) return { message: this.existingSend(input) ?? throwError(refusal), duplicate: true };
     const result = this.write((emit) => {
-      const existing = this.store.findByClientId(input.userId, input.clientMessageId);
-      if (existing) return { message: this.store.toMessage(existing, this.chatId()), duplicate: true };
-      this.store.limiter.take(input.userId, slowMode);
       const row = this.store.insertMessage({
         id: newId(),
         senderId: input.userId,
@@ -113,8 +114,10 @@ export class RoomLog {
         type: "text",
         text: input.text,
         system: null,
-        at: Date.now(),
+        at,
       });
+      if (!row) return { message: this.existingSend(input)!, duplicate: true };
+      this.store.limiter.take(input.userId, at);
       const message = this.store.toMessage(row, this.chatId());
       emit("message.new", { message });
       this.store.summary.countMessages(1);
@@ -127,6 +130,12 @@ export class RoomLog {
     });
     if (!result.duplicate) this.summaryChanged();
     return result;
+  }
+
+  /** The message a sender already sent with this client id, if any. */
+  private existingSend(input: SendInput): Message | null {
+    const row = this.store.findByClientId(input.userId, input.clientMessageId);
+    return row ? this.store.toMessage(row, this.chatId()) : null;
   }
 
   /**
@@ -209,7 +218,7 @@ export class RoomLog {
     limit: number,
   ): Promise<{ events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean; lastEventSeq: number }> {
     await this.requireMember(userId);
-    return { ...this.store.eventsAfter(after, Math.min(limit, 1000)), lastEventSeq: this.store.lastEventSeq() };
+    return { ...this.store.events.after(after, Math.min(limit, 1000)), lastEventSeq: this.store.lastEventSeq() };
   }
 
   // --- receipts and unread ------------------------------------------------------------------
@@ -342,7 +351,7 @@ export class RoomLog {
       text: null,
       system: notice,
       at: Date.now(),
-    });
+    })!; // no client id: never a duplicate
     const message = this.store.toMessage(row, this.chatId());
     emit("message.new", { message });
     return message;
@@ -350,20 +359,32 @@ export class RoomLog {
 
   /**
    * Run a change as one transaction. `emit` logs an event (its eventSeq) inside it; the events
-   * go out to the sockets only once the transaction committed, so a failure sends nothing.
+   * go out to the sockets (serialized once) only once the transaction committed, so a failure
+   * sends nothing, and the store's memory is dropped so it cannot run ahead of storage.
    */
   private write<T>(fn: (emit: Emit) => T): T {
-    const events: RoomEvent[] = [];
-    const result = this.host.transaction(() =>
-      fn((type, payload) => {
-        const event = this.store.appendEvent(type, payload, Date.now());
-        events.push(event);
-        return event;
-      }),
-    );
-    for (const event of events) this.host.broadcast(event);
+    const texts: string[] = [];
+    let result: T;
+    try {
+      result = this.host.transaction(() =>
+        fn((type, payload) => {
+          const { event, text } = this.store.events.append(type, payload, Date.now());
+          texts.push(text);
+          return event;
+        }),
+      );
+    } catch (err) {
+      // Rolled back: what memory holds may be ahead of storage now.
+      this.store.reset();
+      throw err;
+    }
+    for (const text of texts) this.host.broadcastText(text);
     return result;
   }
 }
 
 type Emit = (type: string, payload: Record<string, unknown>) => RoomEvent;
+
+const throwError = (error: Error): never => {
+  throw error;
+};

@@ -82,7 +82,11 @@ export class RoomSockets {
 
   /** One serialization, every socket (but `except`). */
   broadcast(frame: Record<string, unknown>, except?: WebSocket): void {
-    const text = JSON.stringify(frame);
+    this.broadcastText(JSON.stringify(frame), except);
+  }
+
+  /** A serialized frame to every socket (but `except`). */
+  broadcastText(text: string, except?: WebSocket): void {
     for (const ws of this.ctx.getWebSockets()) {
       if (ws === except) continue;
       try {

@@ -1,13 +1,18 @@
+import { SocketAdmission } from "./admission";
+import { EventLog } from "./event-log";
 import { MemberCache } from "./member-cache";
 import { SendLimiter } from "./send-limiter";
 import { RoomSummary } from "./summary";
 import { TransientState } from "./transient";
-import type { ChatConfig, FlatJson, Message, MessageType, RoomEvent } from "./types";
+import type { ChatConfig, FlatJson, Message, MessageType } from "./types";
 
 /**
- * The room's SQLite: the ordered message log, the event log, the member cache and small state.
+ * The room's SQLite: the ordered message log, the chat's settings, and the parts that own the
+ * rest (event log, member cache, send budgets, summary state, transient state, admission).
  * Every method is synchronous (the Durable Object SQL API is), so a caller's read-modify-write
- * runs without interleaving and seq/eventSeq assignment needs no locks.
+ * runs without interleaving and seq/eventSeq assignment needs no locks. What is read on every
+ * message (settings, last seq, members) is kept in memory and written through; after a
+ * transaction rolls back, `reset()` drops all of it so memory never runs ahead of storage.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -25,15 +30,9 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_client_uq ON messages (sender_id, client_message_id) WHERE client_message_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS hidden (user_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (user_id, seq));
-CREATE TABLE IF NOT EXISTS events (event_seq INTEGER PRIMARY KEY, type TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS typing (user_id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS pending_reads (user_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS ended_sessions (session_id TEXT PRIMARY KEY, until INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS socket_penalties (user_id TEXT PRIMARY KEY, until INTEGER NOT NULL);
 `;
-
-/** Events kept for `sync`/`GET events`; a client further behind is told to reload. */
-export const EVENT_RETENTION = 10_000;
 
 interface MessageRow {
   seq: number;
@@ -60,53 +59,33 @@ export class RoomStore {
   readonly summary: RoomSummary;
   /** The room's copy of its members and their read positions. */
   readonly members: MemberCache;
+  /** Every change, with its eventSeq, for replay. */
+  readonly events: EventLog;
+  /** Ended sessions and flood penalties: who may not open a socket. */
+  readonly admission: SocketAdmission;
+
+  private configCache: ChatConfig | null | undefined;
+  private lastSeqCache: number | null = null;
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
     this.transient = new TransientState(sql);
     this.limiter = new SendLimiter(sql);
     this.members = new MemberCache(sql);
+    this.events = new EventLog(sql, () => Number(this.getMeta("lastEventSeq") ?? 0));
+    this.admission = new SocketAdmission(sql);
     this.summary = new RoomSummary(sql, this);
   }
 
-  // --- ended sessions ---------------------------------------------------------------------
-
-  /** Sessions the user's hub said ended: no socket of theirs is accepted until `until`. */
-  endSessions(sessionIds: string[], until: number): void {
-    for (const id of sessionIds) {
-      this.sql.exec(
-        "INSERT INTO ended_sessions (session_id, until) VALUES (?, ?) ON CONFLICT DO UPDATE SET until = max(until, excluded.until)",
-        id,
-        until,
-      );
-    }
-  }
-
-  sessionEnded(sessionId: string, at = Date.now()): boolean {
-    return this.sql.exec("SELECT 1 FROM ended_sessions WHERE session_id = ? AND until > ?", sessionId, at).toArray().length > 0;
-  }
-
-  /** Drop ended sessions and socket penalties that ran out. */
-  pruneEndedSessions(at: number): void {
-    this.sql.exec("DELETE FROM ended_sessions WHERE until <= ?", at);
-    this.sql.exec("DELETE FROM socket_penalties WHERE until <= ?", at);
-  }
-
-  /** A user whose socket was closed for flooding may not open sockets here until `until`. */
-  penalize(userId: string, until: number): void {
-    this.sql.exec(
-      "INSERT INTO socket_penalties (user_id, until) VALUES (?, ?) ON CONFLICT DO UPDATE SET until = max(until, excluded.until)",
-      userId,
-      until,
-    );
-  }
-
-  /** When the user may open sockets here again (null: now). */
-  penaltyUntil(userId: string, at = Date.now()): number | null {
-    return (
-      this.sql.exec<{ until: number }>("SELECT until FROM socket_penalties WHERE user_id = ? AND until > ?", userId, at).toArray()[0]
-        ?.until ?? null
-    );
+  /** Drop everything kept in memory: the next read comes from storage (after a rolled-back transaction). */
+  reset(): void {
+    this.configCache = undefined;
+    this.lastSeqCache = null;
+    this.events.reset();
+    this.members.reset();
+    this.limiter.reset();
+    this.summary.reset();
+    this.transient.reset();
   }
 
   // --- meta -------------------------------------------------------------------------------
@@ -121,18 +100,25 @@ export class RoomStore {
   }
 
   config(): ChatConfig | null {
-    const raw = this.getMeta("config");
-    return raw ? (JSON.parse(raw) as ChatConfig) : null;
+    if (this.configCache === undefined) {
+      const raw = this.getMeta("config");
+      this.configCache = raw ? (JSON.parse(raw) as ChatConfig) : null;
+    }
+    return this.configCache;
   }
 
   setConfig(config: ChatConfig): void {
     this.setMeta("config", JSON.stringify(config));
+    this.configCache = config;
   }
 
   /** The newest seq ever given out (truncation deletes messages but never reuses their seqs). */
   lastSeq(): number {
-    const max = this.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM messages").one().s ?? 0;
-    return Math.max(max, Number(this.getMeta("truncatedThrough") ?? 0));
+    if (this.lastSeqCache === null) {
+      const max = this.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM messages").one().s ?? 0;
+      this.lastSeqCache = Math.max(max, Number(this.getMeta("truncatedThrough") ?? 0));
+    }
+    return this.lastSeqCache;
   }
 
   /** People's messages (not system notices) up to `seq` that are not deleted. */
@@ -151,7 +137,7 @@ export class RoomStore {
   }
 
   lastEventSeq(): number {
-    return Number(this.getMeta("lastEventSeq") ?? 0);
+    return this.events.lastEventSeq();
   }
 
   // --- messages ---------------------------------------------------------------------------
@@ -187,6 +173,11 @@ export class RoomStore {
     return this.sql.exec<MessageRow>("SELECT * FROM messages WHERE seq = ?", seq).toArray()[0];
   }
 
+  /**
+   * Insert a message with the next seq, unless its sender already sent one with this client id:
+   * then nothing is written and the answer is null (one statement either way; the unique index
+   * decides, also between concurrent retries).
+   */
   insertMessage(m: {
     id: string;
     senderId: string | null;
@@ -195,20 +186,34 @@ export class RoomStore {
     text: string | null;
     system: FlatJson | null;
     at: number;
-  }): MessageRow {
-    const seq = this.lastSeq() + 1;
-    this.sql.exec(
-      "INSERT INTO messages (seq, id, sender_id, client_message_id, type, text, system, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      seq,
-      m.id,
-      m.senderId,
-      m.clientMessageId,
-      m.type,
-      m.text,
-      m.system ? JSON.stringify(m.system) : null,
-      m.at,
-    );
-    return this.findBySeq(seq)!;
+  }): MessageRow | null {
+    const row: MessageRow = {
+      seq: this.lastSeq() + 1,
+      id: m.id,
+      sender_id: m.senderId,
+      client_message_id: m.clientMessageId,
+      type: m.type,
+      text: m.text,
+      system: m.system ? JSON.stringify(m.system) : null,
+      created_at: m.at,
+      edited_at: null,
+      deleted_at: null,
+    };
+    const written = this.sql.exec(
+      `INSERT INTO messages (seq, id, sender_id, client_message_id, type, text, system, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (sender_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING`,
+      row.seq,
+      row.id,
+      row.sender_id,
+      row.client_message_id,
+      row.type,
+      row.text,
+      row.system,
+      row.created_at,
+    ).rowsWritten;
+    if (written === 0) return null;
+    this.lastSeqCache = row.seq;
+    return row;
   }
 
   editMessage(seq: number, text: string, at: number): void {
@@ -269,46 +274,5 @@ export class RoomStore {
         userId,
       )
       .one().n;
-  }
-
-  // --- events -----------------------------------------------------------------------------
-
-  appendEvent(type: string, payload: Record<string, unknown>, at: number): RoomEvent {
-    const eventSeq = this.lastEventSeq() + 1;
-    this.sql.exec(
-      "INSERT INTO events (event_seq, type, payload, created_at) VALUES (?, ?, ?, ?)",
-      eventSeq,
-      type,
-      JSON.stringify(payload),
-      at,
-    );
-    this.setMeta("lastEventSeq", String(eventSeq));
-    return { eventSeq, type, createdAt: iso(at)!, ...payload };
-  }
-
-  /** Events after `after`, in order; `tooFarBehind` when some were already pruned. */
-  eventsAfter(after: number, limit: number): { events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean } {
-    const oldest = this.sql.exec<{ s: number | null }>("SELECT min(event_seq) AS s FROM events").one().s;
-    const last = this.lastEventSeq();
-    // Behind, and the next event it needs (after + 1) is gone: it must reload.
-    if (after < last && (oldest === null || after + 1 < oldest)) return { events: [], hasMore: false, tooFarBehind: true };
-    const rows = this.sql
-      .exec<{ event_seq: number; type: string; payload: string; created_at: number }>(
-        "SELECT * FROM events WHERE event_seq > ? ORDER BY event_seq LIMIT ?",
-        after,
-        limit + 1,
-      )
-      .toArray();
-    const events = rows
-      .slice(0, limit)
-      .map((r) => ({ eventSeq: r.event_seq, type: r.type, createdAt: iso(r.created_at)!, ...JSON.parse(r.payload) }));
-    return { events, hasMore: rows.length > limit, tooFarBehind: false };
-  }
-
-  /** Drop events beyond the retention window. */
-  pruneEvents(): number {
-    const cutoff = this.lastEventSeq() - EVENT_RETENTION;
-    if (cutoff <= 0) return 0;
-    return this.sql.exec("DELETE FROM events WHERE event_seq <= ?", cutoff).rowsWritten;
   }
 }

@@ -29,6 +29,9 @@ interface SummaryState {
  * changed.
  */
 export class RoomSummary {
+  /** The state row, mirrored in memory and written through (null: not read yet). */
+  private cached: SummaryState | null = null;
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly store: RoomStore,
@@ -37,15 +40,28 @@ export class RoomSummary {
     if (sql.exec("SELECT 1 FROM summary_state").toArray().length === 0) this.seed();
   }
 
-  /** Something the summary shows changed; returns when the next flush may run. */
-  changed(at = Date.now()): number {
-    this.sql.exec("UPDATE summary_state SET dirty = 1");
-    return Math.max(at, this.state().last_flush_at + SUMMARY_INTERVAL_MS);
+  /** Forget what memory holds (after a transaction rolled back). */
+  reset(): void {
+    this.cached = null;
   }
 
-  /** People's messages were added (+) or deleted, cleared or erased (−). */
+  /** Something the summary shows changed; returns when the next flush may run. */
+  changed(at = Date.now()): number {
+    const state = this.state();
+    if (state.dirty !== 1) {
+      this.sql.exec("UPDATE summary_state SET dirty = 1");
+      state.dirty = 1;
+    }
+    return Math.max(at, state.last_flush_at + SUMMARY_INTERVAL_MS);
+  }
+
+  /** People's messages were added (+) or deleted, cleared or erased (−); the summary is dirty. */
   countMessages(delta: number): void {
-    if (delta !== 0) this.sql.exec("UPDATE summary_state SET user_messages = max(0, user_messages + ?)", delta);
+    if (delta === 0) return;
+    const state = this.state();
+    state.user_messages = Math.max(0, state.user_messages + delta);
+    state.dirty = 1;
+    this.sql.exec("UPDATE summary_state SET user_messages = ?, dirty = 1", state.user_messages);
   }
 
   get dirty(): boolean {
@@ -55,9 +71,13 @@ export class RoomSummary {
   /** Write the summary to D1 now. Changes made while it is being written mark it dirty again. */
   async flush(db: D1Database, chatId: string, at: number): Promise<void> {
     const state = this.state();
+    // What this flush sends; sends during the write count towards the next one.
+    const sending = state.user_messages;
     const last = this.store.lastVisibleMessage();
     const reads = this.store.transient.takePendingReads();
     this.sql.exec("UPDATE summary_state SET dirty = 0, last_flush_at = ?", at);
+    state.dirty = 0;
+    state.last_flush_at = at;
     try {
       await writeChatSummary(db, {
         chatId,
@@ -74,15 +94,17 @@ export class RoomSummary {
             }
           : null,
         reads,
-        messagesDelta: state.user_messages - state.flushed_user_messages,
+        messagesDelta: sending - state.flushed_user_messages,
       });
     } catch (err) {
       // The alarm is retried; nothing of this flush may be lost meanwhile.
       this.sql.exec("UPDATE summary_state SET dirty = 1");
+      state.dirty = 1;
       for (const r of reads) this.store.transient.notePendingRead(r.userId, r.seq);
       throw err;
     }
-    this.sql.exec("UPDATE summary_state SET flushed_user_messages = ?", state.user_messages);
+    this.sql.exec("UPDATE summary_state SET flushed_user_messages = ?", sending);
+    state.flushed_user_messages = sending;
   }
 
   /** The chat is being deleted: what this room added to the admin counter comes back out. */
@@ -91,7 +113,8 @@ export class RoomSummary {
   }
 
   private state(): SummaryState {
-    return this.sql.exec<SummaryState>("SELECT * FROM summary_state WHERE id = 1").one();
+    this.cached ??= this.sql.exec<SummaryState>("SELECT * FROM summary_state WHERE id = 1").one();
+    return this.cached;
   }
 
   /**

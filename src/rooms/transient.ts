@@ -3,7 +3,25 @@
  * when), and senders' read positions that the next summary flush copies to D1.
  */
 export class TransientState {
+  /** Who is typing, mirrored in memory so a send by someone not typing costs no statement (null: not read yet). */
+  private typists: Set<string> | null = null;
+
   constructor(private readonly sql: SqlStorage) {}
+
+  /** Forget what memory holds (after a transaction rolled back). */
+  reset(): void {
+    this.typists = null;
+  }
+
+  private typing(): Set<string> {
+    this.typists ??= new Set(
+      this.sql
+        .exec<{ user_id: string }>("SELECT user_id FROM typing")
+        .toArray()
+        .map((r) => r.user_id),
+    );
+    return this.typists;
+  }
 
   // --- read positions to copy to D1 ---------------------------------------------------------
 
@@ -32,18 +50,23 @@ export class TransientState {
       userId,
       expiresAt,
     );
+    this.typing().add(userId);
   }
 
   clearTyping(userId: string): boolean {
-    return this.sql.exec("DELETE FROM typing WHERE user_id = ?", userId).rowsWritten > 0;
+    if (!this.typing().delete(userId)) return false;
+    this.sql.exec("DELETE FROM typing WHERE user_id = ?", userId);
+    return true;
   }
 
   /** Remove and return typists whose 6 s ran out. */
   expireTyping(at: number): string[] {
-    return this.sql
+    const expired = this.sql
       .exec<{ user_id: string }>("DELETE FROM typing WHERE expires_at <= ? RETURNING user_id", at)
       .toArray()
       .map((r) => r.user_id);
+    for (const userId of expired) this.typing().delete(userId);
+    return expired;
   }
 
   nextTypingExpiry(): number | null {

@@ -1,0 +1,82 @@
+import type { RoomEvent } from "./types";
+
+/** Events kept for `sync`/`GET events`; a client further behind is told to reload. */
+export const EVENT_RETENTION = 10_000;
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS events (event_seq INTEGER PRIMARY KEY, type TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL)`;
+
+/** One logged change, and its frame text (serialized once, sent to every socket as is). */
+export interface LoggedEvent {
+  event: RoomEvent;
+  text: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * The room's event log: every change gets the next `eventSeq`, is stored for replay (`sync`,
+ * `GET …/events`) and is serialized once for the sockets. The last eventSeq is kept in memory
+ * (read once from the table); callers must `reset()` after a rolled-back transaction.
+ */
+export class EventLog {
+  private last: number | null = null;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    /** The last eventSeq that older versions kept in the meta table (before the table had it). */
+    private readonly legacyLast: () => number,
+  ) {
+    sql.exec(SCHEMA);
+  }
+
+  lastEventSeq(): number {
+    if (this.last === null) {
+      const max = this.sql.exec<{ s: number | null }>("SELECT max(event_seq) AS s FROM events").one().s ?? 0;
+      this.last = Math.max(max, this.legacyLast());
+    }
+    return this.last;
+  }
+
+  /** Forget what memory holds (after a transaction rolled back). */
+  reset(): void {
+    this.last = null;
+  }
+
+  append(type: string, payload: Record<string, unknown>, at: number): LoggedEvent {
+    const eventSeq = this.lastEventSeq() + 1;
+    const payloadJson = JSON.stringify(payload);
+    this.sql.exec("INSERT INTO events (event_seq, type, payload, created_at) VALUES (?, ?, ?, ?)", eventSeq, type, payloadJson, at);
+    this.last = eventSeq;
+    const createdAt = iso(at);
+    // {eventSeq, type, createdAt, ...payload}, without serializing the payload a second time.
+    const head = `{"eventSeq":${eventSeq},"type":${JSON.stringify(type)},"createdAt":"${createdAt}"`;
+    const text = payloadJson === "{}" ? `${head}}` : `${head},${payloadJson.slice(1)}`;
+    return { event: { eventSeq, type, createdAt, ...payload } as RoomEvent, text };
+  }
+
+  /** Events after `after`, in order; `tooFarBehind` when some were already pruned. */
+  after(after: number, limit: number): { events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean } {
+    const oldest = this.sql.exec<{ s: number | null }>("SELECT min(event_seq) AS s FROM events").one().s;
+    const last = this.lastEventSeq();
+    // Behind, and the next event it needs (after + 1) is gone: it must reload.
+    if (after < last && (oldest === null || after + 1 < oldest)) return { events: [], hasMore: false, tooFarBehind: true };
+    const rows = this.sql
+      .exec<{ event_seq: number; type: string; payload: string; created_at: number }>(
+        "SELECT * FROM events WHERE event_seq > ? ORDER BY event_seq LIMIT ?",
+        after,
+        limit + 1,
+      )
+      .toArray();
+    const events = rows
+      .slice(0, limit)
+      .map((r) => ({ eventSeq: r.event_seq, type: r.type, createdAt: iso(r.created_at), ...JSON.parse(r.payload) }) as RoomEvent);
+    return { events, hasMore: rows.length > limit, tooFarBehind: false };
+  }
+
+  /** Drop events beyond the retention window (the newest EVENT_RETENTION always stay, so max(event_seq) does too). */
+  prune(): number {
+    const cutoff = this.lastEventSeq() - EVENT_RETENTION;
+    if (cutoff <= 0) return 0;
+    return this.sql.exec("DELETE FROM events WHERE event_seq <= ?", cutoff).rowsWritten;
+  }
+}
