@@ -5,7 +5,6 @@
 // The three take turns hash by hash, so they share whatever else the machine is doing.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import argon2 from "argon2";
 import { ms, stats, table } from "./lib.mjs";
 import { ROOT } from "./server.mjs";
 
@@ -18,7 +17,7 @@ const TARGET_RATIO = 2;
 const version = (pkg) => JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")).version;
 
 /** One native libargon2 hash (node-argon2's prebuilt binding): raw 32 bytes, fresh 16-byte salt; ms. */
-async function nativeHash(cost) {
+async function nativeHash(argon2, cost) {
   const salt = Buffer.from(crypto.getRandomValues(new Uint8Array(16)));
   const started = performance.now();
   await argon2.hash(PASSWORD, {
@@ -48,9 +47,10 @@ async function workerdHash(hashUrl, impl, cost) {
 
 /** RUNS rounds of native, WebAssembly, @noble, one hash each, after one warm-up round. */
 async function rounds(hashUrl, cost) {
+  const { default: argon2 } = await import("argon2"); // loaded here: the other bench areas never need the native addon
   const samples = { native: [], wasm: [], wasmRequest: [], noble: [], nobleRequest: [] };
   for (let i = -1; i < RUNS; i++) {
-    const native = await nativeHash(cost);
+    const native = await nativeHash(argon2, cost);
     const wasm = await workerdHash(hashUrl, "wasm", cost); // the first instantiates and grows memory to m KiB
     const noble = await workerdHash(hashUrl, "noble", cost);
     if (i < 0) continue; // warm-up
