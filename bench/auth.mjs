@@ -1,19 +1,20 @@
-// Auth benchmarks: (a) ms per argon2id password hash at production cost, in Node 22 directly and
-// end to end as sequential logins (one argon2 verify each); (b) login throughput and latency at
-// concurrency 2/4/8; (c) authenticated GET /api/v1/auth/me under load with autocannon; (d) used vs
-// unused email addresses on register, login, forgot-password and OTP send (address-timing.mjs).
-// Every request carries its own `cf-connecting-ip`, and logins rotate over a pool of accounts, so
-// the per-IP and per-identifier rate limits never fire; any non-2xx answer is counted and reported.
-import { argon2idAsync } from "@noble/hashes/argon2.js";
-import { randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+// Auth benchmarks: (a) ms per argon2id password hash at production cost: native libargon2 in Node,
+// and the WebAssembly and @noble/hashes implementations inside workerd (argon2-timing.mjs), then end
+// to end as sequential registers and logins (one argon2 hash / verify each); (b) login throughput
+// and latency at concurrency 2/4/8, also against the app as it was at BENCH_BEFORE (a git ref)
+// when set, alternating level by level; (c) authenticated GET /api/v1/auth/me under load with
+// autocannon; (d) used vs unused email addresses on register, login, forgot-password and OTP send
+// (address-timing.mjs). Every request carries its own `cf-connecting-ip`, and logins rotate over a
+// pool of accounts, so the per-IP and per-identifier rate limits never fire; any non-2xx answer is
+// counted and reported.
 import autocannon from "autocannon";
 import { runAddressTiming } from "./address-timing.mjs";
+import { runArgon2Timing } from "./argon2-timing.mjs";
 import { expectStatus, ms, pool, postJson, stats, table } from "./lib.mjs";
 
 const AUTH = "/api/v1/auth";
 const ARGON2 = { m: 19456, t: 2, p: 1 }; // PRODUCTION_ARGON2 in src/auth/password.ts
 const PASSWORD = "violet-harbor-73-lantern";
-const NODE_HASH_RUNS = 12;
 const SEQ_LOGINS = 10;
 const LOGIN_CONCURRENCY = [2, 4, 8];
 const LOGIN_LIMITS = { maxRequests: 100, maxSeconds: 8 }; // per concurrency level, whichever first
@@ -21,21 +22,6 @@ const ME_CONNECTIONS = [10, 50];
 const ME_SECONDS = 10;
 // login:identifier allows 10 per 60 s window: enough accounts that none is used more than 9 times.
 const USERS = Math.ceil((1 + SEQ_LOGINS + LOGIN_CONCURRENCY.length * LOGIN_LIMITS.maxRequests) / 9);
-
-/** argon2idAsync in this Node process, called exactly as src/auth/password.ts calls it. */
-async function nodeHashes(log) {
-  const hashOnce = async () => {
-    const started = performance.now();
-    await argon2idAsync(utf8ToBytes(PASSWORD), randomBytes(16), { ...ARGON2, dkLen: 32, maxmem: 2 ** 31 - 1 });
-    return performance.now() - started;
-  };
-  await hashOnce(); // warm-up
-  const samples = [];
-  for (let i = 0; i < NODE_HASH_RUNS; i++) samples.push(await hashOnce());
-  const s = stats(samples);
-  log(`  Node argon2idAsync: mean ${ms(s.mean)} ms, p50 ${ms(s.p50)}, p99 ${ms(s.p99)} (n=${s.n})`);
-  return s;
-}
 
 /** Register the account pool one at a time; each registration hashes once at the server's cost. */
 async function registerPool(baseUrl, log) {
@@ -54,15 +40,34 @@ async function registerPool(baseUrl, log) {
   return { names, stats: s };
 }
 
+/** An app to sign in to: its account pool, a `login()` rotating over it, a first access token, sequential login times. */
+async function prepareApp(label, baseUrl, log) {
+  log(`auth: ${label}: registering ${USERS} accounts …`);
+  const reg = await registerPool(baseUrl, log);
+  let turn = 0;
+  const login = () => postJson(baseUrl, `${AUTH}/login`, { identifier: reg.names[turn++ % reg.names.length], password: PASSWORD });
+  log(`auth (a): ${label}: ${SEQ_LOGINS} sequential logins …`);
+  const token = expectStatus(await login(), 200, "warm-up login").tokens.accessToken;
+  const samples = [];
+  for (let i = 0; i < SEQ_LOGINS; i++) {
+    const res = await login();
+    expectStatus(res, 200, "sequential login");
+    samples.push(res.ms);
+  }
+  const seq = stats(samples);
+  log(`  login (sequential): mean ${ms(seq.mean)} ms, p50 ${ms(seq.p50)}, p99 ${ms(seq.p99)}`);
+  return { label, login, token, register: reg.stats, seq, loads: [] };
+}
+
 /** One concurrency level of logins: logins/s over the wall time, latency of the 200s, other statuses. */
-async function loginLoad(login, concurrency, log) {
+async function loginLoad(login, concurrency, log, label) {
   const { results, seconds } = await pool({ concurrency, ...LOGIN_LIMITS }, () => login());
   const ok = results.filter((r) => r.status === 200);
   const other = results.length - ok.length;
   const s = stats(ok.map((r) => r.ms));
   const row = { concurrency, n: results.length, seconds, perSecond: ok.length / seconds, stats: s, other };
   log(
-    `  c=${concurrency}: ${ok.length}/${results.length} ok in ${seconds.toFixed(1)} s → ${row.perSecond.toFixed(2)} logins/s, ` +
+    `  ${label} c=${concurrency}: ${ok.length}/${results.length} ok in ${seconds.toFixed(1)} s → ${row.perSecond.toFixed(2)} logins/s, ` +
       `p50 ${ms(s.p50)} ms, p99 ${ms(s.p99)} ms${other ? `, ${other} NOT 200: ${statusCounts(results)}` : ""}`,
   );
   return row;
@@ -98,38 +103,32 @@ async function getLoad(url, headers, connections, log) {
   return row;
 }
 
-/** Run every auth benchmark against `baseUrl`; returns `{ markdown, warnings }`. */
-export async function runAuthBench(baseUrl, log = console.log) {
+/**
+ * Run every auth benchmark against `baseUrl`, hashing in the bench Worker at `hashUrl`; with
+ * `before` (`{ baseUrl, ref }`, the app at an earlier commit) logins are measured on both.
+ * Returns `{ markdown, warnings }`.
+ */
+export async function runAuthBench(baseUrl, { hashUrl, before = null }, log = console.log) {
   const warnings = [];
-  log(`auth (a): argon2id m=${ARGON2.m} KiB, t=${ARGON2.t}, p=${ARGON2.p} in Node ${process.version} …`);
-  const node = await nodeHashes(log);
+  const hashing = await runArgon2Timing(hashUrl, ARGON2, log);
+  warnings.push(...hashing.warnings);
 
-  log(`auth: registering ${USERS} accounts …`);
-  const reg = await registerPool(baseUrl, log);
-  let turn = 0;
-  const login = () => postJson(baseUrl, `${AUTH}/login`, { identifier: reg.names[turn++ % reg.names.length], password: PASSWORD });
-
-  log(`auth (a): ${SEQ_LOGINS} sequential logins …`);
-  const token = expectStatus(await login(), 200, "warm-up login").tokens.accessToken;
-  const seqSamples = [];
-  for (let i = 0; i < SEQ_LOGINS; i++) {
-    const res = await login();
-    expectStatus(res, 200, "sequential login");
-    seqSamples.push(res.ms);
-  }
-  const seq = stats(seqSamples);
-  log(`  login (sequential): mean ${ms(seq.mean)} ms, p50 ${ms(seq.p50)}, p99 ${ms(seq.p99)}`);
-  if (seq.p50 < node.p50 / 3) {
+  const apps = [await prepareApp("now", baseUrl, log)];
+  if (before) apps.push(await prepareApp(`before (${before.ref})`, before.baseUrl, log));
+  const [app] = apps;
+  if (app.seq.p50 < hashing.wasm.p50 / 2) {
     warnings.push(
-      `Login p50 (${ms(seq.p50)} ms) is far below one Node argon2 hash (${ms(node.p50)} ms): ` +
+      `Login p50 (${ms(app.seq.p50)} ms) is far below one WebAssembly argon2 hash (${ms(hashing.wasm.p50)} ms): ` +
         "the server is probably not using production argon2 parameters.",
     );
   }
 
   log("auth (b): concurrent logins …");
-  const loads = [];
-  for (const c of LOGIN_CONCURRENCY) loads.push(await loginLoad(login, c, log));
-  for (const l of loads) if (l.other) warnings.push(`Concurrent logins at c=${l.concurrency}: ${l.other} answers were not 200.`);
+  for (const c of LOGIN_CONCURRENCY) for (const a of apps) a.loads.push(await loginLoad(a.login, c, log, a.label));
+  for (const a of apps)
+    for (const l of a.loads)
+      if (l.other) warnings.push(`${a.label}: concurrent logins at c=${l.concurrency}: ${l.other} answers were not 200.`);
+  const token = app.token;
 
   log(`auth (c): GET ${AUTH}/me with autocannon …`);
   const meUrl = `${baseUrl}${AUTH}/me`;
@@ -145,28 +144,52 @@ export async function runAuthBench(baseUrl, log = console.log) {
   const addresses = await runAddressTiming(baseUrl, log);
   warnings.push(...addresses.warnings);
 
+  const endToEnd = apps.flatMap((a) => [
+    [a.label, "register (hash + zxcvbn + D1 writes)", a.register],
+    [a.label, "login (one argon2 verify + D1/KV)", a.seq],
+  ]);
   const markdown = [
-    `### Password hashing: argon2id m=${ARGON2.m} KiB, t=${ARGON2.t}, p=${ARGON2.p}`,
+    hashing.markdown,
+    "",
+    "### Register and login, end to end (sequential)",
+    "",
+    before
+      ? `"now" is this tree (WebAssembly argon2id); "before (${before.ref})" is the app at that commit (BENCH_BEFORE), on its own server.`
+      : "Set `BENCH_BEFORE=<git ref>` to measure the app at an earlier commit alongside.",
     "",
     table(
-      ["What", "Runs", "Mean ms", "p50 ms", "p99 ms", "Max ms"],
-      [
-        [`one hash, Node ${process.version}, @noble/hashes argon2idAsync`, node],
-        ["register, end to end (sequential; hash + zxcvbn + D1 writes)", reg.stats],
-        ["login, end to end (sequential; one argon2 verify + D1/KV)", seq],
-      ].map(([what, s]) => [what, s.n, ms(s.mean), ms(s.p50), ms(s.p99), ms(s.max)]),
+      ["App", "What", "Runs", "Mean ms", "p50 ms", "p99 ms", "Max ms"],
+      endToEnd.map(([label, what, s]) => [label, what, s.n, ms(s.mean), ms(s.p50), ms(s.p99), ms(s.max)]),
     ),
     "",
     `### Login throughput (each level stops after ${LOGIN_LIMITS.maxRequests} logins or ${LOGIN_LIMITS.maxSeconds} s)`,
     "",
-    `Each login comes from its own client IP and the logins rotate over ${USERS} accounts, so no rate limit fires.`,
-    "Locally `argon2idAsync` yields every 10 ms, so concurrent logins interleave in the one isolate; deployed,",
-    "`Date.now()` only advances on I/O, so there each hash runs as one uninterrupted block.",
+    `Each login comes from its own client IP and the logins rotate over ${USERS} accounts per app, so no rate limit fires.`,
+    "A hash runs as one synchronous block in the isolate (WebAssembly now; @noble's synchronous `argon2id` before), so",
+    "the concurrent logins of one isolate take turns; `wrangler dev` runs one isolate on this 2-core machine, with the",
+    `load generator beside it.${before ? " The two apps alternate level by level." : ""}`,
     "",
     table(
-      ["Concurrency", "Logins", "Seconds", "Logins/s", "p50 ms", "p99 ms", "Not 200"],
-      loads.map((l) => [l.concurrency, l.n, l.seconds.toFixed(1), l.perSecond.toFixed(2), ms(l.stats.p50), ms(l.stats.p99), l.other]),
+      ["App", "Concurrency", "Logins", "Seconds", "Logins/s", "p50 ms", "p99 ms", "Not 200"],
+      LOGIN_CONCURRENCY.flatMap((_, i) =>
+        apps.map((a) => {
+          const l = a.loads[i];
+          return [a.label, l.concurrency, l.n, l.seconds.toFixed(1), l.perSecond.toFixed(2), ms(l.stats.p50), ms(l.stats.p99), l.other];
+        }),
+      ),
     ),
+    ...(before
+      ? [
+          "",
+          table(
+            ["Concurrency", "Logins/s before", "Logins/s now", "Now / before"],
+            LOGIN_CONCURRENCY.map((c, i) => {
+              const [now, then] = [apps[0].loads[i].perSecond, apps[1].loads[i].perSecond];
+              return [c, then.toFixed(2), now.toFixed(2), `${(now / then).toFixed(2)}×`];
+            }),
+          ),
+        ]
+      : []),
     "",
     `### GET ${AUTH}/me under load (autocannon, ${ME_SECONDS} s per row, one access token)`,
     "",

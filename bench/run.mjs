@@ -16,11 +16,23 @@ const RESULTS = join(ROOT, "bench/RESULTS.md");
 const AREAS = {
   auth: {
     title: "Auth",
-    minutes: 10,
+    minutes: 15,
     server: () => ({ name: "auth", vars: PROD_VARS }),
     target:
-      "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, fresh local D1/KV) with `--var ARGON2_MEMORY_KIB:19456 --var ARGON2_ITERATIONS:2`",
-    run: (server) => runAuthBench(server.baseUrl),
+      "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, fresh local D1/KV) with `--var ARGON2_MEMORY_KIB:19456 --var ARGON2_ITERATIONS:2`, " +
+      "the bench-only Worker of bench/argon2 (argon2id implementations side by side)" +
+      (process.env.BENCH_BEFORE ? ` and the app at \`${process.env.BENCH_BEFORE}\` (BENCH_BEFORE) with the same variables` : ""),
+    run: async (server) => {
+      const hashWorker = await startServer("auth-argon2", { worker: "argon2", vars: {}, port: 8795 });
+      const ref = process.env.BENCH_BEFORE;
+      const before = ref ? await startServer("auth-before", { gitRef: ref, port: 8796 }) : null;
+      try {
+        return await runAuthBench(server.baseUrl, { hashUrl: hashWorker.baseUrl, before: before && { baseUrl: before.baseUrl, ref } });
+      } finally {
+        await before?.stop();
+        await hashWorker.stop();
+      }
+    },
   },
   rooms: {
     title: "Rooms",
@@ -38,7 +50,7 @@ const AREAS = {
     target:
       "two private `wrangler dev`s on 127.0.0.1: the app (snapshot of src/, fresh local D1/KV/DO state, development argon2 cost) and the bare Durable Object of bench/bare",
     run: async (server) => {
-      const bare = await startServer("abuse-bare", { bare: true, vars: {}, port: 8794 });
+      const bare = await startServer("abuse-bare", { worker: "bare", vars: {}, port: 8794 });
       try {
         return { markdown: abuseSection(await runAbuse(server, bare)), warnings: [] };
       } finally {
@@ -72,6 +84,7 @@ const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? "unknown C
 const command = [
   process.env.BENCH_URL ? `BENCH_URL=${process.env.BENCH_URL} ` : "",
   process.env.BENCH_ONLY ? `BENCH_ONLY=${process.env.BENCH_ONLY} ` : "",
+  process.env.BENCH_BEFORE ? `BENCH_BEFORE=${process.env.BENCH_BEFORE} ` : "",
   "npm run bench",
   args.length ? ` -- ${args.join(" ")}` : "",
 ].join("");

@@ -1,8 +1,9 @@
 // Starts and stops the server the benchmarks measure: a private `wrangler dev` on 127.0.0.1 with
 // its own local state (bench/.state/<name>, migrated first), by default fresh and with production
 // argon2id parameters (`vars`, `keepState` change that per area). It runs a snapshot of the app
-// copied at start, so edits to src/ during a run cannot reload the Worker mid-measurement.
-// With BENCH_URL set, nothing is started and that server is used as it is.
+// copied at start (or taken from a git commit, `gitRef`), so edits to src/ during a run cannot
+// reload the Worker mid-measurement. With BENCH_URL set, no app is started and that server is
+// used as it is; the bench-only Workers (`worker`) are always started here.
 import { spawn, spawnSync } from "node:child_process";
 import { cpSync, createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -15,8 +16,13 @@ const ENV = { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR:
 
 /** What the Worker is built from (no .dev.vars: the bench must not depend on local overrides). */
 const APP_FILES = ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json"];
-/** The bare Durable Object the rooms are compared against (bench/bare): no D1, nothing to migrate. */
-const BARE_FILES = ["bench/bare/worker.ts", "bench/bare/wrangler.toml"];
+/** Bench-only Workers, never deployed: the files of their snapshots (paths kept). No D1, nothing to migrate. */
+const BENCH_WORKERS = {
+  // The bare Durable Object the rooms are compared against.
+  bare: ["bench/bare/worker.ts", "bench/bare/wrangler.toml"],
+  // The argon2id implementations side by side; it imports the app's WebAssembly binding.
+  argon2: ["bench/argon2/worker.ts", "bench/argon2/wrangler.toml", "src/auth/argon2id-wasm.ts"],
+};
 
 /** Production argon2id cost (src/auth/password.ts PRODUCTION_ARGON2), forced on in development. */
 export const PROD_VARS = { ARGON2_MEMORY_KIB: "19456", ARGON2_ITERATIONS: "2" };
@@ -51,6 +57,15 @@ async function waitForHealth(baseUrl, child, timeoutMs) {
   throw new Error(`${baseUrl}/health did not answer within ${timeoutMs / 1000} s`);
 }
 
+/** Write the app's files (APP_FILES) as they were at commit `ref` into `dir`. */
+function extractCommit(ref, dir) {
+  mkdirSync(dir, { recursive: true });
+  const archive = spawnSync("git", ["-C", ROOT, "archive", "--format=tar", ref, "--", ...APP_FILES], { maxBuffer: 256 * 2 ** 20 });
+  if (archive.status !== 0) throw new Error(`git archive ${ref} failed: ${archive.stderr}`);
+  const untar = spawnSync("tar", ["-x", "-C", dir], { input: archive.stdout });
+  if (untar.status !== 0) throw new Error(`tar failed: ${untar.stderr}`);
+}
+
 /** CPU seconds used so far by every process of a process group (wrangler and its workerd; Linux only, else null). */
 function groupCpuSeconds(pgid) {
   try {
@@ -75,13 +90,14 @@ function groupCpuSeconds(pgid) {
 
 /**
  * Returns `{ baseUrl, stop(), external, reloads(), stateDir, cpuSeconds() }`. Starts wrangler dev unless BENCH_URL
- * is set; `stop` kills wrangler's whole process group and is safe to call twice. `vars` are passed
- * as `--var` (default: production argon2id); `bare` runs bench/bare (the bare Durable Object) instead of the app;
+ * is set (for the app); `stop` kills wrangler's whole process group and is safe to call twice. `vars` are passed
+ * as `--var` (default: production argon2id); `worker` runs a bench-only Worker of BENCH_WORKERS (`"bare"`,
+ * `"argon2"`) instead of the app; `gitRef` runs the app as it was at that commit (`git archive`);
  * `keepState` keeps the local D1/KV/DO data of earlier
  * runs (the app snapshot is always fresh).
  */
-export async function startServer(name, { port = 8799, vars = PROD_VARS, keepState = false, bare = false } = {}) {
-  if (process.env.BENCH_URL) {
+export async function startServer(name, { port = 8799, vars = PROD_VARS, keepState = false, worker = null, gitRef = null } = {}) {
+  if (process.env.BENCH_URL && !worker && !gitRef) {
     const baseUrl = process.env.BENCH_URL.replace(/\/+$/, "");
     await waitForHealth(baseUrl, null, 10_000);
     return { baseUrl, external: true, stop: async () => {}, reloads: () => 0 };
@@ -95,10 +111,11 @@ export async function startServer(name, { port = 8799, vars = PROD_VARS, keepSta
   // The snapshot imports packages from ROOT/node_modules: module resolution walks up from it.
   const appDir = join(stateDir, "app");
   rmSync(appDir, { recursive: true, force: true });
-  if (bare) {
-    for (const entry of BARE_FILES) cpSync(join(ROOT, entry), join(appDir, entry.replace("bench/bare/", "")));
+  if (worker) {
+    for (const entry of BENCH_WORKERS[worker]) cpSync(join(ROOT, entry), join(appDir, entry));
   } else {
-    for (const entry of APP_FILES) cpSync(join(ROOT, entry), join(appDir, entry), { recursive: true });
+    if (gitRef) extractCommit(gitRef, appDir);
+    else for (const entry of APP_FILES) cpSync(join(ROOT, entry), join(appDir, entry), { recursive: true });
     const migrate = spawnSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", dataDir], {
       cwd: appDir,
       env: ENV,
@@ -112,6 +129,7 @@ export async function startServer(name, { port = 8799, vars = PROD_VARS, keepSta
   const inspectorPort = await freePort();
   const args = [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(httpPort), "--inspector-port", String(inspectorPort)];
   args.push("--persist-to", dataDir, "--show-interactive-dev-session=false");
+  if (worker) args.push("--config", `bench/${worker}/wrangler.toml`);
   const varArgs = Object.entries(vars).map(([k, v]) => `${k}:${v}`);
   if (varArgs.length) args.push("--var", ...varArgs);
 

@@ -1,4 +1,7 @@
+import { argon2id as nobleArgon2id } from "@noble/hashes/argon2.js";
+import { randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import { describe, expect, it } from "vitest";
+import { argon2idWasm } from "../src/auth/argon2id-wasm";
 import { assertStrongPassword, currentParams, hashPassword, PRODUCTION_ARGON2, verifyPassword } from "../src/auth/password";
 import { AppError } from "../src/lib/errors";
 
@@ -35,6 +38,67 @@ describe("password hashing", () => {
     expect(currentParams({ ENVIRONMENT: "staging", ...cheapVars })).toEqual({ m: 19456, t: 2, p: 1 });
     expect(currentParams({ ENVIRONMENT: "development", ...cheapVars })).toEqual({ m: 64, t: 1, p: 1 });
     expect(currentParams({ ENVIRONMENT: "development", ARGON2_MEMORY_KIB: "lots", ARGON2_ITERATIONS: "0" })).toEqual(PRODUCTION_ARGON2);
+  });
+});
+
+// The implementation before the WebAssembly one: pure-JS @noble/hashes argon2id, whose PHC strings
+// are stored in existing accounts. Here only to prove both directions stay compatible.
+const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/=+$/, "");
+const unb64 = (s: string) => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0));
+function nobleHash(password: string, cost: typeof CHEAP): string {
+  const salt = randomBytes(16);
+  const hash = nobleArgon2id(utf8ToBytes(password), salt, { ...cost, dkLen: 32 });
+  return `$argon2id$v=19$m=${cost.m},t=${cost.t},p=${cost.p}$${b64(salt)}$${b64(hash)}`;
+}
+function nobleVerify(password: string, phc: string): boolean {
+  const [, , , costs, salt, hash] = phc.split("$");
+  const [m, t, p] = costs!.split(",").map((kv) => Number(kv.split("=")[1]));
+  return b64(nobleArgon2id(utf8ToBytes(password), unb64(salt!), { m: m!, t: t!, p: p!, dkLen: 32 })) === hash;
+}
+
+describe("password hashing: WebAssembly argon2id and @noble/hashes agree", () => {
+  const passwords = ["violet-harbor-73-lantern", "ääääääää", "pässwörd-ñandú-東京-🔑-x", "\u0000nul-inside\u0000"];
+  const costs = [CHEAP, { m: 256, t: 3, p: 1 }, { m: 64, t: 1, p: 2 }];
+
+  it("verifies hashes @noble made (existing accounts)", async () => {
+    for (const cost of costs) {
+      for (const password of passwords) {
+        const phc = nobleHash(password, cost);
+        expect(await verifyPassword(password, phc, cost)).toEqual({ ok: true, needsRehash: false });
+        expect((await verifyPassword(`${password}!`, phc, cost)).ok).toBe(false);
+      }
+    }
+  });
+
+  it("writes hashes @noble verifies, byte for byte", async () => {
+    for (const cost of costs) {
+      for (const password of passwords) {
+        const phc = await hashPassword(password, cost);
+        expect(nobleVerify(password, phc)).toBe(true);
+        expect(nobleVerify(`${password}!`, phc)).toBe(false);
+      }
+    }
+  });
+
+  it("derives the same bytes for the same inputs, hashing every UTF-8 byte of the password", () => {
+    const salt = randomBytes(16);
+    for (const password of passwords) {
+      const bytes = utf8ToBytes(password);
+      expect(argon2idWasm(bytes, salt, CHEAP, 32)).toEqual(nobleArgon2id(bytes, salt, { ...CHEAP, dkLen: 32 }));
+    }
+    // Passwords that share only the first half of their UTF-8 bytes must not verify for each other
+    // (a wrapper passing the UTF-16 length would hash both as "ääää").
+    expect(argon2idWasm(utf8ToBytes("ääääääää"), salt, CHEAP, 32)).not.toEqual(argon2idWasm(utf8ToBytes("ääääabcd"), salt, CHEAP, 32));
+  });
+
+  it("refuses what libargon2 refuses, and keeps working afterwards", () => {
+    expect(() => argon2idWasm(utf8ToBytes("short-salt"), new Uint8Array(4), CHEAP, 32)).toThrow(/argon2id: Salt is too short/);
+    expect(() => argon2idWasm(utf8ToBytes("tiny-memory"), randomBytes(16), { m: 4, t: 1, p: 1 }, 32)).toThrow(
+      /argon2id: Memory cost is too small/,
+    );
+    expect(argon2idWasm(utf8ToBytes("still-fine"), new Uint8Array(16), CHEAP, 32)).toEqual(
+      nobleArgon2id(utf8ToBytes("still-fine"), new Uint8Array(16), { ...CHEAP, dkLen: 32 }),
+    );
   });
 });
 

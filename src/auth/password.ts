@@ -1,4 +1,3 @@
-import { argon2id } from "@noble/hashes/argon2.js";
 import { randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import { zxcvbn, zxcvbnOptions } from "@zxcvbn-ts/core";
 import * as zxcvbnCommon from "@zxcvbn-ts/language-common";
@@ -7,6 +6,7 @@ import type { Bindings } from "../env";
 import { isDevelopment } from "../lib/config";
 import { timingSafeEqual } from "../lib/crypto";
 import { AppError } from "../lib/errors";
+import { argon2idWasm } from "./argon2id-wasm";
 
 /** argon2id cost. Stored inside every hash (PHC string), so it can change without breaking logins. */
 export interface Argon2Params {
@@ -41,15 +41,15 @@ const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/
 const unb64 = (s: string) => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0));
 
 /**
- * One argon2 derivation at a time per isolate, by running it synchronously. Each needs `m` KiB
- * (19 MiB in production) and an isolate has 128 MB, so concurrent logins must not allocate side
- * by side. A synchronous derivation also costs no throughput (hashing is CPU-bound, an isolate
- * has one thread, and deployed, where `Date.now()` only advances on I/O, the async variant would
- * not yield mid-hash either). A shared promise queue would be wrong here: a request awaiting a
- * promise created by another request hangs when that request is cancelled.
+ * One argon2id derivation, in the isolate's WebAssembly instance (libargon2; see argon2id-wasm.ts).
+ * The call is synchronous, so derivations run one at a time per isolate and share the instance's
+ * memory: it grows once to `m` KiB (19 MiB in production) and is reused, never allocated side by
+ * side by concurrent logins (an isolate has 128 MB). Hashing is CPU-bound and an isolate has one
+ * thread, so running synchronously costs no throughput. A shared promise queue would be wrong
+ * here: a request awaiting a promise created by another request hangs when that one is cancelled.
  */
 function derive(password: string, salt: Uint8Array, params: Argon2Params): Uint8Array {
-  return argon2id(utf8ToBytes(password), salt, { ...params, dkLen: HASH_BYTES, maxmem: 2 ** 31 - 1 });
+  return argon2idWasm(utf8ToBytes(password), salt, params, HASH_BYTES);
 }
 
 /** Hash a password into a PHC string: `$argon2id$v=19$m=…,t=…,p=…$salt$hash`. */
