@@ -9,7 +9,7 @@
 import WebSocket from "ws";
 import { ms, nextIp, request, stats, table } from "./lib.mjs";
 import { createGroup, registerUsers } from "./room-seed.mjs";
-import { closeAll, frameType, openSocket, socketUrl, stringField } from "./sockets.mjs";
+import { closeAll, frameType, openSocket, socketUrl, stringField, unbatch } from "./sockets.mjs";
 
 const PACED_RATE = 10; // messages per second, alternating between two senders (each within its burst of 60)
 const PACED_SECONDS = 8;
@@ -26,10 +26,11 @@ function rawSocket(url, tally) {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, { perMessageDeflate: false, headers: { "cf-connecting-ip": nextIp() } });
     ws.on("message", (data) => {
-      const text = data.toString();
-      const type = frameType(text);
-      if (type === "hello") resolve(ws);
-      else if (type === "error") tally.errors[JSON.parse(text).code] = (tally.errors[JSON.parse(text).code] ?? 0) + 1;
+      for (const text of unbatch(data.toString())) {
+        const type = frameType(text);
+        if (type === "hello") resolve(ws);
+        else if (type === "error") tally.errors[JSON.parse(text).code] = (tally.errors[JSON.parse(text).code] ?? 0) + 1;
+      }
     });
     ws.on("unexpected-response", (_req, res) => {
       tally.refusedUpgrades[res.statusCode] = (tally.refusedUpgrades[res.statusCode] ?? 0) + 1;
@@ -49,13 +50,14 @@ async function paced(senders, label) {
   const latencies = [];
   for (const ws of senders) {
     ws.on("message", (data) => {
-      const text = data.toString();
-      const type = frameType(text);
-      if (type !== "ack" && type !== "error") return;
-      const t0 = pending.get(stringField(text, "id"));
-      if (t0 === undefined) return;
-      pending.delete(stringField(text, "id"));
-      if (type === "ack") latencies.push(performance.now() - t0);
+      for (const text of unbatch(data.toString())) {
+        const type = frameType(text);
+        if (type !== "ack" && type !== "error") continue;
+        const t0 = pending.get(stringField(text, "id"));
+        if (t0 === undefined) continue;
+        pending.delete(stringField(text, "id"));
+        if (type === "ack") latencies.push(performance.now() - t0);
+      }
     });
   }
   const start = performance.now();

@@ -37,6 +37,32 @@ export const BARE_PLAN = PLAN.filter((p) => p.n === 100);
  * frames); returns `{ chatId, steps, openings, totals }`.
  */
 export async function runFanout(server, users, log, { bare = false, plan = PLAN } = {}) {
+  const session = await fanoutSession(server, users, log, { bare });
+  const steps = [];
+  const openings = [];
+  const stopped = new Set();
+  try {
+    for (const [i, planned] of plan.entries()) {
+      if (planned.n > users.length) continue;
+      if (planned.kind === "ramp" && stopped.has(planned.n)) continue;
+      if (session.open() < planned.n) openings.push(await session.openUpTo(planned.n));
+      await sleep(1000);
+      const s = await session.runStep(planned, i);
+      steps.push(s);
+      if (planned.kind === "ramp" && (s.latency.p99 > RAMP_P99_LIMIT_MS || s.lost > 0 || s.unanswered > 0)) stopped.add(planned.n);
+    }
+  } finally {
+    await session.close();
+  }
+  return { chatId: session.chatId, steps, openings, totals: session.totals };
+}
+
+/**
+ * A group (or a bare room) with sockets that can be opened, driven step by step and closed:
+ * `{ chatId, totals, open(), openUpTo(n), runStep(plan, index), close() }`. A step's latency
+ * samples stay on it (`samples`) when its plan says `keepSamples`.
+ */
+export async function fanoutSession(server, users, log, { bare = false } = {}) {
   const baseUrl = server.baseUrl;
   let chatId;
   let urlFor;
@@ -176,6 +202,7 @@ export async function runFanout(server, users, log, { bare = false, plan = PLAN 
     s.clientCpu = (client.user + client.system) / 1e6 / wall;
     const serverCpu = server.cpuSeconds();
     s.serverCpu = serverCpu === null ? null : (serverCpu - s.cpuBefore.server) / wall;
+    s.samples = plan.keepSamples ? s.latencies : null;
     s.latencies = s.ackLatencies = null;
     step = null;
     for (const id of s.ids) messages.delete(id);
@@ -193,27 +220,15 @@ export async function runFanout(server, users, log, { bare = false, plan = PLAN 
     return s;
   };
 
-  const steps = [];
-  const openings = [];
-  const stopped = new Set();
-  try {
-    for (const [i, planned] of plan.entries()) {
-      if (planned.n > users.length) continue;
-      if (planned.kind === "ramp" && stopped.has(planned.n)) continue;
-      if (sockets.length < planned.n) {
-        if (!bare) await freshTokens(baseUrl, users);
-        openings.push(await openUpTo(planned.n));
-      }
-      await sleep(1000);
-      const s = await runStep(planned, i);
-      steps.push(s);
-      if (planned.kind === "ramp" && (s.latency.p99 > RAMP_P99_LIMIT_MS || s.lost > 0 || s.unanswered > 0)) stopped.add(planned.n);
-    }
-  } finally {
-    const close = await closeAll(sockets.filter(Boolean).map((r) => r.ws));
+  const close = async () => {
+    const result = await closeAll(sockets.filter(Boolean).map((r) => r.ws));
     const opened = sockets.filter(Boolean).length;
-    totals.close = close;
-    log(`  closed ${opened} sockets: ${close.clean} answered the Close frame within 1 s, ${close.forced} had to be dropped`);
-  }
-  return { chatId, steps, openings, totals };
+    totals.close = result;
+    log(`  closed ${opened} sockets: ${result.clean} answered the Close frame within 1 s, ${result.forced} had to be dropped`);
+  };
+  const openUpToFresh = async (n) => {
+    if (!bare) await freshTokens(baseUrl, users);
+    return openUpTo(n);
+  };
+  return { chatId, totals, open: () => sockets.length, openUpTo: openUpToFresh, runStep, close };
 }

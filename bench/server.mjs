@@ -5,7 +5,7 @@
 // reload the Worker mid-measurement. With BENCH_URL set, no app is started and that server is
 // used as it is; the bench-only Workers (`worker`) are always started here.
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -93,10 +93,14 @@ function groupCpuSeconds(pgid) {
  * is set (for the app); `stop` kills wrangler's whole process group and is safe to call twice. `vars` are passed
  * as `--var` (default: production argon2id); `worker` runs a bench-only Worker of BENCH_WORKERS (`"bare"`,
  * `"argon2"`) instead of the app; `gitRef` runs the app as it was at that commit (`git archive`);
- * `keepState` keeps the local D1/KV/DO data of earlier
+ * `embedBare` adds the bare Durable Object of bench/bare to the snapshot of the app (at `/rooms/{id}/ws`,
+ * in the same Worker and isolate as the rooms; never in src/); `keepState` keeps the local D1/KV/DO data of earlier
  * runs (the app snapshot is always fresh).
  */
-export async function startServer(name, { port = 8799, vars = PROD_VARS, keepState = false, worker = null, gitRef = null } = {}) {
+export async function startServer(
+  name,
+  { port = 8799, vars = PROD_VARS, keepState = false, worker = null, gitRef = null, embedBare = false } = {},
+) {
   if (process.env.BENCH_URL && !worker && !gitRef) {
     const baseUrl = process.env.BENCH_URL.replace(/\/+$/, "");
     await waitForHealth(baseUrl, null, 10_000);
@@ -116,6 +120,7 @@ export async function startServer(name, { port = 8799, vars = PROD_VARS, keepSta
   } else {
     if (gitRef) extractCommit(gitRef, appDir);
     else for (const entry of APP_FILES) cpSync(join(ROOT, entry), join(appDir, entry), { recursive: true });
+    if (embedBare) embedBareRoom(appDir);
     const migrate = spawnSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", dataDir], {
       cwd: appDir,
       env: ENV,
@@ -170,4 +175,36 @@ export async function startServer(name, { port = 8799, vars = PROD_VARS, keepSta
   // Should stay 0: wrangler dev reloads the Worker when the (snapshot) sources change.
   const reloads = () => (readFileSync(logFile, "utf8").match(/Reloading local server/g) ?? []).length;
   return { baseUrl, external: false, stop, logFile, reloads, stateDir, inspectorPort, cpuSeconds: () => groupCpuSeconds(child.pid) };
+}
+
+/**
+ * Put bench/bare's object into the app's snapshot (not into src/): a bench entry re-exports the
+ * app, adds BareRoom, and routes `/rooms/{id}/ws` to it, so the bare object and the rooms share one
+ * Worker, one isolate and one heap; only what the room does differs.
+ */
+function embedBareRoom(appDir) {
+  cpSync(join(ROOT, "bench/bare/worker.ts"), join(appDir, "src/bench-bare-room.ts"));
+  writeFileSync(
+    join(appDir, "src/bench-entry.ts"),
+    [
+      'import app from "./index";',
+      'import bare from "./bench-bare-room";',
+      'export * from "./index";',
+      'export { BareRoom } from "./bench-bare-room";',
+      "export default {",
+      "  ...app,",
+      "  fetch(request: Request, env: any, ctx: ExecutionContext) {",
+      '    return new URL(request.url).pathname.startsWith("/rooms/") ? bare.fetch(request, env) : app.fetch(request, env, ctx);',
+      "  },",
+      "};",
+      "",
+    ].join("\n"),
+  );
+  const toml = join(appDir, "wrangler.toml");
+  const config = readFileSync(toml, "utf8").replace('main = "src/index.ts"', 'main = "src/bench-entry.ts"');
+  const extra =
+    '\n[[durable_objects.bindings]]\nname = "BARE_ROOM"\nclass_name = "BareRoom"\n\n[[migrations]]\ntag = "bench-bare"\nnew_sqlite_classes = ["BareRoom"]\n';
+  // Top-level tables must come before [env.*] sections.
+  const at = config.indexOf("\n[env.");
+  writeFileSync(toml, at < 0 ? config + extra : config.slice(0, at) + extra + config.slice(at));
 }

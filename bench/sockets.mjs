@@ -43,7 +43,9 @@ export function openSocket(url, onFrame = () => {}) {
     });
     ws.on("message", (data) => {
       const at = performance.now();
-      const text = data.toString();
+      for (const text of unbatch(data.toString())) onText(text, at);
+    });
+    const onText = (text, at) => {
       if (!hello) {
         if (!text.startsWith('{"type":"hello"')) return fail(new Error(`expected hello, got ${text.slice(0, 120)}`));
         hello = JSON.parse(text);
@@ -52,7 +54,7 @@ export function openSocket(url, onFrame = () => {}) {
         return;
       }
       onFrame(text, at);
-    });
+    };
   });
 }
 
@@ -83,6 +85,15 @@ export async function closeAll(sockets, waitMs = 1000) {
     ),
   );
   return { clean, forced };
+}
+
+/**
+ * The frames in one socket message: the room sends several at once as
+ * `{"type":"batch","frames":[…]}` under burst (src/rooms/outbox.ts); anything else is one frame.
+ */
+export function unbatch(text) {
+  if (!text.startsWith('{"type":"batch"')) return [text];
+  return JSON.parse(text).frames.map((f) => JSON.stringify(f));
 }
 
 /** The frame's kind: "message.new", "receipt", "ack", "error", "presence", … (from its first keys). */

@@ -49,20 +49,25 @@ export class TestSocket {
 
   constructor(readonly ws: WebSocket) {
     ws.addEventListener("message", (e) => {
-      const frame = JSON.parse(e.data as string);
-      this.frames.push(frame);
-      this.waiters = this.waiters.filter((w) => {
-        if (w.match(frame)) {
-          w.resolve(frame);
-          return false;
-        }
-        return true;
-      });
+      const parsed = JSON.parse(e.data as string);
+      // Under burst the room sends several frames at once, in order (src/rooms/outbox.ts).
+      for (const frame of parsed.type === "batch" ? parsed.frames : [parsed]) this.receive(frame);
     });
     ws.addEventListener("close", (e) => {
       this.closed = { code: e.code, reason: e.reason };
       for (const w of this.waiters) w.resolve(null);
       this.waiters = [];
+    });
+  }
+
+  private receive(frame: any) {
+    this.frames.push(frame);
+    this.waiters = this.waiters.filter((w) => {
+      if (w.match(frame)) {
+        w.resolve(frame);
+        return false;
+      }
+      return true;
     });
   }
 

@@ -11,6 +11,11 @@ import { BARE_PING, BARE_PONG, CLOSE } from "./protocol";
 import { RoomLog } from "./room-log";
 import { RoomSockets, type SocketInfo } from "./sockets";
 import { RoomStore } from "./store";
+import { SUMMARY_INTERVAL_MS } from "./summary";
+
+/** The alarm flushes a dirty summary this long after the timer should have, if the timer never ran. */
+const FLUSH_BACKSTOP_MS = 60_000;
+
 import type { ChatConfig, FlatJson, MembershipChange, Message, RoomEvent, RoomResult, SendInput, SystemNotice } from "./types";
 
 type HistoryQuery = { before?: number; after?: number; around?: number; limit: number };
@@ -46,6 +51,8 @@ export class ChatRoom extends DurableObject<Bindings> {
   private readonly budget = new FrameBudget();
   /** When the alarm is set for (null: none; undefined: not read yet), so a send does not ask storage. */
   private alarmAt: number | null | undefined;
+  /** The pending summary flush (an in-memory timer: no storage write per flush). */
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -62,7 +69,7 @@ export class ChatRoom extends DurableObject<Bindings> {
         this.sockets.closeUser(userId, code, reason);
         this.offlineIfGone(userId);
       },
-      scheduleAlarm: (at) => void this.scheduleAlarm(at),
+      summaryDue: (at) => this.scheduleFlush(at),
       waitUntil: (promise) => ctx.waitUntil(promise),
       transaction: (fn) => ctx.storage.transactionSync(fn),
     });
@@ -330,12 +337,40 @@ export class ChatRoom extends DurableObject<Bindings> {
     this.alarmAt = null;
     const at = Date.now();
     for (const userId of this.store.transient.expireTyping(at)) this.sockets.broadcast({ type: "typing", userId, typing: false });
-    const chatId = this.store.config()?.chatId;
-    if (chatId && this.store.summary.dirty) await this.store.summary.flush(this.env.DB, chatId, at);
+    await this.flushSummary();
     this.store.events.prune();
     this.store.admission.prune(at);
     const next = this.store.transient.nextTypingExpiry();
     if (next !== null) await this.scheduleAlarm(next);
+  }
+
+  /**
+   * The summary is dirty: flush it at `at` from an in-memory timer, so the send path never waits
+   * on a storage write of setAlarm (its frames would be held behind it). The alarm is only the
+   * backstop, set a minute out, should the room be evicted before the timer fires.
+   */
+  private scheduleFlush(at: number): void {
+    void this.scheduleAlarm(at + FLUSH_BACKSTOP_MS);
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(
+      () => {
+        this.flushTimer = null;
+        void this.flushSummary();
+      },
+      Math.max(0, at - Date.now()),
+    );
+  }
+
+  /** Write the summary to D1 if it changed; a failure tries again a second later. */
+  private async flushSummary(): Promise<void> {
+    const chatId = this.store.config()?.chatId;
+    if (!chatId || !this.store.summary.dirty) return;
+    try {
+      await this.store.summary.flush(this.env.DB, chatId, Date.now());
+    } catch (err) {
+      console.error(JSON.stringify({ level: "error", msg: "summary flush failed", chatId, error: String(err) }));
+      this.scheduleFlush(Date.now() + SUMMARY_INTERVAL_MS);
+    }
   }
 
   private async scheduleAlarm(at: number): Promise<void> {

@@ -25,7 +25,8 @@ export interface RoomHost {
   broadcastText(text: string): void;
   sendToUser(userId: string, frame: Record<string, unknown>): void;
   closeUser(userId: string, code: number, reason: string): void;
-  scheduleAlarm(at: number): void;
+  /** The summary changed: write it to D1 at `at` (not before). */
+  summaryDue(at: number): void;
   waitUntil(promise: Promise<unknown>): void;
   /** Run `fn` as one SQLite transaction: a throw leaves nothing of it behind. */
   transaction<T>(fn: () => T): T;
@@ -261,7 +262,7 @@ export class RoomLog {
 
   /** The summary changed: flush now if the last flush is a second old, else when it is. */
   summaryChanged(): void {
-    this.host.scheduleAlarm(this.store.summary.changed());
+    this.host.summaryDue(this.store.summary.changed());
   }
 
   // --- helpers ------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import { Outbox } from "./outbox";
 import type { PresenceRules } from "./presence";
 import { CLOSE, MAX_SOCKETS_PER_USER } from "./protocol";
 
@@ -22,6 +23,7 @@ export const sessionTag = (sessionId: string) => `session:${sessionId}`;
 export class RoomSockets {
   private readonly infos = new WeakMap<WebSocket, SocketInfo>();
   private readonly refused = new WeakSet<WebSocket>();
+  private readonly outbox = new Outbox();
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -72,12 +74,9 @@ export class RoomSockets {
     return [...this.onlineUsers()].filter((id) => this.rules.visible(id, viewerId));
   }
 
+  /** Queue a frame for one socket (see Outbox: in order, coalesced under burst). */
   send(ws: WebSocket, frame: Record<string, unknown>): void {
-    try {
-      ws.send(JSON.stringify(frame));
-    } catch {
-      // The socket is closing; its close handler cleans up.
-    }
+    this.outbox.push(ws, JSON.stringify(frame));
   }
 
   /** One serialization, every socket (but `except`). */
@@ -87,19 +86,12 @@ export class RoomSockets {
 
   /** A serialized frame to every socket (but `except`). */
   broadcastText(text: string, except?: WebSocket): void {
-    for (const ws of this.ctx.getWebSockets()) {
-      if (ws === except) continue;
-      try {
-        ws.send(text);
-      } catch {
-        // closing
-      }
-    }
+    for (const ws of this.ctx.getWebSockets()) if (ws !== except) this.outbox.push(ws, text);
   }
 
   sendToUser(userId: string, frame: Record<string, unknown>): void {
     const text = JSON.stringify(frame);
-    for (const ws of this.openSockets(userId)) ws.send(text);
+    for (const ws of this.openSockets(userId)) this.outbox.push(ws, text);
   }
 
   /** The first frame after the room closed the socket is answered; returns false for the rest. */
@@ -122,6 +114,8 @@ export class RoomSockets {
         // already closed
       }
     }
+    // What was queued for it goes first: an error frame before its close, in order.
+    this.outbox.flushSocket(ws);
     try {
       ws.close(code, reason);
     } catch {

@@ -1,0 +1,110 @@
+// The room against the platform's floor (issue 9): the bare Durable Object of bench/bare
+// (SQLite insert + broadcast + ack, nothing else) and the room, 100 sockets each, driven with the
+// same frames from the same client, in alternating rounds so all meet the same machine load. The
+// bare object runs twice: in its own tiny Worker (the platform's floor) and embedded in the app's
+// Worker (same isolate and heap as the rooms: what is left is what the room itself does).
+// - Paced: 20 msg/s for 10 s per round, 3 rounds each; p50/p99 over every delivery of all rounds.
+// - Burst: 1,000 msg/s offered for 2 s per round (more than either can take), 2 rounds each;
+//   deliveries/s is what each actually delivered.
+import { fanoutSession } from "./fanout.mjs";
+import { ms, stats, table } from "./lib.mjs";
+
+const N = 100;
+const PACED = { n: N, rate: 20, seconds: 10, kind: "steady", keepSamples: true };
+const BURST = { n: N, rate: 1000, seconds: 2, kind: "burst" };
+const PACED_ROUNDS = Number(process.env.PACED_ROUNDS ?? 3);
+const BURST_ROUNDS = Number(process.env.BURST_ROUNDS ?? 2);
+export const BURST_RATIO_TARGET = 0.9;
+export const P99_RATIO_TARGET = 1.3;
+
+const sleep = (t) => new Promise((r) => setTimeout(r, t));
+
+/** `server` must run the app with the bare object embedded (startServer's `embedBare`). */
+export async function runFloor(server, bareServer, users, log) {
+  const targets = {
+    room: await fanoutSession(server, users.slice(0, N), log),
+    sameWorker: await fanoutSession(server, users.slice(0, N), log, { bare: true }),
+    ownWorker: await fanoutSession(bareServer, users.slice(0, N), log, { bare: true }),
+  };
+  const result = {};
+  try {
+    for (const [name, t] of Object.entries(targets)) {
+      await t.openUpTo(N);
+      result[name] = { paced: [], burst: [] };
+    }
+    let index = 0;
+    for (let round = 0; round < PACED_ROUNDS; round++) {
+      for (const [name, t] of Object.entries(targets)) {
+        await sleep(1000);
+        result[name].paced.push(await t.runStep(PACED, index++));
+      }
+    }
+    for (let round = 0; round < BURST_ROUNDS; round++) {
+      for (const [name, t] of Object.entries(targets)) {
+        // Senders' budgets refill (60 burst, 1/s): a burst round uses up to 20 per member.
+        await sleep(20_000);
+        result[name].burst.push(await t.runStep(BURST, index++));
+      }
+    }
+  } finally {
+    for (const t of Object.values(targets)) await t.close();
+  }
+  for (const r of Object.values(result)) {
+    r.pacedLatency = stats(r.paced.flatMap((s) => s.samples));
+    r.burstDeliveries = r.burst.reduce((a, s) => a + s.deliveriesPerSecond, 0) / r.burst.length;
+    r.lost = [...r.paced, ...r.burst].reduce((a, s) => a + s.lost + s.unanswered, 0);
+    r.reordered = [...r.paced, ...r.burst].reduce((a, s) => a + s.reordered, 0);
+  }
+  return result;
+}
+
+/** The "### Against the bare object" part of the Rooms section. */
+export function floorSection({ room, sameWorker, ownWorker }) {
+  const mark = (ok) => (ok ? "PASS" : "**FAIL**");
+  const row = (name, r) => [
+    name,
+    ms(r.pacedLatency.p50),
+    ms(r.pacedLatency.p99),
+    Math.round(r.burstDeliveries).toLocaleString("en-US"),
+    r.burst.map((s) => `${ms(s.latency.p50)} / ${ms(s.latency.p99)}`).join(", "),
+    r.lost,
+    r.reordered,
+  ];
+  const ratios = (bare) => ({ burst: room.burstDeliveries / bare.burstDeliveries, p99: room.pacedLatency.p99 / bare.pacedLatency.p99 });
+  const same = ratios(sameWorker);
+  const own = ratios(ownWorker);
+  return [
+    "### Against the bare object",
+    "",
+    `${N} sockets each. Paced: 20 msg/s × 10 s, ${PACED_ROUNDS} alternating rounds (latency over every delivery). Burst: ` +
+      `${BURST.rate} msg/s offered × ${BURST.seconds} s, ${BURST_ROUNDS} alternating rounds (deliveries/s actually made). The bare object ` +
+      "(bench/bare/worker.ts) inserts each message into SQLite and broadcasts it; it runs in its own Worker and, for the bench only, " +
+      "embedded in a snapshot of the app's Worker (same isolate and heap as the rooms).",
+    "",
+    table(
+      ["target", "paced p50 ms", "paced p99 ms", "burst deliveries/s", "burst p50 / p99 ms per round", "lost", "reordered"],
+      [row("room", room), row("bare object, in the app's Worker", sameWorker), row("bare object, own Worker", ownWorker)],
+    ),
+    "",
+    table(
+      ["Target", "vs bare in the app's Worker", "vs bare in its own Worker"],
+      [
+        [
+          `Burst deliveries/s ≥ ${BURST_RATIO_TARGET}× bare`,
+          `${same.burst.toFixed(2)}× ${mark(same.burst >= BURST_RATIO_TARGET)}`,
+          `${own.burst.toFixed(2)}× ${mark(own.burst >= BURST_RATIO_TARGET)}`,
+        ],
+        [
+          `Paced p99 ≤ ${P99_RATIO_TARGET}× bare`,
+          `${same.p99.toFixed(2)}× ${mark(same.p99 <= P99_RATIO_TARGET)}`,
+          `${own.p99.toFixed(2)}× ${mark(own.p99 <= P99_RATIO_TARGET)}`,
+        ],
+        [
+          "0 lost, 0 reordered (room)",
+          `${room.lost} lost, ${room.reordered} reordered ${mark(room.lost === 0 && room.reordered === 0)}`,
+          "",
+        ],
+      ],
+    ),
+  ].join("\n");
+}

@@ -1,0 +1,56 @@
+/** Frames that queue within this long of the last send go out together, as one `batch` frame per socket. */
+export const COALESCE_MS = 4;
+
+/**
+ * Every frame the room sends goes through here, in order per socket. At a quiet pace a frame
+ * leaves at the end of the current turn (with whatever else that turn produced for the same
+ * socket), so nothing waits. Under burst (frames queued within COALESCE_MS of the last send), they
+ * wait for the window to close and each socket gets one frame: the single frame as it is, or
+ * `{"type":"batch","frames":[…]}` holding several in the order they were produced. The per-frame
+ * cost of a socket send is paid once per window instead of once per event.
+ */
+export class Outbox {
+  private readonly queues = new Map<WebSocket, string[]>();
+  private lastFlushAt = 0;
+  private scheduled = false;
+
+  /** Queue a serialized frame for one socket. */
+  push(ws: WebSocket, text: string): void {
+    const queue = this.queues.get(ws);
+    if (queue) queue.push(text);
+    else this.queues.set(ws, [text]);
+    this.schedule();
+  }
+
+  /** Send what is queued for `ws` now (before closing it, so nothing queued is lost). */
+  flushSocket(ws: WebSocket): void {
+    const queue = this.queues.get(ws);
+    if (!queue) return;
+    this.queues.delete(ws);
+    send(ws, queue);
+  }
+
+  /** Send everything queued, one frame per socket. */
+  flush(): void {
+    this.scheduled = false;
+    this.lastFlushAt = Date.now();
+    for (const [ws, queue] of this.queues) send(ws, queue);
+    this.queues.clear();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const wait = this.lastFlushAt + COALESCE_MS - Date.now();
+    if (wait <= 0) queueMicrotask(() => this.flush());
+    else setTimeout(() => this.flush(), wait);
+  }
+}
+
+function send(ws: WebSocket, queue: string[]): void {
+  try {
+    ws.send(queue.length === 1 ? queue[0]! : `{"type":"batch","frames":[${queue.join(",")}]}`);
+  } catch {
+    // The socket is closing; its close handler cleans up.
+  }
+}
