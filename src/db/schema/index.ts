@@ -3,6 +3,7 @@
 export * from "./auth";
 export * from "./chats";
 export * from "./counters";
+export * from "./media";
 export * from "./security";
 export * from "./social";
 export * from "./users";
