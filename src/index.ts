@@ -4,6 +4,7 @@ import type { Bindings } from "./env";
 
 export { UserHub } from "./hubs/user-hub";
 export { ChatRoom } from "./rooms/chat-room";
+export { UploadSession } from "./uploads/upload-session";
 
 export default {
   fetch: app.fetch,

@@ -22,8 +22,11 @@ const ERROR_TEXT: Record<number, string> = {
   403: "Not allowed",
   404: "Not found (also for resources the caller may not see)",
   409: "Conflicts with existing data",
+  410: "Gone (an expired resumable upload: `upload_expired`)",
+  412: "Precondition failed (tus: an unsupported `Tus-Resumable` version; see `Tus-Version`)",
   413: "Request body too large (`payload_too_large`)",
   415: "Body is not `application/json` (`unsupported_media_type`)",
+  423: "Locked (tus: another PATCH to the upload is in progress, `upload_busy`; retry)",
   429: "Rate limited (`rate_limited`) or locked out (`too_many_attempts`); see `Retry-After`",
   503:
     "Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be " +

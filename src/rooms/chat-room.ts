@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Bindings } from "../env";
 import { hubFor } from "../hubs/client";
 import { AppError } from "../lib/errors";
+import { rpcResult } from "../lib/rpc-result";
 import { loadPresenceRule, withdrawMessages } from "./directory";
 import { FLOOD_PENALTY_MS, FrameBudget, type FrameVerdict } from "./frame-budget";
 import { closedSocketError, errorFrame, handleFrame, readFrame } from "./frames";
@@ -16,24 +17,9 @@ import { SUMMARY_INTERVAL_MS } from "./summary";
 /** The alarm flushes a dirty summary this long after the timer should have, if the timer never ran. */
 const FLUSH_BACKSTOP_MS = 60_000;
 
-import type { ChatConfig, FlatJson, MembershipChange, Message, RoomEvent, RoomResult, SendInput, SystemNotice } from "./types";
+import type { ChatConfig, MembershipChange, Message, RoomEvent, RoomResult, SendInput, SystemNotice } from "./types";
 
 type HistoryQuery = { before?: number; after?: number; around?: number; limit: number };
-
-/** Run an RPC body and return its result or its AppError as data (RPC drops custom errors). */
-async function result<T>(fn: () => T | Promise<T>): Promise<RoomResult<T>> {
-  try {
-    return { ok: true, value: await fn() };
-  } catch (err) {
-    if (err instanceof AppError) {
-      return {
-        ok: false,
-        error: { status: err.status, code: err.code, message: err.message, details: err.details as FlatJson | undefined },
-      };
-    }
-    throw err;
-  }
-}
 
 /**
  * One chat's room (SQLite-backed Durable Object). It is the only writer of the chat's message
@@ -80,17 +66,17 @@ export class ChatRoom extends DurableObject<Bindings> {
 
   /** Set or update the chat's settings; `notice` appends a system message, `patch` a chat.updated event. */
   configure(config: ChatConfig, patch?: Record<string, unknown>, notice?: SystemNotice): Promise<RoomResult<Message | null>> {
-    return result(() => this.log.configure(config, patch, notice));
+    return rpcResult(() => this.log.configure(config, patch, notice));
   }
 
   /** Apply membership changes decided in D1: refresh the cache, kick removed sockets, log it. */
   membersChanged(change: MembershipChange): Promise<RoomResult<Message | null>> {
-    return result(() => this.log.membersChanged(change));
+    return rpcResult(() => this.log.membersChanged(change));
   }
 
   /** Direct chats: one of the two blocked the other (or unblocked): posting stops (or resumes). */
   setBlocked(blocked: boolean): Promise<RoomResult<null>> {
-    return result(() => {
+    return rpcResult(() => {
       this.log.setBlocked(blocked);
       return null;
     });
@@ -98,7 +84,7 @@ export class ChatRoom extends DurableObject<Bindings> {
 
   /** Direct chats: the other person deleted their account, so nobody posts here any more. */
   setPeerDeleted(): Promise<RoomResult<null>> {
-    return result(() => {
+    return rpcResult(() => {
       this.log.setPeerDeleted();
       return null;
     });
@@ -106,7 +92,7 @@ export class ChatRoom extends DurableObject<Bindings> {
 
   /** A member changed their read-receipts privacy setting. */
   memberSettingsChanged(userId: string, readReceipts: boolean): Promise<RoomResult<null>> {
-    return result(async () => {
+    return rpcResult(async () => {
       await this.log.memberSettingsChanged(userId, readReceipts);
       return null;
     });
@@ -141,27 +127,27 @@ export class ChatRoom extends DurableObject<Bindings> {
 
   /** Append a message; a retry with the same clientMessageId returns the stored one (`duplicate`). */
   send(input: SendInput): Promise<RoomResult<{ message: Message; duplicate: boolean }>> {
-    return result(() => this.log.send(input));
+    return rpcResult(() => this.log.send(input));
   }
 
   truncate(actorId: string): Promise<RoomResult<{ seq: number; removed: number }>> {
-    return result(() => this.log.truncate(actorId));
+    return rpcResult(() => this.log.truncate(actorId));
   }
 
   edit(userId: string, messageId: string, text: string): Promise<RoomResult<Message>> {
-    return result(() => this.log.edit(userId, messageId, text));
+    return rpcResult(() => this.log.edit(userId, messageId, text));
   }
 
   remove(userId: string, messageId: string, scope: "me" | "everyone"): Promise<RoomResult<null>> {
-    return result(() => this.log.remove(userId, messageId, scope));
+    return rpcResult(() => this.log.remove(userId, messageId, scope));
   }
 
   history(userId: string, q: HistoryQuery): Promise<RoomResult<{ items: Message[]; hasMore: boolean }>> {
-    return result(() => this.log.history(userId, q));
+    return rpcResult(() => this.log.history(userId, q));
   }
 
   getMessage(userId: string, messageId: string): Promise<RoomResult<Message>> {
-    return result(() => this.log.getMessage(userId, messageId));
+    return rpcResult(() => this.log.getMessage(userId, messageId));
   }
 
   events(
@@ -169,19 +155,19 @@ export class ChatRoom extends DurableObject<Bindings> {
     after: number,
     limit: number,
   ): Promise<RoomResult<{ events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean; lastEventSeq: number }>> {
-    return result(() => this.log.events(userId, after, limit));
+    return rpcResult(() => this.log.events(userId, after, limit));
   }
 
   mark(userId: string, kind: "read" | "delivered", seq: number): Promise<RoomResult<{ seq: number; unread: number }>> {
-    return result(() => this.log.mark(userId, kind, seq));
+    return rpcResult(() => this.log.mark(userId, kind, seq));
   }
 
   unread(userId: string): Promise<RoomResult<{ count: number; readSeq: number; lastSeq: number }>> {
-    return result(() => this.log.unread(userId));
+    return rpcResult(() => this.log.unread(userId));
   }
 
   receipts(userId: string, messageId: string): Promise<RoomResult<{ read: string[]; delivered: string[] }>> {
-    return result(() => this.log.receipts(userId, messageId));
+    return rpcResult(() => this.log.receipts(userId, messageId));
   }
 
   /** The chat was deleted: close every socket, take its messages out of the admin count, erase the room. */

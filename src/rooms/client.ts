@@ -1,22 +1,16 @@
 import type { Bindings } from "../env";
-import { AppError } from "../lib/errors";
+import { unwrap } from "../lib/rpc-result";
 import type { ChatRoom } from "./chat-room";
 import { chatIdsOf } from "./directory";
-import type { ChatConfig, MembershipChange, Message, RoomEvent, RoomResult, SendInput, SystemNotice } from "./types";
+import type { ChatConfig, MembershipChange, Message, RoomEvent, SendInput, SystemNotice } from "./types";
 
 type RoomEnv = Pick<Bindings, "CHAT_ROOM">;
 
 /** The ChatRoom stub of a chat: one Durable Object per chat id (the client below wraps it; tests call it directly). */
 export const roomFor = (env: RoomEnv, chatId: string) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(chatId));
 
-/** Turn a room's result back into a value, or into the AppError the room raised. */
-export function unwrap<R extends RoomResult<unknown>>(result: R): Extract<R, { ok: true }>["value"] {
-  if (!result.ok) {
-    const { status, code, message, details } = result.error;
-    throw new AppError(status as 400, code, message, details);
-  }
-  return result.value as Extract<R, { ok: true }>["value"];
-}
+/** Turn a room's result back into a value, or into the AppError the room raised (tests use it on the stub). */
+export { unwrap };
 
 export type HistoryQuery = { before?: number; after?: number; around?: number; limit: number };
 export type EventsPage = { events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean; lastEventSeq: number };

@@ -109,7 +109,5 @@ export interface MembershipChange {
   notice?: SystemNotice;
 }
 
-/** Errors cross the RPC boundary as data (custom error classes do not survive it). */
-export type RoomResult<T> =
-  | { ok: true; value: T }
-  | { ok: false; error: { status: number; code: string; message: string; details?: FlatJson } };
+/** Errors cross the RPC boundary as data (custom error classes do not survive it): see lib/rpc-result.ts. */
+export type { RpcResult as RoomResult } from "../lib/rpc-result";
