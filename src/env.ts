@@ -5,6 +5,15 @@ import type { chatMembers, chats } from "./db/schema";
 export interface Bindings extends Env {
   /** HMAC key for access tokens. Optional only in development, where a built-in value is used. */
   JWT_SECRET?: string;
+  /**
+   * HMAC key for signed media URLs (at least 32 characters, not the JWT secret). Optional only in
+   * development, where a key derived from the JWT secret is used.
+   */
+  MEDIA_URL_SECRET?: string;
+  /** Bytes each user may store (default 5 GB, counting uploads in progress). */
+  MEDIA_QUOTA_BYTES?: string;
+  /** Lifetime of signed media URLs in seconds (default 900). */
+  MEDIA_URL_TTL_SECONDS?: string;
   /** Upper bound for request bodies in bytes (default 256 KiB). */
   MAX_BODY_BYTES?: string;
   /** Outgoing email: `resend` (HTTP API) or `log` (development outbox). */

@@ -51,6 +51,15 @@ describe("configuration outside development", () => {
     expect(res.body.error.details.checks.config).toMatch(/JWT_SECRET is not set/);
   });
 
+  it("a missing or reused media URL secret fails readiness", async () => {
+    const secret = "a-real-production-secret-of-more-than-32-chars!";
+    const missing = await fetchWithEnv({ ENVIRONMENT: "production", JWT_SECRET: secret }, "/health/ready");
+    expect(missing.status).toBe(503);
+    expect(missing.body.error.details.checks.config).toMatch(/MEDIA_URL_SECRET is not set/);
+    const reused = await fetchWithEnv({ ENVIRONMENT: "production", JWT_SECRET: secret, MEDIA_URL_SECRET: secret }, "/health/ready");
+    expect(reused.body.error.details.checks.config).toMatch(/MEDIA_URL_SECRET equals JWT_SECRET/);
+  });
+
   it("the development default secret fails readiness", async () => {
     const res = await fetchWithEnv({ ENVIRONMENT: "production", JWT_SECRET: DEVELOPMENT_JWT_SECRET }, "/health/ready");
     expect(res.status).toBe(503);
@@ -69,7 +78,8 @@ describe("configuration outside development", () => {
 
   it("a proper secret is accepted and production ignores the cheap argon2 variables", async () => {
     const secret = "a-real-production-secret-of-more-than-32-chars!";
-    const ready = await fetchWithEnv({ ENVIRONMENT: "production", JWT_SECRET: secret }, "/health/ready");
+    const mediaSecret = "another-production-secret-for-media-urls-0123";
+    const ready = await fetchWithEnv({ ENVIRONMENT: "production", JWT_SECRET: secret, MEDIA_URL_SECRET: mediaSecret }, "/health/ready");
     expect(ready.status).toBe(200);
     const username = uniqueName();
     const res = await fetchWithEnv({ ENVIRONMENT: "production", JWT_SECRET: secret }, "/api/v1/auth/register", {

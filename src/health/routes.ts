@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Bindings } from "../env";
-import { jwtSecretProblem } from "../lib/config";
+import { jwtSecretProblem, mediaUrlSecretProblem } from "../lib/config";
 import { AppError } from "../lib/errors";
 import { errorResponses, json, newRouter, publicSecurity } from "../lib/openapi";
 
@@ -35,8 +35,8 @@ function readinessChecks(env: Bindings): Record<string, Check> {
       await env.MEDIA.head("health/probe");
     },
     config: async () => {
-      const problem = jwtSecretProblem(env);
-      if (problem) throw new Error(problem);
+      const problems = [jwtSecretProblem(env), mediaUrlSecretProblem(env)].filter(Boolean);
+      if (problems.length) throw new Error(problems.join("; "));
     },
   };
 }

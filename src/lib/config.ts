@@ -24,6 +24,45 @@ export function jwtSecret(env: Pick<Bindings, "ENVIRONMENT" | "JWT_SECRET">): Ui
   return new TextEncoder().encode(env.JWT_SECRET || DEVELOPMENT_JWT_SECRET);
 }
 
+/**
+ * Why the media URL signing key cannot be used here, or null when it is fine. In development a
+ * missing MEDIA_URL_SECRET falls back to a key derived from the JWT secret; elsewhere it must be
+ * set, at least 32 characters, and not the JWT secret itself (one leaked key must not forge both).
+ */
+export function mediaUrlSecretProblem(env: Pick<Bindings, "ENVIRONMENT" | "JWT_SECRET" | "MEDIA_URL_SECRET">): string | null {
+  if (isDevelopment(env)) return null;
+  if (!env.MEDIA_URL_SECRET) return "MEDIA_URL_SECRET is not set (wrangler secret put MEDIA_URL_SECRET)";
+  if (env.MEDIA_URL_SECRET.length < MIN_SECRET_LENGTH) return `MEDIA_URL_SECRET is shorter than ${MIN_SECRET_LENGTH} characters`;
+  if (env.MEDIA_URL_SECRET === env.JWT_SECRET) return "MEDIA_URL_SECRET equals JWT_SECRET";
+  return null;
+}
+
+/**
+ * The raw media URL signing secret; refuses with `503 server_misconfigured` outside development.
+ * In development without MEDIA_URL_SECRET: a label plus the JWT secret (the caller hashes it into a key).
+ */
+export function mediaUrlSecret(env: Pick<Bindings, "ENVIRONMENT" | "JWT_SECRET" | "MEDIA_URL_SECRET">): string {
+  const problem = mediaUrlSecretProblem(env);
+  if (problem) throw new AppError(503, "server_misconfigured", `Media URLs are disabled: ${problem}`);
+  return env.MEDIA_URL_SECRET || `media-url-development:${env.JWT_SECRET || DEVELOPMENT_JWT_SECRET}`;
+}
+
+/** Default per-user storage quota: 5 GB (GiB, like the other media limits). */
+export const DEFAULT_MEDIA_QUOTA_BYTES = 5 * 1024 ** 3;
+/** Bytes each user may hold in R2 (MEDIA_QUOTA_BYTES, default 5 GB). */
+export function mediaQuotaBytes(env: Pick<Bindings, "MEDIA_QUOTA_BYTES">): number {
+  const n = Number(env.MEDIA_QUOTA_BYTES);
+  return env.MEDIA_QUOTA_BYTES && Number.isSafeInteger(n) && n >= 0 ? n : DEFAULT_MEDIA_QUOTA_BYTES;
+}
+
+/** Default lifetime of a signed media URL: 15 minutes. */
+export const DEFAULT_MEDIA_URL_TTL_SECONDS = 15 * 60;
+/** Seconds a signed media URL stays valid (MEDIA_URL_TTL_SECONDS, 60 s to 7 days, default 15 minutes). */
+export function mediaUrlTtlSeconds(env: Pick<Bindings, "MEDIA_URL_TTL_SECONDS">): number {
+  const n = Number(env.MEDIA_URL_TTL_SECONDS);
+  return env.MEDIA_URL_TTL_SECONDS && Number.isInteger(n) && n >= 60 && n <= 7 * 86_400 ? n : DEFAULT_MEDIA_URL_TTL_SECONDS;
+}
+
 /** Allowed CORS origins from CORS_ORIGINS (comma-separated, `*` for any). */
 export function corsOrigins(env: Pick<Bindings, "CORS_ORIGINS">): string[] {
   return (env.CORS_ORIGINS ?? "*")
