@@ -17,6 +17,8 @@ import healthRoutes from "./health/routes";
 import { corsOrigins, maxBodyBytes } from "./lib/config";
 import { AppError, errorResponse } from "./lib/errors";
 import { newRouter, publicSecurity } from "./lib/openapi";
+import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from "./media/tus/protocol";
+import tusRoutes from "./media/tus/routes";
 import messageRoutes from "./messages/routes";
 import reportRoutes from "./reports/routes";
 import searchRoutes from "./search/routes";
@@ -29,6 +31,11 @@ export const API_PREFIX = "/api/v1";
 
 /** Routes that upgrade to WebSockets: CORS headers mean nothing there and must not be added. */
 const isWebSocketRoute = (path: string) => /\/ws$/.test(path);
+/** Uploads stream their bodies to R2 and check sizes themselves: the JSON body limit does not apply. */
+const isStreamedUpload = (method: string, path: string) =>
+  path.startsWith(`${API_PREFIX}/media/uploads`) || (method === "POST" && path.replace(/\/$/, "") === `${API_PREFIX}/media`);
+/** An OPTIONS request that is not a CORS preflight: tus discovery, answered by its route. */
+const isTusDiscovery = (req: Request) => req.method === "OPTIONS" && !req.headers.has("access-control-request-method");
 
 export function buildApp() {
   const app = newRouter();
@@ -58,23 +65,25 @@ export function buildApp() {
   });
   app.use(secureHeaders());
   app.use(async (c, next) => {
-    if (isWebSocketRoute(c.req.path)) return next();
+    if (isWebSocketRoute(c.req.path) || isTusDiscovery(c.req.raw)) return next();
     const origins = corsOrigins(c.env);
     return cors({
       origin: origins.includes("*") ? "*" : origins,
-      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", "X-File-Name"],
-      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-      exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", "X-File-Name", ...TUS_REQUEST_HEADERS],
+      allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+      exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", ...TUS_RESPONSE_HEADERS],
       maxAge: 600,
     })(c, next);
   });
   app.use(`${API_PREFIX}/*`, async (c, next) =>
-    bodyLimit({
-      maxSize: maxBodyBytes(c.env),
-      onError: () => {
-        throw new AppError(413, "payload_too_large", `Request body exceeds ${maxBodyBytes(c.env)} bytes`);
-      },
-    })(c, next),
+    isStreamedUpload(c.req.method, c.req.path)
+      ? next()
+      : bodyLimit({
+          maxSize: maxBodyBytes(c.env),
+          onError: () => {
+            throw new AppError(413, "payload_too_large", `Request body exceeds ${maxBodyBytes(c.env)} bytes`);
+          },
+        })(c, next),
   );
   app.use(async (c, next) => {
     c.set("db", createDb(c.env.DB));
@@ -96,6 +105,8 @@ export function buildApp() {
   // Chats first: its static paths (/unread) come before /{chatId}; messages live under /{chatId}/….
   app.route(`${API_PREFIX}/chats`, chatRoutes);
   app.route(`${API_PREFIX}/chats`, messageRoutes);
+  // tus first: /media/uploads must not be taken for a media id.
+  app.route(`${API_PREFIX}/media/uploads`, tusRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -5,6 +5,7 @@ import { devOutbox, mfaChallenges, otpCodes } from "../db/schema";
 import type { Bindings } from "../env";
 import { purgeEndedCounters } from "../lib/counters";
 import { DAY } from "../lib/time";
+import { sweepExpiredUploads } from "../media/tus/service";
 
 /**
  * Delete what can never be used again: expired refresh tokens, long-dead sessions, window
@@ -26,9 +27,25 @@ export async function housekeeping(env: Bindings, at: number): Promise<Record<st
   return { ...purged, counters, otpCodes: codes.length, mfaChallenges: challenges.length, outbox: outbox.length };
 }
 
-/** The cron entry point: one function per job, each logged as one JSON line. */
+/** Hourly: end resumable uploads past their expiry (aborting unfinished ones and freeing their bytes). */
+async function hourly(env: Bindings, at: number): Promise<Record<string, number>> {
+  return sweepExpiredUploads(env, createDb(env.DB), at);
+}
+
+/** Which jobs each cron expression of wrangler.toml runs. */
+const JOBS: Record<string, (env: Bindings, at: number) => Promise<Record<string, number>>> = {
+  "*/5 * * * *": housekeeping,
+  "0 * * * *": hourly,
+};
+
+/** The cron entry point: the jobs of the expression that fired, each logged as one JSON line. */
 export async function runScheduled(controller: ScheduledController, env: Bindings): Promise<void> {
+  const job = JOBS[controller.cron];
+  if (!job) {
+    console.warn(JSON.stringify({ level: "warn", msg: "no job for this cron", cron: controller.cron }));
+    return;
+  }
   const started = Date.now();
-  const result = await housekeeping(env, controller.scheduledTime);
-  console.log(JSON.stringify({ level: "info", job: "housekeeping", cron: controller.cron, ms: Date.now() - started, ...result }));
+  const result = await job(env, controller.scheduledTime);
+  console.log(JSON.stringify({ level: "info", job: job.name, cron: controller.cron, ms: Date.now() - started, ...result }));
 }

@@ -44,7 +44,7 @@ const notFound = () => new AppError(404, "not_found", "Upload not found");
  * runs). The Worker checks auth, quota and types; this object only handles bytes.
  */
 export class UploadSession extends DurableObject<Bindings> {
-  private readonly store: UploadStore;
+  private store: UploadStore;
   private busy = false;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
@@ -116,6 +116,8 @@ export class UploadSession extends DurableObject<Bindings> {
         .catch(() => undefined);
     }
     await this.ctx.storage.deleteAll();
+    // deleteAll drops the tables too: start over empty, so later requests find no upload (404).
+    this.store = new UploadStore(this.ctx.storage.sql);
     return { length: upload.length, complete: upload.complete };
   }
 
