@@ -7,8 +7,3 @@ declare global {
     }
   }
 }
-
-// tus-js-client's browser build (Blob sources, pluggable HTTP stack) has the package's types.
-declare module "tus-js-client/lib.esm/browser/index.js" {
-  export * from "tus-js-client";
-}
