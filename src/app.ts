@@ -4,6 +4,7 @@ import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import adminRoutes from "./admin/routes";
+import { requireAuth } from "./auth/middleware";
 import otpRoutes from "./auth/otp/routes";
 import authRoutes from "./auth/routes";
 import securityRoutes from "./auth/security/routes";
@@ -17,6 +18,8 @@ import healthRoutes from "./health/routes";
 import { corsOrigins, maxBodyBytes } from "./lib/config";
 import { AppError, errorResponse } from "./lib/errors";
 import { newRouter, publicSecurity } from "./lib/openapi";
+import { mediaRoutes } from "./media/routes";
+import { removeAccountMedia } from "./media/service";
 import messageRoutes from "./messages/routes";
 import reportRoutes from "./reports/routes";
 import searchRoutes from "./search/routes";
@@ -27,6 +30,16 @@ import userRoutes from "./users/routes";
 
 export const API_PREFIX = "/api/v1";
 
+/**
+ * Routes whose body is a file, streamed to R2 and never buffered: one-request uploads and the tus
+ * endpoints. They enforce their own limits (100 MB, 2 GB, the quota) instead of MAX_BODY_BYTES.
+ */
+const isUploadRoute = (method: string, path: string) =>
+  (method === "POST" && /^\/api\/v1\/media\/?$/.test(path)) || /^\/api\/v1\/media\/uploads(\/|$)/.test(path);
+
+/** Signed media content: embeddable from the web app's origin (`<img src>`), so not same-origin only. */
+const isMediaContentRoute = (path: string) => /^\/api\/v1\/media\/[^/]+\/content$/.test(path);
+
 /** Routes that upgrade to WebSockets: CORS headers mean nothing there and must not be added. */
 const isWebSocketRoute = (path: string) => /\/ws$/.test(path);
 
@@ -36,6 +49,7 @@ export function buildApp() {
   // (README, Layers): chats cleans up after a deleted account (users/deletion-hooks.ts) and
   // stops or resumes posting in a direct chat when a block between its members changes (social/block-hooks.ts).
   onAccountDeletion(removeAccountFromChats);
+  onAccountDeletion(removeAccountMedia);
   onBlockChange(syncDirectChatBlock);
 
   app.use(requestId({ headerName: "X-Request-Id", limitLength: 128 }));
@@ -56,7 +70,9 @@ export function buildApp() {
       }),
     );
   });
-  app.use(secureHeaders());
+  const defaultSecureHeaders = secureHeaders();
+  const mediaContentSecureHeaders = secureHeaders({ crossOriginResourcePolicy: "cross-origin" });
+  app.use((c, next) => (isMediaContentRoute(c.req.path) ? mediaContentSecureHeaders : defaultSecureHeaders)(c, next));
   app.use(async (c, next) => {
     if (isWebSocketRoute(c.req.path)) return next();
     const origins = corsOrigins(c.env);
@@ -69,12 +85,14 @@ export function buildApp() {
     })(c, next);
   });
   app.use(`${API_PREFIX}/*`, async (c, next) =>
-    bodyLimit({
-      maxSize: maxBodyBytes(c.env),
-      onError: () => {
-        throw new AppError(413, "payload_too_large", `Request body exceeds ${maxBodyBytes(c.env)} bytes`);
-      },
-    })(c, next),
+    isUploadRoute(c.req.method, c.req.path)
+      ? next()
+      : bodyLimit({
+          maxSize: maxBodyBytes(c.env),
+          onError: () => {
+            throw new AppError(413, "payload_too_large", `Request body exceeds ${maxBodyBytes(c.env)} bytes`);
+          },
+        })(c, next),
   );
   app.use(async (c, next) => {
     c.set("db", createDb(c.env.DB));
@@ -96,6 +114,7 @@ export function buildApp() {
   // Chats first: its static paths (/unread) come before /{chatId}; messages live under /{chatId}/….
   app.route(`${API_PREFIX}/chats`, chatRoutes);
   app.route(`${API_PREFIX}/chats`, messageRoutes);
+  app.route(`${API_PREFIX}/media`, mediaRoutes(requireAuth()));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -5,6 +5,7 @@ import { devOutbox, mfaChallenges, otpCodes } from "../db/schema";
 import type { Bindings } from "../env";
 import { purgeEndedCounters } from "../lib/counters";
 import { DAY } from "../lib/time";
+import { sweepUnattachedMedia } from "../media/sweep";
 
 /**
  * Delete what can never be used again: expired refresh tokens, long-dead sessions, window
@@ -26,9 +27,28 @@ export async function housekeeping(env: Bindings, at: number): Promise<Record<st
   return { ...purged, counters, otpCodes: codes.length, mfaChallenges: challenges.length, outbox: outbox.length };
 }
 
-/** The cron entry point: one function per job, each logged as one JSON line. */
+/** wrangler.toml `[triggers] crons`: what each schedule runs. */
+export const EVERY_FIVE_MINUTES = "*/5 * * * *";
+export const HOURLY = "0 * * * *";
+
+type Job = (env: Bindings, at: number) => Promise<object>;
+
+/** The jobs of each cron schedule, run in order. A new job is one line here. */
+const JOBS: Record<string, Record<string, Job>> = {
+  [EVERY_FIVE_MINUTES]: { housekeeping },
+  [HOURLY]: { unattachedMedia: (env, at) => sweepUnattachedMedia(env, at) },
+};
+
+/** The cron entry point: dispatch on `controller.cron`; each job logged as one JSON line. */
 export async function runScheduled(controller: ScheduledController, env: Bindings): Promise<void> {
-  const started = Date.now();
-  const result = await housekeeping(env, controller.scheduledTime);
-  console.log(JSON.stringify({ level: "info", job: "housekeeping", cron: controller.cron, ms: Date.now() - started, ...result }));
+  const jobs = JOBS[controller.cron];
+  if (!jobs) {
+    console.warn(JSON.stringify({ level: "warn", msg: "no jobs for cron", cron: controller.cron }));
+    return;
+  }
+  for (const [job, run] of Object.entries(jobs)) {
+    const started = Date.now();
+    const result = await run(env, controller.scheduledTime);
+    console.log(JSON.stringify({ level: "info", job, cron: controller.cron, ms: Date.now() - started, ...result }));
+  }
 }
