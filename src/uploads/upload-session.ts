@@ -60,7 +60,7 @@ export class UploadSession extends DurableObject<Bindings> {
         // Nothing to assemble: an empty file is stored as it is and the upload is complete at once.
         await this.env.MEDIA.put(input.r2Key, new Uint8Array(0));
         this.store.create({ ...input, multipartId: "", createdAt: Date.now() });
-        this.store.markComplete();
+        await this.markComplete(input.expiresAt);
       } else {
         const multipart = await this.env.MEDIA.createMultipartUpload(input.r2Key);
         this.store.create({ ...input, multipartId: multipart.uploadId, createdAt: Date.now() });
@@ -183,7 +183,23 @@ export class UploadSession extends DurableObject<Bindings> {
       parts.push({ partNumber, etag: uploaded.etag });
     }
     await multipart.complete(parts);
+    await this.markComplete(upload.expiresAt);
+  }
+
+  /**
+   * Finished: HEAD keeps answering the final offset (for a client that lost the last response)
+   * until the upload's expiry, when the alarm forgets it.
+   */
+  private async markComplete(expiresAt: number): Promise<void> {
     this.store.markComplete();
+    await this.ctx.storage.setAlarm(expiresAt);
+  }
+
+  /** A finished upload's state is dropped at its expiry (unfinished ones are ended by the hourly job, which frees their quota). */
+  override async alarm(): Promise<void> {
+    if (!this.store.record()?.complete) return;
+    await this.ctx.storage.deleteAll();
+    this.store = new UploadStore(this.ctx.storage.sql);
   }
 
   // --- state ------------------------------------------------------------------------------

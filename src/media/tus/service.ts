@@ -1,6 +1,6 @@
 import { eq, lte } from "drizzle-orm";
 import type { Database as Db } from "../../db/client";
-import { media, uploads } from "../../db/schema";
+import { uploads } from "../../db/schema";
 import type { Bindings } from "../../env";
 import { isUniqueViolation } from "../../lib/db-errors";
 import { AppError } from "../../lib/errors";
@@ -105,17 +105,18 @@ export async function terminateUpload(db: Db, env: Bindings, id: string, ownerId
   await endUpload(db, env, id, ownerId);
 }
 
-/** Forget an upload; unless its file became a media item, delete the bytes and free the reservation. Returns the bytes freed. */
+/**
+ * Forget an upload. An upload still in the D1 index holds its reservation: its bytes (whole or
+ * partial) are deleted and the reservation freed. One that already became a media item keeps it.
+ * Returns the bytes freed.
+ */
 async function endUpload(db: Db, env: Bindings, id: string, ownerId: string): Promise<number> {
   const ended = await uploadSession(env, id).terminate();
-  await db.delete(uploads).where(eq(uploads.id, id));
-  if (!ended) return 0;
-  if (ended.complete) {
-    if (await db.select({ id: media.id }).from(media).where(eq(media.id, id)).get()) return 0;
-    await env.MEDIA.delete(mediaKey(id));
-  }
-  await releaseStorage(db, ownerId, ended.length);
-  return ended.length;
+  const indexed = await db.delete(uploads).where(eq(uploads.id, id)).returning({ length: uploads.length });
+  if (indexed.length === 0) return 0;
+  if (ended?.complete) await env.MEDIA.delete(mediaKey(id));
+  await releaseStorage(db, ownerId, indexed[0]!.length);
+  return indexed[0]!.length;
 }
 
 /** The declared type must match the file's first bytes, as soon as they are in. */
@@ -130,10 +131,14 @@ async function checkHead(db: Db, env: Bindings, id: string, ownerId: string, sta
   }
 }
 
-/** The finished file becomes a media item (idempotent: a second call finds it there). */
+/**
+ * The finished file becomes a media item, once: the upload leaves the D1 index in the same step,
+ * so its reservation now belongs to the item (and a HEAD after the item was deleted finds nothing
+ * to redo). A second call, or one racing it, finds the index row gone or the item there.
+ */
 async function finishUpload(db: Db, env: Bindings, id: string, ownerId: string, status: UploadStatus): Promise<void> {
-  const existing = await db.select({ id: media.id }).from(media).where(eq(media.id, id)).get();
-  if (existing) return;
+  const pending = await db.select({ id: uploads.id }).from(uploads).where(eq(uploads.id, id)).get();
+  if (!pending) return;
   const declared = declaredUpload(status.metadata, status.length);
   const sha256 = await sha256OfObject(env, mediaKey(id));
   try {
@@ -141,6 +146,7 @@ async function finishUpload(db: Db, env: Bindings, id: string, ownerId: string, 
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
   }
+  await db.delete(uploads).where(eq(uploads.id, id));
 }
 
 /** Hex SHA-256 of an R2 object, streamed through the runtime's digest (the file is never in memory whole). */
@@ -153,8 +159,9 @@ async function sha256OfObject(env: Bindings, key: string): Promise<string> {
 }
 
 /**
- * The hourly job: end uploads past their expiry, oldest first, at most `limit` a run. Unfinished
- * ones are aborted in R2 and their reserved bytes freed; finished ones only drop their upload state.
+ * The hourly job: end uploads past their expiry, oldest first, at most `limit` a run: abort them in
+ * R2 and free their reserved bytes. (A finished upload left the index when it became a media item;
+ * its object cleans up its own state at the expiry, see UploadSession.alarm.)
  */
 export async function sweepExpiredUploads(env: Bindings, db: Db, at: number, limit = 200) {
   const expired = await db
@@ -163,12 +170,7 @@ export async function sweepExpiredUploads(env: Bindings, db: Db, at: number, lim
     .where(lte(uploads.expiresAt, at))
     .orderBy(uploads.expiresAt)
     .limit(limit);
-  let aborted = 0;
   let releasedBytes = 0;
-  for (const upload of expired) {
-    const released = await endUpload(db, env, upload.id, upload.ownerId);
-    if (released > 0) aborted += 1;
-    releasedBytes += released;
-  }
-  return { uploadsExpired: expired.length, uploadsAborted: aborted, uploadBytesReleased: releasedBytes };
+  for (const upload of expired) releasedBytes += await endUpload(db, env, upload.id, upload.ownerId);
+  return { uploadsAborted: expired.length, uploadBytesReleased: releasedBytes };
 }
