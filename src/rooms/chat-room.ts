@@ -322,6 +322,9 @@ export class ChatRoom extends DurableObject<Bindings> {
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     const at = Date.now();
+    // The alarm flushes now: a pending timer would only wake up to find nothing to write.
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     for (const userId of this.store.transient.expireTyping(at)) this.sockets.broadcast({ type: "typing", userId, typing: false });
     await this.flushSummary();
     this.store.events.prune();
