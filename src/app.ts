@@ -22,6 +22,7 @@ import reportRoutes from "./reports/routes";
 import searchRoutes from "./search/routes";
 import { onBlockChange } from "./social/block-hooks";
 import socialRoutes from "./social/routes";
+import storyRoutes from "./stories/routes";
 import { onAccountDeletion } from "./users/deletion-hooks";
 import userRoutes from "./users/routes";
 
@@ -96,6 +97,7 @@ export function buildApp() {
   // Chats first: its static paths (/unread) come before /{chatId}; messages live under /{chatId}/….
   app.route(`${API_PREFIX}/chats`, chatRoutes);
   app.route(`${API_PREFIX}/chats`, messageRoutes);
+  app.route(`${API_PREFIX}/stories`, storyRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -24,6 +24,7 @@ const ERROR_TEXT: Record<number, string> = {
   409: "Conflicts with existing data",
   413: "Request body too large (`payload_too_large`)",
   415: "Body is not `application/json` (`unsupported_media_type`)",
+  422: "Well-formed, but a referenced item does not fit the operation (the code says why)",
   429: "Rate limited (`rate_limited`) or locked out (`too_many_attempts`); see `Retry-After`",
   503:
     "Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be " +
