@@ -5,6 +5,7 @@ import { devOutbox, mfaChallenges, otpCodes } from "../db/schema";
 import type { Bindings } from "../env";
 import { purgeEndedCounters } from "../lib/counters";
 import { DAY } from "../lib/time";
+import { sweepExpiredStories } from "../stories/sweep";
 
 /**
  * Delete what can never be used again: expired refresh tokens, long-dead sessions, window
@@ -26,9 +27,42 @@ export async function housekeeping(env: Bindings, at: number): Promise<Record<st
   return { ...purged, counters, otpCodes: codes.length, mfaChallenges: challenges.length, outbox: outbox.length };
 }
 
-/** The cron entry point: one function per job, each logged as one JSON line. */
+interface Job {
+  name: string;
+  run: (env: Bindings, at: number) => Promise<object>;
+}
+
+/** Which jobs each cron expression of wrangler.toml runs, in order. */
+const JOBS: Record<string, Job[]> = {
+  "*/5 * * * *": [
+    { name: "housekeeping", run: housekeeping },
+    // Expired and deleted stories, 200 a run (src/stories/sweep.ts).
+    { name: "stories", run: (env, at) => sweepExpiredStories(env, at) },
+  ],
+};
+
+/**
+ * The cron entry point: dispatch on `controller.cron` and run its jobs one after another, each
+ * logged as one JSON line. A failing job is logged and does not stop the next one; the run then
+ * fails with the first error, so the platform records it.
+ */
 export async function runScheduled(controller: ScheduledController, env: Bindings): Promise<void> {
-  const started = Date.now();
-  const result = await housekeeping(env, controller.scheduledTime);
-  console.log(JSON.stringify({ level: "info", job: "housekeeping", cron: controller.cron, ms: Date.now() - started, ...result }));
+  const jobs = JOBS[controller.cron];
+  if (!jobs) {
+    console.warn(JSON.stringify({ level: "warn", msg: "no jobs for this cron", cron: controller.cron }));
+    return;
+  }
+  const failures: unknown[] = [];
+  for (const job of jobs) {
+    const started = Date.now();
+    try {
+      const result = await job.run(env, controller.scheduledTime);
+      console.log(JSON.stringify({ level: "info", job: job.name, cron: controller.cron, ms: Date.now() - started, ...result }));
+    } catch (err) {
+      failures.push(err);
+      const error = err instanceof Error ? { name: err.name, message: err.message } : String(err);
+      console.error(JSON.stringify({ level: "error", job: job.name, cron: controller.cron, ms: Date.now() - started, error }));
+    }
+  }
+  if (failures.length > 0) throw failures[0];
 }
