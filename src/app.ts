@@ -19,9 +19,12 @@ import { AppError, errorResponse } from "./lib/errors";
 import { newRouter, publicSecurity } from "./lib/openapi";
 import messageRoutes from "./messages/routes";
 import reportRoutes from "./reports/routes";
+import { onReportTarget } from "./reports/target-checks";
 import searchRoutes from "./search/routes";
 import { onBlockChange } from "./social/block-hooks";
 import socialRoutes from "./social/routes";
+import { findVisibleStory } from "./stories/access";
+import { removeAccountStories } from "./stories/account-removal";
 import storyRoutes from "./stories/routes";
 import { onAccountDeletion } from "./users/deletion-hooks";
 import userRoutes from "./users/routes";
@@ -38,6 +41,9 @@ export function buildApp() {
   // stops or resumes posting in a direct chat when a block between its members changes (social/block-hooks.ts).
   onAccountDeletion(removeAccountFromChats);
   onBlockChange(syncDirectChatBlock);
+  // Stories: an erased author's stories expire at once; a story is reported only by someone who can see it.
+  onAccountDeletion(removeAccountStories);
+  onReportTarget("story", async (db, reporterId, storyId) => (await findVisibleStory(db, storyId, reporterId)) !== null);
 
   app.use(requestId({ headerName: "X-Request-Id", limitLength: 128 }));
   app.use(async (c, next) => {

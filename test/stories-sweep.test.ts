@@ -101,3 +101,24 @@ describe("admin stats.stories", () => {
     expect(counter!.value).toBe(rows!.n);
   });
 });
+
+describe("account deletion", () => {
+  it("expires the erased author's stories at once (the sweep takes their media) and removes the erased viewer's views", async () => {
+    const [author, viewer, other] = [await signUp(), await signUp(), await signUp()];
+    const { story, mediaId } = await imageStory(author, 70);
+    const others = await postStory(other);
+    for (const id of [story.id, others.id]) expect((await view(viewer, id)).status).toBe(204);
+
+    expect((await api("DELETE", "/api/v1/users/me", { token: viewer.accessToken, body: { password: viewer.password } })).status).toBe(204);
+    expect(await count("story_views", "viewer_id", [viewer.id])).toBe(0);
+    expect((await api("GET", `${S}/${others.id}`, { token: other.accessToken })).body.story.viewCount).toBe(0);
+
+    expect((await api("DELETE", "/api/v1/users/me", { token: author.accessToken, body: { password: author.password } })).status).toBe(204);
+    const row = await env.DB.prepare("SELECT expires_at FROM stories WHERE id = ?").bind(story.id).first<{ expires_at: number }>();
+    expect(row!.expires_at).toBeLessThanOrEqual(Date.now());
+    expect((await api("GET", `${S}/${story.id}`, { token: other.accessToken })).status).toBe(404);
+    await runCron(Date.now() + 1);
+    expect(await count("stories", "id", [story.id])).toBe(0);
+    expect(await env.MEDIA.head(`media/${mediaId}`)).toBeNull();
+  });
+});
