@@ -93,6 +93,14 @@ describe("POST /stories", () => {
     expect(err.details.userIds).toEqual([MISSING, a.id]);
   });
 
+  it("allows 60 stories an hour per author, then 429 rate_limited", async () => {
+    const a = await signUp();
+    for (let i = 0; i < 60; i++) await postStory(a, { text: `n${i}` });
+    const err = expectError(await postRaw(a, { type: "text", text: "one more", audience: { kind: "everyone" } }), 429, "rate_limited");
+    expect(err.details.retryAfter).toBeGreaterThan(0);
+    expect((await postStory(await signUp())).type).toBe("text");
+  });
+
   it("needs a token", async () => {
     expectError(await postRaw(undefined, { type: "text", text: "hi", audience: { kind: "everyone" } }), 401, "unauthorized");
     expectError(await api("GET", S), 401, "unauthorized");

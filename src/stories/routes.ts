@@ -1,6 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { enforceRateLimit } from "../lib/rate-limit";
 import { storyFeed } from "./feed";
 import { replyToStory } from "./reply";
 import * as s from "./schemas";
@@ -28,13 +29,17 @@ app.openapi(
       "Text (`text`, `background` #rrggbb, `font`) or image/video (`mediaId`, `caption` ≤ 1,000 characters). The media " +
       "item must be mine (`404 not_found`), of purpose `story` (`422 media_wrong_purpose`), image/* or video/* as the " +
       "type says (`422 media_type_mismatch`) and not used by another story (`422 media_in_use`). Audience ids must be " +
-      "existing users other than me (`400 invalid_user_ids`, bad ids in `details.userIds`). Blocks hide stories both ways.",
+      "existing users other than me (`400 invalid_user_ids`, bad ids in `details.userIds`). Blocks hide stories both ways. " +
+      "Rate limit: 60 stories an hour.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.CreateStoryBody) },
-    responses: { 201: json(s.StoryResponse, "Posted"), ...errorResponses(400, 401, 404, 413, 415, 422, 503) },
+    responses: { 201: json(s.StoryResponse, "Posted"), ...errorResponses(400, 401, 404, 413, 415, 422, 429, 503) },
   }),
-  async (c) => c.json({ story: await createStory(c.var.db, c.var.auth.userId, c.req.valid("json")) }, 201),
+  async (c) => {
+    await enforceRateLimit(c, "story-create:user", c.var.auth.userId);
+    return c.json({ story: await createStory(c.var.db, c.var.auth.userId, c.req.valid("json")) }, 201);
+  },
 );
 
 app.openapi(
