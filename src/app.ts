@@ -18,15 +18,20 @@ import healthRoutes from "./health/routes";
 import { corsOrigins, maxBodyBytes } from "./lib/config";
 import { AppError, errorResponse } from "./lib/errors";
 import { newRouter, publicSecurity } from "./lib/openapi";
+import { registerMediaReader } from "./media/access";
 import { mediaRoutes } from "./media/routes";
 import { removeAccountMedia } from "./media/service";
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from "./media/tus/protocol";
 import tusRoutes from "./media/tus/routes";
 import messageRoutes from "./messages/routes";
 import reportRoutes from "./reports/routes";
+import { onReportTarget } from "./reports/target-checks";
 import searchRoutes from "./search/routes";
 import { onBlockChange } from "./social/block-hooks";
 import socialRoutes from "./social/routes";
+import { canViewStoryMedia, findVisibleStory } from "./stories/access";
+import { removeAccountStories } from "./stories/account-removal";
+import storyRoutes from "./stories/routes";
 import { onAccountDeletion } from "./users/deletion-hooks";
 import userRoutes from "./users/routes";
 
@@ -55,6 +60,11 @@ export function buildApp() {
   onAccountDeletion(removeAccountFromChats);
   onAccountDeletion(removeAccountMedia);
   onBlockChange(syncDirectChatBlock);
+  // Stories: an erased author's stories expire at once; a story is reported only by someone who can see it.
+  onAccountDeletion(removeAccountStories);
+  onReportTarget("story", async (db, reporterId, storyId) => (await findVisibleStory(db, storyId, reporterId)) !== null);
+  // Story media are read by exactly the story's audience (media cannot know audiences itself).
+  registerMediaReader("story", canViewStoryMedia);
 
   app.use(requestId({ headerName: "X-Request-Id", limitLength: 128 }));
   app.use(async (c, next) => {
@@ -121,6 +131,7 @@ export function buildApp() {
   // tus first: /media/uploads must not be taken for a media id.
   app.route(`${API_PREFIX}/media/uploads`, tusRoutes);
   app.route(`${API_PREFIX}/media`, mediaRoutes(requireAuth()));
+  app.route(`${API_PREFIX}/stories`, storyRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { type ApiResponse, api, expectError, logIn, signUp, type TestUser } from "./helpers";
+import { postStory } from "./story-helpers";
 
 // The moderation half of the admin area: the reports queue with its resolutions, and the audit
 // log. Access rules, bootstrap, stats and account actions are in admin.test.ts.
@@ -41,7 +42,7 @@ describe("reports queue", () => {
     const ids = [
       await fileReport(reporter, { targetType: "user", targetId: target.id, details: "first" }),
       await fileReport(reporter, { targetType: "chat", targetId: crypto.randomUUID() }),
-      await fileReport(reporter, { targetType: "story", targetId: crypto.randomUUID() }),
+      await fileReport(reporter, { targetType: "story", targetId: (await postStory(target)).id }),
     ];
     const open: any[] = [];
     let cursor: string | null = null;

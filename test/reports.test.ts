@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, expectError, signUp } from "./helpers";
+import { expireStory, postStory, setCloseFriends } from "./story-helpers";
 
 const REPORTS = "/api/v1/reports";
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -41,7 +42,7 @@ describe("POST /reports", () => {
 
   it("files reports about messages (with their chat), chats and stories", async () => {
     const reporter = await signUp();
-    const [chatId, messageId, storyId] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    const [chatId, messageId, storyId] = [crypto.randomUUID(), crypto.randomUUID(), (await postStory(await signUp())).id];
     const message = await report(reporter.accessToken, { targetType: "message", targetId: messageId, chatId, reason: "spam" });
     expect(message.status, message.text).toBe(201);
     expect(message.body.report).toMatchObject({ targetType: "message", targetId: messageId, chatId, details: null });
@@ -56,6 +57,18 @@ describe("POST /reports", () => {
     expect(story.status, story.text).toBe(201);
     expect(story.body.report.details).toHaveLength(1000);
     expect(await openReports(reporter.id)).toBe(3);
+  });
+
+  it("refuses stories the reporter cannot see, expired ones and unknown ids (404)", async () => {
+    const [reporter, author, friend] = [await signUp(), await signUp(), await signUp()];
+    await setCloseFriends(author, [friend]);
+    const hidden = await postStory(author, { audience: { kind: "close_friends" } });
+    const gone = await postStory(author);
+    await expireStory(gone.id);
+    for (const targetId of [hidden.id, gone.id, crypto.randomUUID()])
+      expectError(await report(reporter.accessToken, { targetType: "story", targetId, reason: "spam" }), 404, "not_found");
+    expect((await report(friend.accessToken, { targetType: "story", targetId: hidden.id, reason: "spam" })).status).toBe(201);
+    expect(await openReports(reporter.id)).toBe(0);
   });
 
   it("requires a token", async () => {

@@ -14,7 +14,9 @@ const COUNTER_KEYS = ["users", "reports_open", "chats", "messages", "stories"] a
 /**
  * The one statement behind GET /admin/stats: the counters by primary key, and four range counts
  * on the created_at and last_seen_at indexes (covering index searches, never a table scan; each
- * reads only the index entries inside its window).
+ * reads only the index entries inside its window). Live stories are the `stories` counter (every
+ * row) minus the rows already expired or deleted but not yet swept: a range of
+ * `stories_expires_idx` that the 5-minute sweep keeps short.
  */
 export function statsQuery(at = now()) {
   const counter = (key: (typeof COUNTER_KEYS)[number]) => sql`coalesce((SELECT value FROM stat_counters WHERE key = ${key}), 0)`;
@@ -22,7 +24,7 @@ export function statsQuery(at = now()) {
     ${counter("users")} AS total,
     ${counter("chats")} AS chats,
     ${counter("messages")} AS messages,
-    ${counter("stories")} AS stories,
+    ${counter("stories")} - (SELECT count(*) FROM stories WHERE expires_at <= ${at}) AS stories,
     ${counter("reports_open")} AS reportsOpen,
     (SELECT count(*) FROM users WHERE created_at >= ${at - DAY}) AS new24h,
     (SELECT count(*) FROM users WHERE created_at >= ${at - 7 * DAY}) AS new7d,
@@ -45,8 +47,7 @@ interface StatsRow {
 /**
  * Totals for the admin dashboard. `users.total` counts accounts that are not deleted; `new*`
  * count sign-ups in the window (whatever their status now); `active*` count accounts seen in the
- * window (users.last_seen_at). Chats, messages and stories stay 0 until those features keep
- * their counters.
+ * window (users.last_seen_at). `stories` counts live stories (posted, not expired or deleted).
  */
 export async function getStats(db: Database) {
   const r = (await db.get<StatsRow>(statsQuery()))!;

@@ -7,6 +7,7 @@ import { purgeEndedCounters } from "../lib/counters";
 import { DAY } from "../lib/time";
 import { sweepUnattachedMedia } from "../media/sweep";
 import { sweepExpiredUploads } from "../media/tus/service";
+import { sweepExpiredStories } from "../stories/sweep";
 
 /**
  * Delete what can never be used again: expired refresh tokens, long-dead sessions, window
@@ -28,31 +29,48 @@ export async function housekeeping(env: Bindings, at: number): Promise<Record<st
   return { ...purged, counters, otpCodes: codes.length, mfaChallenges: challenges.length, outbox: outbox.length };
 }
 
-/** wrangler.toml `[triggers] crons`: what each schedule runs. */
-export const EVERY_FIVE_MINUTES = "*/5 * * * *";
-export const HOURLY = "0 * * * *";
+interface Job {
+  name: string;
+  run: (env: Bindings, at: number) => Promise<object>;
+}
 
-type Job = (env: Bindings, at: number) => Promise<object>;
-
-/** The jobs of each cron schedule, run in order. A new job is one line here. */
-const JOBS: Record<string, Record<string, Job>> = {
-  [EVERY_FIVE_MINUTES]: { housekeeping },
-  [HOURLY]: {
-    unattachedMedia: (env, at) => sweepUnattachedMedia(env, at),
-    expiredUploads: (env, at) => sweepExpiredUploads(env, createDb(env.DB), at),
-  },
+/** Which jobs each cron expression of wrangler.toml runs, in order. */
+const JOBS: Record<string, Job[]> = {
+  "*/5 * * * *": [
+    { name: "housekeeping", run: housekeeping },
+    // Expired and deleted stories, 200 a run (src/stories/sweep.ts).
+    { name: "stories", run: (env, at) => sweepExpiredStories(env, at) },
+  ],
+  "0 * * * *": [
+    // Attachments never sent within 24 hours, 500 a run (src/media/sweep.ts).
+    { name: "unattachedMedia", run: (env, at) => sweepUnattachedMedia(env, at) },
+    // Resumable uploads past their expiry, 200 a run (src/media/tus/service.ts).
+    { name: "expiredUploads", run: (env, at) => sweepExpiredUploads(env, createDb(env.DB), at) },
+  ],
 };
 
-/** The cron entry point: dispatch on `controller.cron`; each job logged as one JSON line. */
+/**
+ * The cron entry point: dispatch on `controller.cron` and run its jobs one after another, each
+ * logged as one JSON line. A failing job is logged and does not stop the next one; the run then
+ * fails with the first error, so the platform records it.
+ */
 export async function runScheduled(controller: ScheduledController, env: Bindings): Promise<void> {
   const jobs = JOBS[controller.cron];
   if (!jobs) {
-    console.warn(JSON.stringify({ level: "warn", msg: "no jobs for cron", cron: controller.cron }));
+    console.warn(JSON.stringify({ level: "warn", msg: "no jobs for this cron", cron: controller.cron }));
     return;
   }
-  for (const [job, run] of Object.entries(jobs)) {
+  const failures: unknown[] = [];
+  for (const job of jobs) {
     const started = Date.now();
-    const result = await run(env, controller.scheduledTime);
-    console.log(JSON.stringify({ level: "info", job, cron: controller.cron, ms: Date.now() - started, ...result }));
+    try {
+      const result = await job.run(env, controller.scheduledTime);
+      console.log(JSON.stringify({ level: "info", job: job.name, cron: controller.cron, ms: Date.now() - started, ...result }));
+    } catch (err) {
+      failures.push(err);
+      const error = err instanceof Error ? { name: err.name, message: err.message } : String(err);
+      console.error(JSON.stringify({ level: "error", job: job.name, cron: controller.cron, ms: Date.now() - started, error }));
+    }
   }
+  if (failures.length > 0) throw failures[0];
 }

@@ -33,6 +33,7 @@ export const RATE_LIMITS = {
   "search:user": { limit: 60, windowSeconds: 60 },
   "chat-create:user": { limit: 30, windowSeconds: 60 },
   "upload-create:user": { limit: 60, windowSeconds: 60 },
+  "story-create:user": { limit: 60, windowSeconds: 60 * 60 },
 } as const satisfies Record<string, RateLimit>;
 
 export type RateLimitName = keyof typeof RATE_LIMITS;

@@ -1,6 +1,6 @@
-import { eq, sql } from "drizzle-orm";
+import { and, eq, gt, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { chatMembers, chats, media, mediaRefs, users } from "../db/schema";
+import { chatMembers, chats, media, mediaRefs, stories, users } from "../db/schema";
 import type { Bindings } from "../env";
 import { AppError } from "../lib/errors";
 import { requireOwnMedia } from "./access";
@@ -10,7 +10,7 @@ import { removeMediaWhere } from "./removal";
  * Delete the caller's own item at once (R2, D1, storage released). Refused with
  * `409 media_attached` once a message references it (it goes with its messages, see
  * detachMessageMedia) and with `409 media_in_use` while it is the avatar of the owner's profile or of a chat the owner is
- * in (clear the avatar first). Someone else's item, or none: `404 not_found`.
+ * in (clear the avatar first), or while a live story shows it. Someone else's item, or none: `404 not_found`.
  */
 export async function deleteOwnMedia(db: Database, env: Bindings, mediaId: string, ownerId: string): Promise<void> {
   const item = await requireOwnMedia(db, mediaId, ownerId);
@@ -32,6 +32,15 @@ export async function deleteOwnMedia(db: Database, env: Bindings, mediaId: strin
         usedBy: use.kind,
       });
     }
+  }
+  if (item.purpose === "story") {
+    // A live story shows it: delete the story instead (its media goes with it at the next sweep).
+    const story = await db
+      .select({ id: stories.id })
+      .from(stories)
+      .where(and(eq(stories.mediaId, mediaId), gt(stories.expiresAt, Date.now())))
+      .get();
+    if (story) throw new AppError(409, "media_in_use", "This file is shown by a live story; delete the story instead", { usedBy: "story" });
   }
   // Not attached now: only if no reference appeared meanwhile (checked inside the DELETE).
   const unreferenced = sql`NOT EXISTS (SELECT 1 FROM ${mediaRefs} WHERE ${mediaRefs.mediaId} = ${media.id}) AND ${media.attachedAt} IS NULL`;

@@ -70,6 +70,10 @@ export const Message = z
       description:
         "System messages: {event: created|joined|added|removed|left|role_changed|renamed|ownership_transferred, actorId, userIds, …}",
     }),
+    storyReply: z
+      .object({ storyId: z.string() })
+      .nullable()
+      .openapi({ description: "A reply to a story (POST /stories/{id}/reply) names the story; null otherwise" }),
     createdAt: z.string(),
     editedAt: z.string().nullable(),
     deleted: z.boolean(),

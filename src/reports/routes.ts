@@ -18,7 +18,8 @@ app.openapi(
       "`reason` is one of a fixed list; `details` is free text up to 1,000 characters. `chatId` is required for " +
       "message reports. Reporting yourself is `400 cannot_report_self`; an unknown or deleted user `404 not_found`. " +
       "One open report per reporter and target: another one while it is open is `409 report_exists`. " +
-      "Chat, message and story ids are checked for shape only until those features exist. Rate limit: 20 reports an hour.",
+      "A story must be one I can see now (`404 not_found` otherwise); chat and message ids are checked for shape only until " +
+      "those features check them. Rate limit: 20 reports an hour.",
     security: bearerSecurity,
     middleware: [requireAuth()] as const,
     request: { body: jsonBody(s.CreateReportBody) },

@@ -6,6 +6,7 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { iso, now } from "../lib/time";
 import type { REPORT_REASONS, REPORT_TARGET_TYPES } from "./schemas";
+import { reportTargetCheck } from "./target-checks";
 
 export interface NewReport {
   targetType: (typeof REPORT_TARGET_TYPES)[number];
@@ -17,13 +18,16 @@ export interface NewReport {
 
 /**
  * Check that the reported thing exists. Users are looked up (deleted accounts are not found, and
- * nobody reports themselves). Chats, messages and stories have no tables yet: their ids are only
- * checked to be UUIDs by the schema. When those features land, this is where the lookup joins,
- * scoped to what the reporter can see (a chat they are a member of, a message in such a chat, a
- * story visible to them), answering 404 otherwise.
+ * nobody reports themselves). Other types use the check their module registered (target-checks.ts:
+ * stories must be visible to the reporter), answering 404 otherwise; chats and messages have none
+ * yet, so their ids are only checked to be UUIDs by the schema.
  */
 async function assertReportable(db: Database, reporterId: string, input: NewReport): Promise<void> {
-  if (input.targetType !== "user") return;
+  if (input.targetType !== "user") {
+    const check = reportTargetCheck(input.targetType);
+    if (check && !(await check(db, reporterId, input.targetId))) throw new AppError(404, "not_found", "Report target not found");
+    return;
+  }
   if (input.targetId === reporterId) throw new AppError(400, "cannot_report_self", "You cannot report yourself");
   const [target] = await db
     .select({ id: users.id })

@@ -115,6 +115,7 @@ export class RoomLog {
         type: "text",
         text: input.text,
         system: null,
+        storyId: input.storyReply?.storyId ?? null,
         at,
       });
       if (!row) return { message: this.existingSend(input)!, duplicate: true };

@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS messages (
   text TEXT,
   system TEXT,
   created_at INTEGER NOT NULL,
+  story_id TEXT,
   edited_at INTEGER,
   deleted_at INTEGER
 );
@@ -43,9 +44,19 @@ interface MessageRow {
   text: string | null;
   system: string | null;
   created_at: number;
+  story_id: string | null;
   edited_at: number | null;
   deleted_at: number | null;
   [key: string]: SqlStorageValue;
+}
+
+/**
+ * Rooms created before story replies have no `story_id` column: add it once (SQLite cannot
+ * `ADD COLUMN IF NOT EXISTS`, so the table's columns are read first; a cheap catalog lookup).
+ */
+function addStoryReplyColumn(sql: SqlStorage): void {
+  const columns = sql.exec<{ name: string }>("PRAGMA table_info(messages)").toArray();
+  if (!columns.some((c) => c.name === "story_id")) sql.exec("ALTER TABLE messages ADD COLUMN story_id TEXT");
 }
 
 const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
@@ -69,6 +80,7 @@ export class RoomStore {
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
+    addStoryReplyColumn(sql);
     this.transient = new TransientState(sql);
     this.limiter = new SendLimiter(sql);
     this.members = new MemberCache(sql);
@@ -153,6 +165,7 @@ export class RoomStore {
       type: row.type as MessageType,
       text: deleted ? null : row.text,
       system: row.system ? (JSON.parse(row.system) as Message["system"]) : null,
+      storyReply: row.story_id ? { storyId: row.story_id } : null,
       createdAt: iso(row.created_at)!,
       editedAt: iso(row.edited_at),
       deleted,
@@ -185,6 +198,7 @@ export class RoomStore {
     type: MessageType;
     text: string | null;
     system: FlatJson | null;
+    storyId?: string | null;
     at: number;
   }): MessageRow | null {
     const row: MessageRow = {
@@ -196,11 +210,12 @@ export class RoomStore {
       text: m.text,
       system: m.system ? JSON.stringify(m.system) : null,
       created_at: m.at,
+      story_id: m.storyId ?? null,
       edited_at: null,
       deleted_at: null,
     };
     const written = this.sql.exec(
-      `INSERT INTO messages (seq, id, sender_id, client_message_id, type, text, system, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO messages (seq, id, sender_id, client_message_id, type, text, system, created_at, story_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (sender_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING`,
       row.seq,
       row.id,
@@ -210,6 +225,7 @@ export class RoomStore {
       row.text,
       row.system,
       row.created_at,
+      row.story_id,
     ).rowsWritten;
     if (written === 0) return null;
     this.lastSeqCache = row.seq;

@@ -73,9 +73,16 @@ export interface Message {
   text: string | null;
   /** For system messages: what happened ({event, actorId, userIds, …}), as stored (JSON: no undefined fields). */
   system: { [key: string]: Scalar | string[] } | null;
+  /** A reply to a story (POST /stories/{id}/reply): which story; null for every other message. */
+  storyReply: StoryReply | null;
   createdAt: string;
   editedAt: string | null;
   deleted: boolean;
+}
+
+/** What a story reply carries besides its text (the story may since have expired). */
+export interface StoryReply {
+  storyId: string;
 }
 
 export interface SendInput {
@@ -83,6 +90,8 @@ export interface SendInput {
   clientMessageId: string;
   type: "text";
   text: string;
+  /** Set only by the Worker's story reply route, never from a client frame. */
+  storyReply?: StoryReply;
 }
 
 /** One change in the room's event log, as `GET …/events` and the socket replay it. */

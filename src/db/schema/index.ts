@@ -6,4 +6,5 @@ export * from "./counters";
 export * from "./media";
 export * from "./security";
 export * from "./social";
+export * from "./stories";
 export * from "./users";
