@@ -4,6 +4,7 @@ import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import adminRoutes from "./admin/routes";
+import { requireAuth } from "./auth/middleware";
 import otpRoutes from "./auth/otp/routes";
 import authRoutes from "./auth/routes";
 import securityRoutes from "./auth/security/routes";
@@ -17,6 +18,8 @@ import healthRoutes from "./health/routes";
 import { corsOrigins, maxBodyBytes } from "./lib/config";
 import { AppError, errorResponse } from "./lib/errors";
 import { newRouter, publicSecurity } from "./lib/openapi";
+import { mediaRoutes } from "./media/routes";
+import { removeAccountMedia } from "./media/service";
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from "./media/tus/protocol";
 import tusRoutes from "./media/tus/routes";
 import messageRoutes from "./messages/routes";
@@ -29,11 +32,18 @@ import userRoutes from "./users/routes";
 
 export const API_PREFIX = "/api/v1";
 
+/**
+ * Routes whose body is a file, streamed to R2 and never buffered: one-request uploads and the tus
+ * endpoints. They enforce their own limits (100 MB, 2 GB, the quota) instead of MAX_BODY_BYTES.
+ */
+const isUploadRoute = (method: string, path: string) =>
+  (method === "POST" && /^\/api\/v1\/media\/?$/.test(path)) || /^\/api\/v1\/media\/uploads(\/|$)/.test(path);
+
+/** Signed media content: embeddable from the web app's origin (`<img src>`), so not same-origin only. */
+const isMediaContentRoute = (path: string) => /^\/api\/v1\/media\/[^/]+\/content$/.test(path);
+
 /** Routes that upgrade to WebSockets: CORS headers mean nothing there and must not be added. */
 const isWebSocketRoute = (path: string) => /\/ws$/.test(path);
-/** Uploads stream their bodies to R2 and check sizes themselves: the JSON body limit does not apply. */
-const isStreamedUpload = (method: string, path: string) =>
-  path.startsWith(`${API_PREFIX}/media/uploads`) || (method === "POST" && path.replace(/\/$/, "") === `${API_PREFIX}/media`);
 /** An OPTIONS request that is not a CORS preflight: tus discovery, answered by its route. */
 const isTusDiscovery = (req: Request) => req.method === "OPTIONS" && !req.headers.has("access-control-request-method");
 
@@ -43,6 +53,7 @@ export function buildApp() {
   // (README, Layers): chats cleans up after a deleted account (users/deletion-hooks.ts) and
   // stops or resumes posting in a direct chat when a block between its members changes (social/block-hooks.ts).
   onAccountDeletion(removeAccountFromChats);
+  onAccountDeletion(removeAccountMedia);
   onBlockChange(syncDirectChatBlock);
 
   app.use(requestId({ headerName: "X-Request-Id", limitLength: 128 }));
@@ -63,7 +74,9 @@ export function buildApp() {
       }),
     );
   });
-  app.use(secureHeaders());
+  const defaultSecureHeaders = secureHeaders();
+  const mediaContentSecureHeaders = secureHeaders({ crossOriginResourcePolicy: "cross-origin" });
+  app.use((c, next) => (isMediaContentRoute(c.req.path) ? mediaContentSecureHeaders : defaultSecureHeaders)(c, next));
   app.use(async (c, next) => {
     if (isWebSocketRoute(c.req.path) || isTusDiscovery(c.req.raw)) return next();
     const origins = corsOrigins(c.env);
@@ -76,7 +89,7 @@ export function buildApp() {
     })(c, next);
   });
   app.use(`${API_PREFIX}/*`, async (c, next) =>
-    isStreamedUpload(c.req.method, c.req.path)
+    isUploadRoute(c.req.method, c.req.path)
       ? next()
       : bodyLimit({
           maxSize: maxBodyBytes(c.env),
@@ -107,6 +120,7 @@ export function buildApp() {
   app.route(`${API_PREFIX}/chats`, messageRoutes);
   // tus first: /media/uploads must not be taken for a media id.
   app.route(`${API_PREFIX}/media/uploads`, tusRoutes);
+  app.route(`${API_PREFIX}/media`, mediaRoutes(requireAuth()));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -5,6 +5,7 @@ import { devOutbox, mfaChallenges, otpCodes } from "../db/schema";
 import type { Bindings } from "../env";
 import { purgeEndedCounters } from "../lib/counters";
 import { DAY } from "../lib/time";
+import { sweepUnattachedMedia } from "../media/sweep";
 import { sweepExpiredUploads } from "../media/tus/service";
 
 /**
@@ -27,25 +28,31 @@ export async function housekeeping(env: Bindings, at: number): Promise<Record<st
   return { ...purged, counters, otpCodes: codes.length, mfaChallenges: challenges.length, outbox: outbox.length };
 }
 
-/** Hourly: end resumable uploads past their expiry (aborting unfinished ones and freeing their bytes). */
-async function hourly(env: Bindings, at: number): Promise<Record<string, number>> {
-  return sweepExpiredUploads(env, createDb(env.DB), at);
-}
+/** wrangler.toml `[triggers] crons`: what each schedule runs. */
+export const EVERY_FIVE_MINUTES = "*/5 * * * *";
+export const HOURLY = "0 * * * *";
 
-/** Which jobs each cron expression of wrangler.toml runs. */
-const JOBS: Record<string, (env: Bindings, at: number) => Promise<Record<string, number>>> = {
-  "*/5 * * * *": housekeeping,
-  "0 * * * *": hourly,
+type Job = (env: Bindings, at: number) => Promise<object>;
+
+/** The jobs of each cron schedule, run in order. A new job is one line here. */
+const JOBS: Record<string, Record<string, Job>> = {
+  [EVERY_FIVE_MINUTES]: { housekeeping },
+  [HOURLY]: {
+    expiredUploads: (env, at) => sweepExpiredUploads(env, createDb(env.DB), at),
+    unattachedMedia: (env, at) => sweepUnattachedMedia(env, at),
+  },
 };
 
-/** The cron entry point: the jobs of the expression that fired, each logged as one JSON line. */
+/** The cron entry point: dispatch on `controller.cron`; each job logged as one JSON line. */
 export async function runScheduled(controller: ScheduledController, env: Bindings): Promise<void> {
-  const job = JOBS[controller.cron];
-  if (!job) {
-    console.warn(JSON.stringify({ level: "warn", msg: "no job for this cron", cron: controller.cron }));
+  const jobs = JOBS[controller.cron];
+  if (!jobs) {
+    console.warn(JSON.stringify({ level: "warn", msg: "no jobs for cron", cron: controller.cron }));
     return;
   }
-  const started = Date.now();
-  const result = await job(env, controller.scheduledTime);
-  console.log(JSON.stringify({ level: "info", job: job.name, cron: controller.cron, ms: Date.now() - started, ...result }));
+  for (const [job, run] of Object.entries(jobs)) {
+    const started = Date.now();
+    const result = await run(env, controller.scheduledTime);
+    console.log(JSON.stringify({ level: "info", job, cron: controller.cron, ms: Date.now() - started, ...result }));
+  }
 }

@@ -23,9 +23,14 @@ const ERROR_TEXT: Record<number, string> = {
   404: "Not found (also for resources the caller may not see)",
   409: "Conflicts with existing data",
   410: "Gone (an expired resumable upload: `upload_expired`)",
+  411: "Content-Length missing (`length_required`)",
   412: "Precondition failed (tus: an unsupported `Tus-Resumable` version; see `Tus-Version`)",
-  413: "Request body too large (`payload_too_large`)",
-  415: "Body is not `application/json` (`unsupported_media_type`)",
+  413: "Request body too large (`payload_too_large`) or storage quota exceeded (`quota_exceeded`)",
+  415:
+    "Body is not `application/json` (`unsupported_media_type`); for uploads, a type the purpose does not take " +
+    "(`unsupported_media_type`) or content that is not the declared type (`media_type_mismatch`)",
+  416: "Range not satisfiable (`range_not_satisfiable`, `Content-Range: bytes */size`)",
+  422: "Refers to something that cannot be used here",
   423: "Locked (tus: another PATCH to the upload is in progress, `upload_busy`; retry)",
   429: "Rate limited (`rate_limited`) or locked out (`too_many_attempts`); see `Retry-After`",
   503:

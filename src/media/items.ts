@@ -1,6 +1,6 @@
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { type MediaRow, media } from "../db/schema";
+import { type MediaRow, media, storageUsage } from "../db/schema";
 import type { Bindings } from "../env";
 import { mediaQuotaBytes } from "../lib/config";
 import { AppError } from "../lib/errors";
@@ -102,10 +102,18 @@ export async function reserveStorage(db: Db, env: Bindings, userId: string, byte
   });
 }
 
-/** Give back `bytes` of the user's reservation (never below 0). */
+/** The UPDATE that gives back `bytes` of a user's storage (never below 0), for use in a batch. */
+export function releaseStatement(db: Db, userId: string, bytes: number) {
+  return db
+    .update(storageUsage)
+    .set({ bytes: sql`MAX(0, ${storageUsage.bytes} - ${bytes})` })
+    .where(eq(storageUsage.userId, userId));
+}
+
+/** Subtract `bytes` from the user's storage usage (never below 0). */
 export async function releaseStorage(db: Db, userId: string, bytes: number): Promise<void> {
   if (bytes <= 0) return;
-  await db.run(sql`UPDATE storage_usage SET bytes = MAX(0, bytes - ${bytes}) WHERE user_id = ${userId}`);
+  await releaseStatement(db, userId, bytes);
 }
 
 /** Characters never kept in a file name: controls, format characters (bidi, zero-width), line separators, quotes. */

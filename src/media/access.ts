@@ -1,0 +1,64 @@
+import { and, eq, sql } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { chatMembers, type MediaRow, media, mediaRefs } from "../db/schema";
+import { notFound } from "../lib/errors";
+import type { MediaPurpose } from "./items";
+
+/**
+ * Who may read a media item. The owner always; any signed-in user an avatar; the members of a
+ * chat where a message references an attachment (membership is the chat_members row, so removed
+ * and banned members lose access with it); story media whoever the stories module says. Everyone
+ * else gets 404, never a hint that the item exists.
+ */
+
+/** Decides whether `viewerId` may read the item (registered by modules above media, e.g. stories). */
+export type MediaReadCheck = (db: Database, mediaId: string, viewerId: string) => Promise<boolean>;
+
+const readers = new Map<MediaPurpose, MediaReadCheck[]>();
+
+/**
+ * Let a module above media grant reading items of `purpose` (stories: the story's audience).
+ * Registered where the app is assembled (src/app.ts), so media never imports that module.
+ */
+export function registerMediaReader(purpose: MediaPurpose, check: MediaReadCheck): void {
+  readers.set(purpose, [...(readers.get(purpose) ?? []), check]);
+}
+
+/** Whether a member of some chat where a message references the item (one indexed join). */
+async function readableThroughChat(db: Database, mediaId: string, viewerId: string): Promise<boolean> {
+  const [row] = await db
+    .select({ one: sql<number>`1` })
+    .from(mediaRefs)
+    .innerJoin(chatMembers, and(eq(chatMembers.chatId, mediaRefs.chatId), eq(chatMembers.userId, viewerId)))
+    .where(eq(mediaRefs.mediaId, mediaId))
+    .limit(1);
+  return !!row;
+}
+
+/** Whether `viewerId` (a signed-in user) may read `item`. */
+export async function canReadMedia(db: Database, item: Pick<MediaRow, "id" | "ownerId" | "purpose">, viewerId: string): Promise<boolean> {
+  if (item.ownerId === viewerId || item.purpose === "avatar") return true;
+  if (item.purpose === "attachment" && (await readableThroughChat(db, item.id, viewerId))) return true;
+  for (const check of readers.get(item.purpose) ?? []) {
+    if (await check(db, item.id, viewerId)) return true;
+  }
+  return false;
+}
+
+/** The item if it exists and `viewerId` may read it, else `404 not_found`. */
+export async function requireReadableMedia(db: Database, mediaId: string, viewerId: string): Promise<MediaRow> {
+  const [item] = await db.select().from(media).where(eq(media.id, mediaId)).limit(1);
+  if (!item || !(await canReadMedia(db, item, viewerId))) throw notFound("Media");
+  return item;
+}
+
+/** The item if `ownerId` uploaded it, else `404 not_found` (readers who are not the owner included). */
+export async function requireOwnMedia(db: Database, mediaId: string, ownerId: string): Promise<MediaRow> {
+  const [item] = await db
+    .select()
+    .from(media)
+    .where(and(eq(media.id, mediaId), eq(media.ownerId, ownerId)))
+    .limit(1);
+  if (!item) throw notFound("Media");
+  return item;
+}

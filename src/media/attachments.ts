@@ -1,0 +1,88 @@
+import { and, eq, inArray, isNotNull, sql } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { media, mediaRefs } from "../db/schema";
+import type { Bindings } from "../env";
+import { AppError } from "../lib/errors";
+import { now } from "../lib/time";
+import { type RemovedMedia, removeMediaWhere } from "./removal";
+
+/**
+ * The interface messaging uses for attachments. Sending a message attaches its media (the chat's
+ * members may then read them, and the hourly sweep leaves them alone); deleting messages
+ * detaches it, and an item no message references any more goes with the last one.
+ */
+
+/** D1 binds at most 100 parameters a statement; id lists are cut below that. */
+const CHUNK = 90;
+const chunks = <T>(items: readonly T[]) =>
+  Array.from({ length: Math.ceil(items.length / CHUNK) }, (_, i) => items.slice(i * CHUNK, (i + 1) * CHUNK));
+
+/**
+ * Reference `mediaIds` from message `messageId` in chat `chatId`. Each item must exist and belong
+ * to `ownerId` (else `404 not_found`, details `{mediaId}`) and be an `attachment`
+ * (else `422 media_not_attachable`). Idempotent: a repeated call adds nothing. Sets `attached_at`
+ * on first attachment, which takes the item out of the unattached sweep.
+ */
+export async function attachMedia(
+  db: Database,
+  input: { mediaIds: readonly string[]; ownerId: string; chatId: string; messageId: string },
+): Promise<void> {
+  const ids = [...new Set(input.mediaIds)];
+  if (ids.length === 0) return;
+  if (ids.length > CHUNK) throw new AppError(400, "too_many_attachments", `A message may carry at most ${CHUNK} media items`);
+  const rows = await db.select({ id: media.id, ownerId: media.ownerId, purpose: media.purpose }).from(media).where(inArray(media.id, ids));
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  for (const id of ids) {
+    const row = byId.get(id);
+    if (!row || row.ownerId !== input.ownerId) throw new AppError(404, "not_found", "Media not found", { mediaId: id });
+    if (row.purpose !== "attachment") {
+      throw new AppError(422, "media_not_attachable", `Media ${id} was uploaded as ${row.purpose}, not as an attachment`, {
+        mediaId: id,
+        purpose: row.purpose,
+      });
+    }
+  }
+  const at = now();
+  await db.batch([
+    db
+      .insert(mediaRefs)
+      .values(ids.map((mediaId) => ({ mediaId, chatId: input.chatId, messageId: input.messageId, createdAt: at })))
+      .onConflictDoNothing(),
+    db
+      .update(media)
+      .set({ attachedAt: sql`COALESCE(${media.attachedAt}, ${at})` })
+      .where(inArray(media.id, ids)),
+  ]);
+}
+
+/**
+ * Drop the references of `messageIds` in `chatId` (the messages were deleted). Items that no
+ * message references any more, and that were attached before, are deleted: R2, D1 and their
+ * owners' storage. Idempotent. Returns how many references went and what was deleted.
+ */
+export async function detachMessageMedia(
+  db: Database,
+  env: Bindings,
+  chatId: string,
+  messageIds: readonly string[],
+): Promise<{ refs: number } & RemovedMedia> {
+  const touched = new Set<string>();
+  let refs = 0;
+  for (const part of chunks([...new Set(messageIds)])) {
+    const dropped = await db
+      .delete(mediaRefs)
+      .where(and(eq(mediaRefs.chatId, chatId), inArray(mediaRefs.messageId, part)))
+      .returning({ mediaId: mediaRefs.mediaId });
+    refs += dropped.length;
+    for (const d of dropped) touched.add(d.mediaId);
+  }
+  const removed: RemovedMedia = { items: 0, bytes: 0 };
+  for (const part of chunks([...touched])) {
+    // Unreferenced is checked inside the DELETE, so an attach racing this keeps its item.
+    const unreferenced = sql`NOT EXISTS (SELECT 1 FROM ${mediaRefs} WHERE ${mediaRefs.mediaId} = ${media.id})`;
+    const r = await removeMediaWhere(db, env, and(inArray(media.id, part), isNotNull(media.attachedAt), unreferenced)!, CHUNK);
+    removed.items += r.items;
+    removed.bytes += r.bytes;
+  }
+  return { refs, ...removed };
+}
