@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { generateTotp } from "../src/auth/two-factor/totp";
 import { api, expectError, expectInvalid, logIn, markVerified, STRONG_PASSWORD, signUp, type TestUser, uniqueName } from "./helpers";
+import { avatarFor } from "./media-helpers";
 
 const totpAt = (secret: string, at: number) => generateTotp(secret, at);
 
@@ -67,7 +68,7 @@ describe("DELETE /users/me", () => {
         bio: "bio",
         birthday: "1990-01-01",
         links: [{ url: "https://me.example" }],
-        avatarMediaId: "01890a5d-ac96-774b-bcce-b302099a8057",
+        avatarMediaId: await avatarFor(u),
       },
     });
     await api("PUT", `${ME}/status`, { token: u.accessToken, body: { text: "status", emoji: "🙂" } });

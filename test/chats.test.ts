@@ -20,6 +20,7 @@ import {
   systemEvents,
 } from "./chat-helpers";
 import { api, BASE, expectError, signUp, type TestUser, uniqueIp } from "./helpers";
+import { avatarFor } from "./media-helpers";
 
 const post = (u: TestUser | undefined, body: unknown) => api("POST", C, { token: u?.accessToken, body });
 const list = (u: TestUser, query = "") => api("GET", `${C}${query}`, { token: u.accessToken });
@@ -294,9 +295,10 @@ describe("PATCH /chats/{chatId}", () => {
   it("renames (with a `renamed` system message) and changes info with the changeInfo permission", async () => {
     const [a, b] = [await signUp(), await signUp()];
     const chat = await createGroup(a, [b]);
-    const renamed = await patch(a, chat.id, { name: "New name", description: "About us", avatarMediaId: MISSING });
+    const avatar = await avatarFor(a);
+    const renamed = await patch(a, chat.id, { name: "New name", description: "About us", avatarMediaId: avatar });
     expect(renamed.status, renamed.text).toBe(200);
-    expect(renamed.body.chat).toMatchObject({ name: "New name", description: "About us", avatarMediaId: MISSING });
+    expect(renamed.body.chat).toMatchObject({ name: "New name", description: "About us", avatarMediaId: avatar });
     const notices = await systemEvents(b, chat.id);
     expect(notices.at(-1)).toMatchObject({ event: "renamed", actorId: a.id, name: "New name", previousName: chat.name });
     // A plain member needs changeInfo, which admins grant through the chat's defaults.

@@ -61,3 +61,12 @@ export async function storedObjects(ids: string[]): Promise<number> {
   const heads = await Promise.all(ids.map((id) => env.MEDIA.head(`media/${id}`)));
   return heads.filter(Boolean).length;
 }
+
+/** Upload a small PNG as `user`'s avatar (through the API) and return its media id. */
+export async function avatarFor(user: TestUser): Promise<string> {
+  const png = Uint8Array.from(
+    atob("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="),
+    (c) => c.charCodeAt(0),
+  );
+  return (await upload(user, png, { type: "image/png", purpose: "avatar" })).id;
+}

@@ -3,10 +3,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { LAST_SEEN_INTERVAL_MS, touchLastSeen } from "../src/auth/last-seen";
 import { createDb } from "../src/db/client";
 import { api, expectError, expectInvalid, markVerified, signUp, type TestUser, uniqueName } from "./helpers";
+import { avatarFor } from "./media-helpers";
 
 const PRIVACY = "/api/v1/users/me/privacy";
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const MEDIA_ID = "01890a5d-ac96-774b-bcce-b302099a8057";
+/** The owner's avatar, uploaded in beforeAll. */
+let MEDIA_ID: string;
 const DEFAULTS = {
   lastSeen: "everyone",
   profilePhoto: "everyone",
@@ -108,7 +110,9 @@ describe("privacy matrix: setting × audience × viewer", () => {
     owner = await signUp({ email: uniqueEmail(), phone: uniquePhone() });
     // Others see only verified addresses (an unverified one may be someone else's).
     await markVerified(owner);
-    await api("PATCH", "/api/v1/users/me", { token: owner.accessToken, body: { avatarMediaId: MEDIA_ID } });
+    MEDIA_ID = await avatarFor(owner);
+    const patched = await api("PATCH", "/api/v1/users/me", { token: owner.accessToken, body: { avatarMediaId: MEDIA_ID } });
+    expect(patched.status, patched.text).toBe(200);
     await setLastSeenAt(owner.id, Date.now() - 5 * 60_000);
     for (const v of ["contact", "nonContact", "blocked", "blockedContact"] as Viewer[]) viewers[v] = await signUp();
     // "contacts" = people the owner added to their contacts.

@@ -5,11 +5,11 @@ import { ensureReferralCode, newReferralCode, withFreshReferralCode } from "../s
 import { createDb } from "../src/db/client";
 import { users } from "../src/db/schema";
 import { api, expectError, expectInvalid, STRONG_PASSWORD, signUp, type TestUser, uniqueName } from "./helpers";
+import { avatarFor } from "./media-helpers";
 
 const ME = "/api/v1/users/me";
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const CODE_RE = /^[0-9A-HJKMNP-TV-Z]{8}$/;
-const MEDIA_ID = "01890a5d-ac96-774b-bcce-b302099a8057";
 
 let phoneCounter = 0;
 const uniquePhone = () => `+1415${(1_000_000 + ++phoneCounter * 7919 + Math.floor(Math.random() * 1000)).toString().slice(-7)}`;
@@ -91,6 +91,7 @@ describe("GET /users/me", () => {
 describe("PATCH /users/me", () => {
   it("changes every field, answers the updated profile and completes it to 100 %", async () => {
     const u = await signUp({ email: uniqueEmail() });
+    const MEDIA_ID = await avatarFor(u);
     const links = [{ title: "Blog", url: "https://alice.example.com/blog" }, { url: "http://example.org" }];
     const res = await patchMe(u, {
       displayName: "  Alice L.  ",
@@ -115,6 +116,7 @@ describe("PATCH /users/me", () => {
 
   it("changes only the fields sent, and null clears optional ones", async () => {
     const u = await signUp();
+    const MEDIA_ID = await avatarFor(u);
     await patchMe(u, { bio: "hello", birthday: "2000-01-01", links: [{ url: "https://a.example" }], avatarMediaId: MEDIA_ID });
     const partial = await patchMe(u, { displayName: "Only name" });
     expect(partial.body.user).toMatchObject({ displayName: "Only name", bio: "hello", birthday: "2000-01-01", avatarMediaId: MEDIA_ID });
@@ -419,6 +421,7 @@ describe("referral codes", () => {
 describe("GET /users/{id} and /users/by-username/{username}", () => {
   it("shows another user's public profile, without private fields, the same by id and by username", async () => {
     const owner = await signUp({ email: uniqueEmail(), phone: uniquePhone(), displayName: "Owner" });
+    const MEDIA_ID = await avatarFor(owner);
     await patchMe(owner, { bio: "Hi", avatarMediaId: MEDIA_ID, birthday: "1991-02-03", links: [{ url: "https://owner.example" }] });
     const viewer = await signUp();
     const byId = await profileOf(viewer, owner.id);

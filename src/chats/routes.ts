@@ -107,14 +107,15 @@ app.openapi(
     tags,
     summary: "Change a group's or channel's info and settings",
     description:
-      "name, description, avatarMediaId: needs the `changeInfo` permission (owners and admins always). isPublic, " +
+      "name, description, avatarMediaId (the caller's own `avatar` upload, else `422 invalid_avatar`): needs the " +
+      "`changeInfo` permission (owners and admins always). isPublic, " +
       "slowModeSeconds (0–3600) and default member `permissions`: owners and admins only (`403 permission_denied`). " +
       "A rename leaves a `renamed` system message; every change is a `chat.updated` event. Direct chats: " +
       "`400 direct_chat_unsupported`.",
     security: bearerSecurity,
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.UpdateChatBody) },
-    responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
+    responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 403, 404, 413, 415, 422, 503) },
   }),
   async (c) => {
     const chat = await updateChat(c.var.db, c.env, c.var.chatAccess, c.req.valid("json"));

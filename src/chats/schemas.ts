@@ -91,7 +91,9 @@ export const UpdateChatBody = z
   .strictObject({
     name: ChatName.optional(),
     description: ChatDescription.nullable().optional(),
-    avatarMediaId: Id.nullable().optional().openapi({ description: "Stored as given until the media index exists" }),
+    avatarMediaId: Id.nullable()
+      .optional()
+      .openapi({ description: "An image the caller uploaded with purpose `avatar` (else `422 invalid_avatar`)" }),
     isPublic: z.boolean().optional(),
     slowModeSeconds: z.number().int().min(0).max(SLOW_MODE_MAX_SECONDS).optional().openapi({ description: "0 turns slow mode off" }),
     permissions: PermissionsPatch.optional().openapi({ description: "Defaults for plain members" }),

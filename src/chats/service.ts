@@ -6,6 +6,7 @@ import { isUniqueViolation } from "../lib/db-errors";
 import { AppError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { now } from "../lib/time";
+import { requireOwnAvatar } from "../media/access";
 import { chatRoom } from "../rooms/client";
 import { type ChatType, DEFAULT_PERMISSIONS, type MemberPermissions } from "../rooms/types";
 import { assertNotBlocked } from "../social/blocks";
@@ -188,7 +189,8 @@ export async function getChat(db: Database, env: RoomEnv, access: ChatAccess) {
 
 /**
  * Change a group's or channel's info and settings. name, description and avatar need the
- * `changeInfo` permission; isPublic, slow mode and default permissions need an admin. The room
+ * `changeInfo` permission (the avatar must be the caller's own `avatar` upload, else
+ * `422 invalid_avatar`); isPublic, slow mode and default permissions need an admin. The room
  * hears a chat.updated event, and a rename also leaves a `renamed` system message.
  */
 export async function updateChat(db: Database, env: RoomEnv, { chat, member }: ChatAccess, patch: ChatPatch) {
@@ -197,6 +199,7 @@ export async function updateChat(db: Database, env: RoomEnv, { chat, member }: C
   if (patch.name !== undefined || patch.description !== undefined || patch.avatarMediaId !== undefined)
     requirePermission(chat, member, "changeInfo");
   if (patch.isPublic !== undefined || patch.slowModeSeconds !== undefined || patch.permissions !== undefined) requireRole(member, "admin");
+  if (patch.avatarMediaId) await requireOwnAvatar(db, patch.avatarMediaId, actorId);
   const changes: Partial<ChatRow> = { updatedAt: now() };
   const shown: Record<string, unknown> = {};
   if (patch.name !== undefined) changes.name = shown.name = patch.name;

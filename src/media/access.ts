@@ -1,7 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { chatMembers, type MediaRow, media, mediaRefs } from "../db/schema";
-import { notFound } from "../lib/errors";
+import { AppError, notFound } from "../lib/errors";
 import type { MediaPurpose } from "./items";
 
 /**
@@ -61,4 +61,20 @@ export async function requireOwnMedia(db: Database, mediaId: string, ownerId: st
     .limit(1);
   if (!item) throw notFound("Media");
   return item;
+}
+
+/**
+ * Check an `avatarMediaId` a profile or chat is about to point at: it must be an item the caller
+ * uploaded with purpose `avatar`. Anything else (someone else's, an attachment, no such item) is
+ * `422 invalid_avatar`, so a profile can only show an image that is really readable as an avatar.
+ */
+export async function requireOwnAvatar(db: Database, mediaId: string, ownerId: string): Promise<void> {
+  const [item] = await db
+    .select({ purpose: media.purpose })
+    .from(media)
+    .where(and(eq(media.id, mediaId), eq(media.ownerId, ownerId)))
+    .limit(1);
+  if (item?.purpose !== "avatar") {
+    throw new AppError(422, "invalid_avatar", "avatarMediaId must be an image you uploaded with purpose=avatar", { mediaId });
+  }
 }

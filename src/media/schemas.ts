@@ -18,12 +18,12 @@ export const UploadHeaders = z.object({
   "content-length": z
     .string()
     .optional()
-    .openapi({ param: { name: "Content-Length", in: "header" }, description: "Required (else `411 length_required`)" }),
+    .openapi({ param: { name: "content-length", in: "header" }, description: "Required (else `411 length_required`)" }),
   "x-file-name": z
     .string()
     .max(1024)
     .optional()
-    .openapi({ param: { name: "X-File-Name", in: "header" }, description: "File name, percent-encoded UTF-8 (encodeURIComponent)" }),
+    .openapi({ param: { name: "x-file-name", in: "header" }, description: "File name, percent-encoded UTF-8 (encodeURIComponent)" }),
 });
 
 /** The signed URL's query. Optional here: a missing part is a bad signature (403), not a validation error. */

@@ -43,12 +43,13 @@ app.openapi(
     tags,
     summary: "Change my profile",
     description:
-      "Only the fields sent change; `null` clears `bio`, `avatarMediaId`, `links` or `birthday`. `avatarMediaId` is stored " +
-      "as given for now and will be checked against the media index once media uploads exist.",
+      "Only the fields sent change; `null` clears `bio`, `avatarMediaId`, `links` or `birthday`. `avatarMediaId` must be an " +
+      "image I uploaded with `POST /media?purpose=avatar` (else `422 invalid_avatar`); anyone signed in can read it " +
+      "through `GET /media/{avatarMediaId}`, which returns a signed URL.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.UpdateProfileBody) },
-    responses: { 200: json(OwnProfileResponse, "The updated profile"), ...errorResponses(400, 401, 413, 415, 503) },
+    responses: { 200: json(OwnProfileResponse, "The updated profile"), ...errorResponses(400, 401, 413, 415, 422, 503) },
   }),
   async (c) => c.json({ user: ownProfileView(await updateProfile(c.var.db, c.var.auth.userId, c.req.valid("json"))) }, 200),
 );

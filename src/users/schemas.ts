@@ -59,7 +59,7 @@ export const Birthday = z
   .openapi({ description: "YYYY-MM-DD, a real date from 1900 on, not in the future", example: "1990-04-23" });
 
 export const MediaId = z.uuid().openapi({
-  description: "Id of an uploaded image. Stored as given for now; it will be checked against the media index once media exists",
+  description: "Id of an image I uploaded with purpose `avatar` (POST /media?purpose=avatar); its URL comes from GET /media/{id}",
 });
 
 export const UpdateProfileBody = z

@@ -9,6 +9,7 @@ import { presenceRulesChanged } from "../hubs/client";
 import { isUniqueViolation } from "../lib/db-errors";
 import { AppError, notFound } from "../lib/errors";
 import { now } from "../lib/time";
+import { requireOwnAvatar } from "../media/access";
 import { readReceiptsChanged } from "../rooms/client";
 import { type Audience, loadRelation, publicProfileView } from "./visibility";
 
@@ -60,12 +61,13 @@ export async function getOwnProfile(db: Database, userId: string): Promise<UserR
 
 /**
  * Change the fields sent in `patch`; `null` clears an optional field and an empty bio counts as
- * none. `avatarMediaId` is stored as given: there is no media index to check it against yet.
+ * none. `avatarMediaId` must be the caller's own `avatar` upload (`422 invalid_avatar`).
  */
 export async function updateProfile(db: Database, userId: string, patch: ProfilePatch): Promise<UserRow> {
   const changes: Partial<typeof users.$inferInsert> = {};
   if (patch.displayName !== undefined) changes.displayName = patch.displayName;
   if (patch.bio !== undefined) changes.bio = patch.bio || null;
+  if (patch.avatarMediaId) await requireOwnAvatar(db, patch.avatarMediaId, userId);
   if (patch.avatarMediaId !== undefined) changes.avatarMediaId = patch.avatarMediaId;
   if (patch.links !== undefined) {
     changes.links = patch.links && patch.links.length > 0 ? JSON.stringify(patch.links.map(({ title, url }) => ({ title, url }))) : null;
