@@ -1,4 +1,4 @@
-// `npm run bench [-- auth|rooms|abuse …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
+// `npm run bench [-- auth|rooms|abuse|media …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
 // Each area gets its own private `wrangler dev` (see server.mjs) or uses BENCH_URL, prints its
 // tables and rewrites its own section of bench/RESULTS.md, leaving the other sections as they are.
 // Servers are stopped on success, failure, Ctrl-C and timeout.
@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { abuseSection, runAbuse } from "./abuse.mjs";
 import { runAuthBench } from "./auth.mjs";
 import { writeSection } from "./lib.mjs";
+import { runMediaBench } from "./media.mjs";
 import { roomsServerOptions, runRoomsBench } from "./rooms.mjs";
 import { PROD_VARS, ROOT, startServer } from "./server.mjs";
 
@@ -53,6 +54,22 @@ const AREAS = {
       const bare = await startServer("abuse-bare", { worker: "bare", vars: {}, port: 8794 });
       try {
         return { markdown: abuseSection(await runAbuse(server, bare)), warnings: [] };
+      } finally {
+        await bare.stop();
+      }
+    },
+  },
+  media: {
+    title: "Media",
+    minutes: 15,
+    server: () => ({ name: "media", vars: {}, port: 8793 }),
+    target:
+      "two private `wrangler dev`s on 127.0.0.1: the app (snapshot of src/, fresh local D1/KV/DO/R2 state, development argon2 cost) " +
+      "and the bare Worker of bench/bare (its `/r2/{key}` routes: R2 put and get with nothing else)",
+    run: async (server) => {
+      const bare = await startServer("media-bare", { worker: "bare", vars: {}, port: 8792 });
+      try {
+        return await runMediaBench(server, bare);
       } finally {
         await bare.stop();
       }

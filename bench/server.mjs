@@ -89,7 +89,7 @@ function groupCpuSeconds(pgid) {
 }
 
 /**
- * Returns `{ baseUrl, stop(), external, reloads(), stateDir, cpuSeconds() }`. Starts wrangler dev unless BENCH_URL
+ * Returns `{ baseUrl, stop(), external, reloads(), stateDir, pid, cpuSeconds() }` (`pid`: the wrangler process). Starts wrangler dev unless BENCH_URL
  * is set (for the app); `stop` kills wrangler's whole process group and is safe to call twice. `vars` are passed
  * as `--var` (default: production argon2id); `worker` runs a bench-only Worker of BENCH_WORKERS (`"bare"`,
  * `"argon2"`) instead of the app; `gitRef` runs the app as it was at that commit (`git archive`);
@@ -174,7 +174,17 @@ export async function startServer(
   }
   // Should stay 0: wrangler dev reloads the Worker when the (snapshot) sources change.
   const reloads = () => (readFileSync(logFile, "utf8").match(/Reloading local server/g) ?? []).length;
-  return { baseUrl, external: false, stop, logFile, reloads, stateDir, inspectorPort, cpuSeconds: () => groupCpuSeconds(child.pid) };
+  return {
+    baseUrl,
+    external: false,
+    stop,
+    logFile,
+    reloads,
+    stateDir,
+    inspectorPort,
+    pid: child.pid,
+    cpuSeconds: () => groupCpuSeconds(child.pid),
+  };
 }
 
 /**
