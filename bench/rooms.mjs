@@ -247,7 +247,7 @@ function rowsSection({ rows: r, seconds, command }) {
       .join(", ");
   const measured = (key) => (r[key] ? [[r[key].label, r[key].rowsRead, r[key].rowsWritten, plan(r[key])]] : []);
   const lines = [
-    ...["list_10", "list_1000", "membership", "membership_miss", "chat_member"].flatMap(measured),
+    ...["list_10", "list_1000", "membership", "membership_miss", "chat_member", "story_feed_10", "story_feed_500"].flatMap(measured),
     ...(r.send
       ? [
           [
