@@ -106,6 +106,7 @@ describe("account deletion", () => {
   it("expires the erased author's stories at once (the sweep takes their media) and removes the erased viewer's views", async () => {
     const [author, viewer, other] = [await signUp(), await signUp(), await signUp()];
     const { story, mediaId } = await imageStory(author, 70);
+    const textStory = await postStory(author);
     const others = await postStory(other);
     for (const id of [story.id, others.id]) expect((await view(viewer, id)).status).toBe(204);
 
@@ -114,11 +115,14 @@ describe("account deletion", () => {
     expect((await api("GET", `${S}/${others.id}`, { token: other.accessToken })).body.story.viewCount).toBe(0);
 
     expect((await api("DELETE", "/api/v1/users/me", { token: author.accessToken, body: { password: author.password } })).status).toBe(204);
-    const row = await env.DB.prepare("SELECT expires_at FROM stories WHERE id = ?").bind(story.id).first<{ expires_at: number }>();
-    expect(row!.expires_at).toBeLessThanOrEqual(Date.now());
-    expect((await api("GET", `${S}/${story.id}`, { token: other.accessToken })).status).toBe(404);
-    await runCron(Date.now() + 1);
+    // The image story's file went with the account's media (and its row with the file); the text
+    // story is expired at once, hidden everywhere, and the sweep removes it.
     expect(await count("stories", "id", [story.id])).toBe(0);
     expect(await env.MEDIA.head(`media/${mediaId}`)).toBeNull();
+    const row = await env.DB.prepare("SELECT expires_at FROM stories WHERE id = ?").bind(textStory.id).first<{ expires_at: number }>();
+    expect(row!.expires_at).toBeLessThanOrEqual(Date.now());
+    for (const id of [story.id, textStory.id]) expect((await api("GET", `${S}/${id}`, { token: other.accessToken })).status).toBe(404);
+    await runCron(Date.now() + 1);
+    expect(await count("stories", "id", [story.id, textStory.id])).toBe(0);
   });
 });
