@@ -1,4 +1,10 @@
-import { createExecutionContext, createScheduledController, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createScheduledController,
+  runDurableObjectAlarm,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
@@ -200,14 +206,65 @@ describe("tus offsets, termination, types and expiry", () => {
     expect(await sha256Hex(await stored(idOf(url)))).toBe(await sha256Hex(bytes));
   });
 
-  it("one PATCH at a time: a second while one runs is 423", async () => {
+  it("a PATCH while an older one is still received ends the older one, keeping what it brought", async () => {
     const user = await signUp();
-    const url = (await create(user.accessToken, 100)).headers.get("Location")!;
+    const url = (await create(user.accessToken, 300)).headers.get("Location")!;
     const stub = env.UPLOAD_SESSION.get(env.UPLOAD_SESSION.idFromName(idOf(url)));
-    await runInDurableObject(stub, (instance: UploadSession) => {
-      (instance as unknown as { busy: boolean }).busy = true;
+    await runInDurableObject(stub, async (instance: UploadSession) => {
+      // The old PATCH: 100 bytes, then its connection hangs (the reader asks for more, nothing comes).
+      let pulls = 0;
+      let hung!: () => void;
+      const hanging = new Promise<void>((r) => (hung = r));
+      const old = new ReadableStream<Uint8Array>(
+        {
+          pull(controller) {
+            pulls += 1;
+            if (pulls === 1) controller.enqueue(new Uint8Array(100).fill(1));
+            else hung();
+            return pulls === 1 ? undefined : new Promise<void>(() => undefined);
+          },
+        },
+        { highWaterMark: 0 },
+      );
+      const first = instance.append(user.id, 0, old);
+      await hanging;
+      // The client gave up on it and resumes at 0: the old PATCH ends first, so 0 is stale now.
+      const stale = await instance.append(user.id, 0, new Blob([new Uint8Array(300)]).stream());
+      expect(stale).toMatchObject({ ok: false, error: { status: 409, code: "offset_mismatch", details: { offset: 100 } } });
+      expect(await first).toMatchObject({ ok: true, value: { offset: 100 } });
+      const rest = await instance.append(user.id, 100, new Blob([new Uint8Array(200).fill(2)]).stream());
+      expect(rest).toMatchObject({ ok: true, value: { offset: 300, complete: true } });
     });
-    expectError(await patch(user.accessToken, url, 0, new Uint8Array(10)), 423, "upload_busy");
+    const bytes = await stored(idOf(url));
+    expect(bytes.subarray(0, 100).every((b) => b === 1) && bytes.subarray(100).every((b) => b === 2)).toBe(true);
+  });
+
+  it("termination during a PATCH ends both cleanly: no state left, no 5xx", async () => {
+    const user = await signUp();
+    const url = (await create(user.accessToken, PART + 10)).headers.get("Location")!;
+    const stub = env.UPLOAD_SESSION.get(env.UPLOAD_SESSION.idFromName(idOf(url)));
+    await runInDurableObject(stub, async (instance: UploadSession, state) => {
+      let hung!: () => void;
+      const hanging = new Promise<void>((r) => (hung = r));
+      let pulls = 0;
+      const body = new ReadableStream<Uint8Array>(
+        {
+          pull(controller) {
+            pulls += 1;
+            if (pulls === 1) return controller.enqueue(new Uint8Array(1000));
+            hung();
+            return new Promise<void>(() => undefined);
+          },
+        },
+        { highWaterMark: 0 },
+      );
+      const patching = instance.append(user.id, 0, body);
+      await hanging;
+      expect(await instance.terminate()).toEqual({ length: PART + 10, complete: false });
+      expect((await patching).ok).toBe(true);
+      expect(state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table'").toArray()).toEqual([]);
+    });
+    expect((await tus("HEAD", url, user.accessToken)).status).toBe(404);
   });
 
   it("termination aborts the upload, frees the reserved bytes and forgets it", async () => {
@@ -248,6 +305,38 @@ describe("tus offsets, termination, types and expiry", () => {
     const empty = await create(user.accessToken, 0);
     expect(empty.status).toBe(201);
     expect(await mediaRow(idOf(empty.headers.get("Location")!))).toMatchObject({ size: 0, sha256: await sha256Hex(new Uint8Array(0)) });
+  });
+
+  it("a wrong type cannot slip in by finishing the upload some other way (too long, empty)", async () => {
+    const user = await signUp();
+    const meta = `filetype ${b64("image/png")},purpose ${b64("avatar")}`;
+    const url = (await create(user.accessToken, 199, meta)).headers.get("Location")!;
+    const html = new TextEncoder().encode("<html><script>alert(1)</script>".padEnd(200, " "));
+    expectError(await patch(user.accessToken, url, 0, html), 415, "media_type_mismatch");
+    expect((await tus("HEAD", url, user.accessToken)).status).toBe(404);
+    expect(await mediaRow(idOf(url))).toBeNull();
+    expect(await env.MEDIA.head(`media/${idOf(url)}`)).toBeNull();
+    expectError(await create(user.accessToken, 0, meta), 415, "media_type_mismatch");
+    expect(await usage(user.id)).toBe(0);
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM media WHERE owner_id = ?").bind(user.id).first("n")).toBe(0);
+  });
+
+  it("a finished upload that never became an item (its object forgot it) is still cleaned up by the hourly job", async () => {
+    const user = await signUp();
+    const url = (await create(user.accessToken, 10)).headers.get("Location")!;
+    // 25 bytes for 10: the first 10 complete the file, the answer is 413, no item is made yet.
+    expectError(await patch(user.accessToken, url, 0, new Uint8Array(25).fill(7)), 413, "upload_too_long");
+    const stub = env.UPLOAD_SESSION.get(env.UPLOAD_SESSION.idFromName(idOf(url)));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await env.DB.prepare("UPDATE uploads SET expires_at = ? WHERE id = ?")
+      .bind(Date.now() - 1, idOf(url))
+      .run();
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "0 * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(await env.MEDIA.head(`media/${idOf(url)}`)).toBeNull();
+    expect(await usage(user.id)).toBe(0);
+    expect(await uploadRow(idOf(url))).toBeNull();
   });
 
   it("bytes past the declared length are refused and not kept", async () => {

@@ -33,7 +33,6 @@ const ERROR_TEXT: Record<number, string> = {
     "(`unsupported_media_type`) or content that is not the declared type (`media_type_mismatch`)",
   416: "Range not satisfiable (`range_not_satisfiable`, `Content-Range: bytes */size`)",
   422: "Well-formed, but a referenced item does not fit the operation (the code says why)",
-  423: "Locked (tus: another PATCH to the upload is in progress, `upload_busy`; retry)",
   429: "Rate limited (`rate_limited`) or locked out (`too_many_attempts`); see `Retry-After`",
   503:
     "Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be " +

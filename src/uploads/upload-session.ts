@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Bindings } from "../env";
 import { AppError } from "../lib/errors";
 import { type RpcResult, rpcResult } from "../lib/rpc-result";
+import { concat, split } from "./chunks";
 import { type UploadRecord, UploadStore } from "./upload-store";
 
 /**
@@ -40,12 +41,14 @@ const notFound = () => new AppError(404, "not_found", "Upload not found");
  * PATCH, every full part goes to R2 at once, and what is left when the PATCH ends (or its
  * connection drops) is kept in the object's SQLite as the tail. The offset it reports is what is
  * durable, so a client that resumes with HEAD + PATCH at that offset loses nothing, and a PATCH at
- * any other offset is refused (409) before a byte is read. One PATCH at a time (423 while one
- * runs). The Worker checks auth, quota and types; this object only handles bytes.
+ * any other offset is refused (409) before a byte is read. One PATCH at a time: a new one (or a
+ * termination) first ends the one in progress, keeping what it brought, as a client that lost its
+ * connection would want. The Worker checks auth, quota and types; this object only handles bytes.
  */
 export class UploadSession extends DurableObject<Bindings> {
   private store: UploadStore;
-  private busy = false;
+  /** The PATCH being received: a newer request for this upload ends it first (see takeOver). */
+  private active: { reader: ReadableStreamDefaultReader<Uint8Array>; done: Promise<unknown> } | null = null;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -71,21 +74,28 @@ export class UploadSession extends DurableObject<Bindings> {
 
   /** The upload's state for its owner (404 for anyone else, and for no such upload). */
   inspect(ownerId: string): Promise<RpcResult<UploadStatus>> {
-    return rpcResult(() => this.status(this.owned(ownerId)));
+    return rpcResult(async () => {
+      const upload = this.owned(ownerId);
+      // Every byte is in but R2 did not assemble them (it failed last time): try again now.
+      if (!upload.complete && this.offset() === upload.length) await this.finish(upload);
+      return this.status(this.store.record()!);
+    });
   }
 
   /**
-   * Append `body` at `offset`. Refused unless `offset` is the current one (409) and no other
-   * PATCH is running (423); bytes past the declared length are refused (413) after keeping what
-   * fits. When the last byte arrives the multipart upload is completed.
+   * Append `body` at `offset`. A PATCH still running for this upload (a connection the client
+   * gave up on, e.g. after switching networks) is ended first, keeping what it brought; then
+   * `offset` must be the current one (409). Bytes past the declared length are refused (413)
+   * after keeping what fits. When the last byte arrives the multipart upload is completed.
    */
   append(ownerId: string, offset: number, body: ReadableStream<Uint8Array>): Promise<RpcResult<UploadStatus>> {
     return rpcResult(async () => {
       let upload: UploadRecord;
       try {
+        this.owned(ownerId);
+        await this.takeOver();
         upload = this.owned(ownerId);
         if (upload.complete) throw new AppError(409, "upload_complete", "This upload is complete");
-        if (this.busy) throw new AppError(423, "upload_busy", "Another PATCH to this upload is in progress; retry shortly");
         const current = this.offset();
         if (offset !== current) {
           throw new AppError(409, "offset_mismatch", `Upload-Offset must be ${current}`, { offset: current });
@@ -94,20 +104,27 @@ export class UploadSession extends DurableObject<Bindings> {
         await body.cancel().catch(() => undefined);
         throw err;
       }
-      this.busy = true;
+      const reader = body.getReader();
+      const receiving = this.receive(upload, reader);
+      const active = { reader, done: receiving.catch(() => undefined) };
+      this.active = active;
       try {
-        const tooLong = await this.receive(upload, body);
+        const tooLong = await receiving;
         if (this.offset() === upload.length) await this.finish(upload);
         if (tooLong) throw new AppError(413, "upload_too_long", `The upload is ${upload.length} bytes; the extra bytes were not kept`);
         return this.status(this.store.record()!);
       } finally {
-        this.busy = false;
+        if (this.active === active) this.active = null;
       }
     });
   }
 
-  /** Abort the multipart upload and forget everything (termination, expiry). Returns the declared length, or null. */
+  /**
+   * Abort the multipart upload and forget everything (termination, expiry), after ending a PATCH
+   * in progress. Returns the declared length, or null when there is no upload.
+   */
   async terminate(): Promise<{ length: number; complete: boolean } | null> {
+    await this.takeOver();
     const upload = this.store.record();
     if (!upload) return null;
     if (!upload.complete) {
@@ -115,16 +132,32 @@ export class UploadSession extends DurableObject<Bindings> {
         .abort()
         .catch(() => undefined);
     }
-    await this.ctx.storage.deleteAll();
-    // deleteAll drops the tables too: start over empty, so later requests find no upload (404).
-    this.store = new UploadStore(this.ctx.storage.sql);
+    await this.forget();
     return { length: upload.length, complete: upload.complete };
+  }
+
+  /** End the PATCH in progress, if any, and wait until what it received is stored. */
+  private async takeOver(): Promise<void> {
+    const active = this.active;
+    if (!active) return;
+    await active.reader.cancel().catch(() => undefined);
+    await active.done;
+  }
+
+  /** Drop every row (the tables too): later requests find no upload (404), and an idle object stores nothing. */
+  private async forget(): Promise<void> {
+    await this.ctx.storage.deleteAll();
+    this.store = new UploadStore(this.ctx.storage.sql);
   }
 
   // --- bytes ------------------------------------------------------------------------------
 
-  /** Read the body into parts; keep the remainder as the tail. Returns whether the body ran past the length. */
-  private async receive(upload: UploadRecord, body: ReadableStream<Uint8Array>): Promise<boolean> {
+  /**
+   * Read the body into parts; keep the remainder as the tail. Returns whether the body ran past
+   * the length. A body that breaks off (the connection dropped, or a newer PATCH took over) keeps
+   * what arrived; R2 refusing a part is `503 storage_unavailable` (the bytes stay in the tail).
+   */
+  private async receive(upload: UploadRecord, reader: ReadableStreamDefaultReader<Uint8Array>): Promise<boolean> {
     const multipart = this.env.MEDIA.resumeMultipartUpload(upload.r2Key, upload.multipartId);
     const stored = this.store.partsTotal();
     let nextPart = stored.count + 1;
@@ -134,13 +167,35 @@ export class UploadSession extends DurableObject<Bindings> {
     let pendingBytes = pending.reduce((n, c) => n + c.byteLength, 0);
     // The head covers the file's first bytes that are durable (a crash may have left more).
     let head = upload.head.subarray(0, Math.min(upload.head.byteLength, offset + pendingBytes));
-    const reader = body.getReader();
     let tooLong = false;
+    const storeFullParts = async () => {
+      while (pendingBytes >= PART_SIZE) {
+        const [part, rest] = split(pending, PART_SIZE);
+        let etag: string;
+        try {
+          etag = (await multipart.uploadPart(nextPart, concat(part))).etag;
+        } catch (err) {
+          console.error(JSON.stringify({ level: "error", msg: "R2 part upload failed", part: nextPart, error: String(err) }));
+          throw new AppError(503, "storage_unavailable", "Storage refused a part; HEAD and retry from Upload-Offset");
+        }
+        this.store.addPart(nextPart, etag, PART_SIZE);
+        nextPart += 1;
+        offset += PART_SIZE;
+        pending = rest;
+        pendingBytes -= PART_SIZE;
+      }
+    };
     try {
+      await storeFullParts();
       for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        let chunk = value;
+        let read: ReadableStreamReadResult<Uint8Array>;
+        try {
+          read = await reader.read();
+        } catch {
+          break; // the connection dropped mid-PATCH: keep what arrived; the client resumes from HEAD
+        }
+        if (read.done) break;
+        let chunk = read.value;
         const room = upload.length - offset - pendingBytes;
         if (chunk.byteLength > room) {
           chunk = chunk.subarray(0, room);
@@ -149,25 +204,18 @@ export class UploadSession extends DurableObject<Bindings> {
         if (head.byteLength < HEAD_BYTES) head = concat([head, chunk.subarray(0, HEAD_BYTES - head.byteLength)]);
         pending.push(chunk);
         pendingBytes += chunk.byteLength;
-        while (pendingBytes >= PART_SIZE) {
-          const [part, rest] = split(pending, PART_SIZE);
-          const uploaded = await multipart.uploadPart(nextPart, concat(part));
-          this.store.addPart(nextPart, uploaded.etag, PART_SIZE);
-          nextPart += 1;
-          offset += PART_SIZE;
-          pending = rest;
-          pendingBytes -= PART_SIZE;
-        }
+        await storeFullParts();
         if (tooLong) {
           await reader.cancel().catch(() => undefined);
           break;
         }
       }
-    } catch {
-      // The connection dropped mid-PATCH: keep what arrived; the client resumes from HEAD.
     } finally {
-      this.store.setTail(pending);
-      this.store.setHead(head);
+      // Only while the upload exists: a termination may have forgotten it meanwhile.
+      if (this.store.record()) {
+        this.store.setTail(pending);
+        this.store.setHead(head);
+      }
     }
     return tooLong;
   }
@@ -175,12 +223,15 @@ export class UploadSession extends DurableObject<Bindings> {
   /** The last byte arrived: the tail becomes the last part and R2 assembles the object. */
   private async finish(upload: UploadRecord): Promise<void> {
     const multipart = this.env.MEDIA.resumeMultipartUpload(upload.r2Key, upload.multipartId);
-    const tail = this.store.tail();
+    let tail = this.store.tail();
     const parts = this.store.parts();
-    if (tail.length > 0 || parts.length === 0) {
+    // The tail is under a part's size, unless parts failed to upload before: cut it to size.
+    while (tail.length > 0 || parts.length === 0) {
+      const [part, rest] = split(tail, PART_SIZE);
       const partNumber = parts.length + 1;
-      const uploaded = await multipart.uploadPart(partNumber, concat(tail));
+      const uploaded = await multipart.uploadPart(partNumber, concat(part));
       parts.push({ partNumber, etag: uploaded.etag });
+      tail = rest;
     }
     await multipart.complete(parts);
     await this.markComplete(upload.expiresAt);
@@ -197,9 +248,7 @@ export class UploadSession extends DurableObject<Bindings> {
 
   /** A finished upload's state is dropped at its expiry (unfinished ones are ended by the hourly job, which frees their quota). */
   override async alarm(): Promise<void> {
-    if (!this.store.record()?.complete) return;
-    await this.ctx.storage.deleteAll();
-    this.store = new UploadStore(this.ctx.storage.sql);
+    if (this.store.record()?.complete) await this.forget();
   }
 
   // --- state ------------------------------------------------------------------------------
@@ -227,33 +276,4 @@ export class UploadSession extends DurableObject<Bindings> {
       head: upload.head,
     };
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
-
-/** The first `bytes` of `chunks`, and the rest. */
-function split(chunks: Uint8Array[], bytes: number): [Uint8Array[], Uint8Array[]] {
-  const first: Uint8Array[] = [];
-  let need = bytes;
-  let i = 0;
-  for (; i < chunks.length && need > 0; i++) {
-    const c = chunks[i]!;
-    if (c.byteLength <= need) {
-      first.push(c);
-      need -= c.byteLength;
-    } else {
-      first.push(c.subarray(0, need));
-      return [first, [c.subarray(need), ...chunks.slice(i + 1)]];
-    }
-  }
-  return [first, chunks.slice(i)];
 }

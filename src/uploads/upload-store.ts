@@ -54,11 +54,15 @@ interface UploadRow {
 }
 
 export class UploadStore {
+  /** Whether the tables exist: they are made by `create`, so an object asked about an unknown id stores nothing. */
+  private hasTables: boolean;
+
   constructor(private readonly sql: SqlStorage) {
-    sql.exec(SCHEMA);
+    this.hasTables = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'upload'").toArray().length > 0;
   }
 
   record(): UploadRecord | null {
+    if (!this.hasTables) return null;
     const row = this.sql.exec<UploadRow>("SELECT * FROM upload WHERE id = 1").toArray()[0];
     if (!row) return null;
     return {
@@ -76,6 +80,8 @@ export class UploadStore {
   }
 
   create(r: Omit<UploadRecord, "head" | "complete">): void {
+    this.sql.exec(SCHEMA);
+    this.hasTables = true;
     this.sql.exec(
       "INSERT INTO upload (id, upload_id, owner_id, length, r2_key, multipart_id, metadata, created_at, expires_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
       r.uploadId,

@@ -122,8 +122,9 @@ app.openapi(
 const PATCH_TEXT =
   "Appends the body (`Content-Type: application/offset+octet-stream`) at `Upload-Offset`, which must equal the stored " +
   "offset (`409 offset_mismatch`, details.offset). A dropped connection keeps what arrived: HEAD, then PATCH from there. " +
-  "One PATCH at a time (`423 upload_busy`). Once the file's first bytes are in, a declared image, video, audio or PDF type " +
-  "must match them (`415 media_type_mismatch`, and the upload ends). After the last byte the file is a media item with the upload's id.";
+  "A PATCH while an older one is still received ends the older one first (what it brought is kept). The file's first " +
+  "4,100 bytes are read ahead: a declared image, video, audio or PDF type must match them (`415 media_type_mismatch`, and " +
+  "the upload ends). `503 storage_unavailable` when storage refuses a part (HEAD and retry). After the last byte the file is a media item with the upload's id.";
 
 /** PATCH and its POST override share one documentation. */
 const appendRoute = (method: "patch" | "post", operationId: string, summary: string, description: string) =>
@@ -139,7 +140,7 @@ const appendRoute = (method: "patch" | "post", operationId: string, summary: str
     request: { params: UploadId, headers: TusRequestHeaders },
     responses: {
       204: tusReply("Stored; `Upload-Offset` is the new offset"),
-      ...errorResponses(400, 401, 404, 409, 410, 412, 413, 415, 423, 503),
+      ...errorResponses(400, 401, 404, 409, 410, 412, 413, 415, 503),
     },
   });
 

@@ -1,18 +1,17 @@
-import { eq, lte } from "drizzle-orm";
+import { eq, lte, sql } from "drizzle-orm";
 import type { Database as Db } from "../../db/client";
-import { uploads } from "../../db/schema";
+import { media, uploads } from "../../db/schema";
 import type { Bindings } from "../../env";
-import { isUniqueViolation } from "../../lib/db-errors";
 import { AppError } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { unwrap } from "../../lib/rpc-result";
 import { DAY } from "../../lib/time";
+import { concat } from "../../uploads/chunks";
 import { uploadSession } from "../../uploads/client";
 import { HEAD_BYTES, type UploadStatus } from "../../uploads/upload-session";
 import {
   checkLeadingBytes,
   checkUploadAllowed,
-  createMediaItem,
   MEDIA_PURPOSES,
   type MediaPurpose,
   mediaKey,
@@ -53,27 +52,34 @@ export function declaredUpload(metadataHeader: string | undefined, length: numbe
  */
 export async function createUpload(db: Db, env: Bindings, ownerId: string, length: number, metadata: string | undefined) {
   const declared = declaredUpload(metadata, length);
+  // An empty file can be no image, video, audio or PDF: refused before anything is stored.
+  if (length === 0) await checkLeadingBytes(declared.mimeType, new Uint8Array(0));
   const id = newId();
   const createdAt = Date.now();
   const expiresAt = createdAt + UPLOAD_TTL_MS;
   await reserveStorage(db, env, ownerId, length);
   try {
     await db.insert(uploads).values({ id, ownerId, purpose: declared.purpose, length, createdAt, expiresAt });
+  } catch (err) {
+    await releaseStorage(db, ownerId, length);
+    throw err;
+  }
+  try {
     const status = unwrap(
       await uploadSession(env, id).create({ uploadId: id, ownerId, length, r2Key: mediaKey(id), metadata: metadata ?? "", expiresAt }),
     );
     if (status.complete) await finishUpload(db, env, id, ownerId, status);
     return { id, status };
   } catch (err) {
-    await db.delete(uploads).where(eq(uploads.id, id));
-    await releaseStorage(db, ownerId, length);
+    await endUpload(db, env, id, ownerId);
     throw err;
   }
 }
 
 /**
- * Append a PATCH body at `offset`. Once the file's first bytes are in, its type is checked (a
- * mismatch ends the upload: 415 and nothing kept); when the last byte is in, it becomes a media item.
+ * Append a PATCH body at `offset`. While the file's first bytes are not all in, they are read
+ * here first and checked against the declared type (a mismatch ends the upload: 415, nothing
+ * kept, the rest of the body never read); when the last byte is in, the file becomes a media item.
  */
 export async function appendToUpload(
   db: Db,
@@ -83,10 +89,55 @@ export async function appendToUpload(
   offset: number,
   body: ReadableStream<Uint8Array>,
 ): Promise<UploadStatus> {
-  const status = unwrap(await uploadSession(env, id).append(ownerId, offset, body));
+  const checked = offset < HEAD_BYTES ? await checkedBody(db, env, id, ownerId, offset, body) : body;
+  const status = unwrap(await uploadSession(env, id).append(ownerId, offset, checked));
   await checkHead(db, env, id, ownerId, status);
   if (status.complete) await finishUpload(db, env, id, ownerId, status);
   return status;
+}
+
+/**
+ * The body, with the bytes that complete the file's head read ahead and checked: the same bytes
+ * are then passed on first. Anything the upload's object would refuse (a wrong offset, a finished
+ * upload) is passed through untouched for it to answer.
+ */
+async function checkedBody(db: Db, env: Bindings, id: string, ownerId: string, offset: number, body: ReadableStream<Uint8Array>) {
+  const before = unwrap(await uploadSession(env, id).inspect(ownerId));
+  if (before.complete || before.offset !== offset) return body;
+  const need = Math.min(HEAD_BYTES, before.length) - offset;
+  const reader = body.getReader();
+  const ahead: Uint8Array[] = [];
+  let got = 0;
+  while (got < need) {
+    const read = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+    if (read.done) break;
+    ahead.push(read.value);
+    got += read.value.byteLength;
+  }
+  if (got >= need) {
+    const { mimeType } = declaredUpload(before.metadata, before.length);
+    try {
+      await checkLeadingBytes(mimeType, concat([before.head.subarray(0, offset), ...ahead]).subarray(0, HEAD_BYTES));
+    } catch (err) {
+      await reader.cancel().catch(() => undefined);
+      await endUpload(db, env, id, ownerId);
+      throw err;
+    }
+  }
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = ahead.shift();
+      if (next) return controller.enqueue(next);
+      try {
+        const read = await reader.read();
+        if (read.done) controller.close();
+        else controller.enqueue(read.value);
+      } catch (err) {
+        controller.error(err);
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
 }
 
 /** HEAD: the upload's offset for its owner; a finished upload whose media item is missing (a lost response) is finished again. */
@@ -106,17 +157,18 @@ export async function terminateUpload(db: Db, env: Bindings, id: string, ownerId
 }
 
 /**
- * Forget an upload. An upload still in the D1 index holds its reservation: its bytes (whole or
- * partial) are deleted and the reservation freed. One that already became a media item keeps it.
- * Returns the bytes freed.
+ * Forget an upload: claim its row in the D1 index (whoever deletes it owns the outcome), end its
+ * object (aborting an unfinished multipart upload), delete its bytes and free its reservation.
+ * An upload that already became a media item has no index row: nothing is touched. Returns the
+ * bytes freed.
  */
 async function endUpload(db: Db, env: Bindings, id: string, ownerId: string): Promise<number> {
-  const ended = await uploadSession(env, id).terminate();
-  const indexed = await db.delete(uploads).where(eq(uploads.id, id)).returning({ length: uploads.length });
-  if (indexed.length === 0) return 0;
-  if (ended?.complete) await env.MEDIA.delete(mediaKey(id));
-  await releaseStorage(db, ownerId, indexed[0]!.length);
-  return indexed[0]!.length;
+  const claimed = await db.delete(uploads).where(eq(uploads.id, id)).returning({ length: uploads.length });
+  await uploadSession(env, id).terminate();
+  if (claimed.length === 0) return 0;
+  await env.MEDIA.delete(mediaKey(id));
+  await releaseStorage(db, ownerId, claimed[0]!.length);
+  return claimed[0]!.length;
 }
 
 /** The declared type must match the file's first bytes, as soon as they are in. */
@@ -132,21 +184,39 @@ async function checkHead(db: Db, env: Bindings, id: string, ownerId: string, sta
 }
 
 /**
- * The finished file becomes a media item, once: the upload leaves the D1 index in the same step,
- * so its reservation now belongs to the item (and a HEAD after the item was deleted finds nothing
- * to redo). A second call, or one racing it, finds the index row gone or the item there.
+ * The finished file becomes a media item, once. Its type is checked against its first bytes
+ * (whatever path finished it: the last PATCH, a HEAD, an empty file), its hash computed, and
+ * then one D1 transaction inserts the item only while the upload is still indexed and removes the
+ * index row: the reservation passes to the item. A termination or sweep that claimed the row
+ * first wins (no item); a second finish finds no row and does nothing.
  */
 async function finishUpload(db: Db, env: Bindings, id: string, ownerId: string, status: UploadStatus): Promise<void> {
   const pending = await db.select({ id: uploads.id }).from(uploads).where(eq(uploads.id, id)).get();
   if (!pending) return;
   const declared = declaredUpload(status.metadata, status.length);
-  const sha256 = await sha256OfObject(env, mediaKey(id));
   try {
-    await createMediaItem(db, env, { id, ownerId, ...declared, size: status.length, sha256 });
+    await checkLeadingBytes(declared.mimeType, status.head);
   } catch (err) {
-    if (!isUniqueViolation(err)) throw err;
+    await endUpload(db, env, id, ownerId);
+    throw err;
   }
-  await db.delete(uploads).where(eq(uploads.id, id));
+  const sha256 = await sha256OfObject(env, mediaKey(id));
+  const fromIndex = db
+    .select({
+      id: uploads.id,
+      ownerId: uploads.ownerId,
+      purpose: uploads.purpose,
+      mimeType: sql<string>`${declared.mimeType}`.as("mime_type"),
+      size: uploads.length,
+      sha256: sql<string>`${sha256}`.as("sha256"),
+      fileName: sql<string | null>`${declared.fileName}`.as("file_name"),
+      r2Key: sql<string>`${mediaKey(id)}`.as("r2_key"),
+      createdAt: sql<number>`${Date.now()}`.as("created_at"),
+      attachedAt: sql<number | null>`NULL`.as("attached_at"),
+    })
+    .from(uploads)
+    .where(eq(uploads.id, id));
+  await db.batch([db.insert(media).select(fromIndex), db.delete(uploads).where(eq(uploads.id, id))]);
 }
 
 /** Hex SHA-256 of an R2 object, streamed through the runtime's digest (the file is never in memory whole). */
