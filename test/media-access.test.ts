@@ -149,6 +149,23 @@ describe("signed content URLs", () => {
   });
 });
 
+describe("a signed URL carries its signer's rights", () => {
+  it("stops serving at once when the signer is suspended or banned, and again after restore", async () => {
+    const [owner, member] = await Promise.all([signUp(), signUp()]);
+    const { item } = await attachedInGroup(owner, [member]);
+    const url = (await getMedia(member, item.id)).body.media.url as string;
+    expect((await fetchContent(url)).status).toBe(200);
+    for (const status of ["suspended", "banned"]) {
+      await env.DB.prepare("UPDATE users SET status = ? WHERE id = ?").bind(status, member.id).run();
+      const refused = await fetchContent(url);
+      expect(refused.status).toBe(404);
+      expect(refused.bytes.byteLength).toBeLessThan(300); // the error body, not the file
+    }
+    await env.DB.prepare("UPDATE users SET status = 'active' WHERE id = ?").bind(member.id).run();
+    expect((await fetchContent(url)).bytes).toEqual(PNG);
+  });
+});
+
 describe("DELETE /media/{id}", () => {
   it("deletes an unattached item at once: R2, row and quota", async () => {
     const [owner, other] = await Promise.all([signUp(), signUp()]);

@@ -3,7 +3,7 @@
 // own drizzle query builders (`.toSQL()`) are run with `env.DB.prepare(sql).bind(...).all()`,
 // whose `meta` carries rows_read / rows_written (drizzle's `.raw()` path does not). Each result is
 // printed as a line `ROWS {json}` for bench/rows-read.mjs. Run by `npm run bench`, never `npm test`.
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { expect, test } from "vitest";
@@ -169,6 +169,13 @@ test("D1 rows read and written on the chat hot paths", async () => {
     await flushNow(); // the next flush is then ≥ 1 s away: none lands inside the measured send
     const before = await snapshot();
     expect((await send(k)).status).toBe(201);
+    // The send armed the room's flush timer (≥ 1 s out); a slow snapshot would let it fire inside
+    // this window. Disarm it: the next iteration's alarm flushes, and flushes are measured below.
+    await runInDurableObject(roomFor(env, sendChat), (room) => {
+      const r = room as unknown as { flushTimer: ReturnType<typeof setTimeout> | null };
+      if (r.flushTimer) clearTimeout(r.flushTimer);
+      r.flushTimer = null;
+    });
     await new Promise((r) => setTimeout(r, 20)); // waitUntil work (session / last-seen touches) lands
     perSend.push(diff(before, await snapshot()));
   }

@@ -79,7 +79,8 @@ async function feedCost(key: string, tag: string, contacts: number) {
       posters,
       rowsRead: authors.rowsRead + stories.rowsRead,
       rowsWritten: 0,
-      plan: [...authors.plan, ...stories.plan],
+      // The plan, shortened to the tables it reads and how (the full plan is long: one probe per rule).
+      plan: [...new Set([...authors.plan, ...stories.plan].filter((d) => /^(SEARCH|SCAN) /.test(d)).map((d) => d.replace(/ \(.*\)$/, "")))],
     })}`,
   );
 }

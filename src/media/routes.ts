@@ -1,5 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
+import type { Database } from "../db/client";
+import { users } from "../db/schema";
 import type { AppEnv } from "../env";
 import { notFound } from "../lib/errors";
 import { bearerSecurity, errorResponses, json, newRouter, noContent, publicSecurity } from "../lib/openapi";
@@ -105,7 +108,8 @@ export function mediaRoutes(auth: MiddlewareHandler<AppEnv>) {
       const at = now();
       const { userId, exp } = await verifyMediaSignature(c.env, id, c.req.valid("query"), at);
       const [item] = await c.var.db.query.media.findMany({ where: (m, { eq }) => eq(m.id, id), limit: 1 });
-      if (!item || !(await canReadMedia(c.var.db, item, userId))) throw notFound("Media");
+      // The URL carries its signer's rights: a suspended, banned or erased account's URLs stop at once.
+      if (!item || !(await signerActive(c.var.db, userId)) || !(await canReadMedia(c.var.db, item, userId))) throw notFound("Media");
       const headers = { range: c.req.header("range"), ifNoneMatch: c.req.header("if-none-match"), ifRange: c.req.header("if-range") };
       // biome-ignore lint/suspicious/noExplicitAny: a streamed body is not one of the typed JSON responses.
       return (await serveMediaContent(c.env, item, headers, exp * 1000, at)) as any;
@@ -135,4 +139,10 @@ export function mediaRoutes(auth: MiddlewareHandler<AppEnv>) {
   );
 
   return app;
+}
+
+/** Whether the account a content URL was signed for may still use it (one primary-key read). */
+async function signerActive(db: Database, userId: string): Promise<boolean> {
+  const row = await db.select({ status: users.status }).from(users).where(eq(users.id, userId)).get();
+  return row?.status === "active";
 }
