@@ -29,15 +29,15 @@ describe("who may read an item (GET /media/{id})", () => {
     const { chat, item } = await attachedInGroup(owner, [member]);
     const seen = await getMedia(member, item.id);
     expect(seen.status, seen.text).toBe(200);
-    expect(seen.body.media).toMatchObject({ id: item.id, mimeType: "image/png", size: PNG.byteLength, fileName: "pic.png" });
-    expect(seen.body.media.url).toContain(`uid=${member.id}`);
+    expect(seen.body).toMatchObject({ id: item.id, mimeType: "image/png", size: PNG.byteLength, fileName: "pic.png" });
+    expect(seen.body.url).toContain(`uid=${member.id}`);
     expectError(await getMedia(stranger, item.id), 404, "not_found");
 
     const removed = await api("DELETE", `${C}/${chat.id}/members/${member.id}`, { token: owner.accessToken });
     expect(removed.status, removed.text).toBe(204);
     expectError(await getMedia(member, item.id), 404, "not_found");
     // A URL signed while still a member stops working too.
-    expect((await fetchContent(seen.body.media.url)).status).toBe(404);
+    expect((await fetchContent(seen.body.url)).status).toBe(404);
   });
 
   it("avatars are readable by anyone signed in; bad ids 400, missing ones 404, no token 401", async () => {
@@ -153,7 +153,7 @@ describe("a signed URL carries its signer's rights", () => {
   it("stops serving at once when the signer is suspended or banned, and again after restore", async () => {
     const [owner, member] = await Promise.all([signUp(), signUp()]);
     const { item } = await attachedInGroup(owner, [member]);
-    const url = (await getMedia(member, item.id)).body.media.url as string;
+    const url = (await getMedia(member, item.id)).body.url as string;
     expect((await fetchContent(url)).status).toBe(200);
     for (const status of ["suspended", "banned"]) {
       await env.DB.prepare("UPDATE users SET status = ? WHERE id = ?").bind(status, member.id).run();

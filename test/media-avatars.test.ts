@@ -22,7 +22,7 @@ describe("avatars", () => {
 
     const seen = await getMedia(other, mine);
     expect(seen.status).toBe(200);
-    expect((await fetchContent(seen.body.media.url)).status).toBe(200);
+    expect((await fetchContent(seen.body.url)).status).toBe(200);
   });
 
   it("a chat avatar must be the changer's own avatar upload", async () => {

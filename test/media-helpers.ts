@@ -33,7 +33,7 @@ export async function uploadRaw(
 export async function upload(user: TestUser, bytes: Uint8Array, opts: UploadOptions = {}) {
   const res = await uploadRaw(user, bytes, opts);
   expect(res.status, res.text).toBe(201);
-  return res.body.media as any;
+  return res.body as any;
 }
 
 /** GET a content URL (a path with query) with optional request headers; the body as bytes. */

@@ -18,7 +18,7 @@ describe("story media", () => {
 
     const seen = await getMedia(friend, item.id);
     expect(seen.status, seen.text).toBe(200);
-    const content = await fetchContent(seen.body.media.url);
+    const content = await fetchContent(seen.body.url);
     expect(content.status).toBe(200);
     expect(content.bytes).toEqual(JPEG);
     expectError(await getMedia(stranger, item.id), 404, "not_found");
@@ -27,7 +27,7 @@ describe("story media", () => {
     await api("POST", "/api/v1/users/me/blocked", { token: author.accessToken, body: { userId: friend.id } });
     expectError(await getMedia(friend, item.id), 404, "not_found");
     // The signed URL handed out before the block no longer serves the bytes either.
-    expect((await fetchContent(seen.body.media.url)).status).toBe(404);
+    expect((await fetchContent(seen.body.url)).status).toBe(404);
   });
 
   it("cannot be deleted while a live story shows it; the story sweep removes it with the story", async () => {

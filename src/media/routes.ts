@@ -55,7 +55,7 @@ export function mediaRoutes(auth: MiddlewareHandler<AppEnv>) {
         contentLength: c.req.header("content-length"),
         body: c.req.raw.body,
       });
-      return c.json({ media: item }, 201);
+      return c.json(item, 201);
     },
   );
 
@@ -78,7 +78,7 @@ export function mediaRoutes(auth: MiddlewareHandler<AppEnv>) {
     async (c) => {
       const viewerId = c.var.auth.userId;
       const item = await requireReadableMedia(c.var.db, c.req.valid("param").id, viewerId);
-      return c.json({ media: await mediaView(c.env, item, viewerId) }, 200);
+      return c.json(await mediaView(c.env, item, viewerId), 200);
     },
   );
 

@@ -62,4 +62,4 @@ export const Media = z
   })
   .openapi("Media");
 
-export const MediaResponse = z.object({ media: Media });
+export const MediaResponse = Media;
