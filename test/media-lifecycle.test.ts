@@ -108,7 +108,7 @@ describe("hourly sweep of unattached media", () => {
     expect(await storedObjects([fresh.id, sent.id, avatar.id])).toBe(3);
     expect(await usage(owner.id)).toBe(before - OPAQUE.byteLength);
 
-    expect(await sweepUnattachedMedia(env, now)).toEqual({ items: 0, bytes: 0 });
+    expect(await sweepUnattachedMedia(env, now)).toEqual({ items: 0, bytes: 0, storyItems: 0 });
   });
 
   it("works in bounded batches", async () => {

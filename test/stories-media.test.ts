@@ -49,4 +49,20 @@ describe("story media", () => {
     expect(await storedObjects([item.id])).toBe(0);
     expect(await usage(author.id)).toBe(0);
   });
+
+  it("a story upload no story used is deleted by the hourly job after a day; one a story shows stays", async () => {
+    const author = await signUp();
+    const unused = await upload(author, JPEG, { type: "image/jpeg", purpose: "story" });
+    const shown = await upload(author, JPEG, { type: "image/jpeg", purpose: "story" });
+    await postStory(author, { type: "image", text: undefined, mediaId: shown.id });
+    await env.DB.prepare("UPDATE media SET created_at = ? WHERE id IN (?, ?)")
+      .bind(Date.now() - 25 * 3600_000, unused.id, shown.id)
+      .run();
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "0 * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(await mediaRow(unused.id)).toBeNull();
+    expect(await storedObjects([unused.id, shown.id])).toBe(1);
+    expect(await usage(author.id)).toBe(JPEG.byteLength);
+  });
 });

@@ -1,6 +1,6 @@
-import { and, eq, isNull, lt } from "drizzle-orm";
+import { and, eq, isNull, lt, sql } from "drizzle-orm";
 import { createDb } from "../db/client";
-import { media } from "../db/schema";
+import { media, stories } from "../db/schema";
 import type { Bindings } from "../env";
 import { DAY } from "../lib/time";
 import { type RemovedMedia, removeMediaWhere } from "./removal";
@@ -9,17 +9,23 @@ import { type RemovedMedia, removeMediaWhere } from "./removal";
 export const UNATTACHED_TTL_MS = DAY;
 
 /**
- * The hourly job: delete `attachment` items never attached to a message and uploaded more than
- * 24 hours before `at` (R2, D1, storage released), at most `limit` per run (oldest first; the
- * next run takes the rest). Idempotent: a second run finds nothing left to do. Walks the partial
- * index media_unattached_idx.
+ * The hourly job: delete uploads that were never used, older than 24 hours before `at` (R2, D1,
+ * storage released): `attachment` items never attached to a message (partial index
+ * media_unattached_idx) and `story` items no story ever showed (media_story_idx, then one probe
+ * of stories' media index each). At most `limit` of each per run, oldest first; the next run
+ * takes the rest. Idempotent: a second run finds nothing left to do. (An avatar never set stays:
+ * nothing indexes which chats use an avatar, so "never used" cannot be told cheaply.)
  */
-export async function sweepUnattachedMedia(env: Bindings, at: number, limit = 500): Promise<RemovedMedia> {
+export async function sweepUnattachedMedia(env: Bindings, at: number, limit = 500): Promise<RemovedMedia & { storyItems: number }> {
   const db = createDb(env.DB);
-  return removeMediaWhere(
+  const before = at - UNATTACHED_TTL_MS;
+  const attachments = await removeMediaWhere(
     db,
     env,
-    and(eq(media.purpose, "attachment"), isNull(media.attachedAt), lt(media.createdAt, at - UNATTACHED_TTL_MS))!,
+    and(eq(media.purpose, "attachment"), isNull(media.attachedAt), lt(media.createdAt, before))!,
     limit,
   );
+  const unusedStory = sql`NOT EXISTS (SELECT 1 FROM ${stories} WHERE ${stories.mediaId} = ${media.id})`;
+  const story = await removeMediaWhere(db, env, and(eq(media.purpose, "story"), lt(media.createdAt, before), unusedStory)!, limit);
+  return { items: attachments.items + story.items, bytes: attachments.bytes + story.bytes, storyItems: story.items };
 }

@@ -30,6 +30,8 @@ export const media = sqliteTable(
     index("media_owner_idx").on(t.ownerId, t.createdAt),
     // The hourly sweep: never-attached attachments older than a day.
     index("media_unattached_idx").on(t.createdAt).where(sql`${t.attachedAt} IS NULL AND ${t.purpose} = 'attachment'`),
+    // The hourly sweep: story uploads no story ever used, older than a day.
+    index("media_story_idx").on(t.createdAt).where(sql`${t.purpose} = 'story'`),
   ],
 );
 export type MediaRow = typeof media.$inferSelect;

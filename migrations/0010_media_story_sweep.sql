@@ -1,0 +1,1 @@
+CREATE INDEX `media_story_idx` ON `media` (`created_at`) WHERE "media"."purpose" = 'story';
