@@ -47,6 +47,16 @@ describe("POST /stories/{id}/view and GET /stories/{id}/views", () => {
     expectInvalid(await viewers(a, story.id, "?limit=0"), "query.limit");
   });
 
+  it("leaves out viewers blocked by, or blocking, the author since they viewed", async () => {
+    const [a, b, c, d] = [await signUp(), await signUp(), await signUp(), await signUp()];
+    const story = await postStory(a);
+    for (const v of [b, c, d]) expect((await view(v, story.id)).status).toBe(204);
+    await block(a, b);
+    await block(c, a);
+    const list = await viewers(a, story.id);
+    expect(list.body.items.map((i: any) => i.user.id)).toEqual([d.id]);
+  });
+
   it("is 404 for stories the caller may not see, and for expired ones", async () => {
     const [a, b, c] = [await signUp(), await signUp(), await signUp()];
     await setCloseFriends(a, [b]);

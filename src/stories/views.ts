@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { stories, storyViews, users } from "../db/schema";
+import { blocks, stories, storyViews, users } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { decodeCursor, page } from "../lib/pagination";
 import { iso, now } from "../lib/time";
@@ -30,8 +30,8 @@ const ViewerCursor = z.object({ t: z.number().int(), id: z.string() });
 /**
  * Who viewed my story, newest first, keyset-paginated on `story_views_recent_idx` (story_id,
  * viewed_at, viewer_id): O(page) rows and one loadRelations per page. Only the author may list
- * them: anyone else, or an expired story, answers `404 not_found`. Deleted and banned viewers are
- * left out.
+ * them: anyone else, or an expired story, answers `404 not_found`. Deleted and banned viewers, and
+ * viewers blocked by or blocking the author since, are left out.
  */
 export async function listViewers(db: Database, storyId: string, authorId: string, limit: number, cursor?: string) {
   const after = decodeCursor(cursor, ViewerCursor);
@@ -50,6 +50,9 @@ export async function listViewers(db: Database, storyId: string, authorId: strin
         eq(storyViews.storyId, storyId),
         after ? or(lt(storyViews.viewedAt, after.t), and(eq(storyViews.viewedAt, after.t), lt(storyViews.viewerId, after.id))) : undefined,
         inArray(users.status, [...VISIBLE_STATUSES]),
+        // A block either way hides the viewer, as it hides the story from them.
+        sql`NOT EXISTS (SELECT 1 FROM ${blocks} WHERE (${blocks.blockerId} = ${authorId} AND ${blocks.blockedId} = ${storyViews.viewerId})
+          OR (${blocks.blockerId} = ${storyViews.viewerId} AND ${blocks.blockedId} = ${authorId}))`,
       ),
     )
     .orderBy(desc(storyViews.viewedAt), desc(storyViews.viewerId))
