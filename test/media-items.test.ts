@@ -6,8 +6,8 @@ import {
   AVATAR_MAX_BYTES,
   checkLeadingBytes,
   checkUploadAllowed,
-  createMediaItem,
   mediaKey,
+  mediaView,
   releaseStorage,
   reserveStorage,
   SMALL_UPLOAD_MAX_BYTES,
@@ -116,25 +116,27 @@ describe("sanitizeFileName", () => {
   });
 });
 
-describe("createMediaItem", () => {
-  it("stores the row and returns the owner's view with a signed URL", async () => {
+describe("mediaView", () => {
+  it("answers the item with a URL signed for the viewer, valid 15 minutes", async () => {
     const user = await signUp();
     const id = newId();
-    const view = await createMediaItem(db, env, {
+    const row = {
       id,
       ownerId: user.id,
-      purpose: "attachment",
+      purpose: "attachment" as const,
       mimeType: "application/pdf",
       size: PDF.byteLength,
       sha256: "ab".repeat(32),
       fileName: "a.pdf",
-    });
+      r2Key: mediaKey(id),
+      createdAt: Date.now(),
+      attachedAt: null,
+    };
+    const view = await mediaView(env, row, user.id);
     expect(view).toMatchObject({ id, mimeType: "application/pdf", size: PDF.byteLength, purpose: "attachment", fileName: "a.pdf" });
     expect(view.url).toMatch(new RegExp(`^/api/v1/media/${id}/content\\?exp=\\d+&uid=${user.id}&sig=[\\w-]+$`));
     const expires = Date.parse(view.urlExpiresAt) - Date.now();
     expect(expires).toBeGreaterThan(14 * 60_000);
     expect(expires).toBeLessThanOrEqual(15 * 60_000);
-    const row = await env.DB.prepare("SELECT owner_id, r2_key, attached_at FROM media WHERE id = ?").bind(id).first();
-    expect(row).toEqual({ owner_id: user.id, r2_key: mediaKey(id), attached_at: null });
   });
 });

@@ -125,6 +125,29 @@ describe("hourly sweep of unattached media", () => {
   });
 });
 
+describe("reservations of uploads cut off mid-way", () => {
+  it("a one-request upload holds its reservation as an uploads row until it becomes an item; one left behind is freed by the hourly job", async () => {
+    const owner = await signUp();
+    const item = await upload(owner, OPAQUE);
+    // Success: the item replaced its reservation row in one transaction.
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM uploads WHERE id = ?").bind(item.id).first("n")).toBe(0);
+    expect(await usage(owner.id)).toBe(OPAQUE.byteLength);
+    // What a Worker cut off mid-upload leaves: the reservation and its row, no item, no object.
+    const orphan = crypto.randomUUID();
+    const now = Date.now();
+    await env.DB.batch([
+      env.DB.prepare("UPDATE storage_usage SET bytes = bytes + 5000 WHERE user_id = ?").bind(owner.id),
+      env.DB.prepare(
+        "INSERT INTO uploads (id, owner_id, purpose, length, created_at, expires_at) VALUES (?, ?, 'attachment', 5000, ?, ?)",
+      ).bind(orphan, owner.id, now - 2 * DAY_MS, now - DAY_MS),
+    ]);
+    await runCron("0 * * * *", now);
+    expect(await usage(owner.id)).toBe(OPAQUE.byteLength);
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM uploads WHERE id = ?").bind(orphan).first("n")).toBe(0);
+    expect(await mediaRow(item.id)).not.toBeNull();
+  });
+});
+
 describe("account deletion", () => {
   it("removes the account's unattached media and avatars from R2 and D1, keeping attachments already sent", async () => {
     const owner = await signUp();

@@ -1,10 +1,10 @@
 import { eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { type MediaRow, media, storageUsage } from "../db/schema";
+import { type MediaRow, storageUsage } from "../db/schema";
 import type { Bindings } from "../env";
 import { mediaQuotaBytes } from "../lib/config";
 import { AppError } from "../lib/errors";
-import { iso, now } from "../lib/time";
+import { iso } from "../lib/time";
 import { AVATAR_TYPES, detectMimeType, isCheckedType, normalizeMimeType, STORY_TYPES, sameFormat } from "./mime";
 import { signMediaUrl } from "./signed-url";
 
@@ -177,20 +177,4 @@ export async function mediaView(env: Bindings, row: MediaRow, viewerId: string):
     url: signed.url,
     urlExpiresAt: iso(signed.expiresAt),
   };
-}
-
-/**
- * Insert the media row (its bytes are already in R2 at mediaKey(id) and its storage already
- * reserved) and return the owner's view of it.
- */
-export async function createMediaItem(
-  db: Db,
-  env: Bindings,
-  item: { id: string; ownerId: string; purpose: MediaPurpose; mimeType: string; size: number; sha256: string; fileName: string | null },
-): Promise<MediaView> {
-  const [row] = await db
-    .insert(media)
-    .values({ ...item, r2Key: mediaKey(item.id), createdAt: now(), attachedAt: null })
-    .returning();
-  return mediaView(env, row!, item.ownerId);
 }

@@ -1,14 +1,17 @@
+import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
+import { media, uploads } from "../db/schema";
 import type { Bindings } from "../env";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
+import { DAY, now } from "../lib/time";
 import {
   checkLeadingBytes,
   checkUploadAllowed,
-  createMediaItem,
   type MediaPurpose,
   type MediaView,
   mediaKey,
+  mediaView,
   releaseStorage,
   reserveStorage,
   SMALL_UPLOAD_MAX_BYTES,
@@ -19,7 +22,10 @@ import {
  * One-request uploads (POST /media): the body streams into R2 and is never held whole. On its way
  * it is counted, hashed (SHA-256, crypto.DigestStream) and its first bytes are checked against
  * the declared type before any byte reaches R2. The quota is reserved before the first byte is
- * read; any failure deletes the object and gives the reservation back.
+ * read, and the reservation is recorded as a row of the `uploads` index (like a tus upload's):
+ * the item replaces that row in one D1 transaction, any failure deletes the object and gives the
+ * reservation back, and should the Worker be cut off mid-way (the client went away) the hourly
+ * job ends the row a day later, so no reservation is ever lost.
  */
 
 /** Bytes file-type needs to tell nearly every format (its own reasonableDetectionSizeInBytes). */
@@ -117,9 +123,17 @@ export async function storeSmallUpload(db: Database, env: Bindings, upload: Smal
   if (!upload.body) throw new AppError(400, "empty_body", "The upload is empty");
   const fileName = fileNameFrom(upload.fileNameHeader);
   await reserveStorage(db, env, upload.ownerId, length);
-
   const id = newId();
   const key = mediaKey(id);
+  const createdAt = now();
+  try {
+    await db
+      .insert(uploads)
+      .values({ id, ownerId: upload.ownerId, purpose: upload.purpose, length, createdAt, expiresAt: createdAt + DAY });
+  } catch (err) {
+    await releaseStorage(db, upload.ownerId, length);
+    throw err;
+  }
   const digest = new crypto.DigestStream("SHA-256");
   const digestWriter = digest.getWriter();
   let storing: Promise<unknown> = Promise.resolve();
@@ -141,18 +155,13 @@ export async function storeSmallUpload(db: Database, env: Bindings, upload: Smal
     await storing;
     await digestWriter.close();
     const sha256 = toHex(await digest.digest);
-    return await createMediaItem(db, env, {
-      id,
-      ownerId: upload.ownerId,
-      purpose: upload.purpose,
-      mimeType,
-      size: length,
-      sha256,
-      fileName,
-    });
+    const row = { id, ownerId: upload.ownerId, purpose: upload.purpose, mimeType, size: length, sha256, fileName, r2Key: key, createdAt };
+    const [[item]] = await db.batch([db.insert(media).values(row).returning(), db.delete(uploads).where(eq(uploads.id, id))]);
+    return await mediaView(env, item!, upload.ownerId);
   } catch (err) {
     await env.MEDIA.delete(key).catch(() => undefined);
-    await releaseStorage(db, upload.ownerId, length);
+    const claimed = await db.delete(uploads).where(eq(uploads.id, id)).returning({ id: uploads.id });
+    if (claimed.length > 0) await releaseStorage(db, upload.ownerId, length);
     if (err instanceof AppError) throw err;
     // A body that broke off mid-way (the client went away).
     throw new AppError(400, "upload_incomplete", "The upload did not complete");
