@@ -159,6 +159,25 @@ describe("room sockets: typing, receipts, presence", () => {
   });
 });
 
+describe("room sockets: presence under a mass disconnect", () => {
+  it("lets the burst settle: the one who stays learns every departure in at most two frames", async () => {
+    const users = await seedUsers(13);
+    const [stayer, ...leavers] = users as string[];
+    const { chatId } = await seedChat("group", [[stayer!, "owner"], ...leavers.map((u) => [u, "member"] as [string, "member"])]);
+    const stay = await connectRoom(chatId, stayer!);
+    const sockets = [];
+    for (const u of leavers) sockets.push(await connectRoom(chatId, u));
+    for (const u of leavers) await stay.nextPresence(u, true);
+    const since = stay.frames.length;
+    for (const ws of sockets) ws.close();
+    for (const u of leavers) expect(await stay.nextPresence(u, false, since)).toEqual({ userId: u, online: false });
+    const frames = stay.frames.slice(since).filter((f: any) => f.type === "presence");
+    // The first departure may go out at once (after a quiet second); the rest wait for the burst to end.
+    expect(frames.length).toBeLessThanOrEqual(2);
+    stay.close();
+  });
+});
+
 describe("room sockets: membership and recovery", () => {
   it("closes a removed member's sockets at once and refuses their frames", async () => {
     const [a, b] = await seedUsers(2);

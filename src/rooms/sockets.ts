@@ -52,7 +52,12 @@ export class RoomSockets {
 
   /** The user's sockets that are open and not being closed by the room (all sockets without a user). */
   openSockets(userId?: string): WebSocket[] {
-    return this.ctx.getWebSockets(userId).filter((ws) => ws.readyState === WebSocket.OPEN && !this.info(ws)?.closedWith);
+    return this.ctx.getWebSockets(userId).filter((ws) => this.isOpen(ws));
+  }
+
+  /** Open, and not being closed by the room. */
+  isOpen(ws: WebSocket): boolean {
+    return ws.readyState === WebSocket.OPEN && !this.info(ws)?.closedWith;
   }
 
   isOnline(userId: string): boolean {
@@ -77,6 +82,11 @@ export class RoomSockets {
   /** Queue a frame for one socket (see Outbox: in order, coalesced under burst). */
   send(ws: WebSocket, frame: Record<string, unknown>): void {
     this.outbox.push(ws, JSON.stringify(frame));
+  }
+
+  /** Queue an already serialized frame for one socket. */
+  sendText(ws: WebSocket, text: string): void {
+    this.outbox.push(ws, text);
   }
 
   /** One serialization, every socket (but `except`). */
