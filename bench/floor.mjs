@@ -58,6 +58,19 @@ export async function runFloor(server, bareServer, users, log) {
   return result;
 }
 
+/**
+ * The platform's floor for 1,000 simultaneous closes: 1,000 sockets to the bare object in its own
+ * Worker, a few seconds after opening, all closed at once like the room's (bench/sockets.mjs
+ * closeAll): how many get the server's Close frame within 1 s with no room logic at all.
+ */
+export async function bareCloses(bareServer, users, log) {
+  const session = await fanoutSession(bareServer, users.slice(0, 1000), log, { bare: true });
+  await session.openUpTo(Math.min(1000, users.length));
+  await sleep(3000);
+  await session.close();
+  return session.totals.close;
+}
+
 /** The "### Against the bare object" part of the Rooms section. */
 export function floorSection({ room, sameWorker, ownWorker }) {
   const mark = (ok) => (ok ? "PASS" : "**FAIL**");

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { DELIVERIES_TARGET, P99_TARGET_MS, pct, RAMP_P99_LIMIT_MS, runFanout } from "./fanout.mjs";
-import { floorSection, runFloor } from "./floor.mjs";
+import { bareCloses, floorSection, runFloor } from "./floor.mjs";
 import { RATIO_TARGET, runHistory } from "./history.mjs";
 import { ms, table } from "./lib.mjs";
 import { ensureSeed, freshTokens } from "./room-seed.mjs";
@@ -39,6 +39,7 @@ export async function runRoomsBench(server, log = console.log) {
   try {
     await freshTokens(server.baseUrl, seed.users);
     floor = await runFloor(server, bareServer, seed.users, log);
+    fan.totals.bareClose = await bareCloses(bareServer, seed.users, log);
   } finally {
     await bareServer.stop();
   }
@@ -107,7 +108,10 @@ function targetsSection(fan, history, rows) {
     ],
     [
       "1,000 simultaneous closes: every socket gets the server's Close frame within 1 s",
-      `${fan.totals.close.clean} of ${fan.totals.close.clean + fan.totals.close.forced}`,
+      `${fan.totals.close.clean} of ${fan.totals.close.clean + fan.totals.close.forced}` +
+        (fan.totals.bareClose
+          ? ` (the bare object, own Worker, same run: ${fan.totals.bareClose.clean} of ${fan.totals.bareClose.clean + fan.totals.bareClose.forced})`
+          : ""),
       mark(fan.totals.close.forced === 0),
     ],
     [
@@ -271,6 +275,15 @@ function rowsSection({ rows: r, seconds, command }) {
       "the membership row (the index does not cover the selected columns) and the chat row, then sorts them all (`USE TEMP B-TREE FOR ORDER BY`),",
       "because the order key (`chats.last_activity_at`) lives on the chat row. This is the documented trade-off in src/chats/list.ts (a per-member",
       "copy of the activity time would cost a D1 write per member per send); it stays O(my chats), never O(members) or O(messages).",
+    );
+  }
+  if (r.story_feed_500 && r.story_feed_10) {
+    const [big, small] = [r.story_feed_500, r.story_feed_10];
+    notes.push(
+      "",
+      `The story feed's first page reads ${big.rowsRead} rows for a viewer with ${big.contacts} contacts (${big.posters} with a live story) and ${small.rowsRead} for ${small.contacts} contacts (${small.posters}):`,
+      "about two rows per contact or followed person (its index entry and one probe of `stories_author_idx`) plus a few primary-key probes per live story",
+      "(audience, blocks, viewed); stories of anyone else, and expired ones, are never read. O(my contacts + their live stories), like the chat list.",
     );
   }
   if (r.flush_many?.tables.chat_members) {
