@@ -12,6 +12,7 @@ import { chatsPageQuery } from "../../src/chats/list";
 import { createDb } from "../../src/db/client";
 import { chatMembers, chats } from "../../src/db/schema";
 import { roomFor } from "../../src/rooms/client";
+import type { RoomTimers } from "../../src/rooms/room-timers";
 
 const BIG = 1000;
 const SMALL = 10;
@@ -171,11 +172,7 @@ test("D1 rows read and written on the chat hot paths", async () => {
     expect((await send(k)).status).toBe(201);
     // The send armed the room's flush timer (≥ 1 s out); a slow snapshot would let it fire inside
     // this window. Disarm it: the next iteration's alarm flushes, and flushes are measured below.
-    await runInDurableObject(roomFor(env, sendChat), (room) => {
-      const r = room as unknown as { flushTimer: ReturnType<typeof setTimeout> | null };
-      if (r.flushTimer) clearTimeout(r.flushTimer);
-      r.flushTimer = null;
-    });
+    await runInDurableObject(roomFor(env, sendChat), (room) => (room as unknown as { timers: RoomTimers }).timers.cancelFlush());
     await new Promise((r) => setTimeout(r, 20)); // waitUntil work (session / last-seen touches) lands
     perSend.push(diff(before, await snapshot()));
   }

@@ -10,13 +10,10 @@ import { PresenceRules } from "./presence";
 import { PresenceFeed } from "./presence-feed";
 import { BARE_PING, BARE_PONG, CLOSE } from "./protocol";
 import { RoomLog } from "./room-log";
+import { RoomTimers } from "./room-timers";
 import { RoomSockets, type SocketInfo } from "./sockets";
 import { RoomStore } from "./store";
 import { SUMMARY_INTERVAL_MS } from "./summary";
-
-/** The alarm flushes a dirty summary this long after the timer should have, if the timer never ran. */
-const FLUSH_BACKSTOP_MS = 60_000;
-
 import type { ChatConfig, MembershipChange, Message, RoomEvent, RoomResult, SendInput, SystemNotice } from "./types";
 
 type HistoryQuery = { before?: number; after?: number; around?: number; limit: number };
@@ -35,14 +32,12 @@ export class ChatRoom extends DurableObject<Bindings> {
   private readonly sockets: RoomSockets;
   private readonly presence: PresenceFeed;
   private readonly budget = new FrameBudget();
-  /** When the alarm is set for (null: none; undefined: not read yet), so a send does not ask storage. */
-  private alarmAt: number | null | undefined;
-  /** The pending summary flush (an in-memory timer: no storage write per flush). */
-  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly timers: RoomTimers;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     this.store = new RoomStore(ctx.storage.sql);
+    this.timers = new RoomTimers(ctx.storage, () => this.flushSummary());
     this.rules = new PresenceRules(ctx.storage.sql);
     this.sockets = new RoomSockets(ctx, this.rules);
     this.presence = new PresenceFeed(this.sockets, this.rules);
@@ -55,7 +50,7 @@ export class ChatRoom extends DurableObject<Bindings> {
         this.sockets.closeUser(userId, code, reason);
         this.offlineIfGone(userId);
       },
-      summaryDue: (at) => this.scheduleFlush(at),
+      summaryDue: (at) => this.timers.scheduleFlush(at),
       waitUntil: (promise) => ctx.waitUntil(promise),
       transaction: (fn) => ctx.storage.transactionSync(fn),
     });
@@ -174,8 +169,7 @@ export class ChatRoom extends DurableObject<Bindings> {
   async destroy(): Promise<void> {
     for (const ws of this.ctx.getWebSockets()) this.sockets.close(ws, CLOSE.chatDeleted, "chat deleted");
     await withdrawMessages(this.env.DB, this.store.summary.flushedMessages());
-    await this.ctx.storage.deleteAlarm();
-    this.alarmAt = null;
+    await this.timers.clear();
     await this.ctx.storage.deleteAll();
   }
 
@@ -243,7 +237,7 @@ export class ChatRoom extends DurableObject<Bindings> {
     const frame = reading.frame;
     try {
       await handleFrame(
-        { log: this.log, sockets: this.sockets, store: this.store, scheduleAlarm: (at) => this.scheduleAlarm(at) },
+        { log: this.log, sockets: this.sockets, store: this.store, scheduleAlarm: (at) => this.timers.scheduleAlarm(at) },
         ws,
         info,
         frame,
@@ -320,34 +314,14 @@ export class ChatRoom extends DurableObject<Bindings> {
   // --- alarm: coalesced D1 summary, typing expiry, pruning ----------------------------------
 
   override async alarm(): Promise<void> {
-    this.alarmAt = null;
+    this.timers.alarmFired();
     const at = Date.now();
-    // The alarm flushes now: a pending timer would only wake up to find nothing to write.
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = null;
     for (const userId of this.store.transient.expireTyping(at)) this.sockets.broadcast({ type: "typing", userId, typing: false });
     await this.flushSummary();
     this.store.events.prune();
     this.store.admission.prune(at);
     const next = this.store.transient.nextTypingExpiry();
-    if (next !== null) await this.scheduleAlarm(next);
-  }
-
-  /**
-   * The summary is dirty: flush it at `at` from an in-memory timer, so the send path never waits
-   * on a storage write of setAlarm (its frames would be held behind it). The alarm is only the
-   * backstop, set a minute out, should the room be evicted before the timer fires.
-   */
-  private scheduleFlush(at: number): void {
-    void this.scheduleAlarm(at + FLUSH_BACKSTOP_MS);
-    if (this.flushTimer) return;
-    this.flushTimer = setTimeout(
-      () => {
-        this.flushTimer = null;
-        void this.flushSummary();
-      },
-      Math.max(0, at - Date.now()),
-    );
+    if (next !== null) await this.timers.scheduleAlarm(next);
   }
 
   /** Write the summary to D1 if it changed; a failure tries again a second later. */
@@ -358,14 +332,7 @@ export class ChatRoom extends DurableObject<Bindings> {
       await this.store.summary.flush(this.env.DB, chatId, Date.now());
     } catch (err) {
       console.error(JSON.stringify({ level: "error", msg: "summary flush failed", chatId, error: String(err) }));
-      this.scheduleFlush(Date.now() + SUMMARY_INTERVAL_MS);
+      this.timers.scheduleFlush(Date.now() + SUMMARY_INTERVAL_MS);
     }
-  }
-
-  private async scheduleAlarm(at: number): Promise<void> {
-    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
-    if (this.alarmAt !== null && this.alarmAt <= at) return;
-    this.alarmAt = at;
-    await this.ctx.storage.setAlarm(at);
   }
 }
