@@ -165,6 +165,8 @@ export class UploadSession extends DurableObject<Bindings> {
     // What is not yet in a part: the saved tail, then what this PATCH brings.
     let pending: Uint8Array[] = this.store.tail();
     let pendingBytes = pending.reduce((n, c) => n + c.byteLength, 0);
+    // Until a part is cut, the stored tail stays as it is and only this PATCH's bytes are added.
+    let storedChunks: number | null = pending.length;
     // The head covers the file's first bytes that are durable (a crash may have left more).
     let head = upload.head.subarray(0, Math.min(upload.head.byteLength, offset + pendingBytes));
     let tooLong = false;
@@ -179,6 +181,7 @@ export class UploadSession extends DurableObject<Bindings> {
           throw new AppError(503, "storage_unavailable", "Storage refused a part; HEAD and retry from Upload-Offset");
         }
         this.store.addPart(nextPart, etag, PART_SIZE);
+        storedChunks = null;
         nextPart += 1;
         offset += PART_SIZE;
         pending = rest;
@@ -213,7 +216,8 @@ export class UploadSession extends DurableObject<Bindings> {
     } finally {
       // Only while the upload exists: a termination may have forgotten it meanwhile.
       if (this.store.record()) {
-        this.store.setTail(pending);
+        if (storedChunks === null) this.store.setTail(pending);
+        else this.store.appendTail(pending.slice(storedChunks));
         this.store.setHead(head);
       }
     }

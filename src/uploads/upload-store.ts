@@ -140,7 +140,12 @@ export class UploadStore {
   /** Replace the tail with `chunks` (fewer than one part's bytes), in rows of at most 1 MiB. */
   setTail(chunks: Uint8Array[]): void {
     this.sql.exec("DELETE FROM tail");
-    let seq = 0;
+    this.appendTail(chunks);
+  }
+
+  /** Add `chunks` after the stored tail (a PATCH that cut no part writes only its own bytes). */
+  appendTail(chunks: Uint8Array[]): void {
+    let seq = (this.sql.exec<{ n: number | null }>("SELECT max(seq) AS n FROM tail").one().n ?? -1) + 1;
     for (const chunk of chunks) {
       for (let at = 0; at < chunk.byteLength; at += TAIL_ROW_BYTES) {
         this.sql.exec("INSERT INTO tail (seq, bytes) VALUES (?, ?)", seq++, chunk.subarray(at, at + TAIL_ROW_BYTES));
