@@ -103,7 +103,7 @@ export async function reserveStorage(db: Db, env: Bindings, userId: string, byte
 }
 
 /** The UPDATE that gives back `bytes` of a user's storage (never below 0), for use in a batch. */
-export function releaseStatement(db: Db, userId: string, bytes: number) {
+function releaseStatement(db: Db, userId: string, bytes: number) {
   return db
     .update(storageUsage)
     .set({ bytes: sql`MAX(0, ${storageUsage.bytes} - ${bytes})` })
