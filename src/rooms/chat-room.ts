@@ -194,8 +194,8 @@ export class ChatRoom extends DurableObject<Bindings> {
         const retryAfter = Math.ceil((penalty - Date.now()) / 1000);
         throw new AppError(429, "rate_limited", `A socket of yours flooded this chat; try again in ${retryAfter} s`, { retryAfter });
       }
-      await this.log.requireMember(userId);
-      const chatId = this.log.chatId();
+      await this.log.access.requireMember(userId);
+      const chatId = this.log.access.chatId();
       const registration = await hubFor(this.env, userId).register(sessionId, chatId);
       if (!registration.ok) throw ended();
       if (!this.sockets.isOnline(userId)) this.rules.set(userId, await loadPresenceRule(this.env.DB, chatId, userId));
@@ -212,7 +212,7 @@ export class ChatRoom extends DurableObject<Bindings> {
     this.sockets.accept(server, { userId, sessionId, connectedAt: Date.now(), requestId: request.headers.get("x-request-id") });
     this.sockets.send(server, {
       type: "hello",
-      chatId: this.log.chatId(),
+      chatId: this.log.access.chatId(),
       lastSeq: this.store.lastSeq(),
       lastEventSeq: this.store.lastEventSeq(),
       online: this.sockets.onlineFor(userId),

@@ -79,7 +79,7 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
     }
     case "typing.start":
     case "typing.stop": {
-      await log.requireMember(info.userId);
+      await log.access.requireMember(info.userId);
       if (frame.type === "typing.start") {
         const expiresAt = Date.now() + TYPING_TTL_MS;
         store.transient.setTyping(info.userId, expiresAt);

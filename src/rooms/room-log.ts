@@ -1,18 +1,10 @@
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { loadConfigFromDirectory, loadMemberFromDirectory, writeReadPosition } from "./directory";
-import type { MemberState } from "./member-cache";
+import { writeReadPosition } from "./directory";
 import { CLOSE } from "./protocol";
+import { RoomAccess } from "./room-access";
 import type { RoomStore } from "./store";
-import {
-  type ChatConfig,
-  effectivePermissions,
-  type MembershipChange,
-  type Message,
-  type RoomEvent,
-  type SendInput,
-  type SystemNotice,
-} from "./types";
+import type { ChatConfig, MembershipChange, Message, RoomEvent, SendInput, SystemNotice } from "./types";
 
 const HISTORY_MAX = 100;
 
@@ -38,10 +30,15 @@ export interface RoomHost {
  * Durable Object turns them into RPC results and socket frames.
  */
 export class RoomLog {
+  /** Who may do what here: the chat's settings and its members' rights. */
+  readonly access: RoomAccess;
+
   constructor(
     readonly store: RoomStore,
     private readonly host: RoomHost,
-  ) {}
+  ) {
+    this.access = new RoomAccess(store, host.db, host.chatName);
+  }
 
   // --- configuration and membership -------------------------------------------------------
 
@@ -58,7 +55,7 @@ export class RoomLog {
 
   /** Apply membership changes decided in D1: refresh the cache, kick removed sockets, log it. */
   async membersChanged(change: MembershipChange): Promise<Message | null> {
-    await this.ensureConfig();
+    await this.access.ensureConfig();
     const at = Date.now();
     const removed = change.removed ?? [];
     const notice = this.write((emit) => {
@@ -91,7 +88,7 @@ export class RoomLog {
 
   /** A member changed their read-receipts setting: later reads follow it. */
   async memberSettingsChanged(userId: string, readReceipts: boolean): Promise<void> {
-    await this.ensureConfig();
+    await this.access.ensureConfig();
     this.store.members.setReadReceipts(userId, readReceipts);
   }
 
@@ -102,9 +99,9 @@ export class RoomLog {
    * stored message with `duplicate: true` instead of a second copy.
    */
   async send(input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
-    const member = await this.requireSender(input.userId);
+    const member = await this.access.requireSender(input.userId);
     const at = Date.now();
-    const refusal = this.store.limiter.refusal(input.userId, member.role === "member" ? this.config().slowModeSeconds : 0, at);
+    const refusal = this.store.limiter.refusal(input.userId, member.role === "member" ? this.access.config().slowModeSeconds : 0, at);
     // Over budget: a retry of something already sent still gets its message; anything else is refused.
     if (refusal) return { message: this.existingSend(input) ?? throwError(refusal), duplicate: true };
     const result = this.write((emit) => {
@@ -120,7 +117,7 @@ export class RoomLog {
       });
       if (!row) return { message: this.existingSend(input)!, duplicate: true };
       this.store.limiter.take(input.userId, at);
-      const message = this.store.toMessage(row, this.chatId());
+      const message = this.store.toMessage(row, this.access.chatId());
       emit("message.new", { message });
       this.store.summary.countMessages(1);
       // Sending implies having read everything before it. No receipt is broadcast for that:
@@ -137,7 +134,7 @@ export class RoomLog {
   /** The message a sender already sent with this client id, if any. */
   private existingSend(input: SendInput): Message | null {
     const row = this.store.findByClientId(input.userId, input.clientMessageId);
-    return row ? this.store.toMessage(row, this.chatId()) : null;
+    return row ? this.store.toMessage(row, this.access.chatId()) : null;
   }
 
   /**
@@ -146,7 +143,7 @@ export class RoomLog {
    * to drop what they hold up to `seq`. Unread counts fall to zero with it.
    */
   async truncate(actorId: string): Promise<{ seq: number; removed: number }> {
-    const member = await this.requireMember(actorId);
+    const member = await this.access.requireMember(actorId);
     if (member.role !== "owner" && member.role !== "admin")
       throw new AppError(403, "permission_denied", "Only owners and admins can clear the history");
     const result = this.write((emit) => {
@@ -162,16 +159,16 @@ export class RoomLog {
 
   /** Edit my own text message within 48 hours. */
   async edit(userId: string, messageId: string, text: string): Promise<Message> {
-    await this.requireMember(userId);
-    const row = this.visibleMessage(userId, messageId);
+    await this.access.requireMember(userId);
+    const row = this.access.visibleMessage(userId, messageId);
     if (row.sender_id !== userId || row.type !== "text")
       throw new AppError(403, "not_message_author", "Only the author can edit a message");
     if (row.deleted_at) throw new AppError(404, "not_found", "Message not found");
     if (Date.now() - row.created_at > 48 * 3600_000) throw new AppError(403, "edit_window_passed", "Messages can be edited for 48 hours");
-    if (this.config().frozen) throw new AppError(403, "chat_frozen", "This chat is frozen");
+    if (this.access.config().frozen) throw new AppError(403, "chat_frozen", "This chat is frozen");
     const message = this.write((emit) => {
       this.store.editMessage(row.seq, text, Date.now());
-      const edited = this.store.toMessage(this.store.findBySeq(row.seq)!, this.chatId());
+      const edited = this.store.toMessage(this.store.findBySeq(row.seq)!, this.access.chatId());
       emit("message.updated", { message: edited });
       return edited;
     });
@@ -181,8 +178,8 @@ export class RoomLog {
 
   /** Delete for everyone (author, or an owner/admin) or hide for me. */
   async remove(userId: string, messageId: string, scope: "me" | "everyone"): Promise<null> {
-    const member = await this.requireMember(userId);
-    const row = this.visibleMessage(userId, messageId);
+    const member = await this.access.requireMember(userId);
+    const row = this.access.visibleMessage(userId, messageId);
     if (scope === "me") {
       this.store.hideFor(userId, row.seq);
       return null;
@@ -204,14 +201,14 @@ export class RoomLog {
     userId: string,
     q: { before?: number; after?: number; around?: number; limit: number },
   ): Promise<{ items: Message[]; hasMore: boolean }> {
-    await this.requireMember(userId);
+    await this.access.requireMember(userId);
     const { rows, hasMore } = this.store.page(userId, { ...q, limit: Math.min(q.limit, HISTORY_MAX) });
-    return { items: rows.map((r) => this.store.toMessage(r, this.chatId())), hasMore };
+    return { items: rows.map((r) => this.store.toMessage(r, this.access.chatId())), hasMore };
   }
 
   async getMessage(userId: string, messageId: string): Promise<Message> {
-    await this.requireMember(userId);
-    return this.store.toMessage(this.visibleMessage(userId, messageId), this.chatId());
+    await this.access.requireMember(userId);
+    return this.store.toMessage(this.access.visibleMessage(userId, messageId), this.access.chatId());
   }
 
   async events(
@@ -219,7 +216,7 @@ export class RoomLog {
     after: number,
     limit: number,
   ): Promise<{ events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean; lastEventSeq: number }> {
-    await this.requireMember(userId);
+    await this.access.requireMember(userId);
     return { ...this.store.events.after(after, Math.min(limit, 1000)), lastEventSeq: this.store.lastEventSeq() };
   }
 
@@ -227,7 +224,7 @@ export class RoomLog {
 
   /** Move my read (or delivered) position up to `seq`; lower values are ignored. */
   async mark(userId: string, kind: "read" | "delivered", seq: number): Promise<{ seq: number; unread: number }> {
-    const member = await this.requireMember(userId);
+    const member = await this.access.requireMember(userId);
     const target = Math.min(seq, this.store.lastSeq());
     const column = kind === "read" ? "read_seq" : "delivered_seq";
     const moved = this.write((emit) => {
@@ -238,7 +235,7 @@ export class RoomLog {
     });
     if (moved && kind === "read") {
       if (!member.readReceipts) this.host.sendToUser(userId, { type: "receipt", userId, kind, seq: target });
-      this.host.waitUntil(writeReadPosition(this.host.db, this.chatId(), userId, target));
+      this.host.waitUntil(writeReadPosition(this.host.db, this.access.chatId(), userId, target));
     }
     const current = this.store.members.get(userId) ?? member;
     return { seq: kind === "read" ? current.readSeq : current.deliveredSeq, unread: this.store.unreadCount(userId, current.readSeq) };
@@ -246,14 +243,14 @@ export class RoomLog {
 
   /** Exact unread count for a member: others' messages after their read position, minus deleted. */
   async unread(userId: string): Promise<{ count: number; readSeq: number; lastSeq: number }> {
-    const member = await this.requireMember(userId);
+    const member = await this.access.requireMember(userId);
     return { count: this.store.unreadCount(userId, member.readSeq), readSeq: member.readSeq, lastSeq: this.store.lastSeq() };
   }
 
   /** Who received and who read a message (readers who hide receipts are left out). */
   async receipts(userId: string, messageId: string): Promise<{ read: string[]; delivered: string[] }> {
-    await this.requireMember(userId);
-    const row = this.visibleMessage(userId, messageId);
+    await this.access.requireMember(userId);
+    const row = this.access.visibleMessage(userId, messageId);
     const others = this.store.members.all().filter((m) => m.userId !== row.sender_id);
     return {
       read: others.filter((m) => m.readSeq >= row.seq && m.readReceipts).map((m) => m.userId),
@@ -278,71 +275,6 @@ export class RoomLog {
     this.store.setMeta("peerDeleted", "1");
   }
 
-  config(): ChatConfig {
-    const config = this.store.config();
-    if (!config) throw new AppError(404, "not_found", "Chat not found");
-    return config;
-  }
-
-  /**
-   * The chat's settings, read back from D1 when this room never got (or lost) its configure
-   * call; `chatName` is the name the room was addressed by, which is the chat id.
-   */
-  async ensureConfig(): Promise<ChatConfig> {
-    const known = this.store.config();
-    if (known) return known;
-    const loaded = this.host.chatName ? await loadConfigFromDirectory(this.host.db, this.host.chatName) : null;
-    if (!loaded) throw new AppError(404, "not_found", "Chat not found");
-    this.store.setConfig(loaded);
-    return loaded;
-  }
-
-  chatId(): string {
-    return this.config().chatId;
-  }
-
-  /** The caller's membership from the cache, or from D1 when the cache has not seen them yet. */
-  async requireMember(userId: string): Promise<MemberState> {
-    await this.ensureConfig();
-    const cached = this.store.members.get(userId);
-    if (cached) return cached;
-    // D1 decides, also for former members: a re-add whose RPC was lost heals here.
-    const loaded = await loadMemberFromDirectory(this.host.db, this.chatId(), userId);
-    if (loaded) {
-      this.store.members.upsert(loaded, loaded.readSeq);
-      return this.store.members.get(userId)!;
-    }
-    const former = this.store.members.formerReason(userId);
-    if (former === "banned") throw new AppError(403, "member_banned", "You are banned from this chat");
-    if (former === "removed") throw new AppError(403, "member_removed", "You were removed from this chat");
-    throw new AppError(403, "not_member", "You are not a member of this chat");
-  }
-
-  /** Membership plus the right to post: frozen chats, channel subscribers and muted members are refused. */
-  async requireSender(userId: string): Promise<MemberState> {
-    const member = await this.requireMember(userId);
-    const config = this.config();
-    if (config.frozen) throw new AppError(403, "chat_frozen", "This chat is frozen: nobody can post");
-    const privileged = member.role === "owner" || member.role === "admin";
-    if (config.type === "channel" && !privileged) throw new AppError(403, "channel_read_only", "Only channel admins can post");
-    if (config.type === "direct" && this.store.getMeta("peerDeleted") === "1") {
-      throw new AppError(403, "peer_deleted", "Messages can't be sent in this chat: the account was deleted");
-    }
-    if (config.type === "direct" && this.store.getMeta("blocked") === "1") {
-      throw new AppError(403, "blocked", "Messages can't be sent in this chat: one of you blocked the other");
-    }
-    if (!effectivePermissions(member.role, config.permissions, member.overrides).sendMessages) {
-      throw new AppError(403, "send_forbidden", "You may not send messages in this chat");
-    }
-    return member;
-  }
-
-  visibleMessage(userId: string, messageId: string) {
-    const row = this.store.findById(messageId);
-    if (!row || this.store.isHidden(userId, row.seq)) throw new AppError(404, "not_found", "Message not found");
-    return row;
-  }
-
   /** Append a system notice (inside a write). */
   private appendSystem(notice: SystemNotice, emit: Emit): Message {
     const row = this.store.insertMessage({
@@ -354,7 +286,7 @@ export class RoomLog {
       system: notice,
       at: Date.now(),
     })!; // no client id: never a duplicate
-    const message = this.store.toMessage(row, this.chatId());
+    const message = this.store.toMessage(row, this.access.chatId());
     emit("message.new", { message });
     return message;
   }
