@@ -4,7 +4,7 @@
 // whose `meta` carries rows_read / rows_written (drizzle's `.raw()` path does not). Each result is
 // printed as a line `ROWS {json}` for bench/rows-read.mjs. Run by `npm run bench`, never `npm test`.
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { expect, test } from "vitest";
 import { membershipQuery } from "../../src/chats/access";
@@ -13,32 +13,13 @@ import { createDb } from "../../src/db/client";
 import { chatMembers, chats } from "../../src/db/schema";
 import { roomFor } from "../../src/rooms/client";
 import type { RoomTimers } from "../../src/rooms/room-timers";
+import { api, signUp } from "./bench-api";
 
 const BIG = 1000;
 const SMALL = 10;
 const PAGE = 20; // GET /chats default ?limit= (PageQuery in src/lib/pagination.ts)
 const CREATES_PER_USER = 25; // chat-create:user allows 30 a minute
 const db = createDb(env.DB);
-
-let ipCounter = 0;
-const ip = () => `2001:db8:7::${(++ipCounter).toString(16)}`;
-
-async function api(method: string, path: string, token?: string, body?: unknown) {
-  const headers: Record<string, string> = { "cf-connecting-ip": ip() };
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await exports.default.fetch(
-    new Request(`http://bench.test${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }),
-  );
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-async function signUp(name: string) {
-  const res = await api("POST", "/api/v1/auth/register", undefined, { username: name, password: "violet-harbor-73-lantern" });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return { id: res.body.user.id as string, token: res.body.tokens.accessToken as string };
-}
 
 /** Run one statement with meta; `plan` is its EXPLAIN QUERY PLAN. */
 async function measure(query: { sql: string; params: unknown[] }) {

@@ -3,33 +3,15 @@
 // through the real Worker; the feed's own queries (src/stories/feed.ts) are then run with
 // `env.DB.prepare(sql).bind(...).all()` for `meta.rows_read`. Prints `ROWS {json}` lines for
 // bench/rows-read.mjs. Run by `npm run bench`, never `npm test`.
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import type { SQL } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { expect, test } from "vitest";
 import { feedAuthorsQuery, feedStoriesQuery } from "../../src/stories/feed";
+import { api, signUp } from "./bench-api";
 
 const PAGE = 20; // GET /stories default ?limit=
 const dialect = new SQLiteSyncDialect();
-let ipCounter = 0;
-const ip = () => `2001:db8:9::${(++ipCounter).toString(16)}`;
-
-async function api(method: string, path: string, token?: string, body?: unknown) {
-  const headers: Record<string, string> = { "cf-connecting-ip": ip() };
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await exports.default.fetch(
-    new Request(`http://bench.test${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }),
-  );
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-async function signUp(name: string) {
-  const res = await api("POST", "/api/v1/auth/register", undefined, { username: name, password: "violet-harbor-73-lantern" });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return { id: res.body.user.id as string, token: res.body.tokens.accessToken as string };
-}
 
 /** Run a query built for drizzle's `sql` tag with meta (rows read) and its plan. */
 async function measure(query: SQL) {
