@@ -9,17 +9,10 @@ import { notifierFor } from "../../notify/notifier";
 import { requireAuth } from "../middleware";
 import { LoginResult } from "../schemas";
 import { firstFactorView } from "../sign-in";
+import { CODE_TTL_MS } from "./codes";
+import type { Deliver } from "./messages";
 import * as s from "./schemas";
-import {
-  CODE_TTL_MS,
-  type Deliver,
-  forgotPassword,
-  resetPassword,
-  sendLoginCode,
-  sendVerifyCode,
-  verifyContact,
-  verifyLoginCode,
-} from "./service";
+import { forgotPassword, resetPassword, sendLoginCode, sendVerifyCode, verifyContact, verifyLoginCode } from "./service";
 
 const tags = ["Auth"];
 const app = newRouter();
