@@ -19,6 +19,7 @@ import { corsOrigins, maxBodyBytes } from "./lib/config";
 import { AppError, errorResponse } from "./lib/errors";
 import { newRouter, publicSecurity } from "./lib/openapi";
 import { registerMediaReader } from "./media/access";
+import { detachMessageMedia, referenceMedia, resolveAttachments } from "./media/attachments";
 import { mediaRoutes } from "./media/routes";
 import { removeAccountMedia } from "./media/service";
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from "./media/tus/protocol";
@@ -26,6 +27,7 @@ import tusRoutes from "./media/tus/routes";
 import messageRoutes from "./messages/routes";
 import reportRoutes from "./reports/routes";
 import { onReportTarget } from "./reports/target-checks";
+import { registerMediaPort } from "./rooms/media-port";
 import searchRoutes from "./search/routes";
 import { onBlockChange } from "./social/block-hooks";
 import socialRoutes from "./social/routes";
@@ -65,6 +67,14 @@ export function buildApp() {
   onReportTarget("story", async (db, reporterId, storyId) => (await findVisibleStory(db, storyId, reporterId)) !== null);
   // Story media are read by exactly the story's audience (media cannot know audiences itself).
   registerMediaReader("story", canViewStoryMedia);
+  // Rooms attach and detach message media through media (which sits above them).
+  registerMediaPort({
+    resolve: (d1, ownerId, mediaIds) => resolveAttachments(createDb(d1), ownerId, mediaIds),
+    attach: (d1, input) => referenceMedia(createDb(d1), input),
+    detach: async (env, chatId, messageIds) => {
+      await detachMessageMedia(createDb(env.DB), env, chatId, messageIds);
+    },
+  });
 
   app.use(requestId({ headerName: "X-Request-Id", limitLength: 128 }));
   app.use(async (c, next) => {

@@ -123,8 +123,8 @@ describe("ChatRoom: the message log", () => {
       [b!, "member"],
     ]);
     const m = unwrap(await send(room, a!, "e1", "first")).message;
-    expect(await room.edit(b!, m.id, "hijack")).toMatchObject({ ok: false, error: { code: "not_message_author" } });
-    const edited = unwrap(await room.edit(a!, m.id, "first, edited"));
+    expect(await room.edit(b!, m.id, { text: "hijack" })).toMatchObject({ ok: false, error: { code: "not_message_author" } });
+    const edited = unwrap(await room.edit(a!, m.id, { text: "first, edited" }));
     expect(edited).toMatchObject({ text: "first, edited", seq: 1 });
     expect(edited.editedAt).not.toBeNull();
     expect(await room.remove(b!, m.id, "everyone")).toMatchObject({ ok: false, error: { code: "not_message_author" } });
@@ -154,10 +154,10 @@ describe("ChatRoom: the message log", () => {
     expect(unwrap(await room.unread(b!)).count).toBe(3);
     unwrap(await room.remove(a!, ids[6]!, "everyone"));
     expect(unwrap(await room.unread(b!)).count).toBe(2);
-    expect(unwrap(await room.mark(b!, "read", 8))).toEqual({ seq: 8, unread: 1 });
+    expect(unwrap(await room.mark(b!, "read", 8))).toEqual({ seq: 8, unread: 1, mentions: 0 });
     // A lower seq is ignored (monotonic).
-    expect(unwrap(await room.mark(b!, "read", 2))).toEqual({ seq: 8, unread: 1 });
-    expect(unwrap(await room.mark(b!, "read", 999))).toEqual({ seq: 9, unread: 0 });
+    expect(unwrap(await room.mark(b!, "read", 2))).toEqual({ seq: 8, unread: 1, mentions: 0 });
+    expect(unwrap(await room.mark(b!, "read", 999))).toEqual({ seq: 9, unread: 0, mentions: 0 });
     // a sent after b's message, so a has read it: nothing unread for a.
     expect(unwrap(await room.unread(a!)).count).toBe(0);
   });

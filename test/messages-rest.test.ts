@@ -76,7 +76,8 @@ describe("POST /chats/{chatId}/messages", () => {
     ["blank text", { clientMessageId: "k", text: " \n\t " }, "body.text"],
     ["text over 4,096 characters", { clientMessageId: "k", text: "x".repeat(4097) }, "body.text"],
     ["text of the wrong type", { clientMessageId: "k", text: 42 }, "body.text"],
-    ["another message type", { clientMessageId: "k", type: "image", text: "x" }, "body.type"],
+    ["another message type", { clientMessageId: "k", type: "gif", text: "x" }, "body.type"],
+    ["an image without attachments", { clientMessageId: "k", type: "image", text: "x" }, "body.attachments"],
     ["an unknown field", { clientMessageId: "k", text: "x", senderId: MISSING }, "body"],
   ])("refuses %s (400)", async (_label, body, path) => {
     const a = await signUp();
@@ -226,9 +227,9 @@ describe("one message: GET, PATCH, DELETE, receipts", () => {
 describe("POST /chats/{chatId}/read and /delivered", () => {
   it("moves my position forward only, up to the last seq, and answers my exact unread count", async () => {
     const { a, chatId } = await chatWithMessages(4); // seqs 2..5 from b
-    expect((await mark(a, chatId, "read", { seq: 3 })).body).toEqual({ seq: 3, unread: 2 });
-    expect((await mark(a, chatId, "read", { seq: 2 })).body).toEqual({ seq: 3, unread: 2 });
-    expect((await mark(a, chatId, "read", { seq: 999 })).body).toEqual({ seq: 5, unread: 0 });
+    expect((await mark(a, chatId, "read", { seq: 3 })).body).toEqual({ seq: 3, unread: 2, mentions: 0 });
+    expect((await mark(a, chatId, "read", { seq: 2 })).body).toEqual({ seq: 3, unread: 2, mentions: 0 });
+    expect((await mark(a, chatId, "read", { seq: 999 })).body).toEqual({ seq: 5, unread: 0, mentions: 0 });
     expect((await mark(a, chatId, "delivered", { seq: 4 })).body).toMatchObject({ seq: 5 });
     expectInvalid(await mark(a, chatId, "read", { seq: -1 }), "body.seq");
     expectInvalid(await mark(a, chatId, "read", { seq: "3" }), "body.seq");

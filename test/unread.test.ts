@@ -17,15 +17,15 @@ describe("unread counts", () => {
     await send(a, chat.id, "mine 2");
     const fromB = [await send(b, chat.id, "b1"), await send(b, chat.id, "b2"), await send(b, chat.id, "b3")];
     await flush(chat.id);
-    expect(await unread(a)).toEqual({ total: 3, chats: [{ chatId: chat.id, count: 3, muted: false }] });
+    expect(await unread(a)).toEqual({ total: 3, mentions: 0, chats: [{ chatId: chat.id, count: 3, mentions: 0, muted: false }] });
     expect((await listed(a, chat.id)).unreadCount).toBe(3);
     expect((await getChat(a, chat.id)).body.chat.unreadCount).toBe(3);
     // b's own messages never count for b; sending marked everything before it read.
-    expect(await unread(b)).toEqual({ total: 0, chats: [] });
-    expect((await read(a, chat.id, fromB[1]!.seq)).body).toEqual({ seq: fromB[1]!.seq, unread: 1 });
-    expect(await unread(a)).toEqual({ total: 1, chats: [{ chatId: chat.id, count: 1, muted: false }] });
+    expect(await unread(b)).toEqual({ total: 0, mentions: 0, chats: [] });
+    expect((await read(a, chat.id, fromB[1]!.seq)).body).toEqual({ seq: fromB[1]!.seq, unread: 1, mentions: 0 });
+    expect(await unread(a)).toEqual({ total: 1, mentions: 0, chats: [{ chatId: chat.id, count: 1, mentions: 0, muted: false }] });
     await read(a, chat.id, fromB[2]!.seq);
-    expect(await unread(a)).toEqual({ total: 0, chats: [] });
+    expect(await unread(a)).toEqual({ total: 0, mentions: 0, chats: [] });
     expect((await listed(a, chat.id)).unreadCount).toBe(0);
   });
 
@@ -60,8 +60,8 @@ describe("unread counts", () => {
     expect(before.chats).toHaveLength(2);
     expect(before.chats).toEqual(
       expect.arrayContaining([
-        { chatId: group.id, count: 2, muted: false },
-        { chatId: direct.id, count: 1, muted: false },
+        { chatId: group.id, count: 2, mentions: 0, muted: false },
+        { chatId: direct.id, count: 1, mentions: 0, muted: false },
       ]),
     );
     await settings(a, group.id, { mutedUntil: new Date(Date.now() + 60_000).toISOString() });
@@ -69,8 +69,8 @@ describe("unread counts", () => {
     expect(muted.total).toBe(1);
     expect(muted.chats).toEqual(
       expect.arrayContaining([
-        { chatId: group.id, count: 2, muted: true },
-        { chatId: direct.id, count: 1, muted: false },
+        { chatId: group.id, count: 2, mentions: 0, muted: true },
+        { chatId: direct.id, count: 1, mentions: 0, muted: false },
       ]),
     );
     expect(await listed(a, group.id)).toMatchObject({ unreadCount: 2, muted: true });
@@ -87,7 +87,7 @@ describe("unread counts", () => {
     await flush(chat.id);
     expect((await unread(b)).total).toBe(1);
     await api("DELETE", `${C}/${chat.id}/members/${b.id}`, { token: a.accessToken });
-    expect(await unread(b)).toEqual({ total: 0, chats: [] });
+    expect(await unread(b)).toEqual({ total: 0, mentions: 0, chats: [] });
   });
 
   it("asks a room only when D1 says the chat may have unread messages", async () => {
@@ -98,7 +98,7 @@ describe("unread counts", () => {
         get: (id: string) => ({
           unread: async () => {
             asked.push(id);
-            return { ok: true, value: { count: 7, readSeq: 0, lastSeq: 9 } };
+            return { ok: true, value: { count: 7, mentions: 2, readSeq: 0, lastSeq: 9 } };
           },
         }),
       },
@@ -109,7 +109,8 @@ describe("unread counts", () => {
       { chatId: "empty", lastSeq: 0, readSeq: 0 },
     ]);
     expect(asked).toEqual(["behind"]);
-    expect(Object.fromEntries(counts)).toEqual({ "read-up": 0, behind: 7, empty: 0 });
+    const none = { count: 0, mentions: 0 };
+    expect(Object.fromEntries(counts)).toEqual({ "read-up": none, behind: { count: 7, mentions: 2 }, empty: none });
   });
 
   it("needs a token", async () => {

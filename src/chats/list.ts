@@ -9,7 +9,9 @@ import { chatRoom } from "../rooms/client";
 import { profilesFor, usersByIds } from "../social/people";
 import type { ChatRow, MemberRow } from "./access";
 import type { RoomEnv } from "./room-sync";
-import { chatView, directPeerId } from "./views";
+import { chatView, directPeerId, type UnreadCounts } from "./views";
+
+const NONE: UnreadCounts = { count: 0, mentions: 0 };
 
 interface UnreadProbe {
   chatId: string;
@@ -23,16 +25,17 @@ interface UnreadProbe {
  * room, in parallel; chats that are fully read are never asked and count 0, and so does a chat the
  * user left or was removed from between the D1 read and the room's answer.
  */
-export async function exactUnread(env: RoomEnv, userId: string, probes: UnreadProbe[]): Promise<Map<string, number>> {
-  const counts = new Map<string, number>(probes.map((p) => [p.chatId, 0]));
+export async function exactUnread(env: RoomEnv, userId: string, probes: UnreadProbe[]): Promise<Map<string, UnreadCounts>> {
+  const counts = new Map<string, UnreadCounts>(probes.map((p) => [p.chatId, NONE]));
   const stale = probes.filter((p) => p.lastSeq > p.readSeq);
   const results = await Promise.all(
     stale.map(async (p) => {
       try {
-        return (await chatRoom(env, p.chatId).unread(userId)).count;
+        const { count, mentions } = await chatRoom(env, p.chatId).unread(userId);
+        return { count, mentions };
       } catch (err) {
         // Removed from this chat a moment ago (after D1 listed it): nothing unread there, not a failed list.
-        if (err instanceof AppError && (err.status === 403 || err.status === 404)) return 0;
+        if (err instanceof AppError && (err.status === 403 || err.status === 404)) return NONE;
         throw err;
       }
     }),
@@ -56,7 +59,7 @@ export async function chatViews(db: Database, env: RoomEnv, userId: string, rows
   const profile = await profilesFor(db, userId, [...peers.values()]);
   return rows.map(({ chat, member }) => {
     const peer = peers.get(directPeerId(chat, userId) ?? "");
-    return chatView(chat, member, unread.get(chat.id) ?? 0, peer ? profile(peer) : undefined);
+    return chatView(chat, member, unread.get(chat.id) ?? NONE, peer ? profile(peer) : undefined);
   });
 }
 
@@ -134,7 +137,12 @@ export async function unreadSummary(db: Database, env: RoomEnv, userId: string) 
   const counts = await exactUnread(env, userId, rows);
   const at = now();
   const items = rows
-    .map((r) => ({ chatId: r.chatId, count: counts.get(r.chatId) ?? 0, muted: r.mutedUntil != null && r.mutedUntil > at }))
+    .map((r) => ({ chatId: r.chatId, ...(counts.get(r.chatId) ?? NONE), muted: r.mutedUntil != null && r.mutedUntil > at }))
     .filter((i) => i.count > 0);
-  return { total: items.reduce((sum, i) => sum + (i.muted ? 0 : i.count), 0), chats: items };
+  return {
+    // A mention shows even in a muted chat.
+    total: items.reduce((sum, i) => sum + (i.muted ? i.mentions : i.count), 0),
+    mentions: items.reduce((sum, i) => sum + i.mentions, 0),
+    chats: items,
+  };
 }

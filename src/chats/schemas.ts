@@ -190,6 +190,9 @@ export const Chat = z
     lastSeq: z.number().int(),
     lastActivityAt: z.string(),
     unreadCount: z.number().int().openapi({ description: "Exact: others' messages after my read position, deleted ones not counted" }),
+    mentionCount: z.number().int().openapi({
+      description: "Exact: unread messages that mention me (or everyone); counted even while the chat is muted, cleared by reading",
+    }),
     role: Role,
     myPermissions: Permissions,
     peer: PublicProfile.optional().openapi({ description: "Direct chats: the other person as I may see them" }),
@@ -201,8 +204,9 @@ export const ChatPage = z.object({ items: z.array(Chat), nextCursor: z.string().
 
 export const Unread = z
   .object({
-    total: z.number().int().openapi({ description: "Sum over chats that are not muted" }),
-    chats: z.array(z.object({ chatId: z.string(), count: z.number().int(), muted: z.boolean() })).openapi({
+    total: z.number().int().openapi({ description: "Sum over chats that are not muted, plus the mentions of me in muted ones" }),
+    mentions: z.number().int().openapi({ description: "Unread mentions of me in all my chats, muted ones included" }),
+    chats: z.array(z.object({ chatId: z.string(), count: z.number().int(), mentions: z.number().int(), muted: z.boolean() })).openapi({
       description: "Every chat with unread messages, muted ones included",
     }),
   })

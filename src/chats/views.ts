@@ -6,6 +6,12 @@ import type { Chat, LastMessage, Member, Settings } from "./schemas";
 
 type ChatView = z.infer<typeof Chat>;
 
+/** My unread messages in a chat, and how many of them mention me. */
+export interface UnreadCounts {
+  count: number;
+  mentions: number;
+}
+
 /** The stored preview (JSON written by the room), or null when absent or unreadable. */
 function lastMessageView(raw: string | null): z.infer<typeof LastMessage> | null {
   if (!raw) return null;
@@ -37,7 +43,7 @@ export function directPeerId(chat: Pick<ChatRow, "type" | "directKey">, me: stri
  * A chat as one member sees it: the chat, its summary, my settings, role and permissions. Direct
  * chats take the other person's display name and carry their profile (`peer`) as I may see it.
  */
-export function chatView(chat: ChatRow, me: MemberRow, unreadCount: number, peer?: ProfileView): ChatView {
+export function chatView(chat: ChatRow, me: MemberRow, unread: UnreadCounts, peer?: ProfileView): ChatView {
   return {
     id: chat.id,
     type: chat.type,
@@ -53,7 +59,8 @@ export function chatView(chat: ChatRow, me: MemberRow, unreadCount: number, peer
     lastMessage: lastMessageView(chat.lastMessage),
     lastSeq: chat.lastSeq,
     lastActivityAt: iso(chat.lastActivityAt),
-    unreadCount,
+    unreadCount: unread.count,
+    mentionCount: unread.mentions,
     role: me.role,
     myPermissions: memberPermissions(chat, me),
     ...settingsView(me),

@@ -17,31 +17,59 @@ const CHUNK = 90;
 const chunks = <T>(items: readonly T[]) =>
   Array.from({ length: Math.ceil(items.length / CHUNK) }, (_, i) => items.slice(i * CHUNK, (i + 1) * CHUNK));
 
+/** What a message records of an item it carries. */
+export interface AttachableMedia {
+  mediaId: string;
+  mimeType: string;
+  size: number;
+  fileName: string | null;
+}
+
 /**
- * Reference `mediaIds` from message `messageId` in chat `chatId`. Each item must exist and belong
- * to `ownerId` (else `404 not_found`, details `{mediaId}`) and be an `attachment`
- * (else `422 media_not_attachable`). Idempotent: a repeated call adds nothing. Sets `attached_at`
- * on first attachment, which takes the item out of the unattached sweep.
+ * The items `ownerId` may attach, in the order asked (duplicates once). Each must exist and
+ * belong to `ownerId` (else `404 not_found`, details `{mediaId}`) and be an `attachment` (else
+ * `422 media_not_attachable`).
  */
-export async function attachMedia(
-  db: Database,
-  input: { mediaIds: readonly string[]; ownerId: string; chatId: string; messageId: string },
-): Promise<void> {
-  const ids = [...new Set(input.mediaIds)];
-  if (ids.length === 0) return;
+export async function resolveAttachments(db: Database, ownerId: string, mediaIds: readonly string[]): Promise<AttachableMedia[]> {
+  const ids = [...new Set(mediaIds)];
+  if (ids.length === 0) return [];
   if (ids.length > CHUNK) throw new AppError(400, "too_many_attachments", `A message may carry at most ${CHUNK} media items`);
-  const rows = await db.select({ id: media.id, ownerId: media.ownerId, purpose: media.purpose }).from(media).where(inArray(media.id, ids));
+  const rows = await db
+    .select({
+      id: media.id,
+      ownerId: media.ownerId,
+      purpose: media.purpose,
+      mimeType: media.mimeType,
+      size: media.size,
+      fileName: media.fileName,
+    })
+    .from(media)
+    .where(inArray(media.id, ids));
   const byId = new Map(rows.map((r) => [r.id, r]));
-  for (const id of ids) {
+  return ids.map((id) => {
     const row = byId.get(id);
-    if (!row || row.ownerId !== input.ownerId) throw new AppError(404, "not_found", "Media not found", { mediaId: id });
+    if (!row || row.ownerId !== ownerId) throw new AppError(404, "not_found", "Media not found", { mediaId: id });
     if (row.purpose !== "attachment") {
       throw new AppError(422, "media_not_attachable", `Media ${id} was uploaded as ${row.purpose}, not as an attachment`, {
         mediaId: id,
         purpose: row.purpose,
       });
     }
-  }
+    return { mediaId: id, mimeType: row.mimeType, size: row.size, fileName: row.fileName };
+  });
+}
+
+/**
+ * Reference `mediaIds` (already checked: resolveAttachments, or a message being forwarded) from
+ * message `messageId` in chat `chatId`. Idempotent: a repeated call adds nothing. Sets
+ * `attached_at` on first attachment, which takes the item out of the unattached sweep.
+ */
+export async function referenceMedia(
+  db: Database,
+  input: { mediaIds: readonly string[]; chatId: string; messageId: string },
+): Promise<void> {
+  const ids = [...new Set(input.mediaIds)];
+  if (ids.length === 0) return;
   const at = now();
   await db.batch([
     db
@@ -53,6 +81,15 @@ export async function attachMedia(
       .set({ attachedAt: sql`COALESCE(${media.attachedAt}, ${at})` })
       .where(inArray(media.id, ids)),
   ]);
+}
+
+/** Check `mediaIds` as resolveAttachments does, then reference them from the message (referenceMedia). */
+export async function attachMedia(
+  db: Database,
+  input: { mediaIds: readonly string[]; ownerId: string; chatId: string; messageId: string },
+): Promise<void> {
+  await resolveAttachments(db, input.ownerId, input.mediaIds);
+  await referenceMedia(db, input);
 }
 
 /**

@@ -31,7 +31,13 @@ app.openapi(
     summary: "Send a message",
     description:
       "201 with the new message; a retry with the same `clientMessageId` answers 200 with the stored message (one message " +
-      `however many retries, even concurrent ones). Refusals: ${SEND_ERRORS}.`,
+      "however many retries, even concurrent ones). `type` decides the fields: `text` needs `text`; `image`, `video`, " +
+      "`voice` (one), `file` and `sticker` (one) need `attachments` (media ids you uploaded with purpose=attachment, whose " +
+      "types fit: `422 attachment_type_mismatch`; unknown or not yours: `404 not_found`) and take `text` as a caption " +
+      "(not stickers); `location` needs `location`; `contact` needs `contact`. `replyToId`/`quoteId` name messages of this " +
+      "chat (`404 not_found` with `details.field`); `mentions` are member ids (`422 mention_not_member`) or `all` (owners " +
+      "and admins: `403 mention_all_forbidden`). Media types need the sendMedia permission (`403 media_forbidden`). " +
+      `Other refusals: ${SEND_ERRORS}.`,
     security: bearerSecurity,
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.SendMessageBody) },
@@ -43,9 +49,7 @@ app.openapi(
   }),
   async (c) => {
     const { chatId } = c.req.valid("param");
-    const userId = c.var.auth.userId;
-    const { clientMessageId, text } = c.req.valid("json");
-    const { message, duplicate } = await chatRoom(c.env, chatId).send({ userId, clientMessageId, type: "text", text });
+    const { message, duplicate } = await chatRoom(c.env, chatId).send({ ...c.req.valid("json"), userId: c.var.auth.userId });
     return c.json({ message }, duplicate ? 200 : 201);
   },
 );
@@ -99,7 +103,9 @@ app.openapi(
     summary: "Edit my message",
     description:
       "The author only (`403 not_message_author`), within 48 hours (`403 edit_window_passed`), not in a frozen chat " +
-      "(`403 chat_frozen`). Deleted messages: 404.",
+      "(`403 chat_frozen`). `text` replaces the text or a media message's caption (entities follow it); `location` moves a " +
+      "live location until its `liveUntil` (`403 location_not_live`). The version replaced is kept: GET …/edits. A " +
+      "`message.updated` event carries the new message. Deleted messages: 404.",
     security: bearerSecurity,
     middleware: [auth, chatMember] as const,
     request: { params: s.MessageParams, body: jsonBody(s.EditMessageBody) },
@@ -107,7 +113,7 @@ app.openapi(
   }),
   async (c) => {
     const { chatId, messageId } = c.req.valid("param");
-    const message = await chatRoom(c.env, chatId).edit(c.var.auth.userId, messageId, c.req.valid("json").text);
+    const message = await chatRoom(c.env, chatId).edit(c.var.auth.userId, messageId, c.req.valid("json"));
     return c.json({ message }, 200);
   },
 );
@@ -120,8 +126,10 @@ app.openapi(
     tags,
     summary: "Delete a message for everyone, or hide it for me",
     description:
-      "`?for=everyone` (default): the author, or an owner/admin (`403 not_message_author` otherwise); the message stays " +
-      "in history as deleted, without text, and stops counting as unread. `?for=me`: hidden from my history only.",
+      "`?for=everyone` (default): the author within 48 hours (`403 delete_window_passed`), or an owner/admin any time " +
+      "(`403 not_message_author` otherwise). Its text, content, edit history and mentions are erased and its attachments " +
+      "detached (media nobody references any more are deleted); a tombstone (`deleted: true`) keeps the seq, and it stops " +
+      "counting as unread. `?for=me`: hidden from my history only.",
     security: bearerSecurity,
     middleware: [auth, chatMember] as const,
     request: { params: s.MessageParams, query: s.DeleteMessageQuery },
@@ -131,6 +139,46 @@ app.openapi(
     const { chatId, messageId } = c.req.valid("param");
     await chatRoom(c.env, chatId).remove(c.var.auth.userId, messageId, c.req.valid("query").for);
     return c.body(null, 204);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/{chatId}/messages/{messageId}/thread",
+    operationId: "getMessageThread",
+    tags,
+    summary: "A message and its replies",
+    description:
+      "Replies (messages sent with `replyToId` = this message), oldest first; page on with `after` = the last seq received " +
+      "while `hasMore`. The parent's `replyCount` is live: every reply or deleted reply logs a `message.replies` event.",
+    security: bearerSecurity,
+    middleware: [auth, chatMember] as const,
+    request: { params: s.MessageParams, query: s.ThreadQuery },
+    responses: { 200: json(s.Thread), ...errorResponses(400, 401, 403, 404, 503) },
+  }),
+  async (c) => {
+    const { chatId, messageId } = c.req.valid("param");
+    return c.json(await chatRoom(c.env, chatId).thread(c.var.auth.userId, messageId, c.req.valid("query")), 200);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/{chatId}/messages/{messageId}/edits",
+    operationId: "listMessageEdits",
+    tags,
+    summary: "Earlier versions of an edited message",
+    description: "Oldest first; the current version is the message itself. Erased when the message is deleted for everyone.",
+    security: bearerSecurity,
+    middleware: [auth, chatMember] as const,
+    request: { params: s.MessageParams },
+    responses: { 200: json(s.Versions), ...errorResponses(400, 401, 403, 404, 503) },
+  }),
+  async (c) => {
+    const { chatId, messageId } = c.req.valid("param");
+    return c.json({ items: await chatRoom(c.env, chatId).versions(c.var.auth.userId, messageId) }, 200);
   },
 );
 

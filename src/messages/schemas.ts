@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { ChatIdParam } from "../chats/schemas";
-import { MAX_TEXT_LENGTH } from "../rooms/protocol";
+import { GeoLocationSchema, MAX_TEXT_LENGTH, refineContent, SendContentFields } from "../rooms/content";
+import { SENDABLE_TYPES } from "../rooms/types";
 
 export const HISTORY_DEFAULT = 50;
 export const HISTORY_MAX = 100;
@@ -25,12 +26,23 @@ export const SendMessageBody = z
       description: "Chosen by the client, unique per sender: a retry with the same id returns the stored message (200)",
       example: "c-7f3a2b",
     }),
-    type: z.literal("text").default("text"),
-    text: MessageText,
+    ...SendContentFields,
   })
+  .superRefine(refineContent)
   .openapi("SendMessageRequest");
 
-export const EditMessageBody = z.strictObject({ text: MessageText }).openapi("EditMessageRequest");
+export const EditMessageBody = z
+  .strictObject({
+    text: MessageText.optional().openapi({ description: "New text, or a media message's new caption" }),
+    location: GeoLocationSchema.omit({ liveUntil: true }).optional().openapi({ description: "A live location's new position" }),
+  })
+  .refine((b) => b.text !== undefined || b.location !== undefined, "Give text or location")
+  .openapi("EditMessageRequest");
+
+export const ThreadQuery = z.object({
+  after: Seq.optional().openapi({ description: "Replies with a larger seq (the next page: the last seq received)" }),
+  limit: z.coerce.number().int().min(1).max(HISTORY_MAX).default(HISTORY_DEFAULT),
+});
 
 export const HistoryQuery = z
   .object({
@@ -57,6 +69,21 @@ export const EventsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(EVENTS_MAX).default(EVENTS_DEFAULT),
 });
 
+const Attachment = z
+  .object({ mediaId: z.string(), mimeType: z.string(), size: z.number().int(), fileName: z.string().nullable() })
+  .openapi("Attachment", { description: "Read the bytes through GET /media/{mediaId} (members of the chat may)" });
+
+const Entity = z
+  .object({
+    type: z.enum(["url", "email", "mention", "hashtag"]),
+    offset: z.number().int().openapi({ description: "In UTF-16 code units" }),
+    length: z.number().int(),
+    url: z.string().optional(),
+    username: z.string().optional(),
+    tag: z.string().optional(),
+  })
+  .openapi("MessageEntity");
+
 export const Message = z
   .object({
     id: z.string(),
@@ -64,8 +91,11 @@ export const Message = z
     chatId: z.string(),
     senderId: z.string().nullable().openapi({ description: "Null for system messages" }),
     clientMessageId: z.string().nullable(),
-    type: z.enum(["text", "system"]),
-    text: z.string().nullable().openapi({ description: "Null once deleted, and for system messages" }),
+    type: z.enum([...SENDABLE_TYPES, "system"]),
+    text: z
+      .string()
+      .nullable()
+      .openapi({ description: "The text or a media message's caption; null once deleted, and for system messages" }),
     system: z.record(z.string(), z.unknown()).nullable().openapi({
       description:
         "System messages: {event: created|joined|added|removed|left|role_changed|renamed|ownership_transferred, actorId, userIds, …}",
@@ -74,6 +104,23 @@ export const Message = z
       .object({ storyId: z.string() })
       .nullable()
       .openapi({ description: "A reply to a story (POST /stories/{id}/reply) names the story; null otherwise" }),
+    attachments: z.array(Attachment),
+    location: GeoLocationSchema.nullable(),
+    contact: z
+      .object({ userId: z.string().optional(), name: z.string().optional(), phone: z.string().optional(), email: z.string().optional() })
+      .nullable(),
+    entities: z.array(Entity).openapi({ description: "URLs, emails, @mentions and #hashtags found in the text" }),
+    replyTo: z.object({ id: z.string(), seq: z.number().int() }).nullable(),
+    replyCount: z.number().int().openapi({ description: "Replies in this message's thread that are not deleted" }),
+    quote: z
+      .object({ id: z.string(), seq: z.number().int(), senderId: z.string().nullable(), type: z.string(), text: z.string().nullable() })
+      .nullable()
+      .openapi({ description: "A snapshot of the quoted message (its text goes if that message is deleted)" }),
+    forwardedFrom: z.object({ chatId: z.string(), messageId: z.string(), senderId: z.string().nullable() }).nullable(),
+    mentions: z.array(z.string()),
+    mentionsAll: z.boolean(),
+    silent: z.boolean(),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
     createdAt: z.string(),
     editedAt: z.string().nullable(),
     deleted: z.boolean(),
@@ -83,7 +130,11 @@ export const Message = z
 export const MessageResponse = z.object({ message: Message });
 export const History = z.object({ items: z.array(Message), hasMore: z.boolean() }).openapi("MessageHistory");
 export const ReadResult = z
-  .object({ seq: z.number().int().openapi({ description: "My position now" }), unread: z.number().int() })
+  .object({
+    seq: z.number().int().openapi({ description: "My position now" }),
+    unread: z.number().int(),
+    mentions: z.number().int().openapi({ description: "Unread messages that mention me (or everyone)" }),
+  })
   .openapi("ReadPosition");
 export const Receipts = z
   .object({
@@ -101,3 +152,19 @@ export const Events = z
     lastEventSeq: z.number().int(),
   })
   .openapi("ChatEvents");
+
+export const Thread = z
+  .object({ parent: Message, items: z.array(Message), hasMore: z.boolean() })
+  .openapi("MessageThread", { description: "The message and a page of its replies, oldest first" });
+
+export const Versions = z
+  .object({
+    items: z.array(
+      z.object({
+        text: z.string().nullable(),
+        location: GeoLocationSchema.nullable(),
+        createdAt: z.string().openapi({ description: "When this version was written (sent, or an earlier edit)" }),
+      }),
+    ),
+  })
+  .openapi("MessageVersions", { description: "Earlier versions of an edited message, oldest first (the current one is the message)" });

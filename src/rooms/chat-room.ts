@@ -1,22 +1,23 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Bindings } from "../env";
-import { hubFor } from "../hubs/client";
 import { AppError } from "../lib/errors";
 import { rpcResult } from "../lib/rpc-result";
 import { loadPresenceRule, withdrawMessages } from "./directory";
 import { FLOOD_PENALTY_MS, FrameBudget, type FrameVerdict } from "./frame-budget";
-import { closedSocketError, errorFrame, handleFrame, readFrame } from "./frames";
+import { answerFrame, errorFrame, readFrame, refuseOnClosedSocket } from "./frames";
+import { mediaPort } from "./media-port";
+import type { MessageEdit, MessageVersion } from "./message-changes";
+import type { HistoryQuery } from "./message-reads";
 import { PresenceRules } from "./presence";
 import { PresenceFeed } from "./presence-feed";
 import { BARE_PING, BARE_PONG, CLOSE } from "./protocol";
 import { RoomLog } from "./room-log";
 import { RoomTimers } from "./room-timers";
-import { RoomSockets, type SocketInfo } from "./sockets";
+import { admitSocket } from "./socket-admission";
+import { RoomSockets } from "./sockets";
 import { RoomStore } from "./store";
 import { SUMMARY_INTERVAL_MS } from "./summary";
 import type { ChatConfig, MembershipChange, Message, RoomEvent, RoomResult, SendInput, SystemNotice } from "./types";
-
-type HistoryQuery = { before?: number; after?: number; around?: number; limit: number };
 
 /**
  * One chat's room (SQLite-backed Durable Object). It is the only writer of the chat's message
@@ -52,6 +53,7 @@ export class ChatRoom extends DurableObject<Bindings> {
       },
       summaryDue: (at) => this.timers.scheduleFlush(at),
       waitUntil: (promise) => ctx.waitUntil(promise),
+      detachMedia: (messageIds) => mediaPort().detach(env, this.log.access.chatId(), messageIds),
       transaction: (fn) => ctx.storage.transactionSync(fn),
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(BARE_PING, BARE_PONG));
@@ -122,27 +124,39 @@ export class ChatRoom extends DurableObject<Bindings> {
 
   /** Append a message; a retry with the same clientMessageId returns the stored one (`duplicate`). */
   send(input: SendInput): Promise<RoomResult<{ message: Message; duplicate: boolean }>> {
-    return rpcResult(() => this.log.send(input));
+    return rpcResult(() => this.log.sender.send(input));
   }
 
   truncate(actorId: string): Promise<RoomResult<{ seq: number; removed: number }>> {
-    return rpcResult(() => this.log.truncate(actorId));
+    return rpcResult(() => this.log.changes.truncate(actorId));
   }
 
-  edit(userId: string, messageId: string, text: string): Promise<RoomResult<Message>> {
-    return rpcResult(() => this.log.edit(userId, messageId, text));
+  edit(userId: string, messageId: string, edit: MessageEdit): Promise<RoomResult<Message>> {
+    return rpcResult(() => this.log.changes.edit(userId, messageId, edit));
+  }
+
+  versions(userId: string, messageId: string): Promise<RoomResult<MessageVersion[]>> {
+    return rpcResult(() => this.log.changes.versions(userId, messageId));
   }
 
   remove(userId: string, messageId: string, scope: "me" | "everyone"): Promise<RoomResult<null>> {
-    return rpcResult(() => this.log.remove(userId, messageId, scope));
+    return rpcResult(() => this.log.changes.remove(userId, messageId, scope));
   }
 
   history(userId: string, q: HistoryQuery): Promise<RoomResult<{ items: Message[]; hasMore: boolean }>> {
-    return rpcResult(() => this.log.history(userId, q));
+    return rpcResult(() => this.log.reads.history(userId, q));
   }
 
   getMessage(userId: string, messageId: string): Promise<RoomResult<Message>> {
-    return rpcResult(() => this.log.getMessage(userId, messageId));
+    return rpcResult(() => this.log.reads.getMessage(userId, messageId));
+  }
+
+  thread(
+    userId: string,
+    messageId: string,
+    q: { after?: number; limit: number },
+  ): Promise<RoomResult<{ parent: Message; items: Message[]; hasMore: boolean }>> {
+    return rpcResult(() => this.log.reads.thread(userId, messageId, q));
   }
 
   events(
@@ -153,16 +167,16 @@ export class ChatRoom extends DurableObject<Bindings> {
     return rpcResult(() => this.log.events(userId, after, limit));
   }
 
-  mark(userId: string, kind: "read" | "delivered", seq: number): Promise<RoomResult<{ seq: number; unread: number }>> {
-    return rpcResult(() => this.log.mark(userId, kind, seq));
+  mark(userId: string, kind: "read" | "delivered", seq: number): Promise<RoomResult<{ seq: number; unread: number; mentions: number }>> {
+    return rpcResult(() => this.log.reads.mark(userId, kind, seq));
   }
 
-  unread(userId: string): Promise<RoomResult<{ count: number; readSeq: number; lastSeq: number }>> {
-    return rpcResult(() => this.log.unread(userId));
+  unread(userId: string): Promise<RoomResult<{ count: number; mentions: number; readSeq: number; lastSeq: number }>> {
+    return rpcResult(() => this.log.reads.unread(userId));
   }
 
   receipts(userId: string, messageId: string): Promise<RoomResult<{ read: string[]; delivered: string[] }>> {
-    return rpcResult(() => this.log.receipts(userId, messageId));
+    return rpcResult(() => this.log.reads.receipts(userId, messageId));
   }
 
   /** The chat was deleted: close every socket, take its messages out of the admin count, erase the room. */
@@ -186,21 +200,12 @@ export class ChatRoom extends DurableObject<Bindings> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !userId || !sessionId) {
       return new Response("expected a WebSocket upgrade from the API Worker", { status: 400 });
     }
-    const ended = () => new AppError(401, "session_revoked", "This session has ended; sign in again");
     try {
-      if (this.store.admission.sessionEnded(sessionId)) throw ended();
-      const penalty = this.store.admission.penaltyUntil(userId);
-      if (penalty) {
-        const retryAfter = Math.ceil((penalty - Date.now()) / 1000);
-        throw new AppError(429, "rate_limited", `A socket of yours flooded this chat; try again in ${retryAfter} s`, { retryAfter });
-      }
-      await this.log.access.requireMember(userId);
-      const chatId = this.log.access.chatId();
-      const registration = await hubFor(this.env, userId).register(sessionId, chatId);
-      if (!registration.ok) throw ended();
-      if (!this.sockets.isOnline(userId)) this.rules.set(userId, await loadPresenceRule(this.env.DB, chatId, userId));
-      // The session may have ended while the hub or D1 answered.
-      if (this.store.admission.sessionEnded(sessionId)) throw ended();
+      await admitSocket(
+        { env: this.env, store: this.store, access: this.log.access, needsRule: () => !this.sockets.isOnline(userId), rules: this.rules },
+        userId,
+        sessionId,
+      );
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       // The Worker checked D1 a moment ago; the room may know better (just removed or banned).
@@ -227,38 +232,20 @@ export class ChatRoom extends DurableObject<Bindings> {
     if (verdict.kind !== "accept") return this.overBudget(ws, verdict);
     const info = this.sockets.info(ws);
     if (!info) return;
-    if (info.closedWith) return this.refuseOnClosedSocket(ws, info, data);
+    if (info.closedWith) return refuseOnClosedSocket(this.sockets, ws, info, data);
     const reading = readFrame(data);
     if (!reading.ok) {
       this.sockets.send(ws, errorFrame(reading.error, reading.id));
       if (reading.close) this.sockets.close(ws, reading.close, "frame too large");
       return;
     }
-    const frame = reading.frame;
-    try {
-      await handleFrame(
-        { log: this.log, sockets: this.sockets, store: this.store, scheduleAlarm: (at) => this.timers.scheduleAlarm(at) },
-        ws,
-        info,
-        frame,
-      );
-    } catch (err) {
-      if (err instanceof AppError) return this.sockets.send(ws, errorFrame(err, frame.id));
-      // A bug: log it with the socket's request id, answer `internal`, keep the socket open.
-      console.error(
-        JSON.stringify({
-          level: "error",
-          msg: "socket frame failed",
-          requestId: info.requestId,
-          chatId: this.store.config()?.chatId ?? null,
-          userId: info.userId,
-          frame: frame.type,
-          frameId: frame.id ?? null,
-          error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
-        }),
-      );
-      this.sockets.send(ws, errorFrame(new AppError(500, "internal", "Internal error; the frame was not processed"), frame.id));
-    }
+    const context = {
+      log: this.log,
+      sockets: this.sockets,
+      store: this.store,
+      scheduleAlarm: (at: number) => this.timers.scheduleAlarm(at),
+    };
+    await answerFrame(context, ws, info, reading.frame);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -274,17 +261,6 @@ export class ChatRoom extends DurableObject<Bindings> {
 
   override async webSocketError(ws: WebSocket): Promise<void> {
     await this.webSocketClose(ws, 1011);
-  }
-
-  /**
-   * A frame on a socket the room already closed (its session ended, its member was removed…):
-   * nothing of it is stored or delivered. The first one is answered with the reason (if the
-   * socket still takes frames); the rest are dropped, so a client that keeps sending costs nothing.
-   */
-  private refuseOnClosedSocket(ws: WebSocket, info: SocketInfo, data: string | ArrayBuffer): void {
-    if (!this.sockets.markRefused(ws)) return;
-    const id = typeof data === "string" ? /"id"\s*:\s*"([^"]{1,64})"/.exec(data)?.[1] : undefined;
-    this.sockets.send(ws, errorFrame(closedSocketError(info.closedWith!), id));
   }
 
   /** One warning per run of dropped frames; a socket that keeps flooding is closed (1008). */

@@ -2,6 +2,8 @@ import type { Bindings } from "../env";
 import { unwrap } from "../lib/rpc-result";
 import type { ChatRoom } from "./chat-room";
 import { chatIdsOf } from "./directory";
+import type { MessageEdit, MessageVersion } from "./message-changes";
+import type { HistoryQuery } from "./message-reads";
 import type { ChatConfig, MembershipChange, Message, RoomEvent, SendInput, SystemNotice } from "./types";
 
 type RoomEnv = Pick<Bindings, "CHAT_ROOM">;
@@ -9,10 +11,10 @@ type RoomEnv = Pick<Bindings, "CHAT_ROOM">;
 /** The ChatRoom stub of a chat: one Durable Object per chat id (the client below wraps it; tests call it directly). */
 export const roomFor = (env: RoomEnv, chatId: string) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(chatId));
 
+export type { HistoryQuery, MessageEdit, MessageVersion };
 /** Turn a room's result back into a value, or into the AppError the room raised (tests use it on the stub). */
 export { unwrap };
-
-export type HistoryQuery = { before?: number; after?: number; around?: number; limit: number };
+export type ThreadPage = { parent: Message; items: Message[]; hasMore: boolean };
 export type EventsPage = { events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean; lastEventSeq: number };
 
 /**
@@ -61,8 +63,14 @@ export class RoomClient {
     return unwrap(await this.stub.truncate(actorId));
   }
 
-  async edit(userId: string, messageId: string, text: string): Promise<Message> {
-    return unwrap(await this.stub.edit(userId, messageId, text)) as Message;
+  /** Edit my message: its text or caption, or a live location's position. */
+  async edit(userId: string, messageId: string, edit: MessageEdit): Promise<Message> {
+    return unwrap(await this.stub.edit(userId, messageId, edit)) as Message;
+  }
+
+  /** Earlier versions of an edited message, oldest first. */
+  async versions(userId: string, messageId: string): Promise<MessageVersion[]> {
+    return unwrap(await this.stub.versions(userId, messageId)) as MessageVersion[];
   }
 
   async remove(userId: string, messageId: string, scope: "me" | "everyone"): Promise<void> {
@@ -77,15 +85,20 @@ export class RoomClient {
     return unwrap(await this.stub.getMessage(userId, messageId)) as Message;
   }
 
+  /** The replies to a message (oldest first, after a seq), with the message itself. */
+  async thread(userId: string, messageId: string, query: { after?: number; limit: number }): Promise<ThreadPage> {
+    return unwrap(await this.stub.thread(userId, messageId, query)) as ThreadPage;
+  }
+
   async events(userId: string, after: number, limit: number): Promise<EventsPage> {
     return unwrap(await this.stub.events(userId, after, limit)) as EventsPage;
   }
 
-  async mark(userId: string, kind: "read" | "delivered", seq: number): Promise<{ seq: number; unread: number }> {
+  async mark(userId: string, kind: "read" | "delivered", seq: number): Promise<{ seq: number; unread: number; mentions: number }> {
     return unwrap(await this.stub.mark(userId, kind, seq));
   }
 
-  async unread(userId: string): Promise<{ count: number; readSeq: number; lastSeq: number }> {
+  async unread(userId: string): Promise<{ count: number; mentions: number; readSeq: number; lastSeq: number }> {
     return unwrap(await this.stub.unread(userId));
   }
 

@@ -68,12 +68,8 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
   const { log, sockets, store } = room;
   switch (frame.type) {
     case "message.send": {
-      const { message, duplicate } = await log.send({
-        userId: info.userId,
-        clientMessageId: frame.clientMessageId,
-        type: "text",
-        text: frame.text,
-      });
+      const { type: _frame, id: _id, messageType, ...content } = frame;
+      const { message, duplicate } = await log.sender.send({ ...content, type: messageType, userId: info.userId });
       sockets.send(ws, { type: "ack", id: frame.id, message, duplicate });
       return;
     }
@@ -93,7 +89,7 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
     }
     case "read":
     case "delivered": {
-      const state = await log.mark(info.userId, frame.type, frame.seq);
+      const state = await log.reads.mark(info.userId, frame.type, frame.seq);
       sockets.send(ws, { type: "ack", id: frame.id, ...state });
       return;
     }
@@ -119,6 +115,42 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
 
 function assertNever(frame: never): never {
   throw new Error(`unhandled frame ${JSON.stringify(frame)}`);
+}
+
+/**
+ * Act on a frame and answer failures on the socket: an AppError becomes its `error` frame; a bug
+ * is logged with the socket's request id and answered `internal`, and the socket stays open.
+ */
+export async function answerFrame(room: FrameContext, ws: WebSocket, info: SocketInfo, frame: ClientFrame): Promise<void> {
+  try {
+    await handleFrame(room, ws, info, frame);
+  } catch (err) {
+    if (err instanceof AppError) return room.sockets.send(ws, errorFrame(err, frame.id));
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "socket frame failed",
+        requestId: info.requestId,
+        chatId: room.store.config()?.chatId ?? null,
+        userId: info.userId,
+        frame: frame.type,
+        frameId: frame.id ?? null,
+        error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
+      }),
+    );
+    room.sockets.send(ws, errorFrame(new AppError(500, "internal", "Internal error; the frame was not processed"), frame.id));
+  }
+}
+
+/**
+ * A frame on a socket the room already closed (its session ended, its member was removed…):
+ * nothing of it is stored or delivered. The first one is answered with the reason (if the
+ * socket still takes frames); the rest are dropped, so a client that keeps sending costs nothing.
+ */
+export function refuseOnClosedSocket(sockets: RoomSockets, ws: WebSocket, info: SocketInfo, data: string | ArrayBuffer): void {
+  if (!sockets.markRefused(ws)) return;
+  const id = typeof data === "string" ? /"id"\s*:\s*"([^"]{1,64})"/.exec(data)?.[1] : undefined;
+  sockets.send(ws, errorFrame(closedSocketError(info.closedWith!), id));
 }
 
 /** The error a frame gets when it arrives on a socket the room already closed. */

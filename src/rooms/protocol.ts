@@ -1,22 +1,27 @@
 import { z } from "zod";
+import { MAX_TEXT_LENGTH, refineContent, SendContentFields } from "./content";
 
 /** Frames larger than this close the socket with 1009 (after an error frame). */
 export const MAX_FRAME_BYTES = 64 * 1024;
-export const MAX_TEXT_LENGTH = 4096;
+export { MAX_TEXT_LENGTH };
 export const TYPING_TTL_MS = 6_000;
 
+const { type: _messageType, ...contentFields } = SendContentFields;
 const FrameId = z.string().min(1).max(64).optional();
 const Seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 /** Every frame a client may send, validated as one discriminated union. */
 export const ClientFrame = z.discriminatedUnion("type", [
-  z.strictObject({
-    type: z.literal("message.send"),
-    id: FrameId,
-    clientMessageId: z.string().min(1).max(64),
-    messageType: z.literal("text").optional(),
-    text: z.string().trim().min(1).max(MAX_TEXT_LENGTH),
-  }),
+  z
+    .strictObject({
+      type: z.literal("message.send"),
+      id: FrameId,
+      clientMessageId: z.string().min(1).max(64),
+      // The frame's own `type` names the frame: the message's type travels as `messageType`.
+      messageType: SendContentFields.type,
+      ...contentFields,
+    })
+    .superRefine((frame, ctx) => refineContent({ ...frame, type: frame.messageType }, ctx)),
   z.strictObject({ type: z.literal("typing.start"), id: FrameId }),
   z.strictObject({ type: z.literal("typing.stop"), id: FrameId }),
   z.strictObject({ type: z.literal("read"), id: FrameId, seq: Seq }),

@@ -2,7 +2,7 @@ import { AppError } from "../lib/errors";
 import { loadConfigFromDirectory, loadMemberFromDirectory } from "./directory";
 import type { MemberState } from "./member-cache";
 import type { RoomStore } from "./store";
-import { type ChatConfig, effectivePermissions } from "./types";
+import { type ChatConfig, effectivePermissions, type MemberPermissions } from "./types";
 
 /**
  * Who may do what in a room: the chat's settings (read back from D1 when the room lost them) and
@@ -76,6 +76,19 @@ export class RoomAccess {
       throw new AppError(403, "send_forbidden", "You may not send messages in this chat");
     }
     return member;
+  }
+
+  /** Refuse (403 `code`) a member whose effective permissions lack `permission`. */
+  requirePermission(member: MemberState, permission: keyof MemberPermissions, code: string, message: string): void {
+    if (!effectivePermissions(member.role, this.config().permissions, member.overrides)[permission]) throw new AppError(403, code, message);
+  }
+
+  /** Whether `userId` is a member now (the cache, or D1 for someone it has not seen). */
+  async isMember(userId: string): Promise<boolean> {
+    if (this.store.members.get(userId)) return true;
+    const loaded = await loadMemberFromDirectory(this.db, this.chatId(), userId);
+    if (loaded) this.store.members.upsert(loaded, loaded.readSeq);
+    return loaded !== null;
   }
 
   /** A message the user may see (not deleted for them), else 404. */

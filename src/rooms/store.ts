@@ -1,10 +1,15 @@
 import { SocketAdmission } from "./admission";
+import { EditHistory } from "./edit-history";
 import { EventLog } from "./event-log";
 import { MemberCache } from "./member-cache";
+import { MentionIndex } from "./mention-index";
+import { MESSAGES_SCHEMA, type MessageRow, toMessage, upgradeMessageColumns } from "./message-rows";
 import { SendLimiter } from "./send-limiter";
 import { RoomSummary } from "./summary";
 import { TransientState } from "./transient";
 import type { ChatConfig, FlatJson, Message, MessageType } from "./types";
+
+export type { MessageRow };
 
 /**
  * The room's SQLite: the ordered message log, the chat's settings, and the parts that own the
@@ -16,50 +21,10 @@ import type { ChatConfig, FlatJson, Message, MessageType } from "./types";
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS messages (
-  seq INTEGER PRIMARY KEY,
-  id TEXT NOT NULL UNIQUE,
-  sender_id TEXT,
-  client_message_id TEXT,
-  type TEXT NOT NULL,
-  text TEXT,
-  system TEXT,
-  created_at INTEGER NOT NULL,
-  story_id TEXT,
-  edited_at INTEGER,
-  deleted_at INTEGER
-);
-CREATE UNIQUE INDEX IF NOT EXISTS messages_client_uq ON messages (sender_id, client_message_id) WHERE client_message_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS hidden (user_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (user_id, seq));
 CREATE TABLE IF NOT EXISTS typing (user_id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS pending_reads (user_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 `;
-
-interface MessageRow {
-  seq: number;
-  id: string;
-  sender_id: string | null;
-  client_message_id: string | null;
-  type: string;
-  text: string | null;
-  system: string | null;
-  created_at: number;
-  story_id: string | null;
-  edited_at: number | null;
-  deleted_at: number | null;
-  [key: string]: SqlStorageValue;
-}
-
-/**
- * Rooms created before story replies have no `story_id` column: add it once (SQLite cannot
- * `ADD COLUMN IF NOT EXISTS`, so the table's columns are read first; a cheap catalog lookup).
- */
-function addStoryReplyColumn(sql: SqlStorage): void {
-  const columns = sql.exec<{ name: string }>("PRAGMA table_info(messages)").toArray();
-  if (!columns.some((c) => c.name === "story_id")) sql.exec("ALTER TABLE messages ADD COLUMN story_id TEXT");
-}
-
-const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
 
 export class RoomStore {
   /** Short-lived state: who is typing, and read positions waiting for the next D1 flush. */
@@ -74,13 +39,20 @@ export class RoomStore {
   readonly events: EventLog;
   /** Ended sessions and flood penalties: who may not open a socket. */
   readonly admission: SocketAdmission;
+  /** Earlier versions of edited messages. */
+  readonly edits: EditHistory;
+  /** Who each message mentions (for mention counts). */
+  readonly mentions: MentionIndex;
 
   private configCache: ChatConfig | null | undefined;
   private lastSeqCache: number | null = null;
 
   constructor(private readonly sql: SqlStorage) {
+    sql.exec(MESSAGES_SCHEMA);
+    upgradeMessageColumns(sql);
     sql.exec(SCHEMA);
-    addStoryReplyColumn(sql);
+    this.edits = new EditHistory(sql);
+    this.mentions = new MentionIndex(sql);
     this.transient = new TransientState(sql);
     this.limiter = new SendLimiter(sql);
     this.members = new MemberCache(sql);
@@ -140,10 +112,20 @@ export class RoomStore {
       .one().n;
   }
 
+  /** Ids of the messages up to `seq` that carry attachments (their media go when the history is cleared). */
+  idsWithAttachmentsThrough(seq: number): string[] {
+    return this.sql
+      .exec<{ id: string }>("SELECT id FROM messages WHERE seq <= ? AND json_extract(content, '$.attachments') IS NOT NULL", seq)
+      .toArray()
+      .map((r) => r.id);
+  }
+
   /** Delete every message up to `seq` (and the per-member hidden marks on them). */
   truncate(seq: number): number {
     const removed = this.sql.exec("DELETE FROM messages WHERE seq <= ?", seq).rowsWritten;
     this.sql.exec("DELETE FROM hidden WHERE seq <= ?", seq);
+    this.edits.truncate(seq);
+    this.mentions.truncate(seq);
     this.setMeta("truncatedThrough", String(Math.max(seq, Number(this.getMeta("truncatedThrough") ?? 0))));
     return removed;
   }
@@ -155,21 +137,7 @@ export class RoomStore {
   // --- messages ---------------------------------------------------------------------------
 
   toMessage(row: MessageRow, chatId: string): Message {
-    const deleted = row.deleted_at != null;
-    return {
-      id: row.id,
-      seq: row.seq,
-      chatId,
-      senderId: row.sender_id,
-      clientMessageId: row.client_message_id,
-      type: row.type as MessageType,
-      text: deleted ? null : row.text,
-      system: row.system ? (JSON.parse(row.system) as Message["system"]) : null,
-      storyReply: row.story_id ? { storyId: row.story_id } : null,
-      createdAt: iso(row.created_at)!,
-      editedAt: iso(row.edited_at),
-      deleted,
-    };
+    return toMessage(row, chatId);
   }
 
   findByClientId(senderId: string, clientMessageId: string): MessageRow | undefined {
@@ -199,6 +167,10 @@ export class RoomStore {
     text: string | null;
     system: FlatJson | null;
     storyId?: string | null;
+    /** MessageContent as JSON (contentJson), or null. */
+    content?: string | null;
+    replyToSeq?: number | null;
+    quoteSeq?: number | null;
     at: number;
   }): MessageRow | null {
     const row: MessageRow = {
@@ -213,9 +185,14 @@ export class RoomStore {
       story_id: m.storyId ?? null,
       edited_at: null,
       deleted_at: null,
+      content: m.content ?? null,
+      reply_to_seq: m.replyToSeq ?? null,
+      reply_count: 0,
+      quote_seq: m.quoteSeq ?? null,
     };
     const written = this.sql.exec(
-      `INSERT INTO messages (seq, id, sender_id, client_message_id, type, text, system, created_at, story_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO messages (seq, id, sender_id, client_message_id, type, text, system, created_at, story_id, content, reply_to_seq, quote_seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (sender_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING`,
       row.seq,
       row.id,
@@ -226,18 +203,39 @@ export class RoomStore {
       row.system,
       row.created_at,
       row.story_id,
+      row.content,
+      row.reply_to_seq,
+      row.quote_seq,
     ).rowsWritten;
     if (written === 0) return null;
     this.lastSeqCache = row.seq;
     return row;
   }
 
-  editMessage(seq: number, text: string, at: number): void {
-    this.sql.exec("UPDATE messages SET text = ?, edited_at = ? WHERE seq = ?", text, at, seq);
+  /** Replace a message's text and content, keeping the version it replaces in the edit history. */
+  editMessage(row: MessageRow, edit: { text: string | null; content: string | null }, at: number): void {
+    this.edits.record(row.seq, { text: row.text, content: row.content, at: row.edited_at ?? row.created_at });
+    this.sql.exec("UPDATE messages SET text = ?, content = ?, edited_at = ? WHERE seq = ?", edit.text, edit.content, at, row.seq);
   }
 
-  deleteMessage(seq: number, at: number): void {
-    this.sql.exec("UPDATE messages SET deleted_at = ?, text = NULL WHERE seq = ? AND deleted_at IS NULL", at, seq);
+  /**
+   * Delete a message for everyone: its text, content and edit history are erased (a tombstone
+   * keeps the seq), its mentions stop counting, quotes of it lose the quoted text, and the
+   * message it replied to counts one reply fewer.
+   */
+  deleteMessage(row: MessageRow, at: number): void {
+    this.sql.exec("UPDATE messages SET deleted_at = ?, text = NULL, content = NULL WHERE seq = ? AND deleted_at IS NULL", at, row.seq);
+    this.edits.erase(row.seq);
+    this.mentions.erase(row.seq);
+    this.sql.exec("UPDATE messages SET content = json_set(content, '$.quote.text', NULL) WHERE quote_seq = ?", row.seq);
+    if (row.reply_to_seq !== null) this.changeReplyCount(row.reply_to_seq, -1);
+  }
+
+  /** Count a reply to `seq` in (+1) or out (−1); returns the parent's row after the change. */
+  changeReplyCount(seq: number, delta: number): MessageRow | undefined {
+    return this.sql
+      .exec<MessageRow>("UPDATE messages SET reply_count = max(0, reply_count + ?) WHERE seq = ? RETURNING *", delta, seq)
+      .toArray()[0];
   }
 
   isHidden(userId: string, seq: number): boolean {
@@ -276,6 +274,22 @@ export class RoomStore {
     }
     const rows = take("seq < ?", "DESC", q.before ?? Number.MAX_SAFE_INTEGER, q.limit);
     return { rows: rows.slice(0, q.limit).reverse(), hasMore: rows.length > q.limit };
+  }
+
+  /** Replies to the message at `parentSeq` visible to `userId`, oldest first, after a seq (keyset). */
+  threadPage(userId: string, parentSeq: number, q: { after?: number; limit: number }): { rows: MessageRow[]; hasMore: boolean } {
+    const rows = this.sql
+      .exec<MessageRow>(
+        `SELECT * FROM messages m WHERE reply_to_seq = ? AND seq > ?
+           AND NOT EXISTS (SELECT 1 FROM hidden h WHERE h.user_id = ? AND h.seq = m.seq)
+         ORDER BY seq LIMIT ?`,
+        parentSeq,
+        q.after ?? 0,
+        userId,
+        q.limit + 1,
+      )
+      .toArray();
+    return { rows: rows.slice(0, q.limit), hasMore: rows.length > q.limit };
   }
 
   /** Messages after `seq` that count as unread for `userId`: others' text, not deleted or hidden. */

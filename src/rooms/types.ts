@@ -2,6 +2,9 @@
  * Types shared by the Worker and the ChatRoom Durable Object (RPC arguments and results). They
  * avoid `unknown`: RPC stubs type members they cannot prove serializable as `never`.
  */
+import type { MessageEntity } from "./entities";
+
+export type { MessageEntity };
 export type Scalar = string | number | boolean | null;
 /** Flat JSON objects: system notices, error details. */
 export type FlatJson = { [key: string]: Scalar | string[] | undefined };
@@ -60,7 +63,59 @@ export function effectivePermissions(
   return { ...DEFAULT_PERMISSIONS, ...defaults, ...overrides };
 }
 
-export type MessageType = "text" | "system";
+/**
+ * A JSON object as stored and returned unchanged (custom metadata), validated where it enters.
+ * Typed shallowly: RPC stubs cannot type a recursive JSON type.
+ */
+export type JsonObject = { [key: string]: Scalar | object };
+
+/** Kinds of message a member may send; `system` messages come from the server only. */
+export const SENDABLE_TYPES = ["text", "image", "video", "voice", "file", "sticker", "location", "contact"] as const;
+export type SendableType = (typeof SENDABLE_TYPES)[number];
+export type MessageType = SendableType | "system";
+/** Types that carry media: they need the `sendMedia` permission and at least one attachment. */
+export const MEDIA_TYPES: readonly MessageType[] = ["image", "video", "voice", "file", "sticker"];
+
+/** A media item a message carries, as it was when sent (the bytes are read through GET /media/{id}). */
+export interface Attachment {
+  mediaId: string;
+  mimeType: string;
+  size: number;
+  fileName: string | null;
+}
+
+export interface GeoLocation {
+  lat: number;
+  lng: number;
+  /** Radius of uncertainty in metres. */
+  accuracy?: number;
+  /** A live location: updated by edits until this time (ISO 8601). */
+  liveUntil?: string;
+}
+
+/** A shared contact: a user of this app, or a name with a phone number and/or email. */
+export interface SharedContact {
+  userId?: string;
+  name?: string;
+  phone?: string;
+  email?: string;
+}
+
+/** A snapshot of the quoted message, taken when quoting (erased if that message is deleted). */
+export interface Quote {
+  id: string;
+  seq: number;
+  senderId: string | null;
+  type: MessageType;
+  text: string | null;
+}
+
+/** Where a forwarded message first came from. */
+export interface ForwardedFrom {
+  chatId: string;
+  messageId: string;
+  senderId: string | null;
+}
 
 /** A message as the API and the socket show it. */
 export interface Message {
@@ -70,11 +125,29 @@ export interface Message {
   senderId: string | null;
   clientMessageId: string | null;
   type: MessageType;
+  /** The text, or a media message's caption; null once deleted, and for system messages. */
   text: string | null;
   /** For system messages: what happened ({event, actorId, userIds, …}), as stored (JSON: no undefined fields). */
   system: { [key: string]: Scalar | string[] } | null;
   /** A reply to a story (POST /stories/{id}/reply): which story; null for every other message. */
   storyReply: StoryReply | null;
+  attachments: Attachment[];
+  location: GeoLocation | null;
+  contact: SharedContact | null;
+  entities: MessageEntity[];
+  /** The message this one replies to (same chat). */
+  replyTo: { id: string; seq: number } | null;
+  /** Replies to this message that are not deleted (the thread's size). */
+  replyCount: number;
+  quote: Quote | null;
+  forwardedFrom: ForwardedFrom | null;
+  /** Members mentioned by id; `mentionsAll` for @all. */
+  mentions: string[];
+  mentionsAll: boolean;
+  /** Sent without notifying the recipients. */
+  silent: boolean;
+  /** The client's own JSON (≤ 4 KiB), returned as stored and never interpreted. */
+  metadata: JsonObject | null;
   createdAt: string;
   editedAt: string | null;
   deleted: boolean;
@@ -85,13 +158,26 @@ export interface StoryReply {
   storyId: string;
 }
 
+/** A message to send, as a client asked for it (validated by rooms/content.ts). */
 export interface SendInput {
   userId: string;
   clientMessageId: string;
-  type: "text";
-  text: string;
+  type: SendableType;
+  text?: string;
+  /** Media ids the sender uploaded with purpose `attachment`. */
+  attachments?: string[];
+  location?: GeoLocation;
+  contact?: SharedContact;
+  replyToId?: string;
+  quoteId?: string;
+  /** Member ids, or "all" (owners and admins only). */
+  mentions?: string[];
+  silent?: boolean;
+  metadata?: JsonObject;
   /** Set only by the Worker's story reply route, never from a client frame. */
   storyReply?: StoryReply;
+  /** Set only by the Worker's forward route, never from a client frame. */
+  forwardedFrom?: ForwardedFrom;
 }
 
 /** One change in the room's event log, as `GET …/events` and the socket replay it. */

@@ -1,0 +1,84 @@
+import { writeReadPosition } from "./directory";
+import type { RoomCore } from "./room-core";
+import type { Message } from "./types";
+
+const HISTORY_MAX = 100;
+
+export type HistoryQuery = { before?: number; after?: number; around?: number; limit: number };
+
+/** Reading the log as one member sees it: history, threads, receipts, read positions and counts. */
+export class MessageReads {
+  constructor(private readonly room: RoomCore) {}
+
+  async history(userId: string, q: HistoryQuery): Promise<{ items: Message[]; hasMore: boolean }> {
+    await this.room.access.requireMember(userId);
+    const { rows, hasMore } = this.room.store.page(userId, { ...q, limit: Math.min(q.limit, HISTORY_MAX) });
+    return { items: rows.map((r) => this.room.store.toMessage(r, this.room.access.chatId())), hasMore };
+  }
+
+  async getMessage(userId: string, messageId: string): Promise<Message> {
+    await this.room.access.requireMember(userId);
+    return this.room.store.toMessage(this.room.access.visibleMessage(userId, messageId), this.room.access.chatId());
+  }
+
+  /** The replies to a message, oldest first, after a seq (keyset), with the message itself. */
+  async thread(
+    userId: string,
+    messageId: string,
+    q: { after?: number; limit: number },
+  ): Promise<{ parent: Message; items: Message[]; hasMore: boolean }> {
+    await this.room.access.requireMember(userId);
+    const { store, access } = this.room;
+    const parent = access.visibleMessage(userId, messageId);
+    const { rows, hasMore } = store.threadPage(userId, parent.seq, { after: q.after, limit: Math.min(q.limit, HISTORY_MAX) });
+    const chatId = access.chatId();
+    return { parent: store.toMessage(parent, chatId), items: rows.map((r) => store.toMessage(r, chatId)), hasMore };
+  }
+
+  /** Move my read (or delivered) position up to `seq`; lower values are ignored. */
+  async mark(userId: string, kind: "read" | "delivered", seq: number): Promise<{ seq: number; unread: number; mentions: number }> {
+    const { store, access, host } = this.room;
+    const member = await access.requireMember(userId);
+    const target = Math.min(seq, store.lastSeq());
+    const column = kind === "read" ? "read_seq" : "delivered_seq";
+    const moved = this.room.write((emit) => {
+      if (!store.members.advance(userId, column, target)) return false;
+      // With read receipts off, only the reader's own sockets hear that they read.
+      if (kind === "delivered" || member.readReceipts) emit("receipt", { userId, kind, seq: target });
+      return true;
+    });
+    if (moved && kind === "read") {
+      if (!member.readReceipts) host.sendToUser(userId, { type: "receipt", userId, kind, seq: target });
+      host.waitUntil(writeReadPosition(host.db, access.chatId(), userId, target));
+    }
+    const current = store.members.get(userId) ?? member;
+    return {
+      seq: kind === "read" ? current.readSeq : current.deliveredSeq,
+      unread: store.unreadCount(userId, current.readSeq),
+      mentions: store.mentions.count(userId, current.readSeq),
+    };
+  }
+
+  /** Exact unread and mention counts for a member: others' messages after their read position, minus deleted. */
+  async unread(userId: string): Promise<{ count: number; mentions: number; readSeq: number; lastSeq: number }> {
+    const { store, access } = this.room;
+    const member = await access.requireMember(userId);
+    return {
+      count: store.unreadCount(userId, member.readSeq),
+      mentions: store.mentions.count(userId, member.readSeq),
+      readSeq: member.readSeq,
+      lastSeq: store.lastSeq(),
+    };
+  }
+
+  /** Who received and who read a message (readers who hide receipts are left out). */
+  async receipts(userId: string, messageId: string): Promise<{ read: string[]; delivered: string[] }> {
+    await this.room.access.requireMember(userId);
+    const row = this.room.access.visibleMessage(userId, messageId);
+    const others = this.room.store.members.all().filter((m) => m.userId !== row.sender_id);
+    return {
+      read: others.filter((m) => m.readSeq >= row.seq && m.readReceipts).map((m) => m.userId),
+      delivered: others.filter((m) => m.deliveredSeq >= row.seq).map((m) => m.userId),
+    };
+  }
+}

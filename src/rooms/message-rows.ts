@@ -1,0 +1,140 @@
+import type {
+  Attachment,
+  ForwardedFrom,
+  GeoLocation,
+  JsonObject,
+  Message,
+  MessageEntity,
+  MessageType,
+  Quote,
+  SharedContact,
+} from "./types";
+
+/** The messages table of a room, as created today (older rooms get the later columns added: upgradeMessageColumns). */
+export const MESSAGES_SCHEMA = `
+CREATE TABLE IF NOT EXISTS messages (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  sender_id TEXT,
+  client_message_id TEXT,
+  type TEXT NOT NULL,
+  text TEXT,
+  system TEXT,
+  created_at INTEGER NOT NULL,
+  story_id TEXT,
+  edited_at INTEGER,
+  deleted_at INTEGER,
+  content TEXT,
+  reply_to_seq INTEGER,
+  reply_count INTEGER NOT NULL DEFAULT 0,
+  quote_seq INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_client_uq ON messages (sender_id, client_message_id) WHERE client_message_id IS NOT NULL;
+`;
+
+/** Indexes on columns older rooms only have after upgradeMessageColumns. */
+const LATER_INDEXES = `
+CREATE INDEX IF NOT EXISTS messages_thread_idx ON messages (reply_to_seq, seq) WHERE reply_to_seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_quote_idx ON messages (quote_seq) WHERE quote_seq IS NOT NULL;
+`;
+
+/** Columns added after the first rooms were created, with their definitions. */
+const LATER_COLUMNS: [name: string, definition: string][] = [
+  ["story_id", "TEXT"],
+  ["content", "TEXT"],
+  ["reply_to_seq", "INTEGER"],
+  ["reply_count", "INTEGER NOT NULL DEFAULT 0"],
+  ["quote_seq", "INTEGER"],
+];
+
+/**
+ * Bring an older room's messages table up to today's columns (SQLite cannot `ADD COLUMN IF NOT
+ * EXISTS`, so the table's columns are read first: one cheap catalog lookup per room start).
+ */
+export function upgradeMessageColumns(sql: SqlStorage): void {
+  const have = new Set(
+    sql
+      .exec<{ name: string }>("PRAGMA table_info(messages)")
+      .toArray()
+      .map((c) => c.name),
+  );
+  for (const [name, definition] of LATER_COLUMNS) {
+    if (!have.has(name)) sql.exec(`ALTER TABLE messages ADD COLUMN ${name} ${definition}`);
+  }
+  sql.exec(LATER_INDEXES);
+}
+
+export interface MessageRow {
+  seq: number;
+  id: string;
+  sender_id: string | null;
+  client_message_id: string | null;
+  type: string;
+  text: string | null;
+  system: string | null;
+  created_at: number;
+  story_id: string | null;
+  edited_at: number | null;
+  deleted_at: number | null;
+  /** MessageContent as JSON (null: a plain text or system message, or erased by a delete). */
+  content: string | null;
+  reply_to_seq: number | null;
+  reply_count: number;
+  quote_seq: number | null;
+  [key: string]: SqlStorageValue;
+}
+
+/** Everything a message carries besides its text, stored as one JSON column (only the fields present). */
+export interface MessageContent {
+  attachments?: Attachment[];
+  location?: GeoLocation;
+  contact?: SharedContact;
+  entities?: MessageEntity[];
+  replyTo?: { id: string; seq: number };
+  quote?: Quote;
+  forwardedFrom?: ForwardedFrom;
+  mentions?: string[];
+  mentionsAll?: boolean;
+  silent?: boolean;
+  metadata?: JsonObject;
+}
+
+/** The stored JSON of `content`, or null when it carries nothing. */
+export function contentJson(content: MessageContent): string | null {
+  const present = Object.entries(content).filter(([, v]) => v !== undefined && v !== false);
+  return present.length === 0 ? null : JSON.stringify(Object.fromEntries(present));
+}
+
+const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
+
+/** A stored row as the API shows it (a deleted message keeps only its place: id, seq, sender, times). */
+export function toMessage(row: MessageRow, chatId: string): Message {
+  const deleted = row.deleted_at != null;
+  const c: MessageContent = !deleted && row.content ? (JSON.parse(row.content) as MessageContent) : {};
+  return {
+    id: row.id,
+    seq: row.seq,
+    chatId,
+    senderId: row.sender_id,
+    clientMessageId: row.client_message_id,
+    type: row.type as MessageType,
+    text: deleted ? null : row.text,
+    system: row.system ? (JSON.parse(row.system) as Message["system"]) : null,
+    storyReply: row.story_id ? { storyId: row.story_id } : null,
+    attachments: c.attachments ?? [],
+    location: c.location ?? null,
+    contact: c.contact ?? null,
+    entities: c.entities ?? [],
+    replyTo: c.replyTo ?? null,
+    replyCount: row.reply_count,
+    quote: c.quote ?? null,
+    forwardedFrom: c.forwardedFrom ?? null,
+    mentions: c.mentions ?? [],
+    mentionsAll: c.mentionsAll ?? false,
+    silent: c.silent ?? false,
+    metadata: c.metadata ?? null,
+    createdAt: iso(row.created_at)!,
+    editedAt: iso(row.edited_at),
+    deleted,
+  };
+}

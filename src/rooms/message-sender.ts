@@ -1,0 +1,148 @@
+import { AppError } from "../lib/errors";
+import { newId } from "../lib/ids";
+import { checkAttachmentsFit, checkContentShape, isMediaType, MENTION_ALL } from "./content";
+import { detectEntities } from "./entities";
+import { mediaPort } from "./media-port";
+import type { MemberState } from "./member-cache";
+import { contentJson, type MessageRow } from "./message-rows";
+import type { RoomCore } from "./room-core";
+import type { Attachment, Message, Quote, SendInput } from "./types";
+
+/** How much of a quoted message's text the snapshot keeps. */
+const QUOTE_TEXT_MAX = 1024;
+
+/**
+ * Sending: one path for REST and the socket. Checks the sender's rights and the content
+ * (type, attachments they own that fit the type, replies and quotes in this chat, mentions of
+ * members), then appends the message with the next seq in one transaction. A retry with the same
+ * `clientMessageId` returns the stored message (`duplicate: true`) instead of a second copy.
+ */
+export class MessageSender {
+  constructor(private readonly room: RoomCore) {}
+
+  async send(input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
+    const { store, access } = this.room;
+    checkContentShape(input);
+    const member = await access.requireSender(input.userId);
+    if (isMediaType(input.type)) access.requirePermission(member, "sendMedia", "media_forbidden", "You may not send media in this chat");
+    const at = Date.now();
+    const refusal = store.limiter.refusal(input.userId, member.role === "member" ? access.config().slowModeSeconds : 0, at);
+    // Over budget: a retry of something already sent still gets its message; anything else is refused.
+    const earlier = refusal || input.attachments ? this.existingSend(input) : null;
+    if (earlier) return this.resent(earlier, input);
+    if (refusal) throw refusal;
+    const attachments = input.attachments ? await this.resolveAttachments(input) : undefined;
+    const mentions = await this.checkMentions(member, input.mentions);
+    // Synchronous from here: what the references point at cannot change before the insert.
+    const replyTo = input.replyToId ? this.referenced(input.userId, input.replyToId, "replyToId") : null;
+    const quoted = input.quoteId ? this.referenced(input.userId, input.quoteId, "quoteId") : null;
+    const content = contentJson({
+      attachments,
+      entities: input.text ? orNone(detectEntities(input.text)) : undefined,
+      location: input.location,
+      contact: input.contact,
+      replyTo: replyTo ? { id: replyTo.id, seq: replyTo.seq } : undefined,
+      quote: quoted ? quoteOf(quoted) : undefined,
+      forwardedFrom: input.forwardedFrom,
+      mentions: mentions.userIds.length > 0 ? mentions.userIds : undefined,
+      mentionsAll: mentions.all,
+      silent: input.silent,
+      metadata: input.metadata,
+    });
+    const result = this.room.write((emit) => {
+      const row = store.insertMessage({
+        id: newId(),
+        senderId: input.userId,
+        clientMessageId: input.clientMessageId,
+        type: input.type,
+        text: input.text ?? null,
+        system: null,
+        storyId: input.storyReply?.storyId ?? null,
+        content,
+        replyToSeq: replyTo?.seq ?? null,
+        quoteSeq: quoted?.seq ?? null,
+        at,
+      });
+      if (!row) return { message: this.existingSend(input)!, duplicate: true };
+      store.limiter.take(input.userId, at);
+      if (mentions.userIds.length > 0 || mentions.all) store.mentions.add(row.seq, mentions.userIds, mentions.all);
+      const message = store.toMessage(row, access.chatId());
+      emit("message.new", { message });
+      if (replyTo) {
+        const parent = store.changeReplyCount(replyTo.seq, 1)!;
+        emit("message.replies", { messageId: parent.id, seq: parent.seq, replyCount: parent.reply_count });
+      }
+      store.summary.countMessages(1);
+      // Sending implies having read everything before it. No receipt is broadcast for that:
+      // every client can infer it from message.new, and it would double the fan-out.
+      if (store.members.advance(input.userId, "read_seq", message.seq)) store.transient.notePendingRead(input.userId, message.seq);
+      store.transient.clearTyping(input.userId);
+      return { message, duplicate: false };
+    });
+    if (!result.duplicate) this.room.summaryChanged();
+    await this.attach(result.message);
+    return result;
+  }
+
+  /** The message a sender already sent with this client id, if any. */
+  private existingSend(input: SendInput): Message | null {
+    const row = this.room.store.findByClientId(input.userId, input.clientMessageId);
+    return row ? this.room.store.toMessage(row, this.room.access.chatId()) : null;
+  }
+
+  /** A retry of a stored message: answered with it, and its media attached again (idempotent) in case that was lost. */
+  private async resent(message: Message, input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
+    if (input.attachments) await this.attach(message);
+    return { message, duplicate: true };
+  }
+
+  /** Reference the message's media from it, so the chat's members may read them. */
+  private async attach(message: Message): Promise<void> {
+    if (message.attachments.length === 0) return;
+    const mediaIds = message.attachments.map((a) => a.mediaId);
+    await mediaPort().attach(this.room.host.db, { mediaIds, chatId: message.chatId, messageId: message.id });
+  }
+
+  /** The sender's media items, in order, checked against the message type. */
+  private async resolveAttachments(input: SendInput): Promise<Attachment[]> {
+    const attachments = await mediaPort().resolve(this.room.host.db, input.userId, input.attachments ?? []);
+    checkAttachmentsFit(input.type, attachments);
+    return attachments;
+  }
+
+  /** Mentioned ids must be members (422 `mention_not_member`); `@all` is for owners and admins (403). */
+  private async checkMentions(sender: MemberState, mentions: string[] | undefined): Promise<{ userIds: string[]; all: boolean }> {
+    const all = mentions?.includes(MENTION_ALL) ?? false;
+    if (all && sender.role !== "owner" && sender.role !== "admin") {
+      throw new AppError(403, "mention_all_forbidden", "Only owners and admins can mention everyone");
+    }
+    const userIds = [...new Set(mentions ?? [])].filter((id) => id !== MENTION_ALL);
+    const members = await Promise.all(userIds.map((id) => this.room.access.isMember(id)));
+    const stranger = userIds.find((_, i) => !members[i]);
+    if (stranger) throw new AppError(422, "mention_not_member", "Only members of this chat can be mentioned", { userId: stranger });
+    return { userIds, all };
+  }
+
+  /** A message of this chat the sender can see and refer to (404 `not_found` naming the field otherwise). */
+  private referenced(userId: string, messageId: string, field: "replyToId" | "quoteId"): MessageRow {
+    const row = this.room.store.findById(messageId);
+    if (!row || row.deleted_at !== null || this.room.store.isHidden(userId, row.seq)) {
+      throw new AppError(404, "not_found", "The message referred to does not exist in this chat", { field, messageId });
+    }
+    return row;
+  }
+}
+
+/** An empty list is not stored. */
+const orNone = <T>(items: T[]) => (items.length > 0 ? items : undefined);
+
+/** The snapshot a quote keeps of the quoted message. */
+function quoteOf(row: MessageRow): Quote {
+  return {
+    id: row.id,
+    seq: row.seq,
+    senderId: row.sender_id,
+    type: row.type as Quote["type"],
+    text: row.text?.slice(0, QUOTE_TEXT_MAX) ?? null,
+  };
+}

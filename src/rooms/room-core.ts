@@ -1,0 +1,44 @@
+import type { RoomAccess } from "./room-access";
+import type { RoomStore } from "./store";
+import type { Message, RoomEvent, SystemNotice } from "./types";
+
+/** What the log needs from the Durable Object around it: sockets, the alarm, D1. */
+export interface RoomHost {
+  db: D1Database;
+  /** The name the room was addressed by (the chat id), when the runtime knows it. */
+  chatName: string | undefined;
+  /** Send an already serialized frame to every socket. */
+  broadcastText(text: string): void;
+  sendToUser(userId: string, frame: Record<string, unknown>): void;
+  closeUser(userId: string, code: number, reason: string): void;
+  /** The summary changed: write it to D1 at `at` (not before). */
+  summaryDue(at: number): void;
+  waitUntil(promise: Promise<unknown>): void;
+  /** Drop the media references of deleted messages (media erases items nobody references any more). */
+  detachMedia(messageIds: readonly string[]): Promise<void>;
+  /** Run `fn` as one SQLite transaction: a throw leaves nothing of it behind. */
+  transaction<T>(fn: () => T): T;
+}
+
+/** Log an event inside a write: it gets the next eventSeq and goes out once the write commits. */
+export type Emit = (type: string, payload: Record<string, unknown>) => RoomEvent;
+
+/**
+ * What the parts of the log (sending, changing, reading messages) share: storage, the access
+ * rules, the host, and the one way to change anything (`write`).
+ */
+export interface RoomCore {
+  readonly store: RoomStore;
+  readonly access: RoomAccess;
+  readonly host: RoomHost;
+  /**
+   * Run a change as one transaction. `emit` logs an event (its eventSeq) inside it; the events
+   * go out to the sockets (serialized once) only once the transaction committed, so a failure
+   * sends nothing.
+   */
+  write<T>(fn: (emit: Emit) => T): T;
+  /** The summary changed: flush now if the last flush is a second old, else when it is. */
+  summaryChanged(): void;
+  /** Append a system notice (inside a write). */
+  appendSystem(notice: SystemNotice, emit: Emit): Message;
+}
