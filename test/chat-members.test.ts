@@ -114,34 +114,33 @@ describe("POST /chats/{chatId}/members", () => {
     const body = await ok(await add(a, chat.id, { userIds: [c.id, d.id, b.id, c.id] }));
     expect(body.added.map((m: any) => m.userId).sort()).toEqual([c.id, d.id].sort());
     expect(body.added[0]).toMatchObject({ role: "member", user: { id: body.added[0].userId } });
-    expect(body).toMatchObject({ alreadyMembers: [b.id], skipped: [] });
+    expect(body).toMatchObject({ alreadyMembers: [b.id], invited: [], skipped: [] });
     expect(await memberCount(chat.id)).toEqual({ n: 4, rows: 4 });
     expect((await systemEvents(c, chat.id)).at(-1)).toMatchObject({ event: "added", actorId: a.id, userIds: [c.id, d.id], role: "member" });
     expect((await send(d, chat.id, "glad to be here")).senderId).toBe(d.id);
     // Adding only existing members changes nothing.
-    expect(await ok(await add(a, chat.id, { userIds: [b.id] }))).toEqual({ added: [], alreadyMembers: [b.id], skipped: [] });
+    expect(await ok(await add(a, chat.id, { userIds: [b.id] }))).toEqual({ added: [], alreadyMembers: [b.id], invited: [], skipped: [] });
   });
 
-  it("respects groupInvites privacy and blocks: some skipped, or 403 cannot_add_user when nobody can be added", async () => {
+  it("invites people whose groupInvites privacy refuses the adder, skips blocks, and answers 403 cannot_add_user when nobody can be added or invited", async () => {
     const [a, b, closed, contactsOnly, blocker] = [await signUp(), await signUp(), await signUp(), await signUp(), await signUp()];
     await setPrivacy(closed, { groupInvites: "nobody" });
     await setPrivacy(contactsOnly, { groupInvites: "contacts" });
     await block(blocker, a);
     const chat = await createGroup(a);
     const mixed = await ok(await add(a, chat.id, { userIds: [b.id, closed.id] }));
-    expect(mixed).toMatchObject({ skipped: [closed.id], alreadyMembers: [] });
+    expect(mixed).toMatchObject({ invited: [closed.id], skipped: [], alreadyMembers: [] });
     expect(mixed.added.map((m: any) => m.userId)).toEqual([b.id]);
-    const refused = expectError(
-      await add(a, chat.id, { userIds: [closed.id, contactsOnly.id, blocker.id, MISSING] }),
-      403,
-      "cannot_add_user",
-    );
-    expect([...refused.details.userIds].sort()).toEqual([closed.id, contactsOnly.id, blocker.id, MISSING].sort());
+    const someInvited = await ok(await add(a, chat.id, { userIds: [closed.id, contactsOnly.id, blocker.id, MISSING] }));
+    expect(someInvited).toMatchObject({ added: [], invited: [closed.id, contactsOnly.id] });
+    expect([...someInvited.skipped].sort()).toEqual([blocker.id, MISSING].sort());
+    const refused = expectError(await add(a, chat.id, { userIds: [blocker.id, MISSING] }), 403, "cannot_add_user");
+    expect([...refused.details.userIds].sort()).toEqual([blocker.id, MISSING].sort());
     await addContact(contactsOnly, a);
     expect((await ok(await add(a, chat.id, { userIds: [contactsOnly.id] }))).added).toHaveLength(1);
-    // The privacy rule is about who adds: b is not in contactsOnly's contacts.
+    // The privacy rule is about who adds: b is not in contactsOnly's contacts, so b's add is an invitation.
     await api("DELETE", `${C}/${chat.id}/members/${contactsOnly.id}`, { token: a.accessToken });
-    expectError(await add(b, chat.id, { userIds: [contactsOnly.id] }), 403, "cannot_add_user");
+    expect(await ok(await add(b, chat.id, { userIds: [contactsOnly.id] }))).toMatchObject({ added: [], invited: [contactsOnly.id] });
     expect(await memberCount(chat.id)).toEqual({ n: 2, rows: 2 });
   });
 
