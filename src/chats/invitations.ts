@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { and, desc, eq, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, lt, lte, or, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { blocks, chatInvitations, chats, users } from "../db/schema";
 import { notFound } from "../lib/errors";
@@ -44,9 +44,9 @@ export function invitationsPageQuery(db: Database, userId: string, limit: number
     .where(
       and(
         eq(chatInvitations.userId, userId),
-        after
-          ? or(lt(chatInvitations.createdAt, after.t), and(eq(chatInvitations.createdAt, after.t), lt(chatInvitations.chatId, after.id)))
-          : undefined,
+        // Written so the index range starts at the cursor (`created_at <= t`), not at the newest row.
+        after ? lte(chatInvitations.createdAt, after.t) : undefined,
+        after ? or(lt(chatInvitations.createdAt, after.t), lt(chatInvitations.chatId, after.id)) : undefined,
         sql`NOT EXISTS (SELECT 1 FROM ${blocks} WHERE (${blocks.blockerId} = ${userId} AND ${blocks.blockedId} = ${chatInvitations.invitedBy})
           OR (${blocks.blockerId} = ${chatInvitations.invitedBy} AND ${blocks.blockedId} = ${userId}))`,
       ),
