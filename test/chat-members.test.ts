@@ -15,11 +15,13 @@ import {
   getChat,
   history,
   MISSING,
+  memberCount,
+  ok,
   send,
   setPrivacy,
   systemEvents,
 } from "./chat-helpers";
-import { type ApiResponse, api, expectError, signUp, type TestUser } from "./helpers";
+import { api, expectError, signUp, type TestUser } from "./helpers";
 
 const members = (u: TestUser, chatId: string, query = "") => api("GET", `${C}/${chatId}/members${query}`, { token: u.accessToken });
 const add = (u: TestUser, chatId: string, body: unknown) => api("POST", `${C}/${chatId}/members`, { token: u.accessToken, body });
@@ -29,17 +31,8 @@ const remove = (u: TestUser, chatId: string, userId: string) => api("DELETE", `$
 const leave = (u: TestUser, chatId: string) => api("POST", `${C}/${chatId}/leave`, { token: u.accessToken });
 const transfer = (u: TestUser, chatId: string, userId: string) =>
   api("POST", `${C}/${chatId}/transfer-ownership`, { token: u.accessToken, body: { userId } });
-const memberCount = async (chatId: string) =>
-  (await env.DB.prepare("SELECT member_count AS n, (SELECT count(*) FROM chat_members WHERE chat_id = ?1) AS rows FROM chats WHERE id = ?1")
-    .bind(chatId)
-    .first<{ n: number; rows: number }>())!;
 const roles = async (u: TestUser, chatId: string) =>
   Object.fromEntries(((await members(u, chatId, "?limit=100")).body.items as any[]).map((m) => [m.userId, m.role]));
-
-async function ok(res: ApiResponse, status = 200) {
-  expect(res.status, res.text).toBe(status);
-  return res.body;
-}
 
 describe("GET /chats/{chatId}/members", () => {
   it("pages through members with roles, permissions and privacy-filtered profiles", async () => {
