@@ -40,6 +40,18 @@ export async function createDirect(a: TestUser, b: TestUser) {
 export const sendRaw = (u: TestUser | undefined, chatId: string, body: unknown) =>
   api("POST", `${C}/${chatId}/messages`, { token: u?.accessToken, body });
 
+/** Expect `status` (200 by default) and return the body. */
+export async function ok(res: ApiResponse, status = 200) {
+  expect(res.status, res.text).toBe(status);
+  return res.body;
+}
+
+/** A chat's `member_count` beside the number of its member rows (the two must agree). */
+export const memberCount = async (chatId: string) =>
+  (await env.DB.prepare("SELECT member_count AS n, (SELECT count(*) FROM chat_members WHERE chat_id = ?1) AS rows FROM chats WHERE id = ?1")
+    .bind(chatId)
+    .first<{ n: number; rows: number }>())!;
+
 /** Send a text message and return it (201). */
 export async function send(u: TestUser, chatId: string, text = "hello", clientMessageId = cid()) {
   const res = await sendRaw(u, chatId, { clientMessageId, type: "text", text });

@@ -15,11 +15,13 @@ import {
   getChat,
   history,
   MISSING,
+  memberCount,
+  ok,
   send,
   setPrivacy,
   systemEvents,
 } from "./chat-helpers";
-import { type ApiResponse, api, expectError, signUp, type TestUser } from "./helpers";
+import { api, expectError, signUp, type TestUser } from "./helpers";
 
 const members = (u: TestUser, chatId: string, query = "") => api("GET", `${C}/${chatId}/members${query}`, { token: u.accessToken });
 const add = (u: TestUser, chatId: string, body: unknown) => api("POST", `${C}/${chatId}/members`, { token: u.accessToken, body });
@@ -29,17 +31,8 @@ const remove = (u: TestUser, chatId: string, userId: string) => api("DELETE", `$
 const leave = (u: TestUser, chatId: string) => api("POST", `${C}/${chatId}/leave`, { token: u.accessToken });
 const transfer = (u: TestUser, chatId: string, userId: string) =>
   api("POST", `${C}/${chatId}/transfer-ownership`, { token: u.accessToken, body: { userId } });
-const memberCount = async (chatId: string) =>
-  (await env.DB.prepare("SELECT member_count AS n, (SELECT count(*) FROM chat_members WHERE chat_id = ?1) AS rows FROM chats WHERE id = ?1")
-    .bind(chatId)
-    .first<{ n: number; rows: number }>())!;
 const roles = async (u: TestUser, chatId: string) =>
   Object.fromEntries(((await members(u, chatId, "?limit=100")).body.items as any[]).map((m) => [m.userId, m.role]));
-
-async function ok(res: ApiResponse, status = 200) {
-  expect(res.status, res.text).toBe(status);
-  return res.body;
-}
 
 describe("GET /chats/{chatId}/members", () => {
   it("pages through members with roles, permissions and privacy-filtered profiles", async () => {
@@ -114,34 +107,33 @@ describe("POST /chats/{chatId}/members", () => {
     const body = await ok(await add(a, chat.id, { userIds: [c.id, d.id, b.id, c.id] }));
     expect(body.added.map((m: any) => m.userId).sort()).toEqual([c.id, d.id].sort());
     expect(body.added[0]).toMatchObject({ role: "member", user: { id: body.added[0].userId } });
-    expect(body).toMatchObject({ alreadyMembers: [b.id], skipped: [] });
+    expect(body).toMatchObject({ alreadyMembers: [b.id], invited: [], skipped: [] });
     expect(await memberCount(chat.id)).toEqual({ n: 4, rows: 4 });
     expect((await systemEvents(c, chat.id)).at(-1)).toMatchObject({ event: "added", actorId: a.id, userIds: [c.id, d.id], role: "member" });
     expect((await send(d, chat.id, "glad to be here")).senderId).toBe(d.id);
     // Adding only existing members changes nothing.
-    expect(await ok(await add(a, chat.id, { userIds: [b.id] }))).toEqual({ added: [], alreadyMembers: [b.id], skipped: [] });
+    expect(await ok(await add(a, chat.id, { userIds: [b.id] }))).toEqual({ added: [], alreadyMembers: [b.id], invited: [], skipped: [] });
   });
 
-  it("respects groupInvites privacy and blocks: some skipped, or 403 cannot_add_user when nobody can be added", async () => {
+  it("invites people whose groupInvites privacy refuses the adder, skips blocks, and answers 403 cannot_add_user when nobody can be added or invited", async () => {
     const [a, b, closed, contactsOnly, blocker] = [await signUp(), await signUp(), await signUp(), await signUp(), await signUp()];
     await setPrivacy(closed, { groupInvites: "nobody" });
     await setPrivacy(contactsOnly, { groupInvites: "contacts" });
     await block(blocker, a);
     const chat = await createGroup(a);
     const mixed = await ok(await add(a, chat.id, { userIds: [b.id, closed.id] }));
-    expect(mixed).toMatchObject({ skipped: [closed.id], alreadyMembers: [] });
+    expect(mixed).toMatchObject({ invited: [closed.id], skipped: [], alreadyMembers: [] });
     expect(mixed.added.map((m: any) => m.userId)).toEqual([b.id]);
-    const refused = expectError(
-      await add(a, chat.id, { userIds: [closed.id, contactsOnly.id, blocker.id, MISSING] }),
-      403,
-      "cannot_add_user",
-    );
-    expect([...refused.details.userIds].sort()).toEqual([closed.id, contactsOnly.id, blocker.id, MISSING].sort());
+    const someInvited = await ok(await add(a, chat.id, { userIds: [closed.id, contactsOnly.id, blocker.id, MISSING] }));
+    expect(someInvited).toMatchObject({ added: [], invited: [closed.id, contactsOnly.id] });
+    expect([...someInvited.skipped].sort()).toEqual([blocker.id, MISSING].sort());
+    const refused = expectError(await add(a, chat.id, { userIds: [blocker.id, MISSING] }), 403, "cannot_add_user");
+    expect([...refused.details.userIds].sort()).toEqual([blocker.id, MISSING].sort());
     await addContact(contactsOnly, a);
     expect((await ok(await add(a, chat.id, { userIds: [contactsOnly.id] }))).added).toHaveLength(1);
-    // The privacy rule is about who adds: b is not in contactsOnly's contacts.
+    // The privacy rule is about who adds: b is not in contactsOnly's contacts, so b's add is an invitation.
     await api("DELETE", `${C}/${chat.id}/members/${contactsOnly.id}`, { token: a.accessToken });
-    expectError(await add(b, chat.id, { userIds: [contactsOnly.id] }), 403, "cannot_add_user");
+    expect(await ok(await add(b, chat.id, { userIds: [contactsOnly.id] }))).toMatchObject({ added: [], invited: [contactsOnly.id] });
     expect(await memberCount(chat.id)).toEqual({ n: 2, rows: 2 });
   });
 

@@ -35,7 +35,7 @@ describe("POST /chats: groups and channels", () => {
     const res = await post(a, { type: "group", name: "  Hikers  ", description: "Weekends", memberIds: [b.id, c.id, b.id, a.id] });
     expect(res.status, res.text).toBe(201);
     const chat = res.body.chat;
-    expect(res.body.skipped).toEqual([]);
+    expect(res.body).toMatchObject({ skipped: [], invited: [] });
     expect(chat).toMatchObject({
       type: "group",
       name: "Hikers",
@@ -71,7 +71,7 @@ describe("POST /chats: groups and channels", () => {
     expect((await send(a, chat.id, "news")).text).toBe("news");
   });
 
-  it("adds only the people whose privacy and blocks allow it and reports the rest in `skipped`", async () => {
+  it("adds the people whose privacy and blocks allow it, invites those only their privacy keeps out, and skips the rest", async () => {
     const [a, open, nobody, contactsOnly, friend, blockedByMe, blockingMe, banned] = await Promise.all(
       Array.from({ length: 8 }, () => signUp()),
     );
@@ -87,11 +87,12 @@ describe("POST /chats: groups and channels", () => {
     expect(res.status, res.text).toBe(201);
     expect(res.body.chat.memberCount).toBe(3);
     expect([...res.body.skipped].sort()).toEqual(
-      [nobody, contactsOnly, blockedByMe, blockingMe, banned]
+      [blockedByMe, blockingMe, banned]
         .map((u) => u!.id)
         .concat(MISSING)
         .sort(),
     );
+    expect([...res.body.invited].sort()).toEqual([nobody!.id, contactsOnly!.id].sort());
     expect(await memberRow(res.body.chat.id, friend!.id)).toMatchObject({ role: "member" });
     expect(await memberRow(res.body.chat.id, nobody!.id)).toBeNull();
   });

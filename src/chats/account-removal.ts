@@ -1,6 +1,6 @@
-import { and, asc, desc, eq, ne, sql } from "drizzle-orm";
+import { and, asc, desc, eq, ne, or, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { chatJoinRequests, chatMembers, chats, users } from "../db/schema";
+import { chatInvitations, chatJoinRequests, chatMembers, chats, users } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { now } from "../lib/time";
 import { chatRoom } from "../rooms/client";
@@ -17,7 +17,7 @@ type Env = RoomEnv & { DB: D1Database };
  * - Groups and channels: the account leaves (a `left` notice). An owner first hands the chat to
  *   the longest-standing admin, else the longest-standing member (an `ownership_transferred`
  *   notice with no actor); a chat with nobody left is deleted.
- * - Its pending join requests go.
+ * - Its pending join requests go, and so do its invitations: those it received and those it sent.
  * The account's messages stay, authored by "Deleted account". Idempotent: a retried deletion
  * finds no memberships left to remove (direct chats are told again, harmlessly).
  */
@@ -33,6 +33,7 @@ export async function removeAccountFromChats(env: Env, db: Database, userId: str
     else await leave(env, db, chat.id, member);
   }
   await db.delete(chatJoinRequests).where(eq(chatJoinRequests.userId, userId));
+  await db.delete(chatInvitations).where(or(eq(chatInvitations.userId, userId), eq(chatInvitations.invitedBy, userId)));
 }
 
 async function leave(env: Env, db: Database, chatId: string, member: MemberRow): Promise<void> {

@@ -4,26 +4,33 @@ import { usersByIds } from "../social/people";
 import { allowed, loadRelations } from "../users/visibility";
 
 /**
- * Which of `userIds` `actorId` may put into a group or channel: active accounts that neither
- * blocked the actor nor were blocked by them, and whose `groupInvites` setting lets the actor in
- * (`everyone`; `contacts` = they have the actor in their contacts; `nobody`). Everyone else is
- * `skipped`, with no reason given, so a block is not announced.
+ * Which of `userIds` `actorId` may put into a group or channel. Active accounts that neither
+ * blocked the actor nor were blocked by them are `allowed` when their `groupInvites` setting lets
+ * the actor in (`everyone`; `contacts` = they have the actor in their contacts; `nobody`), and
+ * `invitable` when only that setting stands in the way: they get an invitation to accept instead.
+ * Everyone else (unknown or inactive accounts, blocks either way) is `skipped`, with no reason
+ * given, so a block is not announced.
  */
-export async function screenInvitees(db: Database, actorId: string, userIds: string[]): Promise<{ allowed: UserRow[]; skipped: string[] }> {
+export async function screenInvitees(
+  db: Database,
+  actorId: string,
+  userIds: string[],
+): Promise<{ allowed: UserRow[]; invitable: string[]; skipped: string[] }> {
   const ids = [...new Set(userIds)].filter((id) => id !== actorId);
-  if (ids.length === 0) return { allowed: [], skipped: [] };
+  if (ids.length === 0) return { allowed: [], invitable: [], skipped: [] };
   const [rows, relations] = await Promise.all([usersByIds(db, ids), loadRelations(db, actorId, ids)]);
   const ok: UserRow[] = [];
+  const invitable: string[] = [];
   const skipped: string[] = [];
   for (const id of ids) {
     const user = rows.get(id);
     const rel = relations.get(id)!;
-    const addable =
-      user && user.status === "active" && !rel.blockedByOwner && !rel.viewerBlockedOwner && allowed(user.privacyGroupInvites, rel);
-    if (addable) ok.push(user);
-    else skipped.push(id);
+    const reachable = user && user.status === "active" && !rel.blockedByOwner && !rel.viewerBlockedOwner;
+    if (!reachable) skipped.push(id);
+    else if (allowed(user.privacyGroupInvites, rel)) ok.push(user);
+    else invitable.push(id);
   }
-  return { allowed: ok, skipped };
+  return { allowed: ok, invitable, skipped };
 }
 
 /**

@@ -120,9 +120,9 @@ export async function revokeInvite(db: Database, { chat, member }: ChatAccess, c
  * Add one user who joins (by invite, public chat, or approved request), in one D1 batch that keeps
  * member_count exact and re-checks everything that could change concurrently: not a member, not
  * banned, the invite still usable (its `uses` counted only when the member row went in), the cap.
- * Returns whether they were added.
+ * Returns whether they were added (joins, approved join requests, accepted invitations).
  */
-async function joinBatch(db: Database, chat: ChatRow, userId: string, code: string | null, extra: D1PreparedStatement[] = []) {
+export async function joinBatch(db: Database, chat: ChatRow, userId: string, code: string | null, extra: D1PreparedStatement[] = []) {
   const d1 = db.$client;
   const at = now();
   const cap = MEMBER_LIMITS[chat.type];
@@ -149,8 +149,8 @@ async function joinBatch(db: Database, chat: ChatRow, userId: string, code: stri
   return results[1]!.results.length > 0;
 }
 
-/** After a failed joinBatch: the precise reason, checked in the order a client can act on. */
-async function joinRefusal(db: Database, chat: ChatRow, userId: string, code: string | null): Promise<AppError | null> {
+/** After a failed joinBatch: the precise reason, in the order a client can act on (null: a member after all). */
+export async function joinRefusal(db: Database, chat: ChatRow, userId: string, code: string | null): Promise<AppError | null> {
   if ((await membershipQuery(db, chat.id, userId)).length > 0) return null;
   const ban = await activeBan(db, chat.id, userId);
   if (ban) return bannedError(ban.until);
@@ -170,7 +170,8 @@ async function announceJoin(db: Database, env: RoomEnv, chatId: string, userId: 
   });
 }
 
-async function viewFor(db: Database, env: RoomEnv, chatId: string, userId: string) {
+/** The chat as `userId`, a member, sees it (404 if they are not one). */
+export async function viewFor(db: Database, env: RoomEnv, chatId: string, userId: string) {
   const row = await requireChatMember(db, chatId, userId);
   return (await chatViews(db, env, userId, [row]))[0]!;
 }

@@ -40,10 +40,12 @@ app.openapi(
     summary: "Add people to a group or channel",
     description:
       "Needs the `addMembers` permission (owners and admins always); `role: admin` only by the owner. Each user must be " +
-      "active, not blocked either way with you, and allow you by their `groupInvites` privacy; others are in `skipped`, " +
-      "and when nobody could be added for that reason the answer is `403 cannot_add_user` (`details.userIds`). Existing " +
-      "members are in `alreadyMembers`. Over 1,000 (group) / 100,000 (channel): `409 member_limit`. The chat gets an " +
-      "`added` system message.",
+      "active, not blocked either way with you, not banned from the chat, and allow you by their `groupInvites` privacy. " +
+      "Those whose privacy alone stands in the way get an invitation to accept or decline (`invited`; see " +
+      "`GET /chats/invitations`; inviting again changes nothing); the others are in `skipped` (no reason given), and when " +
+      "nobody could be added or invited the answer is `403 cannot_add_user` (`details.userIds`). Existing members are in " +
+      "`alreadyMembers`. Over 1,000 (group) / 100,000 (channel): `409 member_limit` (invitations do not count). The chat " +
+      "gets an `added` system message.",
     security: bearerSecurity,
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.AddMembersBody) },

@@ -19,8 +19,9 @@ import {
   requireRole,
 } from "./access";
 import { bannedAmong } from "./bans";
+import { inviteStatement } from "./invitations";
 import { addMemberStatements, removeMemberStatements, screenInvitees } from "./invitees";
-import { membersChanged, type RoomEnv, roomMember } from "./room-sync";
+import { announceAdded, membersChanged, type RoomEnv, roomMember } from "./room-sync";
 import { MEMBER_LIMITS } from "./schemas";
 import { memberView } from "./views";
 
@@ -67,9 +68,12 @@ export function membersPageQuery(db: Database, chatId: string, limit: number, af
 
 /**
  * Add users to a group or channel. Needs `addMembers` (owners and admins always); adding as admin
- * is the owner's call. Users already in the chat are reported in `alreadyMembers`, users
- * screenInvitees refuses (and users banned from the chat) in `skipped`; when nobody could be added for those reasons the answer
- * is `403 cannot_add_user` with `details.userIds`. Past the type's cap: `409 member_limit`.
+ * is the owner's call. Users already in the chat are reported in `alreadyMembers`; users whose
+ * `groupInvites` privacy keeps the actor from adding them get an invitation to accept (`invited`;
+ * inviting again changes nothing); users screenInvitees refuses otherwise (and users banned from the
+ * chat) are in `skipped`. When nobody could be added or invited for those reasons the answer is
+ * `403 cannot_add_user` with `details.userIds`. Past the type's cap: `409 member_limit` (invitations
+ * do not count towards it).
  */
 export async function addMembers(
   db: Database,
@@ -99,23 +103,46 @@ export async function addMembers(
     actorId,
     candidates.filter((id) => !banned.has(id)),
   );
-  const allowed = screened.allowed;
+  const { allowed, invitable: invited } = screened;
   const skipped = [...screened.skipped, ...candidates.filter((id) => banned.has(id))];
   const alreadyMembers = ids.filter((id) => present.has(id));
-  if (allowed.length === 0) {
-    if (skipped.length > 0)
-      throw new AppError(403, "cannot_add_user", "None of these users can be added to this chat", { userIds: skipped });
-    return { added: [], alreadyMembers, skipped };
-  }
+  if (allowed.length === 0 && invited.length === 0 && skipped.length > 0)
+    throw new AppError(403, "cannot_add_user", "None of these users can be added to this chat", { userIds: skipped });
+  const joinedAt = now();
+  const inserted = allowed.length > 0 ? await insertMembers(db, env, chat, actorId, allowed, role, joinedAt) : [];
+  // Someone else added them in the meantime: they are members, just not added by this call.
+  for (const u of allowed) if (!inserted.includes(u)) alreadyMembers.push(u.id);
+  if (invited.length > 0) await inviteStatement(db.$client, chatId, invited, actorId, joinedAt).run();
+  const added = await memberViews(
+    db,
+    actorId,
+    chat,
+    inserted.map((user) => ({ user, member: { chatId, userId: user.id, role, permissions: null, joinedAt } as MemberRow })),
+  );
+  return { added, alreadyMembers, invited, skipped };
+}
+
+/**
+ * Insert `allowed` as members within the chat type's cap (`409 member_limit`, nothing written),
+ * then tell the room about those this call inserted; returns them.
+ */
+async function insertMembers(
+  db: Database,
+  env: RoomEnv,
+  chat: ChatRow,
+  actorId: string,
+  allowed: UserRow[],
+  role: "admin" | "member",
+  joinedAt: number,
+) {
   const cap = MEMBER_LIMITS[chat.type];
   const limitError = new AppError(409, "member_limit", `A ${chat.type} has at most ${cap} members`, { limit: cap });
   if (chat.memberCount + allowed.length > cap) throw limitError;
   const d1 = db.$client;
-  const joinedAt = now();
   const results = await d1.batch<{ user_id: string }>(
     addMemberStatements(
       d1,
-      chatId,
+      chat.id,
       allowed.map((u) => u.id),
       role,
       cap,
@@ -125,21 +152,8 @@ export async function addMembers(
   const insertedIds = new Set(results[1]!.results.map((r) => r.user_id));
   if (insertedIds.size === 0 && results[2]!.meta.changes > 0) throw limitError;
   const inserted = allowed.filter((u) => insertedIds.has(u.id));
-  // Someone else added them in the meantime: they are members, just not added by this call.
-  for (const u of allowed) if (!insertedIds.has(u.id)) alreadyMembers.push(u.id);
-  if (inserted.length > 0) {
-    await membersChanged(env, chatId, {
-      added: inserted.map((u) => roomMember({ userId: u.id, role, permissions: null }, u.readReceipts)),
-      notice: { event: "added", actorId, userIds: inserted.map((u) => u.id), role },
-    });
-  }
-  const added = await memberViews(
-    db,
-    actorId,
-    chat,
-    inserted.map((user) => ({ user, member: { chatId, userId: user.id, role, permissions: null, joinedAt } as MemberRow })),
-  );
-  return { added, alreadyMembers, skipped };
+  if (inserted.length > 0) await announceAdded(env, chat.id, actorId, inserted, role);
+  return inserted;
 }
 
 async function userRow(db: Database, userId: string): Promise<UserRow> {

@@ -1,3 +1,4 @@
+import type { UserRow } from "../db/schema";
 import type { Bindings } from "../env";
 import { chatRoom } from "../rooms/client";
 import type { ChatConfig, MembershipChange, RoomMember, SystemNotice } from "../rooms/types";
@@ -35,4 +36,22 @@ export async function configureRoom(env: RoomEnv, chat: ChatRow, patch?: Record<
 /** Tell the room about membership changes already written to D1. */
 export async function membersChanged(env: RoomEnv, chatId: string, change: MembershipChange): Promise<void> {
   await chatRoom(env, chatId).membersChanged(change);
+}
+
+/**
+ * Tell the room that `users` were added with `role` by `actorId` (already written to D1): their
+ * cache entries and one `added` system message. Adding members and accepting an invitation both
+ * end here, so the room sees them alike.
+ */
+export async function announceAdded(
+  env: RoomEnv,
+  chatId: string,
+  actorId: string,
+  users: Pick<UserRow, "id" | "readReceipts">[],
+  role: "owner" | "admin" | "member",
+): Promise<void> {
+  await membersChanged(env, chatId, {
+    added: users.map((u) => roomMember({ userId: u.id, role, permissions: null }, u.readReceipts)),
+    notice: { event: "added", actorId, userIds: users.map((u) => u.id), role },
+  });
 }

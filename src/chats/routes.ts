@@ -3,6 +3,7 @@ import { requireAuth } from "../auth/middleware";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { enforceRateLimit } from "../lib/rate-limit";
 import { chatMember } from "./access";
+import invitationRoutes from "./invitation-routes";
 import { listChats, unreadSummary } from "./list";
 import memberRoutes from "./member-routes";
 import moderationRoutes from "./moderation-routes";
@@ -11,7 +12,10 @@ import { createChat, deleteChat, getChat, setFrozen, truncateChat, updateChat } 
 import { updateSettings } from "./settings";
 import socketRoutes from "./socket-route";
 
-/** The chat directory under /api/v1/chats. Static paths (`/unread`) are registered before `/{chatId}`. */
+/**
+ * The chat directory under /api/v1/chats. Static paths (`/unread`, `/invitations…`) are registered
+ * before `/{chatId}`, whose middleware would otherwise take them for chat ids.
+ */
 const tags = ["Chats"];
 const auth = requireAuth();
 const app = newRouter();
@@ -29,8 +33,10 @@ app.openapi(
       "(and un-hidden for you), a new one with 201. Refused when either blocked the other (`404 not_found` towards " +
       "someone who blocked you, `403 blocked` towards someone you blocked); yourself: `400 cannot_chat_with_self`. " +
       "group/channel: `name` required; you become the owner; each user in `memberIds` is added when their account is " +
-      "active, no block stands between you, and their `groupInvites` privacy allows you; the others are listed in " +
-      "`skipped` (no reason given). Groups hold up to 1,000 members, channels 100,000. 30 creations a minute per user.",
+      "active, no block stands between you, and their `groupInvites` privacy allows you. Those whose privacy alone keeps " +
+      "you from adding them get an invitation to accept (listed in `invited`; see `GET /chats/invitations`); the others " +
+      "(unknown or inactive accounts, blocks either way) are listed in `skipped` (no reason given). Groups hold up to " +
+      "1,000 members, channels 100,000 (invitations do not count). 30 creations a minute per user.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.CreateChatBody) },
@@ -42,8 +48,8 @@ app.openapi(
   }),
   async (c) => {
     await enforceRateLimit(c, "chat-create:user", c.var.auth.userId);
-    const { chat, created, skipped } = await createChat(c.var.db, c.env, c.var.auth.userId, c.req.valid("json"));
-    return c.json({ chat, skipped }, created ? 201 : 200);
+    const { chat, created, invited, skipped } = await createChat(c.var.db, c.env, c.var.auth.userId, c.req.valid("json"));
+    return c.json({ chat, invited, skipped }, created ? 201 : 200);
   },
 );
 
@@ -82,6 +88,8 @@ app.openapi(
   }),
   async (c) => c.json(await unreadSummary(c.var.db, c.env, c.var.auth.userId), 200),
 );
+
+app.route("/", invitationRoutes);
 
 app.openapi(
   createRoute({

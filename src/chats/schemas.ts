@@ -224,19 +224,41 @@ export const Member = z
 
 export const MemberPage = z.object({ items: z.array(Member), nextCursor: z.string().nullable() }).openapi("ChatMemberPage");
 
+const Invited = z.array(z.string()).openapi({
+  description:
+    "Users whose `groupInvites` privacy does not let you add them directly: each has a pending invitation to accept or " +
+    "decline (`GET /chats/invitations`). Inviting again changes nothing",
+});
+
 export const AddMembersResult = z
   .object({
     added: z.array(Member),
     alreadyMembers: z.array(z.string()),
+    invited: Invited,
     skipped: z.array(z.string()).openapi({
-      description: "Users who could not be added: unknown or inactive accounts, blocks either way, or their groupInvites setting",
+      description: "Users who could not be added or invited: unknown or inactive accounts, blocks either way, or a ban from the chat",
     }),
   })
   .openapi("AddMembersResult");
 
 export const CreateChatResult = z
-  .object({ chat: Chat, skipped: z.array(z.string()).openapi({ description: "As in AddMembersResult (groups and channels)" }) })
+  .object({
+    chat: Chat,
+    invited: Invited.openapi({ description: "As in AddMembersResult (groups and channels; always empty for direct chats)" }),
+    skipped: z.array(z.string()).openapi({ description: "As in AddMembersResult (groups and channels)" }),
+  })
   .openapi("CreateChatResult");
+
+export const Invitation = z
+  .object({
+    chat: Chat.pick({ id: true, type: true, name: true, avatarMediaId: true, memberCount: true }).openapi("ChatInvitationChat", {
+      description: "What an invitee sees of the chat before joining",
+    }),
+    invitedBy: PublicProfile.openapi({ description: "The inviter as you may see them" }),
+    createdAt: z.string(),
+  })
+  .openapi("ChatInvitation");
+export const InvitationPage = z.object({ items: z.array(Invitation), nextCursor: z.string().nullable() }).openapi("ChatInvitationPage");
 
 /** An ISO 8601 time that must lie in the future when the request is made. */
 const FutureTime = z.iso.datetime({ offset: true }).refine((v) => Date.parse(v) > Date.now(), "Must be in the future");

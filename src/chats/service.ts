@@ -13,6 +13,7 @@ import { assertNotBlocked } from "../social/blocks";
 import { findUser } from "../social/people";
 import { type ChatAccess, type ChatRow, chatDefaults, refuseDirect, requireChatMember, requirePermission, requireRole } from "./access";
 import { directKey } from "./direct-blocks";
+import { inviteStatement } from "./invitations";
 import { addMemberStatements, screenInvitees } from "./invitees";
 import { chatViews } from "./list";
 import { configureRoom, membersChanged, type RoomEnv, roomMember } from "./room-sync";
@@ -95,8 +96,8 @@ function newChatRow(actorId: string, input: CreateChatInput, directKey: string |
 }
 
 /**
- * Write a new chat and its members in one D1 batch, then set up its room: config plus a
- * `created` system message, and the members' cache.
+ * Write a new chat, its members and the invitations of `invited` in one D1 batch, then set up its
+ * room: config plus a `created` system message, and the members' cache.
  */
 async function insertChat(
   db: Database,
@@ -104,6 +105,7 @@ async function insertChat(
   chat: ChatRow,
   owner: { user: UserRow; role: "owner" | "member" },
   others: UserRow[],
+  invited: string[] = [],
 ) {
   const d1 = db.$client;
   const cap = MEMBER_LIMITS[chat.type];
@@ -120,6 +122,7 @@ async function insertChat(
           chat.createdAt,
         )
       : []),
+    ...(invited.length > 0 ? [inviteStatement(d1, chat.id, invited, owner.user.id, chat.createdAt)] : []),
   ]);
   await configureRoom(env, chat, undefined, { event: "created", actorId: owner.user.id, userIds: others.map((u) => u.id) });
   const member = (u: UserRow, role: "owner" | "member") => roomMember({ userId: u.id, role, permissions: null }, u.readReceipts);
@@ -150,7 +153,7 @@ async function openDirect(db: Database, env: RoomEnv, actorId: string, otherId: 
     await configureRoom(env, row);
     // Reopening is refused while either blocks the other, so any earlier block is lifted now.
     await chatRoom(env, row.id).setBlocked(false);
-    return { chat: await viewOne(db, env, row.id, actorId), created: false, skipped: [] as string[] };
+    return { chat: await viewOne(db, env, row.id, actorId), created: false, invited: [] as string[], skipped: [] as string[] };
   };
   const found = await byKey();
   if (found) return reopen(found);
@@ -163,23 +166,24 @@ async function openDirect(db: Database, env: RoomEnv, actorId: string, otherId: 
     if (!winner) throw new AppError(409, "conflict", "The chat changed concurrently; try again");
     return reopen(winner);
   }
-  return { chat: await viewOne(db, env, chat.id, actorId), created: true, skipped: [] as string[] };
+  return { chat: await viewOne(db, env, chat.id, actorId), created: true, invited: [] as string[], skipped: [] as string[] };
 }
 
 /**
  * Create a chat. Direct: see openDirect. Group or channel: the creator becomes owner; each of
- * `memberIds` is added when screenInvitees allows it and reported in `skipped` otherwise.
+ * `memberIds` is added when screenInvitees allows it, invited (`invited`) when only their
+ * `groupInvites` privacy stands in the way, and reported in `skipped` otherwise.
  */
 export async function createChat(db: Database, env: RoomEnv, actorId: string, input: CreateChatInput) {
   if (input.type === "direct") return openDirect(db, env, actorId, input.memberIds![0]!);
   const me = await findUser(db, actorId);
   if (!me) throw new AppError(401, "unauthorized", "Account no longer exists");
-  const { allowed, skipped } = await screenInvitees(db, actorId, input.memberIds ?? []);
+  const { allowed, invitable, skipped } = await screenInvitees(db, actorId, input.memberIds ?? []);
   if (1 + allowed.length > MEMBER_LIMITS[input.type])
     throw new AppError(409, "member_limit", `A ${input.type} has at most ${MEMBER_LIMITS[input.type]} members`);
   const chat = newChatRow(actorId, input, null, now());
-  await insertChat(db, env, chat, { user: me, role: "owner" }, allowed);
-  return { chat: await viewOne(db, env, chat.id, actorId), created: true, skipped };
+  await insertChat(db, env, chat, { user: me, role: "owner" }, allowed, invitable);
+  return { chat: await viewOne(db, env, chat.id, actorId), created: true, invited: invitable, skipped };
 }
 
 /** One chat as the caller sees it; 404 unless they are a member. */

@@ -114,3 +114,33 @@ export const chatJoinRequests = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.chatId, t.userId] })],
 );
+
+/**
+ * Invitations waiting for the invitee's answer: made when someone whose `groupInvites` privacy does
+ * not let the inviter add them directly is added to a group or channel. Accepting adds them as a
+ * member; declining deletes the row. A trigger (migration 0011) deletes the invitation once the
+ * invitee becomes a member by any path.
+ */
+export const chatInvitations = sqliteTable(
+  "chat_invitations",
+  {
+    chatId: text("chat_id")
+      .notNull()
+      .references(() => chats.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    invitedBy: text("invited_by")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.chatId, t.userId] }),
+    // My invitations, newest first (keyset on created_at, chat_id).
+    index("chat_invitations_user_idx").on(t.userId, t.createdAt, t.chatId),
+    // An erased account's invitations to others go with it.
+    index("chat_invitations_inviter_idx").on(t.invitedBy),
+  ],
+);
+export type InvitationRow = typeof chatInvitations.$inferSelect;
