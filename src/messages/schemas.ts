@@ -4,6 +4,7 @@ import { GeoLocationSchema, MAX_TEXT_LENGTH, refineContent, SendContentFields } 
 import { SENDABLE_TYPES } from "../rooms/types";
 
 export const HISTORY_DEFAULT = 50;
+export const MAX_DRAFT_LENGTH = MAX_TEXT_LENGTH;
 export const HISTORY_MAX = 100;
 export const EVENTS_DEFAULT = 100;
 export const EVENTS_MAX = 1000;

@@ -3,11 +3,13 @@ import type { Bindings } from "../env";
 import { AppError } from "../lib/errors";
 import { rpcResult } from "../lib/rpc-result";
 import { loadPresenceRule, withdrawMessages } from "./directory";
+import type { Draft } from "./drafts";
 import { FLOOD_PENALTY_MS, FrameBudget, type FrameVerdict } from "./frame-budget";
 import { answerFrame, errorFrame, readFrame, refuseOnClosedSocket } from "./frames";
 import { mediaPort } from "./media-port";
 import type { MessageEdit, MessageVersion } from "./message-changes";
 import type { HistoryQuery } from "./message-reads";
+import type { PinnedMessage } from "./pins";
 import { PresenceRules } from "./presence";
 import { PresenceFeed } from "./presence-feed";
 import { BARE_PING, BARE_PONG, CLOSE } from "./protocol";
@@ -177,6 +179,36 @@ export class ChatRoom extends DurableObject<Bindings> {
 
   receipts(userId: string, messageId: string): Promise<RoomResult<{ read: string[]; delivered: string[] }>> {
     return rpcResult(() => this.log.reads.receipts(userId, messageId));
+  }
+
+  pin(userId: string, messageId: string): Promise<RoomResult<PinnedMessage>> {
+    return rpcResult(() => this.log.pins.pin(userId, messageId));
+  }
+
+  unpin(userId: string, messageId: string): Promise<RoomResult<null>> {
+    return rpcResult(async () => {
+      await this.log.pins.unpin(userId, messageId);
+      return null;
+    });
+  }
+
+  pins(userId: string): Promise<RoomResult<PinnedMessage[]>> {
+    return rpcResult(() => this.log.pins.list(userId));
+  }
+
+  draft(userId: string): Promise<RoomResult<Draft | null>> {
+    return rpcResult(() => this.log.drafts.get(userId));
+  }
+
+  saveDraft(userId: string, draft: { text: string; replyToId?: string }): Promise<RoomResult<Draft>> {
+    return rpcResult(() => this.log.drafts.put(userId, draft));
+  }
+
+  deleteDraft(userId: string): Promise<RoomResult<null>> {
+    return rpcResult(async () => {
+      await this.log.drafts.remove(userId);
+      return null;
+    });
   }
 
   /** The chat was deleted: close every socket, take its messages out of the admin count, erase the room. */

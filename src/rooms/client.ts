@@ -2,8 +2,10 @@ import type { Bindings } from "../env";
 import { unwrap } from "../lib/rpc-result";
 import type { ChatRoom } from "./chat-room";
 import { chatIdsOf } from "./directory";
+import type { Draft } from "./drafts";
 import type { MessageEdit, MessageVersion } from "./message-changes";
 import type { HistoryQuery } from "./message-reads";
+import type { PinnedMessage } from "./pins";
 import type { ChatConfig, MembershipChange, Message, RoomEvent, SendInput, SystemNotice } from "./types";
 
 type RoomEnv = Pick<Bindings, "CHAT_ROOM">;
@@ -104,6 +106,34 @@ export class RoomClient {
 
   async receipts(userId: string, messageId: string): Promise<{ read: string[]; delivered: string[] }> {
     return unwrap(await this.stub.receipts(userId, messageId));
+  }
+
+  /** Pin a message (owners, admins, members with pinMessages); idempotent. */
+  async pin(userId: string, messageId: string): Promise<PinnedMessage> {
+    return unwrap(await this.stub.pin(userId, messageId)) as PinnedMessage;
+  }
+
+  async unpin(userId: string, messageId: string): Promise<void> {
+    unwrap(await this.stub.unpin(userId, messageId));
+  }
+
+  /** The chat's pinned messages, most recently pinned first. */
+  async pins(userId: string): Promise<PinnedMessage[]> {
+    return unwrap(await this.stub.pins(userId)) as PinnedMessage[];
+  }
+
+  /** My draft in this chat, or null. */
+  async draft(userId: string): Promise<Draft | null> {
+    return unwrap(await this.stub.draft(userId));
+  }
+
+  /** Save my draft; my sockets in the chat get a `draft` frame. */
+  async saveDraft(userId: string, draft: { text: string; replyToId?: string }): Promise<Draft> {
+    return unwrap(await this.stub.saveDraft(userId, draft));
+  }
+
+  async deleteDraft(userId: string): Promise<void> {
+    unwrap(await this.stub.deleteDraft(userId));
   }
 
   /** The chat was deleted: close every socket and erase the room. */

@@ -80,6 +80,7 @@ export class MessageChanges {
     }
     this.room.write((emit) => {
       store.deleteMessage(row, Date.now());
+      this.room.pins.dropDeleted({ seq: row.seq });
       if (row.type !== "system") store.summary.countMessages(-1);
       emit("message.deleted", { messageId: row.id, seq: row.seq });
       if (row.reply_to_seq !== null) {
@@ -109,6 +110,7 @@ export class MessageChanges {
       withMedia = store.idsWithAttachmentsThrough(seq);
       store.summary.countMessages(-store.countUserMessagesThrough(seq));
       const removed = store.truncate(seq);
+      this.room.pins.dropDeleted({ throughSeq: seq });
       emit("chat.truncated", { seq, actorId });
       return { seq, removed };
     });

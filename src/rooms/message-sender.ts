@@ -79,7 +79,10 @@ export class MessageSender {
       store.transient.clearTyping(input.userId);
       return { message, duplicate: false };
     });
-    if (!result.duplicate) this.room.summaryChanged();
+    if (!result.duplicate) {
+      this.room.summaryChanged();
+      this.room.drafts.clear(input.userId);
+    }
     await this.attach(result.message);
     return result;
   }

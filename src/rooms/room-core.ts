@@ -1,3 +1,5 @@
+import type { Drafts } from "./drafts";
+import type { Pins } from "./pins";
 import type { RoomAccess } from "./room-access";
 import type { RoomStore } from "./store";
 import type { Message, RoomEvent, SystemNotice } from "./types";
@@ -31,6 +33,10 @@ export interface RoomCore {
   readonly store: RoomStore;
   readonly access: RoomAccess;
   readonly host: RoomHost;
+  /** Members' private drafts (sending clears the sender's). */
+  readonly drafts: Drafts;
+  /** Pinned messages (deleting a message unpins it). */
+  readonly pins: Pins;
   /**
    * Run a change as one transaction. `emit` logs an event (its eventSeq) inside it; the events
    * go out to the sockets (serialized once) only once the transaction committed, so a failure

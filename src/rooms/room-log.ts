@@ -1,7 +1,9 @@
 import { newId } from "../lib/ids";
+import { Drafts } from "./drafts";
 import { MessageChanges } from "./message-changes";
 import { MessageReads } from "./message-reads";
 import { MessageSender } from "./message-sender";
+import { Pins } from "./pins";
 import { CLOSE } from "./protocol";
 import { RoomAccess } from "./room-access";
 import type { Emit, RoomCore, RoomHost } from "./room-core";
@@ -22,6 +24,8 @@ export class RoomLog implements RoomCore {
   readonly sender: MessageSender;
   readonly changes: MessageChanges;
   readonly reads: MessageReads;
+  readonly drafts: Drafts;
+  readonly pins: Pins;
 
   constructor(
     readonly store: RoomStore,
@@ -31,6 +35,8 @@ export class RoomLog implements RoomCore {
     this.sender = new MessageSender(this);
     this.changes = new MessageChanges(this);
     this.reads = new MessageReads(this);
+    this.drafts = new Drafts(store.sql, this);
+    this.pins = new Pins(store.sql, this);
   }
 
   // --- configuration and membership -------------------------------------------------------
@@ -70,6 +76,7 @@ export class RoomLog implements RoomCore {
     });
     if (notice) this.summaryChanged();
     for (const r of removed) {
+      this.drafts.forget(r.userId);
       this.host.closeUser(
         r.userId,
         r.reason === "banned" ? CLOSE.banned : CLOSE.removed,

@@ -47,7 +47,7 @@ export class RoomStore {
   private configCache: ChatConfig | null | undefined;
   private lastSeqCache: number | null = null;
 
-  constructor(private readonly sql: SqlStorage) {
+  constructor(readonly sql: SqlStorage) {
     sql.exec(MESSAGES_SCHEMA);
     upgradeMessageColumns(sql);
     sql.exec(SCHEMA);
