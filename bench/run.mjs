@@ -1,4 +1,4 @@
-// `npm run bench [-- auth|rooms|abuse|media …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
+// `npm run bench [-- auth|rooms|abuse|messaging|media …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
 // Each area gets its own private `wrangler dev` (see server.mjs) or uses BENCH_URL, prints its
 // tables and rewrites its own section of bench/RESULTS.md, leaving the other sections as they are.
 // Servers are stopped on success, failure, Ctrl-C and timeout.
@@ -8,6 +8,7 @@ import { abuseSection, runAbuse } from "./abuse.mjs";
 import { runAuthBench } from "./auth.mjs";
 import { writeSection } from "./lib.mjs";
 import { runMediaBench } from "./media.mjs";
+import { runMessagingBench } from "./messaging.mjs";
 import { roomsServerOptions, runRoomsBench } from "./rooms.mjs";
 import { PROD_VARS, ROOT, startServer } from "./server.mjs";
 
@@ -58,6 +59,13 @@ const AREAS = {
         await bare.stop();
       }
     },
+  },
+  messaging: {
+    title: "Messaging",
+    minutes: 10,
+    server: () => ({ name: "messaging", vars: {}, port: 8791 }),
+    target: "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, fresh local D1/KV/DO/R2 state, development argon2 cost)",
+    run: (server) => runMessagingBench(server),
   },
   media: {
     title: "Media",
