@@ -19,7 +19,7 @@ import { corsOrigins, maxBodyBytes } from "./lib/config";
 import { AppError, errorResponse } from "./lib/errors";
 import { newRouter, publicSecurity } from "./lib/openapi";
 import { registerMediaReader } from "./media/access";
-import { detachMessageMedia, referenceMedia, resolveAttachments } from "./media/attachments";
+import { attachOwnedMedia, detachMessageMedia, referenceMedia } from "./media/attachments";
 import { mediaRoutes } from "./media/routes";
 import { removeAccountMedia } from "./media/service";
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from "./media/tus/protocol";
@@ -70,7 +70,7 @@ export function buildApp() {
   registerMediaReader("story", canViewStoryMedia);
   // Rooms attach and detach message media through media (which sits above them).
   registerMediaPort({
-    resolve: (d1, ownerId, mediaIds) => resolveAttachments(createDb(d1), ownerId, mediaIds),
+    attachOwned: (d1, input, check) => attachOwnedMedia(createDb(d1), input, check),
     attach: (d1, input) => referenceMedia(createDb(d1), input),
     detach: async (env, chatId, messageIds) => {
       await detachMessageMedia(createDb(env.DB), env, chatId, messageIds);

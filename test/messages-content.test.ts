@@ -45,7 +45,10 @@ describe("media messages", () => {
     expectError(mismatch, 422, "attachment_type_mismatch");
     expect(mismatch.body.error.details).toMatchObject({ mediaId: pdf.id, mimeType: "application/pdf", type: "video" });
     expectError(await sendBody(a, chat.id, { type: "image", attachments: [avatar.id] }), 422, "media_not_attachable");
-    // Nothing was stored by any of them.
+    // Nothing was stored by any of them: no message, no reference, the item still unattached (swept if never used).
+    const refs = await env.DB.prepare("SELECT count(*) AS n FROM media_refs WHERE media_id = ?").bind(pdf.id).first<{ n: number }>();
+    expect(refs!.n).toBe(0);
+    expect((await mediaRow(pdf.id)).attached_at).toBeNull();
     expect((await api("GET", `${C}/${chat.id}/messages`, { token: a.accessToken })).body.items.filter((m: any) => m.senderId)).toEqual([]);
     // A file takes any type; a voice note exactly one attachment.
     expect((await sendBody(a, chat.id, { type: "file", attachments: [pdf.id] })).status).toBe(201);

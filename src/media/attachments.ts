@@ -83,6 +83,65 @@ export async function referenceMedia(
   ]);
 }
 
+/**
+ * Check and attach in one D1 round trip, for the send path: reference those of `mediaIds` that
+ * `ownerId` uploaded as attachments from message `messageId` (not sent yet: its id is chosen
+ * first) and read all of them back. Then the same rules as resolveAttachments apply, plus
+ * `check` (the message type's rule); if any fails, the references made are taken back (and an
+ * item attached by nothing else returns to the unattached sweep) before the error is thrown.
+ */
+export async function attachOwnedMedia(
+  db: Database,
+  input: { ownerId: string; mediaIds: readonly string[]; chatId: string; messageId: string },
+  check: (items: AttachableMedia[]) => void,
+): Promise<AttachableMedia[]> {
+  const ids = [...new Set(input.mediaIds)];
+  if (ids.length === 0) return [];
+  if (ids.length > CHUNK) throw new AppError(400, "too_many_attachments", `A message may carry at most ${CHUNK} media items`);
+  const d1 = db.$client;
+  const list = JSON.stringify(ids);
+  const mine = "id IN (SELECT value FROM json_each(?1)) AND owner_id = ?2 AND purpose = 'attachment'";
+  const at = now();
+  const [, , read] = await d1.batch([
+    d1
+      .prepare(
+        `INSERT INTO media_refs (media_id, chat_id, message_id, created_at) SELECT id, ?3, ?4, ?5 FROM media WHERE ${mine} ON CONFLICT DO NOTHING`,
+      )
+      .bind(list, input.ownerId, input.chatId, input.messageId, at),
+    d1.prepare(`UPDATE media SET attached_at = COALESCE(attached_at, ?3) WHERE ${mine}`).bind(list, input.ownerId, at),
+    d1
+      .prepare("SELECT id, owner_id, purpose, mime_type, size, file_name FROM media WHERE id IN (SELECT value FROM json_each(?1))")
+      .bind(list),
+  ]);
+  type Row = { id: string; owner_id: string; purpose: string; mime_type: string; size: number; file_name: string | null };
+  const byId = new Map(((read?.results ?? []) as Row[]).map((r) => [r.id, r]));
+  try {
+    const items = ids.map((id) => {
+      const row = byId.get(id);
+      if (!row || row.owner_id !== input.ownerId) throw new AppError(404, "not_found", "Media not found", { mediaId: id });
+      if (row.purpose !== "attachment") {
+        throw new AppError(422, "media_not_attachable", `Media ${id} was uploaded as ${row.purpose}, not as an attachment`, {
+          mediaId: id,
+          purpose: row.purpose,
+        });
+      }
+      return { mediaId: id, mimeType: row.mime_type, size: row.size, fileName: row.file_name };
+    });
+    check(items);
+    return items;
+  } catch (err) {
+    await d1.batch([
+      d1.prepare("DELETE FROM media_refs WHERE chat_id = ?1 AND message_id = ?2").bind(input.chatId, input.messageId),
+      d1
+        .prepare(
+          `UPDATE media SET attached_at = NULL WHERE ${mine} AND NOT EXISTS (SELECT 1 FROM media_refs r WHERE r.media_id = media.id)`,
+        )
+        .bind(list, input.ownerId),
+    ]);
+    throw err;
+  }
+}
+
 /** Check `mediaIds` as resolveAttachments does, then reference them from the message (referenceMedia). */
 export async function attachMedia(
   db: Database,

@@ -8,11 +8,17 @@ import type { Attachment } from "./types";
  */
 export interface MediaPort {
   /**
-   * The items `ownerId` may attach, in the order asked: each must exist, belong to them and have
-   * purpose `attachment` (else the AppError media answers with: 404 or 422).
+   * Attach the items `ownerId` uploaded as attachments to message `messageId` (chosen before it is
+   * stored) and answer what they are, in the order asked, in one round trip. Each must exist,
+   * belong to them and have purpose `attachment`, and pass `check` (the message type's rule);
+   * otherwise nothing stays attached and the AppError is thrown (404, 422).
    */
-  resolve(db: D1Database, ownerId: string, mediaIds: readonly string[]): Promise<Attachment[]>;
-  /** Reference the items from a message, so the chat's members may read them (idempotent). */
+  attachOwned(
+    db: D1Database,
+    input: { ownerId: string; mediaIds: readonly string[]; chatId: string; messageId: string },
+    check: (items: Attachment[]) => void,
+  ): Promise<Attachment[]>;
+  /** Reference already checked items (a forwarded message's) from a message, so its chat's members may read them (idempotent). */
   attach(db: D1Database, input: { mediaIds: readonly string[]; chatId: string; messageId: string }): Promise<void>;
   /** Drop the references of deleted messages; items nobody references any more are erased. */
   detach(env: Bindings, chatId: string, messageIds: readonly string[]): Promise<void>;

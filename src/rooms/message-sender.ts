@@ -31,11 +31,13 @@ export class MessageSender {
     const earlier = refusal || input.attachments ? this.existingSend(input) : null;
     if (earlier) return this.resent(earlier, input);
     if (refusal) throw refusal;
-    const attachments = input.attachments ? await this.resolveAttachments(input) : undefined;
     const mentions = await this.checkMentions(member, input.mentions);
-    // Synchronous from here: what the references point at cannot change before the insert.
+    // Read before the attach's round trip: a parent deleted meanwhile keeps the reply (counted on its tombstone).
     const replyTo = input.replyToId ? this.referenced(input.userId, input.replyToId, "replyToId") : null;
     const quoted = input.quoteId ? this.referenced(input.userId, input.quoteId, "quoteId") : null;
+    // The id is chosen first so the media are checked and attached in one D1 round trip.
+    const messageId = newId();
+    const attachments = input.attachments ? await this.attachOwned(input, messageId) : undefined;
     const content = contentJson({
       attachments,
       entities: input.text ? orNone(detectEntities(input.text)) : undefined,
@@ -49,41 +51,42 @@ export class MessageSender {
       silent: input.silent,
       metadata: input.metadata,
     });
-    const result = this.room.write((emit) => {
-      const row = store.insertMessage({
-        id: newId(),
-        senderId: input.userId,
-        clientMessageId: input.clientMessageId,
-        type: input.type,
-        text: input.text ?? null,
-        system: null,
-        storyId: input.storyReply?.storyId ?? null,
-        content,
-        replyToSeq: replyTo?.seq ?? null,
-        quoteSeq: quoted?.seq ?? null,
-        at,
-      });
-      if (!row) return { message: this.existingSend(input)!, duplicate: true };
-      store.limiter.take(input.userId, at);
-      if (mentions.userIds.length > 0 || mentions.all) store.mentions.add(row.seq, mentions.userIds, mentions.all);
-      const message = store.toMessage(row, access.chatId());
-      emit("message.new", { message });
-      if (replyTo) {
-        const parent = store.changeReplyCount(replyTo.seq, 1)!;
-        emit("message.replies", { messageId: parent.id, seq: parent.seq, replyCount: parent.reply_count });
-      }
-      store.summary.countMessages(1);
-      // Sending implies having read everything before it. No receipt is broadcast for that:
-      // every client can infer it from message.new, and it would double the fan-out.
-      if (store.members.advance(input.userId, "read_seq", message.seq)) store.transient.notePendingRead(input.userId, message.seq);
-      store.transient.clearTyping(input.userId);
-      return { message, duplicate: false };
-    });
+    const result = this.stored(messageId, attachments, () =>
+      this.room.write((emit) => {
+        const row = store.insertMessage({
+          id: messageId,
+          senderId: input.userId,
+          clientMessageId: input.clientMessageId,
+          type: input.type,
+          text: input.text ?? null,
+          system: null,
+          storyId: input.storyReply?.storyId ?? null,
+          content,
+          replyToSeq: replyTo?.seq ?? null,
+          quoteSeq: quoted?.seq ?? null,
+          at,
+        });
+        if (!row) return { message: this.existingSend(input)!, duplicate: true };
+        store.limiter.take(input.userId, at);
+        if (mentions.userIds.length > 0 || mentions.all) store.mentions.add(row.seq, mentions.userIds, mentions.all);
+        const message = store.toMessage(row, access.chatId());
+        emit("message.new", { message });
+        if (replyTo) {
+          const parent = store.changeReplyCount(replyTo.seq, 1);
+          if (parent) emit("message.replies", { messageId: parent.id, seq: parent.seq, replyCount: parent.reply_count });
+        }
+        store.summary.countMessages(1);
+        // Sending implies having read everything before it. No receipt is broadcast for that:
+        // every client can infer it from message.new, and it would double the fan-out.
+        if (store.members.advance(input.userId, "read_seq", message.seq)) store.transient.notePendingRead(input.userId, message.seq);
+        store.transient.clearTyping(input.userId);
+        return { message, duplicate: false };
+      }),
+    );
     if (!result.duplicate) {
       this.room.summaryChanged();
       this.room.drafts.clear(input.userId);
     }
-    await this.attach(result.message);
     return result;
   }
 
@@ -93,24 +96,35 @@ export class MessageSender {
     return row ? this.room.store.toMessage(row, this.room.access.chatId()) : null;
   }
 
-  /** A retry of a stored message: answered with it, and its media attached again (idempotent) in case that was lost. */
+  /** A retry of a stored message: answered with it, and its media referenced again (idempotent) in case that was lost. */
   private async resent(message: Message, input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
-    if (input.attachments) await this.attach(message);
+    if (input.attachments && message.attachments.length > 0) {
+      const mediaIds = message.attachments.map((a) => a.mediaId);
+      await mediaPort().attach(this.room.host.db, { mediaIds, chatId: message.chatId, messageId: message.id });
+    }
     return { message, duplicate: true };
   }
 
-  /** Reference the message's media from it, so the chat's members may read them. */
-  private async attach(message: Message): Promise<void> {
-    if (message.attachments.length === 0) return;
-    const mediaIds = message.attachments.map((a) => a.mediaId);
-    await mediaPort().attach(this.room.host.db, { mediaIds, chatId: message.chatId, messageId: message.id });
+  /** The sender's media items, in order, checked against the message type and attached to `messageId`. */
+  private attachOwned(input: SendInput, messageId: string): Promise<Attachment[]> {
+    const request = { ownerId: input.userId, mediaIds: input.attachments ?? [], chatId: this.room.access.chatId(), messageId };
+    return mediaPort().attachOwned(this.room.host.db, request, (items) => checkAttachmentsFit(input.type, items));
   }
 
-  /** The sender's media items, in order, checked against the message type. */
-  private async resolveAttachments(input: SendInput): Promise<Attachment[]> {
-    const attachments = await mediaPort().resolve(this.room.host.db, input.userId, input.attachments ?? []);
-    checkAttachmentsFit(input.type, attachments);
-    return attachments;
+  /**
+   * Store the message (`write`). Media attached to `messageId` beforehand are let go again when
+   * it is not stored: the write failed, or a concurrent retry stored the message first.
+   */
+  private stored<T extends { duplicate: boolean }>(messageId: string, attachments: Attachment[] | undefined, write: () => T): T {
+    const release = () => this.room.host.waitUntil(this.room.host.detachMedia([messageId]));
+    try {
+      const result = write();
+      if (attachments && result.duplicate) release();
+      return result;
+    } catch (err) {
+      if (attachments) release();
+      throw err;
+    }
   }
 
   /** Mentioned ids must be members (422 `mention_not_member`); `@all` is for owners and admins (403). */
