@@ -100,3 +100,37 @@ describe("drafts", () => {
     expectError(await draft(stranger, chat.id), 404, "not_found");
   });
 });
+
+describe("the same changes over the socket", () => {
+  it("message.edit, message.pin/unpin, message.delete, draft.set/clear take the REST paths and answer with acks", async () => {
+    const [a, b] = await Promise.all([signUp(), signUp()]);
+    const chat = await createGroup(a, [b]);
+    const m = await sent(a, chat.id, "typo hre");
+    const sa = await openChatSocket(a, chat.id);
+    const sb = await openChatSocket(b, chat.id);
+
+    const edited = await sa.request({ type: "message.edit", messageId: m.id, text: "typo here" });
+    expect(edited).toMatchObject({ type: "ack", message: { id: m.id, text: "typo here" } });
+    expect(await sb.next("message.updated")).toMatchObject({ message: { text: "typo here" } });
+    expect(await sa.request({ type: "message.edit", messageId: m.id })).toMatchObject({ type: "error", code: "validation_failed" });
+    expect(await sb.request({ type: "message.edit", messageId: m.id, text: "mine now" })).toMatchObject({
+      type: "error",
+      code: "not_message_author",
+    });
+
+    expect(await sa.request({ type: "message.pin", messageId: m.id })).toMatchObject({ type: "ack", pinnedBy: a.id, message: { id: m.id } });
+    expect(await sb.request({ type: "message.pin", messageId: m.id })).toMatchObject({ type: "error", code: "pin_forbidden" });
+    expect(await sa.request({ type: "message.unpin", messageId: m.id })).toMatchObject({ type: "ack" });
+
+    expect(await sb.request({ type: "draft.set", text: "thinking…" })).toMatchObject({ type: "ack", draft: { text: "thinking…" } });
+    expect((await draft(b, chat.id)).body.draft.text).toBe("thinking…");
+    expect(await sb.request({ type: "draft.clear" })).toMatchObject({ type: "ack" });
+    expect((await draft(b, chat.id)).body).toEqual({ draft: null });
+
+    expect(await sa.request({ type: "message.delete", messageId: m.id })).toMatchObject({ type: "ack" });
+    expect(await sb.next("message.deleted")).toMatchObject({ messageId: m.id, seq: m.seq });
+    expect(await sa.request({ type: "message.delete", messageId: MISSING })).toMatchObject({ type: "error", code: "not_found" });
+    sa.close();
+    sb.close();
+  });
+});

@@ -23,13 +23,6 @@ const Draft = z
   .object({ text: z.string(), replyToId: z.string().nullable(), updatedAt: z.string() })
   .openapi("Draft", { description: "My unsent text in this chat, shared by my devices" });
 
-const DraftBody = z
-  .strictObject({
-    text: z.string().max(s.MAX_DRAFT_LENGTH).openapi({ description: "What I have typed so far (may be empty)" }),
-    replyToId: z.uuid().optional().openapi({ description: "The message I am replying to" }),
-  })
-  .openapi("DraftRequest");
-
 const PIN_RULES =
   "Owners and admins, or members with the `pinMessages` permission (`403 pin_forbidden`); not in a frozen chat " +
   "(`403 chat_frozen`). Idempotent. Logs `message.pinned` / `message.unpinned`; deleting or clearing a message unpins it.";
@@ -123,7 +116,7 @@ app.openapi(
       "my draft (a `draft` frame with `draft: null`). `replyToId` must be a message here I can see (`404 not_found`).",
     security: bearerSecurity,
     middleware: [auth, chatMember] as const,
-    request: { params: s.ChatIdParam, body: jsonBody(DraftBody) },
+    request: { params: s.ChatIdParam, body: jsonBody(s.DraftBody) },
     responses: { 200: json(z.object({ draft: Draft })), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
   }),
   async (c) => {

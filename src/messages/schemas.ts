@@ -1,10 +1,17 @@
 import { z } from "@hono/zod-openapi";
 import { ChatIdParam } from "../chats/schemas";
-import { GeoLocationSchema, MAX_TEXT_LENGTH, refineContent, SendContentFields } from "../rooms/content";
+import {
+  DraftFields,
+  EditFields,
+  editChangesSomething,
+  GeoLocationSchema,
+  MAX_TEXT_LENGTH,
+  refineContent,
+  SendContentFields,
+} from "../rooms/content";
 import { SENDABLE_TYPES } from "../rooms/types";
 
 export const HISTORY_DEFAULT = 50;
-export const MAX_DRAFT_LENGTH = MAX_TEXT_LENGTH;
 export const HISTORY_MAX = 100;
 export const EVENTS_DEFAULT = 100;
 export const EVENTS_MAX = 1000;
@@ -33,12 +40,11 @@ export const SendMessageBody = z
   .openapi("SendMessageRequest");
 
 export const EditMessageBody = z
-  .strictObject({
-    text: MessageText.optional().openapi({ description: "New text, or a media message's new caption" }),
-    location: GeoLocationSchema.omit({ liveUntil: true }).optional().openapi({ description: "A live location's new position" }),
-  })
-  .refine((b) => b.text !== undefined || b.location !== undefined, "Give text or location")
+  .strictObject(EditFields)
+  .refine(editChangesSomething, "Give text or location")
   .openapi("EditMessageRequest");
+
+export const DraftBody = z.strictObject(DraftFields).openapi("DraftRequest");
 
 export const ThreadQuery = z.object({
   after: Seq.optional().openapi({ description: "Replies with a larger seq (the next page: the last seq received)" }),

@@ -84,6 +84,20 @@ export const SendContentFields = {
   metadata: Metadata.optional(),
 };
 
+/** An edit: new text (or caption), or a live location's new position (REST PATCH body and the `message.edit` frame). */
+export const EditFields = {
+  text: MessageText.optional().openapi({ description: "New text, or a media message's new caption" }),
+  location: GeoLocationSchema.omit({ liveUntil: true }).optional().openapi({ description: "A live location's new position" }),
+};
+/** An edit changes something. */
+export const editChangesSomething = (edit: { text?: string; location?: unknown }) => edit.text !== undefined || edit.location !== undefined;
+
+/** A draft (REST PUT body and the `draft.set` frame). */
+export const DraftFields = {
+  text: z.string().max(MAX_TEXT_LENGTH).openapi({ description: "What I have typed so far (may be empty)" }),
+  replyToId: z.uuid().optional().openapi({ description: "The message I am replying to" }),
+};
+
 type ContentFields = Omit<SendInput, "userId" | "clientMessageId" | "storyReply" | "forwardedFrom">;
 
 /** Which fields each type takes: what it needs, and what it must not have. */

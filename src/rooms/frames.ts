@@ -73,6 +73,33 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
       sockets.send(ws, { type: "ack", id: frame.id, message, duplicate });
       return;
     }
+    case "message.edit": {
+      const message = await log.changes.edit(info.userId, frame.messageId, { text: frame.text, location: frame.location });
+      sockets.send(ws, { type: "ack", id: frame.id, message });
+      return;
+    }
+    case "message.delete":
+      await log.changes.remove(info.userId, frame.messageId, frame.for);
+      sockets.send(ws, { type: "ack", id: frame.id });
+      return;
+    case "message.pin":
+      sockets.send(ws, { type: "ack", id: frame.id, ...(await log.pins.pin(info.userId, frame.messageId)) });
+      return;
+    case "message.unpin":
+      await log.pins.unpin(info.userId, frame.messageId);
+      sockets.send(ws, { type: "ack", id: frame.id });
+      return;
+    case "draft.set":
+      sockets.send(ws, {
+        type: "ack",
+        id: frame.id,
+        draft: await log.drafts.put(info.userId, { text: frame.text, replyToId: frame.replyToId }),
+      });
+      return;
+    case "draft.clear":
+      await log.drafts.remove(info.userId);
+      sockets.send(ws, { type: "ack", id: frame.id });
+      return;
     case "typing.start":
     case "typing.stop": {
       await log.access.requireMember(info.userId);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { MAX_TEXT_LENGTH, refineContent, SendContentFields } from "./content";
+import { DraftFields, EditFields, editChangesSomething, MAX_TEXT_LENGTH, refineContent, SendContentFields } from "./content";
 
 /** Frames larger than this close the socket with 1009 (after an error frame). */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -22,6 +22,19 @@ export const ClientFrame = z.discriminatedUnion("type", [
       ...contentFields,
     })
     .superRefine((frame, ctx) => refineContent({ ...frame, type: frame.messageType }, ctx)),
+  z
+    .strictObject({ type: z.literal("message.edit"), id: FrameId, messageId: z.uuid(), ...EditFields })
+    .refine(editChangesSomething, "Give text or location"),
+  z.strictObject({
+    type: z.literal("message.delete"),
+    id: FrameId,
+    messageId: z.uuid(),
+    for: z.enum(["me", "everyone"]).default("everyone"),
+  }),
+  z.strictObject({ type: z.literal("message.pin"), id: FrameId, messageId: z.uuid() }),
+  z.strictObject({ type: z.literal("message.unpin"), id: FrameId, messageId: z.uuid() }),
+  z.strictObject({ type: z.literal("draft.set"), id: FrameId, ...DraftFields }),
+  z.strictObject({ type: z.literal("draft.clear"), id: FrameId }),
   z.strictObject({ type: z.literal("typing.start"), id: FrameId }),
   z.strictObject({ type: z.literal("typing.stop"), id: FrameId }),
   z.strictObject({ type: z.literal("read"), id: FrameId, seq: Seq }),
