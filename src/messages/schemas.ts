@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { ChatIdParam } from "../chats/schemas";
 import { GeoLocationSchema, MAX_TEXT_LENGTH, refineContent, SendContentFields } from "../rooms/content";
 import { SENDABLE_TYPES } from "../rooms/types";
+import { PollView } from "./poll-schemas";
 
 export const HISTORY_DEFAULT = 50;
 export const HISTORY_MAX = 100;
@@ -121,6 +122,7 @@ export const Message = z
     mentionsAll: z.boolean(),
     silent: z.boolean(),
     metadata: z.record(z.string(), z.unknown()).nullable(),
+    poll: PollView.nullable().openapi({ description: "Type poll: the poll as I see it; null otherwise" }),
     createdAt: z.string(),
     editedAt: z.string().nullable(),
     deleted: z.boolean(),
