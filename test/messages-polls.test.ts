@@ -2,7 +2,7 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { describe, expect, it } from "vitest";
 import type { ChatRoom } from "../src/rooms/chat-room";
 import { roomFor, unwrap } from "../src/rooms/client";
-import { C, cid, createGroup, MISSING, openChatSocket, send, sendRaw } from "./chat-helpers";
+import { C, cid, createChannel, createGroup, MISSING, openChatSocket, send, sendRaw } from "./chat-helpers";
 import { api, expectError, expectInvalid, signUp, type TestUser } from "./helpers";
 import { member, seedChat, seedUsers } from "./room-helpers";
 
@@ -262,11 +262,13 @@ describe("closing", () => {
     expect(m.poll).toMatchObject({ closesAt, closed: false });
     await voted(b, chat.id, m.id, ["2"]);
     const room = roomFor(env, chat.id);
+    // The first alarm flushes the summary; the room then sleeps until the poll's close time.
+    expect(await runDurableObjectAlarm(room)).toBe(true);
     const alarm = await runInDurableObject(room, async (_r: ChatRoom, state) => {
       state.storage.sql.exec("UPDATE polls SET closes_at = ?", Date.now() - 1000);
       return state.storage.getAlarm();
     });
-    expect(alarm).not.toBeNull();
+    expect(alarm).toBe(Date.parse(closesAt));
     // Past its close time it is closed for votes at once, before the alarm ran.
     expectError(await vote(a, chat.id, m.id, ["0"]), 409, "poll_closed");
     expect(await runDurableObjectAlarm(room)).toBe(true);
@@ -285,6 +287,30 @@ describe("closing", () => {
         ],
       }),
     ]);
+  });
+});
+
+describe("where polls live", () => {
+  it("channel subscribers vote though they cannot post", async () => {
+    const [a, b] = await Promise.all([signUp(), signUp()]);
+    const channel = await createChannel(a, [b]);
+    const m = await poll(a, channel.id, { hideResultsUntilVoted: false });
+    expect((await voted(b, channel.id, m.id, ["0"])).options[0].votes).toBe(1);
+  });
+
+  it("clearing the history erases polls and votes", async () => {
+    const [a, b] = await Promise.all([signUp(), signUp()]);
+    const chat = await createGroup(a, [b]);
+    const m = await poll(a, chat.id);
+    await voted(b, chat.id, m.id, ["0"]);
+    expect((await api("POST", `${C}/${chat.id}/truncate`, { token: a.accessToken })).status).toBe(200);
+    expectError(await vote(a, chat.id, m.id, ["0"]), 404, "not_found");
+    const left = await runInDurableObject(
+      roomFor(env, chat.id),
+      async (_r: ChatRoom, state) =>
+        state.storage.sql.exec("SELECT (SELECT count(*) FROM polls) + (SELECT count(*) FROM poll_votes) AS n").one().n,
+    );
+    expect(left).toBe(0);
   });
 });
 
