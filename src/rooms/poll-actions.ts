@@ -53,8 +53,7 @@ export class PollActions {
     if (poll.definition.creatorId !== userId && member.role !== "owner" && member.role !== "admin") {
       throw new AppError(403, "permission_denied", "Only the poll's creator or an admin can close it");
     }
-    const now = Date.now();
-    if (poll.closedAt === null) this.room.write((emit) => this.closeNow(emit, row, now));
+    if (poll.closedAt === null) this.room.write((emit) => this.closeNow(emit, row, closedTime(poll, Date.now())));
     return this.viewFor(userId, row);
   }
 
@@ -66,7 +65,7 @@ export class PollActions {
       this.room.write((emit) => {
         for (const poll of due) {
           const row = store.findBySeq(poll.seq);
-          if (row) this.closeNow(emit, row, now);
+          if (row) this.closeNow(emit, row, closedTime(poll, now));
         }
       });
     }
@@ -118,6 +117,9 @@ export class PollActions {
     return store.toMessages([store.findBySeq(row.seq)!], access.chatId(), userId)[0]!;
   }
 }
+
+/** When a poll closing at `now` closed: its close time if that passed already (the alarm runs late), else now. */
+const closedTime = (poll: StoredPoll, now: number) => (poll.closesAt !== null && poll.closesAt < now ? poll.closesAt : now);
 
 function invalidOptions(message: string): AppError {
   return new AppError(400, "validation_failed", message, [{ path: "body.optionIds", code: "invalid_option", message }]);
