@@ -25,6 +25,7 @@ import { removeAccountMedia } from "./media/service";
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from "./media/tus/protocol";
 import tusRoutes from "./media/tus/routes";
 import pinDraftRoutes from "./messages/pin-draft-routes";
+import pollRoutes from "./messages/poll-routes";
 import messageRoutes from "./messages/routes";
 import reportRoutes from "./reports/routes";
 import { onReportTarget } from "./reports/target-checks";
@@ -140,6 +141,7 @@ export function buildApp() {
   app.route(`${API_PREFIX}/chats`, chatRoutes);
   app.route(`${API_PREFIX}/chats`, messageRoutes);
   app.route(`${API_PREFIX}/chats`, pinDraftRoutes);
+  app.route(`${API_PREFIX}/chats`, pollRoutes);
   // tus first: /media/uploads must not be taken for a media id.
   app.route(`${API_PREFIX}/media/uploads`, tusRoutes);
   app.route(`${API_PREFIX}/media`, mediaRoutes(requireAuth()));

@@ -118,7 +118,11 @@ describe("the same changes over the socket", () => {
       code: "not_message_author",
     });
 
-    expect(await sa.request({ type: "message.pin", messageId: m.id })).toMatchObject({ type: "ack", pinnedBy: a.id, message: { id: m.id } });
+    expect(await sa.request({ type: "message.pin", messageId: m.id })).toMatchObject({
+      type: "ack",
+      pinnedBy: a.id,
+      message: { id: m.id },
+    });
     expect(await sb.request({ type: "message.pin", messageId: m.id })).toMatchObject({ type: "error", code: "pin_forbidden" });
     expect(await sa.request({ type: "message.unpin", messageId: m.id })).toMatchObject({ type: "ack" });
 

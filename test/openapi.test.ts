@@ -132,6 +132,9 @@ describe("OpenAPI operations", () => {
     expect(idOf("POST /api/v1/auth/register")).toBe("register");
     expect(idOf("POST /api/v1/auth/login")).toBe("login");
     expect(idOf("POST /api/v1/chats/{chatId}/messages")).toBe("sendMessage");
+    expect(idOf("POST /api/v1/chats/{chatId}/messages/{messageId}/votes")).toBe("votePoll");
+    expect(idOf("DELETE /api/v1/chats/{chatId}/messages/{messageId}/votes")).toBe("retractPollVote");
+    expect(idOf("POST /api/v1/chats/{chatId}/messages/{messageId}/close-poll")).toBe("closePoll");
     expect(idOf("GET /api/v1/chats/{chatId}/members")).toBe("listChatMembers");
     expect(idOf("POST /api/v1/chats/{chatId}/bans")).toBe("banChatMember");
     expect(idOf("POST /api/v1/admin/users/{id}/ban")).toBe("adminBanUser");

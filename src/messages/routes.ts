@@ -34,7 +34,7 @@ app.openapi(
       "however many retries, even concurrent ones). `type` decides the fields: `text` needs `text`; `image`, `video`, " +
       "`voice` (one), `file` and `sticker` (one) need `attachments` (media ids you uploaded with purpose=attachment, whose " +
       "types fit: `422 attachment_type_mismatch`; unknown or not yours: `404 not_found`) and take `text` as a caption " +
-      "(not stickers); `location` needs `location`; `contact` needs `contact`. `replyToId`/`quoteId` name messages of this " +
+      "(not stickers); `location` needs `location`; `contact` needs `contact`; `poll` needs `poll` (vote with POST …/votes). `replyToId`/`quoteId` name messages of this " +
       "chat (`404 not_found` with `details.field`); `mentions` are member ids (`422 mention_not_member`) or `all` (owners " +
       "and admins: `403 mention_all_forbidden`). Media types need the sendMedia permission (`403 media_forbidden`). " +
       `Other refusals: ${SEND_ERRORS}.`,

@@ -10,6 +10,7 @@ import {
   SendContentFields,
 } from "../rooms/content";
 import { SENDABLE_TYPES } from "../rooms/types";
+import { PollView } from "./poll-schemas";
 
 export const HISTORY_DEFAULT = 50;
 export const HISTORY_MAX = 100;
@@ -128,6 +129,7 @@ export const Message = z
     mentionsAll: z.boolean(),
     silent: z.boolean(),
     metadata: z.record(z.string(), z.unknown()).nullable(),
+    poll: PollView.nullable().openapi({ description: "Type poll: the poll as I see it; null otherwise" }),
     createdAt: z.string(),
     editedAt: z.string().nullable(),
     deleted: z.boolean(),

@@ -10,6 +10,7 @@ import { mediaPort } from "./media-port";
 import type { MessageEdit, MessageVersion } from "./message-changes";
 import type { HistoryQuery } from "./message-reads";
 import type { PinnedMessage } from "./pins";
+import { PollActions } from "./poll-actions";
 import { PresenceRules } from "./presence";
 import { PresenceFeed } from "./presence-feed";
 import { BARE_PING, BARE_PONG, CLOSE } from "./protocol";
@@ -36,6 +37,7 @@ export class ChatRoom extends DurableObject<Bindings> {
   private readonly presence: PresenceFeed;
   private readonly budget = new FrameBudget();
   private readonly timers: RoomTimers;
+  private readonly polls: PollActions;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -54,10 +56,12 @@ export class ChatRoom extends DurableObject<Bindings> {
         this.offlineIfGone(userId);
       },
       summaryDue: (at) => this.timers.scheduleFlush(at),
+      wakeAt: (at) => ctx.waitUntil(this.timers.scheduleAlarm(at)),
       waitUntil: (promise) => ctx.waitUntil(promise),
       detachMedia: (messageIds) => mediaPort().detach(env, this.log.access.chatId(), messageIds),
       transaction: (fn) => ctx.storage.transactionSync(fn),
     });
+    this.polls = new PollActions(this.log);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(BARE_PING, BARE_PONG));
   }
 
@@ -211,6 +215,21 @@ export class ChatRoom extends DurableObject<Bindings> {
     });
   }
 
+  /** Vote in a poll; answers the message as the voter sees it. */
+  vote(userId: string, messageId: string, optionIds: string[]): Promise<RoomResult<Message>> {
+    return rpcResult(() => this.polls.vote(userId, messageId, optionIds));
+  }
+
+  /** Take back my vote in a poll. */
+  retractVote(userId: string, messageId: string): Promise<RoomResult<Message>> {
+    return rpcResult(() => this.polls.retract(userId, messageId));
+  }
+
+  /** Close a poll (its creator, owners and admins). */
+  closePoll(userId: string, messageId: string): Promise<RoomResult<Message>> {
+    return rpcResult(() => this.polls.close(userId, messageId));
+  }
+
   /** The chat was deleted: close every socket, take its messages out of the admin count, erase the room. */
   async destroy(): Promise<void> {
     for (const ws of this.ctx.getWebSockets()) this.sockets.close(ws, CLOSE.chatDeleted, "chat deleted");
@@ -319,7 +338,7 @@ export class ChatRoom extends DurableObject<Bindings> {
     this.presence.changed(userId, false);
   }
 
-  // --- alarm: coalesced D1 summary, typing expiry, pruning ----------------------------------
+  // --- alarm: coalesced D1 summary, typing expiry, poll close times, pruning -------------
 
   override async alarm(): Promise<void> {
     this.timers.alarmFired();
@@ -328,8 +347,10 @@ export class ChatRoom extends DurableObject<Bindings> {
     await this.flushSummary();
     this.store.events.prune();
     this.store.admission.prune(at);
+    const nextClose = this.polls.closeDue(at);
     const next = this.store.transient.nextTypingExpiry();
     if (next !== null) await this.timers.scheduleAlarm(next);
+    if (nextClose !== null) await this.timers.scheduleAlarm(nextClose);
   }
 
   /** Write the summary to D1 if it changed; a failure tries again a second later. */

@@ -136,6 +136,21 @@ export class RoomClient {
     unwrap(await this.stub.deleteDraft(userId));
   }
 
+  /** Vote in a poll; answers the message as the voter sees it. */
+  async vote(userId: string, messageId: string, optionIds: string[]): Promise<Message> {
+    return unwrap(await this.stub.vote(userId, messageId, optionIds)) as Message;
+  }
+
+  /** Take back my vote in a poll; answers the message as I see it. */
+  async retractVote(userId: string, messageId: string): Promise<Message> {
+    return unwrap(await this.stub.retractVote(userId, messageId)) as Message;
+  }
+
+  /** Close a poll (its creator, owners and admins); answers the message as the caller sees it. */
+  async closePoll(userId: string, messageId: string): Promise<Message> {
+    return unwrap(await this.stub.closePoll(userId, messageId)) as Message;
+  }
+
   /** The chat was deleted: close every socket and erase the room. */
   async destroy(): Promise<void> {
     await this.stub.destroy();

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { AppError } from "../lib/errors";
+import { closesAtProblem, PollInputSchema } from "./poll-input";
 import { type Attachment, type JsonObject, MEDIA_TYPES, type MessageType, SENDABLE_TYPES, type SendInput } from "./types";
 
 /**
@@ -82,6 +83,7 @@ export const SendContentFields = {
     .openapi({ description: 'Member ids, or "all" (owners and admins)' }),
   silent: z.boolean().optional().openapi({ description: "Deliver without notifying the recipients" }),
   metadata: Metadata.optional(),
+  poll: PollInputSchema.optional().openapi({ description: "Type `poll` only: the question and its options" }),
 };
 
 /** An edit: new text (or caption), or a live location's new position (REST PATCH body and the `message.edit` frame). */
@@ -110,6 +112,7 @@ const TYPE_RULES: Record<Exclude<MessageType, "system">, { needs: (keyof Content
   sticker: { needs: ["attachments"], refuses: ["text", "location", "contact"] },
   location: { needs: ["location"], refuses: ["text", "attachments", "contact"] },
   contact: { needs: ["contact"], refuses: ["text", "attachments", "location"] },
+  poll: { needs: ["poll"], refuses: ["text", "attachments", "location", "contact"] },
 };
 
 /** At most this many attachments per type (albums of images, videos and files; one voice note or sticker). */
@@ -138,6 +141,9 @@ export function checkContentShape(input: ContentFields): void {
   for (const field of rules.refuses) {
     if (input[field] !== undefined) throw invalidContent(field, `A ${input.type} message cannot have ${field}`);
   }
+  if (input.type !== "poll" && input.poll !== undefined) throw invalidContent("poll", `A ${input.type} message cannot have poll`);
+  const closing = closesAtProblem(input.poll?.closesAt);
+  if (closing) throw invalidContent("poll.closesAt", closing);
   const limit = ATTACHMENT_LIMITS[input.type];
   if (limit !== undefined && (input.attachments?.length ?? 0) > limit) {
     throw invalidContent("attachments", `A ${input.type} message carries exactly ${limit} attachment`);

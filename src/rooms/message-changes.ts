@@ -145,7 +145,7 @@ function editedContent(row: MessageRow, edit: MessageEdit): { text: string | nul
     }
     content.location = { ...edit.location, liveUntil: live };
   }
-  if (edit.text !== undefined && (row.type === "location" || row.type === "contact" || row.type === "sticker")) {
+  if (edit.text !== undefined && ["location", "contact", "sticker", "poll"].includes(row.type)) {
     throw new AppError(400, "validation_failed", `A ${row.type} message has no text to edit`, [
       { path: "text", code: "invalid_content", message: `A ${row.type} message has no text` },
     ]);

@@ -13,12 +13,12 @@ export class MessageReads {
   async history(userId: string, q: HistoryQuery): Promise<{ items: Message[]; hasMore: boolean }> {
     await this.room.access.requireMember(userId);
     const { rows, hasMore } = this.room.store.page(userId, { ...q, limit: Math.min(q.limit, HISTORY_MAX) });
-    return { items: rows.map((r) => this.room.store.toMessage(r, this.room.access.chatId())), hasMore };
+    return { items: this.room.store.toMessages(rows, this.room.access.chatId(), userId), hasMore };
   }
 
   async getMessage(userId: string, messageId: string): Promise<Message> {
     await this.room.access.requireMember(userId);
-    return this.room.store.toMessage(this.room.access.visibleMessage(userId, messageId), this.room.access.chatId());
+    return this.room.store.toMessages([this.room.access.visibleMessage(userId, messageId)], this.room.access.chatId(), userId)[0]!;
   }
 
   /** The replies to a message, oldest first, after a seq (keyset), with the message itself. */
@@ -31,8 +31,8 @@ export class MessageReads {
     const { store, access } = this.room;
     const parent = access.visibleMessage(userId, messageId);
     const { rows, hasMore } = store.threadPage(userId, parent.seq, { after: q.after, limit: Math.min(q.limit, HISTORY_MAX) });
-    const chatId = access.chatId();
-    return { parent: store.toMessage(parent, chatId), items: rows.map((r) => store.toMessage(r, chatId)), hasMore };
+    const [first, ...items] = store.toMessages([parent, ...rows], access.chatId(), userId);
+    return { parent: first!, items, hasMore };
   }
 
   /** Move my read (or delivered) position up to `seq`; lower values are ignored. */

@@ -133,6 +133,7 @@ export function toMessage(row: MessageRow, chatId: string): Message {
     mentionsAll: c.mentionsAll ?? false,
     silent: c.silent ?? false,
     metadata: c.metadata ?? null,
+    poll: null,
     createdAt: iso(row.created_at)!,
     editedAt: iso(row.edited_at),
     deleted,

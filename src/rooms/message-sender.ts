@@ -5,6 +5,7 @@ import { detectEntities } from "./entities";
 import { mediaPort } from "./media-port";
 import type { MemberState } from "./member-cache";
 import { contentJson, type MessageRow } from "./message-rows";
+import { pollDefinition } from "./poll-input";
 import type { RoomCore } from "./room-core";
 import type { Attachment, Message, Quote, SendInput } from "./types";
 
@@ -51,6 +52,7 @@ export class MessageSender {
       silent: input.silent,
       metadata: input.metadata,
     });
+    const closesAt = input.poll?.closesAt ? Date.parse(input.poll.closesAt) : null;
     const result = this.stored(messageId, attachments, () =>
       this.room.write((emit) => {
         const row = store.insertMessage({
@@ -69,6 +71,7 @@ export class MessageSender {
         if (!row) return { message: this.existingSend(input)!, duplicate: true };
         store.limiter.take(input.userId, at);
         if (mentions.userIds.length > 0 || mentions.all) store.mentions.add(row.seq, mentions.userIds, mentions.all);
+        if (input.poll) store.polls.create(row.seq, pollDefinition(input.poll, input.userId), closesAt);
         const message = store.toMessage(row, access.chatId());
         emit("message.new", { message });
         if (replyTo) {
@@ -86,6 +89,7 @@ export class MessageSender {
     if (!result.duplicate) {
       this.room.summaryChanged();
       this.room.drafts.clear(input.userId);
+      if (closesAt !== null) this.room.host.wakeAt(closesAt);
     }
     return result;
   }

@@ -15,6 +15,8 @@ export interface RoomHost {
   closeUser(userId: string, code: number, reason: string): void;
   /** The summary changed: write it to D1 at `at` (not before). */
   summaryDue(at: number): void;
+  /** Wake the room (its alarm) by `at` at the latest: a poll closes then. */
+  wakeAt(at: number): void;
   waitUntil(promise: Promise<unknown>): void;
   /** Drop the media references of deleted messages (media erases items nobody references any more). */
   detachMedia(messageIds: readonly string[]): Promise<void>;

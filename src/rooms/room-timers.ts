@@ -4,7 +4,8 @@ const FLUSH_BACKSTOP_MS = 60_000;
 /**
  * The room's wake-ups: the summary flush runs from an in-memory timer, so the send path never
  * waits on a storage write of setAlarm (its frames would be held behind it); the one alarm is the
- * backstop for it (a minute out, should the room be evicted first) and the next typing expiry.
+ * backstop for it (a minute out, should the room be evicted first), the next typing expiry and
+ * the next poll close time (each wake-up asks for the next one).
  * The alarm time is cached, so scheduling asks storage at most once per wake-up.
  */
 export class RoomTimers {

@@ -4,6 +4,7 @@ import { EventLog } from "./event-log";
 import { MemberCache } from "./member-cache";
 import { MentionIndex } from "./mention-index";
 import { MESSAGES_SCHEMA, type MessageRow, toMessage, upgradeMessageColumns } from "./message-rows";
+import { PollStore } from "./polls";
 import { SendLimiter } from "./send-limiter";
 import { RoomSummary } from "./summary";
 import { TransientState } from "./transient";
@@ -43,6 +44,8 @@ export class RoomStore {
   readonly edits: EditHistory;
   /** Who each message mentions (for mention counts). */
   readonly mentions: MentionIndex;
+  /** Polls and their votes. */
+  readonly polls: PollStore;
 
   private configCache: ChatConfig | null | undefined;
   private lastSeqCache: number | null = null;
@@ -53,6 +56,7 @@ export class RoomStore {
     sql.exec(SCHEMA);
     this.edits = new EditHistory(sql);
     this.mentions = new MentionIndex(sql);
+    this.polls = new PollStore(sql);
     this.transient = new TransientState(sql);
     this.limiter = new SendLimiter(sql);
     this.members = new MemberCache(sql);
@@ -126,6 +130,7 @@ export class RoomStore {
     this.sql.exec("DELETE FROM hidden WHERE seq <= ?", seq);
     this.edits.truncate(seq);
     this.mentions.truncate(seq);
+    this.polls.truncate(seq);
     this.setMeta("truncatedThrough", String(Math.max(seq, Number(this.getMeta("truncatedThrough") ?? 0))));
     return removed;
   }
@@ -136,8 +141,19 @@ export class RoomStore {
 
   // --- messages ---------------------------------------------------------------------------
 
+  /** A row as the API shows it to nobody in particular (what broadcast frames carry). */
   toMessage(row: MessageRow, chatId: string): Message {
-    return toMessage(row, chatId);
+    return this.toMessages([row], chatId, null)[0]!;
+  }
+
+  /** Rows as `viewerId` sees them (null: nobody in particular); their polls come in one query. */
+  toMessages(rows: readonly MessageRow[], chatId: string, viewerId: string | null): Message[] {
+    const messages = rows.map((row) => toMessage(row, chatId));
+    const polls = messages.filter((m) => m.type === "poll" && !m.deleted).map((m) => m.seq);
+    if (polls.length === 0) return messages;
+    const views = this.polls.views(polls, viewerId, Date.now());
+    for (const m of messages) m.poll = views.get(m.seq) ?? null;
+    return messages;
   }
 
   findByClientId(senderId: string, clientMessageId: string): MessageRow | undefined {
@@ -227,6 +243,7 @@ export class RoomStore {
     this.sql.exec("UPDATE messages SET deleted_at = ?, text = NULL, content = NULL WHERE seq = ? AND deleted_at IS NULL", at, row.seq);
     this.edits.erase(row.seq);
     this.mentions.erase(row.seq);
+    this.polls.erase(row.seq);
     this.sql.exec("UPDATE messages SET content = json_set(content, '$.quote.text', NULL) WHERE quote_seq = ?", row.seq);
     if (row.reply_to_seq !== null) this.changeReplyCount(row.reply_to_seq, -1);
   }

@@ -3,8 +3,9 @@
  * avoid `unknown`: RPC stubs type members they cannot prove serializable as `never`.
  */
 import type { MessageEntity } from "./entities";
+import type { PollInput, PollView } from "./poll-types";
 
-export type { MessageEntity };
+export type { MessageEntity, PollInput, PollView };
 export type Scalar = string | number | boolean | null;
 /** Flat JSON objects: system notices, error details. */
 export type FlatJson = { [key: string]: Scalar | string[] | undefined };
@@ -70,7 +71,7 @@ export function effectivePermissions(
 export type JsonObject = { [key: string]: Scalar | object };
 
 /** Kinds of message a member may send; `system` messages come from the server only. */
-export const SENDABLE_TYPES = ["text", "image", "video", "voice", "file", "sticker", "location", "contact"] as const;
+export const SENDABLE_TYPES = ["text", "image", "video", "voice", "file", "sticker", "location", "contact", "poll"] as const;
 export type SendableType = (typeof SENDABLE_TYPES)[number];
 export type MessageType = SendableType | "system";
 /** Types that carry media: they need the `sendMedia` permission and at least one attachment. */
@@ -148,6 +149,8 @@ export interface Message {
   silent: boolean;
   /** The client's own JSON (≤ 4 KiB), returned as stored and never interpreted. */
   metadata: JsonObject | null;
+  /** A poll message's poll as this viewer sees it (broadcast frames: as nobody in particular); null otherwise. */
+  poll: PollView | null;
   createdAt: string;
   editedAt: string | null;
   deleted: boolean;
@@ -174,6 +177,8 @@ export interface SendInput {
   mentions?: string[];
   silent?: boolean;
   metadata?: JsonObject;
+  /** Type `poll` only. */
+  poll?: PollInput;
   /** Set only by the Worker's story reply route, never from a client frame. */
   storyReply?: StoryReply;
   /** Set only by the Worker's forward route, never from a client frame. */
