@@ -138,3 +138,28 @@ describe("the same changes over the socket", () => {
     sb.close();
   });
 });
+
+describe("polls over the socket", () => {
+  it("poll.vote, poll.retract and poll.close answer with the message as I see it", async () => {
+    const [a, b] = await Promise.all([signUp(), signUp()]);
+    const chat = await createGroup(a, [b]);
+    const res = await sendRaw(a, chat.id, {
+      clientMessageId: cid(),
+      type: "poll",
+      poll: { question: "Lunch?", options: [{ text: "yes" }, { text: "no" }], anonymous: false },
+    });
+    expect(res.status, res.text).toBe(201);
+    const poll = res.body.message;
+    const sb = await openChatSocket(b, chat.id);
+    const voted = await sb.request({ type: "poll.vote", messageId: poll.id, optionIds: ["0"] });
+    expect(voted).toMatchObject({ type: "ack", message: { poll: { myVotes: ["0"], totalVoters: 1 } } });
+    expect(await sb.request({ type: "poll.vote", messageId: poll.id, optionIds: [] })).toMatchObject({ type: "error", code: "validation_failed" });
+    expect(await sb.request({ type: "poll.retract", messageId: poll.id })).toMatchObject({ type: "ack", message: { poll: { myVotes: [] } } });
+    expect(await sb.request({ type: "poll.close", messageId: poll.id })).toMatchObject({ type: "error", code: "permission_denied" });
+    const sa = await openChatSocket(a, chat.id);
+    expect(await sa.request({ type: "poll.close", messageId: poll.id })).toMatchObject({ type: "ack", message: { poll: { closed: true } } });
+    expect(await sb.next("poll.closed")).toMatchObject({ messageId: poll.id });
+    sa.close();
+    sb.close();
+  });
+});

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { POLL_LIMITS } from "../rooms/poll-input";
+import { VoteFields } from "../rooms/poll-input";
 
 /** Schemas of polls: the poll a message carries (`Message.poll`) and a vote. */
 
@@ -38,12 +38,4 @@ export const PollView = z
   })
   .openapi("Poll", { description: "A poll as the caller sees it" });
 
-export const VoteBody = z
-  .strictObject({
-    optionIds: z
-      .array(z.string().max(8))
-      .min(1)
-      .max(POLL_LIMITS.maxOptions)
-      .openapi({ description: "Option ids: exactly one unless the poll is multiple choice" }),
-  })
-  .openapi("PollVoteRequest");
+export const VoteBody = z.strictObject(VoteFields).openapi("PollVoteRequest");

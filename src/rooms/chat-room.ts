@@ -10,7 +10,6 @@ import { mediaPort } from "./media-port";
 import type { MessageEdit, MessageVersion } from "./message-changes";
 import type { HistoryQuery } from "./message-reads";
 import type { PinnedMessage } from "./pins";
-import { PollActions } from "./poll-actions";
 import { PresenceRules } from "./presence";
 import { PresenceFeed } from "./presence-feed";
 import { BARE_PING, BARE_PONG, CLOSE } from "./protocol";
@@ -37,7 +36,6 @@ export class ChatRoom extends DurableObject<Bindings> {
   private readonly presence: PresenceFeed;
   private readonly budget = new FrameBudget();
   private readonly timers: RoomTimers;
-  private readonly polls: PollActions;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -61,7 +59,6 @@ export class ChatRoom extends DurableObject<Bindings> {
       detachMedia: (messageIds) => mediaPort().detach(env, this.log.access.chatId(), messageIds),
       transaction: (fn) => ctx.storage.transactionSync(fn),
     });
-    this.polls = new PollActions(this.log);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(BARE_PING, BARE_PONG));
   }
 
@@ -217,17 +214,17 @@ export class ChatRoom extends DurableObject<Bindings> {
 
   /** Vote in a poll; answers the message as the voter sees it. */
   vote(userId: string, messageId: string, optionIds: string[]): Promise<RoomResult<Message>> {
-    return rpcResult(() => this.polls.vote(userId, messageId, optionIds));
+    return rpcResult(() => this.log.polls.vote(userId, messageId, optionIds));
   }
 
   /** Take back my vote in a poll. */
   retractVote(userId: string, messageId: string): Promise<RoomResult<Message>> {
-    return rpcResult(() => this.polls.retract(userId, messageId));
+    return rpcResult(() => this.log.polls.retract(userId, messageId));
   }
 
   /** Close a poll (its creator, owners and admins). */
   closePoll(userId: string, messageId: string): Promise<RoomResult<Message>> {
-    return rpcResult(() => this.polls.close(userId, messageId));
+    return rpcResult(() => this.log.polls.close(userId, messageId));
   }
 
   /** The chat was deleted: close every socket, take its messages out of the admin count, erase the room. */
@@ -347,7 +344,7 @@ export class ChatRoom extends DurableObject<Bindings> {
     await this.flushSummary();
     this.store.events.prune();
     this.store.admission.prune(at);
-    const nextClose = this.polls.closeDue(at);
+    const nextClose = this.log.polls.closeDue(at);
     const next = this.store.transient.nextTypingExpiry();
     if (next !== null) await this.timers.scheduleAlarm(next);
     if (nextClose !== null) await this.timers.scheduleAlarm(nextClose);

@@ -89,6 +89,15 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
       await log.pins.unpin(info.userId, frame.messageId);
       sockets.send(ws, { type: "ack", id: frame.id });
       return;
+    case "poll.vote":
+      sockets.send(ws, { type: "ack", id: frame.id, message: await log.polls.vote(info.userId, frame.messageId, frame.optionIds) });
+      return;
+    case "poll.retract":
+      sockets.send(ws, { type: "ack", id: frame.id, message: await log.polls.retract(info.userId, frame.messageId) });
+      return;
+    case "poll.close":
+      sockets.send(ws, { type: "ack", id: frame.id, message: await log.polls.close(info.userId, frame.messageId) });
+      return;
     case "draft.set":
       sockets.send(ws, {
         type: "ack",

@@ -54,6 +54,15 @@ export const PollInputSchema = z
   .openapi("PollInput");
 
 /** Why `closesAt` is refused now (in the past, or more than a year ahead), or null when it is fine. */
+/** The options a vote picks (REST body and the `poll.vote` frame). */
+export const VoteFields = {
+  optionIds: z
+    .array(z.string().max(8))
+    .min(1)
+    .max(POLL_LIMITS.maxOptions)
+    .openapi({ description: "Option ids: exactly one unless the poll is multiple choice" }),
+};
+
 export function closesAtProblem(closesAt: string | undefined, now = Date.now()): string | null {
   if (closesAt === undefined) return null;
   const at = Date.parse(closesAt);

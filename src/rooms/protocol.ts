@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DraftFields, EditFields, editChangesSomething, MAX_TEXT_LENGTH, refineContent, SendContentFields } from "./content";
+import { VoteFields } from "./poll-input";
 
 /** Frames larger than this close the socket with 1009 (after an error frame). */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -33,6 +34,9 @@ export const ClientFrame = z.discriminatedUnion("type", [
   }),
   z.strictObject({ type: z.literal("message.pin"), id: FrameId, messageId: z.uuid() }),
   z.strictObject({ type: z.literal("message.unpin"), id: FrameId, messageId: z.uuid() }),
+  z.strictObject({ type: z.literal("poll.vote"), id: FrameId, messageId: z.uuid(), ...VoteFields }),
+  z.strictObject({ type: z.literal("poll.retract"), id: FrameId, messageId: z.uuid() }),
+  z.strictObject({ type: z.literal("poll.close"), id: FrameId, messageId: z.uuid() }),
   z.strictObject({ type: z.literal("draft.set"), id: FrameId, ...DraftFields }),
   z.strictObject({ type: z.literal("draft.clear"), id: FrameId }),
   z.strictObject({ type: z.literal("typing.start"), id: FrameId }),

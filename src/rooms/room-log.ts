@@ -4,6 +4,7 @@ import { MessageChanges } from "./message-changes";
 import { MessageReads } from "./message-reads";
 import { MessageSender } from "./message-sender";
 import { Pins } from "./pins";
+import { PollActions } from "./poll-actions";
 import { CLOSE } from "./protocol";
 import { RoomAccess } from "./room-access";
 import type { Emit, RoomCore, RoomHost } from "./room-core";
@@ -26,6 +27,7 @@ export class RoomLog implements RoomCore {
   readonly reads: MessageReads;
   readonly drafts: Drafts;
   readonly pins: Pins;
+  readonly polls: PollActions;
 
   constructor(
     readonly store: RoomStore,
@@ -37,6 +39,7 @@ export class RoomLog implements RoomCore {
     this.reads = new MessageReads(this);
     this.drafts = new Drafts(store.sql, this);
     this.pins = new Pins(store.sql, this);
+    this.polls = new PollActions(this);
   }
 
   // --- configuration and membership -------------------------------------------------------
