@@ -37,7 +37,13 @@ export async function loadMemberFromDirectory(
 /** Read a chat's settings from D1 when the room lost (or never got) its configure call. */
 export async function loadConfigFromDirectory(d1: D1Database, chatId: string): Promise<ChatConfig | null> {
   const [row] = await createDb(d1)
-    .select({ type: chats.type, frozenAt: chats.frozenAt, slowModeSeconds: chats.slowModeSeconds, permissions: chats.permissions })
+    .select({
+      type: chats.type,
+      frozenAt: chats.frozenAt,
+      slowModeSeconds: chats.slowModeSeconds,
+      permissions: chats.permissions,
+      noForwards: chats.noForwards,
+    })
     .from(chats)
     .where(eq(chats.id, chatId))
     .limit(1);
@@ -47,6 +53,7 @@ export async function loadConfigFromDirectory(d1: D1Database, chatId: string): P
     type: row.type,
     frozen: row.frozenAt != null,
     slowModeSeconds: row.slowModeSeconds,
+    noForwards: row.noForwards,
     permissions: { ...DEFAULT_PERMISSIONS, ...parsePermissions(row.permissions) },
   };
 }

@@ -103,9 +103,12 @@ export class MessageSender {
     await mediaPort().attach(this.room.host.db, { mediaIds, chatId: message.chatId, messageId: message.id });
   }
 
-  /** The sender's media items, in order, checked against the message type. */
+  /**
+   * The sender's media items, in order, checked against the message type. A forward carries the
+   * original message's items, already resolved by the Worker: not the forwarder's, so not looked up.
+   */
   private async resolveAttachments(input: SendInput): Promise<Attachment[]> {
-    const attachments = await mediaPort().resolve(this.room.host.db, input.userId, input.attachments ?? []);
+    const attachments = input.forwardedAttachments ?? (await mediaPort().resolve(this.room.host.db, input.userId, input.attachments ?? []));
     checkAttachmentsFit(input.type, attachments);
     return attachments;
   }

@@ -44,6 +44,8 @@ export interface ChatConfig {
   type: ChatType;
   frozen: boolean;
   slowModeSeconds: number;
+  /** Messages of this chat may not be forwarded (absent in configs stored before the setting existed: false). */
+  noForwards?: boolean;
   /** Default permissions of plain members. */
   permissions: MemberPermissions;
 }
@@ -178,6 +180,12 @@ export interface SendInput {
   storyReply?: StoryReply;
   /** Set only by the Worker's forward route, never from a client frame. */
   forwardedFrom?: ForwardedFrom;
+  /**
+   * Set only by the Worker's forward route: the forwarded message's attachments, already resolved
+   * (the forwarder does not own them). They are not checked for ownership, only referenced from
+   * the new message so its chat's members may read them; `attachments` names the same ids.
+   */
+  forwardedAttachments?: Attachment[];
 }
 
 /** One change in the room's event log, as `GET …/events` and the socket replay it. */

@@ -1,0 +1,4 @@
+-- Chat settings: forwarding out of the chat can be turned off; custom JSON metadata (≤ 4 KiB, never interpreted).
+-- Written by hand: 0011 (chat_invitations) lands from another branch; regenerate the drizzle snapshot after both merge.
+ALTER TABLE `chats` ADD `no_forwards` integer DEFAULT false NOT NULL;--> statement-breakpoint
+ALTER TABLE `chats` ADD `metadata` text;
