@@ -71,6 +71,14 @@ export class ChatRoom extends DurableObject<Bindings> {
     return rpcResult(() => this.log.membersChanged(change));
   }
 
+  /** A member was shadow-banned until `until` (ms), or the shadow ban was lifted (null). */
+  shadowBanChanged(userId: string, until: number | null): Promise<RoomResult<null>> {
+    return rpcResult(async () => {
+      await this.log.shadowBanChanged(userId, until);
+      return null;
+    });
+  }
+
   /** Direct chats: one of the two blocked the other (or unblocked): posting stops (or resumes). */
   setBlocked(blocked: boolean): Promise<RoomResult<null>> {
     return rpcResult(() => {

@@ -39,6 +39,11 @@ export class RoomClient {
     unwrap(await this.stub.membersChanged(change));
   }
 
+  /** A member was shadow-banned until `until` (ms; SHADOW_BAN_FOREVER: no end), or the shadow ban lifted (null). */
+  async shadowBanChanged(userId: string, until: number | null): Promise<void> {
+    unwrap(await this.stub.shadowBanChanged(userId, until));
+  }
+
   /** Direct chats: one of the two blocked the other (posting stops) or unblocked (it resumes). */
   async setBlocked(blocked: boolean): Promise<void> {
     unwrap(await this.stub.setBlocked(blocked));

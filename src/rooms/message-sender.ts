@@ -3,8 +3,8 @@ import { newId } from "../lib/ids";
 import { checkAttachmentsFit, checkContentShape, isMediaType, MENTION_ALL } from "./content";
 import { detectEntities } from "./entities";
 import { mediaPort } from "./media-port";
-import type { MemberState } from "./member-cache";
-import { contentJson, type MessageRow } from "./message-rows";
+import { isShadowBanned, type MemberState } from "./member-cache";
+import { contentJson, type MessageRow, shadowedFrom } from "./message-rows";
 import type { RoomCore } from "./room-core";
 import type { Attachment, Message, Quote, SendInput } from "./types";
 
@@ -16,6 +16,8 @@ const QUOTE_TEXT_MAX = 1024;
  * (type, attachments they own that fit the type, replies and quotes in this chat, mentions of
  * members), then appends the message with the next seq in one transaction. A retry with the same
  * `clientMessageId` returns the stored message (`duplicate: true`) instead of a second copy.
+ * A shadow-banned sender's message is stored as a shadow message: it goes to their own sockets
+ * and event log only, and never counts (unread, mentions, replies, the chat preview) for others.
  */
 export class MessageSender {
   constructor(private readonly room: RoomCore) {}
@@ -49,6 +51,8 @@ export class MessageSender {
       silent: input.silent,
       metadata: input.metadata,
     });
+    const shadow = isShadowBanned(member, at);
+    const audience = shadow ? input.userId : undefined;
     const result = this.room.write((emit) => {
       const row = store.insertMessage({
         id: newId(),
@@ -61,14 +65,16 @@ export class MessageSender {
         content,
         replyToSeq: replyTo?.seq ?? null,
         quoteSeq: quoted?.seq ?? null,
+        shadow,
         at,
       });
       if (!row) return { message: this.existingSend(input)!, duplicate: true };
       store.limiter.take(input.userId, at);
-      if (mentions.userIds.length > 0 || mentions.all) store.mentions.add(row.seq, mentions.userIds, mentions.all);
+      if (!shadow && (mentions.userIds.length > 0 || mentions.all)) store.mentions.add(row.seq, mentions.userIds, mentions.all);
       const message = store.toMessage(row, access.chatId());
-      emit("message.new", { message });
-      if (replyTo) {
+      emit("message.new", { message }, audience);
+      // A shadow reply is not counted: the thread looks the same to everyone else.
+      if (replyTo && !shadow) {
         const parent = store.changeReplyCount(replyTo.seq, 1)!;
         emit("message.replies", { messageId: parent.id, seq: parent.seq, replyCount: parent.reply_count });
       }
@@ -129,7 +135,7 @@ export class MessageSender {
   /** A message of this chat the sender can see and refer to (404 `not_found` naming the field otherwise). */
   private referenced(userId: string, messageId: string, field: "replyToId" | "quoteId"): MessageRow {
     const row = this.room.store.findById(messageId);
-    if (!row || row.deleted_at !== null || this.room.store.isHidden(userId, row.seq)) {
+    if (!row || row.deleted_at !== null || this.room.store.isHidden(userId, row.seq) || shadowedFrom(row, userId)) {
       throw new AppError(404, "not_found", "The message referred to does not exist in this chat", { field, messageId });
     }
     return row;

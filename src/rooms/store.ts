@@ -3,7 +3,7 @@ import { EditHistory } from "./edit-history";
 import { EventLog } from "./event-log";
 import { MemberCache } from "./member-cache";
 import { MentionIndex } from "./mention-index";
-import { MESSAGES_SCHEMA, type MessageRow, toMessage, upgradeMessageColumns } from "./message-rows";
+import { MESSAGES_SCHEMA, type MessageRow, SEEN_BY_VIEWER_SQL, toMessage, upgradeMessageColumns } from "./message-rows";
 import { SendLimiter } from "./send-limiter";
 import { RoomSummary } from "./summary";
 import { TransientState } from "./transient";
@@ -171,6 +171,8 @@ export class RoomStore {
     content?: string | null;
     replyToSeq?: number | null;
     quoteSeq?: number | null;
+    /** Sent while shadow-banned: seen by the sender alone. */
+    shadow?: boolean;
     at: number;
   }): MessageRow | null {
     const row: MessageRow = {
@@ -189,10 +191,11 @@ export class RoomStore {
       reply_to_seq: m.replyToSeq ?? null,
       reply_count: 0,
       quote_seq: m.quoteSeq ?? null,
+      shadow: m.shadow ? 1 : null,
     };
     const written = this.sql.exec(
-      `INSERT INTO messages (seq, id, sender_id, client_message_id, type, text, system, created_at, story_id, content, reply_to_seq, quote_seq)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO messages (seq, id, sender_id, client_message_id, type, text, system, created_at, story_id, content, reply_to_seq, quote_seq, shadow)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (sender_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING`,
       row.seq,
       row.id,
@@ -206,6 +209,7 @@ export class RoomStore {
       row.content,
       row.reply_to_seq,
       row.quote_seq,
+      row.shadow,
     ).rowsWritten;
     if (written === 0) return null;
     this.lastSeqCache = row.seq;
@@ -228,7 +232,8 @@ export class RoomStore {
     this.edits.erase(row.seq);
     this.mentions.erase(row.seq);
     this.sql.exec("UPDATE messages SET content = json_set(content, '$.quote.text', NULL) WHERE quote_seq = ?", row.seq);
-    if (row.reply_to_seq !== null) this.changeReplyCount(row.reply_to_seq, -1);
+    // A shadow reply was never counted.
+    if (row.reply_to_seq !== null && row.shadow === null) this.changeReplyCount(row.reply_to_seq, -1);
   }
 
   /** Count a reply to `seq` in (+1) or out (−1); returns the parent's row after the change. */
@@ -242,9 +247,11 @@ export class RoomStore {
     return this.sql.exec("SELECT 1 FROM hidden WHERE user_id = ? AND seq = ?", userId, seq).toArray().length > 0;
   }
 
-  /** The newest message that is not deleted (the chat list preview). */
+  /** The newest message that is not deleted nor a shadow message (the chat list preview). */
   lastVisibleMessage(): MessageRow | undefined {
-    return this.sql.exec<MessageRow>("SELECT * FROM messages WHERE deleted_at IS NULL ORDER BY seq DESC LIMIT 1").toArray()[0];
+    return this.sql
+      .exec<MessageRow>("SELECT * FROM messages WHERE deleted_at IS NULL AND shadow IS NULL ORDER BY seq DESC LIMIT 1")
+      .toArray()[0];
   }
 
   hideFor(userId: string, seq: number): void {
@@ -256,10 +263,16 @@ export class RoomStore {
    * log): `before`/`after` a seq, `around` one (half each side), or the latest.
    */
   page(userId: string, q: { before?: number; after?: number; around?: number; limit: number }): { rows: MessageRow[]; hasMore: boolean } {
-    const visible = "NOT EXISTS (SELECT 1 FROM hidden h WHERE h.user_id = ? AND h.seq = m.seq)";
+    const visible = `NOT EXISTS (SELECT 1 FROM hidden h WHERE h.user_id = ? AND h.seq = m.seq) AND ${SEEN_BY_VIEWER_SQL}`;
     const take = (where: string, order: "ASC" | "DESC", bound: number, limit: number) =>
       this.sql
-        .exec<MessageRow>(`SELECT * FROM messages m WHERE ${where} AND ${visible} ORDER BY seq ${order} LIMIT ?`, bound, userId, limit + 1)
+        .exec<MessageRow>(
+          `SELECT * FROM messages m WHERE ${where} AND ${visible} ORDER BY seq ${order} LIMIT ?`,
+          bound,
+          userId,
+          userId,
+          limit + 1,
+        )
         .toArray();
     if (q.after !== undefined) {
       const rows = take("seq > ?", "ASC", q.after, q.limit);
@@ -281,10 +294,11 @@ export class RoomStore {
     const rows = this.sql
       .exec<MessageRow>(
         `SELECT * FROM messages m WHERE reply_to_seq = ? AND seq > ?
-           AND NOT EXISTS (SELECT 1 FROM hidden h WHERE h.user_id = ? AND h.seq = m.seq)
+           AND NOT EXISTS (SELECT 1 FROM hidden h WHERE h.user_id = ? AND h.seq = m.seq) AND ${SEEN_BY_VIEWER_SQL}
          ORDER BY seq LIMIT ?`,
         parentSeq,
         q.after ?? 0,
+        userId,
         userId,
         q.limit + 1,
       )
@@ -292,11 +306,11 @@ export class RoomStore {
     return { rows: rows.slice(0, q.limit), hasMore: rows.length > q.limit };
   }
 
-  /** Messages after `seq` that count as unread for `userId`: others' text, not deleted or hidden. */
+  /** Messages after `seq` that count as unread for `userId`: others' text, not deleted, hidden or shadow messages. */
   unreadCount(userId: string, afterSeq: number): number {
     return this.sql
       .exec<{ n: number }>(
-        `SELECT count(*) AS n FROM messages m WHERE seq > ? AND type != 'system' AND deleted_at IS NULL
+        `SELECT count(*) AS n FROM messages m WHERE seq > ? AND type != 'system' AND deleted_at IS NULL AND shadow IS NULL
            AND (sender_id IS NULL OR sender_id != ?)
            AND NOT EXISTS (SELECT 1 FROM hidden h WHERE h.user_id = ? AND h.seq = m.seq)`,
         afterSeq,

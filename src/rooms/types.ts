@@ -37,7 +37,15 @@ export interface RoomMember {
   overrides: Partial<MemberPermissions> | null;
   /** The member's privacy setting: when false their read receipts are not shown to others. */
   readReceipts: boolean;
+  /**
+   * Shadow-banned until this time (ms; SHADOW_BAN_FOREVER for no end): only they see what they
+   * post. Null: not shadow-banned; absent: unchanged (a new member: not shadow-banned).
+   */
+  shadowBannedUntil?: number | null;
 }
+
+/** `shadowBannedUntil` of a shadow ban without an end. */
+export const SHADOW_BAN_FOREVER = Number.MAX_SAFE_INTEGER;
 
 export interface ChatConfig {
   chatId: string;
