@@ -87,6 +87,13 @@ describe("shadow bans", () => {
     expect(await unreadOf(c, chat.id)).toMatchObject({ unreadCount: 2, mentionCount: 0 });
     await flush(chat.id);
     expect((await getChat(c, chat.id)).body.chat.lastMessage.text).toBe("visible after");
+    // The banned member's own chat view shows their last message, as if it had been sent.
+    const last = await send(b, chat.id, "my last word");
+    await flush(chat.id);
+    expect((await getChat(b, chat.id)).body.chat.lastMessage).toMatchObject({ id: last.id, text: "my last word" });
+    expect((await getChat(c, chat.id)).body.chat.lastMessage.text).toBe("visible after");
+    const listed = await api("GET", C, { token: b.accessToken });
+    expect(listed.body.items.find((i: any) => i.id === chat.id).lastMessage.text).toBe("my last word");
     bSocket.close();
     cSocket.close();
   });

@@ -183,6 +183,11 @@ export class ChatRoom extends DurableObject<Bindings> {
     return rpcResult(() => this.log.reads.unread(userId));
   }
 
+  /** The chat list's preview as `userId` sees it (for a shadow-banned member: with their own messages). */
+  preview(userId: string): Promise<RoomResult<Record<string, string | number | null> | null>> {
+    return rpcResult(() => this.log.reads.preview(userId));
+  }
+
   receipts(userId: string, messageId: string): Promise<RoomResult<{ read: string[]; delivered: string[] }>> {
     return rpcResult(() => this.log.reads.receipts(userId, messageId));
   }

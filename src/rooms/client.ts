@@ -107,6 +107,11 @@ export class RoomClient {
     return unwrap(await this.stub.unread(userId));
   }
 
+  /** The chat list's preview as `userId` sees it (a shadow-banned member sees their own messages in it). */
+  async preview(userId: string): Promise<Record<string, string | number | null> | null> {
+    return unwrap(await this.stub.preview(userId)) as Record<string, string | number | null> | null;
+  }
+
   async receipts(userId: string, messageId: string): Promise<{ read: string[]; delivered: string[] }> {
     return unwrap(await this.stub.receipts(userId, messageId));
   }

@@ -255,6 +255,16 @@ export class RoomStore {
       .toArray()[0];
   }
 
+  /** The newest message `userId` sees that is not deleted: theirs while shadow-banned count too. */
+  lastVisibleMessageFor(userId: string): MessageRow | undefined {
+    return this.sql
+      .exec<MessageRow>(
+        "SELECT * FROM messages m WHERE deleted_at IS NULL AND (m.shadow IS NULL OR m.sender_id = ?) ORDER BY seq DESC LIMIT 1",
+        userId,
+      )
+      .toArray()[0];
+  }
+
   hideFor(userId: string, seq: number): void {
     this.sql.exec("INSERT OR IGNORE INTO hidden (user_id, seq) VALUES (?, ?)", userId, seq);
   }
