@@ -100,13 +100,17 @@ describe("shadow bans", () => {
 
   it("edits and deletes of a shadow message reach the sender alone", async () => {
     const { b, c, chat } = await shadowBanned();
-    const cSocket = await openChatSocket(c, chat.id);
+    const [bSocket, cSocket] = await Promise.all([openChatSocket(b, chat.id), openChatSocket(c, chat.id)]);
+    // Typing goes nowhere, and the banned member is acknowledged as usual.
+    expect((await bSocket.request({ type: "typing.start" })).type).toBe("ack");
     const m = await send(b, chat.id, "oops");
     expect((await api("PATCH", `${C}/${chat.id}/messages/${m.id}`, { token: b.accessToken, body: { text: "fixed" } })).status).toBe(200);
     expect((await api("DELETE", `${C}/${chat.id}/messages/${m.id}`, { token: b.accessToken })).status).toBe(204);
     const marker = await send(c, chat.id, "marker");
     await cSocket.next("message.new", (f) => f.message.id === marker.id);
     expect(cSocket.frames.filter((f) => f.type.startsWith("message.")).map((f) => f.type)).toEqual(["message.new"]);
+    expect(cSocket.frames.some((f) => f.type === "typing")).toBe(false);
+    bSocket.close();
     const mine = (await events(b, chat.id)).map((e) => e.type);
     expect(mine).toEqual(expect.arrayContaining(["message.updated", "message.deleted"]));
     cSocket.close();
