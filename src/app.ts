@@ -24,6 +24,7 @@ import { mediaRoutes } from "./media/routes";
 import { removeAccountMedia } from "./media/service";
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from "./media/tus/protocol";
 import tusRoutes from "./media/tus/routes";
+import forwardRoutes from "./messages/forward-routes";
 import pinDraftRoutes from "./messages/pin-draft-routes";
 import pollRoutes from "./messages/poll-routes";
 import messageRoutes from "./messages/routes";
@@ -142,6 +143,7 @@ export function buildApp() {
   app.route(`${API_PREFIX}/chats`, messageRoutes);
   app.route(`${API_PREFIX}/chats`, pinDraftRoutes);
   app.route(`${API_PREFIX}/chats`, pollRoutes);
+  app.route(`${API_PREFIX}/chats`, forwardRoutes);
   // tus first: /media/uploads must not be taken for a media id.
   app.route(`${API_PREFIX}/media/uploads`, tusRoutes);
   app.route(`${API_PREFIX}/media`, mediaRoutes(requireAuth()));

@@ -39,8 +39,8 @@ describe("POST /chats/{chatId}/bans", () => {
     const chat = await createGroup(a, [b, c]);
     await send(b, chat.id, "before");
     const socket = await connectRoom(chat.id, b.id);
-    const body = await ok(await ban(a, chat.id, { userId: b.id, shadow: true }), 201);
-    expect(body.ban).toMatchObject({ userId: b.id, bannedBy: a.id, until: null, shadow: true });
+    const body = await ok(await ban(a, chat.id, { userId: b.id }), 201);
+    expect(body.ban).toMatchObject({ userId: b.id, bannedBy: a.id, until: null, shadow: false });
     expect((await socket.closedWith()).code).toBe(4002);
     expect(await counts(chat.id)).toEqual({ n: 2, rows: 2 });
     expectError(await getChat(b, chat.id), 404, "not_found");

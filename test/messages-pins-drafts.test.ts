@@ -153,11 +153,20 @@ describe("polls over the socket", () => {
     const sb = await openChatSocket(b, chat.id);
     const voted = await sb.request({ type: "poll.vote", messageId: poll.id, optionIds: ["0"] });
     expect(voted).toMatchObject({ type: "ack", message: { poll: { myVotes: ["0"], totalVoters: 1 } } });
-    expect(await sb.request({ type: "poll.vote", messageId: poll.id, optionIds: [] })).toMatchObject({ type: "error", code: "validation_failed" });
-    expect(await sb.request({ type: "poll.retract", messageId: poll.id })).toMatchObject({ type: "ack", message: { poll: { myVotes: [] } } });
+    expect(await sb.request({ type: "poll.vote", messageId: poll.id, optionIds: [] })).toMatchObject({
+      type: "error",
+      code: "validation_failed",
+    });
+    expect(await sb.request({ type: "poll.retract", messageId: poll.id })).toMatchObject({
+      type: "ack",
+      message: { poll: { myVotes: [] } },
+    });
     expect(await sb.request({ type: "poll.close", messageId: poll.id })).toMatchObject({ type: "error", code: "permission_denied" });
     const sa = await openChatSocket(a, chat.id);
-    expect(await sa.request({ type: "poll.close", messageId: poll.id })).toMatchObject({ type: "ack", message: { poll: { closed: true } } });
+    expect(await sa.request({ type: "poll.close", messageId: poll.id })).toMatchObject({
+      type: "ack",
+      message: { poll: { closed: true } },
+    });
     expect(await sb.next("poll.closed")).toMatchObject({ messageId: poll.id });
     sa.close();
     sb.close();

@@ -5,8 +5,10 @@ import { chatBans } from "../db/schema";
 import { AppError, notFound } from "../lib/errors";
 import { decodeCursor, page } from "../lib/pagination";
 import { iso, now } from "../lib/time";
+import { chatRoom } from "../rooms/client";
+import { SHADOW_BAN_FOREVER } from "../rooms/types";
 import { chunked, findUser } from "../social/people";
-import { type ChatAccess, membershipQuery, refuseDirect, requireOutranks, requireRole } from "./access";
+import { type ChatAccess, type MemberRow, membershipQuery, refuseDirect, requireOutranks, requireRole } from "./access";
 import { removeMemberStatements } from "./invitees";
 import { membersChanged, type RoomEnv } from "./room-sync";
 
@@ -63,8 +65,8 @@ export async function bannedAmong(db: Database, chatId: string, userIds: string[
  * Ban someone from a group or channel (owners and admins; admins only plain members, nobody the
  * owner). A member is removed first (exact member_count) and the ban recorded in the same D1
  * batch; the room then closes their sockets (4002) and logs a `banned` system message. Banning a
- * non-member records the ban only. Banning again replaces the end time. Shadow bans are recorded
- * but act like bans for now.
+ * non-member records the ban only. Banning again replaces the end time. A shadow ban of a member
+ * is shadowBan below; of a non-member it is recorded and keeps them out like a ban.
  */
 export async function banUser(db: Database, env: RoomEnv, access: ChatAccess, input: { userId: string; until?: string; shadow?: boolean }) {
   const { chat, member: actor } = access;
@@ -75,6 +77,7 @@ export async function banUser(db: Database, env: RoomEnv, access: ChatAccess, in
   const [target] = await membershipQuery(db, chatId, input.userId);
   if (target) requireOutranks(actor, target);
   else if (!(await findUser(db, input.userId))) throw notFound("User");
+  if (target && input.shadow) return shadowBan(db, env, access, target, input.until);
   const at = now();
   const ban: BanRow = {
     chatId,
@@ -108,16 +111,51 @@ export async function banUser(db: Database, env: RoomEnv, access: ChatAccess, in
   return banView(ban);
 }
 
-/** Lift a ban (owners and admins); `404 not_found` when the user is not banned. */
-export async function unbanUser(db: Database, { chat, member }: ChatAccess, userId: string): Promise<void> {
+/**
+ * Shadow-ban a plain member (owners and admins are refused with `403 permission_denied`, whoever
+ * asks): they stay a member, with no system message, closed socket or event; the ban row says
+ * `shadow`, and the room is told, from then on keeping what they send to themselves (it also
+ * reads the ban from D1 when it loads the member). Banning again replaces the end time.
+ */
+async function shadowBan(db: Database, env: RoomEnv, { chat, member }: ChatAccess, target: MemberRow, until?: string) {
+  if (target.role !== "member") {
+    throw new AppError(403, "permission_denied", "Only plain members can be shadow-banned", { required: "member" });
+  }
+  const at = now();
+  const ban: BanRow = {
+    chatId: chat.id,
+    userId: target.userId,
+    bannedBy: member.userId,
+    until: until ? Date.parse(until) : null,
+    shadow: true,
+    createdAt: at,
+  };
+  await db
+    .insert(chatBans)
+    .values(ban)
+    .onConflictDoUpdate({
+      target: [chatBans.chatId, chatBans.userId],
+      set: { bannedBy: ban.bannedBy, until: ban.until, shadow: true, createdAt: at },
+    });
+  await chatRoom(env, chat.id).shadowBanChanged(target.userId, ban.until ?? SHADOW_BAN_FOREVER);
+  return banView(ban);
+}
+
+/**
+ * Lift a ban (owners and admins); `404 not_found` when the user is not banned. Lifting a shadow
+ * ban lets the room show what they send from now on; what they sent while shadow-banned stays
+ * theirs alone.
+ */
+export async function unbanUser(db: Database, env: RoomEnv, { chat, member }: ChatAccess, userId: string): Promise<void> {
   const chatId = chat.id;
   refuseDirect(chat, "bans");
   requireRole(member, "admin");
   const gone = await db
     .delete(chatBans)
     .where(and(eq(chatBans.chatId, chatId), eq(chatBans.userId, userId), activeAt(now())))
-    .returning({ userId: chatBans.userId });
+    .returning({ userId: chatBans.userId, shadow: chatBans.shadow });
   if (gone.length === 0) throw notFound("Ban");
+  if (gone[0]!.shadow) await chatRoom(env, chatId).shadowBanChanged(userId, null);
 }
 
 /** Bans in force, keyset-paginated on the (chat_id, user_id) primary key (owners and admins). */

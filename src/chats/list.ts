@@ -9,6 +9,7 @@ import { chatRoom } from "../rooms/client";
 import { profilesFor, usersByIds } from "../social/people";
 import type { ChatRow, MemberRow } from "./access";
 import type { RoomEnv } from "./room-sync";
+import { withOwnPreviews } from "./shadow-previews";
 import { chatView, directPeerId, type UnreadCounts } from "./views";
 
 const NONE: UnreadCounts = { count: 0, mentions: 0 };
@@ -48,7 +49,8 @@ export async function exactUnread(env: RoomEnv, userId: string, probes: UnreadPr
  * Views of chats as `userId` sees them: exact unread counts (exactUnread) and, for direct chats,
  * the other person's profile filtered by their privacy (one loadRelations call for the page).
  */
-export async function chatViews(db: Database, env: RoomEnv, userId: string, rows: { chat: ChatRow; member: MemberRow }[]) {
+export async function chatViews(db: Database, env: RoomEnv, userId: string, listed: { chat: ChatRow; member: MemberRow }[]) {
+  const rows = await withOwnPreviews(db, env, userId, listed);
   const unread = await exactUnread(
     env,
     userId,

@@ -52,8 +52,13 @@ app.openapi(
     description:
       "Owners and admins; admins ban plain members only and nobody bans the owner (`403 permission_denied`); yourself: " +
       "`400 cannot_ban_self`. A member is removed (sockets close with 4002, a `banned` system message) and cannot be added " +
-      "or join again until `until` passes (left out: forever). Banning again replaces the ban. `shadow` is recorded but " +
-      "a shadow ban acts like a ban for now. Unknown user: `404 not_found`. Direct chats: `400 direct_chat_unsupported`.",
+      "or join again until `until` passes (left out: forever). Banning again replaces the ban. `shadow: true` on a " +
+      "member is a shadow ban instead: they stay a member (no removal, no system message, no closed socket) and nothing " +
+      "tells them; what they send until `until` is acknowledged and shown to them as usual (history, their sockets, their " +
+      "events) but reaches nobody else: not live, not in history, threads, events or receipts, not by id (404), and it " +
+      "never counts as unread, as a mention or a reply, nor shows as the chat's last message. Only plain members can be " +
+      "shadow-banned (`403 permission_denied`). A shadow ban of a non-member is recorded and keeps them out like a ban. " +
+      "Unknown user: `404 not_found`. Direct chats: `400 direct_chat_unsupported`.",
     security: bearerSecurity,
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.BanBody) },
@@ -88,7 +93,9 @@ app.openapi(
     operationId: "unbanChatMember",
     tags: banTags,
     summary: "Lift a ban (owners and admins)",
-    description: "Not banned (or the ban has ended): `404 not_found`. Lifting a ban does not add the user back.",
+    description:
+      "Not banned (or the ban has ended): `404 not_found`. Lifting a ban does not add the user back. Lifting a shadow ban " +
+      "makes what they send from now on visible; messages sent while shadow-banned stay visible to them alone.",
     security: bearerSecurity,
     middleware: [auth, chatMember] as const,
     request: { params: s.MemberParams },
@@ -96,7 +103,7 @@ app.openapi(
   }),
   async (c) => {
     const { userId } = c.req.valid("param");
-    await unbanUser(c.var.db, c.var.chatAccess, userId);
+    await unbanUser(c.var.db, c.env, c.var.chatAccess, userId);
     return c.body(null, 204);
   },
 );

@@ -17,6 +17,7 @@ export const roomConfig = (chat: ChatRow): ChatConfig => ({
   type: chat.type,
   frozen: chat.frozenAt != null,
   slowModeSeconds: chat.slowModeSeconds,
+  noForwards: chat.noForwards,
   permissions: chatDefaults(chat),
 });
 

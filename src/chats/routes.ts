@@ -36,7 +36,8 @@ app.openapi(
       "active, no block stands between you, and their `groupInvites` privacy allows you. Those whose privacy alone keeps " +
       "you from adding them get an invitation to accept (listed in `invited`; see `GET /chats/invitations`); the others " +
       "(unknown or inactive accounts, blocks either way) are listed in `skipped` (no reason given). Groups hold up to " +
-      "1,000 members, channels 100,000 (invitations do not count). 30 creations a minute per user.",
+      "1,000 members, channels 100,000 (invitations do not count). Groups and channels also take `noForwards` and " +
+      "`metadata` (JSON object ≤ 4 KiB). 30 creations a minute per user.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.CreateChatBody) },
@@ -116,7 +117,8 @@ app.openapi(
     summary: "Change a group's or channel's info and settings",
     description:
       "name, description, avatarMediaId (the caller's own `avatar` upload, else `422 invalid_avatar`): needs the " +
-      "`changeInfo` permission (owners and admins always). isPublic, " +
+      "`changeInfo` permission (owners and admins always), and so do `noForwards` (refuse forwarding this chat's " +
+      "messages) and `metadata` (your JSON object, ≤ 4 KiB serialized, stored and returned as is; null clears it). isPublic, " +
       "slowModeSeconds (0–3600) and default member `permissions`: owners and admins only (`403 permission_denied`). " +
       "A rename leaves a `renamed` system message; every change is a `chat.updated` event. Direct chats: " +
       "`400 direct_chat_unsupported`.",

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { PageQuery } from "../lib/pagination";
 import { CONTROL_EXCEPT_NEWLINE_RE, CONTROL_RE } from "../lib/validate";
+import { Metadata } from "../rooms/content";
 import { PublicProfile } from "../social/schemas";
 
 export const CHAT_NAME_MAX = 128;
@@ -60,6 +61,10 @@ export const PermissionsPatch = z
   .refine(atLeastOneField, "Send at least one permission")
   .openapi("ChatPermissionsPatch", { description: "Partial: permissions left out keep their values" });
 
+const NoForwards = z.boolean().openapi({
+  description: "Groups and channels: true refuses forwarding this chat's messages elsewhere (`403 forwarding_disabled`); default false",
+});
+
 export const CreateChatBody = z
   .strictObject({
     type: ChatType,
@@ -73,12 +78,14 @@ export const CreateChatBody = z
         description: `direct: exactly one other user. group/channel: up to ${ADD_MAX} users to add (duplicates and yourself are ignored)`,
       }),
     isPublic: z.boolean().optional().openapi({ description: "Groups and channels only (default false)" }),
+    noForwards: NoForwards.optional(),
+    metadata: Metadata.optional(),
   })
   .superRefine((b, ctx) => {
     if (b.type === "direct") {
       if (b.memberIds?.length !== 1)
         ctx.addIssue({ code: "custom", path: ["memberIds"], message: "A direct chat takes exactly one other user in memberIds" });
-      for (const field of ["name", "description", "isPublic"] as const) {
+      for (const field of ["name", "description", "isPublic", "noForwards", "metadata"] as const) {
         if (b[field] !== undefined) ctx.addIssue({ code: "custom", path: [field], message: `Direct chats have no ${field}` });
       }
     } else if (b.name === undefined) {
@@ -97,11 +104,13 @@ export const UpdateChatBody = z
     isPublic: z.boolean().optional(),
     slowModeSeconds: z.number().int().min(0).max(SLOW_MODE_MAX_SECONDS).optional().openapi({ description: "0 turns slow mode off" }),
     permissions: PermissionsPatch.optional().openapi({ description: "Defaults for plain members" }),
+    noForwards: NoForwards.optional(),
+    metadata: Metadata.nullable().optional().openapi({ description: "Replaces the chat's metadata; null clears it" }),
   })
   .refine(atLeastOneField, "Send at least one field to change")
   .openapi("UpdateChatRequest", {
     description:
-      "name, description, avatarMediaId: needs `changeInfo` (admins always). isPublic, slowModeSeconds, permissions: admins only",
+      "name, description, avatarMediaId, noForwards, metadata: needs `changeInfo` (admins always). isPublic, slowModeSeconds, permissions: admins only",
   });
 
 export const SettingsBody = z
@@ -185,6 +194,8 @@ export const Chat = z
     slowModeSeconds: z.number().int(),
     permissions: Permissions.openapi({ description: "Defaults for plain members" }),
     frozen: z.boolean(),
+    noForwards: z.boolean().openapi({ description: "This chat's messages cannot be forwarded" }),
+    metadata: z.record(z.string(), z.unknown()).nullable().openapi({ description: "Custom JSON, returned as stored" }),
     createdAt: z.string(),
     lastMessage: LastMessage.nullable(),
     lastSeq: z.number().int(),

@@ -8,7 +8,7 @@ import { newId } from "../lib/ids";
 import { now } from "../lib/time";
 import { requireOwnAvatar } from "../media/access";
 import { chatRoom } from "../rooms/client";
-import { type ChatType, DEFAULT_PERMISSIONS, type MemberPermissions } from "../rooms/types";
+import { type ChatType, DEFAULT_PERMISSIONS, type JsonObject, type MemberPermissions } from "../rooms/types";
 import { assertNotBlocked } from "../social/blocks";
 import { findUser } from "../social/people";
 import { type ChatAccess, type ChatRow, chatDefaults, refuseDirect, requireChatMember, requirePermission, requireRole } from "./access";
@@ -25,6 +25,8 @@ export interface CreateChatInput {
   description?: string;
   memberIds?: string[];
   isPublic?: boolean;
+  noForwards?: boolean;
+  metadata?: JsonObject;
 }
 
 export interface ChatPatch {
@@ -34,6 +36,8 @@ export interface ChatPatch {
   isPublic?: boolean;
   slowModeSeconds?: number;
   permissions?: Partial<MemberPermissions>;
+  noForwards?: boolean;
+  metadata?: JsonObject | null;
 }
 
 /** Channel subscribers may do nothing by default; groups and direct chats start from DEFAULT_PERMISSIONS. */
@@ -54,8 +58,8 @@ async function viewOne(db: Database, env: RoomEnv, chatId: string, userId: strin
 function insertChatStatement(d1: D1Database, c: ChatRow) {
   return d1
     .prepare(
-      `INSERT INTO chats (id, type, name, description, is_public, direct_key, permissions, slow_mode_seconds, member_count, created_by, created_at, updated_at, last_seq, last_activity_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, 0, ?)`,
+      `INSERT INTO chats (id, type, name, description, is_public, direct_key, permissions, slow_mode_seconds, member_count, created_by, created_at, updated_at, last_seq, last_activity_at, no_forwards, metadata)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, 0, ?, ?, ?)`,
     )
     .bind(
       c.id,
@@ -69,6 +73,8 @@ function insertChatStatement(d1: D1Database, c: ChatRow) {
       c.createdAt,
       c.updatedAt,
       c.lastActivityAt,
+      c.noForwards ? 1 : 0,
+      c.metadata,
     );
 }
 
@@ -86,6 +92,8 @@ function newChatRow(actorId: string, input: CreateChatInput, directKey: string |
     slowModeSeconds: 0,
     memberCount: 0,
     frozenAt: null,
+    noForwards: input.noForwards ?? false,
+    metadata: input.metadata ? JSON.stringify(input.metadata) : null,
     createdBy: actorId,
     createdAt: at,
     updatedAt: at,
@@ -194,14 +202,15 @@ export async function getChat(db: Database, env: RoomEnv, access: ChatAccess) {
 /**
  * Change a group's or channel's info and settings. name, description and avatar need the
  * `changeInfo` permission (the avatar must be the caller's own `avatar` upload, else
- * `422 invalid_avatar`); isPublic, slow mode and default permissions need an admin. The room
+ * `422 invalid_avatar`), and so do noForwards and metadata; isPublic, slow mode and default
+ * permissions need an admin. The room
  * hears a chat.updated event, and a rename also leaves a `renamed` system message.
  */
 export async function updateChat(db: Database, env: RoomEnv, { chat, member }: ChatAccess, patch: ChatPatch) {
   const [chatId, actorId] = [chat.id, member.userId];
   refuseDirect(chat, "changing info");
-  if (patch.name !== undefined || patch.description !== undefined || patch.avatarMediaId !== undefined)
-    requirePermission(chat, member, "changeInfo");
+  const info = [patch.name, patch.description, patch.avatarMediaId, patch.noForwards, patch.metadata];
+  if (info.some((v) => v !== undefined)) requirePermission(chat, member, "changeInfo");
   if (patch.isPublic !== undefined || patch.slowModeSeconds !== undefined || patch.permissions !== undefined) requireRole(member, "admin");
   if (patch.avatarMediaId) await requireOwnAvatar(db, patch.avatarMediaId, actorId);
   const changes: Partial<ChatRow> = { updatedAt: now() };
@@ -211,6 +220,11 @@ export async function updateChat(db: Database, env: RoomEnv, { chat, member }: C
   if (patch.avatarMediaId !== undefined) changes.avatarMediaId = shown.avatarMediaId = patch.avatarMediaId;
   if (patch.isPublic !== undefined) changes.isPublic = shown.isPublic = patch.isPublic;
   if (patch.slowModeSeconds !== undefined) changes.slowModeSeconds = shown.slowModeSeconds = patch.slowModeSeconds;
+  if (patch.noForwards !== undefined) changes.noForwards = shown.noForwards = patch.noForwards;
+  if (patch.metadata !== undefined) {
+    changes.metadata = patch.metadata === null ? null : JSON.stringify(patch.metadata);
+    shown.metadata = patch.metadata;
+  }
   if (patch.permissions !== undefined) {
     const merged = { ...chatDefaults(chat), ...patch.permissions };
     changes.permissions = JSON.stringify(merged);

@@ -1,5 +1,6 @@
 import type { z } from "@hono/zod-openapi";
 import { iso, now } from "../lib/time";
+import type { JsonObject } from "../rooms/types";
 import type { ProfileView } from "../social/people";
 import { type ChatRow, chatDefaults, type MemberRow, memberPermissions } from "./access";
 import type { Chat, LastMessage, Member, Settings } from "./schemas";
@@ -55,6 +56,8 @@ export function chatView(chat: ChatRow, me: MemberRow, unread: UnreadCounts, pee
     slowModeSeconds: chat.slowModeSeconds,
     permissions: chatDefaults(chat),
     frozen: chat.frozenAt != null,
+    noForwards: chat.noForwards,
+    metadata: chat.metadata ? (JSON.parse(chat.metadata) as JsonObject) : null,
     createdAt: iso(chat.createdAt),
     lastMessage: lastMessageView(chat.lastMessage),
     lastSeq: chat.lastSeq,

@@ -74,6 +74,14 @@ export class ChatRoom extends DurableObject<Bindings> {
     return rpcResult(() => this.log.membersChanged(change));
   }
 
+  /** A member was shadow-banned until `until` (ms), or the shadow ban was lifted (null). */
+  shadowBanChanged(userId: string, until: number | null): Promise<RoomResult<null>> {
+    return rpcResult(async () => {
+      await this.log.shadowBanChanged(userId, until);
+      return null;
+    });
+  }
+
   /** Direct chats: one of the two blocked the other (or unblocked): posting stops (or resumes). */
   setBlocked(blocked: boolean): Promise<RoomResult<null>> {
     return rpcResult(() => {
@@ -176,6 +184,11 @@ export class ChatRoom extends DurableObject<Bindings> {
 
   unread(userId: string): Promise<RoomResult<{ count: number; mentions: number; readSeq: number; lastSeq: number }>> {
     return rpcResult(() => this.log.reads.unread(userId));
+  }
+
+  /** The chat list's preview as `userId` sees it (for a shadow-banned member: with their own messages). */
+  preview(userId: string): Promise<RoomResult<Record<string, string | number | null> | null>> {
+    return rpcResult(() => this.log.reads.preview(userId));
   }
 
   receipts(userId: string, messageId: string): Promise<RoomResult<{ read: string[]; delivered: string[] }>> {

@@ -41,6 +41,11 @@ export class RoomClient {
     unwrap(await this.stub.membersChanged(change));
   }
 
+  /** A member was shadow-banned until `until` (ms; SHADOW_BAN_FOREVER: no end), or the shadow ban lifted (null). */
+  async shadowBanChanged(userId: string, until: number | null): Promise<void> {
+    unwrap(await this.stub.shadowBanChanged(userId, until));
+  }
+
   /** Direct chats: one of the two blocked the other (posting stops) or unblocked (it resumes). */
   async setBlocked(blocked: boolean): Promise<void> {
     unwrap(await this.stub.setBlocked(blocked));
@@ -102,6 +107,11 @@ export class RoomClient {
 
   async unread(userId: string): Promise<{ count: number; mentions: number; readSeq: number; lastSeq: number }> {
     return unwrap(await this.stub.unread(userId));
+  }
+
+  /** The chat list's preview as `userId` sees it (a shadow-banned member sees their own messages in it). */
+  async preview(userId: string): Promise<Record<string, string | number | null> | null> {
+    return unwrap(await this.stub.preview(userId)) as Record<string, string | number | null> | null;
   }
 
   async receipts(userId: string, messageId: string): Promise<{ read: string[]; delivered: string[] }> {

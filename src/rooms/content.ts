@@ -100,7 +100,7 @@ export const DraftFields = {
   replyToId: z.uuid().optional().openapi({ description: "The message I am replying to" }),
 };
 
-type ContentFields = Omit<SendInput, "userId" | "clientMessageId" | "storyReply" | "forwardedFrom">;
+type ContentFields = Omit<SendInput, "userId" | "clientMessageId" | "storyReply" | "forwardedFrom" | "forwardedAttachments">;
 
 /** Which fields each type takes: what it needs, and what it must not have. */
 const TYPE_RULES: Record<Exclude<MessageType, "system">, { needs: (keyof ContentFields)[]; refuses: (keyof ContentFields)[] }> = {

@@ -1,8 +1,8 @@
-import { and, eq, lt, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import { createDb, type Database } from "../db/client";
-import { blocks, chatMembers, chats, contacts, statCounters, users } from "../db/schema";
+import { blocks, chatBans, chatMembers, chats, contacts, statCounters, users } from "../db/schema";
 import type { PresenceRule } from "./presence";
-import { type ChatConfig, DEFAULT_PERMISSIONS, parsePermissions, type RoomMember } from "./types";
+import { type ChatConfig, DEFAULT_PERMISSIONS, parsePermissions, type RoomMember, SHADOW_BAN_FOREVER } from "./types";
 
 /**
  * Every D1 read and write of the ChatRoom, typed from the drizzle schema (a renamed column fails
@@ -25,19 +25,44 @@ export async function loadMemberFromDirectory(
       permissions: chatMembers.permissions,
       readSeq: chatMembers.readSeq,
       readReceipts: users.readReceipts,
+      // A shadow ban in force (the ban row's primary key): the member stays, only they see their posts.
+      shadowBanned: chatBans.userId,
+      shadowUntil: chatBans.until,
     })
     .from(chatMembers)
     .innerJoin(users, eq(users.id, chatMembers.userId))
+    .leftJoin(
+      chatBans,
+      and(
+        eq(chatBans.chatId, chatMembers.chatId),
+        eq(chatBans.userId, chatMembers.userId),
+        eq(chatBans.shadow, true),
+        or(isNull(chatBans.until), gt(chatBans.until, Date.now())),
+      ),
+    )
     .where(and(eq(chatMembers.chatId, chatId), eq(chatMembers.userId, userId)))
     .limit(1);
   if (!row) return null;
-  return { userId, role: row.role, overrides: parsePermissions(row.permissions), readReceipts: row.readReceipts, readSeq: row.readSeq };
+  return {
+    userId,
+    role: row.role,
+    overrides: parsePermissions(row.permissions),
+    readReceipts: row.readReceipts,
+    readSeq: row.readSeq,
+    shadowBannedUntil: row.shadowBanned ? (row.shadowUntil ?? SHADOW_BAN_FOREVER) : null,
+  };
 }
 
 /** Read a chat's settings from D1 when the room lost (or never got) its configure call. */
 export async function loadConfigFromDirectory(d1: D1Database, chatId: string): Promise<ChatConfig | null> {
   const [row] = await createDb(d1)
-    .select({ type: chats.type, frozenAt: chats.frozenAt, slowModeSeconds: chats.slowModeSeconds, permissions: chats.permissions })
+    .select({
+      type: chats.type,
+      frozenAt: chats.frozenAt,
+      slowModeSeconds: chats.slowModeSeconds,
+      permissions: chats.permissions,
+      noForwards: chats.noForwards,
+    })
     .from(chats)
     .where(eq(chats.id, chatId))
     .limit(1);
@@ -47,6 +72,7 @@ export async function loadConfigFromDirectory(d1: D1Database, chatId: string): P
     type: row.type,
     frozen: row.frozenAt != null,
     slowModeSeconds: row.slowModeSeconds,
+    noForwards: row.noForwards,
     permissions: { ...DEFAULT_PERMISSIONS, ...parsePermissions(row.permissions) },
   };
 }

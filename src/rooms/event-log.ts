@@ -3,7 +3,8 @@ import type { RoomEvent } from "./types";
 /** Events kept for `sync`/`GET events`; a client further behind is told to reload. */
 export const EVENT_RETENTION = 10_000;
 
-const SCHEMA = `CREATE TABLE IF NOT EXISTS events (event_seq INTEGER PRIMARY KEY, type TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL)`;
+/** `audience`: the one user an event is for (a shadow-banned member's own messages); null: every member. */
+const SCHEMA = `CREATE TABLE IF NOT EXISTS events (event_seq INTEGER PRIMARY KEY, type TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL, audience TEXT)`;
 
 /** One logged change, and its frame text (serialized once, sent to every socket as is). */
 export interface LoggedEvent {
@@ -27,6 +28,9 @@ export class EventLog {
     private readonly legacyLast: () => number,
   ) {
     sql.exec(SCHEMA);
+    // Rooms created before audiences lack the column.
+    const columns = sql.exec<{ name: string }>("PRAGMA table_info(events)").toArray();
+    if (!columns.some((c) => c.name === "audience")) sql.exec("ALTER TABLE events ADD COLUMN audience TEXT");
   }
 
   lastEventSeq(): number {
@@ -42,10 +46,18 @@ export class EventLog {
     this.last = null;
   }
 
-  append(type: string, payload: Record<string, unknown>, at: number): LoggedEvent {
+  /** Log an event for every member, or for `audience` alone (it still takes an eventSeq: others see a gap). */
+  append(type: string, payload: Record<string, unknown>, at: number, audience?: string): LoggedEvent {
     const eventSeq = this.lastEventSeq() + 1;
     const payloadJson = JSON.stringify(payload);
-    this.sql.exec("INSERT INTO events (event_seq, type, payload, created_at) VALUES (?, ?, ?, ?)", eventSeq, type, payloadJson, at);
+    this.sql.exec(
+      "INSERT INTO events (event_seq, type, payload, created_at, audience) VALUES (?, ?, ?, ?, ?)",
+      eventSeq,
+      type,
+      payloadJson,
+      at,
+      audience ?? null,
+    );
     this.last = eventSeq;
     const createdAt = iso(at);
     // {eventSeq, type, createdAt, ...payload}, without serializing the payload a second time.
@@ -54,16 +66,17 @@ export class EventLog {
     return { event: { eventSeq, type, createdAt, ...payload } as RoomEvent, text };
   }
 
-  /** Events after `after`, in order; `tooFarBehind` when some were already pruned. */
-  after(after: number, limit: number): { events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean } {
+  /** Events `viewerId` may see after `after`, in order; `tooFarBehind` when some were already pruned. */
+  after(after: number, limit: number, viewerId: string): { events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean } {
     const oldest = this.sql.exec<{ s: number | null }>("SELECT min(event_seq) AS s FROM events").one().s;
     const last = this.lastEventSeq();
     // Behind, and the next event it needs (after + 1) is gone: it must reload.
     if (after < last && (oldest === null || after + 1 < oldest)) return { events: [], hasMore: false, tooFarBehind: true };
     const rows = this.sql
       .exec<{ event_seq: number; type: string; payload: string; created_at: number }>(
-        "SELECT * FROM events WHERE event_seq > ? ORDER BY event_seq LIMIT ?",
+        "SELECT * FROM events WHERE event_seq > ? AND (audience IS NULL OR audience = ?) ORDER BY event_seq LIMIT ?",
         after,
+        viewerId,
         limit + 1,
       )
       .toArray();

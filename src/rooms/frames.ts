@@ -1,5 +1,6 @@
 import { AppError } from "../lib/errors";
 import { parseOrThrow } from "../lib/validate";
+import { isShadowBanned } from "./member-cache";
 import { CLOSE, ClientFrame, MAX_FRAME_BYTES, TYPING_TTL_MS } from "./protocol";
 import type { RoomLog } from "./room-log";
 import type { RoomSockets, SocketInfo } from "./sockets";
@@ -111,7 +112,12 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
       return;
     case "typing.start":
     case "typing.stop": {
-      await log.access.requireMember(info.userId);
+      const member = await log.access.requireMember(info.userId);
+      // A shadow-banned member types for nobody (and is told nothing different).
+      if (isShadowBanned(member)) {
+        sockets.send(ws, { type: "ack", id: frame.id });
+        return;
+      }
       if (frame.type === "typing.start") {
         const expiresAt = Date.now() + TYPING_TTL_MS;
         store.transient.setTyping(info.userId, expiresAt);

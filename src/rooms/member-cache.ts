@@ -7,7 +7,8 @@ CREATE TABLE IF NOT EXISTS members (
   permissions TEXT NOT NULL,
   read_receipts INTEGER NOT NULL,
   read_seq INTEGER NOT NULL DEFAULT 0,
-  delivered_seq INTEGER NOT NULL DEFAULT 0
+  delivered_seq INTEGER NOT NULL DEFAULT 0,
+  shadow_until INTEGER
 );
 CREATE TABLE IF NOT EXISTS former_members (user_id TEXT PRIMARY KEY, reason TEXT NOT NULL, at INTEGER NOT NULL);
 `;
@@ -19,13 +20,19 @@ interface MemberRow {
   read_receipts: number;
   read_seq: number;
   delivered_seq: number;
+  shadow_until: number | null;
   [key: string]: SqlStorageValue;
 }
 
 export interface MemberState extends RoomMember {
   readSeq: number;
   deliveredSeq: number;
+  shadowBannedUntil: number | null;
 }
+
+/** Whether what `member` posts now is seen by them alone (a shadow ban in force). */
+export const isShadowBanned = (member: Pick<MemberState, "shadowBannedUntil">, at = Date.now()) =>
+  member.shadowBannedUntil !== null && member.shadowBannedUntil > at;
 
 /**
  * The room's copy of its members (D1 stays the source of truth; the Worker keeps this fresh by
@@ -38,6 +45,9 @@ export class MemberCache {
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
+    // Rooms created before shadow bans lack the column.
+    const columns = sql.exec<{ name: string }>("PRAGMA table_info(members)").toArray();
+    if (!columns.some((c) => c.name === "shadow_until")) sql.exec("ALTER TABLE members ADD COLUMN shadow_until INTEGER");
   }
 
   /** Forget what memory holds (after a transaction rolled back). */
@@ -53,6 +63,7 @@ export class MemberCache {
       readReceipts: r.read_receipts === 1,
       readSeq: r.read_seq,
       deliveredSeq: r.delivered_seq,
+      shadowBannedUntil: r.shadow_until,
     };
   }
 
@@ -75,18 +86,22 @@ export class MemberCache {
 
   /**
    * Add or refresh a member. A member new to the room starts reading at `startSeq` (what was
-   * there before they joined is not unread for them); an existing one keeps their positions.
+   * there before they joined is not unread for them); an existing one keeps their positions, and
+   * their shadow ban unless `shadowBannedUntil` is given.
    */
   upsert(m: RoomMember, startSeq = 0): void {
+    const shadowGiven = m.shadowBannedUntil !== undefined ? 1 : 0;
     this.sql.exec(
-      `INSERT INTO members (user_id, role, permissions, read_receipts, read_seq, delivered_seq) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, permissions = excluded.permissions, read_receipts = excluded.read_receipts`,
+      `INSERT INTO members (user_id, role, permissions, read_receipts, read_seq, delivered_seq, shadow_until) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
+       ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, permissions = excluded.permissions, read_receipts = excluded.read_receipts,
+         shadow_until = CASE WHEN ?7 = 1 THEN excluded.shadow_until ELSE shadow_until END`,
       m.userId,
       m.role,
       JSON.stringify(m.overrides ?? null),
       m.readReceipts ? 1 : 0,
       startSeq,
-      startSeq,
+      m.shadowBannedUntil ?? null,
+      shadowGiven,
     );
     this.sql.exec("DELETE FROM former_members WHERE user_id = ?", m.userId);
     this.known.delete(m.userId);
@@ -95,6 +110,12 @@ export class MemberCache {
   /** A member changed their read-receipts privacy setting. */
   setReadReceipts(userId: string, readReceipts: boolean): void {
     this.sql.exec("UPDATE members SET read_receipts = ? WHERE user_id = ?", readReceipts ? 1 : 0, userId);
+    this.known.delete(userId);
+  }
+
+  /** A member was shadow-banned until `until` (ms), or the shadow ban was lifted (null). */
+  setShadowBan(userId: string, until: number | null): void {
+    this.sql.exec("UPDATE members SET shadow_until = ? WHERE user_id = ?", until, userId);
     this.known.delete(userId);
   }
 

@@ -5,8 +5,8 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS mentions (user_id TEXT NOT NULL, seq 
 
 /**
  * Who each message mentions, so a member's mention count is exact: mentions of them (or of
- * everyone) in messages after their read position that are not theirs, not deleted and not
- * hidden by them. Erased with the message.
+ * everyone) in messages after their read position that are not theirs, not deleted, not
+ * shadow messages and not hidden by them. Erased with the message.
  */
 export class MentionIndex {
   constructor(private readonly sql: SqlStorage) {
@@ -25,7 +25,7 @@ export class MentionIndex {
     return this.sql
       .exec<{ n: number }>(
         `SELECT count(DISTINCT x.seq) AS n FROM mentions x JOIN messages m ON m.seq = x.seq
-          WHERE x.user_id IN (?, '${EVERYONE}') AND x.seq > ? AND m.deleted_at IS NULL
+          WHERE x.user_id IN (?, '${EVERYONE}') AND x.seq > ? AND m.deleted_at IS NULL AND m.shadow IS NULL
             AND (m.sender_id IS NULL OR m.sender_id != ?)
             AND NOT EXISTS (SELECT 1 FROM hidden h WHERE h.user_id = ? AND h.seq = x.seq)`,
         userId,

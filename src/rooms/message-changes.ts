@@ -43,7 +43,7 @@ export class MessageChanges {
     const message = this.room.write((emit) => {
       store.editMessage(row, next, Date.now());
       const edited = store.toMessage(store.findBySeq(row.seq)!, access.chatId());
-      emit("message.updated", { message: edited });
+      emit("message.updated", { message: edited }, audienceOf(row));
       return edited;
     });
     if (row.seq === store.lastSeq()) this.room.summaryChanged();
@@ -82,8 +82,8 @@ export class MessageChanges {
       store.deleteMessage(row, Date.now());
       this.room.pins.dropDeleted({ seq: row.seq });
       if (row.type !== "system") store.summary.countMessages(-1);
-      emit("message.deleted", { messageId: row.id, seq: row.seq });
-      if (row.reply_to_seq !== null) {
+      emit("message.deleted", { messageId: row.id, seq: row.seq }, audienceOf(row));
+      if (row.reply_to_seq !== null && row.shadow === null) {
         const parent = store.findBySeq(row.reply_to_seq);
         if (parent) emit("message.replies", { messageId: parent.id, seq: parent.seq, replyCount: parent.reply_count });
       }
@@ -132,6 +132,9 @@ export class MessageChanges {
     }
   }
 }
+
+/** Changes to a shadow message are told to its sender alone, like the message itself. */
+const audienceOf = (row: MessageRow) => (row.shadow === 1 ? (row.sender_id ?? undefined) : undefined);
 
 const hasAttachments = (row: MessageRow) => row.content?.includes('"attachments"');
 

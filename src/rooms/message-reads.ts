@@ -1,5 +1,6 @@
 import { writeReadPosition } from "./directory";
 import type { RoomCore } from "./room-core";
+import { previewOf } from "./summary";
 import type { Message } from "./types";
 
 const HISTORY_MAX = 100;
@@ -69,6 +70,12 @@ export class MessageReads {
       readSeq: member.readSeq,
       lastSeq: store.lastSeq(),
     };
+  }
+
+  /** The chat list's preview as `userId` sees it (a shadow-banned member's own messages included). */
+  async preview(userId: string): Promise<Record<string, string | number | null> | null> {
+    await this.room.access.requireMember(userId);
+    return previewOf(this.room.store.lastVisibleMessageFor(userId) ?? null);
   }
 
   /** Who received and who read a message (readers who hide receipts are left out). */

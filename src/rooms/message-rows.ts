@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS messages (
   content TEXT,
   reply_to_seq INTEGER,
   reply_count INTEGER NOT NULL DEFAULT 0,
-  quote_seq INTEGER
+  quote_seq INTEGER,
+  shadow INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_client_uq ON messages (sender_id, client_message_id) WHERE client_message_id IS NOT NULL;
 `;
@@ -45,6 +46,7 @@ const LATER_COLUMNS: [name: string, definition: string][] = [
   ["reply_to_seq", "INTEGER"],
   ["reply_count", "INTEGER NOT NULL DEFAULT 0"],
   ["quote_seq", "INTEGER"],
+  ["shadow", "INTEGER"],
 ];
 
 /**
@@ -81,8 +83,17 @@ export interface MessageRow {
   reply_to_seq: number | null;
   reply_count: number;
   quote_seq: number | null;
+  /** 1: sent while its sender was shadow-banned, seen by the sender alone; null otherwise. */
+  shadow: number | null;
   [key: string]: SqlStorageValue;
 }
+
+/** SQL condition on a messages row `m`: not a shadow message, unless the viewer (`?`) sent it. */
+export const SEEN_BY_VIEWER_SQL = "(m.shadow IS NULL OR m.sender_id = ?)";
+
+/** Whether `viewerId` may not see `row` because it is someone else's shadow message. */
+export const shadowedFrom = (row: Pick<MessageRow, "shadow" | "sender_id">, viewerId: string) =>
+  row.shadow === 1 && row.sender_id !== viewerId;
 
 /** Everything a message carries besides its text, stored as one JSON column (only the fields present). */
 export interface MessageContent {

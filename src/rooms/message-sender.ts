@@ -3,8 +3,8 @@ import { newId } from "../lib/ids";
 import { checkAttachmentsFit, checkContentShape, isMediaType, MENTION_ALL } from "./content";
 import { detectEntities } from "./entities";
 import { mediaPort } from "./media-port";
-import type { MemberState } from "./member-cache";
-import { contentJson, type MessageRow } from "./message-rows";
+import { isShadowBanned, type MemberState } from "./member-cache";
+import { contentJson, type MessageRow, shadowedFrom } from "./message-rows";
 import { pollDefinition } from "./poll-input";
 import type { RoomCore } from "./room-core";
 import type { Attachment, Message, Quote, SendInput } from "./types";
@@ -17,6 +17,8 @@ const QUOTE_TEXT_MAX = 1024;
  * (type, attachments they own that fit the type, replies and quotes in this chat, mentions of
  * members), then appends the message with the next seq in one transaction. A retry with the same
  * `clientMessageId` returns the stored message (`duplicate: true`) instead of a second copy.
+ * A shadow-banned sender's message is stored as a shadow message: it goes to their own sockets
+ * and event log only, and never counts (unread, mentions, replies, the chat preview) for others.
  */
 export class MessageSender {
   constructor(private readonly room: RoomCore) {}
@@ -38,7 +40,11 @@ export class MessageSender {
     const quoted = input.quoteId ? this.referenced(input.userId, input.quoteId, "quoteId") : null;
     // The id is chosen first so the media are checked and attached in one D1 round trip.
     const messageId = newId();
-    const attachments = input.attachments ? await this.attachOwned(input, messageId) : undefined;
+    const attachments = input.forwardedAttachments
+      ? await this.attachForwarded(input, messageId)
+      : input.attachments
+        ? await this.attachOwned(input, messageId)
+        : undefined;
     const content = contentJson({
       attachments,
       entities: input.text ? orNone(detectEntities(input.text)) : undefined,
@@ -53,6 +59,8 @@ export class MessageSender {
       metadata: input.metadata,
     });
     const closesAt = input.poll?.closesAt ? Date.parse(input.poll.closesAt) : null;
+    const shadow = isShadowBanned(member, at);
+    const audience = shadow ? input.userId : undefined;
     const result = this.stored(messageId, attachments, () =>
       this.room.write((emit) => {
         const row = store.insertMessage({
@@ -66,15 +74,17 @@ export class MessageSender {
           content,
           replyToSeq: replyTo?.seq ?? null,
           quoteSeq: quoted?.seq ?? null,
+          shadow,
           at,
         });
         if (!row) return { message: this.existingSend(input)!, duplicate: true };
         store.limiter.take(input.userId, at);
-        if (mentions.userIds.length > 0 || mentions.all) store.mentions.add(row.seq, mentions.userIds, mentions.all);
+        if (!shadow && (mentions.userIds.length > 0 || mentions.all)) store.mentions.add(row.seq, mentions.userIds, mentions.all);
         if (input.poll) store.polls.create(row.seq, pollDefinition(input.poll, input.userId), closesAt);
         const message = store.toMessage(row, access.chatId());
-        emit("message.new", { message });
-        if (replyTo) {
+        emit("message.new", { message }, audience);
+        // A shadow reply is not counted: the thread looks the same to everyone else.
+        if (replyTo && !shadow) {
           const parent = store.changeReplyCount(replyTo.seq, 1);
           if (parent) emit("message.replies", { messageId: parent.id, seq: parent.seq, replyCount: parent.reply_count });
         }
@@ -131,6 +141,17 @@ export class MessageSender {
     }
   }
 
+  /**
+   * A forward carries the original message's items, already resolved by the Worker: not the
+   * forwarder's, so not looked up; checked against the type and referenced from the copy.
+   */
+  private async attachForwarded(input: SendInput, messageId: string): Promise<Attachment[]> {
+    const items = input.forwardedAttachments ?? [];
+    checkAttachmentsFit(input.type, items);
+    await mediaPort().attach(this.room.host.db, { mediaIds: items.map((a) => a.mediaId), chatId: this.room.access.chatId(), messageId });
+    return items;
+  }
+
   /** Mentioned ids must be members (422 `mention_not_member`); `@all` is for owners and admins (403). */
   private async checkMentions(sender: MemberState, mentions: string[] | undefined): Promise<{ userIds: string[]; all: boolean }> {
     const all = mentions?.includes(MENTION_ALL) ?? false;
@@ -147,7 +168,7 @@ export class MessageSender {
   /** A message of this chat the sender can see and refer to (404 `not_found` naming the field otherwise). */
   private referenced(userId: string, messageId: string, field: "replyToId" | "quoteId"): MessageRow {
     const row = this.room.store.findById(messageId);
-    if (!row || row.deleted_at !== null || this.room.store.isHidden(userId, row.seq)) {
+    if (!row || row.deleted_at !== null || this.room.store.isHidden(userId, row.seq) || shadowedFrom(row, userId)) {
       throw new AppError(404, "not_found", "The message referred to does not exist in this chat", { field, messageId });
     }
     return row;

@@ -1,6 +1,7 @@
 import { AppError } from "../lib/errors";
 import { loadConfigFromDirectory, loadMemberFromDirectory } from "./directory";
 import type { MemberState } from "./member-cache";
+import { shadowedFrom } from "./message-rows";
 import type { RoomStore } from "./store";
 import { type ChatConfig, effectivePermissions, type MemberPermissions } from "./types";
 
@@ -91,10 +92,11 @@ export class RoomAccess {
     return loaded !== null;
   }
 
-  /** A message the user may see (not deleted for them), else 404. */
+  /** A message the user may see (not deleted for them, not someone else's shadow message), else 404. */
   visibleMessage(userId: string, messageId: string) {
     const row = this.store.findById(messageId);
-    if (!row || this.store.isHidden(userId, row.seq)) throw new AppError(404, "not_found", "Message not found");
+    if (!row || this.store.isHidden(userId, row.seq) || shadowedFrom(row, userId))
+      throw new AppError(404, "not_found", "Message not found");
     return row;
   }
 }

@@ -24,8 +24,11 @@ export interface RoomHost {
   transaction<T>(fn: () => T): T;
 }
 
-/** Log an event inside a write: it gets the next eventSeq and goes out once the write commits. */
-export type Emit = (type: string, payload: Record<string, unknown>) => RoomEvent;
+/**
+ * Log an event inside a write: it gets the next eventSeq and goes out once the write commits, to
+ * every socket, or with `audience` only to that user's (and only they replay it).
+ */
+export type Emit = (type: string, payload: Record<string, unknown>, audience?: string) => RoomEvent;
 
 /**
  * What the parts of the log (sending, changing, reading messages) share: storage, the access

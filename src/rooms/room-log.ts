@@ -95,6 +95,15 @@ export class RoomLog implements RoomCore {
     this.store.members.setReadReceipts(userId, readReceipts);
   }
 
+  /**
+   * A member was shadow-banned until `until` (ms), or the ban lifted (null). Nothing is logged or
+   * told to anyone: from now on what they send is seen by them alone (see MessageSender).
+   */
+  async shadowBanChanged(userId: string, until: number | null): Promise<void> {
+    await this.access.ensureConfig();
+    this.store.members.setShadowBan(userId, until);
+  }
+
   /** Direct chats only: whether one of the two blocked the other (then nobody may post). */
   setBlocked(blocked: boolean): void {
     this.store.setMeta("blocked", blocked ? "1" : "0");
@@ -113,7 +122,7 @@ export class RoomLog implements RoomCore {
     limit: number,
   ): Promise<{ events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean; lastEventSeq: number }> {
     await this.access.requireMember(userId);
-    return { ...this.store.events.after(after, Math.min(limit, 1000)), lastEventSeq: this.store.lastEventSeq() };
+    return { ...this.store.events.after(after, Math.min(limit, 1000), userId), lastEventSeq: this.store.lastEventSeq() };
   }
 
   /** The summary changed: flush now if the last flush is a second old, else when it is. */
@@ -143,13 +152,13 @@ export class RoomLog implements RoomCore {
    * sends nothing, and the store's memory is dropped so it cannot run ahead of storage.
    */
   write<T>(fn: (emit: Emit) => T): T {
-    const texts: string[] = [];
+    const out: { text: string; event: RoomEvent; audience?: string }[] = [];
     let result: T;
     try {
       result = this.host.transaction(() =>
-        fn((type, payload) => {
-          const { event, text } = this.store.events.append(type, payload, Date.now());
-          texts.push(text);
+        fn((type, payload, audience) => {
+          const { event, text } = this.store.events.append(type, payload, Date.now(), audience);
+          out.push({ text, event, audience });
           return event;
         }),
       );
@@ -158,7 +167,10 @@ export class RoomLog implements RoomCore {
       this.store.reset();
       throw err;
     }
-    for (const text of texts) this.host.broadcastText(text);
+    for (const { text, event, audience } of out) {
+      if (audience === undefined) this.host.broadcastText(text);
+      else this.host.sendToUser(audience, event);
+    }
     return result;
   }
 }

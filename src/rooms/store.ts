@@ -1,6 +1,7 @@
 import { SocketAdmission } from "./admission";
 import { EditHistory } from "./edit-history";
 import { EventLog } from "./event-log";
+import { type HistoryPageQuery, historyPage, threadPage } from "./history-pages";
 import { MemberCache } from "./member-cache";
 import { MentionIndex } from "./mention-index";
 import { MESSAGES_SCHEMA, type MessageRow, toMessage, upgradeMessageColumns } from "./message-rows";
@@ -187,6 +188,8 @@ export class RoomStore {
     content?: string | null;
     replyToSeq?: number | null;
     quoteSeq?: number | null;
+    /** Sent while shadow-banned: seen by the sender alone. */
+    shadow?: boolean;
     at: number;
   }): MessageRow | null {
     const row: MessageRow = {
@@ -205,10 +208,11 @@ export class RoomStore {
       reply_to_seq: m.replyToSeq ?? null,
       reply_count: 0,
       quote_seq: m.quoteSeq ?? null,
+      shadow: m.shadow ? 1 : null,
     };
     const written = this.sql.exec(
-      `INSERT INTO messages (seq, id, sender_id, client_message_id, type, text, system, created_at, story_id, content, reply_to_seq, quote_seq)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO messages (seq, id, sender_id, client_message_id, type, text, system, created_at, story_id, content, reply_to_seq, quote_seq, shadow)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (sender_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING`,
       row.seq,
       row.id,
@@ -222,6 +226,7 @@ export class RoomStore {
       row.content,
       row.reply_to_seq,
       row.quote_seq,
+      row.shadow,
     ).rowsWritten;
     if (written === 0) return null;
     this.lastSeqCache = row.seq;
@@ -245,7 +250,8 @@ export class RoomStore {
     this.mentions.erase(row.seq);
     this.polls.erase(row.seq);
     this.sql.exec("UPDATE messages SET content = json_set(content, '$.quote.text', NULL) WHERE quote_seq = ?", row.seq);
-    if (row.reply_to_seq !== null) this.changeReplyCount(row.reply_to_seq, -1);
+    // A shadow reply was never counted.
+    if (row.reply_to_seq !== null && row.shadow === null) this.changeReplyCount(row.reply_to_seq, -1);
   }
 
   /** Count a reply to `seq` in (+1) or out (−1); returns the parent's row after the change. */
@@ -259,61 +265,42 @@ export class RoomStore {
     return this.sql.exec("SELECT 1 FROM hidden WHERE user_id = ? AND seq = ?", userId, seq).toArray().length > 0;
   }
 
-  /** The newest message that is not deleted (the chat list preview). */
+  /** The newest message that is not deleted nor a shadow message (the chat list preview). */
   lastVisibleMessage(): MessageRow | undefined {
-    return this.sql.exec<MessageRow>("SELECT * FROM messages WHERE deleted_at IS NULL ORDER BY seq DESC LIMIT 1").toArray()[0];
+    return this.sql
+      .exec<MessageRow>("SELECT * FROM messages WHERE deleted_at IS NULL AND shadow IS NULL ORDER BY seq DESC LIMIT 1")
+      .toArray()[0];
+  }
+
+  /** The newest message `userId` sees that is not deleted: theirs while shadow-banned count too. */
+  lastVisibleMessageFor(userId: string): MessageRow | undefined {
+    return this.sql
+      .exec<MessageRow>(
+        "SELECT * FROM messages m WHERE deleted_at IS NULL AND (m.shadow IS NULL OR m.sender_id = ?) ORDER BY seq DESC LIMIT 1",
+        userId,
+      )
+      .toArray()[0];
   }
 
   hideFor(userId: string, seq: number): void {
     this.sql.exec("INSERT OR IGNORE INTO hidden (user_id, seq) VALUES (?, ?)", userId, seq);
   }
 
-  /**
-   * One page of history for `userId` in seq order, through the primary key (never the whole
-   * log): `before`/`after` a seq, `around` one (half each side), or the latest.
-   */
-  page(userId: string, q: { before?: number; after?: number; around?: number; limit: number }): { rows: MessageRow[]; hasMore: boolean } {
-    const visible = "NOT EXISTS (SELECT 1 FROM hidden h WHERE h.user_id = ? AND h.seq = m.seq)";
-    const take = (where: string, order: "ASC" | "DESC", bound: number, limit: number) =>
-      this.sql
-        .exec<MessageRow>(`SELECT * FROM messages m WHERE ${where} AND ${visible} ORDER BY seq ${order} LIMIT ?`, bound, userId, limit + 1)
-        .toArray();
-    if (q.after !== undefined) {
-      const rows = take("seq > ?", "ASC", q.after, q.limit);
-      return { rows: rows.slice(0, q.limit), hasMore: rows.length > q.limit };
-    }
-    if (q.around !== undefined) {
-      const half = Math.floor(q.limit / 2);
-      const older = take("seq < ?", "DESC", q.around, half);
-      const newer = take("seq >= ?", "ASC", q.around, q.limit - half);
-      const rows = [...older.slice(0, half).reverse(), ...newer.slice(0, q.limit - half)];
-      return { rows, hasMore: older.length > half || newer.length > q.limit - half };
-    }
-    const rows = take("seq < ?", "DESC", q.before ?? Number.MAX_SAFE_INTEGER, q.limit);
-    return { rows: rows.slice(0, q.limit).reverse(), hasMore: rows.length > q.limit };
+  /** One page of history for `userId` in seq order (see history-pages.ts). */
+  page(userId: string, q: HistoryPageQuery): { rows: MessageRow[]; hasMore: boolean } {
+    return historyPage(this.sql, userId, q);
   }
 
   /** Replies to the message at `parentSeq` visible to `userId`, oldest first, after a seq (keyset). */
   threadPage(userId: string, parentSeq: number, q: { after?: number; limit: number }): { rows: MessageRow[]; hasMore: boolean } {
-    const rows = this.sql
-      .exec<MessageRow>(
-        `SELECT * FROM messages m WHERE reply_to_seq = ? AND seq > ?
-           AND NOT EXISTS (SELECT 1 FROM hidden h WHERE h.user_id = ? AND h.seq = m.seq)
-         ORDER BY seq LIMIT ?`,
-        parentSeq,
-        q.after ?? 0,
-        userId,
-        q.limit + 1,
-      )
-      .toArray();
-    return { rows: rows.slice(0, q.limit), hasMore: rows.length > q.limit };
+    return threadPage(this.sql, userId, parentSeq, q);
   }
 
-  /** Messages after `seq` that count as unread for `userId`: others' text, not deleted or hidden. */
+  /** Messages after `seq` that count as unread for `userId`: others' text, not deleted, hidden or shadow messages. */
   unreadCount(userId: string, afterSeq: number): number {
     return this.sql
       .exec<{ n: number }>(
-        `SELECT count(*) AS n FROM messages m WHERE seq > ? AND type != 'system' AND deleted_at IS NULL
+        `SELECT count(*) AS n FROM messages m WHERE seq > ? AND type != 'system' AND deleted_at IS NULL AND shadow IS NULL
            AND (sender_id IS NULL OR sender_id != ?)
            AND NOT EXISTS (SELECT 1 FROM hidden h WHERE h.user_id = ? AND h.seq = m.seq)`,
         afterSeq,

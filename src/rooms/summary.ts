@@ -1,5 +1,18 @@
 import { writeChatSummary } from "./directory";
-import type { RoomStore } from "./store";
+import type { MessageRow, RoomStore } from "./store";
+
+/** The chat list's preview of a message (null: none). */
+export function previewOf(row: MessageRow | null): Record<string, string | number | null> | null {
+  if (!row) return null;
+  return {
+    id: row.id,
+    seq: row.seq,
+    senderId: row.sender_id,
+    type: row.type,
+    text: row.text?.slice(0, 140) ?? null,
+    createdAt: new Date(row.created_at).toISOString(),
+  };
+}
 
 /** The room writes its summary to D1 at most this often. */
 export const SUMMARY_INTERVAL_MS = 1_000;
@@ -73,7 +86,7 @@ export class RoomSummary {
     const state = this.state();
     // What this flush sends; sends during the write count towards the next one.
     const sending = state.user_messages;
-    const last = this.store.lastVisibleMessage();
+    const last = this.store.lastVisibleMessage() ?? null;
     const reads = this.store.transient.takePendingReads();
     this.sql.exec("UPDATE summary_state SET dirty = 0, last_flush_at = ?", at);
     state.dirty = 0;
@@ -83,16 +96,7 @@ export class RoomSummary {
         chatId,
         lastSeq: this.store.lastSeq(),
         lastActivityAt: last?.created_at ?? at,
-        preview: last
-          ? {
-              id: last.id,
-              seq: last.seq,
-              senderId: last.sender_id,
-              type: last.type,
-              text: last.text?.slice(0, 140) ?? null,
-              createdAt: new Date(last.created_at).toISOString(),
-            }
-          : null,
+        preview: previewOf(last),
         reads,
         messagesDelta: sending - state.flushed_user_messages,
       });

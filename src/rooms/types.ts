@@ -38,13 +38,23 @@ export interface RoomMember {
   overrides: Partial<MemberPermissions> | null;
   /** The member's privacy setting: when false their read receipts are not shown to others. */
   readReceipts: boolean;
+  /**
+   * Shadow-banned until this time (ms; SHADOW_BAN_FOREVER for no end): only they see what they
+   * post. Null: not shadow-banned; absent: unchanged (a new member: not shadow-banned).
+   */
+  shadowBannedUntil?: number | null;
 }
+
+/** `shadowBannedUntil` of a shadow ban without an end. */
+export const SHADOW_BAN_FOREVER = Number.MAX_SAFE_INTEGER;
 
 export interface ChatConfig {
   chatId: string;
   type: ChatType;
   frozen: boolean;
   slowModeSeconds: number;
+  /** Messages of this chat may not be forwarded (absent in configs stored before the setting existed: false). */
+  noForwards?: boolean;
   /** Default permissions of plain members. */
   permissions: MemberPermissions;
 }
@@ -183,6 +193,12 @@ export interface SendInput {
   storyReply?: StoryReply;
   /** Set only by the Worker's forward route, never from a client frame. */
   forwardedFrom?: ForwardedFrom;
+  /**
+   * Set only by the Worker's forward route: the forwarded message's attachments, already resolved
+   * (the forwarder does not own them). They are not checked for ownership, only referenced from
+   * the new message so its chat's members may read them; `attachments` names the same ids.
+   */
+  forwardedAttachments?: Attachment[];
 }
 
 /** One change in the room's event log, as `GET …/events` and the socket replay it. */

@@ -23,6 +23,10 @@ export const chats = sqliteTable(
     slowModeSeconds: integer("slow_mode_seconds").notNull().default(0),
     memberCount: integer("member_count").notNull().default(0),
     frozenAt: integer("frozen_at"),
+    /** Messages of this chat may not be forwarded elsewhere. */
+    noForwards: integer("no_forwards", { mode: "boolean" }).notNull().default(false),
+    /** Custom JSON object (≤ 4 KiB), returned as stored and never interpreted. */
+    metadata: text("metadata"),
     createdBy: text("created_by").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
@@ -71,7 +75,7 @@ export const chatBans = sqliteTable(
     userId: text("user_id").notNull(),
     bannedBy: text("banned_by").notNull(),
     until: integer("until"),
-    /** Recorded for clients and moderation tools; for now a shadow ban acts like a ban. */
+    /** A shadow ban: the user stays a member, but only they see what they post (see chats/bans.ts). */
     shadow: integer("shadow", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at").notNull(),
   },
