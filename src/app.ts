@@ -24,6 +24,7 @@ import { mediaRoutes } from "./media/routes";
 import { removeAccountMedia } from "./media/service";
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from "./media/tus/protocol";
 import tusRoutes from "./media/tus/routes";
+import reactionRoutes from "./messages/reaction-routes";
 import messageRoutes from "./messages/routes";
 import reportRoutes from "./reports/routes";
 import { onReportTarget } from "./reports/target-checks";
@@ -138,6 +139,7 @@ export function buildApp() {
   // Chats first: its static paths (/unread) come before /{chatId}; messages live under /{chatId}/….
   app.route(`${API_PREFIX}/chats`, chatRoutes);
   app.route(`${API_PREFIX}/chats`, messageRoutes);
+  app.route(`${API_PREFIX}/chats`, reactionRoutes);
   // tus first: /media/uploads must not be taken for a media id.
   app.route(`${API_PREFIX}/media/uploads`, tusRoutes);
   app.route(`${API_PREFIX}/media`, mediaRoutes(requireAuth()));

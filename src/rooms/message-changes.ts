@@ -43,11 +43,12 @@ export class MessageChanges {
     const message = this.room.write((emit) => {
       store.editMessage(row, next, Date.now());
       const edited = store.toMessage(store.findBySeq(row.seq)!, access.chatId());
+      edited.reactions = store.reactions.summary(row.seq, null); // counts for everyone, `me` false
       emit("message.updated", { message: edited });
       return edited;
     });
     if (row.seq === store.lastSeq()) this.room.summaryChanged();
-    return message;
+    return { ...message, reactions: store.reactions.summary(row.seq, userId) };
   }
 
   /** Earlier versions of a message, oldest first (members who can see it). */

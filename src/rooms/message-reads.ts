@@ -13,12 +13,19 @@ export class MessageReads {
   async history(userId: string, q: HistoryQuery): Promise<{ items: Message[]; hasMore: boolean }> {
     await this.room.access.requireMember(userId);
     const { rows, hasMore } = this.room.store.page(userId, { ...q, limit: Math.min(q.limit, HISTORY_MAX) });
-    return { items: rows.map((r) => this.room.store.toMessage(r, this.room.access.chatId())), hasMore };
+    return {
+      items: this.withReactions(
+        userId,
+        rows.map((r) => this.room.store.toMessage(r, this.room.access.chatId())),
+      ),
+      hasMore,
+    };
   }
 
   async getMessage(userId: string, messageId: string): Promise<Message> {
     await this.room.access.requireMember(userId);
-    return this.room.store.toMessage(this.room.access.visibleMessage(userId, messageId), this.room.access.chatId());
+    const message = this.room.store.toMessage(this.room.access.visibleMessage(userId, messageId), this.room.access.chatId());
+    return this.withReactions(userId, [message])[0]!;
   }
 
   /** The replies to a message, oldest first, after a seq (keyset), with the message itself. */
@@ -32,7 +39,21 @@ export class MessageReads {
     const parent = access.visibleMessage(userId, messageId);
     const { rows, hasMore } = store.threadPage(userId, parent.seq, { after: q.after, limit: Math.min(q.limit, HISTORY_MAX) });
     const chatId = access.chatId();
-    return { parent: store.toMessage(parent, chatId), items: rows.map((r) => store.toMessage(r, chatId)), hasMore };
+    const [first, ...items] = this.withReactions(
+      userId,
+      [parent, ...rows].map((r) => store.toMessage(r, chatId)),
+    );
+    return { parent: first!, items, hasMore };
+  }
+
+  /** Fill in the reactions of `messages` as `userId` sees them (`me`): one query for all of them. */
+  private withReactions(userId: string, messages: Message[]): Message[] {
+    const summaries = this.room.store.reactions.summaries(
+      messages.filter((m) => !m.deleted).map((m) => m.seq),
+      userId,
+    );
+    for (const m of messages) m.reactions = summaries.get(m.seq) ?? [];
+    return messages;
   }
 
   /** Move my read (or delivered) position up to `seq`; lower values are ignored. */

@@ -9,6 +9,8 @@ export interface RoomHost {
   chatName: string | undefined;
   /** Send an already serialized frame to every socket. */
   broadcastText(text: string): void;
+  /** Reactions on the message at `seq` changed (committed): the coalesced `reactions` frame is due. */
+  reactionsChanged(seq: number): void;
   sendToUser(userId: string, frame: Record<string, unknown>): void;
   closeUser(userId: string, code: number, reason: string): void;
   /** The summary changed: write it to D1 at `at` (not before). */
@@ -20,8 +22,18 @@ export interface RoomHost {
   transaction<T>(fn: () => T): T;
 }
 
-/** Log an event inside a write: it gets the next eventSeq and goes out once the write commits. */
-export type Emit = (type: string, payload: Record<string, unknown>) => RoomEvent;
+/**
+ * Log an event inside a write: it gets the next eventSeq and goes out once the write commits.
+ * `{ broadcast: false }` only logs it (replayed by `sync` and GET …/events, never sent live):
+ * for changes whose live frames are coalesced elsewhere (reactions).
+ */
+export type Emit = (type: string, payload: Record<string, unknown>, options?: EmitOptions) => RoomEvent;
+
+/** How an emitted event goes out. */
+export interface EmitOptions {
+  /** False: logged for replay only, no live frame (default true). */
+  broadcast?: boolean;
+}
 
 /**
  * What the parts of the log (sending, changing, reading messages) share: storage, the access

@@ -1,5 +1,6 @@
 import { newId } from "../lib/ids";
 import { MessageChanges } from "./message-changes";
+import { MessageReactions } from "./message-reactions";
 import { MessageReads } from "./message-reads";
 import { MessageSender } from "./message-sender";
 import { CLOSE } from "./protocol";
@@ -22,6 +23,8 @@ export class RoomLog implements RoomCore {
   readonly sender: MessageSender;
   readonly changes: MessageChanges;
   readonly reads: MessageReads;
+  /** Reactions on messages (their live frames are coalesced: reaction-feed.ts). */
+  readonly reactions: MessageReactions;
 
   constructor(
     readonly store: RoomStore,
@@ -31,6 +34,7 @@ export class RoomLog implements RoomCore {
     this.sender = new MessageSender(this);
     this.changes = new MessageChanges(this);
     this.reads = new MessageReads(this);
+    this.reactions = new MessageReactions(this);
   }
 
   // --- configuration and membership -------------------------------------------------------
@@ -130,16 +134,17 @@ export class RoomLog implements RoomCore {
   /**
    * Run a change as one transaction. `emit` logs an event (its eventSeq) inside it; the events
    * go out to the sockets (serialized once) only once the transaction committed, so a failure
-   * sends nothing, and the store's memory is dropped so it cannot run ahead of storage.
+   * sends nothing, and the store's memory is dropped so it cannot run ahead of storage. Events
+   * emitted with `{ broadcast: false }` are logged only.
    */
   write<T>(fn: (emit: Emit) => T): T {
     const texts: string[] = [];
     let result: T;
     try {
       result = this.host.transaction(() =>
-        fn((type, payload) => {
+        fn((type, payload, options) => {
           const { event, text } = this.store.events.append(type, payload, Date.now());
-          texts.push(text);
+          if (options?.broadcast !== false) texts.push(text);
           return event;
         }),
       );

@@ -4,6 +4,7 @@ import { EventLog } from "./event-log";
 import { MemberCache } from "./member-cache";
 import { MentionIndex } from "./mention-index";
 import { MESSAGES_SCHEMA, type MessageRow, toMessage, upgradeMessageColumns } from "./message-rows";
+import { ReactionStore } from "./reactions";
 import { SendLimiter } from "./send-limiter";
 import { RoomSummary } from "./summary";
 import { TransientState } from "./transient";
@@ -43,6 +44,8 @@ export class RoomStore {
   readonly edits: EditHistory;
   /** Who each message mentions (for mention counts). */
   readonly mentions: MentionIndex;
+  /** Who reacted to which message with what. */
+  readonly reactions: ReactionStore;
 
   private configCache: ChatConfig | null | undefined;
   private lastSeqCache: number | null = null;
@@ -53,6 +56,7 @@ export class RoomStore {
     sql.exec(SCHEMA);
     this.edits = new EditHistory(sql);
     this.mentions = new MentionIndex(sql);
+    this.reactions = new ReactionStore(sql);
     this.transient = new TransientState(sql);
     this.limiter = new SendLimiter(sql);
     this.members = new MemberCache(sql);
@@ -126,6 +130,7 @@ export class RoomStore {
     this.sql.exec("DELETE FROM hidden WHERE seq <= ?", seq);
     this.edits.truncate(seq);
     this.mentions.truncate(seq);
+    this.reactions.truncate(seq);
     this.setMeta("truncatedThrough", String(Math.max(seq, Number(this.getMeta("truncatedThrough") ?? 0))));
     return removed;
   }
@@ -219,7 +224,7 @@ export class RoomStore {
   }
 
   /**
-   * Delete a message for everyone: its text, content and edit history are erased (a tombstone
+   * Delete a message for everyone: its text, content, edit history and reactions are erased (a tombstone
    * keeps the seq), its mentions stop counting, quotes of it lose the quoted text, and the
    * message it replied to counts one reply fewer.
    */
@@ -227,6 +232,7 @@ export class RoomStore {
     this.sql.exec("UPDATE messages SET deleted_at = ?, text = NULL, content = NULL WHERE seq = ? AND deleted_at IS NULL", at, row.seq);
     this.edits.erase(row.seq);
     this.mentions.erase(row.seq);
+    this.reactions.erase(row.seq);
     this.sql.exec("UPDATE messages SET content = json_set(content, '$.quote.text', NULL) WHERE quote_seq = ?", row.seq);
     if (row.reply_to_seq !== null) this.changeReplyCount(row.reply_to_seq, -1);
   }
