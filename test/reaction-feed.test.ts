@@ -36,8 +36,10 @@ describe("ReactionFeed", () => {
     t.react(2);
     expect(t.sent).toHaveLength(1);
     expect(t.scheduled.at(-1)).toBe(t.at() + REACTIONS_INTERVAL_MS);
+    t.feed.flushDue(); // the alarm, early: not yet
+    expect(t.sent).toHaveLength(1);
     t.advance(REACTIONS_INTERVAL_MS);
-    t.feed.flush();
+    t.feed.flushDue();
     expect(t.sent.slice(1).map((f) => [f.seq, f.reactions[0].count])).toEqual([
       [1, 50],
       [2, 1],

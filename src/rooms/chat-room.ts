@@ -322,7 +322,7 @@ export class ChatRoom extends DurableObject<Bindings> {
 
   override async alarm(): Promise<void> {
     this.timers.alarmFired();
-    this.reactionFeed.flush();
+    this.reactionFeed.flushDue();
     const at = Date.now();
     for (const userId of this.store.transient.expireTyping(at)) this.sockets.broadcast({ type: "typing", userId, typing: false });
     await this.flushSummary();

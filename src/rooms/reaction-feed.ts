@@ -57,6 +57,11 @@ export class ReactionFeed {
     return this.pending.size > 0;
   }
 
+  /** Send what is pending if its interval has passed (the alarm: it may fire early, for typing or the summary). */
+  flushDue(): void {
+    if (this.now() >= this.lastFlushAt + this.interval()) this.flush();
+  }
+
   /** Send what is pending now: one frame per changed message (deleted or cleared ones are skipped). */
   flush(): void {
     if (this.pending.size === 0) return;

@@ -5,7 +5,7 @@ const FLUSH_BACKSTOP_MS = 60_000;
  * The room's wake-ups: the summary flush and the coalesced reaction frames run from in-memory
  * timers, so the send path never waits on a storage write of setAlarm (its frames would be held
  * behind it); the one alarm is the backstop for both (a minute out, should the room be evicted
- * first: the alarm handler flushes whatever is pending) and the next typing expiry. The alarm
+ * first: the alarm handler flushes whatever is due) and the next typing expiry. The alarm
  * time is cached, so scheduling asks storage at most once per wake-up.
  */
 export class RoomTimers {
