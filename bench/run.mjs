@@ -1,4 +1,4 @@
-// `npm run bench [-- auth|rooms|abuse|media …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
+// `npm run bench [-- auth|rooms|reactions|abuse|media …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
 // Each area gets its own private `wrangler dev` (see server.mjs) or uses BENCH_URL, prints its
 // tables and rewrites its own section of bench/RESULTS.md, leaving the other sections as they are.
 // Servers are stopped on success, failure, Ctrl-C and timeout.
@@ -8,6 +8,7 @@ import { abuseSection, runAbuse } from "./abuse.mjs";
 import { runAuthBench } from "./auth.mjs";
 import { writeSection } from "./lib.mjs";
 import { runMediaBench } from "./media.mjs";
+import { runReactionsBench } from "./reactions.mjs";
 import { roomsServerOptions, runRoomsBench } from "./rooms.mjs";
 import { PROD_VARS, ROOT, startServer } from "./server.mjs";
 
@@ -43,6 +44,15 @@ const AREAS = {
       "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, local D1/KV/DO state in bench/.state/rooms, kept between runs for the seeded history rooms) " +
       "with the development argon2 cost of wrangler.toml (1024 KiB, t=1): hashing is not what this area measures",
     run: (server) => runRoomsBench(server),
+  },
+  reactions: {
+    title: "Reactions",
+    minutes: 15,
+    server: () => ({ name: "reactions", vars: {}, port: 8791 }),
+    target:
+      "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, fresh local D1/KV/DO state, development argon2 cost): " +
+      "1,000 accounts registered first (not timed here)",
+    run: (server) => runReactionsBench(server),
   },
   abuse: {
     title: "Abuse",
