@@ -1,4 +1,4 @@
-// `npm run bench [-- auth|rooms|abuse|messaging|media …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
+// `npm run bench [-- auth|rooms|reactions|abuse|messaging|media …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
 // Each area gets its own private `wrangler dev` (see server.mjs) or uses BENCH_URL, prints its
 // tables and rewrites its own section of bench/RESULTS.md, leaving the other sections as they are.
 // Servers are stopped on success, failure, Ctrl-C and timeout.
@@ -9,6 +9,7 @@ import { runAuthBench } from "./auth.mjs";
 import { writeSection } from "./lib.mjs";
 import { runMediaBench } from "./media.mjs";
 import { runMessagingBench } from "./messaging.mjs";
+import { runReactionsBench } from "./reactions.mjs";
 import { roomsServerOptions, runRoomsBench } from "./rooms.mjs";
 import { PROD_VARS, ROOT, startServer } from "./server.mjs";
 
@@ -45,6 +46,15 @@ const AREAS = {
       "with the development argon2 cost of wrangler.toml (1024 KiB, t=1): hashing is not what this area measures",
     run: (server) => runRoomsBench(server),
   },
+  reactions: {
+    title: "Reactions",
+    minutes: 15,
+    server: () => ({ name: "reactions", vars: {}, port: 8791 }),
+    target:
+      "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, fresh local D1/KV/DO state, development argon2 cost): " +
+      "1,000 accounts registered first (not timed here)",
+    run: (server) => runReactionsBench(server),
+  },
   abuse: {
     title: "Abuse",
     minutes: 10,
@@ -63,7 +73,7 @@ const AREAS = {
   messaging: {
     title: "Messaging",
     minutes: 10,
-    server: () => ({ name: "messaging", vars: {}, port: 8791 }),
+    server: () => ({ name: "messaging", vars: {}, port: 8790 }),
     target: "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, fresh local D1/KV/DO/R2 state, development argon2 cost)",
     run: (server) => runMessagingBench(server),
   },

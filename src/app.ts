@@ -27,6 +27,7 @@ import tusRoutes from "./media/tus/routes";
 import forwardRoutes from "./messages/forward-routes";
 import pinDraftRoutes from "./messages/pin-draft-routes";
 import pollRoutes from "./messages/poll-routes";
+import reactionRoutes from "./messages/reaction-routes";
 import messageRoutes from "./messages/routes";
 import reportRoutes from "./reports/routes";
 import { onReportTarget } from "./reports/target-checks";
@@ -144,6 +145,7 @@ export function buildApp() {
   app.route(`${API_PREFIX}/chats`, pinDraftRoutes);
   app.route(`${API_PREFIX}/chats`, pollRoutes);
   app.route(`${API_PREFIX}/chats`, forwardRoutes);
+  app.route(`${API_PREFIX}/chats`, reactionRoutes);
   // tus first: /media/uploads must not be taken for a media id.
   app.route(`${API_PREFIX}/media/uploads`, tusRoutes);
   app.route(`${API_PREFIX}/media`, mediaRoutes(requireAuth()));

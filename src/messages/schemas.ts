@@ -92,6 +92,14 @@ const Entity = z
   })
   .openapi("MessageEntity");
 
+export const MessageReaction = z
+  .object({
+    emoji: z.string().openapi({ example: "👍" }),
+    count: z.number().int(),
+    me: z.boolean().openapi({ description: "Whether the caller is among them" }),
+  })
+  .openapi("MessageReaction");
+
 export const Message = z
   .object({
     id: z.string(),
@@ -133,6 +141,10 @@ export const Message = z
     createdAt: z.string(),
     editedAt: z.string().nullable(),
     deleted: z.boolean(),
+    reactions: z.array(MessageReaction).openapi({
+      description:
+        "Reactions by emoji, most first (ties: the emoji reacted first). `me` is the caller's own; in socket events it is always false",
+    }),
   })
   .openapi("Message");
 

@@ -8,11 +8,14 @@ import { FLOOD_PENALTY_MS, FrameBudget, type FrameVerdict } from "./frame-budget
 import { answerFrame, errorFrame, readFrame, refuseOnClosedSocket } from "./frames";
 import { mediaPort } from "./media-port";
 import type { MessageEdit, MessageVersion } from "./message-changes";
+import type { ReactionSummary } from "./message-reactions";
 import type { HistoryQuery } from "./message-reads";
 import type { PinnedMessage } from "./pins";
 import { PresenceRules } from "./presence";
 import { PresenceFeed } from "./presence-feed";
 import { BARE_PING, BARE_PONG, CLOSE } from "./protocol";
+import { ReactionFeed } from "./reaction-feed";
+import type { ReactionKey, ReactionRow } from "./reactions";
 import { RoomLog } from "./room-log";
 import { RoomTimers } from "./room-timers";
 import { admitSocket } from "./socket-admission";
@@ -36,18 +39,28 @@ export class ChatRoom extends DurableObject<Bindings> {
   private readonly presence: PresenceFeed;
   private readonly budget = new FrameBudget();
   private readonly timers: RoomTimers;
+  private readonly reactionFeed: ReactionFeed;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     this.store = new RoomStore(ctx.storage.sql);
-    this.timers = new RoomTimers(ctx.storage, () => this.flushSummary());
+    this.timers = new RoomTimers(
+      ctx.storage,
+      () => this.flushSummary(),
+      () => this.reactionFeed.flush(),
+    );
     this.rules = new PresenceRules(ctx.storage.sql);
     this.sockets = new RoomSockets(ctx, this.rules);
     this.presence = new PresenceFeed(this.sockets, this.rules);
+    this.reactionFeed = new ReactionFeed({ store: this.store, sockets: this.sockets, schedule: (at) => this.timers.scheduleReactions(at) });
     this.log = new RoomLog(this.store, {
       db: env.DB,
       chatName: ctx.id.name,
-      broadcastText: (text) => this.sockets.broadcastText(text),
+      broadcastText: (text) => {
+        this.reactionFeed.beforeEvent();
+        this.sockets.broadcastText(text);
+      },
+      reactionsChanged: (seq) => this.reactionFeed.changed(seq),
       sendToUser: (userId, frame) => this.sockets.sendToUser(userId, frame),
       closeUser: (userId, code, reason) => {
         this.sockets.closeUser(userId, code, reason);
@@ -240,6 +253,24 @@ export class ChatRoom extends DurableObject<Bindings> {
     return rpcResult(() => this.log.polls.close(userId, messageId));
   }
 
+  /** Add my reaction to a message (idempotent): the message's reactions as I see them. */
+  react(userId: string, messageId: string, emoji: string): Promise<RoomResult<ReactionSummary>> {
+    return rpcResult(() => this.log.reactions.add(userId, messageId, emoji));
+  }
+
+  unreact(userId: string, messageId: string, emoji: string): Promise<RoomResult<null>> {
+    return rpcResult(() => this.log.reactions.remove(userId, messageId, emoji));
+  }
+
+  /** Who reacted to a message, oldest first: up to `limit + 1` rows after `after`. */
+  reactions(
+    userId: string,
+    messageId: string,
+    q: { emoji?: string; after: ReactionKey | null; limit: number },
+  ): Promise<RoomResult<ReactionRow[]>> {
+    return rpcResult(() => this.log.reactions.list(userId, messageId, q));
+  }
+
   /** The chat was deleted: close every socket, take its messages out of the admin count, erase the room. */
   async destroy(): Promise<void> {
     for (const ws of this.ctx.getWebSockets()) this.sockets.close(ws, CLOSE.chatDeleted, "chat deleted");
@@ -348,10 +379,11 @@ export class ChatRoom extends DurableObject<Bindings> {
     this.presence.changed(userId, false);
   }
 
-  // --- alarm: coalesced D1 summary, typing expiry, poll close times, pruning -------------
+  // --- alarm: coalesced D1 summary and reaction frames, typing expiry, poll close times, pruning --
 
   override async alarm(): Promise<void> {
     this.timers.alarmFired();
+    this.reactionFeed.flushDue();
     const at = Date.now();
     for (const userId of this.store.transient.expireTyping(at)) this.sockets.broadcast({ type: "typing", userId, typing: false });
     await this.flushSummary();

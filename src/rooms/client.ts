@@ -4,8 +4,10 @@ import type { ChatRoom } from "./chat-room";
 import { chatIdsOf } from "./directory";
 import type { Draft } from "./drafts";
 import type { MessageEdit, MessageVersion } from "./message-changes";
+import type { ReactionSummary } from "./message-reactions";
 import type { HistoryQuery } from "./message-reads";
 import type { PinnedMessage } from "./pins";
+import type { ReactionKey, ReactionRow } from "./reactions";
 import type { ChatConfig, MembershipChange, Message, RoomEvent, SendInput, SystemNotice } from "./types";
 
 type RoomEnv = Pick<Bindings, "CHAT_ROOM">;
@@ -13,7 +15,7 @@ type RoomEnv = Pick<Bindings, "CHAT_ROOM">;
 /** The ChatRoom stub of a chat: one Durable Object per chat id (the client below wraps it; tests call it directly). */
 export const roomFor = (env: RoomEnv, chatId: string) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(chatId));
 
-export type { HistoryQuery, MessageEdit, MessageVersion };
+export type { HistoryQuery, MessageEdit, MessageVersion, ReactionKey, ReactionRow, ReactionSummary };
 /** Turn a room's result back into a value, or into the AppError the room raised (tests use it on the stub). */
 export { unwrap };
 export type ThreadPage = { parent: Message; items: Message[]; hasMore: boolean };
@@ -159,6 +161,25 @@ export class RoomClient {
   /** Close a poll (its creator, owners and admins); answers the message as the caller sees it. */
   async closePoll(userId: string, messageId: string): Promise<Message> {
     return unwrap(await this.stub.closePoll(userId, messageId)) as Message;
+  }
+
+  /** Add my reaction (one emoji) to a message; idempotent. Answers the message's reactions as I see them. */
+  async react(userId: string, messageId: string, emoji: string): Promise<ReactionSummary> {
+    return unwrap(await this.stub.react(userId, messageId, emoji)) as ReactionSummary;
+  }
+
+  /** Take my reaction off a message; idempotent. */
+  async unreact(userId: string, messageId: string, emoji: string): Promise<void> {
+    unwrap(await this.stub.unreact(userId, messageId, emoji));
+  }
+
+  /** Who reacted to a message, oldest first: up to `limit + 1` rows after `after` (the extra one says there is more). */
+  async reactions(
+    userId: string,
+    messageId: string,
+    query: { emoji?: string; after: ReactionKey | null; limit: number },
+  ): Promise<ReactionRow[]> {
+    return unwrap(await this.stub.reactions(userId, messageId, query)) as ReactionRow[];
   }
 
   /** The chat was deleted: close every socket and erase the room. */

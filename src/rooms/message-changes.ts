@@ -43,11 +43,12 @@ export class MessageChanges {
     const message = this.room.write((emit) => {
       store.editMessage(row, next, Date.now());
       const edited = store.toMessage(store.findBySeq(row.seq)!, access.chatId());
-      emit("message.updated", { message: edited }, audienceOf(row));
+      edited.reactions = store.reactions.summary(row.seq, null); // counts for everyone, `me` false
+      emit("message.updated", { message: edited }, { audience: audienceOf(row) });
       return edited;
     });
     if (row.seq === store.lastSeq()) this.room.summaryChanged();
-    return message;
+    return { ...message, reactions: store.reactions.summary(row.seq, userId) };
   }
 
   /** Earlier versions of a message, oldest first (members who can see it). */
@@ -82,7 +83,7 @@ export class MessageChanges {
       store.deleteMessage(row, Date.now());
       this.room.pins.dropDeleted({ seq: row.seq });
       if (row.type !== "system") store.summary.countMessages(-1);
-      emit("message.deleted", { messageId: row.id, seq: row.seq }, audienceOf(row));
+      emit("message.deleted", { messageId: row.id, seq: row.seq }, { audience: audienceOf(row) });
       if (row.reply_to_seq !== null && row.shadow === null) {
         const parent = store.findBySeq(row.reply_to_seq);
         if (parent) emit("message.replies", { messageId: parent.id, seq: parent.seq, replyCount: parent.reply_count });

@@ -14,12 +14,13 @@ export class MessageReads {
   async history(userId: string, q: HistoryQuery): Promise<{ items: Message[]; hasMore: boolean }> {
     await this.room.access.requireMember(userId);
     const { rows, hasMore } = this.room.store.page(userId, { ...q, limit: Math.min(q.limit, HISTORY_MAX) });
-    return { items: this.room.store.toMessages(rows, this.room.access.chatId(), userId), hasMore };
+    return { items: this.withReactions(userId, this.room.store.toMessages(rows, this.room.access.chatId(), userId)), hasMore };
   }
 
   async getMessage(userId: string, messageId: string): Promise<Message> {
     await this.room.access.requireMember(userId);
-    return this.room.store.toMessages([this.room.access.visibleMessage(userId, messageId)], this.room.access.chatId(), userId)[0]!;
+    const message = this.room.store.toMessages([this.room.access.visibleMessage(userId, messageId)], this.room.access.chatId(), userId);
+    return this.withReactions(userId, message)[0]!;
   }
 
   /** The replies to a message, oldest first, after a seq (keyset), with the message itself. */
@@ -32,8 +33,18 @@ export class MessageReads {
     const { store, access } = this.room;
     const parent = access.visibleMessage(userId, messageId);
     const { rows, hasMore } = store.threadPage(userId, parent.seq, { after: q.after, limit: Math.min(q.limit, HISTORY_MAX) });
-    const [first, ...items] = store.toMessages([parent, ...rows], access.chatId(), userId);
+    const [first, ...items] = this.withReactions(userId, store.toMessages([parent, ...rows], access.chatId(), userId));
     return { parent: first!, items, hasMore };
+  }
+
+  /** Fill in the reactions of `messages` as `userId` sees them (`me`): one query for all of them. */
+  private withReactions(userId: string, messages: Message[]): Message[] {
+    const summaries = this.room.store.reactions.summaries(
+      messages.filter((m) => !m.deleted).map((m) => m.seq),
+      userId,
+    );
+    for (const m of messages) m.reactions = summaries.get(m.seq) ?? [];
+    return messages;
   }
 
   /** Move my read (or delivered) position up to `seq`; lower values are ignored. */

@@ -148,5 +148,6 @@ export function toMessage(row: MessageRow, chatId: string): Message {
     createdAt: iso(row.created_at)!,
     editedAt: iso(row.edited_at),
     deleted,
+    reactions: [],
   };
 }

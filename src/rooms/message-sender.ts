@@ -82,7 +82,7 @@ export class MessageSender {
         if (!shadow && (mentions.userIds.length > 0 || mentions.all)) store.mentions.add(row.seq, mentions.userIds, mentions.all);
         if (input.poll) store.polls.create(row.seq, pollDefinition(input.poll, input.userId), closesAt);
         const message = store.toMessage(row, access.chatId());
-        emit("message.new", { message }, audience);
+        emit("message.new", { message }, { audience });
         // A shadow reply is not counted: the thread looks the same to everyone else.
         if (replyTo && !shadow) {
           const parent = store.changeReplyCount(replyTo.seq, 1);

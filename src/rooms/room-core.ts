@@ -11,6 +11,8 @@ export interface RoomHost {
   chatName: string | undefined;
   /** Send an already serialized frame to every socket. */
   broadcastText(text: string): void;
+  /** Reactions on the message at `seq` changed (committed): the coalesced `reactions` frame is due. */
+  reactionsChanged(seq: number): void;
   sendToUser(userId: string, frame: Record<string, unknown>): void;
   closeUser(userId: string, code: number, reason: string): void;
   /** The summary changed: write it to D1 at `at` (not before). */
@@ -27,8 +29,18 @@ export interface RoomHost {
 /**
  * Log an event inside a write: it gets the next eventSeq and goes out once the write commits, to
  * every socket, or with `audience` only to that user's (and only they replay it).
+ * `{ broadcast: false }` only logs it (replayed by `sync` and GET …/events, never sent live):
+ * for changes whose live frames are coalesced elsewhere (reactions).
  */
-export type Emit = (type: string, payload: Record<string, unknown>, audience?: string) => RoomEvent;
+export type Emit = (type: string, payload: Record<string, unknown>, options?: EmitOptions) => RoomEvent;
+
+/** How an emitted event goes out. */
+export interface EmitOptions {
+  /** False: logged for replay only, no live frame (default true). */
+  broadcast?: boolean;
+  /** Only this user's sockets get it and only they replay it (a shadow-banned member's own messages). */
+  audience?: string;
+}
 
 /**
  * What the parts of the log (sending, changing, reading messages) share: storage, the access

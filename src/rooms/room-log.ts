@@ -1,6 +1,7 @@
 import { newId } from "../lib/ids";
 import { Drafts } from "./drafts";
 import { MessageChanges } from "./message-changes";
+import { MessageReactions } from "./message-reactions";
 import { MessageReads } from "./message-reads";
 import { MessageSender } from "./message-sender";
 import { Pins } from "./pins";
@@ -28,6 +29,8 @@ export class RoomLog implements RoomCore {
   readonly drafts: Drafts;
   readonly pins: Pins;
   readonly polls: PollActions;
+  /** Reactions on messages (their live frames are coalesced: reaction-feed.ts). */
+  readonly reactions: MessageReactions;
 
   constructor(
     readonly store: RoomStore,
@@ -40,6 +43,7 @@ export class RoomLog implements RoomCore {
     this.drafts = new Drafts(store.sql, this);
     this.pins = new Pins(store.sql, this);
     this.polls = new PollActions(this);
+    this.reactions = new MessageReactions(this);
   }
 
   // --- configuration and membership -------------------------------------------------------
@@ -149,16 +153,18 @@ export class RoomLog implements RoomCore {
   /**
    * Run a change as one transaction. `emit` logs an event (its eventSeq) inside it; the events
    * go out to the sockets (serialized once) only once the transaction committed, so a failure
-   * sends nothing, and the store's memory is dropped so it cannot run ahead of storage.
+   * sends nothing, and the store's memory is dropped so it cannot run ahead of storage. Events
+   * emitted with `{ broadcast: false }` are logged only.
    */
   write<T>(fn: (emit: Emit) => T): T {
     const out: { text: string; event: RoomEvent; audience?: string }[] = [];
     let result: T;
     try {
       result = this.host.transaction(() =>
-        fn((type, payload, audience) => {
+        fn((type, payload, options) => {
+          const audience = options?.audience;
           const { event, text } = this.store.events.append(type, payload, Date.now(), audience);
-          out.push({ text, event, audience });
+          if (options?.broadcast !== false) out.push({ text, event, audience });
           return event;
         }),
       );

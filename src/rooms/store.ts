@@ -6,6 +6,7 @@ import { MemberCache } from "./member-cache";
 import { MentionIndex } from "./mention-index";
 import { MESSAGES_SCHEMA, type MessageRow, toMessage, upgradeMessageColumns } from "./message-rows";
 import { PollStore } from "./polls";
+import { ReactionStore } from "./reactions";
 import { SendLimiter } from "./send-limiter";
 import { RoomSummary } from "./summary";
 import { TransientState } from "./transient";
@@ -47,6 +48,8 @@ export class RoomStore {
   readonly mentions: MentionIndex;
   /** Polls and their votes. */
   readonly polls: PollStore;
+  /** Who reacted to which message with what. */
+  readonly reactions: ReactionStore;
 
   private configCache: ChatConfig | null | undefined;
   private lastSeqCache: number | null = null;
@@ -58,6 +61,7 @@ export class RoomStore {
     this.edits = new EditHistory(sql);
     this.mentions = new MentionIndex(sql);
     this.polls = new PollStore(sql);
+    this.reactions = new ReactionStore(sql);
     this.transient = new TransientState(sql);
     this.limiter = new SendLimiter(sql);
     this.members = new MemberCache(sql);
@@ -132,6 +136,7 @@ export class RoomStore {
     this.edits.truncate(seq);
     this.mentions.truncate(seq);
     this.polls.truncate(seq);
+    this.reactions.truncate(seq);
     this.setMeta("truncatedThrough", String(Math.max(seq, Number(this.getMeta("truncatedThrough") ?? 0))));
     return removed;
   }
@@ -240,7 +245,7 @@ export class RoomStore {
   }
 
   /**
-   * Delete a message for everyone: its text, content and edit history are erased (a tombstone
+   * Delete a message for everyone: its text, content, edit history and reactions are erased (a tombstone
    * keeps the seq), its mentions stop counting, quotes of it lose the quoted text, and the
    * message it replied to counts one reply fewer.
    */
@@ -249,6 +254,7 @@ export class RoomStore {
     this.edits.erase(row.seq);
     this.mentions.erase(row.seq);
     this.polls.erase(row.seq);
+    this.reactions.erase(row.seq);
     this.sql.exec("UPDATE messages SET content = json_set(content, '$.quote.text', NULL) WHERE quote_seq = ?", row.seq);
     // A shadow reply was never counted.
     if (row.reply_to_seq !== null && row.shadow === null) this.changeReplyCount(row.reply_to_seq, -1);

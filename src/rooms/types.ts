@@ -164,6 +164,19 @@ export interface Message {
   createdAt: string;
   editedAt: string | null;
   deleted: boolean;
+  /**
+   * Reactions by emoji, most first (then the emoji reacted first). `me`: the viewer's own; answers
+   * to a member are rendered for them, socket events carry `me: false` (a new message: none).
+   */
+  reactions: MessageReaction[];
+}
+
+/** One emoji's reactions on a message. */
+export interface MessageReaction {
+  emoji: string;
+  count: number;
+  /** Whether the viewer is among them. */
+  me: boolean;
 }
 
 /** What a story reply carries besides its text (the story may since have expired). */
