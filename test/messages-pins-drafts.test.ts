@@ -172,3 +172,23 @@ describe("polls over the socket", () => {
     sb.close();
   });
 });
+
+describe("reactions over the socket", () => {
+  it("reaction.add and reaction.remove take the REST path; a bad emoji is an error frame", async () => {
+    const [a, b] = await Promise.all([signUp(), signUp()]);
+    const chat = await createGroup(a, [b]);
+    const m = await sent(a, chat.id, "react to me");
+    const sb = await openChatSocket(b, chat.id);
+    const added = await sb.request({ type: "reaction.add", messageId: m.id, emoji: "❤" });
+    expect(added).toMatchObject({ type: "ack", messageId: m.id, reactions: [{ emoji: "❤️", count: 1, me: true }] });
+    expect(await sb.request({ type: "reaction.add", messageId: m.id, emoji: "👍👍" })).toMatchObject({
+      type: "error",
+      code: "validation_failed",
+    });
+    const listed = await api("GET", `${C}/${chat.id}/messages/${m.id}/reactions`, { token: a.accessToken });
+    expect(listed.body.items).toMatchObject([{ userId: b.id, emoji: "❤️" }]);
+    expect(await sb.request({ type: "reaction.remove", messageId: m.id, emoji: "❤️" })).toMatchObject({ type: "ack" });
+    expect((await api("GET", `${C}/${chat.id}/messages/${m.id}`, { token: a.accessToken })).body.message.reactions).toEqual([]);
+    sb.close();
+  });
+});

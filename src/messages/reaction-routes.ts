@@ -4,7 +4,8 @@ import { chatMember } from "../chats/access";
 import { bearerSecurity, errorResponses, json, newRouter, noContent } from "../lib/openapi";
 import { decodeCursor, page } from "../lib/pagination";
 import { chatRoom } from "../rooms/client";
-import { ReactionCursor, ReactionList, ReactionParams, ReactionSummary, ReactionsQuery, toEmoji } from "./reaction-schemas";
+import { toEmoji } from "../rooms/emoji";
+import { ReactionCursor, ReactionList, ReactionParams, ReactionSummary, ReactionsQuery } from "./reaction-schemas";
 import { MessageParams } from "./schemas";
 
 /**

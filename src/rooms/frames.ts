@@ -99,6 +99,13 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
     case "poll.close":
       sockets.send(ws, { type: "ack", id: frame.id, message: await log.polls.close(info.userId, frame.messageId) });
       return;
+    case "reaction.add":
+      sockets.send(ws, { type: "ack", id: frame.id, ...(await log.reactions.add(info.userId, frame.messageId, frame.emoji)) });
+      return;
+    case "reaction.remove":
+      await log.reactions.remove(info.userId, frame.messageId, frame.emoji);
+      sockets.send(ws, { type: "ack", id: frame.id });
+      return;
     case "draft.set":
       sockets.send(ws, {
         type: "ack",

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DraftFields, EditFields, editChangesSomething, MAX_TEXT_LENGTH, refineContent, SendContentFields } from "./content";
+import { toEmoji } from "./emoji";
 import { VoteFields } from "./poll-input";
 
 /** Frames larger than this close the socket with 1009 (after an error frame). */
@@ -8,6 +9,11 @@ export { MAX_TEXT_LENGTH };
 export const TYPING_TTL_MS = 6_000;
 
 const { type: _messageType, ...contentFields } = SendContentFields;
+/** One emoji, taken fully qualified (`❤` means `❤️`). */
+const Emoji = z
+  .string()
+  .refine((s) => toEmoji(s) !== null, "Must be exactly one emoji")
+  .transform((s) => toEmoji(s)!);
 const FrameId = z.string().min(1).max(64).optional();
 const Seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
@@ -37,6 +43,8 @@ export const ClientFrame = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("poll.vote"), id: FrameId, messageId: z.uuid(), ...VoteFields }),
   z.strictObject({ type: z.literal("poll.retract"), id: FrameId, messageId: z.uuid() }),
   z.strictObject({ type: z.literal("poll.close"), id: FrameId, messageId: z.uuid() }),
+  z.strictObject({ type: z.literal("reaction.add"), id: FrameId, messageId: z.uuid(), emoji: Emoji }),
+  z.strictObject({ type: z.literal("reaction.remove"), id: FrameId, messageId: z.uuid(), emoji: Emoji }),
   z.strictObject({ type: z.literal("draft.set"), id: FrameId, ...DraftFields }),
   z.strictObject({ type: z.literal("draft.clear"), id: FrameId }),
   z.strictObject({ type: z.literal("typing.start"), id: FrameId }),

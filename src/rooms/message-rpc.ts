@@ -1,0 +1,147 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Bindings } from "../env";
+import { rpcResult } from "../lib/rpc-result";
+import type { Draft } from "./drafts";
+import type { MessageEdit, MessageVersion } from "./message-changes";
+import type { ReactionSummary } from "./message-reactions";
+import type { HistoryQuery } from "./message-reads";
+import type { PinnedMessage } from "./pins";
+import type { ReactionKey, ReactionRow } from "./reactions";
+import type { RoomLog } from "./room-log";
+import type { Message, RoomEvent, RoomResult, SendInput } from "./types";
+
+/**
+ * The ChatRoom's RPC for messages: every call is answered by one of the log's parts (sender,
+ * changes, reads, pins, drafts, polls, reactions) and comes back as a RoomResult, since RPC drops
+ * custom error classes. ChatRoom (chat-room.ts) extends this with settings, membership, sockets
+ * and the alarm; the Worker reaches all of it through RoomClient (client.ts).
+ */
+export abstract class MessageRpc extends DurableObject<Bindings> {
+  /** The chat's log, built by ChatRoom's constructor. */
+  protected abstract readonly log: RoomLog;
+
+  /** Append a message; a retry with the same clientMessageId returns the stored one (`duplicate`). */
+  send(input: SendInput): Promise<RoomResult<{ message: Message; duplicate: boolean }>> {
+    return rpcResult(() => this.log.sender.send(input));
+  }
+
+  truncate(actorId: string): Promise<RoomResult<{ seq: number; removed: number }>> {
+    return rpcResult(() => this.log.changes.truncate(actorId));
+  }
+
+  edit(userId: string, messageId: string, edit: MessageEdit): Promise<RoomResult<Message>> {
+    return rpcResult(() => this.log.changes.edit(userId, messageId, edit));
+  }
+
+  versions(userId: string, messageId: string): Promise<RoomResult<MessageVersion[]>> {
+    return rpcResult(() => this.log.changes.versions(userId, messageId));
+  }
+
+  remove(userId: string, messageId: string, scope: "me" | "everyone"): Promise<RoomResult<null>> {
+    return rpcResult(() => this.log.changes.remove(userId, messageId, scope));
+  }
+
+  history(userId: string, q: HistoryQuery): Promise<RoomResult<{ items: Message[]; hasMore: boolean }>> {
+    return rpcResult(() => this.log.reads.history(userId, q));
+  }
+
+  getMessage(userId: string, messageId: string): Promise<RoomResult<Message>> {
+    return rpcResult(() => this.log.reads.getMessage(userId, messageId));
+  }
+
+  thread(
+    userId: string,
+    messageId: string,
+    q: { after?: number; limit: number },
+  ): Promise<RoomResult<{ parent: Message; items: Message[]; hasMore: boolean }>> {
+    return rpcResult(() => this.log.reads.thread(userId, messageId, q));
+  }
+
+  events(
+    userId: string,
+    after: number,
+    limit: number,
+  ): Promise<RoomResult<{ events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean; lastEventSeq: number }>> {
+    return rpcResult(() => this.log.events(userId, after, limit));
+  }
+
+  mark(userId: string, kind: "read" | "delivered", seq: number): Promise<RoomResult<{ seq: number; unread: number; mentions: number }>> {
+    return rpcResult(() => this.log.reads.mark(userId, kind, seq));
+  }
+
+  unread(userId: string): Promise<RoomResult<{ count: number; mentions: number; readSeq: number; lastSeq: number }>> {
+    return rpcResult(() => this.log.reads.unread(userId));
+  }
+
+  /** The chat list's preview as `userId` sees it (for a shadow-banned member: with their own messages). */
+  preview(userId: string): Promise<RoomResult<Record<string, string | number | null> | null>> {
+    return rpcResult(() => this.log.reads.preview(userId));
+  }
+
+  receipts(userId: string, messageId: string): Promise<RoomResult<{ read: string[]; delivered: string[] }>> {
+    return rpcResult(() => this.log.reads.receipts(userId, messageId));
+  }
+
+  pin(userId: string, messageId: string): Promise<RoomResult<PinnedMessage>> {
+    return rpcResult(() => this.log.pins.pin(userId, messageId));
+  }
+
+  unpin(userId: string, messageId: string): Promise<RoomResult<null>> {
+    return rpcResult(async () => {
+      await this.log.pins.unpin(userId, messageId);
+      return null;
+    });
+  }
+
+  pins(userId: string): Promise<RoomResult<PinnedMessage[]>> {
+    return rpcResult(() => this.log.pins.list(userId));
+  }
+
+  draft(userId: string): Promise<RoomResult<Draft | null>> {
+    return rpcResult(() => this.log.drafts.get(userId));
+  }
+
+  saveDraft(userId: string, draft: { text: string; replyToId?: string }): Promise<RoomResult<Draft>> {
+    return rpcResult(() => this.log.drafts.put(userId, draft));
+  }
+
+  deleteDraft(userId: string): Promise<RoomResult<null>> {
+    return rpcResult(async () => {
+      await this.log.drafts.remove(userId);
+      return null;
+    });
+  }
+
+  /** Vote in a poll; answers the message as the voter sees it. */
+  vote(userId: string, messageId: string, optionIds: string[]): Promise<RoomResult<Message>> {
+    return rpcResult(() => this.log.polls.vote(userId, messageId, optionIds));
+  }
+
+  /** Take back my vote in a poll. */
+  retractVote(userId: string, messageId: string): Promise<RoomResult<Message>> {
+    return rpcResult(() => this.log.polls.retract(userId, messageId));
+  }
+
+  /** Close a poll (its creator, owners and admins). */
+  closePoll(userId: string, messageId: string): Promise<RoomResult<Message>> {
+    return rpcResult(() => this.log.polls.close(userId, messageId));
+  }
+
+  /** Add my reaction to a message (idempotent): the message's reactions as I see them. */
+  react(userId: string, messageId: string, emoji: string): Promise<RoomResult<ReactionSummary>> {
+    return rpcResult(() => this.log.reactions.add(userId, messageId, emoji));
+  }
+
+  unreact(userId: string, messageId: string, emoji: string): Promise<RoomResult<null>> {
+    return rpcResult(() => this.log.reactions.remove(userId, messageId, emoji));
+  }
+
+  /** Who reacted to a message, oldest first: up to `limit + 1` rows after `after`. */
+  reactions(
+    userId: string,
+    messageId: string,
+    q: { emoji?: string; after: ReactionKey | null; limit: number },
+  ): Promise<RoomResult<ReactionRow[]>> {
+    return rpcResult(() => this.log.reactions.list(userId, messageId, q));
+  }
+}
