@@ -1,5 +1,6 @@
 import type {
   Attachment,
+  FlatJson,
   ForwardedFrom,
   GeoLocation,
   JsonObject,
@@ -150,4 +151,66 @@ export function toMessage(row: MessageRow, chatId: string): Message {
     deleted,
     reactions: [],
   };
+}
+
+/** A message about to be stored (its seq is the room's next one). */
+export interface NewMessage {
+  id: string;
+  senderId: string | null;
+  clientMessageId: string | null;
+  type: MessageType;
+  text: string | null;
+  system: FlatJson | null;
+  storyId?: string | null;
+  /** MessageContent as JSON (contentJson), or null. */
+  content?: string | null;
+  replyToSeq?: number | null;
+  quoteSeq?: number | null;
+  /** Sent while shadow-banned: seen by the sender alone. */
+  shadow?: boolean;
+  at: number;
+}
+
+/**
+ * Insert `m` as the message at `seq`, unless its sender already sent one with this client id (the
+ * unique index decides, in the same statement): the stored row, or null when nothing was written.
+ */
+export function insertMessageRow(sql: SqlStorage, seq: number, m: NewMessage): MessageRow | null {
+  const row: MessageRow = {
+    seq,
+    id: m.id,
+    sender_id: m.senderId,
+    client_message_id: m.clientMessageId,
+    type: m.type,
+    text: m.text,
+    system: m.system ? JSON.stringify(m.system) : null,
+    created_at: m.at,
+    story_id: m.storyId ?? null,
+    edited_at: null,
+    deleted_at: null,
+    content: m.content ?? null,
+    reply_to_seq: m.replyToSeq ?? null,
+    reply_count: 0,
+    quote_seq: m.quoteSeq ?? null,
+    shadow: m.shadow ? 1 : null,
+  };
+  const written = sql.exec(
+    `INSERT INTO messages (seq, id, sender_id, client_message_id, type, text, system, created_at, story_id, content, reply_to_seq, quote_seq, shadow)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (sender_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING`,
+    row.seq,
+    row.id,
+    row.sender_id,
+    row.client_message_id,
+    row.type,
+    row.text,
+    row.system,
+    row.created_at,
+    row.story_id,
+    row.content,
+    row.reply_to_seq,
+    row.quote_seq,
+    row.shadow,
+  ).rowsWritten;
+  return written === 0 ? null : row;
 }

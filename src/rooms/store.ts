@@ -4,13 +4,13 @@ import { EventLog } from "./event-log";
 import { type HistoryPageQuery, historyPage, threadPage } from "./history-pages";
 import { MemberCache } from "./member-cache";
 import { MentionIndex } from "./mention-index";
-import { MESSAGES_SCHEMA, type MessageRow, toMessage, upgradeMessageColumns } from "./message-rows";
+import { insertMessageRow, MESSAGES_SCHEMA, type MessageRow, type NewMessage, toMessage, upgradeMessageColumns } from "./message-rows";
 import { PollStore } from "./polls";
 import { ReactionStore } from "./reactions";
 import { SendLimiter } from "./send-limiter";
 import { RoomSummary } from "./summary";
 import { TransientState } from "./transient";
-import type { ChatConfig, FlatJson, Message, MessageType } from "./types";
+import type { ChatConfig, Message } from "./types";
 
 export type { MessageRow };
 
@@ -181,60 +181,9 @@ export class RoomStore {
    * then nothing is written and the answer is null (one statement either way; the unique index
    * decides, also between concurrent retries).
    */
-  insertMessage(m: {
-    id: string;
-    senderId: string | null;
-    clientMessageId: string | null;
-    type: MessageType;
-    text: string | null;
-    system: FlatJson | null;
-    storyId?: string | null;
-    /** MessageContent as JSON (contentJson), or null. */
-    content?: string | null;
-    replyToSeq?: number | null;
-    quoteSeq?: number | null;
-    /** Sent while shadow-banned: seen by the sender alone. */
-    shadow?: boolean;
-    at: number;
-  }): MessageRow | null {
-    const row: MessageRow = {
-      seq: this.lastSeq() + 1,
-      id: m.id,
-      sender_id: m.senderId,
-      client_message_id: m.clientMessageId,
-      type: m.type,
-      text: m.text,
-      system: m.system ? JSON.stringify(m.system) : null,
-      created_at: m.at,
-      story_id: m.storyId ?? null,
-      edited_at: null,
-      deleted_at: null,
-      content: m.content ?? null,
-      reply_to_seq: m.replyToSeq ?? null,
-      reply_count: 0,
-      quote_seq: m.quoteSeq ?? null,
-      shadow: m.shadow ? 1 : null,
-    };
-    const written = this.sql.exec(
-      `INSERT INTO messages (seq, id, sender_id, client_message_id, type, text, system, created_at, story_id, content, reply_to_seq, quote_seq, shadow)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (sender_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING`,
-      row.seq,
-      row.id,
-      row.sender_id,
-      row.client_message_id,
-      row.type,
-      row.text,
-      row.system,
-      row.created_at,
-      row.story_id,
-      row.content,
-      row.reply_to_seq,
-      row.quote_seq,
-      row.shadow,
-    ).rowsWritten;
-    if (written === 0) return null;
-    this.lastSeqCache = row.seq;
+  insertMessage(m: NewMessage): MessageRow | null {
+    const row = insertMessageRow(this.sql, this.lastSeq() + 1, m);
+    if (row) this.lastSeqCache = row.seq;
     return row;
   }
 
