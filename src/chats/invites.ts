@@ -15,7 +15,6 @@ import { MEMBER_LIMITS } from "./schemas";
 
 type InviteRow = typeof chatInvites.$inferSelect;
 const InviteCursor = z.object({ t: z.number(), code: z.string() });
-const RequestCursor = z.object({ id: z.string() });
 
 /** Unknown, revoked, expired and used-up invites all answer this, so codes cannot be probed for state. */
 const inviteInvalid = () => new AppError(404, "invite_invalid", "This invite link is invalid, expired, revoked or used up");
@@ -162,7 +161,8 @@ export async function joinRefusal(db: Database, chat: ChatRow, userId: string, c
   return new AppError(409, "member_limit", `A ${chat.type} has at most ${cap} members`, { limit: cap });
 }
 
-async function announceJoin(db: Database, env: RoomEnv, chatId: string, userId: string, actorId: string) {
+/** Tell the room someone joined (a `joined`/`added` system message by `actorId`). */
+export async function announceJoin(db: Database, env: RoomEnv, chatId: string, userId: string, actorId: string) {
   const user = await findUser(db, userId);
   await membersChanged(env, chatId, {
     added: [roomMember({ userId, role: "member", permissions: null }, user?.readReceipts ?? true)],
@@ -240,64 +240,4 @@ async function fileJoinRequest(db: Database, chatId: string, userId: string, cod
   if (pending) return;
   const ban = await activeBan(db, chatId, userId);
   throw ban ? bannedError(ban.until) : inviteInvalid();
-}
-
-function requireAdminOf({ chat, member }: ChatAccess) {
-  refuseDirect(chat, "join requests");
-  requireRole(member, "admin");
-  return chat;
-}
-
-/** Pending join requests, oldest user id first (keyset on the primary key); owners and admins. */
-export async function listJoinRequests(db: Database, access: ChatAccess, limit: number, cursor?: string) {
-  const chatId = requireAdminOf(access).id;
-  const after = decodeCursor(cursor, RequestCursor);
-  const rows = await db
-    .select()
-    .from(chatJoinRequests)
-    .where(and(eq(chatJoinRequests.chatId, chatId), after ? gt(chatJoinRequests.userId, after.id) : undefined))
-    .orderBy(asc(chatJoinRequests.userId))
-    .limit(limit + 1);
-  return page(
-    rows,
-    limit,
-    (r) => ({ userId: r.userId, createdAt: iso(r.createdAt) }),
-    (r) => ({ id: r.userId }),
-  );
-}
-
-const requestQuery = (db: Database, chatId: string, userId: string) =>
-  db.delete(chatJoinRequests).where(and(eq(chatJoinRequests.chatId, chatId), eq(chatJoinRequests.userId, userId)));
-
-/**
- * Approve (add the user like a join; the request goes in the same batch) or reject (delete it) a
- * join request; owners and admins. No such request: `404 not_found`. Approving someone banned
- * meanwhile: `403 banned`; a full chat: `409 member_limit` (the request stays).
- */
-export async function decideJoinRequest(db: Database, env: RoomEnv, access: ChatAccess, userId: string, approve: boolean) {
-  const chat = requireAdminOf(access);
-  const [chatId, actorId] = [chat.id, access.member.userId];
-  if (!approve) {
-    const gone = await requestQuery(db, chatId, userId).returning({ userId: chatJoinRequests.userId });
-    if (gone.length === 0) throw notFound("Join request");
-    return;
-  }
-  const [pending] = await db
-    .select()
-    .from(chatJoinRequests)
-    .where(and(eq(chatJoinRequests.chatId, chatId), eq(chatJoinRequests.userId, userId)))
-    .limit(1);
-  if (!pending) throw notFound("Join request");
-  const d1 = db.$client;
-  const dropRequest = d1
-    .prepare(
-      "DELETE FROM chat_join_requests WHERE chat_id = ?1 AND user_id = ?2 AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ?1 AND user_id = ?2)",
-    )
-    .bind(chatId, userId);
-  if (await joinBatch(db, chat, userId, null, [dropRequest])) {
-    await announceJoin(db, env, chatId, userId, actorId);
-    return;
-  }
-  const refusal = await joinRefusal(db, chat, userId, null);
-  if (refusal) throw refusal;
 }

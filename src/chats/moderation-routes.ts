@@ -3,7 +3,9 @@ import { requireAuth } from "../auth/middleware";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { chatMember } from "./access";
 import { banUser, listBans, unbanUser } from "./bans";
-import { createInvite, decideJoinRequest, joinChat, listInvites, listJoinRequests, revokeInvite } from "./invites";
+import { createInvite, joinChat, listInvites, revokeInvite } from "./invites";
+import { decideJoinRequest, listJoinRequests } from "./join-requests";
+import * as m from "./moderation-schemas";
 import * as s from "./schemas";
 
 /** Bans, invite links, joining and join requests under /api/v1/chats. */
@@ -26,7 +28,7 @@ app.openapi(
       "Full: `409 member_limit`.",
     security: bearerSecurity,
     middleware: [auth] as const,
-    request: { body: jsonBody(s.JoinBody) },
+    request: { body: jsonBody(m.JoinBody) },
     responses: {
       200: json(z.object({ chat: s.Chat }), "Joined, or already a member"),
       202: json(z.object({ status: z.literal("pending") }), "Join request filed"),
@@ -61,8 +63,8 @@ app.openapi(
       "Unknown user: `404 not_found`. Direct chats: `400 direct_chat_unsupported`.",
     security: bearerSecurity,
     middleware: [auth, chatMember] as const,
-    request: { params: s.ChatIdParam, body: jsonBody(s.BanBody) },
-    responses: { 201: json(z.object({ ban: s.Ban }), "Banned"), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
+    request: { params: s.ChatIdParam, body: jsonBody(m.BanBody) },
+    responses: { 201: json(z.object({ ban: m.Ban }), "Banned"), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
   }),
   async (c) => c.json({ ban: await banUser(c.var.db, c.env, c.var.chatAccess, c.req.valid("json")) }, 201),
 );
@@ -78,7 +80,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
-    responses: { 200: json(s.BanPage), ...errorResponses(400, 401, 403, 404, 503) },
+    responses: { 200: json(m.BanPage), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -122,8 +124,8 @@ app.openapi(
       "The link is `{origin}/join/{code}`; clients join with `POST /api/v1/chats/join {code}`.",
     security: bearerSecurity,
     middleware: [auth, chatMember] as const,
-    request: { params: s.ChatIdParam, body: jsonBody(s.CreateInviteBody) },
-    responses: { 201: json(s.Invite, "Created"), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
+    request: { params: s.ChatIdParam, body: jsonBody(m.CreateInviteBody) },
+    responses: { 201: json(m.Invite, "Created"), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
   }),
   async (c) => c.json(await createInvite(c.var.db, c.var.chatAccess, c.req.valid("json"), origin(c.req.url)), 201),
 );
@@ -139,7 +141,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
-    responses: { 200: json(s.InvitePage), ...errorResponses(400, 401, 403, 404, 503) },
+    responses: { 200: json(m.InvitePage), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -157,7 +159,7 @@ app.openapi(
     description: "Owners, admins, or the member who created it. Unknown or already revoked: `404 not_found`.",
     security: bearerSecurity,
     middleware: [auth, chatMember] as const,
-    request: { params: s.InviteParams },
+    request: { params: m.InviteParams },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
@@ -178,7 +180,7 @@ app.openapi(
     security: bearerSecurity,
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
-    responses: { 200: json(s.JoinRequestPage), ...errorResponses(400, 401, 403, 404, 503) },
+    responses: { 200: json(m.JoinRequestPage), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
