@@ -19,7 +19,7 @@ import { corsOrigins, maxBodyBytes } from "./lib/config";
 import { AppError, errorResponse } from "./lib/errors";
 import { newRouter, publicSecurity } from "./lib/openapi";
 import { registerMediaReader } from "./media/access";
-import { attachOwnedMedia, detachMessageMedia, referenceMedia } from "./media/attachments";
+import { attachOwnedMedia, detachMessageMedia, referenceMedia, releaseMedia } from "./media/attachments";
 import { mediaRoutes } from "./media/routes";
 import { removeAccountMedia } from "./media/service";
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from "./media/tus/protocol";
@@ -75,6 +75,7 @@ export function buildApp() {
   registerMediaPort({
     attachOwned: (d1, input, check) => attachOwnedMedia(createDb(d1), input, check),
     attach: (d1, input) => referenceMedia(createDb(d1), input),
+    release: (d1, input) => releaseMedia(createDb(d1), input),
     detach: async (env, chatId, messageIds) => {
       await detachMessageMedia(createDb(env.DB), env, chatId, messageIds);
     },

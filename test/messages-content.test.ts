@@ -81,6 +81,21 @@ describe("media messages", () => {
     expect(refs!.n).toBe(1);
   });
 
+  it("concurrent retries of a media message store it once; the losers' references are taken back, the item kept", async () => {
+    const a = await signUp();
+    const chat = await createGroup(a);
+    const item = await upload(a, PNG, { type: "image/png" });
+    const body = { clientMessageId: cid(), type: "image", attachments: [item.id] };
+    const answers = await Promise.all([1, 2, 3].map(() => sendRaw(a, chat.id, body)));
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 200, 201]);
+    expect(new Set(answers.map((r) => r.body.message.id)).size).toBe(1);
+    const refs = await env.DB.prepare("SELECT message_id FROM media_refs WHERE media_id = ?").bind(item.id).all<{ message_id: string }>();
+    // The losers' references are taken back after their answers (waitUntil): the stored message's is sure to be there now.
+    const stored = answers[0]!.body.message.id;
+    expect(refs.results.map((r) => r.message_id)).toContain(stored);
+    expect((await mediaRow(item.id)).attached_at).not.toBeNull();
+  });
+
   it("deleting for everyone erases the content and the media nobody else references", async () => {
     const [a, b] = await Promise.all([signUp(), signUp()]);
     const chat = await createGroup(a, [b]);

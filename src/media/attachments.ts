@@ -130,16 +130,28 @@ export async function attachOwnedMedia(
     check(items);
     return items;
   } catch (err) {
-    await d1.batch([
-      d1.prepare("DELETE FROM media_refs WHERE chat_id = ?1 AND message_id = ?2").bind(input.chatId, input.messageId),
-      d1
-        .prepare(
-          `UPDATE media SET attached_at = NULL WHERE ${mine} AND NOT EXISTS (SELECT 1 FROM media_refs r WHERE r.media_id = media.id)`,
-        )
-        .bind(list, input.ownerId),
-    ]);
+    await releaseMedia(db, input);
     throw err;
   }
+}
+
+/**
+ * Take back the references a message that was never stored made (attachOwnedMedia or
+ * referenceMedia ran, then the send failed or lost a race to a retry). Unlike detaching a
+ * deleted message, nothing is erased: an item nothing else references returns to being an
+ * unattached upload (the sweep takes it after a day unless it is sent again).
+ */
+export async function releaseMedia(db: Database, input: { mediaIds: readonly string[]; chatId: string; messageId: string }): Promise<void> {
+  const d1 = db.$client;
+  await d1.batch([
+    d1.prepare("DELETE FROM media_refs WHERE chat_id = ?1 AND message_id = ?2").bind(input.chatId, input.messageId),
+    d1
+      .prepare(
+        `UPDATE media SET attached_at = NULL
+          WHERE id IN (SELECT value FROM json_each(?1)) AND NOT EXISTS (SELECT 1 FROM media_refs r WHERE r.media_id = media.id)`,
+      )
+      .bind(JSON.stringify([...new Set(input.mediaIds)])),
+  ]);
 }
 
 /** Check `mediaIds` as resolveAttachments does, then reference them from the message (referenceMedia). */

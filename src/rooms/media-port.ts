@@ -20,6 +20,8 @@ export interface MediaPort {
   ): Promise<Attachment[]>;
   /** Reference already checked items (a forwarded message's) from a message, so its chat's members may read them (idempotent). */
   attach(db: D1Database, input: { mediaIds: readonly string[]; chatId: string; messageId: string }): Promise<void>;
+  /** Take back the references of a message that was never stored; nothing is erased (the items are unattached uploads again). */
+  release(db: D1Database, input: { mediaIds: readonly string[]; chatId: string; messageId: string }): Promise<void>;
   /** Drop the references of deleted messages; items nobody references any more are erased. */
   detach(env: Bindings, chatId: string, messageIds: readonly string[]): Promise<void>;
 }

@@ -130,7 +130,9 @@ export class MessageSender {
    * it is not stored: the write failed, or a concurrent retry stored the message first.
    */
   private stored<T extends { duplicate: boolean }>(messageId: string, attachments: Attachment[] | undefined, write: () => T): T {
-    const release = () => this.room.host.waitUntil(this.room.host.detachMedia([messageId]));
+    const { host, access } = this.room;
+    const mediaIds = attachments?.map((a) => a.mediaId) ?? [];
+    const release = () => host.waitUntil(mediaPort().release(host.db, { mediaIds, chatId: access.chatId(), messageId }));
     try {
       const result = write();
       if (attachments && result.duplicate) release();
