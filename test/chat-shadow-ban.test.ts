@@ -151,3 +151,44 @@ describe("shadow bans", () => {
     expect(forSender.items.map((m) => m.text)).toContain("from the shadows");
   });
 });
+
+describe("shadow bans and reactions", () => {
+  it("a shadow-banned member's reactions count for them alone: not in others' counts, lists, frames or replay", async () => {
+    const { owner, b, c, chat } = await shadowBanned();
+    const m = await send(owner, chat.id, "react here");
+    const cSocket = await openChatSocket(c, chat.id);
+    const react = (u: TestUser, emoji: string, method = "PUT") =>
+      api(method, `${C}/${chat.id}/messages/${m.id}/reactions/${encodeURIComponent(emoji)}`, { token: u.accessToken });
+
+    const mine = await react(b, "👍");
+    expect(mine.status, mine.text).toBe(200);
+    expect(mine.body.reactions).toEqual([{ emoji: "👍", count: 1, me: true }]);
+    const theirs = await react(c, "🎉");
+    expect(theirs.body.reactions).toEqual([{ emoji: "🎉", count: 1, me: true }]);
+
+    const seenBy = async (u: TestUser) =>
+      (await api("GET", `${C}/${chat.id}/messages/${m.id}`, { token: u.accessToken })).body.message.reactions;
+    expect(await seenBy(owner)).toEqual([{ emoji: "🎉", count: 1, me: false }]);
+    expect(await seenBy(b)).toEqual(
+      expect.arrayContaining([
+        { emoji: "👍", count: 1, me: true },
+        { emoji: "🎉", count: 1, me: false },
+      ]),
+    );
+    const listed = async (u: TestUser) =>
+      (await api("GET", `${C}/${chat.id}/messages/${m.id}/reactions`, { token: u.accessToken })).body.items.map((r: any) => r.userId);
+    expect(await listed(owner)).toEqual([c.id]);
+    expect((await listed(b)).sort()).toEqual([b.id, c.id].sort());
+
+    // Live: c's socket only ever hears of c's own reaction.
+    const frame = await cSocket.next("reactions", (f) => f.messageId === m.id);
+    expect(frame.reactions).toEqual([{ emoji: "🎉", count: 1 }]);
+    expect(cSocket.frames.filter((f) => f.type === "reactions").flatMap((f) => f.reactions.map((r: any) => r.emoji))).not.toContain("👍");
+    // Replay: the shadow reaction's event is the banned member's alone.
+    const kinds = (u: TestUser) => events(u, chat.id).then((es) => es.filter((e) => e.type === "reaction.added").map((e) => e.userId));
+    expect(await kinds(owner)).toEqual([c.id]);
+    expect(await kinds(b)).toEqual([b.id, c.id]);
+    expect((await react(b, "👍", "DELETE")).status).toBe(204);
+    cSocket.close();
+  });
+});

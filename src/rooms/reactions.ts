@@ -9,6 +9,7 @@ CREATE TABLE IF NOT EXISTS reactions (
   user_id TEXT NOT NULL,
   emoji TEXT NOT NULL,
   created_at INTEGER NOT NULL,
+  shadow INTEGER,
   PRIMARY KEY (seq, user_id, emoji)
 );
 CREATE INDEX IF NOT EXISTS reactions_time_idx ON reactions (seq, created_at, user_id, emoji);
@@ -37,20 +38,31 @@ export interface ReactionKey {
 export class ReactionStore {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
+    // Rooms whose table predates shadow bans get the column (SQLite has no ADD COLUMN IF NOT EXISTS).
+    const columns = sql.exec<{ name: string }>("PRAGMA table_info(reactions)").toArray();
+    if (!columns.some((c) => c.name === "shadow")) sql.exec("ALTER TABLE reactions ADD COLUMN shadow INTEGER");
   }
 
   /**
    * Add `userId`'s `emoji` to `seq`: `added`, `exists` (already there: nothing changes) or
-   * `limit` (they already have MAX_REACTIONS_PER_USER other emojis on it).
+   * `limit` (they already have MAX_REACTIONS_PER_USER other emojis on it). A `shadow` reaction
+   * (its member is shadow-banned) counts for them alone.
    */
-  add(seq: number, userId: string, emoji: string, at: number): "added" | "exists" | "limit" {
+  add(seq: number, userId: string, emoji: string, at: number, shadow = false): "added" | "exists" | "limit" {
     const mine = this.sql
       .exec<{ emoji: string }>("SELECT emoji FROM reactions WHERE seq = ? AND user_id = ?", seq, userId)
       .toArray()
       .map((r) => r.emoji);
     if (mine.includes(emoji)) return "exists";
     if (mine.length >= MAX_REACTIONS_PER_USER) return "limit";
-    this.sql.exec("INSERT INTO reactions (seq, user_id, emoji, created_at) VALUES (?, ?, ?, ?)", seq, userId, emoji, at);
+    this.sql.exec(
+      "INSERT INTO reactions (seq, user_id, emoji, created_at, shadow) VALUES (?, ?, ?, ?, ?)",
+      seq,
+      userId,
+      emoji,
+      at,
+      shadow ? 1 : null,
+    );
     return "added";
   }
 
@@ -61,14 +73,15 @@ export class ReactionStore {
 
   /**
    * The reactions of each of `seqs` (one query for them all), `me` set for `viewerId`'s own
-   * (always false without a viewer). Seqs without reactions are absent from the map.
+   * (always false without a viewer). Shadow reactions count only for their own member. Seqs
+   * without reactions are absent from the map.
    */
   summaries(seqs: readonly number[], viewerId: string | null): Map<number, MessageReaction[]> {
     const out = new Map<number, MessageReaction[]>();
     if (seqs.length === 0) return out;
     const rows = this.sql.exec<{ seq: number; emoji: string; n: number; me: number }>(
       `SELECT seq, emoji, count(*) AS n, max(user_id = ?) AS me FROM reactions
-        WHERE seq IN (SELECT value FROM json_each(?))
+        WHERE seq IN (SELECT value FROM json_each(?)) AND (shadow IS NULL OR user_id = ?1)
         GROUP BY seq, emoji ORDER BY seq, n DESC, min(rowid)`,
       viewerId ?? "",
       JSON.stringify(seqs),
@@ -86,13 +99,14 @@ export class ReactionStore {
     return this.summaries([seq], viewerId).get(seq) ?? [];
   }
 
-  /** Who reacted to `seq` (with `emoji` only, when given), oldest first, after `after` (keyset). */
-  list(seq: number, q: { emoji?: string; after: ReactionKey | null; limit: number }): ReactionRow[] {
+  /** Who reacted to `seq` (with `emoji` only, when given) as `viewerId` sees it, oldest first, after `after` (keyset). */
+  list(seq: number, viewerId: string, q: { emoji?: string; after: ReactionKey | null; limit: number }): ReactionRow[] {
     const after = q.after ?? { t: -1, u: "", e: "" };
     return this.sql
       .exec<{ user_id: string; emoji: string; created_at: number }>(
         `SELECT user_id, emoji, created_at FROM reactions
           WHERE seq = ? AND (? IS NULL OR emoji = ?) AND (created_at, user_id, emoji) > (?, ?, ?)
+            AND (shadow IS NULL OR user_id = ?)
           ORDER BY created_at, user_id, emoji LIMIT ?`,
         seq,
         q.emoji ?? null,
@@ -100,6 +114,7 @@ export class ReactionStore {
         after.t,
         after.u,
         after.e,
+        viewerId,
         q.limit,
       )
       .toArray()
