@@ -2,7 +2,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import { roomFor } from "../src/rooms/client";
-import { type ApiResponse, api, BASE, expectError, type TestUser, uniqueIp } from "./helpers";
+import { type ApiResponse, api, BASE, expectError, signUp, type TestUser, uniqueIp } from "./helpers";
 import { TestSocket } from "./room-helpers";
 
 /** Helpers for the chats and messages API tests (the room's own tests use room-helpers.ts). */
@@ -105,6 +105,16 @@ export async function openChatSocket(u: TestUser, chatId: string, token = u.acce
   res.webSocket!.accept();
   await socket.next("hello");
   return socket;
+}
+
+/** A group of `owner`, `b` and `c` in which the owner shadow-banned `b`. */
+export async function shadowBannedGroup() {
+  const [owner, b, c] = await Promise.all([signUp(), signUp(), signUp()]);
+  const chat = await createGroup(owner, [b, c]);
+  const res = await api("POST", `${C}/${chat.id}/bans`, { token: owner.accessToken, body: { userId: b.id, shadow: true } });
+  expect(res.status, res.text).toBe(201);
+  expect(res.body.ban).toMatchObject({ userId: b.id, shadow: true, until: null });
+  return { owner, b, c, chat };
 }
 
 export { expectInvalid } from "./helpers";

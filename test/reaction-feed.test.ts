@@ -10,13 +10,20 @@ function feedWith(sockets: number) {
   const counts = new Map<number, number>();
   const deleted = new Set<number>();
   const store = {
-    reactions: { summaries: (seqs: number[]) => new Map(seqs.map((s) => [s, [{ emoji: "👍", count: counts.get(s) ?? 0, me: false }]])) },
+    reactions: {
+      summaries: (seqs: number[]) => new Map(seqs.map((s) => [s, [{ emoji: "👍", count: counts.get(s) ?? 0, me: false }]])),
+      shadowReactors: () => new Map(),
+    },
     lastEventSeq: () => 42,
     findBySeq: (seq: number) => ({ seq, id: `m${seq}`, deleted_at: deleted.has(seq) ? 1 : null }),
   } as unknown as RoomStore;
   const feed = new ReactionFeed({
     store,
-    sockets: { openSockets: () => Array.from({ length: sockets }) as WebSocket[], broadcastText: (text) => sent.push(JSON.parse(text)) },
+    sockets: {
+      openSockets: () => Array.from({ length: sockets }) as WebSocket[],
+      broadcastText: (text) => sent.push(JSON.parse(text)),
+      sendToUser: (userId, frame) => sent.push({ to: userId, ...frame }),
+    },
     schedule: (at) => scheduled.push(at),
     now: () => now,
   });

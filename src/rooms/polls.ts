@@ -13,9 +13,13 @@ CREATE TABLE IF NOT EXISTS poll_votes (
   user_id TEXT NOT NULL,
   option_id TEXT NOT NULL,
   created_at INTEGER NOT NULL,
+  shadow INTEGER,
   PRIMARY KEY (seq, user_id, option_id)
 );
 `;
+
+/** SQL condition on a poll_votes row `v`: counted for everyone, or a shadow vote of the viewer (`?1`). */
+const COUNTED_FOR_VIEWER = "(v.shadow IS NULL OR v.user_id = ?1)";
 
 /** One stored poll: its definition and close times (ms). */
 export interface StoredPoll {
@@ -53,6 +57,9 @@ export const isClosed = (poll: StoredPoll, now: number) => poll.closedAt !== nul
 export class PollStore {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
+    // Rooms whose votes predate shadow bans get the column.
+    const columns = sql.exec<{ name: string }>("PRAGMA table_info(poll_votes)").toArray();
+    if (!columns.some((c) => c.name === "shadow")) sql.exec("ALTER TABLE poll_votes ADD COLUMN shadow INTEGER");
   }
 
   create(seq: number, definition: PollDefinition, closesAt: number | null): void {
@@ -72,9 +79,17 @@ export class PollStore {
       .map((r) => r.option_id);
   }
 
-  vote(seq: number, userId: string, optionIds: readonly string[], at: number): void {
+  /** Record `userId`'s votes; `shadow` ones (a shadow-banned member's) count for that member alone. */
+  vote(seq: number, userId: string, optionIds: readonly string[], at: number, shadow = false): void {
     for (const optionId of optionIds) {
-      this.sql.exec("INSERT INTO poll_votes (seq, user_id, option_id, created_at) VALUES (?, ?, ?, ?)", seq, userId, optionId, at);
+      this.sql.exec(
+        "INSERT INTO poll_votes (seq, user_id, option_id, created_at, shadow) VALUES (?, ?, ?, ?, ?)",
+        seq,
+        userId,
+        optionId,
+        at,
+        shadow ? 1 : null,
+      );
     }
   }
 
@@ -87,12 +102,27 @@ export class PollStore {
     this.sql.exec("UPDATE polls SET closed_at = ? WHERE seq = ? AND closed_at IS NULL", at, seq);
   }
 
-  tally(seq: number): PollTally {
+  /** The counts everyone sees, or (with `viewerId`) as that member sees them: with their own shadow votes. */
+  tally(seq: number, viewerId: string | null = null): PollTally {
     const rows = this.sql
-      .exec<{ option_id: string; n: number }>("SELECT option_id, count(*) AS n FROM poll_votes WHERE seq = ? GROUP BY option_id", seq)
+      .exec<{ option_id: string; n: number }>(
+        `SELECT option_id, count(*) AS n FROM poll_votes v WHERE seq = ?2 AND ${COUNTED_FOR_VIEWER} GROUP BY option_id`,
+        viewerId,
+        seq,
+      )
       .toArray();
-    const total = this.sql.exec<{ n: number }>("SELECT count(DISTINCT user_id) AS n FROM poll_votes WHERE seq = ?", seq).one().n;
+    const total = this.sql
+      .exec<{ n: number }>(`SELECT count(DISTINCT user_id) AS n FROM poll_votes v WHERE seq = ?2 AND ${COUNTED_FOR_VIEWER}`, viewerId, seq)
+      .one().n;
     return { totalVoters: total, counts: Object.fromEntries(rows.map((r) => [r.option_id, r.n])) };
+  }
+
+  /** Shadow-banned members who voted in the poll at `seq` (each sees counts with their own vote). */
+  shadowVoters(seq: number): string[] {
+    return this.sql
+      .exec<{ user_id: string }>("SELECT DISTINCT user_id FROM poll_votes WHERE seq = ? AND shadow = 1", seq)
+      .toArray()
+      .map((r) => r.user_id);
   }
 
   /** Polls whose close time has come and that nobody closed yet. */
@@ -113,6 +143,7 @@ export class PollStore {
   /**
    * The polls at `seqs` as `viewerId` sees them (null: nobody in particular, for broadcast
    * frames), in one query: counts per option, the viewer's own votes, voters of public polls.
+   * Shadow votes count for their own voter alone.
    */
   views(seqs: readonly number[], viewerId: string | null, now: number): Map<number, PollView> {
     const views = new Map<number, PollView>();
@@ -120,11 +151,11 @@ export class PollStore {
     const rows = this.sql
       .exec<ViewRow>(
         `SELECT p.seq, p.definition, p.closes_at, p.closed_at, v.option_id, count(v.user_id) AS n,
-                coalesce(sum(v.user_id = ?), 0) AS mine,
+                coalesce(sum(v.user_id = ?1), 0) AS mine,
                 CASE WHEN json_extract(p.definition, '$.anonymous') THEN NULL ELSE json_group_array(v.user_id) END AS voters,
-                (SELECT count(DISTINCT t.user_id) FROM poll_votes t WHERE t.seq = p.seq) AS total
-           FROM polls p LEFT JOIN poll_votes v ON v.seq = p.seq
-          WHERE p.seq IN (SELECT value FROM json_each(?))
+                (SELECT count(DISTINCT v.user_id) FROM poll_votes v WHERE v.seq = p.seq AND ${COUNTED_FOR_VIEWER}) AS total
+           FROM polls p LEFT JOIN poll_votes v ON v.seq = p.seq AND ${COUNTED_FOR_VIEWER}
+          WHERE p.seq IN (SELECT value FROM json_each(?2))
           GROUP BY p.seq, v.option_id`,
         viewerId,
         JSON.stringify(seqs),

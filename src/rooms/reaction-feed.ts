@@ -1,5 +1,6 @@
 import type { RoomSockets } from "./sockets";
 import type { RoomStore } from "./store";
+import type { MessageReaction } from "./types";
 
 /** Rooms with more open sockets than this are large: their reaction frames go out at most once per REACTIONS_INTERVAL_MS. */
 export const LARGE_ROOM_SOCKETS = 100;
@@ -11,7 +12,7 @@ export const SMALL_ROOM_INTERVAL_MS = 250;
 /** What the feed needs from the room: storage, the sockets, and a timer. */
 export interface ReactionFeedDeps {
   store: RoomStore;
-  sockets: Pick<RoomSockets, "openSockets" | "broadcastText">;
+  sockets: Pick<RoomSockets, "openSockets" | "broadcastText" | "sendToUser">;
   /** Call `flush()` at `at` (once, however many changes ask: the room's timers). */
   schedule(at: number): void;
   /** The clock (Date.now unless a test brings its own). */
@@ -30,7 +31,8 @@ export interface ReactionFeedDeps {
  * shared by every socket). Before any other logged event goes out live, what is pending is
  * flushed first, in the same turn (so it rides in the same socket batch): a socket that has
  * received eventSeq (or `lastEventSeq`) N has every reaction change up to N, and a client may
- * `sync` from there without missing one.
+ * `sync` from there without missing one. A shadow-banned member whose reactions are on a message
+ * gets a second frame for it right after, with the counts as they see them (their own included).
  */
 export class ReactionFeed {
   /** Seqs whose reactions changed since the last flush. */
@@ -70,12 +72,22 @@ export class ReactionFeed {
     this.pending.clear();
     this.lastFlushAt = this.now();
     const summaries = store.reactions.summaries(seqs, null);
+    const shadowReactors = store.reactions.shadowReactors(seqs);
     const lastEventSeq = store.lastEventSeq();
+    const frame = (seq: number, messageId: string, summary: MessageReaction[]) => ({
+      type: "reactions",
+      messageId,
+      seq,
+      reactions: summary.map(({ emoji, count }) => ({ emoji, count })),
+      lastEventSeq,
+    });
     for (const seq of seqs) {
       const row = store.findBySeq(seq);
       if (!row || row.deleted_at != null) continue;
-      const reactions = (summaries.get(seq) ?? []).map(({ emoji, count }) => ({ emoji, count }));
-      sockets.broadcastText(JSON.stringify({ type: "reactions", messageId: row.id, seq, reactions, lastEventSeq }));
+      sockets.broadcastText(JSON.stringify(frame(seq, row.id, summaries.get(seq) ?? [])));
+      for (const userId of shadowReactors.get(seq) ?? []) {
+        if (sockets.openSockets(userId).length > 0) sockets.sendToUser(userId, frame(seq, row.id, store.reactions.summary(seq, userId)));
+      }
     }
   }
 

@@ -121,6 +121,17 @@ export class ReactionStore {
       .map((r) => ({ userId: r.user_id, emoji: r.emoji, createdAt: r.created_at }));
   }
 
+  /** Shadow-banned members with reactions on any of `seqs`, by seq (each sees counts with their own). */
+  shadowReactors(seqs: readonly number[]): Map<number, string[]> {
+    const out = new Map<number, string[]>();
+    const rows = this.sql.exec<{ seq: number; user_id: string }>(
+      "SELECT DISTINCT seq, user_id FROM reactions WHERE shadow = 1 AND seq IN (SELECT value FROM json_each(?))",
+      JSON.stringify(seqs),
+    );
+    for (const r of rows) out.set(r.seq, [...(out.get(r.seq) ?? []), r.user_id]);
+    return out;
+  }
+
   /** A message was deleted for everyone: its reactions go with its content. */
   erase(seq: number): void {
     this.sql.exec("DELETE FROM reactions WHERE seq = ?", seq);
