@@ -74,7 +74,7 @@ export function buildApp() {
   // Rooms attach and detach message media through media (which sits above them).
   registerMediaPort({
     attachOwned: (d1, input, check) => attachOwnedMedia(createDb(d1), input, check),
-    attach: (d1, input) => referenceMedia(createDb(d1), input),
+    attach: (d1, chatId, messages) => referenceMedia(createDb(d1), chatId, messages),
     release: (d1, input) => releaseMedia(createDb(d1), input),
     detach: async (env, chatId, messageIds) => {
       await detachMessageMedia(createDb(env.DB), env, chatId, messageIds);

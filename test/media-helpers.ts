@@ -8,6 +8,8 @@ export interface UploadOptions {
   type?: string;
   name?: string;
   purpose?: string;
+  /** The chat an attachment is uploaded for (`?chatId=`). */
+  chatId?: string;
   headers?: Record<string, string>;
   token?: string;
 }
@@ -23,7 +25,10 @@ export async function uploadRaw(
   if (opts.name) headers["x-file-name"] = opts.name;
   const token = opts.token ?? user?.accessToken;
   if (token) headers.authorization = `Bearer ${token}`;
-  const query = opts.purpose ? `?purpose=${opts.purpose}` : "";
+  const params = new URLSearchParams();
+  if (opts.purpose) params.set("purpose", opts.purpose);
+  if (opts.chatId) params.set("chatId", opts.chatId);
+  const query = params.size > 0 ? `?${params}` : "";
   const res = await exports.default.fetch(new Request(`${BASE}${M}${query}`, { method: "POST", headers, body: bytes }));
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers, text };

@@ -131,6 +131,7 @@ describe("mediaView", () => {
       r2Key: mediaKey(id),
       createdAt: Date.now(),
       attachedAt: null,
+      chatId: null,
     };
     const view = await mediaView(env, row, user.id);
     expect(view).toMatchObject({ id, mimeType: "application/pdf", size: PDF.byteLength, purpose: "attachment", fileName: "a.pdf" });

@@ -1,7 +1,9 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { chatMembers, type MediaRow, media, mediaRefs } from "../db/schema";
+import type { Bindings } from "../env";
 import { AppError, notFound } from "../lib/errors";
+import { readableThroughPendingSend } from "./chat-uploads";
 import type { MediaPurpose } from "./items";
 
 /**
@@ -36,9 +38,18 @@ async function readableThroughChat(db: Database, mediaId: string, viewerId: stri
 }
 
 /** Whether `viewerId` (a signed-in user) may read `item`. */
-export async function canReadMedia(db: Database, item: Pick<MediaRow, "id" | "ownerId" | "purpose">, viewerId: string): Promise<boolean> {
+export async function canReadMedia(
+  env: Bindings,
+  db: Database,
+  item: Pick<MediaRow, "id" | "ownerId" | "purpose" | "chatId">,
+  viewerId: string,
+): Promise<boolean> {
   if (item.ownerId === viewerId || item.purpose === "avatar") return true;
-  if (item.purpose === "attachment" && (await readableThroughChat(db, item.id, viewerId))) return true;
+  if (item.purpose === "attachment") {
+    if (await readableThroughChat(db, item.id, viewerId)) return true;
+    // Sent a moment ago with its references still on their way to D1: the room knows.
+    if (await readableThroughPendingSend(env, item, viewerId)) return true;
+  }
   for (const check of readers.get(item.purpose) ?? []) {
     if (await check(db, item.id, viewerId)) return true;
   }
@@ -46,9 +57,9 @@ export async function canReadMedia(db: Database, item: Pick<MediaRow, "id" | "ow
 }
 
 /** The item if it exists and `viewerId` may read it, else `404 not_found`. */
-export async function requireReadableMedia(db: Database, mediaId: string, viewerId: string): Promise<MediaRow> {
+export async function requireReadableMedia(env: Bindings, db: Database, mediaId: string, viewerId: string): Promise<MediaRow> {
   const [item] = await db.select().from(media).where(eq(media.id, mediaId)).limit(1);
-  if (!item || !(await canReadMedia(db, item, viewerId))) throw notFound("Media");
+  if (!item || !(await canReadMedia(env, db, item, viewerId))) throw notFound("Media");
   return item;
 }
 

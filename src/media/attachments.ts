@@ -59,28 +59,37 @@ export async function resolveAttachments(db: Database, ownerId: string, mediaIds
   });
 }
 
+/** What one message references. */
+export interface MessageMedia {
+  messageId: string;
+  mediaIds: readonly string[];
+}
+
 /**
- * Reference `mediaIds` (already checked: resolveAttachments, or a message being forwarded) from
- * message `messageId` in chat `chatId`. Idempotent: a repeated call adds nothing. Sets
- * `attached_at` on first attachment, which takes the item out of the unattached sweep.
+ * Reference each message's `mediaIds` (already checked: resolveAttachments, a message being
+ * forwarded, or items staged in the room) from it in chat `chatId`: every message in one D1
+ * round trip. Idempotent: a repeated call adds nothing. Sets `attached_at` on first attachment,
+ * which takes the item out of the unattached sweep. An item deleted meanwhile is skipped (there
+ * is nothing to reference).
  */
-export async function referenceMedia(
-  db: Database,
-  input: { mediaIds: readonly string[]; chatId: string; messageId: string },
-): Promise<void> {
-  const ids = [...new Set(input.mediaIds)];
-  if (ids.length === 0) return;
+export async function referenceMedia(db: Database, chatId: string, messages: readonly MessageMedia[]): Promise<void> {
+  const d1 = db.$client;
   const at = now();
-  await db.batch([
-    db
-      .insert(mediaRefs)
-      .values(ids.map((mediaId) => ({ mediaId, chatId: input.chatId, messageId: input.messageId, createdAt: at })))
-      .onConflictDoNothing(),
-    db
-      .update(media)
-      .set({ attachedAt: sql`COALESCE(${media.attachedAt}, ${at})` })
-      .where(inArray(media.id, ids)),
-  ]);
+  const statements = messages
+    .filter((m) => m.mediaIds.length > 0)
+    .flatMap((m) => {
+      const list = JSON.stringify([...new Set(m.mediaIds)]);
+      return [
+        d1
+          .prepare(
+            `INSERT INTO media_refs (media_id, chat_id, message_id, created_at)
+             SELECT id, ?2, ?3, ?4 FROM media WHERE id IN (SELECT value FROM json_each(?1)) ON CONFLICT DO NOTHING`,
+          )
+          .bind(list, chatId, m.messageId, at),
+        d1.prepare("UPDATE media SET attached_at = COALESCE(attached_at, ?2) WHERE id IN (SELECT value FROM json_each(?1))").bind(list, at),
+      ];
+    });
+  if (statements.length > 0) await d1.batch(statements);
 }
 
 /**
@@ -160,7 +169,7 @@ export async function attachMedia(
   input: { mediaIds: readonly string[]; ownerId: string; chatId: string; messageId: string },
 ): Promise<void> {
   await resolveAttachments(db, input.ownerId, input.mediaIds);
-  await referenceMedia(db, input);
+  await referenceMedia(db, input.chatId, [input]);
 }
 
 /**

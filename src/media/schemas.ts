@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { UploadChatId } from "./chat-uploads";
 import { MEDIA_PURPOSES } from "./items";
 
 const Id = z.uuid().openapi({ example: "01930f3e-8d4a-7c1e-9d2b-5a7f3c2e1b0a" });
@@ -12,6 +13,12 @@ export const Purpose = z.enum(MEDIA_PURPOSES as ["attachment", "avatar", "story"
 
 export const UploadQuery = z.object({
   purpose: Purpose.default("attachment").openapi({ param: { name: "purpose", in: "query" } }),
+  chatId: UploadChatId.optional().openapi({
+    param: { name: "chatId", in: "query" },
+    description:
+      "The chat this attachment is for (I must be a member: else 404). Optional: its room then knows the item, and " +
+      "sending it there skips a storage round trip. Grants nobody anything until a message carries it.",
+  }),
 });
 
 export const UploadHeaders = z.object({

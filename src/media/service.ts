@@ -4,6 +4,7 @@ import { chatMembers, chats, media, mediaRefs, stories, users } from "../db/sche
 import type { Bindings } from "../env";
 import { AppError } from "../lib/errors";
 import { requireOwnMedia } from "./access";
+import { unstageFromChat } from "./chat-uploads";
 import { removeMediaWhere } from "./removal";
 
 /**
@@ -14,7 +15,7 @@ import { removeMediaWhere } from "./removal";
  */
 export async function deleteOwnMedia(db: Database, env: Bindings, mediaId: string, ownerId: string): Promise<void> {
   const item = await requireOwnMedia(db, mediaId, ownerId);
-  if (item.attachedAt !== null) {
+  if (item.attachedAt !== null || (await unstageFromChat(env, item))) {
     throw new AppError(409, "media_attached", "This item is attached to messages; it is deleted with them");
   }
   if (item.purpose === "avatar") {

@@ -5,6 +5,7 @@ import type { Bindings } from "../env";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { DAY, now } from "../lib/time";
+import { checkUploadChat, stageInChat } from "./chat-uploads";
 import {
   checkLeadingBytes,
   checkUploadAllowed,
@@ -34,6 +35,8 @@ const HEAD_BYTES = 4100;
 export interface SmallUpload {
   ownerId: string;
   purpose: MediaPurpose;
+  /** The chat an attachment is uploaded for (its room is told once it is stored), if named. */
+  chatId?: string;
   contentType: string | undefined;
   /** The X-File-Name header (percent-encoded UTF-8, or plain ASCII). */
   fileNameHeader: string | undefined;
@@ -122,6 +125,7 @@ export async function storeSmallUpload(db: Database, env: Bindings, upload: Smal
   const mimeType = checkUploadAllowed(upload.purpose, upload.contentType, length, SMALL_UPLOAD_MAX_BYTES);
   if (!upload.body) throw new AppError(400, "empty_body", "The upload is empty");
   const fileName = fileNameFrom(upload.fileNameHeader);
+  await checkUploadChat(db, upload.ownerId, upload.purpose, upload.chatId);
   await reserveStorage(db, env, upload.ownerId, length);
   const id = newId();
   const key = mediaKey(id);
@@ -155,8 +159,21 @@ export async function storeSmallUpload(db: Database, env: Bindings, upload: Smal
     await storing;
     await digestWriter.close();
     const sha256 = toHex(await digest.digest);
-    const row = { id, ownerId: upload.ownerId, purpose: upload.purpose, mimeType, size: length, sha256, fileName, r2Key: key, createdAt };
+    const chatId = upload.chatId ?? null;
+    const row = {
+      id,
+      ownerId: upload.ownerId,
+      purpose: upload.purpose,
+      mimeType,
+      size: length,
+      sha256,
+      fileName,
+      r2Key: key,
+      createdAt,
+      chatId,
+    };
     const [[item]] = await db.batch([db.insert(media).values(row).returning(), db.delete(uploads).where(eq(uploads.id, id))]);
+    await stageInChat(env, item!);
     return await mediaView(env, item!, upload.ownerId);
   } catch (err) {
     await env.MEDIA.delete(key).catch(() => undefined);

@@ -63,7 +63,10 @@ export class ChatRoom extends MessageRpc {
       summaryDue: (at) => this.timers.scheduleFlush(at),
       wakeAt: (at) => ctx.waitUntil(this.timers.scheduleAlarm(at)),
       waitUntil: (promise) => ctx.waitUntil(promise),
-      detachMedia: (messageIds) => mediaPort().detach(env, this.log.access.chatId(), messageIds),
+      detachMedia: async (messageIds) => {
+        await this.log.media.outbox.forget(messageIds);
+        await mediaPort().detach(env, this.log.access.chatId(), messageIds);
+      },
       transaction: (fn) => ctx.storage.transactionSync(fn),
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(BARE_PING, BARE_PONG));
@@ -248,14 +251,14 @@ export class ChatRoom extends MessageRpc {
     this.presence.changed(userId, false);
   }
 
-  // --- alarm: coalesced D1 summary and reaction frames, typing expiry, poll close times, pruning --
+  // --- alarm: D1 summary and media references, reaction frames, typing, poll close times, pruning --
 
   override async alarm(): Promise<void> {
     this.timers.alarmFired();
     this.reactionFeed.flushDue();
     const at = Date.now();
     for (const userId of this.store.transient.expireTyping(at)) this.sockets.broadcast({ type: "typing", userId, typing: false });
-    await this.flushSummary();
+    await Promise.all([this.flushSummary(), this.log.media.outbox.flush()]);
     this.store.events.prune();
     this.store.admission.prune(at);
     const nextClose = this.log.polls.closeDue(at);

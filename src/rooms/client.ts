@@ -8,7 +8,7 @@ import type { ReactionSummary } from "./message-reactions";
 import type { HistoryQuery } from "./message-reads";
 import type { PinnedMessage } from "./pins";
 import type { ReactionKey, ReactionRow } from "./reactions";
-import type { ChatConfig, MembershipChange, Message, RoomEvent, SendInput, SystemNotice } from "./types";
+import type { Attachment, ChatConfig, MembershipChange, Message, RoomEvent, SendInput, SystemNotice } from "./types";
 
 type RoomEnv = Pick<Bindings, "CHAT_ROOM">;
 
@@ -180,6 +180,21 @@ export class RoomClient {
     query: { emoji?: string; after: ReactionKey | null; limit: number },
   ): Promise<ReactionRow[]> {
     return unwrap(await this.stub.reactions(userId, messageId, query)) as ReactionRow[];
+  }
+
+  /** Media: `ownerId` (a member) finished uploading `item` for this chat; sending it here then skips D1. */
+  async stageAttachment(ownerId: string, item: Attachment): Promise<void> {
+    unwrap(await this.stub.stageAttachment(ownerId, item));
+  }
+
+  /** Media: a staged item is being deleted (no send takes it any more); answers whether a sent message already carries it. */
+  unstageAttachment(mediaId: string): Promise<boolean> {
+    return this.stub.unstageAttachment(mediaId);
+  }
+
+  /** Media: whether `viewerId` may read `mediaId` through a message here whose D1 references are still queued. */
+  canReadPendingAttachment(viewerId: string, mediaId: string): Promise<boolean> {
+    return this.stub.canReadPendingAttachment(viewerId, mediaId);
   }
 
   /** The chat was deleted: close every socket and erase the room. */

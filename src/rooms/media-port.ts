@@ -18,8 +18,11 @@ export interface MediaPort {
     input: { ownerId: string; mediaIds: readonly string[]; chatId: string; messageId: string },
     check: (items: Attachment[]) => void,
   ): Promise<Attachment[]>;
-  /** Reference already checked items (a forwarded message's) from a message, so its chat's members may read them (idempotent). */
-  attach(db: D1Database, input: { mediaIds: readonly string[]; chatId: string; messageId: string }): Promise<void>;
+  /**
+   * Reference already checked items (a forwarded message's, staged ones) from messages of chat
+   * `chatId`, so its members may read them: all in one round trip, idempotent.
+   */
+  attach(db: D1Database, chatId: string, messages: readonly { messageId: string; mediaIds: readonly string[] }[]): Promise<void>;
   /** Take back the references of a message that was never stored; nothing is erased (the items are unattached uploads again). */
   release(db: D1Database, input: { mediaIds: readonly string[]; chatId: string; messageId: string }): Promise<void>;
   /** Drop the references of deleted messages; items nobody references any more are erased. */

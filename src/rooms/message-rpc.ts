@@ -8,7 +8,7 @@ import type { HistoryQuery } from "./message-reads";
 import type { PinnedMessage } from "./pins";
 import type { ReactionKey, ReactionRow } from "./reactions";
 import type { RoomLog } from "./room-log";
-import type { Message, RoomEvent, RoomResult, SendInput } from "./types";
+import type { Attachment, Message, RoomEvent, RoomResult, SendInput } from "./types";
 
 /**
  * The ChatRoom's RPC for messages: every call is answered by one of the log's parts (sender,
@@ -143,5 +143,23 @@ export abstract class MessageRpc extends DurableObject<Bindings> {
     q: { emoji?: string; after: ReactionKey | null; limit: number },
   ): Promise<RoomResult<ReactionRow[]>> {
     return rpcResult(() => this.log.reactions.list(userId, messageId, q));
+  }
+
+  /** Media: `ownerId` finished uploading `item` for this chat; a send of it here skips D1. */
+  stageAttachment(ownerId: string, item: Attachment): Promise<RoomResult<null>> {
+    return rpcResult(async () => {
+      await this.log.media.stage(ownerId, item);
+      return null;
+    });
+  }
+
+  /** Media: a staged item is being deleted; answers whether a sent message already carries it. */
+  unstageAttachment(mediaId: string): boolean {
+    return this.log.media.unstage(mediaId);
+  }
+
+  /** Media's read check, for an item whose references from here may not be in D1 yet. */
+  canReadPendingAttachment(viewerId: string, mediaId: string): Promise<boolean> {
+    return this.log.media.canReadPending(viewerId, mediaId);
   }
 }

@@ -15,7 +15,10 @@ const QUOTE_TEXT_MAX = 1024;
 /**
  * Sending: one path for REST and the socket. Checks the sender's rights and the content
  * (type, attachments they own that fit the type, replies and quotes in this chat, mentions of
- * members), then appends the message with the next seq in one transaction. A retry with the same
+ * members), then appends the message with the next seq in one transaction. Attachments uploaded
+ * for this chat are checked against the room's own table, with no D1 round trip (their D1
+ * references are queued in the same transaction and written after it); others are checked and
+ * attached in D1 before the insert. A retry with the same
  * `clientMessageId` returns the stored message (`duplicate: true`) instead of a second copy.
  * A shadow-banned sender's message is stored as a shadow message: it goes to their own sockets
  * and event log only, and never counts (unread, mentions, replies, the chat preview) for others.
@@ -40,11 +43,11 @@ export class MessageSender {
     const quoted = input.quoteId ? this.referenced(input.userId, input.quoteId, "quoteId") : null;
     // The id is chosen first so the media are checked and attached in one D1 round trip.
     const messageId = newId();
+    // Items uploaded for this chat are checked here; their D1 references follow the commit.
+    const staged = input.attachments?.length && !input.forwardedAttachments ? this.stagedItems(input, at) : null;
     const attachments = input.forwardedAttachments
       ? await this.attachForwarded(input, messageId)
-      : input.attachments
-        ? await this.attachOwned(input, messageId)
-        : undefined;
+      : (staged ?? (input.attachments ? await this.attachOwned(input, messageId) : undefined));
     const content = contentJson({
       attachments,
       entities: input.text ? orNone(detectEntities(input.text)) : undefined,
@@ -61,7 +64,7 @@ export class MessageSender {
     const closesAt = input.poll?.closesAt ? Date.parse(input.poll.closesAt) : null;
     const shadow = isShadowBanned(member, at);
     const audience = shadow ? input.userId : undefined;
-    const result = this.stored(messageId, attachments, () =>
+    const result = this.stored(messageId, staged ? undefined : attachments, () =>
       this.room.write((emit) => {
         const row = store.insertMessage({
           id: messageId,
@@ -78,6 +81,12 @@ export class MessageSender {
           at,
         });
         if (!row) return { message: this.existingSend(input)!, duplicate: true };
+        if (staged)
+          this.room.media.outbox.queue(
+            messageId,
+            staged.map((a) => a.mediaId),
+            at,
+          );
         store.limiter.take(input.userId, at);
         if (!shadow && (mentions.userIds.length > 0 || mentions.all)) store.mentions.add(row.seq, mentions.userIds, mentions.all);
         if (input.poll) store.polls.create(row.seq, pollDefinition(input.poll, input.userId), closesAt);
@@ -97,6 +106,7 @@ export class MessageSender {
       }),
     );
     if (!result.duplicate) {
+      if (staged) this.room.media.outbox.flushSoon();
       this.room.summaryChanged();
       this.room.drafts.clear(input.userId);
       if (closesAt !== null) this.room.host.wakeAt(closesAt);
@@ -114,9 +124,16 @@ export class MessageSender {
   private async resent(message: Message, input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
     if (input.attachments && message.attachments.length > 0) {
       const mediaIds = message.attachments.map((a) => a.mediaId);
-      await mediaPort().attach(this.room.host.db, { mediaIds, chatId: message.chatId, messageId: message.id });
+      await mediaPort().attach(this.room.host.db, message.chatId, [{ mediaIds, messageId: message.id }]);
     }
     return { message, duplicate: true };
+  }
+
+  /** The sender's items, if every one is staged here (then checked against the type), else null. */
+  private stagedItems(input: SendInput, at: number): Attachment[] | null {
+    const items = this.room.media.staged.lookup(input.userId, input.attachments ?? [], at);
+    if (items) checkAttachmentsFit(input.type, items);
+    return items;
   }
 
   /** The sender's media items, in order, checked against the message type and attached to `messageId`. */
@@ -150,7 +167,7 @@ export class MessageSender {
   private async attachForwarded(input: SendInput, messageId: string): Promise<Attachment[]> {
     const items = input.forwardedAttachments ?? [];
     checkAttachmentsFit(input.type, items);
-    await mediaPort().attach(this.room.host.db, { mediaIds: items.map((a) => a.mediaId), chatId: this.room.access.chatId(), messageId });
+    await mediaPort().attach(this.room.host.db, this.room.access.chatId(), [{ mediaIds: items.map((a) => a.mediaId), messageId }]);
     return items;
   }
 

@@ -1,6 +1,7 @@
 import type { Drafts } from "./drafts";
 import type { Pins } from "./pins";
 import type { RoomAccess } from "./room-access";
+import type { RoomMedia } from "./room-media";
 import type { RoomStore } from "./store";
 import type { Message, RoomEvent, SystemNotice } from "./types";
 
@@ -54,6 +55,8 @@ export interface RoomCore {
   readonly drafts: Drafts;
   /** Pinned messages (deleting a message unpins it). */
   readonly pins: Pins;
+  /** Attachments staged for this chat, and their references on the way to D1. */
+  readonly media: RoomMedia;
   /**
    * Run a change as one transaction. `emit` logs an event (its eventSeq) inside it; the events
    * go out to the sockets (serialized once) only once the transaction committed, so a failure

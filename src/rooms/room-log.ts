@@ -9,6 +9,7 @@ import { PollActions } from "./poll-actions";
 import { CLOSE } from "./protocol";
 import { RoomAccess } from "./room-access";
 import type { Emit, RoomCore, RoomHost } from "./room-core";
+import { RoomMedia } from "./room-media";
 import type { RoomStore } from "./store";
 import type { ChatConfig, MembershipChange, Message, RoomEvent, SystemNotice } from "./types";
 
@@ -31,12 +32,14 @@ export class RoomLog implements RoomCore {
   readonly polls: PollActions;
   /** Reactions on messages (their live frames are coalesced: reaction-feed.ts). */
   readonly reactions: MessageReactions;
+  readonly media: RoomMedia;
 
   constructor(
     readonly store: RoomStore,
     readonly host: RoomHost,
   ) {
     this.access = new RoomAccess(store, host.db, host.chatName);
+    this.media = new RoomMedia(this);
     this.sender = new MessageSender(this);
     this.changes = new MessageChanges(this);
     this.reads = new MessageReads(this);

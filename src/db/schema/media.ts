@@ -25,6 +25,11 @@ export const media = sqliteTable(
     createdAt: integer("created_at").notNull(),
     /** When a message first referenced it (null: never attached; swept after 24 h). */
     attachedAt: integer("attached_at"),
+    /**
+     * The chat an attachment was uploaded for (its upload named it; null: none). That chat's room
+     * was told of the item, so a send there checks it without D1 (rooms/staged-media.ts).
+     */
+    chatId: text("chat_id"),
   },
   (t) => [
     index("media_owner_idx").on(t.ownerId, t.createdAt),

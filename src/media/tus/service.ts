@@ -1,3 +1,4 @@
+import { z } from "@hono/zod-openapi";
 import { eq, lte, sql } from "drizzle-orm";
 import type { Database as Db } from "../../db/client";
 import { media, uploads } from "../../db/schema";
@@ -6,9 +7,11 @@ import { AppError } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { unwrap } from "../../lib/rpc-result";
 import { DAY } from "../../lib/time";
+import { parseOrThrow } from "../../lib/validate";
 import { concat } from "../../uploads/chunks";
 import { uploadSession } from "../../uploads/client";
 import { HEAD_BYTES, type UploadStatus } from "../../uploads/upload-session";
+import { checkUploadChat, stageInChat, UploadChatId } from "../chat-uploads";
 import {
   checkLeadingBytes,
   checkUploadAllowed,
@@ -30,9 +33,11 @@ export interface DeclaredUpload {
   purpose: MediaPurpose;
   mimeType: string;
   fileName: string | null;
+  /** The chat an attachment is for (`chatId`), if named. */
+  chatId: string | undefined;
 }
 
-/** Read and check what an upload declares: `purpose` (default attachment), `filetype`, `filename`. */
+/** Read and check what an upload declares: `purpose` (default attachment), `filetype`, `filename`, `chatId`. */
 export function declaredUpload(metadataHeader: string | undefined, length: number): DeclaredUpload {
   const meta = parseUploadMetadata(metadataHeader);
   const purpose = (meta.purpose ?? "attachment") as MediaPurpose;
@@ -42,7 +47,8 @@ export function declaredUpload(metadataHeader: string | undefined, length: numbe
     ]);
   }
   const mimeType = checkUploadAllowed(purpose, meta.filetype || "application/octet-stream", length, RESUMABLE_UPLOAD_MAX_BYTES);
-  return { purpose, mimeType, fileName: sanitizeFileName(meta.filename) };
+  const { chatId } = parseOrThrow(z.object({ chatId: UploadChatId.optional() }), { chatId: meta.chatId }, "headers.upload-metadata");
+  return { purpose, mimeType, fileName: sanitizeFileName(meta.filename), chatId };
 }
 
 /**
@@ -54,6 +60,7 @@ export async function createUpload(db: Db, env: Bindings, ownerId: string, lengt
   const declared = declaredUpload(metadata, length);
   // An empty file can be no image, video, audio or PDF: refused before anything is stored.
   if (length === 0) await checkLeadingBytes(declared.mimeType, new Uint8Array(0));
+  await checkUploadChat(db, ownerId, declared.purpose, declared.chatId);
   const id = newId();
   const createdAt = Date.now();
   const expiresAt = createdAt + UPLOAD_TTL_MS;
@@ -213,10 +220,21 @@ async function finishUpload(db: Db, env: Bindings, id: string, ownerId: string, 
       r2Key: sql<string>`${mediaKey(id)}`.as("r2_key"),
       createdAt: sql<number>`${Date.now()}`.as("created_at"),
       attachedAt: sql<number | null>`NULL`.as("attached_at"),
+      chatId: sql<string | null>`${declared.chatId ?? null}`.as("chat_id"),
     })
     .from(uploads)
     .where(eq(uploads.id, id));
-  await db.batch([db.insert(media).select(fromIndex), db.delete(uploads).where(eq(uploads.id, id))]);
+  const [inserted] = await db.batch([db.insert(media).select(fromIndex), db.delete(uploads).where(eq(uploads.id, id))]);
+  if (inserted.meta.changes > 0) {
+    await stageInChat(env, {
+      id,
+      ownerId,
+      chatId: declared.chatId ?? null,
+      mimeType: declared.mimeType,
+      size: status.length,
+      fileName: declared.fileName,
+    });
+  }
 }
 
 /** Hex SHA-256 of an R2 object, streamed through the runtime's digest (the file is never in memory whole). */
