@@ -29,6 +29,7 @@ import pinDraftRoutes from "./messages/pin-draft-routes";
 import pollRoutes from "./messages/poll-routes";
 import reactionRoutes from "./messages/reaction-routes";
 import messageRoutes from "./messages/routes";
+import chatSearchRoutes from "./messages/search-routes";
 import reportRoutes from "./reports/routes";
 import { onReportTarget } from "./reports/target-checks";
 import { registerMediaPort } from "./rooms/media-port";
@@ -147,6 +148,7 @@ export function buildApp() {
   app.route(`${API_PREFIX}/chats`, pollRoutes);
   app.route(`${API_PREFIX}/chats`, forwardRoutes);
   app.route(`${API_PREFIX}/chats`, reactionRoutes);
+  app.route(`${API_PREFIX}/chats`, chatSearchRoutes);
   // tus first: /media/uploads must not be taken for a media id.
   app.route(`${API_PREFIX}/media/uploads`, tusRoutes);
   app.route(`${API_PREFIX}/media`, mediaRoutes(requireAuth()));

@@ -10,7 +10,11 @@ let n = 0;
  * Put a chat straight into D1 and configure its room, for tests of the room itself (the chats
  * API has its own tests). Members: [userId, role][].
  */
-export async function seedChat(type: ChatType, members: [string, MemberRole][], opts: { frozen?: boolean; slowModeSeconds?: number } = {}) {
+export async function seedChat(
+  type: ChatType,
+  members: [string, MemberRole][],
+  opts: { frozen?: boolean; slowModeSeconds?: number; encrypted?: boolean } = {},
+) {
   const chatId = crypto.randomUUID();
   const at = Date.now();
   await env.DB.batch([
@@ -28,6 +32,7 @@ export async function seedChat(type: ChatType, members: [string, MemberRole][], 
       type,
       frozen: opts.frozen ?? false,
       slowModeSeconds: opts.slowModeSeconds ?? 0,
+      encrypted: opts.encrypted ?? false,
       permissions: DEFAULT_PERMISSIONS,
     }),
   );

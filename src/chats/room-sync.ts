@@ -18,6 +18,7 @@ export const roomConfig = (chat: ChatRow): ChatConfig => ({
   frozen: chat.frozenAt != null,
   slowModeSeconds: chat.slowModeSeconds,
   noForwards: chat.noForwards,
+  encrypted: chat.encrypted,
   permissions: chatDefaults(chat),
 });
 

@@ -31,6 +31,7 @@ export const RATE_LIMITS = {
   "username:user": { limit: 5, windowSeconds: 60 * 60 },
   "report:user": { limit: 20, windowSeconds: 60 * 60 },
   "search:user": { limit: 60, windowSeconds: 60 },
+  "search:chat": { limit: 60, windowSeconds: 60 },
   "chat-create:user": { limit: 30, windowSeconds: 60 },
   "upload-create:user": { limit: 60, windowSeconds: 60 },
   "story-create:user": { limit: 60, windowSeconds: 60 * 60 },

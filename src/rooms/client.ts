@@ -6,6 +6,7 @@ import type { Draft } from "./drafts";
 import type { MessageEdit, MessageVersion } from "./message-changes";
 import type { ReactionSummary } from "./message-reactions";
 import type { HistoryQuery } from "./message-reads";
+import type { ChatSearchHit, ChatSearchQuery } from "./message-search";
 import type { PinnedMessage } from "./pins";
 import type { ReactionKey, ReactionRow } from "./reactions";
 import type { Attachment, ChatConfig, MembershipChange, Message, RoomEvent, SendInput, SystemNotice } from "./types";
@@ -180,6 +181,11 @@ export class RoomClient {
     query: { emoji?: string; after: ReactionKey | null; limit: number },
   ): Promise<ReactionRow[]> {
     return unwrap(await this.stub.reactions(userId, messageId, query)) as ReactionRow[];
+  }
+
+  /** Full-text search in the chat, as `userId` sees it (one page). */
+  async search(userId: string, query: ChatSearchQuery): Promise<{ items: ChatSearchHit[]; nextCursor: string | null }> {
+    return unwrap(await this.stub.search(userId, query));
   }
 
   /** Media: `ownerId` (a member) finished uploading `item` for this chat; sending it here then skips D1. */

@@ -62,6 +62,7 @@ export async function loadConfigFromDirectory(d1: D1Database, chatId: string): P
       slowModeSeconds: chats.slowModeSeconds,
       permissions: chats.permissions,
       noForwards: chats.noForwards,
+      encrypted: chats.encrypted,
     })
     .from(chats)
     .where(eq(chats.id, chatId))
@@ -73,6 +74,7 @@ export async function loadConfigFromDirectory(d1: D1Database, chatId: string): P
     frozen: row.frozenAt != null,
     slowModeSeconds: row.slowModeSeconds,
     noForwards: row.noForwards,
+    encrypted: row.encrypted,
     permissions: { ...DEFAULT_PERMISSIONS, ...parsePermissions(row.permissions) },
   };
 }

@@ -5,6 +5,7 @@ import type { Draft } from "./drafts";
 import type { MessageEdit, MessageVersion } from "./message-changes";
 import type { ReactionSummary } from "./message-reactions";
 import type { HistoryQuery } from "./message-reads";
+import type { ChatSearchHit, ChatSearchQuery } from "./message-search";
 import type { PinnedMessage } from "./pins";
 import type { ReactionKey, ReactionRow } from "./reactions";
 import type { RoomLog } from "./room-log";
@@ -143,6 +144,11 @@ export abstract class MessageRpc extends DurableObject<Bindings> {
     q: { emoji?: string; after: ReactionKey | null; limit: number },
   ): Promise<RoomResult<ReactionRow[]>> {
     return rpcResult(() => this.log.reactions.list(userId, messageId, q));
+  }
+
+  /** Full-text search in the chat, as `userId` sees it. */
+  search(userId: string, query: ChatSearchQuery): Promise<RoomResult<{ items: ChatSearchHit[]; nextCursor: string | null }>> {
+    return rpcResult(() => this.log.search.search(userId, query));
   }
 
   /** Media: `ownerId` finished uploading `item` for this chat; a send of it here skips D1. */

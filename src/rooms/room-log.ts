@@ -3,6 +3,7 @@ import { Drafts } from "./drafts";
 import { MessageChanges } from "./message-changes";
 import { MessageReactions } from "./message-reactions";
 import { MessageReads } from "./message-reads";
+import { MessageSearch } from "./message-search";
 import { MessageSender } from "./message-sender";
 import { Pins } from "./pins";
 import { PollActions } from "./poll-actions";
@@ -33,6 +34,8 @@ export class RoomLog implements RoomCore {
   /** Reactions on messages (their live frames are coalesced: reaction-feed.ts). */
   readonly reactions: MessageReactions;
   readonly media: RoomMedia;
+  /** Full-text search in the chat. */
+  readonly search: MessageSearch;
 
   constructor(
     readonly store: RoomStore,
@@ -40,6 +43,7 @@ export class RoomLog implements RoomCore {
   ) {
     this.access = new RoomAccess(store, host.db, host.chatName);
     this.media = new RoomMedia(this);
+    this.search = new MessageSearch(this);
     this.sender = new MessageSender(this);
     this.changes = new MessageChanges(this);
     this.reads = new MessageReads(this);

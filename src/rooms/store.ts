@@ -4,6 +4,7 @@ import { EventLog } from "./event-log";
 import { type HistoryPageQuery, historyPage, threadPage } from "./history-pages";
 import { MemberCache } from "./member-cache";
 import { MentionIndex } from "./mention-index";
+import { MessageIndex } from "./message-index";
 import { insertMessageRow, MESSAGES_SCHEMA, type MessageRow, type NewMessage, toMessage, upgradeMessageColumns } from "./message-rows";
 import { PollStore } from "./polls";
 import { ReactionStore } from "./reactions";
@@ -50,6 +51,8 @@ export class RoomStore {
   readonly polls: PollStore;
   /** Who reacted to which message with what. */
   readonly reactions: ReactionStore;
+  /** The full-text index of the messages (kept in step by insert, edit, delete and truncate here). */
+  readonly index: MessageIndex;
 
   private configCache: ChatConfig | null | undefined;
   private lastSeqCache: number | null = null;
@@ -62,6 +65,7 @@ export class RoomStore {
     this.mentions = new MentionIndex(sql);
     this.polls = new PollStore(sql);
     this.reactions = new ReactionStore(sql);
+    this.index = new MessageIndex(sql);
     this.transient = new TransientState(sql);
     this.limiter = new SendLimiter(sql);
     this.members = new MemberCache(sql);
@@ -137,6 +141,7 @@ export class RoomStore {
     this.mentions.truncate(seq);
     this.polls.truncate(seq);
     this.reactions.truncate(seq);
+    this.index.truncate(seq);
     this.setMeta("truncatedThrough", String(Math.max(seq, Number(this.getMeta("truncatedThrough") ?? 0))));
     return removed;
   }
@@ -184,6 +189,8 @@ export class RoomStore {
   insertMessage(m: NewMessage): MessageRow | null {
     const row = insertMessageRow(this.sql, this.lastSeq() + 1, m);
     if (row) this.lastSeqCache = row.seq;
+    // Encrypted chats hold ciphertext only: never indexed.
+    if (row && m.senderId && !this.config()?.encrypted) this.index.add(row.seq, m.text, m.content ?? null);
     return row;
   }
 
@@ -191,6 +198,7 @@ export class RoomStore {
   editMessage(row: MessageRow, edit: { text: string | null; content: string | null }, at: number): void {
     this.edits.record(row.seq, { text: row.text, content: row.content, at: row.edited_at ?? row.created_at });
     this.sql.exec("UPDATE messages SET text = ?, content = ?, edited_at = ? WHERE seq = ?", edit.text, edit.content, at, row.seq);
+    if (!this.config()?.encrypted) this.index.replace(row.seq, edit.text, edit.content);
   }
 
   /**
@@ -204,6 +212,7 @@ export class RoomStore {
     this.mentions.erase(row.seq);
     this.polls.erase(row.seq);
     this.reactions.erase(row.seq);
+    this.index.remove(row.seq);
     this.sql.exec("UPDATE messages SET content = json_set(content, '$.quote.text', NULL) WHERE quote_seq = ?", row.seq);
     // A shadow reply was never counted.
     if (row.reply_to_seq !== null && row.shadow === null) this.changeReplyCount(row.reply_to_seq, -1);

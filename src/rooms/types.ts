@@ -55,6 +55,8 @@ export interface ChatConfig {
   slowModeSeconds: number;
   /** Messages of this chat may not be forwarded (absent in configs stored before the setting existed: false). */
   noForwards?: boolean;
+  /** End-to-end encrypted: the room holds ciphertext only and never indexes it for search (absent before: false). */
+  encrypted?: boolean;
   /** Default permissions of plain members. */
   permissions: MemberPermissions;
 }
