@@ -25,6 +25,7 @@ import { removeAccountMedia } from "./media/service";
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from "./media/tus/protocol";
 import tusRoutes from "./media/tus/routes";
 import forwardRoutes from "./messages/forward-routes";
+import globalSearchRoutes from "./messages/global-search-routes";
 import pinDraftRoutes from "./messages/pin-draft-routes";
 import pollRoutes from "./messages/poll-routes";
 import reactionRoutes from "./messages/reaction-routes";
@@ -149,6 +150,7 @@ export function buildApp() {
   app.route(`${API_PREFIX}/chats`, forwardRoutes);
   app.route(`${API_PREFIX}/chats`, reactionRoutes);
   app.route(`${API_PREFIX}/chats`, chatSearchRoutes);
+  app.route(`${API_PREFIX}/search`, globalSearchRoutes);
   // tus first: /media/uploads must not be taken for a media id.
   app.route(`${API_PREFIX}/media/uploads`, tusRoutes);
   app.route(`${API_PREFIX}/media`, mediaRoutes(requireAuth()));

@@ -32,6 +32,7 @@ export const RATE_LIMITS = {
   "report:user": { limit: 20, windowSeconds: 60 * 60 },
   "search:user": { limit: 60, windowSeconds: 60 },
   "search:chat": { limit: 60, windowSeconds: 60 },
+  "search:global": { limit: 30, windowSeconds: 60 },
   "chat-create:user": { limit: 30, windowSeconds: 60 },
   "upload-create:user": { limit: 60, windowSeconds: 60 },
   "story-create:user": { limit: 60, windowSeconds: 60 * 60 },

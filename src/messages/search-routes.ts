@@ -39,7 +39,7 @@ export const ChatSearchParams = PageQuery.extend({
   }),
 });
 
-const ChatSearchHit = z
+export const ChatSearchHit = z
   .object({
     message: Message,
     snippet: z.string().openapi({
