@@ -30,6 +30,7 @@ import pinDraftRoutes from "./messages/pin-draft-routes";
 import pollRoutes from "./messages/poll-routes";
 import reactionRoutes from "./messages/reaction-routes";
 import messageRoutes from "./messages/routes";
+import scheduledRoutes from "./messages/scheduled-routes";
 import chatSearchRoutes from "./messages/search-routes";
 import reportRoutes from "./reports/routes";
 import { onReportTarget } from "./reports/target-checks";
@@ -150,6 +151,7 @@ export function buildApp() {
   app.route(`${API_PREFIX}/chats`, forwardRoutes);
   app.route(`${API_PREFIX}/chats`, reactionRoutes);
   app.route(`${API_PREFIX}/chats`, chatSearchRoutes);
+  app.route(`${API_PREFIX}/chats`, scheduledRoutes);
   app.route(`${API_PREFIX}/search`, globalSearchRoutes);
   // tus first: /media/uploads must not be taken for a media id.
   app.route(`${API_PREFIX}/media/uploads`, tusRoutes);

@@ -37,19 +37,28 @@ app.openapi(
       "(not stickers); `location` needs `location`; `contact` needs `contact`; `poll` needs `poll` (vote with POST …/votes). `replyToId`/`quoteId` name messages of this " +
       "chat (`404 not_found` with `details.field`); `mentions` are member ids (`422 mention_not_member`) or `all` (owners " +
       "and admins: `403 mention_all_forbidden`). Media types need the sendMedia permission (`403 media_forbidden`). " +
-      `Other refusals: ${SEND_ERRORS}.`,
+      `Other refusals: ${SEND_ERRORS}. With \`scheduledAt\` (in the future, at most a year ahead) the message is scheduled ` +
+      "instead: 202 `{scheduled}`; the room sends it then (GET …/scheduled lists mine; `409 already_sent` if this " +
+      "clientMessageId was sent already).",
     security: bearerSecurity,
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.SendMessageBody) },
     responses: {
       201: json(s.MessageResponse, "Sent"),
       200: json(s.MessageResponse, "Already sent with this clientMessageId"),
-      ...errorResponses(400, 401, 403, 404, 413, 415, 429, 503),
+      202: json(s.ScheduledResponse, "Scheduled (`scheduledAt` given; a retry answers the scheduled message again)"),
+      ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 503),
     },
   }),
   async (c) => {
     const { chatId } = c.req.valid("param");
-    const { message, duplicate } = await chatRoom(c.env, chatId).send({ ...c.req.valid("json"), userId: c.var.auth.userId });
+    const { scheduledAt, ...body } = c.req.valid("json");
+    const room = chatRoom(c.env, chatId);
+    if (scheduledAt) {
+      const { scheduled } = await room.schedule({ ...body, userId: c.var.auth.userId }, Date.parse(scheduledAt));
+      return c.json({ scheduled }, 202);
+    }
+    const { message, duplicate } = await room.send({ ...body, userId: c.var.auth.userId });
     return c.json({ message }, duplicate ? 200 : 201);
   },
 );

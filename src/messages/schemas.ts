@@ -77,7 +77,7 @@ export const EventsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(EVENTS_MAX).default(EVENTS_DEFAULT),
 });
 
-const Attachment = z
+export const Attachment = z
   .object({ mediaId: z.string(), mimeType: z.string(), size: z.number().int(), fileName: z.string().nullable() })
   .openapi("Attachment", { description: "Read the bytes through GET /media/{mediaId} (members of the chat may)" });
 
@@ -189,3 +189,27 @@ export const Versions = z
     ),
   })
   .openapi("MessageVersions", { description: "Earlier versions of an edited message, oldest first (the current one is the message)" });
+
+/** A message waiting for its time (POST …/messages with `scheduledAt`), as its author sees it. */
+export const ScheduledMessage = z
+  .object({
+    id: z.string().openapi({ description: "The id the message will have once sent" }),
+    chatId: z.string(),
+    clientMessageId: z.string(),
+    scheduledAt: z.string(),
+    type: z.enum(SENDABLE_TYPES),
+    text: z.string().optional(),
+    attachments: z.array(Attachment),
+    location: SendContentFields.location,
+    contact: SendContentFields.contact,
+    replyToId: z.string().optional(),
+    quoteId: z.string().optional(),
+    mentions: z.array(z.string()).optional(),
+    silent: z.boolean().optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    poll: z.record(z.string(), z.unknown()).optional().openapi({ description: "The poll as it will be sent" }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("ScheduledMessage");
+export const ScheduledResponse = z.object({ scheduled: ScheduledMessage }).openapi("ScheduledResponse");

@@ -261,10 +261,9 @@ export class ChatRoom extends MessageRpc {
     await Promise.all([this.flushSummary(), this.log.media.outbox.flush()]);
     this.store.events.prune();
     this.store.admission.prune(at);
-    const nextClose = this.log.polls.closeDue(at);
-    const next = this.store.transient.nextTypingExpiry();
-    if (next !== null) await this.timers.scheduleAlarm(next);
-    if (nextClose !== null) await this.timers.scheduleAlarm(nextClose);
+    // One alarm, the earliest of every timer the room keeps.
+    const wakes = [this.log.polls.closeDue(at), await this.log.scheduled.sendDue(at), this.store.transient.nextTypingExpiry()];
+    for (const next of wakes) if (next !== null) await this.timers.scheduleAlarm(next);
   }
 
   /** Write the summary to D1 if it changed; a failure tries again a second later. */

@@ -9,6 +9,7 @@ import type { HistoryQuery } from "./message-reads";
 import type { ChatSearchHit, ChatSearchQuery } from "./message-search";
 import type { PinnedMessage } from "./pins";
 import type { ReactionKey, ReactionRow } from "./reactions";
+import type { ScheduledMessage } from "./scheduled";
 import type { Attachment, ChatConfig, MembershipChange, Message, RoomEvent, SendInput, SystemNotice } from "./types";
 
 type RoomEnv = Pick<Bindings, "CHAT_ROOM">;
@@ -181,6 +182,28 @@ export class RoomClient {
     query: { emoji?: string; after: ReactionKey | null; limit: number },
   ): Promise<ReactionRow[]> {
     return unwrap(await this.stub.reactions(userId, messageId, query)) as ReactionRow[];
+  }
+
+  /** Schedule a message for `sendAt` (ms); a retry with the same clientMessageId answers the scheduled one (`duplicate`). */
+  async schedule(input: SendInput, sendAt: number): Promise<{ scheduled: ScheduledMessage; duplicate: boolean }> {
+    return unwrap(await this.stub.schedule(input, sendAt));
+  }
+
+  /** My scheduled messages here, soonest first. */
+  async scheduledList(userId: string): Promise<ScheduledMessage[]> {
+    return unwrap(await this.stub.scheduledList(userId));
+  }
+
+  async editScheduled(userId: string, id: string, change: { text?: string; scheduledAt?: number }): Promise<ScheduledMessage> {
+    return unwrap(await this.stub.editScheduled(userId, id, change));
+  }
+
+  async cancelScheduled(userId: string, id: string): Promise<void> {
+    unwrap(await this.stub.cancelScheduled(userId, id));
+  }
+
+  async sendScheduledNow(userId: string, id: string): Promise<Message> {
+    return unwrap(await this.stub.sendScheduledNow(userId, id));
   }
 
   /** Full-text search in the chat, as `userId` sees it (one page). */

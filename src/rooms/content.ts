@@ -84,6 +84,10 @@ export const SendContentFields = {
   silent: z.boolean().optional().openapi({ description: "Deliver without notifying the recipients" }),
   metadata: Metadata.optional(),
   poll: PollInputSchema.optional().openapi({ description: "Type `poll` only: the question and its options" }),
+  scheduledAt: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .openapi({ description: "Send at this time instead of now (in the future, at most a year ahead): the message is scheduled" }),
 };
 
 /** An edit: new text (or caption), or a live location's new position (REST PATCH body and the `message.edit` frame). */

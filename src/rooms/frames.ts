@@ -69,8 +69,14 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
   const { log, sockets, store } = room;
   switch (frame.type) {
     case "message.send": {
-      const { type: _frame, id: _id, messageType, ...content } = frame;
-      const { message, duplicate } = await log.sender.send({ ...content, type: messageType, userId: info.userId });
+      const { type: _frame, id: _id, messageType, scheduledAt, ...content } = frame;
+      const input = { ...content, type: messageType, userId: info.userId };
+      if (scheduledAt) {
+        const { scheduled, duplicate } = await log.scheduled.schedule(input, Date.parse(scheduledAt));
+        sockets.send(ws, { type: "ack", id: frame.id, scheduled, duplicate });
+        return;
+      }
+      const { message, duplicate } = await log.sender.send(input);
       sockets.send(ws, { type: "ack", id: frame.id, message, duplicate });
       return;
     }

@@ -9,6 +9,7 @@ import type { ChatSearchHit, ChatSearchQuery } from "./message-search";
 import type { PinnedMessage } from "./pins";
 import type { ReactionKey, ReactionRow } from "./reactions";
 import type { RoomLog } from "./room-log";
+import type { ScheduledMessage } from "./scheduled";
 import type { Attachment, Message, RoomEvent, RoomResult, SendInput } from "./types";
 
 /**
@@ -144,6 +145,30 @@ export abstract class MessageRpc extends DurableObject<Bindings> {
     q: { emoji?: string; after: ReactionKey | null; limit: number },
   ): Promise<RoomResult<ReactionRow[]>> {
     return rpcResult(() => this.log.reactions.list(userId, messageId, q));
+  }
+
+  /** Schedule a message for `sendAt` (ms); a retry with the same clientMessageId answers the scheduled one. */
+  schedule(input: SendInput, sendAt: number): Promise<RoomResult<{ scheduled: ScheduledMessage; duplicate: boolean }>> {
+    return rpcResult(() => this.log.scheduled.schedule(input, sendAt));
+  }
+
+  scheduledList(userId: string): Promise<RoomResult<ScheduledMessage[]>> {
+    return rpcResult(() => this.log.scheduled.list(userId));
+  }
+
+  editScheduled(userId: string, id: string, change: { text?: string; scheduledAt?: number }): Promise<RoomResult<ScheduledMessage>> {
+    return rpcResult(() => this.log.scheduled.edit(userId, id, change));
+  }
+
+  cancelScheduled(userId: string, id: string): Promise<RoomResult<null>> {
+    return rpcResult(async () => {
+      await this.log.scheduled.cancel(userId, id);
+      return null;
+    });
+  }
+
+  sendScheduledNow(userId: string, id: string): Promise<RoomResult<Message>> {
+    return rpcResult(() => this.log.scheduled.sendNow(userId, id));
   }
 
   /** Full-text search in the chat, as `userId` sees it. */

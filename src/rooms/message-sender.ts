@@ -26,13 +26,20 @@ const QUOTE_TEXT_MAX = 1024;
 export class MessageSender {
   constructor(private readonly room: RoomCore) {}
 
-  async send(input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
+  /**
+   * Send `input`. `scheduled` (room-internal: a scheduled message falling due) gives the id chosen
+   * when it was scheduled and `claim`, which takes the scheduled row inside the write (false: it
+   * was cancelled meanwhile, and nothing is stored); such sends were budgeted when scheduled.
+   */
+  async send(input: SendInput, scheduled?: { id: string; claim: () => boolean }): Promise<{ message: Message; duplicate: boolean }> {
     const { store, access } = this.room;
     checkContentShape(input);
     const member = await access.requireSender(input.userId);
     if (isMediaType(input.type)) access.requirePermission(member, "sendMedia", "media_forbidden", "You may not send media in this chat");
     const at = Date.now();
-    const refusal = store.limiter.refusal(input.userId, member.role === "member" ? access.config().slowModeSeconds : 0, at);
+    const refusal = scheduled
+      ? null
+      : store.limiter.refusal(input.userId, member.role === "member" ? access.config().slowModeSeconds : 0, at);
     // Over budget: a retry of something already sent still gets its message; anything else is refused.
     const earlier = refusal || input.attachments ? this.existingSend(input) : null;
     if (earlier) return this.resent(earlier, input);
@@ -42,7 +49,7 @@ export class MessageSender {
     const replyTo = input.replyToId ? this.referenced(input.userId, input.replyToId, "replyToId") : null;
     const quoted = input.quoteId ? this.referenced(input.userId, input.quoteId, "quoteId") : null;
     // The id is chosen first so the media are checked and attached in one D1 round trip.
-    const messageId = newId();
+    const messageId = scheduled?.id ?? newId();
     // Items uploaded for this chat are checked here; their D1 references follow the commit.
     const staged = input.attachments?.length && !input.forwardedAttachments ? this.stagedItems(input, at) : null;
     const attachments = input.forwardedAttachments
@@ -80,6 +87,7 @@ export class MessageSender {
           shadow,
           at,
         });
+        if (scheduled && !scheduled.claim()) throw new AppError(409, "scheduled_cancelled", "The scheduled message was cancelled");
         if (!row) return { message: this.existingSend(input)!, duplicate: true };
         if (staged)
           this.room.media.outbox.queue(

@@ -11,6 +11,7 @@ import { CLOSE } from "./protocol";
 import { RoomAccess } from "./room-access";
 import type { Emit, RoomCore, RoomHost } from "./room-core";
 import { RoomMedia } from "./room-media";
+import { ScheduledMessages } from "./scheduled";
 import type { RoomStore } from "./store";
 import type { ChatConfig, MembershipChange, Message, RoomEvent, SystemNotice } from "./types";
 
@@ -36,6 +37,8 @@ export class RoomLog implements RoomCore {
   readonly media: RoomMedia;
   /** Full-text search in the chat. */
   readonly search: MessageSearch;
+  /** Messages waiting for their time. */
+  readonly scheduled: ScheduledMessages;
 
   constructor(
     readonly store: RoomStore,
@@ -45,6 +48,7 @@ export class RoomLog implements RoomCore {
     this.media = new RoomMedia(this);
     this.search = new MessageSearch(this);
     this.sender = new MessageSender(this);
+    this.scheduled = new ScheduledMessages(store.sql, this, this.sender);
     this.changes = new MessageChanges(this);
     this.reads = new MessageReads(this);
     this.drafts = new Drafts(store.sql, this);

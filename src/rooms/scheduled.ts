@@ -1,0 +1,270 @@
+import { AppError } from "../lib/errors";
+import { newId } from "../lib/ids";
+import { checkAttachmentsFit, checkContentShape, isMediaType } from "./content";
+import { mediaPort } from "./media-port";
+import type { MessageSender } from "./message-sender";
+import type { RoomCore } from "./room-core";
+import type { Attachment, Message, SendInput } from "./types";
+
+/** How far ahead a message may be scheduled. */
+export const MAX_SCHEDULE_AHEAD_MS = 366 * 24 * 60 * 60 * 1000;
+/** A due send that failed for a reason other than the chat's rules is tried again this much later. */
+const RETRY_MS = 30_000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS scheduled (
+  id TEXT PRIMARY KEY,
+  sender_id TEXT NOT NULL,
+  client_message_id TEXT NOT NULL,
+  send_at INTEGER NOT NULL,
+  input TEXT NOT NULL,
+  attachments TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (sender_id, client_message_id)
+);
+CREATE INDEX IF NOT EXISTS scheduled_due_idx ON scheduled (send_at);
+`;
+
+type Row = {
+  id: string;
+  sender_id: string;
+  client_message_id: string;
+  send_at: number;
+  input: string;
+  attachments: string | null;
+  created_at: number;
+  updated_at: number;
+};
+
+/** What the content of a scheduled message is: the send as asked, without the sender. */
+type ScheduledContent = Omit<SendInput, "userId" | "clientMessageId" | "storyReply" | "forwardedFrom" | "forwardedAttachments">;
+
+/** A message waiting for its time, as its author sees it: the send as asked, its attachments resolved. */
+export interface ScheduledMessage extends Omit<ScheduledContent, "attachments"> {
+  id: string;
+  chatId: string;
+  clientMessageId: string;
+  scheduledAt: string;
+  attachments: Attachment[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Scheduled messages: stored in the room with the id the message will have, sent by the room's
+ * alarm when due (with the seq of that moment, through the one send path), listed, edited,
+ * cancelled and sent early by their author only. Nobody else sees anything until the send: no
+ * event for others, no unread count, no preview. The rules are checked when scheduling (rights,
+ * content, attachments: attached then, so the sweep keeps them) and again when sending; a send
+ * the chat's rules refuse by then is dropped, and the author's devices get a
+ * `message.scheduled.failed` event with the reason.
+ */
+export class ScheduledMessages {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly room: RoomCore,
+    private readonly sender: MessageSender,
+  ) {
+    sql.exec(SCHEMA);
+  }
+
+  /** Schedule `input` for `sendAt` (ms); a retry with the same clientMessageId answers the scheduled one (`duplicate`). */
+  async schedule(input: SendInput, sendAt: number): Promise<{ scheduled: ScheduledMessage; duplicate: boolean }> {
+    const { access, store } = this.room;
+    checkContentShape(input);
+    checkTime(sendAt);
+    const member = await access.requireSender(input.userId);
+    if (isMediaType(input.type)) access.requirePermission(member, "sendMedia", "media_forbidden", "You may not send media in this chat");
+    const existing = this.findByClientId(input.userId, input.clientMessageId);
+    if (existing) return { scheduled: this.view(existing), duplicate: true };
+    if (store.findByClientId(input.userId, input.clientMessageId)) {
+      throw new AppError(409, "already_sent", "A message with this clientMessageId was already sent");
+    }
+    for (const [field, id] of [
+      ["replyToId", input.replyToId],
+      ["quoteId", input.quoteId],
+    ] as const) {
+      if (id) this.requireVisible(input.userId, id, field);
+    }
+    const id = newId();
+    const chatId = access.chatId();
+    const items = input.attachments
+      ? await mediaPort().attachOwned(
+          this.room.host.db,
+          { ownerId: input.userId, mediaIds: input.attachments, chatId, messageId: id },
+          (found) => checkAttachmentsFit(input.type, found),
+        )
+      : null;
+    const { userId, clientMessageId, ...content } = input;
+    const at = Date.now();
+    const row: Row = {
+      id,
+      sender_id: userId,
+      client_message_id: clientMessageId,
+      send_at: sendAt,
+      input: JSON.stringify(content),
+      attachments: items ? JSON.stringify(items) : null,
+      created_at: at,
+      updated_at: at,
+    };
+    this.room.write((emit) => {
+      this.sql.exec(
+        "INSERT INTO scheduled (id, sender_id, client_message_id, send_at, input, attachments, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        ...Object.values(row),
+      );
+      emit("message.scheduled", { scheduled: this.view(row) }, { audience: userId });
+    });
+    this.room.host.wakeAt(sendAt);
+    return { scheduled: this.view(row), duplicate: false };
+  }
+
+  /** My scheduled messages in this chat, soonest first. */
+  async list(userId: string): Promise<ScheduledMessage[]> {
+    await this.room.access.requireMember(userId);
+    return this.sql
+      .exec<Row>("SELECT * FROM scheduled WHERE sender_id = ? ORDER BY send_at, id", userId)
+      .toArray()
+      .map((r) => this.view(r));
+  }
+
+  /** Change my scheduled message's text (or caption) and/or its time. */
+  async edit(userId: string, id: string, change: { text?: string; scheduledAt?: number }): Promise<ScheduledMessage> {
+    const row = await this.mine(userId, id);
+    const content = JSON.parse(row.input) as ScheduledContent;
+    if (change.text !== undefined) {
+      if (content.type === "sticker" || content.type === "location" || content.type === "contact" || content.type === "poll") {
+        throw new AppError(409, "not_editable", `A ${content.type} message has no text to edit`);
+      }
+      content.text = change.text;
+    }
+    if (change.scheduledAt !== undefined) checkTime(change.scheduledAt);
+    const updated: Row = { ...row, input: JSON.stringify(content), send_at: change.scheduledAt ?? row.send_at, updated_at: Date.now() };
+    this.room.write((emit) => {
+      this.sql.exec(
+        "UPDATE scheduled SET input = ?, send_at = ?, updated_at = ? WHERE id = ?",
+        updated.input,
+        updated.send_at,
+        updated.updated_at,
+        id,
+      );
+      emit("message.scheduled.updated", { scheduled: this.view(updated) }, { audience: userId });
+    });
+    this.room.host.wakeAt(updated.send_at);
+    return this.view(updated);
+  }
+
+  /** Cancel my scheduled message: it is never sent, and its attachments are let go. */
+  async cancel(userId: string, id: string): Promise<void> {
+    const row = await this.mine(userId, id);
+    this.drop(row, { type: "message.scheduled.cancelled", payload: { id } });
+  }
+
+  /** Send my scheduled message now (its time becomes now). */
+  async sendNow(userId: string, id: string): Promise<Message> {
+    const row = await this.mine(userId, id);
+    return (await this.sendRow(row)).message;
+  }
+
+  /** The alarm: send what is due. Answers when the next one is due, or null. */
+  async sendDue(now: number): Promise<number | null> {
+    const due = this.sql.exec<Row>("SELECT * FROM scheduled WHERE send_at <= ? ORDER BY send_at, id LIMIT 100", now).toArray();
+    for (const row of due) {
+      try {
+        await this.sendRow(row);
+      } catch (err) {
+        if (!(err instanceof AppError)) {
+          console.error(JSON.stringify({ level: "error", msg: "scheduled send failed", id: row.id, error: String(err) }));
+          this.room.host.wakeAt(Date.now() + RETRY_MS);
+          continue;
+        }
+        // The chat's rules refuse it now (the author left, lost the right, the chat froze): dropped, and the author told.
+        if (this.find(row.id)) {
+          this.drop(row, { type: "message.scheduled.failed", payload: { id: row.id, error: { code: err.code, message: err.message } } });
+        }
+      }
+    }
+    return this.nextAt();
+  }
+
+  /** When the next scheduled message is due, or null. */
+  nextAt(): number | null {
+    return this.sql.exec<{ at: number | null }>("SELECT min(send_at) AS at FROM scheduled").one().at;
+  }
+
+  /** Send a scheduled row through the one send path, taking the row in the same transaction. */
+  private async sendRow(row: Row): Promise<{ message: Message; duplicate: boolean }> {
+    const content = JSON.parse(row.input) as ScheduledContent;
+    const items = row.attachments ? (JSON.parse(row.attachments) as Attachment[]) : undefined;
+    const input: SendInput = { ...content, userId: row.sender_id, clientMessageId: row.client_message_id, forwardedAttachments: items };
+    const claim = () => this.sql.exec("DELETE FROM scheduled WHERE id = ?", row.id).rowsWritten > 0;
+    const result = await this.sender.send(input, { id: row.id, claim });
+    // Sent already under this clientMessageId (answered without storing): the scheduled one is done too.
+    if (result.duplicate) claim();
+    return result;
+  }
+
+  /** Forget a scheduled row, tell its author why, and let its attachments go. */
+  private drop(row: Row, event: { type: string; payload: Record<string, unknown> }): void {
+    this.room.write((emit) => {
+      if (this.sql.exec("DELETE FROM scheduled WHERE id = ?", row.id).rowsWritten > 0) {
+        emit(event.type, event.payload, { audience: row.sender_id });
+      }
+    });
+    if (row.attachments) {
+      const mediaIds = (JSON.parse(row.attachments) as Attachment[]).map((a) => a.mediaId);
+      const { host, access } = this.room;
+      host.waitUntil(mediaPort().release(host.db, { mediaIds, chatId: access.chatId(), messageId: row.id }));
+    }
+  }
+
+  /** My scheduled message (404 for anyone else's, or none). */
+  private async mine(userId: string, id: string): Promise<Row> {
+    await this.room.access.requireMember(userId);
+    const row = this.find(id);
+    if (!row || row.sender_id !== userId) throw new AppError(404, "not_found", "Scheduled message not found");
+    return row;
+  }
+
+  private find(id: string): Row | undefined {
+    return this.sql.exec<Row>("SELECT * FROM scheduled WHERE id = ?", id).toArray()[0];
+  }
+
+  private findByClientId(senderId: string, clientMessageId: string): Row | undefined {
+    return this.sql
+      .exec<Row>("SELECT * FROM scheduled WHERE sender_id = ? AND client_message_id = ?", senderId, clientMessageId)
+      .toArray()[0];
+  }
+
+  private requireVisible(userId: string, messageId: string, field: "replyToId" | "quoteId"): void {
+    const row = this.room.store.findById(messageId);
+    if (!row || row.deleted_at !== null || this.room.store.isHidden(userId, row.seq)) {
+      throw new AppError(404, "not_found", "The message referred to does not exist in this chat", { field, messageId });
+    }
+  }
+
+  private view(row: Row): ScheduledMessage {
+    const { attachments: _ids, ...content } = JSON.parse(row.input) as ScheduledContent;
+    return {
+      ...content,
+      id: row.id,
+      chatId: this.room.access.chatId(),
+      clientMessageId: row.client_message_id,
+      scheduledAt: iso(row.send_at),
+      attachments: row.attachments ? (JSON.parse(row.attachments) as Attachment[]) : [],
+      createdAt: iso(row.created_at),
+      updatedAt: iso(row.updated_at),
+    };
+  }
+}
+
+/** A time to send at: in the future, at most MAX_SCHEDULE_AHEAD_MS ahead (400 otherwise). */
+function checkTime(sendAt: number): void {
+  const now = Date.now();
+  if (!Number.isFinite(sendAt) || sendAt <= now || sendAt > now + MAX_SCHEDULE_AHEAD_MS) {
+    const message = "scheduledAt must be in the future and at most a year ahead";
+    throw new AppError(400, "validation_failed", message, [{ path: "body.scheduledAt", code: "invalid_date", message }]);
+  }
+}
