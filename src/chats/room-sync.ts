@@ -19,6 +19,7 @@ export const roomConfig = (chat: ChatRow): ChatConfig => ({
   slowModeSeconds: chat.slowModeSeconds,
   noForwards: chat.noForwards,
   encrypted: chat.encrypted,
+  messageTtlSeconds: chat.messageTtlSeconds,
   permissions: chatDefaults(chat),
 });
 

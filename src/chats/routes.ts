@@ -6,6 +6,7 @@ import { chatMember } from "./access";
 import invitationRoutes from "./invitation-routes";
 import { listChats, unreadSummary } from "./list";
 import memberRoutes from "./member-routes";
+import messageTtlRoutes from "./message-ttl";
 import moderationRoutes from "./moderation-routes";
 import * as s from "./schemas";
 import { createChat, deleteChat, getChat, setFrozen, truncateChat, updateChat } from "./service";
@@ -218,6 +219,7 @@ app.openapi(
 
 app.route("/", memberRoutes);
 app.route("/", moderationRoutes);
+app.route("/", messageTtlRoutes);
 app.route("/", socketRoutes);
 
 export default app;

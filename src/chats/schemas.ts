@@ -195,6 +195,11 @@ export const Chat = z
     permissions: Permissions.openapi({ description: "Defaults for plain members" }),
     frozen: z.boolean(),
     noForwards: z.boolean().openapi({ description: "This chat's messages cannot be forwarded" }),
+    messageTtlSeconds: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "Disappearing messages: sent messages are erased this many seconds later (null: off)" }),
     metadata: z.record(z.string(), z.unknown()).nullable().openapi({ description: "Custom JSON, returned as stored" }),
     createdAt: z.string(),
     lastMessage: LastMessage.nullable(),

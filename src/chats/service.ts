@@ -94,6 +94,7 @@ function newChatRow(actorId: string, input: CreateChatInput, directKey: string |
     frozenAt: null,
     noForwards: input.noForwards ?? false,
     metadata: input.metadata ? JSON.stringify(input.metadata) : null,
+    messageTtlSeconds: null,
     createdBy: actorId,
     createdAt: at,
     updatedAt: at,

@@ -57,6 +57,7 @@ export function chatView(chat: ChatRow, me: MemberRow, unread: UnreadCounts, pee
     permissions: chatDefaults(chat),
     frozen: chat.frozenAt != null,
     noForwards: chat.noForwards,
+    messageTtlSeconds: chat.messageTtlSeconds,
     metadata: chat.metadata ? (JSON.parse(chat.metadata) as JsonObject) : null,
     createdAt: iso(chat.createdAt),
     lastMessage: lastMessageView(chat.lastMessage),

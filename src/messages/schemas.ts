@@ -114,7 +114,7 @@ export const Message = z
       .openapi({ description: "The text or a media message's caption; null once deleted, and for system messages" }),
     system: z.record(z.string(), z.unknown()).nullable().openapi({
       description:
-        "System messages: {event: created|joined|added|removed|left|role_changed|renamed|ownership_transferred, actorId, userIds, …}",
+        "System messages: {event: created|joined|added|removed|left|role_changed|renamed|ownership_transferred|banned|ttl_changed, actorId, userIds, …}",
     }),
     storyReply: z
       .object({ storyId: z.string() })
@@ -138,6 +138,7 @@ export const Message = z
     silent: z.boolean(),
     metadata: z.record(z.string(), z.unknown()).nullable(),
     poll: PollView.nullable().openapi({ description: "Type poll: the poll as I see it; null otherwise" }),
+    expiresAt: z.string().nullable().openapi({ description: "A disappearing message: when it is erased (null: it stays)" }),
     createdAt: z.string(),
     editedAt: z.string().nullable(),
     deleted: z.boolean(),

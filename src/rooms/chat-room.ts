@@ -262,7 +262,12 @@ export class ChatRoom extends MessageRpc {
     this.store.events.prune();
     this.store.admission.prune(at);
     // One alarm, the earliest of every timer the room keeps.
-    const wakes = [this.log.polls.closeDue(at), await this.log.scheduled.sendDue(at), this.store.transient.nextTypingExpiry()];
+    const wakes = [
+      this.log.polls.closeDue(at),
+      await this.log.scheduled.sendDue(at),
+      await this.log.expiry.expireDue(at),
+      this.store.transient.nextTypingExpiry(),
+    ];
     for (const next of wakes) if (next !== null) await this.timers.scheduleAlarm(next);
   }
 

@@ -62,6 +62,10 @@ const MessageText = z
   .max(MAX_TEXT_LENGTH)
   .openapi({ description: `1–${MAX_TEXT_LENGTH} characters after trimming: the text, or a media message's caption` });
 
+/** The shortest and longest time a disappearing message may live (seconds). */
+export const MIN_TTL_SECONDS = 5;
+export const MAX_TTL_SECONDS = 366 * 24 * 60 * 60;
+
 /** The fields of a send, besides the idempotency key: shared by the REST body and the socket frame. */
 export const SendContentFields = {
   type: z.enum(SENDABLE_TYPES).default("text").openapi({ description: "What the message is; media types need attachments" }),
@@ -84,6 +88,15 @@ export const SendContentFields = {
   silent: z.boolean().optional().openapi({ description: "Deliver without notifying the recipients" }),
   metadata: Metadata.optional(),
   poll: PollInputSchema.optional().openapi({ description: "Type `poll` only: the question and its options" }),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(MIN_TTL_SECONDS)
+    .max(MAX_TTL_SECONDS)
+    .optional()
+    .openapi({
+      description: `Disappearing: erased this many seconds after it is sent (${MIN_TTL_SECONDS}–${MAX_TTL_SECONDS}; overrides the chat's setting)`,
+    }),
   scheduledAt: z.iso
     .datetime({ offset: true })
     .optional()

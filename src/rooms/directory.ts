@@ -63,6 +63,7 @@ export async function loadConfigFromDirectory(d1: D1Database, chatId: string): P
       permissions: chats.permissions,
       noForwards: chats.noForwards,
       encrypted: chats.encrypted,
+      messageTtlSeconds: chats.messageTtlSeconds,
     })
     .from(chats)
     .where(eq(chats.id, chatId))
@@ -75,6 +76,7 @@ export async function loadConfigFromDirectory(d1: D1Database, chatId: string): P
     slowModeSeconds: row.slowModeSeconds,
     noForwards: row.noForwards,
     encrypted: row.encrypted,
+    messageTtlSeconds: row.messageTtlSeconds,
     permissions: { ...DEFAULT_PERMISSIONS, ...parsePermissions(row.permissions) },
   };
 }

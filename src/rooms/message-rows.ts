@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS messages (
   reply_to_seq INTEGER,
   reply_count INTEGER NOT NULL DEFAULT 0,
   quote_seq INTEGER,
-  shadow INTEGER
+  shadow INTEGER,
+  expires_at INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_client_uq ON messages (sender_id, client_message_id) WHERE client_message_id IS NOT NULL;
 `;
@@ -38,6 +39,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS messages_client_uq ON messages (sender_id, cli
 const LATER_INDEXES = `
 CREATE INDEX IF NOT EXISTS messages_thread_idx ON messages (reply_to_seq, seq) WHERE reply_to_seq IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_quote_idx ON messages (quote_seq) WHERE quote_seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_expiry_idx ON messages (expires_at) WHERE expires_at IS NOT NULL AND deleted_at IS NULL;
 `;
 
 /** Columns added after the first rooms were created, with their definitions. */
@@ -48,6 +50,7 @@ const LATER_COLUMNS: [name: string, definition: string][] = [
   ["reply_count", "INTEGER NOT NULL DEFAULT 0"],
   ["quote_seq", "INTEGER"],
   ["shadow", "INTEGER"],
+  ["expires_at", "INTEGER"],
 ];
 
 /**
@@ -86,6 +89,8 @@ export interface MessageRow {
   quote_seq: number | null;
   /** 1: sent while its sender was shadow-banned, seen by the sender alone; null otherwise. */
   shadow: number | null;
+  /** A disappearing message: erased by the room's alarm at this time (ms). */
+  expires_at: number | null;
   [key: string]: SqlStorageValue;
 }
 
@@ -148,6 +153,7 @@ export function toMessage(row: MessageRow, chatId: string): Message {
     poll: null,
     createdAt: iso(row.created_at)!,
     editedAt: iso(row.edited_at),
+    expiresAt: deleted ? null : iso(row.expires_at),
     deleted,
     reactions: [],
   };
@@ -168,6 +174,8 @@ export interface NewMessage {
   quoteSeq?: number | null;
   /** Sent while shadow-banned: seen by the sender alone. */
   shadow?: boolean;
+  /** Erased at this time (ms): a disappearing message. */
+  expiresAt?: number | null;
   at: number;
 }
 
@@ -193,10 +201,11 @@ export function insertMessageRow(sql: SqlStorage, seq: number, m: NewMessage): M
     reply_count: 0,
     quote_seq: m.quoteSeq ?? null,
     shadow: m.shadow ? 1 : null,
+    expires_at: m.expiresAt ?? null,
   };
   const written = sql.exec(
-    `INSERT INTO messages (seq, id, sender_id, client_message_id, type, text, system, created_at, story_id, content, reply_to_seq, quote_seq, shadow)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO messages (seq, id, sender_id, client_message_id, type, text, system, created_at, story_id, content, reply_to_seq, quote_seq, shadow, expires_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (sender_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING`,
     row.seq,
     row.id,
@@ -211,6 +220,7 @@ export function insertMessageRow(sql: SqlStorage, seq: number, m: NewMessage): M
     row.reply_to_seq,
     row.quote_seq,
     row.shadow,
+    row.expires_at,
   ).rowsWritten;
   return written === 0 ? null : row;
 }

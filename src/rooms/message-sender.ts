@@ -70,6 +70,8 @@ export class MessageSender {
     });
     const closesAt = input.poll?.closesAt ? Date.parse(input.poll.closesAt) : null;
     const shadow = isShadowBanned(member, at);
+    const ttl = input.ttlSeconds ?? access.config().messageTtlSeconds ?? null;
+    const expiresAt = ttl ? at + ttl * 1000 : null;
     const audience = shadow ? input.userId : undefined;
     const result = this.stored(messageId, staged ? undefined : attachments, () =>
       this.room.write((emit) => {
@@ -85,6 +87,7 @@ export class MessageSender {
           replyToSeq: replyTo?.seq ?? null,
           quoteSeq: quoted?.seq ?? null,
           shadow,
+          expiresAt,
           at,
         });
         if (scheduled && !scheduled.claim()) throw new AppError(409, "scheduled_cancelled", "The scheduled message was cancelled");
@@ -118,6 +121,7 @@ export class MessageSender {
       this.room.summaryChanged();
       this.room.drafts.clear(input.userId);
       if (closesAt !== null) this.room.host.wakeAt(closesAt);
+      if (expiresAt !== null) this.room.host.wakeAt(expiresAt);
     }
     return result;
   }

@@ -1,5 +1,6 @@
 import { newId } from "../lib/ids";
 import { Drafts } from "./drafts";
+import { MessageExpiry } from "./expiry";
 import { MessageChanges } from "./message-changes";
 import { MessageReactions } from "./message-reactions";
 import { MessageReads } from "./message-reads";
@@ -39,6 +40,8 @@ export class RoomLog implements RoomCore {
   readonly search: MessageSearch;
   /** Messages waiting for their time. */
   readonly scheduled: ScheduledMessages;
+  /** Disappearing messages, erased when their time comes. */
+  readonly expiry: MessageExpiry;
 
   constructor(
     readonly store: RoomStore,
@@ -49,6 +52,7 @@ export class RoomLog implements RoomCore {
     this.search = new MessageSearch(this);
     this.sender = new MessageSender(this);
     this.scheduled = new ScheduledMessages(store.sql, this, this.sender);
+    this.expiry = new MessageExpiry(this);
     this.changes = new MessageChanges(this);
     this.reads = new MessageReads(this);
     this.drafts = new Drafts(store.sql, this);

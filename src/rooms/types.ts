@@ -57,6 +57,8 @@ export interface ChatConfig {
   noForwards?: boolean;
   /** End-to-end encrypted: the room holds ciphertext only and never indexes it for search (absent before: false). */
   encrypted?: boolean;
+  /** Disappearing messages: each message sent from now on is erased this many seconds after it was sent (null/absent: off). */
+  messageTtlSeconds?: number | null;
   /** Default permissions of plain members. */
   permissions: MemberPermissions;
 }
@@ -165,6 +167,8 @@ export interface Message {
   poll: PollView | null;
   createdAt: string;
   editedAt: string | null;
+  /** A disappearing message: when the room erases it (null: it stays). */
+  expiresAt: string | null;
   deleted: boolean;
   /**
    * Reactions by emoji, most first (then the emoji reacted first). `me`: the viewer's own; answers
@@ -204,6 +208,8 @@ export interface SendInput {
   metadata?: JsonObject;
   /** Type `poll` only. */
   poll?: PollInput;
+  /** Erase this message this many seconds after it is sent (overrides the chat's setting). */
+  ttlSeconds?: number;
   /** Set only by the Worker's story reply route, never from a client frame. */
   storyReply?: StoryReply;
   /** Set only by the Worker's forward route, never from a client frame. */
@@ -227,7 +233,17 @@ export interface RoomEvent {
 
 /** A system notice the room appends to the log for a membership or chat change. */
 export interface SystemNotice {
-  event: "created" | "joined" | "added" | "removed" | "left" | "role_changed" | "renamed" | "ownership_transferred" | "banned";
+  event:
+    | "created"
+    | "joined"
+    | "added"
+    | "removed"
+    | "left"
+    | "role_changed"
+    | "renamed"
+    | "ownership_transferred"
+    | "banned"
+    | "ttl_changed";
   actorId: string | null;
   userIds?: string[];
   [key: string]: Scalar | string[] | undefined;

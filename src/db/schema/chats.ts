@@ -27,6 +27,8 @@ export const chats = sqliteTable(
     noForwards: integer("no_forwards", { mode: "boolean" }).notNull().default(false),
     /** Custom JSON object (≤ 4 KiB), returned as stored and never interpreted. */
     metadata: text("metadata"),
+    /** Disappearing messages: each message sent from the change on is erased this many seconds after it was sent (null: off). */
+    messageTtlSeconds: integer("message_ttl_seconds"),
     createdBy: text("created_by").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
