@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { expect } from "vitest";
+import { expect, vi } from "vitest";
 import { roomFor } from "../src/rooms/client";
 import { type ApiResponse, api, BASE, expectError, signUp, type TestUser, uniqueIp } from "./helpers";
 import { TestSocket } from "./room-helpers";
@@ -68,6 +68,13 @@ export const history = (u: TestUser, chatId: string, query = "") => api("GET", `
 
 /** Run the room's pending alarm: it writes last seq, activity and preview to D1 (at most once a second otherwise). */
 export const flush = (chatId: string) => runDurableObjectAlarm(roomFor(env, chatId));
+
+/** Move the clock to `ms` (the Worker and the rooms share it; restore with vi.useRealTimers) and run the room's alarm. */
+export async function runAlarmAt(chatId: string, ms: number) {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(ms);
+  return runDurableObjectAlarm(roomFor(env, chatId));
+}
 
 export const getChat = (u: TestUser, chatId: string) => api("GET", `${C}/${chatId}`, { token: u.accessToken });
 

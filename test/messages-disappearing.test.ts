@@ -1,8 +1,7 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { roomFor } from "../src/rooms/client";
-import { C, cid, createDirect, createGroup, getChat, history, openChatSocket, send, sendRaw } from "./chat-helpers";
+import { C, cid, createDirect, createGroup, getChat, history, openChatSocket, runAlarmAt, send, sendRaw } from "./chat-helpers";
 import { api, expectError, signUp, type TestUser } from "./helpers";
 import { PNG } from "./media-fixtures";
 import { mediaRow, upload } from "./media-helpers";
@@ -12,11 +11,6 @@ import { mediaRow, upload } from "./media-helpers";
 const setTtl = (u: TestUser, chatId: string, seconds: unknown) =>
   api("PUT", `${C}/${chatId}/message-ttl`, { token: u.accessToken, body: { seconds } });
 const items = async (u: TestUser, chatId: string) => (await history(u, chatId, "?limit=100")).body.items as any[];
-async function runAlarmAt(chatId: string, ms: number) {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(ms);
-  return runDurableObjectAlarm(roomFor(env, chatId));
-}
 
 afterEach(() => vi.useRealTimers());
 

@@ -1,8 +1,8 @@
-import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { roomFor } from "../src/rooms/client";
-import { C, cid, createGroup, history, openChatSocket, send, sendRaw } from "./chat-helpers";
+import { C, cid, createGroup, history, openChatSocket, runAlarmAt, send, sendRaw } from "./chat-helpers";
 import { api, expectError, signUp, type TestUser } from "./helpers";
 
 /** Scheduled messages: stored in the room, sent by its alarm when due (no sleeping: the clock is moved, the alarm run). */
@@ -17,12 +17,6 @@ const texts = async (u: TestUser, chatId: string) =>
   (await history(u, chatId, "?limit=100")).body.items.filter((m: any) => m.senderId).map((m: any) => m.text);
 const events = async (u: TestUser, chatId: string) =>
   (await api("GET", `${C}/${chatId}/events?after=0&limit=1000`, { token: u.accessToken })).body.events as any[];
-/** Move the clock (the Worker and the rooms share it) and run the room's alarm. */
-async function runAlarmAt(chatId: string, ms: number) {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(ms);
-  return runDurableObjectAlarm(roomFor(env, chatId));
-}
 
 afterEach(() => vi.useRealTimers());
 
