@@ -1,4 +1,4 @@
-// `npm run bench [-- auth|rooms|reactions|abuse|messaging|media …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
+// `npm run bench [-- auth|rooms|reactions|abuse|messaging|media|search …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
 // Each area gets its own private `wrangler dev` (see server.mjs) or uses BENCH_URL, prints its
 // tables and rewrites its own section of bench/RESULTS.md, leaving the other sections as they are.
 // Servers are stopped on success, failure, Ctrl-C and timeout.
@@ -11,6 +11,7 @@ import { runMediaBench } from "./media.mjs";
 import { runMessagingBench } from "./messaging.mjs";
 import { runReactionsBench } from "./reactions.mjs";
 import { roomsServerOptions, runRoomsBench } from "./rooms.mjs";
+import { runSearchBench } from "./search.mjs";
 import { PROD_VARS, ROOT, startServer } from "./server.mjs";
 
 const RESULTS = join(ROOT, "bench/RESULTS.md");
@@ -92,6 +93,15 @@ const AREAS = {
         await bare.stop();
       }
     },
+  },
+  search: {
+    title: "Search",
+    minutes: 15,
+    server: () => ({ name: "search", vars: {}, port: 8789, seedRooms: true }),
+    target:
+      "a private `wrangler dev` on 127.0.0.1 (snapshot of src/ whose ChatRoom is the seedable subclass of bench/seed/room.ts, " +
+      "fresh local D1/KV/DO state, development argon2 cost)",
+    run: (server) => runSearchBench(server),
   },
 };
 

@@ -94,12 +94,13 @@ function groupCpuSeconds(pgid) {
  * as `--var` (default: production argon2id); `worker` runs a bench-only Worker of BENCH_WORKERS (`"bare"`,
  * `"argon2"`) instead of the app; `gitRef` runs the app as it was at that commit (`git archive`);
  * `embedBare` adds the bare Durable Object of bench/bare to the snapshot of the app (at `/rooms/{id}/ws`,
- * in the same Worker and isolate as the rooms; never in src/); `keepState` keeps the local D1/KV/DO data of earlier
+ * in the same Worker and isolate as the rooms; never in src/); `seedRooms` makes the snapshot's ChatRoom the subclass of
+ * bench/seed/room.ts (a seeding RPC and the index's size, at `/__bench/rooms/{chatId}/…`; never in src/); `keepState` keeps the local D1/KV/DO data of earlier
  * runs (the app snapshot is always fresh).
  */
 export async function startServer(
   name,
-  { port = 8799, vars = PROD_VARS, keepState = false, worker = null, gitRef = null, embedBare = false } = {},
+  { port = 8799, vars = PROD_VARS, keepState = false, worker = null, gitRef = null, embedBare = false, seedRooms = false } = {},
 ) {
   if (process.env.BENCH_URL && !worker && !gitRef) {
     const baseUrl = process.env.BENCH_URL.replace(/\/+$/, "");
@@ -120,7 +121,9 @@ export async function startServer(
   } else {
     if (gitRef) extractCommit(gitRef, appDir);
     else for (const entry of APP_FILES) cpSync(join(ROOT, entry), join(appDir, entry), { recursive: true });
+    if (embedBare && seedRooms) throw new Error("embedBare and seedRooms each replace the entry: pick one");
     if (embedBare) embedBareRoom(appDir);
+    if (seedRooms) embedSeedRoom(appDir);
     const migrate = spawnSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", dataDir], {
       cwd: appDir,
       env: ENV,
@@ -217,4 +220,31 @@ function embedBareRoom(appDir) {
   // Top-level tables must come before [env.*] sections.
   const at = config.indexOf("\n[env.");
   writeFileSync(toml, at < 0 ? config + extra : config.slice(0, at) + extra + config.slice(at));
+}
+
+/**
+ * Put bench/seed/room.ts into the app's snapshot (not into src/): a bench entry re-exports the app
+ * with its ChatRoom replaced by the subclass that can be seeded, and routes `/__bench/rooms/…` to it.
+ */
+function embedSeedRoom(appDir) {
+  cpSync(join(ROOT, "bench/seed/room.ts"), join(appDir, "bench/seed/room.ts"));
+  writeFileSync(
+    join(appDir, "src/bench-entry.ts"),
+    [
+      'import app from "./index";',
+      'import { seedRoutes } from "../bench/seed/room";',
+      'export * from "./index";',
+      "// An explicit export wins over the star export: the binding's ChatRoom is the seedable subclass.",
+      'export { ChatRoom } from "../bench/seed/room";',
+      "export default {",
+      "  ...app,",
+      "  fetch(request: Request, env: any, ctx: ExecutionContext) {",
+      "    return seedRoutes(request, env) ?? app.fetch(request, env, ctx);",
+      "  },",
+      "};",
+      "",
+    ].join("\n"),
+  );
+  const toml = join(appDir, "wrangler.toml");
+  writeFileSync(toml, readFileSync(toml, "utf8").replace('main = "src/index.ts"', 'main = "src/bench-entry.ts"'));
 }
