@@ -40,6 +40,37 @@ export interface SearchHit {
   snippet: string;
 }
 
+type SearchQuery = Parameters<MessageIndex["search"]>[0];
+
+/**
+ * What a hit must be for the viewer (`?2`): not deleted, not hidden by them, not someone else's
+ * shadow message; and the filters (`?4`–`?8`).
+ */
+const VISIBLE_AND_FILTERED = `m.deleted_at IS NULL AND ${SEEN_BY_VIEWER_SQL.replace("?", "?2")}
+  AND NOT EXISTS (SELECT 1 FROM hidden h WHERE h.user_id = ?2 AND h.seq = m.seq)
+  AND (?4 IS NULL OR m.sender_id = ?4) AND (?5 IS NULL OR m.type = ?5)
+  AND (?6 IS NULL OR m.created_at < ?6) AND (?7 IS NULL OR m.created_at > ?7)
+  AND (?8 IS NULL OR (json_extract(m.content, '$.attachments') IS NOT NULL) = ?8)`;
+
+/** The numbered parameters both page queries bind (?1–?11). */
+function params(q: SearchQuery): SqlStorageValue[] {
+  const f = q.filters;
+  const hasMedia = f.hasMedia === undefined ? null : f.hasMedia ? 1 : 0;
+  return [
+    q.match,
+    q.viewerId,
+    q.now,
+    f.from ?? null,
+    f.type ?? null,
+    f.before ?? null,
+    f.after ?? null,
+    hasMedia,
+    q.after?.score ?? null,
+    q.after?.seq ?? null,
+    q.limit + 1,
+  ];
+}
+
 /** The text a message is found by: its text, its attachments' file names, a shared contact's name. */
 export function searchableBody(text: string | null, content: string | null): string {
   const parts = text ? [text] : [];
@@ -97,42 +128,55 @@ export class MessageIndex {
     after: SearchKey | null;
     limit: number;
   }): SearchHit[] {
-    const f = q.filters;
-    const hasMedia = f.hasMedia === undefined ? null : f.hasMedia ? 1 : 0;
-    const score =
-      q.order === "relevance" ? `-bm25(message_fts) * (0.5 + 0.5 / (1.0 + (?3 - m.created_at) / ${RECENCY_SCALE_MS}.0))` : "m.seq";
+    const page = q.order === "recent" ? this.newestHits(q) : this.bestHits(q);
+    if (page.length === 0) return [];
+    // Snippets for the page only: building one costs more than finding the hit.
     const rows = this.sql
-      .exec<MessageRow & { _score: number; _snippet: string }>(
-        `SELECT * FROM (
-           SELECT m.*, ${score} AS _score,
-                  snippet(message_fts, 0, char(2), char(3), '…', ${SNIPPET_TOKENS}) AS _snippet
-             FROM message_fts JOIN messages m ON m.seq = message_fts.rowid
-            WHERE message_fts MATCH ?1 AND m.deleted_at IS NULL AND ${SEEN_BY_VIEWER_SQL.replace("?", "?2")}
-              AND NOT EXISTS (SELECT 1 FROM hidden h WHERE h.user_id = ?2 AND h.seq = m.seq)
-              AND (?4 IS NULL OR m.sender_id = ?4) AND (?5 IS NULL OR m.type = ?5)
-              AND (?6 IS NULL OR m.created_at < ?6) AND (?7 IS NULL OR m.created_at > ?7)
-              AND (?8 IS NULL OR (json_extract(m.content, '$.attachments') IS NOT NULL) = ?8)
-         )
-         WHERE ?9 IS NULL OR _score < ?9 OR (_score = ?9 AND seq < ?10)
-         ORDER BY _score DESC, seq DESC LIMIT ?11`,
+      .exec<MessageRow & { _snippet: string }>(
+        `SELECT m.*, snippet(message_fts, 0, char(2), char(3), '…', ${SNIPPET_TOKENS}) AS _snippet
+           FROM message_fts CROSS JOIN messages m ON m.seq = message_fts.rowid
+          WHERE message_fts MATCH ?1 AND message_fts.rowid IN (SELECT value FROM json_each(?2))`,
         q.match,
-        q.viewerId,
-        q.now,
-        f.from ?? null,
-        f.type ?? null,
-        f.before ?? null,
-        f.after ?? null,
-        hasMedia,
-        q.after?.score ?? null,
-        q.after?.seq ?? null,
-        q.limit + 1,
+        JSON.stringify(page.map((p) => p.seq)),
       )
       .toArray();
-    return rows.map(({ _score, _snippet, ...row }) => ({
-      row: row as MessageRow,
-      score: _score,
-      snippet: _snippet.replaceAll(CJK_SEPARATOR, ""),
-    }));
+    const bySeq = new Map(rows.map(({ _snippet, ...row }) => [row.seq, { row: row as MessageRow, snippet: _snippet }]));
+    return page.flatMap((p) => {
+      const found = bySeq.get(p.seq);
+      return found ? [{ row: found.row, score: p.score, snippet: found.snippet.replaceAll(CJK_SEPARATOR, "") }] : [];
+    });
+  }
+
+  /**
+   * `relevance`: every hit is scored (bm25 blended with recency at `now`), then the best page
+   * after the cursor is kept: the cost grows with the number of hits.
+   */
+  private bestHits(q: SearchQuery): { seq: number; score: number }[] {
+    return this.sql
+      .exec<{ seq: number; score: number }>(
+        `SELECT * FROM (
+           SELECT m.seq AS seq, -bm25(message_fts) * (0.5 + 0.5 / (1.0 + (?3 - m.created_at) / ${RECENCY_SCALE_MS}.0)) AS score
+             FROM message_fts CROSS JOIN messages m ON m.seq = message_fts.rowid
+            WHERE message_fts MATCH ?1 AND ${VISIBLE_AND_FILTERED}
+         )
+         WHERE ?9 IS NULL OR score < ?9 OR (score = ?9 AND seq < ?10)
+         ORDER BY score DESC, seq DESC LIMIT ?11`,
+        ...params(q),
+      )
+      .toArray();
+  }
+
+  /** `recent`: FTS5 walks its hits newest first and stops once the page is full. */
+  private newestHits(q: SearchQuery): { seq: number; score: number }[] {
+    return this.sql
+      .exec<{ seq: number; score: number }>(
+        `SELECT m.seq AS seq, m.seq AS score
+           FROM message_fts CROSS JOIN messages m ON m.seq = message_fts.rowid
+          WHERE message_fts MATCH ?1 AND ${VISIBLE_AND_FILTERED} AND (?10 IS NULL OR message_fts.rowid < ?10)
+          ORDER BY message_fts.rowid DESC LIMIT ?11`,
+        ...params(q),
+      )
+      .toArray();
   }
 
   /** Bytes of the index's own tables (its inverted index, its copy of the text, document sizes), for the bench. */
