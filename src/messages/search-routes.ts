@@ -52,7 +52,7 @@ export const ChatSearchHit = z
 
 const ChatSearchPage = z
   .object({ items: z.array(ChatSearchHit), nextCursor: z.string().nullable() })
-  .openapi("ChatSearchPage", { description: "One page of matches, in the order asked" });
+  .openapi("ChatMessageSearchPage", { description: "One page of matches, in the order asked" });
 
 app.openapi(
   createRoute({
