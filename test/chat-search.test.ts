@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ChatRoom } from "../src/rooms/chat-room";
 import { roomFor, unwrap } from "../src/rooms/client";
 import { MessageIndex } from "../src/rooms/message-index";
-import { toMatchExpression } from "../src/rooms/search-query";
+import { parseQuery, toMatchExpression } from "../src/rooms/search-query";
+import { buildSnippet } from "../src/rooms/snippet";
 import { C, cid, createGroup, send, sendRaw, shadowBannedGroup } from "./chat-helpers";
 import { api, expectError, signUp, type TestUser } from "./helpers";
 import { PNG } from "./media-fixtures";
@@ -46,6 +47,20 @@ describe("search in a chat", () => {
     expect(res.body.items[0].snippet).toBe("<mark>release notes</mark> are up &lt;script&gt;");
     expect(res.body.items[0].message).toMatchObject({ chatId: chat.id, senderId: a.id, text: "release notes are up <script>" });
     expect(res.body.nextCursor).toBeNull();
+  });
+
+  it("cuts long texts around the first match and marks prefixes, accents and phrases as the index matched them", () => {
+    const words = Array.from({ length: 30 }, (_, i) => `w${i}`);
+    words[20] = "Überraschung";
+    const text = `${words.join(" ")}!`;
+    const { terms } = parseQuery("uberr*");
+    // 16 tokens: the match with 3 before it, moved back so the window stays full at the end of the text.
+    expect(buildSnippet(text, terms)).toBe("…w14 w15 w16 w17 w18 w19 <mark>Überraschung</mark> w21 w22 w23 w24 w25 w26 w27 w28 w29!");
+    words.push(...Array.from({ length: 20 }, (_, i) => `v${i}`));
+    expect(buildSnippet(words.join(" "), terms)).toBe("…w17 w18 w19 <mark>Überraschung</mark> w21 w22 w23 w24 w25 w26 w27 w28 w29 v0 v1 v2…");
+    // Punctuation is no token, for the index either: "b c" matches "b> & c" (escaped, inside one mark).
+    expect(buildSnippet("a <b> & c", parseQuery('"b c" OR a').terms)).toBe("<mark>a</mark> &lt;<mark>b&gt; &amp; c</mark>");
+    expect(buildSnippet("x b c y", parseQuery('"b c"').terms)).toBe("x <mark>b c</mark> y");
   });
 
   it("finds Chinese and Japanese text by any run of its characters", async () => {

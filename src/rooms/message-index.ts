@@ -1,5 +1,5 @@
 import { type MessageRow, SEEN_BY_VIEWER_SQL } from "./message-rows";
-import { CJK_SEPARATOR, indexableText } from "./search-query";
+import { indexableText } from "./search-query";
 
 /**
  * The room's full-text index (SQLite FTS5, `unicode61 remove_diacritics 2`: case and accents
@@ -12,8 +12,6 @@ const SCHEMA = `CREATE VIRTUAL TABLE IF NOT EXISTS message_fts USING fts5(body, 
 
 /** Recency's weight halves over this age: a match a month old counts 3/4 of a fresh one, a year old about half. */
 const RECENCY_SCALE_MS = 30 * 24 * 60 * 60 * 1000;
-/** Tokens of context a snippet shows around its matches. */
-const SNIPPET_TOKENS = 16;
 
 /** What a search may be narrowed to. Times are ms. */
 export interface SearchFilters {
@@ -33,11 +31,10 @@ export interface SearchKey {
   seq: number;
 }
 
-/** One match: the message row, its score, and a snippet (FTS5's, markers `\u0002`…`\u0003`). */
+/** One match: the message row and its score. */
 export interface SearchHit {
   row: MessageRow;
   score: number;
-  snippet: string;
 }
 
 type SearchQuery = Parameters<MessageIndex["search"]>[0];
@@ -71,15 +68,15 @@ function params(q: SearchQuery): SqlStorageValue[] {
   ];
 }
 
-/** The text a message is found by: its text, its attachments' file names, a shared contact's name. */
-export function searchableBody(text: string | null, content: string | null): string {
+/** The text a message is found by: its text, its attachments' file names, a shared contact's name (one per line). */
+export function searchableText(text: string | null, content: string | null): string {
   const parts = text ? [text] : [];
   if (content) {
     const parsed = JSON.parse(content) as { attachments?: { fileName?: string | null }[]; contact?: { name?: string } };
     for (const a of parsed.attachments ?? []) if (a.fileName) parts.push(a.fileName);
     if (parsed.contact?.name) parts.push(parsed.contact.name);
   }
-  return indexableText(parts.join("\n"));
+  return parts.join("\n");
 }
 
 /** The room's FTS5 index of its messages (see SCHEMA's comment). */
@@ -93,7 +90,7 @@ export class MessageIndex {
 
   /** Index the message at `seq` (inside its insert's transaction). */
   add(seq: number, text: string | null, content: string | null): void {
-    const body = searchableBody(text, content);
+    const body = indexableText(searchableText(text, content));
     if (body.trim()) this.sql.exec("INSERT INTO message_fts (rowid, body) VALUES (?, ?)", seq, body);
   }
 
@@ -130,20 +127,13 @@ export class MessageIndex {
   }): SearchHit[] {
     const page = q.order === "recent" ? this.newestHits(q) : this.bestHits(q);
     if (page.length === 0) return [];
-    // Snippets for the page only: building one costs more than finding the hit.
     const rows = this.sql
-      .exec<MessageRow & { _snippet: string }>(
-        `SELECT m.*, snippet(message_fts, 0, char(2), char(3), '…', ${SNIPPET_TOKENS}) AS _snippet
-           FROM message_fts CROSS JOIN messages m ON m.seq = message_fts.rowid
-          WHERE message_fts MATCH ?1 AND message_fts.rowid IN (SELECT value FROM json_each(?2))`,
-        q.match,
-        JSON.stringify(page.map((p) => p.seq)),
-      )
+      .exec<MessageRow>("SELECT * FROM messages WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(page.map((p) => p.seq)))
       .toArray();
-    const bySeq = new Map(rows.map(({ _snippet, ...row }) => [row.seq, { row: row as MessageRow, snippet: _snippet }]));
-    return page.flatMap((p) => {
-      const found = bySeq.get(p.seq);
-      return found ? [{ row: found.row, score: p.score, snippet: found.snippet.replaceAll(CJK_SEPARATOR, "") }] : [];
+    const bySeq = new Map(rows.map((r) => [r.seq, r]));
+    return page.flatMap(({ seq, score }) => {
+      const row = bySeq.get(seq);
+      return row ? [{ row, score }] : [];
     });
   }
 

@@ -1,9 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import { AppError } from "../lib/errors";
 import { decodeCursor, encodeCursor } from "../lib/pagination";
-import type { SearchFilters, SearchOrder } from "./message-index";
+import { type SearchFilters, type SearchOrder, searchableText } from "./message-index";
 import type { RoomCore } from "./room-core";
-import { invalidQuery, toMatchExpression } from "./search-query";
+import { invalidQuery, parseQuery } from "./search-query";
+import { buildSnippet } from "./snippet";
 import type { Message } from "./types";
 
 /** A search within one chat, as the route hands it over (times in ms). */
@@ -37,7 +38,7 @@ export class MessageSearch {
   async search(userId: string, query: ChatSearchQuery): Promise<{ items: ChatSearchHit[]; nextCursor: string | null }> {
     const { store, access } = this.room;
     await access.requireMember(userId);
-    const match = toMatchExpression(query.q);
+    const { match, terms } = parseQuery(query.q);
     const fingerprint = hash(JSON.stringify([match, query.filters, query.order]));
     const cursor = decodeCursor(query.cursor, SearchCursor);
     if (cursor && cursor.h !== fingerprint) throw new AppError(400, "invalid_cursor", "This cursor belongs to another search");
@@ -61,7 +62,11 @@ export class MessageSearch {
     );
     const last = shown.at(-1);
     return {
-      items: shown.map((h, i) => ({ message: messages[i]!, snippet: renderSnippet(h.snippet), score: h.score })),
+      items: shown.map((h, i) => ({
+        message: messages[i]!,
+        snippet: buildSnippet(searchableText(h.row.text, h.row.content), terms),
+        score: h.score,
+      })),
       nextCursor: hits.length > query.limit && last ? encodeCursor({ s: last.score, q: last.row.seq, n: now, h: fingerprint }) : null,
     };
   }
@@ -76,16 +81,6 @@ function runMatch<T>(run: () => T): T {
     if (/fts5|syntax error|unterminated|malformed MATCH/i.test(message)) throw invalidQuery("The search engine could not read this query");
     throw err;
   }
-}
-
-const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-
-/** FTS5's snippet (matches between `\u0002` and `\u0003`) as HTML-safe text with `<mark>` around matches. */
-export function renderSnippet(snippet: string): string {
-  return snippet
-    .replace(/[&<>"']/g, (c) => ESCAPES[c]!)
-    .replaceAll("\u0002", "<mark>")
-    .replaceAll("\u0003", "</mark>");
 }
 
 /** A short, stable fingerprint (FNV-1a, 32 bits, hex) of a search, so a cursor cannot be replayed against another. */

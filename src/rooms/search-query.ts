@@ -1,4 +1,5 @@
 import { AppError } from "../lib/errors";
+import { type QueryTerm, termTokens } from "./snippet";
 
 /** At most this many words and phrases in one query. */
 export const MAX_QUERY_TERMS = 16;
@@ -11,14 +12,13 @@ export const MAX_QUERY_TERMS = 16;
  * readers expect from a chat search. Hangul is written with spaces and left to the tokenizer.
  */
 const CJK_RE = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/gu;
-/** What separates those characters in the index: ZERO WIDTH SPACE, a separator to unicode61 and invisible in snippets. */
+/** What separates those characters in the index: ZERO WIDTH SPACE, a separator to unicode61. */
 export const CJK_SEPARATOR = "\u200b";
 const HAS_WORD_RE = /[\p{L}\p{N}]/u;
 
-/** Text as the index stores it: CJK characters split apart (see CJK_RE); the snippet markers cannot occur in it. */
+/** Text as the index stores it: CJK characters split apart (see CJK_RE). */
 export function indexableText(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the snippet markers are control characters; they must not occur in text.
-  return text.replace(/[\u0002\u0003\u200b]/g, " ").replace(CJK_RE, (c) => `${CJK_SEPARATOR}${c}${CJK_SEPARATOR}`);
+  return text.replaceAll(CJK_SEPARATOR, " ").replace(CJK_RE, (c) => `${CJK_SEPARATOR}${c}${CJK_SEPARATOR}`);
 }
 
 /**
@@ -29,12 +29,19 @@ export function indexableText(text: string): string {
  * dangling `OR`, or nothing searchable is `400 invalid_query`.
  */
 export function toMatchExpression(q: string): string {
+  return parseQuery(q).match;
+}
+
+/** The query as FTS5 runs it (`match`, see toMatchExpression) and as snippets mark it (`terms`). */
+export function parseQuery(q: string): { match: string; terms: QueryTerm[] } {
+  const terms: QueryTerm[] = [];
   // Each entry is a word or phrase with whatever OR joined to it (grouped: FTS5's AND binds tighter than OR).
   const alternatives: string[][] = [];
   let pendingOr = false;
   const push = (term: string, prefix: boolean) => {
     if (!HAS_WORD_RE.test(term)) return;
     const quoted = `"${indexableText(term).replaceAll('"', "")}"${prefix ? "*" : ""}`;
+    terms.push({ tokens: termTokens(term), prefix });
     if (pendingOr) alternatives[alternatives.length - 1]!.push(quoted);
     else alternatives.push([quoted]);
     pendingOr = false;
@@ -56,7 +63,7 @@ export function toMatchExpression(q: string): string {
   if (pendingOr) throw invalidQuery("OR needs a word or phrase on each side");
   if (alternatives.length === 0) throw invalidQuery("The query needs at least one letter or digit");
   if (alternatives.flat().length > MAX_QUERY_TERMS) throw invalidQuery(`At most ${MAX_QUERY_TERMS} words or phrases`);
-  return alternatives.map((a) => (a.length === 1 ? a[0] : `(${a.join(" OR ")})`)).join(" ");
+  return { match: alternatives.map((a) => (a.length === 1 ? a[0] : `(${a.join(" OR ")})`)).join(" "), terms };
 }
 
 /** `400 invalid_query`, with the reason. */
