@@ -15,6 +15,7 @@ import chatRoutes from "./chats/routes";
 import { createDb } from "./db/client";
 import devRoutes from "./dev/routes";
 import healthRoutes from "./health/routes";
+import keyRoutes from "./keys/routes";
 import { corsOrigins, maxBodyBytes } from "./lib/config";
 import { AppError, errorResponse } from "./lib/errors";
 import { newRouter, publicSecurity } from "./lib/openapi";
@@ -153,6 +154,7 @@ export function buildApp() {
   app.route(`${API_PREFIX}/chats`, chatSearchRoutes);
   app.route(`${API_PREFIX}/chats`, scheduledRoutes);
   app.route(`${API_PREFIX}/search`, globalSearchRoutes);
+  app.route(`${API_PREFIX}/keys`, keyRoutes);
   // tus first: /media/uploads must not be taken for a media id.
   app.route(`${API_PREFIX}/media/uploads`, tusRoutes);
   app.route(`${API_PREFIX}/media`, mediaRoutes(requireAuth()));

@@ -33,6 +33,8 @@ export const RATE_LIMITS = {
   "search:user": { limit: 60, windowSeconds: 60 },
   "search:chat": { limit: 60, windowSeconds: 60 },
   "search:global": { limit: 30, windowSeconds: 60 },
+  "keys-fetch:user": { limit: 120, windowSeconds: 60 },
+  "keys-fetch:target": { limit: 60, windowSeconds: 60 },
   "chat-create:user": { limit: 30, windowSeconds: 60 },
   "upload-create:user": { limit: 60, windowSeconds: 60 },
   "story-create:user": { limit: 60, windowSeconds: 60 * 60 },

@@ -3,6 +3,7 @@
 export * from "./auth";
 export * from "./chats";
 export * from "./counters";
+export * from "./keys";
 export * from "./media";
 export * from "./security";
 export * from "./social";

@@ -1,0 +1,132 @@
+import { and, eq, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Database } from "../db/client";
+import { identityKeys, keyDevices, oneTimePreKeys, sessions } from "../db/schema";
+import type { AuthContext } from "../env";
+import { AppError, notFound } from "../lib/errors";
+import { checkUpload, type UploadKeys } from "./formats";
+
+/**
+ * Uploading and counting the caller's keys. Every key and signature is checked before anything
+ * is written (formats.ts), and one D1 batch writes it all, so a refused upload stores nothing.
+ */
+
+/** The caller's key device: its number for this account (allocated on first upload: 1, 2, …). */
+async function clientDeviceOf(db: Database, auth: AuthContext): Promise<string> {
+  const [session] = await db.select({ deviceId: sessions.deviceId }).from(sessions).where(eq(sessions.id, auth.sessionId)).limit(1);
+  if (!session) throw notFound("Session");
+  return session.deviceId;
+}
+
+/** The caller's key device row, or undefined before their first upload from this device. */
+export async function myKeyDevice(db: Database, auth: AuthContext) {
+  const clientDeviceId = await clientDeviceOf(db, auth);
+  const [row] = await db
+    .select()
+    .from(keyDevices)
+    .where(and(eq(keyDevices.userId, auth.userId), eq(keyDevices.clientDeviceId, clientDeviceId)))
+    .limit(1);
+  return { clientDeviceId, row };
+}
+
+/**
+ * Upload keys for the caller's device. The first upload from a device needs `signedPreKey` and
+ * `pqLastResortPreKey` (`422 missing_key`) and gets the device its number; later ones may carry any
+ * part. The account's identity key is set by its first upload; another one later is `409
+ * identity_key_changed`. Uploaded one-time keys replace the device's stored ones of that kind.
+ * Answers the device's number.
+ */
+export async function uploadKeys(db: Database, auth: AuthContext, body: UploadKeys): Promise<{ deviceId: number }> {
+  checkUpload(body);
+  const [current] = await db.select().from(identityKeys).where(eq(identityKeys.userId, auth.userId)).limit(1);
+  if (current && current.identityKey !== body.identityKey) {
+    throw new AppError(409, "identity_key_changed", "This account has another identity key; resetting it is a separate step");
+  }
+  const { clientDeviceId, row } = await myKeyDevice(db, auth);
+  if (!row && (!body.signedPreKey || !body.pqLastResortPreKey)) {
+    const key = body.signedPreKey ? "pqLastResortPreKey" : "signedPreKey";
+    throw new AppError(422, "missing_key", `A device's first upload needs ${key}`, { key });
+  }
+  const at = Date.now();
+  const deviceId =
+    row?.deviceId ??
+    ((
+      await db
+        .select({ next: sql<number>`coalesce(max(${keyDevices.deviceId}), 0) + 1` })
+        .from(keyDevices)
+        .where(eq(keyDevices.userId, auth.userId))
+    )[0]?.next ||
+      1);
+  const device = { userId: auth.userId, deviceId };
+  const writes: BatchItem<"sqlite">[] = [
+    db
+      .insert(identityKeys)
+      .values({ userId: auth.userId, identityKey: body.identityKey, createdAt: at, updatedAt: at })
+      .onConflictDoNothing(),
+    row
+      ? db
+          .update(keyDevices)
+          .set({
+            registrationId: body.registrationId,
+            updatedAt: at,
+            ...(body.signedPreKey && {
+              signedKeyId: body.signedPreKey.keyId,
+              signedPublicKey: body.signedPreKey.publicKey,
+              signedSignature: body.signedPreKey.signature,
+            }),
+            ...(body.pqLastResortPreKey && {
+              lastResortKeyId: body.pqLastResortPreKey.keyId,
+              lastResortPublicKey: body.pqLastResortPreKey.publicKey,
+              lastResortSignature: body.pqLastResortPreKey.signature,
+            }),
+          })
+          .where(and(eq(keyDevices.userId, auth.userId), eq(keyDevices.deviceId, deviceId)))
+      : db.insert(keyDevices).values({
+          ...device,
+          clientDeviceId,
+          registrationId: body.registrationId,
+          signedKeyId: body.signedPreKey!.keyId,
+          signedPublicKey: body.signedPreKey!.publicKey,
+          signedSignature: body.signedPreKey!.signature,
+          lastResortKeyId: body.pqLastResortPreKey!.keyId,
+          lastResortPublicKey: body.pqLastResortPreKey!.publicKey,
+          lastResortSignature: body.pqLastResortPreKey!.signature,
+          createdAt: at,
+          updatedAt: at,
+        }),
+  ];
+  for (const [kind, keys] of [
+    ["ec", body.preKeys],
+    ["kyber", body.pqPreKeys],
+  ] as const) {
+    if (!keys) continue;
+    const mine = and(eq(oneTimePreKeys.userId, auth.userId), eq(oneTimePreKeys.deviceId, deviceId), eq(oneTimePreKeys.kind, kind));
+    writes.push(db.delete(oneTimePreKeys).where(mine));
+    if (keys.length > 0) {
+      const rows = keys.map((k) => ({
+        ...device,
+        kind,
+        keyId: k.keyId,
+        publicKey: k.publicKey,
+        signature: "signature" in k ? k.signature : null,
+      }));
+      // D1 binds at most 100 parameters a statement: 6 columns a row, 16 rows a statement.
+      for (let i = 0; i < rows.length; i += 16) writes.push(db.insert(oneTimePreKeys).values(rows.slice(i, i + 16)));
+    }
+  }
+  await db.batch(writes as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  return { deviceId };
+}
+
+/** How many one-time EC and Kyber prekeys the caller's device has left (`{0, 0}` before its first upload). */
+export async function countKeys(db: Database, auth: AuthContext): Promise<{ count: number; pqCount: number }> {
+  const { row } = await myKeyDevice(db, auth);
+  if (!row) return { count: 0, pqCount: 0 };
+  const counts = await db
+    .select({ kind: oneTimePreKeys.kind, n: sql<number>`count(*)` })
+    .from(oneTimePreKeys)
+    .where(and(eq(oneTimePreKeys.userId, auth.userId), eq(oneTimePreKeys.deviceId, row.deviceId)))
+    .groupBy(oneTimePreKeys.kind);
+  const of = (kind: string) => counts.find((c) => c.kind === kind)?.n ?? 0;
+  return { count: of("ec"), pqCount: of("kyber") };
+}

@@ -1,0 +1,148 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { block } from "./chat-helpers";
+import { api, expectError, logIn, signUp, type TestUser } from "./helpers";
+import { b64, curveKeyPair, xeddsaSign } from "./keys-helpers";
+
+/** The key server: uploads checked byte by byte and signature by signature, bundles handed out once. */
+
+const K = "/api/v1/keys";
+
+/** A Kyber public key's serialized shape (0x08 + 1,568 bytes); the server checks format and signature, not the lattice. */
+function kyberKey(): Uint8Array {
+  const key = crypto.getRandomValues(new Uint8Array(1569));
+  key[0] = 0x08;
+  return key;
+}
+
+/** A full first upload for a device, signed by `identity`. */
+function upload(identity = curveKeyPair(), opts: { preKeys?: number; pqPreKeys?: number; firstId?: number } = {}) {
+  const signed = curveKeyPair().publicKey;
+  const lastResort = kyberKey();
+  const first = opts.firstId ?? 1;
+  return {
+    identity,
+    body: {
+      identityKey: b64(identity.publicKey),
+      registrationId: 4242,
+      signedPreKey: { keyId: 7, publicKey: b64(signed), signature: b64(xeddsaSign(identity.privateKey, signed)) },
+      pqLastResortPreKey: { keyId: 900, publicKey: b64(lastResort), signature: b64(xeddsaSign(identity.privateKey, lastResort)) },
+      preKeys: Array.from({ length: opts.preKeys ?? 3 }, (_, i) => ({ keyId: first + i, publicKey: b64(curveKeyPair().publicKey) })),
+      pqPreKeys: Array.from({ length: opts.pqPreKeys ?? 2 }, (_, i) => {
+        const key = kyberKey();
+        return { keyId: 100 + first + i, publicKey: b64(key), signature: b64(xeddsaSign(identity.privateKey, key)) };
+      }),
+    },
+  };
+}
+
+const put = (u: TestUser, body: unknown, token = u.accessToken) => api("PUT", K, { token, body });
+const count = async (u: TestUser, token = u.accessToken) => (await api("GET", `${K}/count`, { token })).body;
+const bundles = (viewer: TestUser, userId: string, device: string | number = "*") =>
+  api("GET", `${K}/${userId}/${device}`, { token: viewer.accessToken });
+const stored = async (userId: string) =>
+  (await env.DB.prepare("SELECT count(*) AS n FROM one_time_prekeys WHERE user_id = ?").bind(userId).first<{ n: number }>())!.n;
+
+describe("uploading keys", () => {
+  it("stores a device's keys and gives each device its number; counts what is left", async () => {
+    const alice = await signUp();
+    const first = upload();
+    const res = await put(alice, first.body);
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toEqual({ deviceId: 1 });
+    expect(await count(alice)).toEqual({ count: 3, pqCount: 2 });
+
+    // A second device of the same account: the same identity, its own number.
+    const login = await logIn(alice.username, undefined, { deviceId: "alice-laptop" });
+    expect(login.status, login.text).toBe(200);
+    const laptop = login.body.tokens.accessToken;
+    const second = upload(first.identity, { preKeys: 1, pqPreKeys: 0 });
+    expect((await put(alice, second.body, laptop)).body).toEqual({ deviceId: 2 });
+    expect(await count(alice, laptop)).toEqual({ count: 1, pqCount: 0 });
+    // Uploading one-time keys again replaces that kind's stored ones.
+    const refill = {
+      identityKey: first.body.identityKey,
+      registrationId: 4242,
+      preKeys: upload(first.identity, { preKeys: 5, firstId: 50 }).body.preKeys,
+    };
+    expect((await put(alice, refill)).status).toBe(200);
+    expect(await count(alice)).toEqual({ count: 5, pqCount: 2 });
+  });
+
+  it("refuses wrong lengths, type bytes and signatures with 422 naming the key, and stores nothing", async () => {
+    const alice = await signUp();
+    const { identity, body } = upload();
+    const other = curveKeyPair();
+    const cases: [string, (b: any) => void, string, string][] = [
+      ["identityKey", (b) => (b.identityKey = b64(identity.publicKey.subarray(0, 32))), "invalid_key", "identityKey"],
+      [
+        "type byte",
+        (b) => (b.signedPreKey.publicKey = b64(Uint8Array.of(0x06, ...curveKeyPair().publicKey.subarray(1)))),
+        "invalid_key",
+        "signedPreKey.publicKey",
+      ],
+      [
+        "signature by another key",
+        (b) =>
+          (b.signedPreKey.signature = b64(
+            xeddsaSign(
+              other.privateKey,
+              Uint8Array.from(atob(b.signedPreKey.publicKey), (c) => c.charCodeAt(0)),
+            ),
+          )),
+        "invalid_signature",
+        "signedPreKey",
+      ],
+      ["short signature", (b) => (b.pqLastResortPreKey.signature = b64(new Uint8Array(63))), "invalid_key", "pqLastResortPreKey.signature"],
+      ["kyber length", (b) => (b.pqPreKeys[1].publicKey = b64(kyberKey().subarray(0, 1568))), "invalid_key", "pqPreKeys[1].publicKey"],
+      ["kyber signature", (b) => (b.pqPreKeys[0].signature = b.pqPreKeys[1].signature), "invalid_signature", "pqPreKeys[0]"],
+      ["one-time key", (b) => (b.preKeys[2].publicKey = b64(new Uint8Array(33))), "invalid_key", "preKeys[2].publicKey"],
+      ["repeated id", (b) => (b.preKeys[1].keyId = b.preKeys[0].keyId), "invalid_key", "preKeys"],
+    ];
+    for (const [label, change, code, key] of cases) {
+      const broken = structuredClone(body);
+      change(broken);
+      const error = expectError(await put(alice, broken), 422, code);
+      expect(error.details, label).toMatchObject({ key });
+    }
+    expectError(await put(alice, { ...body, signedPreKey: undefined }), 422, "missing_key");
+    expectError(await put(alice, { ...body, identityKey: "not base64!" }), 400, "validation_failed");
+    expectError(await put(alice, { ...body, registrationId: 16381 }), 400, "validation_failed");
+    expect(await stored(alice.id)).toBe(0);
+    expect(await count(alice)).toEqual({ count: 0, pqCount: 0 });
+    // A different identity key than the account's is refused.
+    expect((await put(alice, body)).status).toBe(200);
+    expectError(await put(alice, upload().body), 409, "identity_key_changed");
+  });
+});
+
+describe("fetching bundles", () => {
+  it("hands each one-time prekey out once, then null; Kyber one-time keys, then the last-resort one", async () => {
+    const [alice, bob] = await Promise.all([signUp(), signUp()]);
+    const { body } = upload(undefined, { preKeys: 2, pqPreKeys: 1 });
+    await put(alice, body);
+    const fetched = await Promise.all([bundles(bob, alice.id), bundles(bob, alice.id, 1), bundles(bob, alice.id)]);
+    for (const res of fetched) expect(res.status, res.text).toBe(200);
+    expect(fetched[0]!.body.identityKey).toBe(body.identityKey);
+    const preKeys = fetched.map((r) => r.body.devices[0].preKey?.keyId ?? null);
+    expect(preKeys.filter((k) => k !== null).sort()).toEqual([1, 2]);
+    expect(preKeys.filter((k) => k === null)).toHaveLength(1);
+    const pq = fetched.map((r) => r.body.devices[0].pqPreKey.keyId).sort();
+    expect(pq).toEqual([101, 900, 900]);
+    expect(fetched[0]!.body.devices[0]).toMatchObject({ deviceId: 1, registrationId: 4242, signedPreKey: body.signedPreKey });
+    expect(await count(alice)).toEqual({ count: 0, pqCount: 0 });
+    expect((await api("GET", `${K}/${alice.id}/devices`, { token: bob.accessToken })).body).toEqual({ devices: [1] });
+  });
+
+  it("answers 404 for accounts without keys, unknown devices and blocks either way", async () => {
+    const [alice, bob, carol] = await Promise.all([signUp(), signUp(), signUp()]);
+    expectError(await bundles(bob, alice.id), 404, "not_found");
+    await put(alice, upload().body);
+    expectError(await bundles(bob, alice.id, 2), 404, "not_found");
+    await block(alice, bob);
+    expectError(await bundles(bob, alice.id), 404, "not_found");
+    expectError(await api("GET", `${K}/${alice.id}/devices`, { token: bob.accessToken }), 404, "not_found");
+    expect((await bundles(carol, alice.id)).status).toBe(200);
+    expectError(await bundles(carol, alice.id, "first"), 400, "validation_failed");
+  });
+});
