@@ -57,7 +57,9 @@ describe("search in a chat", () => {
     // 16 tokens: the match with 3 before it, moved back so the window stays full at the end of the text.
     expect(buildSnippet(text, terms)).toBe("…w14 w15 w16 w17 w18 w19 <mark>Überraschung</mark> w21 w22 w23 w24 w25 w26 w27 w28 w29!");
     words.push(...Array.from({ length: 20 }, (_, i) => `v${i}`));
-    expect(buildSnippet(words.join(" "), terms)).toBe("…w17 w18 w19 <mark>Überraschung</mark> w21 w22 w23 w24 w25 w26 w27 w28 w29 v0 v1 v2…");
+    expect(buildSnippet(words.join(" "), terms)).toBe(
+      "…w17 w18 w19 <mark>Überraschung</mark> w21 w22 w23 w24 w25 w26 w27 w28 w29 v0 v1 v2…",
+    );
     // Punctuation is no token, for the index either: "b c" matches "b> & c" (escaped, inside one mark).
     expect(buildSnippet("a <b> & c", parseQuery('"b c" OR a').terms)).toBe("<mark>a</mark> &lt;<mark>b&gt; &amp; c</mark>");
     expect(buildSnippet("x b c y", parseQuery('"b c"').terms)).toBe("x <mark>b c</mark> y");
