@@ -42,6 +42,11 @@ describe("search in a chat", () => {
     expect(await found(b, chat.id, { q: '"release notes"' })).toEqual(["release notes are up <script>"]);
     expect((await found(b, chat.id, { q: "release notes" })).sort()).toEqual(["release notes are up <script>", "the notes on the release"]);
     expect((await found(b, chat.id, { q: "cafe OR tonight" })).sort()).toEqual(["Meet at the Café at noon", "deploying tonight"]);
+    expect((await found(b, chat.id, { q: "release notes OR noon" })).sort()).toEqual([
+      "release notes are up <script>",
+      "the notes on the release",
+    ]);
+    expect(await found(b, chat.id, { q: "meet noon OR tonight" })).toEqual(["Meet at the Café at noon"]);
 
     const res = await search(b, chat.id, { q: '"release notes"' });
     expect(res.body.items[0].snippet).toBe("<mark>release notes</mark> are up &lt;script&gt;");

@@ -192,6 +192,16 @@ describe("sending staged items", () => {
     expect(await refs(item.id)).toEqual([{ chat_id: chat.id, message_id: messageId }]);
   });
 
+  it("an item erased with the message that carried it is no longer staged: sending it again is refused", async () => {
+    const { a, chat, item } = await groupWithUpload();
+    const sent = await sendImage(a, chat.id, item.id);
+    await settle(chat.id);
+    expect((await api("DELETE", `${C}/${chat.id}/messages/${sent.body.message.id}`, { token: a.accessToken })).status).toBe(204);
+    expect(await mediaRow(item.id)).toBeNull();
+    expect(await staged(chat.id)).toEqual([]);
+    expectError(await sendImage(a, chat.id, item.id), 404, "not_found");
+  });
+
   it("a retry with the same clientMessageId stores one message and one reference", async () => {
     const { a, chat, item } = await groupWithUpload();
     const body = { clientMessageId: cid(), type: "image", attachments: [item.id] };

@@ -1,6 +1,4 @@
-import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { roomFor } from "../src/rooms/client";
 import { C, cid, createDirect, createGroup, getChat, history, openChatSocket, runAlarmAt, send, sendRaw } from "./chat-helpers";
 import { api, expectError, signUp, type TestUser } from "./helpers";
 import { PNG } from "./media-fixtures";
@@ -47,6 +45,10 @@ describe("disappearing messages", () => {
     expect((await items(b, chat.id)).find((x) => x.id === before.id).text).toBe("stays forever");
     const events = (await api("GET", `${C}/${chat.id}/events?after=0&limit=1000`, { token: b.accessToken })).body.events;
     expect(events.filter((e: any) => e.type === "message.expired").map((e: any) => e.messageId)).toEqual([m.id]);
+    // Replay keeps only the tombstone of what it once carried.
+    const replayed = events.find((e: any) => e.type === "message.new" && e.message.id === m.id);
+    expect(replayed.message).toMatchObject({ deleted: true, text: null, attachments: [] });
+    expect(JSON.stringify(events)).not.toContain("self destructing");
     const search = await api("GET", `${C}/${chat.id}/search?q=destructing`, { token: a.accessToken });
     expect(search.body.items).toEqual([]);
     expect(await mediaRow(item.id)).toBeNull();

@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { roomFor } from "../src/rooms/client";
 import { C, cid, createGroup, history, openChatSocket, runAlarmAt, send, sendRaw } from "./chat-helpers";
 import { api, expectError, signUp, type TestUser } from "./helpers";
+import { PNG } from "./media-fixtures";
+import { getMedia, upload } from "./media-helpers";
 
 /** Scheduled messages: stored in the room, sent by its alarm when due (no sleeping: the clock is moved, the alarm run). */
 
@@ -80,6 +82,22 @@ describe("scheduled messages", () => {
     await runAlarmAt(chat.id, soon + 2 * MINUTE);
     expect(await texts(b, chat.id)).toEqual(["final text"]);
     expect((await events(a, chat.id)).map((e) => e.type)).toContain("message.scheduled.cancelled");
+  });
+
+  it("use up the send budget when scheduled: slow mode applies; their attachments stay the author's until sent", async () => {
+    const [a, b] = await Promise.all([signUp(), signUp()]);
+    const chat = await createGroup(a, [b]);
+    await api("PATCH", `${C}/${chat.id}`, { token: a.accessToken, body: { slowModeSeconds: 60 } });
+    const later = at(Date.now() + 10 * MINUTE);
+    const item = await upload(b, PNG, { type: "image/png" });
+    const first = await schedule(b, chat.id, { type: "image", text: undefined, attachments: [item.id], scheduledAt: later });
+    expect(first.status, first.text).toBe(202);
+    expectError(await schedule(b, chat.id, { scheduledAt: later }), 429, "slow_mode");
+    // Members cannot read the attachment before the message exists; the author can.
+    expectError(await getMedia(a, item.id), 404, "not_found");
+    expect((await getMedia(b, item.id)).status).toBe(200);
+    expect((await api("POST", `${C}/${chat.id}/scheduled/${first.body.scheduled.id}/send`, { token: b.accessToken })).status).toBe(200);
+    expect((await getMedia(a, item.id)).status).toBe(200);
   });
 
   it("refuse a time in the past or more than a year ahead", async () => {

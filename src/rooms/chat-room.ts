@@ -64,7 +64,9 @@ export class ChatRoom extends MessageRpc {
       wakeAt: (at) => ctx.waitUntil(this.timers.scheduleAlarm(at)),
       waitUntil: (promise) => ctx.waitUntil(promise),
       detachMedia: async (messageIds) => {
+        // Other messages' queued references reach D1 first: an item one of them carries is not unreferenced.
         await this.log.media.outbox.forget(messageIds);
+        await this.log.media.outbox.flush();
         await mediaPort().detach(env, this.log.access.chatId(), messageIds);
       },
       transaction: (fn) => ctx.storage.transactionSync(fn),

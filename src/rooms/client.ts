@@ -194,14 +194,17 @@ export class RoomClient {
     return unwrap(await this.stub.scheduledList(userId));
   }
 
+  /** Change my scheduled message's text and/or time (404 for anyone else's). */
   async editScheduled(userId: string, id: string, change: { text?: string; scheduledAt?: number }): Promise<ScheduledMessage> {
     return unwrap(await this.stub.editScheduled(userId, id, change));
   }
 
+  /** Cancel my scheduled message (404 for anyone else's). */
   async cancelScheduled(userId: string, id: string): Promise<void> {
     unwrap(await this.stub.cancelScheduled(userId, id));
   }
 
+  /** Send my scheduled message now (404 for anyone else's). */
   async sendScheduledNow(userId: string, id: string): Promise<Message> {
     return unwrap(await this.stub.sendScheduledNow(userId, id));
   }

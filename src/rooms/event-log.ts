@@ -46,6 +46,27 @@ export class EventLog {
     this.last = null;
   }
 
+  /**
+   * Messages were deleted, expired or cleared (`seqs`, or every seq `through` one): the events
+   * that carried them (`message.new`, `message.updated`) keep only the tombstone, so replay never
+   * hands out what is gone. One pass over the retained events.
+   */
+  scrubMessages(which: { seqs: readonly number[] } | { through: number }): void {
+    const where =
+      "seqs" in which
+        ? "json_extract(payload, '$.message.seq') IN (SELECT value FROM json_each(?))"
+        : "json_extract(payload, '$.message.seq') <= ?";
+    this.sql.exec(
+      `UPDATE events SET payload = json_set(payload,
+         '$.message.text', NULL, '$.message.attachments', json('[]'), '$.message.location', NULL,
+         '$.message.contact', NULL, '$.message.entities', json('[]'), '$.message.quote', NULL,
+         '$.message.mentions', json('[]'), '$.message.metadata', NULL, '$.message.poll', NULL,
+         '$.message.reactions', json('[]'), '$.message.expiresAt', NULL, '$.message.deleted', json('true'))
+       WHERE type IN ('message.new', 'message.updated') AND ${where}`,
+      "seqs" in which ? JSON.stringify(which.seqs) : which.through,
+    );
+  }
+
   /** Log an event for every member, or for `audience` alone (it still takes an eventSeq: others see a gap). */
   append(type: string, payload: Record<string, unknown>, at: number, audience?: string): LoggedEvent {
     const eventSeq = this.lastEventSeq() + 1;

@@ -1,4 +1,4 @@
-import type { MessageRow } from "./message-rows";
+import { attachmentIdsOf, type MessageRow } from "./message-rows";
 import type { RoomCore } from "./room-core";
 
 /** Messages one alarm erases at most (the rest on the next wake-up, at once). */
@@ -8,8 +8,9 @@ const BATCH = 200;
  * Disappearing messages: a message with `expires_at` (the chat's time to live when it was sent,
  * or its own `ttlSeconds`) is erased by the room's alarm once that time has come, like a delete
  * for everyone (text, content, edit history, reactions, poll, mentions, search entry; unpinned;
- * a tombstone keeps the seq), with a `message.expired {messageId, seq}` event; its attachments
- * are dropped (media erases what nothing references any more).
+ * a tombstone keeps the seq; the events that carried it keep only the tombstone), with a
+ * `message.expired {messageId, seq}` event; its attachments are dropped (media erases what
+ * nothing references any more).
  */
 export class MessageExpiry {
   constructor(private readonly room: RoomCore) {}
@@ -27,11 +28,19 @@ export class MessageExpiry {
     if (due.length > 0) {
       this.room.write((emit) => {
         for (const row of due) {
+          this.room.media.staged.unstage(...attachmentIdsOf(row));
           store.deleteMessage(row, now);
           this.room.pins.dropDeleted({ seq: row.seq });
           const audience = row.shadow === 1 ? (row.sender_id ?? undefined) : undefined;
           emit("message.expired", { messageId: row.id, seq: row.seq }, { audience });
+          store.summary.countMessages(-1);
+          // The thread it replied to counts one reply fewer (a shadow reply was never counted).
+          if (row.reply_to_seq !== null && row.shadow === null) {
+            const parent = store.findBySeq(row.reply_to_seq);
+            if (parent) emit("message.replies", { messageId: parent.id, seq: parent.seq, replyCount: parent.reply_count });
+          }
         }
+        store.events.scrubMessages({ seqs: due.map((r) => r.seq) });
       });
       this.room.summaryChanged();
       const withMedia = due.filter((r) => r.content?.includes('"attachments"')).map((r) => r.id);

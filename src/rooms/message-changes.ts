@@ -1,6 +1,6 @@
 import { AppError } from "../lib/errors";
 import { detectEntities } from "./entities";
-import { contentJson, type MessageContent, type MessageRow } from "./message-rows";
+import { attachmentIdsOf, contentJson, type MessageContent, type MessageRow } from "./message-rows";
 import type { RoomCore } from "./room-core";
 import type { GeoLocation, Message } from "./types";
 
@@ -80,7 +80,10 @@ export class MessageChanges {
       throw new AppError(403, "delete_window_passed", "Messages can be deleted for everyone for 48 hours");
     }
     this.room.write((emit) => {
+      // Media may erase what the message carried: nothing staged may point at it any more.
+      this.room.media.staged.unstage(...attachmentIdsOf(row));
       store.deleteMessage(row, Date.now());
+      store.events.scrubMessages({ seqs: [row.seq] });
       this.room.pins.dropDeleted({ seq: row.seq });
       if (row.type !== "system") store.summary.countMessages(-1);
       emit("message.deleted", { messageId: row.id, seq: row.seq }, { audience: audienceOf(row) });
@@ -109,8 +112,10 @@ export class MessageChanges {
     const result = this.room.write((emit) => {
       const seq = store.lastSeq();
       withMedia = store.idsWithAttachmentsThrough(seq);
+      for (const id of withMedia) this.room.media.staged.unstage(...attachmentIdsOf(store.findById(id)!));
       store.summary.countMessages(-store.countUserMessagesThrough(seq));
       const removed = store.truncate(seq);
+      store.events.scrubMessages({ through: seq });
       this.room.pins.dropDeleted({ throughSeq: seq });
       emit("chat.truncated", { seq, actorId });
       return { seq, removed };

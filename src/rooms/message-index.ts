@@ -81,11 +81,15 @@ export function searchableText(text: string | null, content: string | null): str
 
 /** The room's FTS5 index of its messages (see SCHEMA's comment). */
 export class MessageIndex {
-  constructor(private readonly sql: SqlStorage) {
+  /** `encrypted`: whether the chat is end-to-end encrypted (then nothing is ever indexed). */
+  constructor(
+    private readonly sql: SqlStorage,
+    encrypted: () => boolean = () => false,
+  ) {
     const existed = sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'message_fts'").toArray().length > 0;
     sql.exec(SCHEMA);
     // A room older than the index: what it holds is indexed now, once.
-    if (!existed) this.backfill();
+    if (!existed && !encrypted()) this.backfill();
   }
 
   /** Index the message at `seq` (inside its insert's transaction). */

@@ -101,6 +101,12 @@ export const SEEN_BY_VIEWER_SQL = "(m.shadow IS NULL OR m.sender_id = ?)";
 export const shadowedFrom = (row: Pick<MessageRow, "shadow" | "sender_id">, viewerId: string) =>
   row.shadow === 1 && row.sender_id !== viewerId;
 
+/** The media ids a stored row carries (none once it is deleted). */
+export function attachmentIdsOf(row: Pick<MessageRow, "content">): string[] {
+  if (!row.content?.includes('"attachments"')) return [];
+  return ((JSON.parse(row.content) as MessageContent).attachments ?? []).map((a) => a.mediaId);
+}
+
 /** Everything a message carries besides its text, stored as one JSON column (only the fields present). */
 export interface MessageContent {
   attachments?: Attachment[];

@@ -152,14 +152,17 @@ export abstract class MessageRpc extends DurableObject<Bindings> {
     return rpcResult(() => this.log.scheduled.schedule(input, sendAt));
   }
 
+  /** My scheduled messages here, soonest first. */
   scheduledList(userId: string): Promise<RoomResult<ScheduledMessage[]>> {
     return rpcResult(() => this.log.scheduled.list(userId));
   }
 
+  /** Change my scheduled message's text and/or time. */
   editScheduled(userId: string, id: string, change: { text?: string; scheduledAt?: number }): Promise<RoomResult<ScheduledMessage>> {
     return rpcResult(() => this.log.scheduled.edit(userId, id, change));
   }
 
+  /** Cancel my scheduled message. */
   cancelScheduled(userId: string, id: string): Promise<RoomResult<null>> {
     return rpcResult(async () => {
       await this.log.scheduled.cancel(userId, id);
@@ -167,6 +170,7 @@ export abstract class MessageRpc extends DurableObject<Bindings> {
     });
   }
 
+  /** Send my scheduled message now. */
   sendScheduledNow(userId: string, id: string): Promise<RoomResult<Message>> {
     return rpcResult(() => this.log.scheduled.sendNow(userId, id));
   }

@@ -70,7 +70,9 @@ export class MessageSender {
     });
     const closesAt = input.poll?.closesAt ? Date.parse(input.poll.closesAt) : null;
     const shadow = isShadowBanned(member, at);
-    const ttl = input.ttlSeconds ?? access.config().messageTtlSeconds ?? null;
+    // A message's own time to live may shorten the chat's, never lengthen it.
+    const chatTtl = access.config().messageTtlSeconds ?? null;
+    const ttl = input.ttlSeconds !== undefined && chatTtl !== null ? Math.min(input.ttlSeconds, chatTtl) : (input.ttlSeconds ?? chatTtl);
     const expiresAt = ttl ? at + ttl * 1000 : null;
     const audience = shadow ? input.userId : undefined;
     const result = this.stored(messageId, staged ? undefined : attachments, () =>
@@ -90,7 +92,9 @@ export class MessageSender {
           expiresAt,
           at,
         });
-        if (scheduled && !scheduled.claim()) throw new AppError(409, "scheduled_cancelled", "The scheduled message was cancelled");
+        if (scheduled && !scheduled.claim()) {
+          throw new AppError(409, "scheduled_changed", "The scheduled message was changed or cancelled meanwhile");
+        }
         if (!row) return { message: this.existingSend(input)!, duplicate: true };
         if (staged)
           this.room.media.outbox.queue(

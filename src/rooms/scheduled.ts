@@ -4,12 +4,24 @@ import { checkAttachmentsFit, checkContentShape, isMediaType } from "./content";
 import { mediaPort } from "./media-port";
 import type { MessageSender } from "./message-sender";
 import type { RoomCore } from "./room-core";
+import { checkTime, type ScheduledContent, type ScheduledMessage, type ScheduledRow } from "./scheduled-types";
 import type { Attachment, Message, SendInput } from "./types";
 
-/** How far ahead a message may be scheduled. */
-export const MAX_SCHEDULE_AHEAD_MS = 366 * 24 * 60 * 60 * 1000;
+export type { ScheduledMessage };
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
 /** A due send that failed for a reason other than the chat's rules is tried again this much later. */
 const RETRY_MS = 30_000;
+/** Scheduled messages one member may have waiting in one chat. */
+export const MAX_SCHEDULED_PER_MEMBER = 100;
+
+/**
+ * Until it is sent, a scheduled message's attachments are referenced under this chat id, which
+ * no membership matches: they stay out of the unattached sweep, and nobody but their owner can
+ * read them before the message exists.
+ */
+const pendingChat = (chatId: string) => `scheduled:${chatId}`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS scheduled (
@@ -25,33 +37,6 @@ CREATE TABLE IF NOT EXISTS scheduled (
 );
 CREATE INDEX IF NOT EXISTS scheduled_due_idx ON scheduled (send_at);
 `;
-
-type Row = {
-  id: string;
-  sender_id: string;
-  client_message_id: string;
-  send_at: number;
-  input: string;
-  attachments: string | null;
-  created_at: number;
-  updated_at: number;
-};
-
-/** What the content of a scheduled message is: the send as asked, without the sender. */
-type ScheduledContent = Omit<SendInput, "userId" | "clientMessageId" | "storyReply" | "forwardedFrom" | "forwardedAttachments">;
-
-/** A message waiting for its time, as its author sees it: the send as asked, its attachments resolved. */
-export interface ScheduledMessage extends Omit<ScheduledContent, "attachments"> {
-  id: string;
-  chatId: string;
-  clientMessageId: string;
-  scheduledAt: string;
-  attachments: Attachment[];
-  createdAt: string;
-  updatedAt: string;
-}
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
  * Scheduled messages: stored in the room with the id the message will have, sent by the room's
@@ -83,6 +68,15 @@ export class ScheduledMessages {
     if (store.findByClientId(input.userId, input.clientMessageId)) {
       throw new AppError(409, "already_sent", "A message with this clientMessageId was already sent");
     }
+    // Scheduling is sending, for the budgets: slow mode and the send rate apply now (the due send is not counted again).
+    const refusal = store.limiter.refusal(input.userId, member.role === "member" ? access.config().slowModeSeconds : 0);
+    if (refusal) throw refusal;
+    const waiting = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM scheduled WHERE sender_id = ?", input.userId).one().n;
+    if (waiting >= MAX_SCHEDULED_PER_MEMBER) {
+      throw new AppError(409, "too_many_scheduled", `At most ${MAX_SCHEDULED_PER_MEMBER} scheduled messages per chat`, {
+        max: MAX_SCHEDULED_PER_MEMBER,
+      });
+    }
     for (const [field, id] of [
       ["replyToId", input.replyToId],
       ["quoteId", input.quoteId],
@@ -94,13 +88,13 @@ export class ScheduledMessages {
     const items = input.attachments
       ? await mediaPort().attachOwned(
           this.room.host.db,
-          { ownerId: input.userId, mediaIds: input.attachments, chatId, messageId: id },
+          { ownerId: input.userId, mediaIds: input.attachments, chatId: pendingChat(chatId), messageId: id },
           (found) => checkAttachmentsFit(input.type, found),
         )
       : null;
     const { userId, clientMessageId, ...content } = input;
     const at = Date.now();
-    const row: Row = {
+    const row: ScheduledRow = {
       id,
       sender_id: userId,
       client_message_id: clientMessageId,
@@ -110,13 +104,22 @@ export class ScheduledMessages {
       created_at: at,
       updated_at: at,
     };
-    this.room.write((emit) => {
-      this.sql.exec(
-        "INSERT INTO scheduled (id, sender_id, client_message_id, send_at, input, attachments, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    const stored = this.room.write((emit) => {
+      // A concurrent retry may have scheduled it during the attach's round trip: then that one stands.
+      const written = this.sql.exec(
+        `INSERT INTO scheduled (id, sender_id, client_message_id, send_at, input, attachments, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender_id, client_message_id) DO NOTHING`,
         ...Object.values(row),
-      );
+      ).rowsWritten;
+      if (written === 0) return false;
+      store.limiter.take(userId, at);
       emit("message.scheduled", { scheduled: this.view(row) }, { audience: userId });
+      return true;
     });
+    if (!stored) {
+      this.releasePending(row);
+      return { scheduled: this.view(this.findByClientId(userId, clientMessageId)!), duplicate: true };
+    }
     this.room.host.wakeAt(sendAt);
     return { scheduled: this.view(row), duplicate: false };
   }
@@ -125,7 +128,7 @@ export class ScheduledMessages {
   async list(userId: string): Promise<ScheduledMessage[]> {
     await this.room.access.requireMember(userId);
     return this.sql
-      .exec<Row>("SELECT * FROM scheduled WHERE sender_id = ? ORDER BY send_at, id", userId)
+      .exec<ScheduledRow>("SELECT * FROM scheduled WHERE sender_id = ? ORDER BY send_at, id", userId)
       .toArray()
       .map((r) => this.view(r));
   }
@@ -141,7 +144,12 @@ export class ScheduledMessages {
       content.text = change.text;
     }
     if (change.scheduledAt !== undefined) checkTime(change.scheduledAt);
-    const updated: Row = { ...row, input: JSON.stringify(content), send_at: change.scheduledAt ?? row.send_at, updated_at: Date.now() };
+    const updated: ScheduledRow = {
+      ...row,
+      input: JSON.stringify(content),
+      send_at: change.scheduledAt ?? row.send_at,
+      updated_at: Date.now(),
+    };
     this.room.write((emit) => {
       this.sql.exec(
         "UPDATE scheduled SET input = ?, send_at = ?, updated_at = ? WHERE id = ?",
@@ -170,16 +178,19 @@ export class ScheduledMessages {
 
   /** The alarm: send what is due. Answers when the next one is due, or null. */
   async sendDue(now: number): Promise<number | null> {
-    const due = this.sql.exec<Row>("SELECT * FROM scheduled WHERE send_at <= ? ORDER BY send_at, id LIMIT 100", now).toArray();
+    const due = this.sql.exec<ScheduledRow>("SELECT * FROM scheduled WHERE send_at <= ? ORDER BY send_at, id LIMIT 100", now).toArray();
     for (const row of due) {
       try {
         await this.sendRow(row);
       } catch (err) {
         if (!(err instanceof AppError)) {
           console.error(JSON.stringify({ level: "error", msg: "scheduled send failed", id: row.id, error: String(err) }));
-          this.room.host.wakeAt(Date.now() + RETRY_MS);
+          // Its turn comes again RETRY_MS later (not at once: the alarm would spin on it).
+          this.sql.exec("UPDATE scheduled SET send_at = ? WHERE id = ? AND updated_at = ?", Date.now() + RETRY_MS, row.id, row.updated_at);
           continue;
         }
+        // Cancelled, or edited (a new time or text) while it was being sent: nothing to drop here.
+        if (err.code === "scheduled_changed") continue;
         // The chat's rules refuse it now (the author left, lost the right, the chat froze): dropped, and the author told.
         if (this.find(row.id)) {
           this.drop(row, { type: "message.scheduled.failed", payload: { id: row.id, error: { code: err.code, message: err.message } } });
@@ -195,46 +206,52 @@ export class ScheduledMessages {
   }
 
   /** Send a scheduled row through the one send path, taking the row in the same transaction. */
-  private async sendRow(row: Row): Promise<{ message: Message; duplicate: boolean }> {
+  private async sendRow(row: ScheduledRow): Promise<{ message: Message; duplicate: boolean }> {
     const content = JSON.parse(row.input) as ScheduledContent;
     const items = row.attachments ? (JSON.parse(row.attachments) as Attachment[]) : undefined;
     const input: SendInput = { ...content, userId: row.sender_id, clientMessageId: row.client_message_id, forwardedAttachments: items };
-    const claim = () => this.sql.exec("DELETE FROM scheduled WHERE id = ?", row.id).rowsWritten > 0;
+    // Taken only as read: an edit or a cancel meanwhile wins (the send stores nothing).
+    const claim = () => this.sql.exec("DELETE FROM scheduled WHERE id = ? AND updated_at = ?", row.id, row.updated_at).rowsWritten > 0;
     const result = await this.sender.send(input, { id: row.id, claim });
     // Sent already under this clientMessageId (answered without storing): the scheduled one is done too.
     if (result.duplicate) claim();
+    this.releasePending(row);
     return result;
   }
 
   /** Forget a scheduled row, tell its author why, and let its attachments go. */
-  private drop(row: Row, event: { type: string; payload: Record<string, unknown> }): void {
+  private drop(row: ScheduledRow, event: { type: string; payload: Record<string, unknown> }): void {
     this.room.write((emit) => {
       if (this.sql.exec("DELETE FROM scheduled WHERE id = ?", row.id).rowsWritten > 0) {
         emit(event.type, event.payload, { audience: row.sender_id });
       }
     });
-    if (row.attachments) {
-      const mediaIds = (JSON.parse(row.attachments) as Attachment[]).map((a) => a.mediaId);
-      const { host, access } = this.room;
-      host.waitUntil(mediaPort().release(host.db, { mediaIds, chatId: access.chatId(), messageId: row.id }));
-    }
+    this.releasePending(row);
+  }
+
+  /** Take back the references made when scheduling (the message was sent with its own, or never will be). */
+  private releasePending(row: ScheduledRow): void {
+    if (!row.attachments) return;
+    const mediaIds = (JSON.parse(row.attachments) as Attachment[]).map((a) => a.mediaId);
+    const { host, access } = this.room;
+    host.waitUntil(mediaPort().release(host.db, { mediaIds, chatId: pendingChat(access.chatId()), messageId: row.id }));
   }
 
   /** My scheduled message (404 for anyone else's, or none). */
-  private async mine(userId: string, id: string): Promise<Row> {
+  private async mine(userId: string, id: string): Promise<ScheduledRow> {
     await this.room.access.requireMember(userId);
     const row = this.find(id);
     if (!row || row.sender_id !== userId) throw new AppError(404, "not_found", "Scheduled message not found");
     return row;
   }
 
-  private find(id: string): Row | undefined {
-    return this.sql.exec<Row>("SELECT * FROM scheduled WHERE id = ?", id).toArray()[0];
+  private find(id: string): ScheduledRow | undefined {
+    return this.sql.exec<ScheduledRow>("SELECT * FROM scheduled WHERE id = ?", id).toArray()[0];
   }
 
-  private findByClientId(senderId: string, clientMessageId: string): Row | undefined {
+  private findByClientId(senderId: string, clientMessageId: string): ScheduledRow | undefined {
     return this.sql
-      .exec<Row>("SELECT * FROM scheduled WHERE sender_id = ? AND client_message_id = ?", senderId, clientMessageId)
+      .exec<ScheduledRow>("SELECT * FROM scheduled WHERE sender_id = ? AND client_message_id = ?", senderId, clientMessageId)
       .toArray()[0];
   }
 
@@ -245,7 +262,7 @@ export class ScheduledMessages {
     }
   }
 
-  private view(row: Row): ScheduledMessage {
+  private view(row: ScheduledRow): ScheduledMessage {
     const { attachments: _ids, ...content } = JSON.parse(row.input) as ScheduledContent;
     return {
       ...content,
@@ -257,14 +274,5 @@ export class ScheduledMessages {
       createdAt: iso(row.created_at),
       updatedAt: iso(row.updated_at),
     };
-  }
-}
-
-/** A time to send at: in the future, at most MAX_SCHEDULE_AHEAD_MS ahead (400 otherwise). */
-function checkTime(sendAt: number): void {
-  const now = Date.now();
-  if (!Number.isFinite(sendAt) || sendAt <= now || sendAt > now + MAX_SCHEDULE_AHEAD_MS) {
-    const message = "scheduledAt must be in the future and at most a year ahead";
-    throw new AppError(400, "validation_failed", message, [{ path: "body.scheduledAt", code: "invalid_date", message }]);
   }
 }

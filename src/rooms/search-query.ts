@@ -63,7 +63,8 @@ export function parseQuery(q: string): { match: string; terms: QueryTerm[] } {
   if (pendingOr) throw invalidQuery("OR needs a word or phrase on each side");
   if (alternatives.length === 0) throw invalidQuery("The query needs at least one letter or digit");
   if (alternatives.flat().length > MAX_QUERY_TERMS) throw invalidQuery(`At most ${MAX_QUERY_TERMS} words or phrases`);
-  return { match: alternatives.map((a) => (a.length === 1 ? a[0] : `(${a.join(" OR ")})`)).join(" "), terms };
+  // An explicit AND: FTS5 takes the implicit one between phrases only, not next to a parenthesised group.
+  return { match: alternatives.map((a) => (a.length === 1 ? a[0] : `(${a.join(" OR ")})`)).join(" AND "), terms };
 }
 
 /** `400 invalid_query`, with the reason. */

@@ -46,9 +46,13 @@ export class StagedMedia {
     );
   }
 
-  /** The item is gone (its owner deleted it): a send naming it is checked in D1 (and refused there). */
-  unstage(mediaId: string): void {
-    this.sql.exec("DELETE FROM staged_media WHERE media_id = ?", mediaId);
+  /**
+   * The items may be gone (their owner deleted them, or messages carrying them were deleted and
+   * media erased what nothing references): a send naming them is checked in D1 from now on.
+   */
+  unstage(...mediaIds: string[]): void {
+    if (mediaIds.length === 0) return;
+    this.sql.exec("DELETE FROM staged_media WHERE media_id IN (SELECT value FROM json_each(?))", JSON.stringify(mediaIds));
   }
 
   /**

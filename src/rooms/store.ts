@@ -65,7 +65,7 @@ export class RoomStore {
     this.mentions = new MentionIndex(sql);
     this.polls = new PollStore(sql);
     this.reactions = new ReactionStore(sql);
-    this.index = new MessageIndex(sql);
+    this.index = new MessageIndex(sql, () => !!this.config()?.encrypted);
     this.transient = new TransientState(sql);
     this.limiter = new SendLimiter(sql);
     this.members = new MemberCache(sql);
