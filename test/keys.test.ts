@@ -116,6 +116,22 @@ describe("uploading keys", () => {
   });
 });
 
+describe("rotating the signed prekey", () => {
+  it("replaces it after checking the signature; a device without keys is 404", async () => {
+    const [alice, bob] = await Promise.all([signUp(), signUp()]);
+    const rotate = (u: TestUser, body: unknown) => api("PUT", `${K}/signed`, { token: u.accessToken, body });
+    const { identity, body } = upload();
+    const fresh = curveKeyPair().publicKey;
+    const signed = { keyId: 8, publicKey: b64(fresh), signature: b64(xeddsaSign(identity.privateKey, fresh)) };
+    expectError(await rotate(alice, signed), 404, "not_found");
+    await put(alice, body);
+    const forged = { ...signed, signature: b64(xeddsaSign(curveKeyPair().privateKey, fresh)) };
+    expect(expectError(await rotate(alice, forged), 422, "invalid_signature").details).toEqual({ key: "signedPreKey" });
+    expect((await rotate(alice, signed)).status).toBe(204);
+    expect((await bundles(bob, alice.id, 1)).body.devices[0].signedPreKey).toEqual(signed);
+  });
+});
+
 describe("fetching bundles", () => {
   it("hands each one-time prekey out once, then null; Kyber one-time keys, then the last-resort one", async () => {
     const [alice, bob] = await Promise.all([signUp(), signUp()]);

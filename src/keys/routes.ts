@@ -4,7 +4,7 @@ import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from "../li
 import { enforceRateLimit } from "../lib/rate-limit";
 import { fetchBundles, listKeyDevices } from "./bundles";
 import { EcKey, SignedEcKey, SignedKyberKey, UploadKeysBody } from "./formats";
-import { countKeys, uploadKeys } from "./service";
+import { countKeys, rotateSignedPreKey, uploadKeys } from "./service";
 
 /** The key server, mounted at /api/v1/keys (Signal-compatible formats: see formats.ts). */
 const tags = ["Keys"];
@@ -46,6 +46,27 @@ app.openapi(
     responses: { 200: json(z.object({ deviceId: z.number().int() })), ...errorResponses(400, 401, 409, 413, 415, 422, 503) },
   }),
   async (c) => c.json(await uploadKeys(c.var.db, c.var.auth, c.req.valid("json")), 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "put",
+    path: "/signed",
+    operationId: "rotateSignedPreKey",
+    tags,
+    summary: "Rotate my device's signed prekey",
+    description:
+      "Checked like an upload's: 33 bytes with type 0x05 (`422 invalid_key`), signed by the account's identity key " +
+      "(`422 invalid_signature`). A device that never uploaded keys: 404.",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    request: { body: jsonBody(SignedEcKey) },
+    responses: { 204: { description: "Rotated" }, ...errorResponses(400, 401, 404, 413, 415, 422, 503) },
+  }),
+  async (c) => {
+    await rotateSignedPreKey(c.var.db, c.var.auth, c.req.valid("json"));
+    return c.body(null, 204);
+  },
 );
 
 app.openapi(

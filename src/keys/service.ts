@@ -4,7 +4,7 @@ import type { Database } from "../db/client";
 import { identityKeys, keyDevices, oneTimePreKeys, sessions } from "../db/schema";
 import type { AuthContext } from "../env";
 import { AppError, notFound } from "../lib/errors";
-import { checkUpload, type UploadKeys } from "./formats";
+import { checkSignedKey, checkUpload, fromBase64, type UploadKeys } from "./formats";
 
 /**
  * Uploading and counting the caller's keys. Every key and signature is checked before anything
@@ -129,4 +129,25 @@ export async function countKeys(db: Database, auth: AuthContext): Promise<{ coun
     .groupBy(oneTimePreKeys.kind);
   const of = (kind: string) => counts.find((c) => c.kind === kind)?.n ?? 0;
   return { count: of("ec"), pqCount: of("kyber") };
+}
+
+/**
+ * Rotate the caller's device's signed prekey: checked like an upload's (format, and a signature
+ * by the account's identity key). A device that never uploaded keys is `404 not_found`.
+ */
+export async function rotateSignedPreKey(
+  db: Database,
+  auth: AuthContext,
+  signed: { keyId: number; publicKey: string; signature: string },
+): Promise<void> {
+  const [{ row }, [identity]] = await Promise.all([
+    myKeyDevice(db, auth),
+    db.select().from(identityKeys).where(eq(identityKeys.userId, auth.userId)).limit(1),
+  ]);
+  if (!row || !identity) throw notFound("Keys");
+  checkSignedKey(fromBase64(identity.identityKey), signed, "ec", "signedPreKey");
+  await db
+    .update(keyDevices)
+    .set({ signedKeyId: signed.keyId, signedPublicKey: signed.publicKey, signedSignature: signed.signature, updatedAt: Date.now() })
+    .where(and(eq(keyDevices.userId, auth.userId), eq(keyDevices.deviceId, row.deviceId)));
 }
