@@ -32,7 +32,7 @@ async function reachableIdentity(db: Database, viewerId: string, userId: string)
     .innerJoin(users, eq(users.id, identityKeys.userId))
     .where(eq(identityKeys.userId, userId))
     .limit(1);
-  if (!row || row.status !== "active" || row.blocked) throw notFound("Keys");
+  if (row?.status !== "active" || row.blocked) throw notFound("Keys");
   return row.identityKey;
 }
 
