@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { block } from "./chat-helpers";
-import { api, expectError, logIn, signUp, type TestUser } from "./helpers";
+import { api, expectError, logIn, STRONG_PASSWORD, signUp, type TestUser } from "./helpers";
 import { b64, curveKeyPair, xeddsaSign } from "./keys-helpers";
 
 /** The key server: uploads checked byte by byte and signature by signature, bundles handed out once. */
@@ -113,6 +113,31 @@ describe("uploading keys", () => {
     // A different identity key than the account's is refused.
     expect((await put(alice, body)).status).toBe(200);
     expectError(await put(alice, upload().body), 409, "identity_key_changed");
+  });
+});
+
+describe("keys go with their device or account", () => {
+  it("blocking a device drops its keys; deleting the account drops them all", async () => {
+    const [alice, bob] = await Promise.all([signUp(), signUp()]);
+    const { identity, body } = upload();
+    await put(alice, body);
+    const laptop = (await logIn(alice.username, undefined, { deviceId: "alice-laptop" })).body.tokens.accessToken;
+    expect((await put(alice, upload(identity).body, laptop)).body).toEqual({ deviceId: 2 });
+    const blocked = await api("POST", `/api/v1/auth/devices/alice-laptop/block`, { token: alice.accessToken });
+    expect(blocked.status, blocked.text).toBe(204);
+    expect((await api("GET", `${K}/${alice.id}/devices`, { token: bob.accessToken })).body).toEqual({ devices: [1] });
+    expectError(await bundles(bob, alice.id, 2), 404, "not_found");
+
+    const deleted = await api("DELETE", "/api/v1/users/me", { token: alice.accessToken, body: { password: STRONG_PASSWORD } });
+    expect(deleted.status, deleted.text).toBe(204);
+    expectError(await bundles(bob, alice.id), 404, "not_found");
+    expect(await stored(alice.id)).toBe(0);
+    const left = await env.DB.prepare(
+      "SELECT (SELECT count(*) FROM key_devices WHERE user_id = ?1) + (SELECT count(*) FROM identity_keys WHERE user_id = ?1) AS n",
+    )
+      .bind(alice.id)
+      .first<{ n: number }>();
+    expect(left!.n).toBe(0);
   });
 });
 

@@ -1,7 +1,7 @@
 import Bowser from "bowser";
-import { and, desc, eq, not, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, not, or, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { type DeviceRow, userDevices } from "../db/schema";
+import { type DeviceRow, keyDevices, oneTimePreKeys, userDevices } from "../db/schema";
 import type { AuthContext, Bindings } from "../env";
 import { AppError, notFound } from "../lib/errors";
 import type { RequestInfo } from "../lib/request-info";
@@ -150,10 +150,24 @@ export async function blockDevice(
   const { changed } = await setDeviceFlags(db, auth.userId, deviceId, { blocked: true, trusted: false }, eq(userDevices.blocked, true));
   // Also when it was already blocked: a sign-in racing the first block must not keep a session.
   const sessionsEnded = await revokeDeviceSessions(db, env, auth.userId, deviceId, "device_blocked");
+  await dropDeviceKeys(db, auth.userId, deviceId);
   if (changed || sessionsEnded > 0) {
     await recordEvent(db, auth.userId, "device_blocked", info, { deviceId, details: { sessionsEnded } });
   }
   return { sessionsEnded };
+}
+
+/**
+ * A blocked device's end-to-end keys go: nobody starts a session with it any more (its one-time
+ * prekeys first, while the key device row still says which number it had).
+ */
+async function dropDeviceKeys(db: Database, userId: string, clientDeviceId: string): Promise<void> {
+  const mine = and(eq(keyDevices.userId, userId), eq(keyDevices.clientDeviceId, clientDeviceId));
+  const numbers = db.select({ deviceId: keyDevices.deviceId }).from(keyDevices).where(mine);
+  await db.batch([
+    db.delete(oneTimePreKeys).where(and(eq(oneTimePreKeys.userId, userId), inArray(oneTimePreKeys.deviceId, numbers))),
+    db.delete(keyDevices).where(mine),
+  ]);
 }
 
 /** Let a blocked device sign in again and record `device_unblocked`. It stays untrusted. Idempotent; unknown → `404 not_found`. */
