@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { block } from "./chat-helpers";
+import { block, createDirect, history } from "./chat-helpers";
 import { api, expectError, logIn, STRONG_PASSWORD, signUp, type TestUser } from "./helpers";
 import { b64, curveKeyPair, xeddsaSign } from "./keys-helpers";
 
@@ -113,6 +113,33 @@ describe("uploading keys", () => {
     // A different identity key than the account's is refused.
     expect((await put(alice, body)).status).toBe(200);
     expectError(await put(alice, upload().body), 409, "identity_key_changed");
+  });
+});
+
+describe("resetting the identity key", () => {
+  it("needs resetIdentity; then every device starts over and direct-chat partners are told", async () => {
+    const [alice, bob] = await Promise.all([signUp(), signUp()]);
+    const chat = await createDirect(alice, bob);
+    const { identity, body } = upload();
+    await put(alice, body);
+    const laptop = (await logIn(alice.username, undefined, { deviceId: "alice-tablet" })).body.tokens.accessToken;
+    expect((await put(alice, upload(identity).body, laptop)).body).toEqual({ deviceId: 2 });
+
+    const reinstall = upload();
+    expectError(await put(alice, reinstall.body), 409, "identity_key_changed");
+    expectError(await put(alice, { ...reinstall.body, resetIdentity: true, signedPreKey: undefined }), 422, "missing_key");
+    const reset = await put(alice, { ...reinstall.body, resetIdentity: true });
+    expect(reset.status, reset.text).toBe(200);
+    expect(reset.body).toEqual({ deviceId: 1 });
+    const fetched = await bundles(bob, alice.id);
+    expect(fetched.body.identityKey).toBe(reinstall.body.identityKey);
+    expect(fetched.body.devices.map((d: any) => d.deviceId)).toEqual([1]);
+    // The tablet's keys were signed with the old identity: it must upload again, under the new one.
+    expectError(await put(alice, upload(identity).body, laptop), 409, "identity_key_changed");
+
+    const notices = (await history(bob, chat.id, "?limit=50")).body.items.filter((m: any) => m.type === "system");
+    expect(notices.map((m: any) => m.system.event)).toContain("identity_changed");
+    expect(notices.find((m: any) => m.system.event === "identity_changed").system.actorId).toBe(alice.id);
   });
 });
 

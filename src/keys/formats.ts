@@ -40,6 +40,14 @@ export const UploadKeysBody = z
     pqLastResortPreKey: SignedKyberKey.optional(),
     preKeys: z.array(EcKey).max(MAX_KEYS_PER_UPLOAD).optional(),
     pqPreKeys: z.array(SignedKyberKey).max(MAX_KEYS_PER_UPLOAD).optional(),
+    resetIdentity: z
+      .boolean()
+      .optional()
+      .openapi({
+        description:
+          "Replace the account's identity key with `identityKey` (a reinstall): every other device's keys go, and the account's " +
+          "direct-chat partners get a `identity_changed` system message",
+      }),
   })
   .openapi("UploadKeysRequest");
 export type UploadKeys = z.infer<typeof UploadKeysBody>;

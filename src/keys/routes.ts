@@ -39,13 +39,15 @@ app.openapi(
       "`pqLastResortPreKey` (`422 missing_key`) and gives the device its number. Every key's length and type byte, and every " +
       "signature (XEdDSA by the identity key over the key's full bytes) are checked first: `422 invalid_key` / " +
       "`invalid_signature` with `details.key` naming the first that failed, and nothing is stored. Uploaded one-time keys " +
-      "replace the device's stored ones of that kind. Another identity key than the account's is `409 identity_key_changed`.",
+      "replace the device's stored ones of that kind. Another identity key than the account's is `409 identity_key_changed` " +
+      "unless `resetIdentity: true` (a reinstall): then every device's keys go, this device starts over with the upload (it " +
+      "must carry `signedPreKey` and `pqLastResortPreKey`), and each direct-chat partner gets an `identity_changed` system message.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(UploadKeysBody) },
     responses: { 200: json(z.object({ deviceId: z.number().int() })), ...errorResponses(400, 401, 409, 413, 415, 422, 503) },
   }),
-  async (c) => c.json(await uploadKeys(c.var.db, c.var.auth, c.req.valid("json")), 200),
+  async (c) => c.json(await uploadKeys(c.var.db, c.env, c.var.auth, c.req.valid("json")), 200),
 );
 
 app.openapi(

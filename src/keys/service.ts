@@ -1,9 +1,10 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Database } from "../db/client";
-import { identityKeys, keyDevices, oneTimePreKeys, sessions } from "../db/schema";
+import { chatMembers, chats, identityKeys, keyDevices, oneTimePreKeys, sessions } from "../db/schema";
 import type { AuthContext } from "../env";
 import { AppError, notFound } from "../lib/errors";
+import { chatRoom, type RoomEnv } from "../rooms/client";
 import { checkSignedKey, checkUpload, fromBase64, type UploadKeys } from "./formats";
 
 /**
@@ -33,16 +34,21 @@ export async function myKeyDevice(db: Database, auth: AuthContext) {
  * Upload keys for the caller's device. The first upload from a device needs `signedPreKey` and
  * `pqLastResortPreKey` (`422 missing_key`) and gets the device its number; later ones may carry any
  * part. The account's identity key is set by its first upload; another one later is `409
- * identity_key_changed`. Uploaded one-time keys replace the device's stored ones of that kind.
+ * identity_key_changed` unless it says `resetIdentity` (then every device's keys go, this device
+ * starts over with the upload, and its direct-chat partners are told). Uploaded one-time keys
+ * replace the device's stored ones of that kind.
  * Answers the device's number.
  */
-export async function uploadKeys(db: Database, auth: AuthContext, body: UploadKeys): Promise<{ deviceId: number }> {
+export async function uploadKeys(db: Database, env: RoomEnv, auth: AuthContext, body: UploadKeys): Promise<{ deviceId: number }> {
   checkUpload(body);
   const [current] = await db.select().from(identityKeys).where(eq(identityKeys.userId, auth.userId)).limit(1);
-  if (current && current.identityKey !== body.identityKey) {
-    throw new AppError(409, "identity_key_changed", "This account has another identity key; resetting it is a separate step");
+  const reset = !!current && current.identityKey !== body.identityKey;
+  if (reset && !body.resetIdentity) {
+    throw new AppError(409, "identity_key_changed", "This account has another identity key; upload with resetIdentity: true to replace it");
   }
-  const { clientDeviceId, row } = await myKeyDevice(db, auth);
+  const { clientDeviceId, row: existing } = await myKeyDevice(db, auth);
+  // A new identity key invalidates every signature made with the old one: this device starts over.
+  const row = reset ? undefined : existing;
   if (!row && (!body.signedPreKey || !body.pqLastResortPreKey)) {
     const key = body.signedPreKey ? "pqLastResortPreKey" : "signedPreKey";
     throw new AppError(422, "missing_key", `A device's first upload needs ${key}`, { key });
@@ -50,6 +56,7 @@ export async function uploadKeys(db: Database, auth: AuthContext, body: UploadKe
   const at = Date.now();
   const deviceId =
     row?.deviceId ??
+    existing?.deviceId ??
     ((
       await db
         .select({ next: sql<number>`coalesce(max(${keyDevices.deviceId}), 0) + 1` })
@@ -59,10 +66,17 @@ export async function uploadKeys(db: Database, auth: AuthContext, body: UploadKe
       1);
   const device = { userId: auth.userId, deviceId };
   const writes: BatchItem<"sqlite">[] = [
+    // A reset drops every device's keys (this one's are written again below).
+    ...(reset
+      ? [
+          db.delete(oneTimePreKeys).where(eq(oneTimePreKeys.userId, auth.userId)),
+          db.delete(keyDevices).where(eq(keyDevices.userId, auth.userId)),
+        ]
+      : []),
     db
       .insert(identityKeys)
       .values({ userId: auth.userId, identityKey: body.identityKey, createdAt: at, updatedAt: at })
-      .onConflictDoNothing(),
+      .onConflictDoUpdate({ target: identityKeys.userId, set: { identityKey: body.identityKey, updatedAt: at } }),
     row
       ? db
           .update(keyDevices)
@@ -115,6 +129,7 @@ export async function uploadKeys(db: Database, auth: AuthContext, body: UploadKe
     }
   }
   await db.batch(writes as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  if (reset) await tellDirectPartners(db, env, auth.userId);
   return { deviceId };
 }
 
@@ -150,4 +165,26 @@ export async function rotateSignedPreKey(
     .update(keyDevices)
     .set({ signedKeyId: signed.keyId, signedPublicKey: signed.publicKey, signedSignature: signed.signature, updatedAt: Date.now() })
     .where(and(eq(keyDevices.userId, auth.userId), eq(keyDevices.deviceId, row.deviceId)));
+}
+
+/**
+ * The account's security code changed: an `identity_changed` system message in each of its direct
+ * chats, so the other person knows to verify it again. A room that cannot be reached is logged.
+ */
+async function tellDirectPartners(db: Database, env: RoomEnv, userId: string): Promise<void> {
+  const direct = await db
+    .select({ chatId: chatMembers.chatId })
+    .from(chatMembers)
+    .innerJoin(chats, eq(chats.id, chatMembers.chatId))
+    .where(and(eq(chatMembers.userId, userId), eq(chats.type, "direct")));
+  const results = await Promise.allSettled(
+    direct.map(({ chatId }) => chatRoom(env, chatId).notice({ event: "identity_changed", actorId: userId })),
+  );
+  for (const [i, r] of results.entries()) {
+    if (r.status === "rejected") {
+      console.error(
+        JSON.stringify({ level: "error", msg: "identity change not told", chatId: direct[i]!.chatId, error: String(r.reason) }),
+      );
+    }
+  }
 }

@@ -114,7 +114,7 @@ export const Message = z
       .openapi({ description: "The text or a media message's caption; null once deleted, and for system messages" }),
     system: z.record(z.string(), z.unknown()).nullable().openapi({
       description:
-        "System messages: {event: created|joined|added|removed|left|role_changed|renamed|ownership_transferred|banned|ttl_changed, actorId, userIds, …}",
+        "System messages: {event: created|joined|added|removed|left|role_changed|renamed|ownership_transferred|banned|ttl_changed|identity_changed, actorId, userIds, …}",
     }),
     storyReply: z
       .object({ storyId: z.string() })

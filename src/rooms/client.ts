@@ -12,7 +12,8 @@ import type { ReactionKey, ReactionRow } from "./reactions";
 import type { ScheduledMessage } from "./scheduled";
 import type { Attachment, ChatConfig, MembershipChange, Message, RoomEvent, SendInput, SystemNotice } from "./types";
 
-type RoomEnv = Pick<Bindings, "CHAT_ROOM">;
+/** What reaching a room needs from the bindings. */
+export type RoomEnv = Pick<Bindings, "CHAT_ROOM">;
 
 /** The ChatRoom stub of a chat: one Durable Object per chat id (the client below wraps it; tests call it directly). */
 export const roomFor = (env: RoomEnv, chatId: string) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(chatId));
@@ -207,6 +208,11 @@ export class RoomClient {
   /** Send my scheduled message now (404 for anyone else's). */
   async sendScheduledNow(userId: string, id: string): Promise<Message> {
     return unwrap(await this.stub.sendScheduledNow(userId, id));
+  }
+
+  /** Append a system message about something outside the room (a member's security code changed). */
+  async notice(notice: SystemNotice): Promise<Message> {
+    return unwrap(await this.stub.notice(notice));
   }
 
   /** Full-text search in the chat, as `userId` sees it (one page). */

@@ -10,7 +10,7 @@ import type { PinnedMessage } from "./pins";
 import type { ReactionKey, ReactionRow } from "./reactions";
 import type { RoomLog } from "./room-log";
 import type { ScheduledMessage } from "./scheduled";
-import type { Attachment, Message, RoomEvent, RoomResult, SendInput } from "./types";
+import type { Attachment, Message, RoomEvent, RoomResult, SendInput, SystemNotice } from "./types";
 
 /**
  * The ChatRoom's RPC for messages: every call is answered by one of the log's parts (sender,
@@ -173,6 +173,11 @@ export abstract class MessageRpc extends DurableObject<Bindings> {
   /** Send my scheduled message now. */
   sendScheduledNow(userId: string, id: string): Promise<RoomResult<Message>> {
     return rpcResult(() => this.log.scheduled.sendNow(userId, id));
+  }
+
+  /** Append a system message about something outside the room (a member's security code changed). */
+  notice(notice: SystemNotice): Promise<RoomResult<Message>> {
+    return rpcResult(() => this.log.notice(notice));
   }
 
   /** Full-text search in the chat, as `userId` sees it. */

@@ -123,6 +123,14 @@ export class RoomLog implements RoomCore {
     this.store.members.setShadowBan(userId, until);
   }
 
+  /** A system message about something outside the room (e.g. a member's security code changed). */
+  async notice(notice: SystemNotice): Promise<Message> {
+    await this.access.ensureConfig();
+    const message = this.write((emit) => this.appendSystem(notice, emit));
+    this.summaryChanged();
+    return message;
+  }
+
   /** Direct chats only: whether one of the two blocked the other (then nobody may post). */
   setBlocked(blocked: boolean): void {
     this.store.setMeta("blocked", blocked ? "1" : "0");

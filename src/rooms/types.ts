@@ -243,7 +243,8 @@ export interface SystemNotice {
     | "renamed"
     | "ownership_transferred"
     | "banned"
-    | "ttl_changed";
+    | "ttl_changed"
+    | "identity_changed";
   actorId: string | null;
   userIds?: string[];
   [key: string]: Scalar | string[] | undefined;
