@@ -1,4 +1,8 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { ChatRoom } from "../src/rooms/chat-room";
+import { roomFor } from "../src/rooms/client";
 import { C, cid, createDirect, createGroup, getChat, history, openChatSocket, runAlarmAt, send, sendRaw } from "./chat-helpers";
 import { api, expectError, signUp, type TestUser } from "./helpers";
 import { PNG } from "./media-fixtures";
@@ -68,6 +72,30 @@ describe("disappearing messages", () => {
     await runAlarmAt(chat.id, Date.parse(timed.createdAt) + 61_000);
     const texts = (await items(a, chat.id)).filter((m) => m.senderId && !m.deleted).map((m) => m.text);
     expect(texts).toEqual(["kept"]);
+  });
+
+  it("attachments whose drop failed are dropped by a later alarm", async () => {
+    const a = await signUp();
+    const chat = await createGroup(a);
+    const item = await upload(a, PNG, { type: "image/png" });
+    const m = (await sendRaw(a, chat.id, { clientMessageId: cid(), type: "image", attachments: [item.id], ttlSeconds: 5 })).body.message;
+    const stub = roomFor(env, chat.id);
+    const host = (room: ChatRoom) => (room as unknown as { log: { host: { detachMedia: (ids: string[]) => Promise<void> } } }).log.host;
+    const real = await runInDurableObject(stub, (room: ChatRoom) => {
+      const h = host(room);
+      const original = h.detachMedia;
+      h.detachMedia = () => Promise.reject(new Error("D1 is unavailable"));
+      return original;
+    });
+    await runAlarmAt(chat.id, Date.parse(m.createdAt) + 6_000);
+    expect(await mediaRow(item.id)).not.toBeNull(); // still there: the drop failed
+    const pending = await runInDurableObject(stub, (room: ChatRoom, state) => {
+      host(room).detachMedia = real;
+      return state.storage.sql.exec("SELECT message_id FROM expired_media").toArray();
+    });
+    expect(pending).toEqual([{ message_id: m.id }]);
+    expect(await runAlarmAt(chat.id, Date.parse(m.createdAt) + 40_000)).toBe(true);
+    expect(await mediaRow(item.id)).toBeNull();
   });
 
   it("either person sets it in a direct chat; bad values are 400", async () => {

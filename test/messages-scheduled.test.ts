@@ -106,6 +106,9 @@ describe("scheduled messages", () => {
     expectError(await schedule(a, chat.id, { scheduledAt: at(Date.now() - MINUTE) }), 400, "validation_failed");
     expectError(await schedule(a, chat.id, { scheduledAt: at(Date.now() + 400 * 24 * 60 * MINUTE) }), 400, "validation_failed");
     expectError(await schedule(a, chat.id, { scheduledAt: "tomorrow" }), 400, "validation_failed");
+    const poll = { question: "Lunch?", options: [{ text: "yes" }, { text: "no" }], closesAt: at(Date.now() + 5 * MINUTE) };
+    const closesFirst = await schedule(a, chat.id, { type: "poll", text: undefined, poll, scheduledAt: at(Date.now() + 10 * MINUTE) });
+    expectError(closesFirst, 400, "validation_failed");
     expect(await scheduledOf(a, chat.id)).toEqual([]);
   });
 

@@ -61,6 +61,10 @@ export class ScheduledMessages {
     const { access, store } = this.room;
     checkContentShape(input);
     checkTime(sendAt);
+    if (input.poll?.closesAt && Date.parse(input.poll.closesAt) <= sendAt) {
+      const message = "A scheduled poll must close after it is sent";
+      throw new AppError(400, "validation_failed", message, [{ path: "body.poll.closesAt", code: "invalid_date", message }]);
+    }
     const member = await access.requireSender(input.userId);
     if (isMediaType(input.type)) access.requirePermission(member, "sendMedia", "media_forbidden", "You may not send media in this chat");
     const existing = this.findByClientId(input.userId, input.clientMessageId);
