@@ -1,3 +1,4 @@
+import { addMissingColumns } from "./schema-upgrade";
 import type { RoomEvent } from "./types";
 
 /** Events kept for `sync`/`GET events`; a client further behind is told to reload. */
@@ -29,8 +30,7 @@ export class EventLog {
   ) {
     sql.exec(SCHEMA);
     // Rooms created before audiences lack the column.
-    const columns = sql.exec<{ name: string }>("PRAGMA table_info(events)").toArray();
-    if (!columns.some((c) => c.name === "audience")) sql.exec("ALTER TABLE events ADD COLUMN audience TEXT");
+    addMissingColumns(sql, "events", [["audience", "TEXT"]]);
   }
 
   lastEventSeq(): number {

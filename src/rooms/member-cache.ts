@@ -1,3 +1,4 @@
+import { addMissingColumns } from "./schema-upgrade";
 import type { RoomMember } from "./types";
 
 const SCHEMA = `
@@ -46,8 +47,7 @@ export class MemberCache {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
     // Rooms created before shadow bans lack the column.
-    const columns = sql.exec<{ name: string }>("PRAGMA table_info(members)").toArray();
-    if (!columns.some((c) => c.name === "shadow_until")) sql.exec("ALTER TABLE members ADD COLUMN shadow_until INTEGER");
+    addMissingColumns(sql, "members", [["shadow_until", "INTEGER"]]);
   }
 
   /** Forget what memory holds (after a transaction rolled back). */

@@ -1,3 +1,4 @@
+import { addMissingColumns } from "./schema-upgrade";
 import type {
   Attachment,
   FlatJson,
@@ -53,20 +54,9 @@ const LATER_COLUMNS: [name: string, definition: string][] = [
   ["expires_at", "INTEGER"],
 ];
 
-/**
- * Bring an older room's messages table up to today's columns (SQLite cannot `ADD COLUMN IF NOT
- * EXISTS`, so the table's columns are read first: one cheap catalog lookup per room start).
- */
+/** Bring an older room's messages table up to today's columns and their indexes. */
 export function upgradeMessageColumns(sql: SqlStorage): void {
-  const have = new Set(
-    sql
-      .exec<{ name: string }>("PRAGMA table_info(messages)")
-      .toArray()
-      .map((c) => c.name),
-  );
-  for (const [name, definition] of LATER_COLUMNS) {
-    if (!have.has(name)) sql.exec(`ALTER TABLE messages ADD COLUMN ${name} ${definition}`);
-  }
+  addMissingColumns(sql, "messages", LATER_COLUMNS);
   sql.exec(LATER_INDEXES);
 }
 

@@ -2,6 +2,7 @@ import { AppError } from "../lib/errors";
 import { isShadowBanned } from "./member-cache";
 import { shadowedFrom } from "./message-rows";
 import type { RoomCore } from "./room-core";
+import { addMissingColumns } from "./schema-upgrade";
 import type { Message } from "./types";
 
 /** Pinned messages a chat may have at once. */
@@ -35,8 +36,7 @@ export class Pins {
   ) {
     sql.exec(SCHEMA);
     // Rooms whose pins predate shadow bans get the column.
-    const columns = sql.exec<{ name: string }>("PRAGMA table_info(pins)").toArray();
-    if (!columns.some((c) => c.name === "shadow")) sql.exec("ALTER TABLE pins ADD COLUMN shadow INTEGER");
+    addMissingColumns(sql, "pins", [["shadow", "INTEGER"]]);
   }
 
   /** Pin a message I can see (idempotent: pinning it again changes nothing). */

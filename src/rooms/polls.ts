@@ -1,4 +1,5 @@
 import type { PollDefinition, PollView } from "./poll-types";
+import { addMissingColumns } from "./schema-upgrade";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS polls (
@@ -58,8 +59,7 @@ export class PollStore {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
     // Rooms whose votes predate shadow bans get the column.
-    const columns = sql.exec<{ name: string }>("PRAGMA table_info(poll_votes)").toArray();
-    if (!columns.some((c) => c.name === "shadow")) sql.exec("ALTER TABLE poll_votes ADD COLUMN shadow INTEGER");
+    addMissingColumns(sql, "poll_votes", [["shadow", "INTEGER"]]);
   }
 
   create(seq: number, definition: PollDefinition, closesAt: number | null): void {

@@ -1,3 +1,4 @@
+import { addMissingColumns } from "./schema-upgrade";
 import type { MessageReaction } from "./types";
 
 /** Distinct emojis one member may put on one message. */
@@ -38,9 +39,8 @@ export interface ReactionKey {
 export class ReactionStore {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
-    // Rooms whose table predates shadow bans get the column (SQLite has no ADD COLUMN IF NOT EXISTS).
-    const columns = sql.exec<{ name: string }>("PRAGMA table_info(reactions)").toArray();
-    if (!columns.some((c) => c.name === "shadow")) sql.exec("ALTER TABLE reactions ADD COLUMN shadow INTEGER");
+    // Rooms whose table predates shadow bans get the column.
+    addMissingColumns(sql, "reactions", [["shadow", "INTEGER"]]);
   }
 
   /**

@@ -1,0 +1,16 @@
+/**
+ * Bring an older room's `table` up to today's columns: each of `columns` ([name, definition]) it
+ * lacks is added. SQLite has no `ADD COLUMN IF NOT EXISTS`, so the table's columns are read first
+ * (one cheap catalog lookup per room start).
+ */
+export function addMissingColumns(sql: SqlStorage, table: string, columns: readonly [name: string, definition: string][]): void {
+  const have = new Set(
+    sql
+      .exec<{ name: string }>(`PRAGMA table_info(${table})`)
+      .toArray()
+      .map((c) => c.name),
+  );
+  for (const [name, definition] of columns) {
+    if (!have.has(name)) sql.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${definition}`);
+  }
+}
