@@ -2,12 +2,15 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { createDb } from "../src/db/client";
 import { registerMediaReader } from "../src/media/access";
-import { attachMedia } from "../src/media/attachments";
+import { attachOwnedMedia } from "../src/media/attachments";
 import { signMediaUrl } from "../src/media/signed-url";
 import { C, createGroup, MISSING } from "./chat-helpers";
 import { api, expectError, signUp, type TestUser } from "./helpers";
 import { PDF, PNG } from "./media-fixtures";
 import { fetchContent, getMedia, M, mediaRow, upload, usage } from "./media-helpers";
+
+/** Attach without a message type's rule (the lifecycle is what is tested). */
+const noTypeRule = () => {};
 
 const db = createDb(env.DB);
 
@@ -15,7 +18,7 @@ const db = createDb(env.DB);
 async function attachedInGroup(owner: TestUser, members: TestUser[]) {
   const chat = await createGroup(owner, members);
   const item = await upload(owner, PNG, { type: "image/png", name: "pic.png" });
-  await attachMedia(db, { mediaIds: [item.id], ownerId: owner.id, chatId: chat.id, messageId: crypto.randomUUID() });
+  await attachOwnedMedia(db, { mediaIds: [item.id], ownerId: owner.id, chatId: chat.id, messageId: crypto.randomUUID() }, noTypeRule);
   return { chat, item };
 }
 

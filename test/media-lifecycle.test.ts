@@ -3,11 +3,14 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client";
 import worker from "../src/index";
-import { attachMedia, detachMessageMedia } from "../src/media/attachments";
+import { attachOwnedMedia, detachMessageMedia } from "../src/media/attachments";
 import { sweepUnattachedMedia } from "../src/media/sweep";
 import { api, STRONG_PASSWORD, signUp } from "./helpers";
 import { OPAQUE, PNG } from "./media-fixtures";
 import { mediaRow, storedObjects, upload, usage } from "./media-helpers";
+
+/** Attach without a message type's rule (the lifecycle is what is tested). */
+const noTypeRule = () => {};
 
 const db = createDb(env.DB);
 const HOUR = 60 * 60 * 1000;
@@ -33,7 +36,7 @@ async function runCron(cron: string, scheduledTime: number) {
   await waitOnExecutionContext(ctx);
 }
 
-describe("attachMedia / detachMessageMedia", () => {
+describe("attachOwnedMedia / detachMessageMedia", () => {
   it("attaches only the owner's attachments, idempotently", async () => {
     const [owner, other] = await Promise.all([signUp(), signUp()]);
     const item = await upload(owner, OPAQUE);
@@ -41,24 +44,30 @@ describe("attachMedia / detachMessageMedia", () => {
     const chatId = crypto.randomUUID();
     const messageId = crypto.randomUUID();
 
-    expect(await thrown(() => attachMedia(db, { mediaIds: [item.id], ownerId: other.id, chatId, messageId }))).toMatchObject({
+    expect(
+      await thrown(() => attachOwnedMedia(db, { mediaIds: [item.id], ownerId: other.id, chatId, messageId }, noTypeRule)),
+    ).toMatchObject({
       status: 404,
       code: "not_found",
       details: { mediaId: item.id },
     });
-    expect(await thrown(() => attachMedia(db, { mediaIds: [crypto.randomUUID()], ownerId: owner.id, chatId, messageId }))).toMatchObject({
+    expect(
+      await thrown(() => attachOwnedMedia(db, { mediaIds: [crypto.randomUUID()], ownerId: owner.id, chatId, messageId }, noTypeRule)),
+    ).toMatchObject({
       status: 404,
     });
-    expect(await thrown(() => attachMedia(db, { mediaIds: [item.id, avatar.id], ownerId: owner.id, chatId, messageId }))).toMatchObject({
+    expect(
+      await thrown(() => attachOwnedMedia(db, { mediaIds: [item.id, avatar.id], ownerId: owner.id, chatId, messageId }, noTypeRule)),
+    ).toMatchObject({
       status: 422,
       code: "media_not_attachable",
     });
     expect(await refs(item.id)).toEqual([]);
 
-    await attachMedia(db, { mediaIds: [item.id, item.id], ownerId: owner.id, chatId, messageId });
+    await attachOwnedMedia(db, { mediaIds: [item.id, item.id], ownerId: owner.id, chatId, messageId }, noTypeRule);
     const firstAttached = (await mediaRow(item.id)).attached_at;
     expect(firstAttached).toBeTypeOf("number");
-    await attachMedia(db, { mediaIds: [item.id], ownerId: owner.id, chatId, messageId });
+    await attachOwnedMedia(db, { mediaIds: [item.id], ownerId: owner.id, chatId, messageId }, noTypeRule);
     expect(await refs(item.id)).toEqual([{ chat_id: chatId, message_id: messageId }]);
     expect((await mediaRow(item.id)).attached_at).toBe(firstAttached);
   });
@@ -68,8 +77,8 @@ describe("attachMedia / detachMessageMedia", () => {
     const item = await upload(owner, OPAQUE);
     const chatId = crypto.randomUUID();
     const [m1, m2] = [crypto.randomUUID(), crypto.randomUUID()];
-    await attachMedia(db, { mediaIds: [item.id], ownerId: owner.id, chatId, messageId: m1 });
-    await attachMedia(db, { mediaIds: [item.id], ownerId: owner.id, chatId, messageId: m2 });
+    await attachOwnedMedia(db, { mediaIds: [item.id], ownerId: owner.id, chatId, messageId: m1 }, noTypeRule);
+    await attachOwnedMedia(db, { mediaIds: [item.id], ownerId: owner.id, chatId, messageId: m2 }, noTypeRule);
 
     expect(await detachMessageMedia(db, env, chatId, [m1])).toEqual({ refs: 1, items: 0, bytes: 0 });
     expect(await storedObjects([item.id])).toBe(1);
@@ -95,7 +104,11 @@ describe("hourly sweep of unattached media", () => {
     await env.DB.prepare("UPDATE media SET created_at = ? WHERE id IN (?, ?, ?)")
       .bind(now - 25 * HOUR, stale.id, sent.id, avatar.id)
       .run();
-    await attachMedia(db, { mediaIds: [sent.id], ownerId: owner.id, chatId: crypto.randomUUID(), messageId: crypto.randomUUID() });
+    await attachOwnedMedia(
+      db,
+      { mediaIds: [sent.id], ownerId: owner.id, chatId: crypto.randomUUID(), messageId: crypto.randomUUID() },
+      noTypeRule,
+    );
     const before = await usage(owner.id);
 
     // The 5-minute schedule does not run the media sweep.
@@ -154,7 +167,11 @@ describe("account deletion", () => {
     const avatar = await upload(owner, PNG, { type: "image/png", purpose: "avatar" });
     const draft = await upload(owner, OPAQUE);
     const sent = await upload(owner, OPAQUE);
-    await attachMedia(db, { mediaIds: [sent.id], ownerId: owner.id, chatId: crypto.randomUUID(), messageId: crypto.randomUUID() });
+    await attachOwnedMedia(
+      db,
+      { mediaIds: [sent.id], ownerId: owner.id, chatId: crypto.randomUUID(), messageId: crypto.randomUUID() },
+      noTypeRule,
+    );
 
     const res = await api("DELETE", "/api/v1/users/me", { token: owner.accessToken, body: { password: STRONG_PASSWORD } });
     expect(res.status, res.text).toBe(204);

@@ -25,40 +25,6 @@ export interface AttachableMedia {
   fileName: string | null;
 }
 
-/**
- * The items `ownerId` may attach, in the order asked (duplicates once). Each must exist and
- * belong to `ownerId` (else `404 not_found`, details `{mediaId}`) and be an `attachment` (else
- * `422 media_not_attachable`).
- */
-export async function resolveAttachments(db: Database, ownerId: string, mediaIds: readonly string[]): Promise<AttachableMedia[]> {
-  const ids = [...new Set(mediaIds)];
-  if (ids.length === 0) return [];
-  if (ids.length > CHUNK) throw new AppError(400, "too_many_attachments", `A message may carry at most ${CHUNK} media items`);
-  const rows = await db
-    .select({
-      id: media.id,
-      ownerId: media.ownerId,
-      purpose: media.purpose,
-      mimeType: media.mimeType,
-      size: media.size,
-      fileName: media.fileName,
-    })
-    .from(media)
-    .where(inArray(media.id, ids));
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return ids.map((id) => {
-    const row = byId.get(id);
-    if (!row || row.ownerId !== ownerId) throw new AppError(404, "not_found", "Media not found", { mediaId: id });
-    if (row.purpose !== "attachment") {
-      throw new AppError(422, "media_not_attachable", `Media ${id} was uploaded as ${row.purpose}, not as an attachment`, {
-        mediaId: id,
-        purpose: row.purpose,
-      });
-    }
-    return { mediaId: id, mimeType: row.mimeType, size: row.size, fileName: row.fileName };
-  });
-}
-
 /** What one message references. */
 export interface MessageMedia {
   messageId: string;
@@ -161,15 +127,6 @@ export async function releaseMedia(db: Database, input: { mediaIds: readonly str
       )
       .bind(JSON.stringify([...new Set(input.mediaIds)])),
   ]);
-}
-
-/** Check `mediaIds` as resolveAttachments does, then reference them from the message (referenceMedia). */
-export async function attachMedia(
-  db: Database,
-  input: { mediaIds: readonly string[]; ownerId: string; chatId: string; messageId: string },
-): Promise<void> {
-  await resolveAttachments(db, input.ownerId, input.mediaIds);
-  await referenceMedia(db, input.chatId, [input]);
 }
 
 /**
