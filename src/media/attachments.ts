@@ -32,8 +32,8 @@ export interface MessageMedia {
 }
 
 /**
- * Reference each message's `mediaIds` (already checked: resolveAttachments, a message being
- * forwarded, or items staged in the room) from it in chat `chatId`: every message in one D1
+ * Reference each message's `mediaIds` (already checked: a message being forwarded, a
+ * scheduled message's, or items staged in the room) from it in chat `chatId`: every message in one D1
  * round trip. Idempotent: a repeated call adds nothing. Sets `attached_at` on first attachment,
  * which takes the item out of the unattached sweep. An item deleted meanwhile is skipped (there
  * is nothing to reference).
@@ -61,8 +61,9 @@ export async function referenceMedia(db: Database, chatId: string, messages: rea
 /**
  * Check and attach in one D1 round trip, for the send path: reference those of `mediaIds` that
  * `ownerId` uploaded as attachments from message `messageId` (not sent yet: its id is chosen
- * first) and read all of them back. Then the same rules as resolveAttachments apply, plus
- * `check` (the message type's rule); if any fails, the references made are taken back (and an
+ * first) and read all of them back. Each must exist and belong to `ownerId` (else `404
+ * not_found`, details `{mediaId}`) and be an `attachment` (else `422 media_not_attachable`), and
+ * pass `check` (the message type's rule); if any fails, the references made are taken back (and an
  * item attached by nothing else returns to the unattached sweep) before the error is thrown.
  */
 export async function attachOwnedMedia(
