@@ -1,5 +1,5 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
@@ -21,6 +21,8 @@ export default defineConfig(async () => {
     test: {
       setupFiles: ["./test/apply-migrations.ts"],
       include: ["test/**/*.test.ts"],
+      // test/node/ runs in Node against `wrangler dev` (vitest.node.config.ts): native client libraries.
+      exclude: [...configDefaults.exclude, "test/node/**"],
       // Request logs of passing tests are noise; failing tests still show theirs.
       silent: "passed-only" as const,
       // Presence is coalesced to one frame a second: tests that follow several changes wait for several flushes.

@@ -16,7 +16,7 @@ import { createDb } from "./db/client";
 import devRoutes from "./dev/routes";
 import healthRoutes from "./health/routes";
 import keyRoutes from "./keys/routes";
-import { corsOrigins, maxBodyBytes } from "./lib/config";
+import { corsOrigins, maxBodyBytes, SEND_MAX_BODY_BYTES } from "./lib/config";
 import { AppError, errorResponse } from "./lib/errors";
 import { newRouter, publicSecurity } from "./lib/openapi";
 import { registerMediaReader } from "./media/access";
@@ -25,6 +25,7 @@ import { mediaRoutes } from "./media/routes";
 import { removeAccountMedia } from "./media/service";
 import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from "./media/tus/protocol";
 import tusRoutes from "./media/tus/routes";
+import envelopeRoutes from "./messages/envelope-routes";
 import forwardRoutes from "./messages/forward-routes";
 import globalSearchRoutes from "./messages/global-search-routes";
 import pinDraftRoutes from "./messages/pin-draft-routes";
@@ -47,12 +48,27 @@ import userRoutes from "./users/routes";
 
 export const API_PREFIX = "/api/v1";
 
+/** Refuse bodies over `maxSize` bytes (`413 payload_too_large`) before they are parsed. */
+const limitBody = (maxSize: number) =>
+  bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new AppError(413, "payload_too_large", `Request body exceeds ${maxSize} bytes`);
+    },
+  });
+
 /**
  * Routes whose body is a file, streamed to R2 and never buffered: one-request uploads and the tus
  * endpoints. They enforce their own limits (100 MB, 2 GB, the quota) instead of MAX_BODY_BYTES.
  */
 const isUploadRoute = (method: string, path: string) =>
   (method === "POST" && /^\/api\/v1\/media\/?$/.test(path)) || /^\/api\/v1\/media\/uploads(\/|$)/.test(path);
+
+/**
+ * Sends may be larger than other JSON bodies: an encrypted group send carries an envelope for
+ * every device of every member (up to SEND_MAX_BODY_BYTES, or MAX_BODY_BYTES when that is larger).
+ */
+const isMessageSend = (method: string, path: string) => method === "POST" && /^\/api\/v1\/chats\/[^/]+\/messages\/?$/.test(path);
 
 /** Signed media content: embeddable from the web app's origin (`<img src>`), so not same-origin only. */
 const isMediaContentRoute = (path: string) => /^\/api\/v1\/media\/[^/]+\/content$/.test(path);
@@ -120,12 +136,10 @@ export function buildApp() {
   app.use(`${API_PREFIX}/*`, async (c, next) =>
     isUploadRoute(c.req.method, c.req.path)
       ? next()
-      : bodyLimit({
-          maxSize: maxBodyBytes(c.env),
-          onError: () => {
-            throw new AppError(413, "payload_too_large", `Request body exceeds ${maxBodyBytes(c.env)} bytes`);
-          },
-        })(c, next),
+      : limitBody(isMessageSend(c.req.method, c.req.path) ? Math.max(SEND_MAX_BODY_BYTES, maxBodyBytes(c.env)) : maxBodyBytes(c.env))(
+          c,
+          next,
+        ),
   );
   app.use(async (c, next) => {
     c.set("db", createDb(c.env.DB));
@@ -147,6 +161,7 @@ export function buildApp() {
   // Chats first: its static paths (/unread) come before /{chatId}; messages live under /{chatId}/….
   app.route(`${API_PREFIX}/chats`, chatRoutes);
   app.route(`${API_PREFIX}/chats`, messageRoutes);
+  app.route(`${API_PREFIX}/chats`, envelopeRoutes);
   app.route(`${API_PREFIX}/chats`, pinDraftRoutes);
   app.route(`${API_PREFIX}/chats`, pollRoutes);
   app.route(`${API_PREFIX}/chats`, forwardRoutes);

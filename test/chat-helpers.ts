@@ -99,9 +99,11 @@ export async function systemEvents(u: TestUser, chatId: string) {
 }
 
 /** Ask the Worker to upgrade `GET /chats/{chatId}/ws` (token in the query, as browsers send it). */
-export const upgradeChat = (chatId: string, token: string) =>
+export const upgradeChat = (chatId: string, token: string, headers: Record<string, string> = {}) =>
   exports.default.fetch(
-    new Request(`${BASE}${C}/${chatId}/ws?access_token=${token}`, { headers: { "cf-connecting-ip": uniqueIp(), Upgrade: "websocket" } }),
+    new Request(`${BASE}${C}/${chatId}/ws?access_token=${token}`, {
+      headers: { "cf-connecting-ip": uniqueIp(), Upgrade: "websocket", ...headers },
+    }),
   );
 
 /** Open the chat's socket through the Worker (auth, membership, the room) and wait for `hello`. */

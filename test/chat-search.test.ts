@@ -189,7 +189,13 @@ describe("search in a chat", () => {
   it("never indexes an encrypted chat", async () => {
     const [userId] = await seedUsers(1);
     const { room } = await seedChat("group", [[userId!, "owner"]], { encrypted: true });
-    unwrap(await room.send({ userId: userId!, clientMessageId: cid(), type: "text", text: "opaque ciphertext" }));
+    // Plain text is refused there; what is sent is opaque.
+    await expect(room.send({ userId: userId!, clientMessageId: cid(), type: "text", text: "in the clear" })).resolves.toMatchObject({
+      ok: false,
+      error: { code: "encryption_required" },
+    });
+    const ciphertext = btoa("opaque ciphertext");
+    unwrap(await room.send({ userId: userId!, clientMessageId: cid(), type: "encrypted", ciphertext }));
     const indexed = await runInDurableObject(
       room,
       (_: ChatRoom, state) => state.storage.sql.exec("SELECT count(*) AS n FROM message_fts").one().n,

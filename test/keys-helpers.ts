@@ -54,3 +54,34 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
 
 /** Standard base64 with padding, as libsignal clients send keys. */
 export const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
+
+/** A Kyber public key's serialized shape (0x08 + 1,568 bytes); the server checks format and signature, not the lattice. */
+export function kyberKey(): Uint8Array {
+  const key = crypto.getRandomValues(new Uint8Array(1569));
+  key[0] = 0x08;
+  return key;
+}
+
+/** A full first upload for a device (`PUT /keys`), signed by `identity`. */
+export function deviceKeys(
+  identity = curveKeyPair(),
+  opts: { preKeys?: number; pqPreKeys?: number; firstId?: number; registrationId?: number } = {},
+) {
+  const signed = curveKeyPair().publicKey;
+  const lastResort = kyberKey();
+  const first = opts.firstId ?? 1;
+  return {
+    identity,
+    body: {
+      identityKey: b64(identity.publicKey),
+      registrationId: opts.registrationId ?? 4242,
+      signedPreKey: { keyId: 7, publicKey: b64(signed), signature: b64(xeddsaSign(identity.privateKey, signed)) },
+      pqLastResortPreKey: { keyId: 900, publicKey: b64(lastResort), signature: b64(xeddsaSign(identity.privateKey, lastResort)) },
+      preKeys: Array.from({ length: opts.preKeys ?? 3 }, (_, i) => ({ keyId: first + i, publicKey: b64(curveKeyPair().publicKey) })),
+      pqPreKeys: Array.from({ length: opts.pqPreKeys ?? 2 }, (_, i) => {
+        const key = kyberKey();
+        return { keyId: 100 + first + i, publicKey: b64(key), signature: b64(xeddsaSign(identity.privateKey, key)) };
+      }),
+    },
+  };
+}

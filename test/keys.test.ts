@@ -2,39 +2,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { block, createDirect, history } from "./chat-helpers";
 import { api, expectError, logIn, STRONG_PASSWORD, signUp, type TestUser } from "./helpers";
-import { b64, curveKeyPair, xeddsaSign } from "./keys-helpers";
+import { b64, curveKeyPair, kyberKey, deviceKeys as upload, xeddsaSign } from "./keys-helpers";
 
 /** The key server: uploads checked byte by byte and signature by signature, bundles handed out once. */
 
 const K = "/api/v1/keys";
-
-/** A Kyber public key's serialized shape (0x08 + 1,568 bytes); the server checks format and signature, not the lattice. */
-function kyberKey(): Uint8Array {
-  const key = crypto.getRandomValues(new Uint8Array(1569));
-  key[0] = 0x08;
-  return key;
-}
-
-/** A full first upload for a device, signed by `identity`. */
-function upload(identity = curveKeyPair(), opts: { preKeys?: number; pqPreKeys?: number; firstId?: number } = {}) {
-  const signed = curveKeyPair().publicKey;
-  const lastResort = kyberKey();
-  const first = opts.firstId ?? 1;
-  return {
-    identity,
-    body: {
-      identityKey: b64(identity.publicKey),
-      registrationId: 4242,
-      signedPreKey: { keyId: 7, publicKey: b64(signed), signature: b64(xeddsaSign(identity.privateKey, signed)) },
-      pqLastResortPreKey: { keyId: 900, publicKey: b64(lastResort), signature: b64(xeddsaSign(identity.privateKey, lastResort)) },
-      preKeys: Array.from({ length: opts.preKeys ?? 3 }, (_, i) => ({ keyId: first + i, publicKey: b64(curveKeyPair().publicKey) })),
-      pqPreKeys: Array.from({ length: opts.pqPreKeys ?? 2 }, (_, i) => {
-        const key = kyberKey();
-        return { keyId: 100 + first + i, publicKey: b64(key), signature: b64(xeddsaSign(identity.privateKey, key)) };
-      }),
-    },
-  };
-}
 
 const put = (u: TestUser, body: unknown, token = u.accessToken) => api("PUT", K, { token, body });
 const count = async (u: TestUser, token = u.accessToken) => (await api("GET", `${K}/count`, { token })).body;

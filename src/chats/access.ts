@@ -2,7 +2,8 @@ import { and, eq } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import type { Database } from "../db/client";
 import { type ChatRow, chatMembers, chats, type MemberRow } from "../db/schema";
-import type { AppEnv, ChatAccess } from "../env";
+import type { AppEnv, AuthContext, ChatAccess } from "../env";
+import { sessionKeyDevice } from "../keys/service";
 import { AppError, notFound } from "../lib/errors";
 import { parseOrThrow } from "../lib/validate";
 import type { MemberPermissions, MemberRole } from "../rooms/types";
@@ -23,6 +24,13 @@ export const chatMember: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.set("chatAccess", await requireChatMember(c.var.db, chatId, c.var.auth.userId));
   await next();
 };
+
+/**
+ * The caller's key device in an end-to-end encrypted chat (its envelopes are the ones they get;
+ * null when the session's device has no keys); null without a lookup in any other chat.
+ */
+export const readerKeyDevice = (db: Database, auth: AuthContext, chat: Pick<ChatRow, "encrypted">): Promise<number | null> =>
+  chat.encrypted ? sessionKeyDevice(db, auth) : Promise.resolve(null);
 
 /** The membership lookup on the (chat_id, user_id) primary key (exported for plan and rows_read tests). */
 export const membershipQuery = (db: Database, chatId: string, userId: string) =>

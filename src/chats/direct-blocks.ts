@@ -1,26 +1,28 @@
-import { eq } from "drizzle-orm";
+import { inArray } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { chats } from "../db/schema";
 import { chatRoom } from "../rooms/client";
 import { blockState } from "../social/blocks";
 import type { RoomEnv } from "./room-sync";
 
-/** The direct-chat key of two users: their ids sorted and joined. */
-export const directKey = (a: string, b: string) => [a, b].sort().join(":");
+/**
+ * The direct-chat key of two users: their ids sorted and joined, and `:e2e` for their end-to-end
+ * encrypted chat (a second one beside the plain chat, as secret chats are).
+ */
+export const directKey = (a: string, b: string, encrypted = false) => [a, b].sort().join(":") + (encrypted ? ":e2e" : "");
 
 /**
  * After a block or unblock between `a` and `b`, tell their direct chat (if they have one)
- * whether either side still blocks the other: while one does, nobody can post there
+ * whether either side still blocks the other (their plain and their encrypted chat alike): while one does, nobody can post there
  * (`403 blocked`); history stays readable. Registered in src/app.ts as a block-change hook
  * (social/block-hooks.ts), so social never imports chats.
  */
 export async function syncDirectChatBlock(env: RoomEnv, db: Database, a: string, b: string): Promise<void> {
-  const [row] = await db
+  const rows = await db
     .select({ id: chats.id })
     .from(chats)
-    .where(eq(chats.directKey, directKey(a, b)))
-    .limit(1);
-  if (!row) return;
+    .where(inArray(chats.directKey, [directKey(a, b), directKey(a, b, true)]));
+  if (rows.length === 0) return;
   const state = await blockState(db, a, b);
-  await chatRoom(env, row.id).setBlocked(state.aBlockedB || state.bBlockedA);
+  await Promise.all(rows.map((row) => chatRoom(env, row.id).setBlocked(state.aBlockedB || state.bBlockedA)));
 }

@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { PageQuery } from "../lib/pagination";
 import { CONTROL_EXCEPT_NEWLINE_RE, CONTROL_RE } from "../lib/validate";
 import { Metadata } from "../rooms/content";
+import { SENDABLE_TYPES } from "../rooms/types";
 import { PublicProfile } from "../social/schemas";
 
 export const CHAT_NAME_MAX = 128;
@@ -80,6 +81,15 @@ export const CreateChatBody = z
     isPublic: z.boolean().optional().openapi({ description: "Groups and channels only (default false)" }),
     noForwards: NoForwards.optional(),
     metadata: Metadata.optional(),
+    encrypted: z
+      .boolean()
+      .optional()
+      .openapi({
+        description:
+          "Direct chats and groups: end-to-end encrypted (Signal protocol, keys from /keys). Only type `encrypted` messages, " +
+          "with `ciphertext` and/or per-device `envelopes`; no server-side text, search, edits, reactions, drafts or " +
+          "scheduling. An encrypted direct chat is a second chat beside the plain one. Cannot be changed later",
+      }),
   })
   .superRefine((b, ctx) => {
     if (b.type === "direct") {
@@ -90,6 +100,9 @@ export const CreateChatBody = z
       }
     } else if (b.name === undefined) {
       ctx.addIssue({ code: "custom", path: ["name"], message: "Groups and channels need a name" });
+    }
+    if (b.type === "channel" && b.encrypted) {
+      ctx.addIssue({ code: "custom", path: ["encrypted"], message: "Channels cannot be end-to-end encrypted" });
     }
   })
   .openapi("CreateChatRequest");
@@ -163,8 +176,8 @@ export const LastMessage = z
     id: z.string(),
     seq: z.number().int(),
     senderId: z.string().nullable(),
-    type: z.enum(["text", "system"]),
-    text: z.string().nullable().openapi({ description: "At most 140 characters" }),
+    type: z.enum([...SENDABLE_TYPES, "system"]),
+    text: z.string().nullable().openapi({ description: "At most 140 characters (null for encrypted messages)" }),
     createdAt: z.string(),
   })
   .openapi("ChatLastMessage");
@@ -195,6 +208,9 @@ export const Chat = z
     permissions: Permissions.openapi({ description: "Defaults for plain members" }),
     frozen: z.boolean(),
     noForwards: z.boolean().openapi({ description: "This chat's messages cannot be forwarded" }),
+    encrypted: z.boolean().openapi({
+      description: "End-to-end encrypted: messages are type `encrypted` (ciphertext and per-device envelopes); set at creation",
+    }),
     messageTtlSeconds: z
       .number()
       .int()

@@ -27,6 +27,8 @@ export interface CreateChatInput {
   isPublic?: boolean;
   noForwards?: boolean;
   metadata?: JsonObject;
+  /** End-to-end encrypted (direct chats and groups; set once, at creation). */
+  encrypted?: boolean;
 }
 
 export interface ChatPatch {
@@ -58,8 +60,8 @@ async function viewOne(db: Database, env: RoomEnv, chatId: string, userId: strin
 function insertChatStatement(d1: D1Database, c: ChatRow) {
   return d1
     .prepare(
-      `INSERT INTO chats (id, type, name, description, is_public, direct_key, permissions, slow_mode_seconds, member_count, created_by, created_at, updated_at, last_seq, last_activity_at, no_forwards, metadata)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, 0, ?, ?, ?)`,
+      `INSERT INTO chats (id, type, name, description, is_public, direct_key, permissions, slow_mode_seconds, member_count, created_by, created_at, updated_at, last_seq, last_activity_at, no_forwards, metadata, encrypted)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, 0, ?, ?, ?, ?)`,
     )
     .bind(
       c.id,
@@ -75,6 +77,7 @@ function insertChatStatement(d1: D1Database, c: ChatRow) {
       c.lastActivityAt,
       c.noForwards ? 1 : 0,
       c.metadata,
+      c.encrypted ? 1 : 0,
     );
 }
 
@@ -86,7 +89,7 @@ function newChatRow(actorId: string, input: CreateChatInput, directKey: string |
     description: input.description || null,
     avatarMediaId: null,
     isPublic: input.isPublic ?? false,
-    encrypted: false,
+    encrypted: input.encrypted ?? false,
     directKey,
     permissions: JSON.stringify(input.type === "channel" ? NO_PERMISSIONS : DEFAULT_PERMISSIONS),
     slowModeSeconds: 0,
@@ -139,18 +142,19 @@ async function insertChat(
 }
 
 /**
- * Open the direct chat between `actorId` and `otherId`: the existing one (`created: false`,
+ * Open the direct chat between `actorId` and `otherId` (their plain one, or with `encrypted` their
+ * end-to-end encrypted one): the existing one (`created: false`,
  * un-hidden for the caller) or a new one. Refused when either blocked the other (404 towards
  * someone who blocked you, `403 blocked` towards someone you blocked); unknown or inactive users
  * are 404. Concurrent creation makes one chat: the unique `direct_key` lets one insert win.
  */
-async function openDirect(db: Database, env: RoomEnv, actorId: string, otherId: string) {
+async function openDirect(db: Database, env: RoomEnv, actorId: string, otherId: string, encrypted: boolean) {
   if (otherId === actorId) throw new AppError(400, "cannot_chat_with_self", "A direct chat needs another person");
   const [me, other] = await Promise.all([findUser(db, actorId), findUser(db, otherId)]);
   if (other?.status !== "active") throw notFound("User");
   if (!me) throw new AppError(401, "unauthorized", "Account no longer exists");
   await assertNotBlocked(db, actorId, otherId);
-  const key = directKey(actorId, otherId);
+  const key = directKey(actorId, otherId, encrypted);
   const byKey = async () => (await db.select().from(chats).where(eq(chats.directKey, key)).limit(1))[0];
   const reopen = async (row: ChatRow) => {
     await db.$client
@@ -166,7 +170,7 @@ async function openDirect(db: Database, env: RoomEnv, actorId: string, otherId: 
   };
   const found = await byKey();
   if (found) return reopen(found);
-  const chat = newChatRow(actorId, { type: "direct" }, key, now());
+  const chat = newChatRow(actorId, { type: "direct", encrypted }, key, now());
   try {
     await insertChat(db, env, chat, { user: me, role: "member" }, [other]);
   } catch (err) {
@@ -184,7 +188,7 @@ async function openDirect(db: Database, env: RoomEnv, actorId: string, otherId: 
  * `groupInvites` privacy stands in the way, and reported in `skipped` otherwise.
  */
 export async function createChat(db: Database, env: RoomEnv, actorId: string, input: CreateChatInput) {
-  if (input.type === "direct") return openDirect(db, env, actorId, input.memberIds![0]!);
+  if (input.type === "direct") return openDirect(db, env, actorId, input.memberIds![0]!, input.encrypted ?? false);
   const me = await findUser(db, actorId);
   if (!me) throw new AppError(401, "unauthorized", "Account no longer exists");
   const { allowed, invitable, skipped } = await screenInvitees(db, actorId, input.memberIds ?? []);

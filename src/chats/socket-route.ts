@@ -3,7 +3,7 @@ import { requireAuth } from "../auth/middleware";
 import { AppError } from "../lib/errors";
 import { bearerSecurity, ErrorSchema, errorResponses, newRouter } from "../lib/openapi";
 import { chatRoom } from "../rooms/client";
-import { chatMember } from "./access";
+import { chatMember, readerKeyDevice } from "./access";
 import { ChatIdParam } from "./schemas";
 
 /** GET /api/v1/chats/{chatId}/ws: the Worker authenticates and checks membership, then hands the upgrade to the chat's room. */
@@ -48,6 +48,10 @@ app.openapi(
     headers.set("x-user-id", userId);
     headers.set("x-session-id", sessionId);
     headers.set("x-request-id", c.var.requestId);
+    // An encrypted chat's socket receives its device's envelopes (never a device the client names).
+    headers.delete("x-key-device-id");
+    const keyDevice = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
+    if (keyDevice !== null) headers.set("x-key-device-id", String(keyDevice));
     const url = new URL(c.req.url);
     url.searchParams.delete("access_token");
     const res = await chatRoom(c.env, chatId).upgrade(new Request(url, { method: "GET", headers }));

@@ -34,10 +34,15 @@ export function settingsView(m: Pick<MemberRow, "mutedUntil" | "pinnedAt" | "arc
   };
 }
 
-/** The other member of a direct chat, read from its key (the two user ids, sorted). */
+/** The other member of a direct chat, read from its key (the two user ids, sorted; then `:e2e` for an encrypted one). */
 export function directPeerId(chat: Pick<ChatRow, "type" | "directKey">, me: string): string | null {
   if (chat.type !== "direct" || !chat.directKey) return null;
-  return chat.directKey.split(":").find((id) => id !== me) ?? null;
+  return (
+    chat.directKey
+      .split(":")
+      .slice(0, 2)
+      .find((id) => id !== me) ?? null
+  );
 }
 
 /**
@@ -57,6 +62,7 @@ export function chatView(chat: ChatRow, me: MemberRow, unread: UnreadCounts, pee
     permissions: chatDefaults(chat),
     frozen: chat.frozenAt != null,
     noForwards: chat.noForwards,
+    encrypted: chat.encrypted,
     messageTtlSeconds: chat.messageTtlSeconds,
     metadata: chat.metadata ? (JSON.parse(chat.metadata) as JsonObject) : null,
     createdAt: iso(chat.createdAt),

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { base64Field, fromBase64 } from "../lib/base64";
 import { AppError } from "../lib/errors";
 import { xeddsaVerify } from "./xeddsa";
 
@@ -15,13 +16,8 @@ export const SIGNATURE_BYTES = 64;
 /** Keys of each kind one upload may carry. */
 export const MAX_KEYS_PER_UPLOAD = 100;
 
-const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const base64 = (maxBytes: number, description: string) =>
-  z
-    .string()
-    .max(Math.ceil(maxBytes / 3) * 4 + 8)
-    .regex(B64, "Must be standard base64 with padding")
-    .openapi({ description });
+/** Lengths and type bytes are checked after decoding (422 naming the key), so the schema allows a little more. */
+const base64 = (maxBytes: number, description: string) => base64Field(maxBytes + 6, description);
 
 const KeyId = z.number().int().min(0).max(0xffffff).openapi({ description: "0–16,777,215, unique per device and kind" });
 const EcPublicKey = base64(EC_KEY_BYTES, "33 bytes: 0x05 + a Curve25519 public key");
@@ -51,9 +47,6 @@ export const UploadKeysBody = z
   })
   .openapi("UploadKeysRequest");
 export type UploadKeys = z.infer<typeof UploadKeysBody>;
-
-/** Decode standard base64 (already shape-checked by the schema). */
-export const fromBase64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 
 /** `422 invalid_key` naming `key` (a path into the request, e.g. `preKeys[3].publicKey`). */
 const invalidKey = (key: string, message: string) => new AppError(422, "invalid_key", `${key}: ${message}`, { key });

@@ -3,9 +3,10 @@ import type { BatchItem } from "drizzle-orm/batch";
 import type { Database } from "../db/client";
 import { chatMembers, chats, identityKeys, keyDevices, oneTimePreKeys, sessions } from "../db/schema";
 import type { AuthContext } from "../env";
+import { fromBase64 } from "../lib/base64";
 import { AppError, notFound } from "../lib/errors";
 import { chatRoom, type RoomEnv } from "../rooms/client";
-import { checkSignedKey, checkUpload, fromBase64, type UploadKeys } from "./formats";
+import { checkSignedKey, checkUpload, type UploadKeys } from "./formats";
 
 /**
  * Uploading and counting the caller's keys. Every key and signature is checked before anything
@@ -28,6 +29,20 @@ export async function myKeyDevice(db: Database, auth: AuthContext) {
     .where(and(eq(keyDevices.userId, auth.userId), eq(keyDevices.clientDeviceId, clientDeviceId)))
     .limit(1);
   return { clientDeviceId, row };
+}
+
+/**
+ * The key device of the caller's session (null when its device never uploaded keys): what an
+ * encrypted chat delivers envelopes to. One join on the session's primary key.
+ */
+export async function sessionKeyDevice(db: Database, auth: AuthContext): Promise<number | null> {
+  const [row] = await db
+    .select({ deviceId: keyDevices.deviceId })
+    .from(sessions)
+    .innerJoin(keyDevices, and(eq(keyDevices.userId, sessions.userId), eq(keyDevices.clientDeviceId, sessions.deviceId)))
+    .where(and(eq(sessions.id, auth.sessionId), eq(sessions.userId, auth.userId)))
+    .limit(1);
+  return row?.deviceId ?? null;
 }
 
 /**

@@ -34,6 +34,8 @@ async function forwardable(db: Database, env: RoomEnv, userId: string, chatId: s
   }
   if (message.deleted || message.type === "system") throw notFound("Message");
   if (chat.noForwards) throw new AppError(403, "forwarding_disabled", "Messages of this chat cannot be forwarded");
+  // The server cannot re-encrypt: a client forwards an encrypted message by sending its plaintext anew.
+  if (chat.encrypted) throw new AppError(403, "forwarding_disabled", "Messages of an end-to-end encrypted chat are forwarded by clients");
   return message;
 }
 

@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
-import { chatMember } from "../chats/access";
+import { chatMember, readerKeyDevice } from "../chats/access";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { chatRoom } from "../rooms/client";
 import * as s from "./schemas";
@@ -58,7 +58,8 @@ app.openapi(
       const { scheduled } = await room.schedule({ ...body, userId: c.var.auth.userId }, Date.parse(scheduledAt));
       return c.json({ scheduled }, 202);
     }
-    const { message, duplicate } = await room.send({ ...body, userId: c.var.auth.userId });
+    const senderDeviceId = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
+    const { message, duplicate } = await room.send({ ...body, userId: c.var.auth.userId, senderDeviceId });
     return c.json({ message }, duplicate ? 200 : 201);
   },
 );
@@ -81,7 +82,8 @@ app.openapi(
   }),
   async (c) => {
     const { chatId } = c.req.valid("param");
-    return c.json(await chatRoom(c.env, chatId).history(c.var.auth.userId, c.req.valid("query")), 200);
+    const deviceId = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
+    return c.json(await chatRoom(c.env, chatId).history(c.var.auth.userId, { ...c.req.valid("query"), deviceId }), 200);
   },
 );
 
@@ -99,7 +101,8 @@ app.openapi(
   }),
   async (c) => {
     const { chatId, messageId } = c.req.valid("param");
-    return c.json({ message: await chatRoom(c.env, chatId).getMessage(c.var.auth.userId, messageId) }, 200);
+    const deviceId = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
+    return c.json({ message: await chatRoom(c.env, chatId).getMessage(c.var.auth.userId, messageId, deviceId) }, 200);
   },
 );
 
@@ -168,7 +171,8 @@ app.openapi(
   }),
   async (c) => {
     const { chatId, messageId } = c.req.valid("param");
-    return c.json(await chatRoom(c.env, chatId).thread(c.var.auth.userId, messageId, c.req.valid("query")), 200);
+    const deviceId = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
+    return c.json(await chatRoom(c.env, chatId).thread(c.var.auth.userId, messageId, { ...c.req.valid("query"), deviceId }), 200);
   },
 );
 
@@ -251,7 +255,8 @@ app.openapi(
   async (c) => {
     const { chatId } = c.req.valid("param");
     const { after, limit } = c.req.valid("query");
-    return c.json(await chatRoom(c.env, chatId).events(c.var.auth.userId, after, limit), 200);
+    const deviceId = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
+    return c.json(await chatRoom(c.env, chatId).events(c.var.auth.userId, after, limit, deviceId), 200);
   },
 );
 

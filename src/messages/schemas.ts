@@ -9,6 +9,7 @@ import {
   refineContent,
   SendContentFields,
 } from "../rooms/content";
+import { MAX_ACK_IDS } from "../rooms/protocol";
 import { SENDABLE_TYPES } from "../rooms/types";
 import { PollView } from "./poll-schemas";
 
@@ -100,6 +101,18 @@ export const MessageReaction = z
   })
   .openapi("MessageReaction");
 
+export const DeviceEnvelope = z
+  .object({
+    deviceId: z.number().int(),
+    type: z.number().int().openapi({ description: "libsignal's CiphertextMessageType, as sent" }),
+    body: z.string().openapi({ description: "The ciphertext for this device, standard base64" }),
+  })
+  .openapi("DeviceEnvelope", {
+    description:
+      "A message's `envelope` (type encrypted only): this device's own, until it is acknowledged (POST …/envelopes/ack) or " +
+      "30 days old; null when none is waiting for it",
+  });
+
 export const Message = z
   .object({
     id: z.string(),
@@ -146,6 +159,12 @@ export const Message = z
       description:
         "Reactions by emoji, most first (ties: the emoji reacted first). `me` is the caller's own; in socket events it is always false",
     }),
+    ciphertext: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({ description: "Type encrypted only: the blob for every member (standard base64), null when the send had none" }),
+    envelope: DeviceEnvelope.nullable().optional(),
   })
   .openapi("Message");
 
@@ -213,4 +232,23 @@ export const ScheduledMessage = z
     updatedAt: z.string(),
   })
   .openapi("ScheduledMessage");
+export const AckEnvelopesBody = z
+  .strictObject({ messageIds: z.array(z.uuid()).min(1).max(MAX_ACK_IDS) })
+  .openapi("AckEnvelopesRequest", { description: `Messages whose envelopes this device received (1–${MAX_ACK_IDS})` });
+export const AckEnvelopesResult = z
+  .object({ acknowledged: z.array(z.string()).openapi({ description: "The ids whose envelope was waiting for this device (now erased)" }) })
+  .openapi("AckEnvelopesResult");
+export const Deliveries = z
+  .object({
+    deliveries: z.array(
+      z.object({
+        userId: z.string(),
+        deviceId: z.number().int(),
+        status: z.enum(["pending", "delivered", "expired"]).openapi({ description: "expired: not acknowledged within 30 days, erased" }),
+        deliveredAt: z.string().nullable(),
+      }),
+    ),
+  })
+  .openapi("EnvelopeDeliveries");
+
 export const ScheduledResponse = z.object({ scheduled: ScheduledMessage }).openapi("ScheduledResponse");

@@ -56,6 +56,10 @@ export class ChatRoom extends MessageRpc {
       },
       reactionsChanged: (seq) => this.reactionFeed.changed(seq),
       sendToUser: (userId, frame) => this.sockets.sendToUser(userId, frame),
+      sendEach: (render, audience) => {
+        this.reactionFeed.beforeEvent();
+        this.sockets.sendEach(render, audience);
+      },
       closeUser: (userId, code, reason) => {
         this.sockets.closeUser(userId, code, reason);
         this.offlineIfGone(userId);
@@ -163,6 +167,7 @@ export class ChatRoom extends MessageRpc {
   override async fetch(request: Request): Promise<Response> {
     const userId = request.headers.get("x-user-id");
     const sessionId = request.headers.get("x-session-id");
+    const keyDevice = Number(request.headers.get("x-key-device-id") ?? Number.NaN);
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !userId || !sessionId) {
       return new Response("expected a WebSocket upgrade from the API Worker", { status: 400 });
     }
@@ -180,7 +185,13 @@ export class ChatRoom extends MessageRpc {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     const firstSocket = !this.sockets.isOnline(userId);
-    this.sockets.accept(server, { userId, sessionId, connectedAt: Date.now(), requestId: request.headers.get("x-request-id") });
+    this.sockets.accept(server, {
+      userId,
+      sessionId,
+      deviceId: Number.isInteger(keyDevice) ? keyDevice : null,
+      connectedAt: Date.now(),
+      requestId: request.headers.get("x-request-id"),
+    });
     this.sockets.send(server, {
       type: "hello",
       chatId: this.log.access.chatId(),
@@ -268,6 +279,7 @@ export class ChatRoom extends MessageRpc {
       this.log.polls.closeDue(at),
       await this.log.scheduled.sendDue(at),
       await this.log.expiry.expireDue(at),
+      this.log.encrypted.expireDue(at),
       this.store.transient.nextTypingExpiry(),
     ];
     for (const next of wakes) if (next !== null) await this.timers.scheduleAlarm(next);

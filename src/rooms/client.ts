@@ -3,6 +3,7 @@ import { unwrap } from "../lib/rpc-result";
 import type { ChatRoom } from "./chat-room";
 import { chatIdsOf } from "./directory";
 import type { Draft } from "./drafts";
+import type { EnvelopeDelivery } from "./envelopes";
 import type { MessageEdit, MessageVersion } from "./message-changes";
 import type { ReactionSummary } from "./message-reactions";
 import type { HistoryQuery } from "./message-reads";
@@ -93,17 +94,29 @@ export class RoomClient {
     return unwrap(await this.stub.history(userId, query)) as { items: Message[]; hasMore: boolean };
   }
 
-  async getMessage(userId: string, messageId: string): Promise<Message> {
-    return unwrap(await this.stub.getMessage(userId, messageId)) as Message;
+  /** One message as the member sees it; on key device `deviceId` an encrypted one carries its envelope. */
+  async getMessage(userId: string, messageId: string, deviceId: number | null = null): Promise<Message> {
+    return unwrap(await this.stub.getMessage(userId, messageId, deviceId)) as Message;
   }
 
   /** The replies to a message (oldest first, after a seq), with the message itself. */
-  async thread(userId: string, messageId: string, query: { after?: number; limit: number }): Promise<ThreadPage> {
+  async thread(userId: string, messageId: string, query: { after?: number; limit: number; deviceId?: number | null }): Promise<ThreadPage> {
     return unwrap(await this.stub.thread(userId, messageId, query)) as ThreadPage;
   }
 
-  async events(userId: string, after: number, limit: number): Promise<EventsPage> {
-    return unwrap(await this.stub.events(userId, after, limit)) as EventsPage;
+  /** Events after `after`, in order; on key device `deviceId` encrypted messages carry its envelopes. */
+  async events(userId: string, after: number, limit: number, deviceId: number | null = null): Promise<EventsPage> {
+    return unwrap(await this.stub.events(userId, after, limit, deviceId)) as EventsPage;
+  }
+
+  /** Encrypted chats: key device `deviceId` received these messages; answers the ids whose envelopes were waiting. */
+  async acknowledgeEnvelopes(userId: string, deviceId: number | null, messageIds: string[]): Promise<{ acknowledged: string[] }> {
+    return unwrap(await this.stub.acknowledgeEnvelopes(userId, deviceId, messageIds));
+  }
+
+  /** Encrypted chats: where each envelope of my message stands. */
+  async deliveries(userId: string, messageId: string): Promise<EnvelopeDelivery[]> {
+    return unwrap(await this.stub.deliveries(userId, messageId)) as EnvelopeDelivery[];
   }
 
   async mark(userId: string, kind: "read" | "delivered", seq: number): Promise<{ seq: number; unread: number; mentions: number }> {

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { base64Field } from "../lib/base64";
 import { AppError } from "../lib/errors";
 import { closesAtProblem, PollInputSchema } from "./poll-input";
 import { type Attachment, type JsonObject, MEDIA_TYPES, type MessageType, SENDABLE_TYPES, type SendInput } from "./types";
@@ -62,6 +63,23 @@ const MessageText = z
   .max(MAX_TEXT_LENGTH)
   .openapi({ description: `1–${MAX_TEXT_LENGTH} characters after trimming: the text, or a media message's caption` });
 
+/** Largest encrypted blob: `ciphertext`, and each envelope's `body` (bytes, before base64). */
+export const MAX_CIPHERTEXT_BYTES = 64 * 1024;
+/** Most envelopes one send may carry (every device of every member of a large group). */
+export const MAX_ENVELOPES = 5000;
+
+const Envelope = z
+  .strictObject({
+    userId: z.uuid(),
+    deviceId: z.number().int().min(1).max(0xffff).openapi({ description: "The recipient's key device (GET /keys/{userId}/devices)" }),
+    registrationId: z.number().int().min(1).max(16380).openapi({ description: "The registration id the envelope was encrypted for" }),
+    type: z.number().int().min(0).max(255).openapi({
+      description: "libsignal's CiphertextMessageType (2 whisper, 3 prekey, 7 sender key, 8 plaintext); passed through",
+    }),
+    body: base64Field(MAX_CIPHERTEXT_BYTES, `The ciphertext for this device, standard base64 (1–${MAX_CIPHERTEXT_BYTES} bytes)`, 1),
+  })
+  .openapi("EnvelopeInput");
+
 /** The shortest and longest time a disappearing message may live (seconds). */
 export const MIN_TTL_SECONDS = 5;
 export const MAX_TTL_SECONDS = 366 * 24 * 60 * 60;
@@ -97,6 +115,22 @@ export const SendContentFields = {
     .openapi({
       description: `Disappearing: erased this many seconds after it is sent (${MIN_TTL_SECONDS}–${MAX_TTL_SECONDS}; overrides the chat's setting)`,
     }),
+  ciphertext: base64Field(
+    MAX_CIPHERTEXT_BYTES,
+    `Type encrypted: one opaque blob for every member (e.g. a sender-key message), standard base64, 1–${MAX_CIPHERTEXT_BYTES} bytes`,
+    1,
+  ).optional(),
+  envelopes: z
+    .array(Envelope)
+    .min(1)
+    .max(MAX_ENVELOPES)
+    .refine((list) => new Set(list.map((e) => `${e.userId}:${e.deviceId}`)).size === list.length, "One envelope per device")
+    .optional()
+    .openapi({
+      description:
+        "Type encrypted: one envelope per device of every member (your other devices included, not the one sending); " +
+        "each device receives only its own",
+    }),
   scheduledAt: z.iso
     .datetime({ offset: true })
     .optional()
@@ -117,7 +151,10 @@ export const DraftFields = {
   replyToId: z.uuid().optional().openapi({ description: "The message I am replying to" }),
 };
 
-type ContentFields = Omit<SendInput, "userId" | "clientMessageId" | "storyReply" | "forwardedFrom" | "forwardedAttachments">;
+type ContentFields = Omit<
+  SendInput,
+  "userId" | "clientMessageId" | "storyReply" | "forwardedFrom" | "forwardedAttachments" | "senderDeviceId"
+>;
 
 /** Which fields each type takes: what it needs, and what it must not have. */
 const TYPE_RULES: Record<Exclude<MessageType, "system">, { needs: (keyof ContentFields)[]; refuses: (keyof ContentFields)[] }> = {
@@ -130,7 +167,12 @@ const TYPE_RULES: Record<Exclude<MessageType, "system">, { needs: (keyof Content
   location: { needs: ["location"], refuses: ["text", "attachments", "contact"] },
   contact: { needs: ["contact"], refuses: ["text", "attachments", "location"] },
   poll: { needs: ["poll"], refuses: ["text", "attachments", "location", "contact"] },
+  // What it says is inside the ciphertext: nothing readable travels beside it.
+  encrypted: { needs: [], refuses: ["text", "location", "contact", "poll", "quoteId", "metadata"] },
 };
+
+/** Fields only an encrypted message carries. */
+const ENCRYPTED_FIELDS = ["ciphertext", "envelopes"] as const;
 
 /** At most this many attachments per type (albums of images, videos and files; one voice note or sticker). */
 const ATTACHMENT_LIMITS: Record<string, number> = { voice: 1, sticker: 1 };
@@ -159,6 +201,13 @@ export function checkContentShape(input: ContentFields): void {
     if (input[field] !== undefined) throw invalidContent(field, `A ${input.type} message cannot have ${field}`);
   }
   if (input.type !== "poll" && input.poll !== undefined) throw invalidContent("poll", `A ${input.type} message cannot have poll`);
+  if (input.type === "encrypted" && input.ciphertext === undefined && input.envelopes === undefined) {
+    throw invalidContent("ciphertext", "An encrypted message needs ciphertext and/or envelopes");
+  }
+  for (const field of ENCRYPTED_FIELDS) {
+    if (input.type !== "encrypted" && input[field] !== undefined)
+      throw invalidContent(field, `A ${input.type} message cannot have ${field}`);
+  }
   const closing = closesAtProblem(input.poll?.closesAt);
   if (closing) throw invalidContent("poll.closesAt", closing);
   const limit = ATTACHMENT_LIMITS[input.type];
@@ -183,6 +232,8 @@ const FITS: Record<string, (mime: string) => boolean> = {
   video: (m) => m.startsWith("video/"),
   voice: (m) => m.startsWith("audio/") || m === "video/webm" || m === "video/ogg",
   file: () => true,
+  // Encrypted files are opaque to the server (typically application/octet-stream).
+  encrypted: () => true,
   sticker: (m) => ["image/webp", "image/png", "image/gif", "video/webm", "application/json"].includes(m),
 };
 

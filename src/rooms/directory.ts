@@ -1,6 +1,7 @@
 import { and, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import { createDb, type Database } from "../db/client";
-import { blocks, chatBans, chatMembers, chats, contacts, statCounters, users } from "../db/schema";
+import { blocks, chatBans, chatMembers, chats, contacts, keyDevices, statCounters, users } from "../db/schema";
+import type { MemberDevice } from "./envelopes";
 import type { PresenceRule } from "./presence";
 import { type ChatConfig, DEFAULT_PERMISSIONS, parsePermissions, type RoomMember, SHADOW_BAN_FOREVER } from "./types";
 
@@ -51,6 +52,18 @@ export async function loadMemberFromDirectory(
     readSeq: row.readSeq,
     shadowBannedUntil: row.shadowBanned ? (row.shadowUntil ?? SHADOW_BAN_FOREVER) : null,
   };
+}
+
+/**
+ * Every key device of every member of the chat (an encrypted send must reach them all): one
+ * join on chat_members' primary key prefix and key_devices' (user, device) key.
+ */
+export async function loadMemberDevices(d1: D1Database, chatId: string): Promise<MemberDevice[]> {
+  return createDb(d1)
+    .select({ userId: keyDevices.userId, deviceId: keyDevices.deviceId, registrationId: keyDevices.registrationId })
+    .from(chatMembers)
+    .innerJoin(keyDevices, eq(keyDevices.userId, chatMembers.userId))
+    .where(eq(chatMembers.chatId, chatId));
 }
 
 /** Read a chat's settings from D1 when the room lost (or never got) its configure call. */

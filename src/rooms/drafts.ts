@@ -59,6 +59,7 @@ export class Drafts {
   async put(userId: string, draft: { text: string; replyToId?: string }): Promise<Draft> {
     const room = this.room;
     await room.access.requireMember(userId);
+    room.access.refuseIfEncrypted("A draft synced through the server");
     if (draft.replyToId) {
       const row = room.store.findById(draft.replyToId);
       if (!row || row.deleted_at !== null || room.store.isHidden(userId, row.seq)) {

@@ -57,11 +57,12 @@ export class EventLog {
         ? "json_extract(payload, '$.message.seq') IN (SELECT value FROM json_each(?))"
         : "json_extract(payload, '$.message.seq') <= ?";
     this.sql.exec(
-      `UPDATE events SET payload = json_set(payload,
+      `UPDATE events SET payload = json_replace(json_set(payload,
          '$.message.text', NULL, '$.message.attachments', json('[]'), '$.message.location', NULL,
          '$.message.contact', NULL, '$.message.entities', json('[]'), '$.message.quote', NULL,
          '$.message.mentions', json('[]'), '$.message.metadata', NULL, '$.message.poll', NULL,
-         '$.message.reactions', json('[]'), '$.message.expiresAt', NULL, '$.message.deleted', json('true'))
+         '$.message.reactions', json('[]'), '$.message.expiresAt', NULL, '$.message.deleted', json('true')),
+         '$.message.ciphertext', NULL)
        WHERE type IN ('message.new', 'message.updated') AND ${where}`,
       "seqs" in which ? JSON.stringify(which.seqs) : which.through,
     );

@@ -70,7 +70,7 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
   switch (frame.type) {
     case "message.send": {
       const { type: _frame, id: _id, messageType, scheduledAt, ...content } = frame;
-      const input = { ...content, type: messageType, userId: info.userId };
+      const input = { ...content, type: messageType, userId: info.userId, senderDeviceId: info.deviceId ?? null };
       if (scheduledAt) {
         const { scheduled, duplicate } = await log.scheduled.schedule(input, Date.parse(scheduledAt));
         sockets.send(ws, { type: "ack", id: frame.id, scheduled, duplicate });
@@ -149,7 +149,7 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
       return;
     }
     case "sync": {
-      const page = await log.events(info.userId, frame.afterEventSeq, 500);
+      const page = await log.events({ userId: info.userId, deviceId: info.deviceId ?? null }, frame.afterEventSeq, 500);
       for (const event of page.events) sockets.send(ws, event);
       sockets.send(ws, {
         type: "ack",
@@ -160,6 +160,13 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
       });
       return;
     }
+    case "envelope.ack":
+      sockets.send(ws, {
+        type: "ack",
+        id: frame.id,
+        ...(await log.encrypted.acknowledge({ userId: info.userId, deviceId: info.deviceId ?? null }, frame.messageIds)),
+      });
+      return;
     case "ping":
       sockets.send(ws, { type: "ack", id: frame.id, pong: true, now: new Date().toISOString() });
       return;

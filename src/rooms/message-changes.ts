@@ -32,6 +32,7 @@ export class MessageChanges {
   async edit(userId: string, messageId: string, edit: MessageEdit): Promise<Message> {
     const { store, access } = this.room;
     await access.requireMember(userId);
+    access.refuseIfEncrypted("Editing on the server");
     const row = access.visibleMessage(userId, messageId);
     if (row.sender_id !== userId || row.type === "system")
       throw new AppError(403, "not_message_author", "Only the author can edit a message");

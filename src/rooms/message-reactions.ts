@@ -27,6 +27,7 @@ export class MessageReactions {
   /** Add my `emoji` to a message (idempotent); 409 too_many_reactions past the per-member limit. */
   async add(userId: string, messageId: string, emoji: string): Promise<ReactionSummary> {
     const { row, shadow } = await this.changeable(userId, messageId);
+    this.room.access.refuseIfEncrypted("Reacting");
     const { store } = this.room;
     const added = this.room.write((emit) => {
       if (store.findBySeq(row.seq)?.deleted_at != null) throw notFound();

@@ -5,7 +5,8 @@ import type { Message } from "./types";
 
 const HISTORY_MAX = 100;
 
-export type HistoryQuery = { before?: number; after?: number; around?: number; limit: number };
+/** A page of history; `deviceId`: the reader's key device, whose envelopes an encrypted chat's messages carry. */
+export type HistoryQuery = { before?: number; after?: number; around?: number; limit: number; deviceId?: number | null };
 
 /** Reading the log as one member sees it: history, threads, receipts, read positions and counts. */
 export class MessageReads {
@@ -14,27 +15,35 @@ export class MessageReads {
   async history(userId: string, q: HistoryQuery): Promise<{ items: Message[]; hasMore: boolean }> {
     await this.room.access.requireMember(userId);
     const { rows, hasMore } = this.room.store.page(userId, { ...q, limit: Math.min(q.limit, HISTORY_MAX) });
-    return { items: this.withReactions(userId, this.room.store.toMessages(rows, this.room.access.chatId(), userId)), hasMore };
+    const items = this.room.store.toMessages(rows, this.room.access.chatId(), userId);
+    return { items: this.forViewer(items, userId, q.deviceId), hasMore };
   }
 
-  async getMessage(userId: string, messageId: string): Promise<Message> {
+  /** One message as the member sees it (on key device `deviceId`: with its envelope). */
+  async getMessage(userId: string, messageId: string, deviceId: number | null = null): Promise<Message> {
     await this.room.access.requireMember(userId);
     const message = this.room.store.toMessages([this.room.access.visibleMessage(userId, messageId)], this.room.access.chatId(), userId);
-    return this.withReactions(userId, message)[0]!;
+    return this.forViewer(message, userId, deviceId)[0]!;
   }
 
   /** The replies to a message, oldest first, after a seq (keyset), with the message itself. */
   async thread(
     userId: string,
     messageId: string,
-    q: { after?: number; limit: number },
+    q: { after?: number; limit: number; deviceId?: number | null },
   ): Promise<{ parent: Message; items: Message[]; hasMore: boolean }> {
     await this.room.access.requireMember(userId);
     const { store, access } = this.room;
     const parent = access.visibleMessage(userId, messageId);
     const { rows, hasMore } = store.threadPage(userId, parent.seq, { after: q.after, limit: Math.min(q.limit, HISTORY_MAX) });
-    const [first, ...items] = this.withReactions(userId, store.toMessages([parent, ...rows], access.chatId(), userId));
+    const [first, ...items] = this.forViewer(store.toMessages([parent, ...rows], access.chatId(), userId), userId, q.deviceId);
     return { parent: first!, items, hasMore };
+  }
+
+  /** `messages` as the member sees them: their reactions (`me`) and, in encrypted chats, their device's envelopes. */
+  private forViewer(messages: Message[], userId: string, deviceId: number | null = null): Message[] {
+    this.room.encrypted.withEnvelopes(messages, { userId, deviceId });
+    return this.withReactions(userId, messages);
   }
 
   /** Fill in the reactions of `messages` as `userId` sees them (`me`): one query for all of them. */

@@ -110,6 +110,8 @@ export interface MessageContent {
   mentionsAll?: boolean;
   silent?: boolean;
   metadata?: JsonObject;
+  /** An encrypted message's blob for every member (base64). */
+  ciphertext?: string;
 }
 
 /** The stored JSON of `content`, or null when it carries nothing. */
@@ -152,6 +154,8 @@ export function toMessage(row: MessageRow, chatId: string): Message {
     expiresAt: deleted ? null : iso(row.expires_at),
     deleted,
     reactions: [],
+    // Each viewer's envelope is filled in by rooms/encrypted.ts.
+    ...(row.type === "encrypted" ? { ciphertext: c.ciphertext ?? null, envelope: null } : {}),
   };
 }
 

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Bindings } from "../env";
 import { rpcResult } from "../lib/rpc-result";
 import type { Draft } from "./drafts";
+import type { EnvelopeDelivery } from "./envelopes";
 import type { MessageEdit, MessageVersion } from "./message-changes";
 import type { ReactionSummary } from "./message-reactions";
 import type { HistoryQuery } from "./message-reads";
@@ -47,14 +48,14 @@ export abstract class MessageRpc extends DurableObject<Bindings> {
     return rpcResult(() => this.log.reads.history(userId, q));
   }
 
-  getMessage(userId: string, messageId: string): Promise<RoomResult<Message>> {
-    return rpcResult(() => this.log.reads.getMessage(userId, messageId));
+  getMessage(userId: string, messageId: string, deviceId: number | null = null): Promise<RoomResult<Message>> {
+    return rpcResult(() => this.log.reads.getMessage(userId, messageId, deviceId));
   }
 
   thread(
     userId: string,
     messageId: string,
-    q: { after?: number; limit: number },
+    q: { after?: number; limit: number; deviceId?: number | null },
   ): Promise<RoomResult<{ parent: Message; items: Message[]; hasMore: boolean }>> {
     return rpcResult(() => this.log.reads.thread(userId, messageId, q));
   }
@@ -63,8 +64,19 @@ export abstract class MessageRpc extends DurableObject<Bindings> {
     userId: string,
     after: number,
     limit: number,
+    deviceId: number | null = null,
   ): Promise<RoomResult<{ events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean; lastEventSeq: number }>> {
-    return rpcResult(() => this.log.events(userId, after, limit));
+    return rpcResult(() => this.log.events({ userId, deviceId }, after, limit));
+  }
+
+  /** Encrypted chats: the member's key device received these messages (their envelopes are erased). */
+  acknowledgeEnvelopes(userId: string, deviceId: number | null, messageIds: string[]): Promise<RoomResult<{ acknowledged: string[] }>> {
+    return rpcResult(() => this.log.encrypted.acknowledge({ userId, deviceId }, messageIds));
+  }
+
+  /** Encrypted chats: where each envelope of my message stands. */
+  deliveries(userId: string, messageId: string): Promise<RoomResult<EnvelopeDelivery[]>> {
+    return rpcResult(() => this.log.encrypted.deliveries(userId, messageId));
   }
 
   mark(userId: string, kind: "read" | "delivered", seq: number): Promise<RoomResult<{ seq: number; unread: number; mentions: number }>> {

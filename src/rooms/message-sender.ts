@@ -22,6 +22,9 @@ const QUOTE_TEXT_MAX = 1024;
  * `clientMessageId` returns the stored message (`duplicate: true`) instead of a second copy.
  * A shadow-banned sender's message is stored as a shadow message: it goes to their own sockets
  * and event log only, and never counts (unread, mentions, replies, the chat preview) for others.
+ * In an encrypted chat only `encrypted` messages are taken; their envelopes are checked against
+ * the members' key devices first and stored with the message (encrypted.ts), and each device's
+ * socket hears the message with its own envelope.
  */
 export class MessageSender {
   constructor(private readonly room: RoomCore) {}
@@ -35,15 +38,19 @@ export class MessageSender {
     const { store, access } = this.room;
     checkContentShape(input);
     const member = await access.requireSender(input.userId);
-    if (isMediaType(input.type)) access.requirePermission(member, "sendMedia", "media_forbidden", "You may not send media in this chat");
+    access.checkSendFitsChat(input.type);
+    if (isMediaType(input.type) || input.attachments?.length)
+      access.requirePermission(member, "sendMedia", "media_forbidden", "You may not send media in this chat");
     const at = Date.now();
     const refusal = scheduled
       ? null
       : store.limiter.refusal(input.userId, member.role === "member" ? access.config().slowModeSeconds : 0, at);
     // Over budget: a retry of something already sent still gets its message; anything else is refused.
-    const earlier = refusal || input.attachments ? this.existingSend(input) : null;
+    const earlier = refusal || input.attachments || input.envelopes ? this.existingSend(input) : null;
     if (earlier) return this.resent(earlier, input);
     if (refusal) throw refusal;
+    // An encrypted send reaches every member's devices, as the key server knows them now.
+    await this.room.encrypted.checkEnvelopes(input);
     const mentions = await this.checkMentions(member, input.mentions);
     // Read before the attach's round trip: a parent deleted meanwhile keeps the reply (counted on its tombstone).
     const replyTo = input.replyToId ? this.referenced(input.userId, input.replyToId, "replyToId") : null;
@@ -67,6 +74,7 @@ export class MessageSender {
       mentionsAll: mentions.all,
       silent: input.silent,
       metadata: input.metadata,
+      ciphertext: input.ciphertext,
     });
     const closesAt = input.poll?.closesAt ? Date.parse(input.poll.closesAt) : null;
     const shadow = isShadowBanned(member, at);
@@ -105,8 +113,11 @@ export class MessageSender {
         store.limiter.take(input.userId, at);
         if (!shadow && (mentions.userIds.length > 0 || mentions.all)) store.mentions.add(row.seq, mentions.userIds, mentions.all);
         if (input.poll) store.polls.create(row.seq, pollDefinition(input.poll, input.userId), closesAt);
+        if (input.envelopes) this.room.encrypted.store(row.seq, input.envelopes, at);
         const message = store.toMessage(row, access.chatId());
-        emit("message.new", { message }, { audience });
+        // Each device of an encrypted chat hears the message with its own envelope.
+        const personalize = message.type === "encrypted" ? this.room.encrypted.personalize(message, input.envelopes) : undefined;
+        emit("message.new", { message }, { audience, personalize });
         // A shadow reply is not counted: the thread looks the same to everyone else.
         if (replyTo && !shadow) {
           const parent = store.changeReplyCount(replyTo.seq, 1);

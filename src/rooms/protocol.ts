@@ -16,6 +16,9 @@ const Emoji = z
   .transform((s) => toEmoji(s)!);
 const FrameId = z.string().min(1).max(64).optional();
 const Seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** Most messages one envelope acknowledgement may name. */
+export const MAX_ACK_IDS = 500;
+const AckIds = z.array(z.uuid()).min(1).max(MAX_ACK_IDS);
 
 /** Every frame a client may send, validated as one discriminated union. */
 export const ClientFrame = z.discriminatedUnion("type", [
@@ -52,6 +55,7 @@ export const ClientFrame = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("read"), id: FrameId, seq: Seq }),
   z.strictObject({ type: z.literal("delivered"), id: FrameId, seq: Seq }),
   z.strictObject({ type: z.literal("sync"), id: FrameId, afterEventSeq: Seq }),
+  z.strictObject({ type: z.literal("envelope.ack"), id: FrameId, messageIds: AckIds }),
   z.strictObject({ type: z.literal("ping"), id: FrameId }),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;

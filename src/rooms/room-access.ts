@@ -79,6 +79,32 @@ export class RoomAccess {
     return member;
   }
 
+  /**
+   * Refuse `what` in an end-to-end encrypted chat (`422 encrypted_chat`): the server would see
+   * content it must not, so such things travel inside the ciphertext.
+   */
+  refuseIfEncrypted(what: string): void {
+    if (this.config().encrypted) {
+      throw new AppError(422, "encrypted_chat", `${what} is not available in an end-to-end encrypted chat: send it inside the ciphertext`);
+    }
+  }
+
+  /**
+   * A send's type must fit the chat: an encrypted chat takes `encrypted` messages only (`422
+   * encryption_required`), other chats never take them (`422 not_encrypted`).
+   */
+  checkSendFitsChat(type: string): void {
+    const encrypted = !!this.config().encrypted;
+    if (encrypted && type !== "encrypted") {
+      throw new AppError(
+        422,
+        "encryption_required",
+        "This chat is end-to-end encrypted: send type encrypted with ciphertext and/or envelopes",
+      );
+    }
+    if (!encrypted && type === "encrypted") throw new AppError(422, "not_encrypted", "This chat is not end-to-end encrypted");
+  }
+
   /** Refuse (403 `code`) a member whose effective permissions lack `permission`. */
   requirePermission(member: MemberState, permission: keyof MemberPermissions, code: string, message: string): void {
     if (!effectivePermissions(member.role, this.config().permissions, member.overrides)[permission]) throw new AppError(403, code, message);

@@ -1,4 +1,5 @@
 import type { Drafts } from "./drafts";
+import type { EncryptedDelivery, Personalize, RoomViewer } from "./encrypted";
 import type { Pins } from "./pins";
 import type { RoomAccess } from "./room-access";
 import type { RoomMedia } from "./room-media";
@@ -15,6 +16,8 @@ export interface RoomHost {
   /** Reactions on the message at `seq` changed (committed): the coalesced `reactions` frame is due. */
   reactionsChanged(seq: number): void;
   sendToUser(userId: string, frame: Record<string, unknown>): void;
+  /** Send each socket (of `audience` alone, when given) its own frame, rendered for its viewer. */
+  sendEach(render: (viewer: RoomViewer) => string, audience?: string): void;
   closeUser(userId: string, code: number, reason: string): void;
   /** The summary changed: write it to D1 at `at` (not before). */
   summaryDue(at: number): void;
@@ -41,6 +44,11 @@ export interface EmitOptions {
   broadcast?: boolean;
   /** Only this user's sockets get it and only they replay it (a shadow-banned member's own messages). */
   audience?: string;
+  /**
+   * Each socket gets its own copy, with these fields replaced for its viewer (an encrypted
+   * message with that device's envelope); the log keeps the event as emitted.
+   */
+  personalize?: Personalize;
 }
 
 /**
@@ -57,6 +65,8 @@ export interface RoomCore {
   readonly pins: Pins;
   /** Attachments staged for this chat, and their references on the way to D1. */
   readonly media: RoomMedia;
+  /** Encrypted chats: envelope checks, per-device delivery and acknowledgements. */
+  readonly encrypted: EncryptedDelivery;
   /**
    * Run a change as one transaction. `emit` logs an event (its eventSeq) inside it; the events
    * go out to the sockets (serialized once) only once the transaction committed, so a failure

@@ -1,5 +1,6 @@
 import { newId } from "../lib/ids";
 import { Drafts } from "./drafts";
+import { EncryptedDelivery, type Personalize, type RoomViewer } from "./encrypted";
 import { MessageExpiry } from "./expiry";
 import { MessageChanges } from "./message-changes";
 import { MessageReactions } from "./message-reactions";
@@ -42,6 +43,8 @@ export class RoomLog implements RoomCore {
   readonly scheduled: ScheduledMessages;
   /** Disappearing messages, erased when their time comes. */
   readonly expiry: MessageExpiry;
+  /** Encrypted chats: envelope checks, per-device delivery and acknowledgements. */
+  readonly encrypted: EncryptedDelivery;
 
   constructor(
     readonly store: RoomStore,
@@ -49,6 +52,7 @@ export class RoomLog implements RoomCore {
   ) {
     this.access = new RoomAccess(store, host.db, host.chatName);
     this.media = new RoomMedia(this);
+    this.encrypted = new EncryptedDelivery(this);
     this.search = new MessageSearch(this);
     this.sender = new MessageSender(this);
     this.scheduled = new ScheduledMessages(store.sql, this, this.sender);
@@ -143,13 +147,16 @@ export class RoomLog implements RoomCore {
 
   // --- the event log ------------------------------------------------------------------------
 
+  /** Events `viewer` may see after `after`, in order (encrypted messages with their device's envelope). */
   async events(
-    userId: string,
+    viewer: RoomViewer,
     after: number,
     limit: number,
   ): Promise<{ events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean; lastEventSeq: number }> {
-    await this.access.requireMember(userId);
-    return { ...this.store.events.after(after, Math.min(limit, 1000), userId), lastEventSeq: this.store.lastEventSeq() };
+    await this.access.requireMember(viewer.userId);
+    const page = this.store.events.after(after, Math.min(limit, 1000), viewer.userId);
+    this.encrypted.withEventEnvelopes(page.events, viewer);
+    return { ...page, lastEventSeq: this.store.lastEventSeq() };
   }
 
   /** The summary changed: flush now if the last flush is a second old, else when it is. */
@@ -180,14 +187,14 @@ export class RoomLog implements RoomCore {
    * emitted with `{ broadcast: false }` are logged only.
    */
   write<T>(fn: (emit: Emit) => T): T {
-    const out: { text: string; event: RoomEvent; audience?: string }[] = [];
+    const out: { text: string; event: RoomEvent; audience?: string; personalize?: Personalize }[] = [];
     let result: T;
     try {
       result = this.host.transaction(() =>
         fn((type, payload, options) => {
           const audience = options?.audience;
           const { event, text } = this.store.events.append(type, payload, Date.now(), audience);
-          if (options?.broadcast !== false) out.push({ text, event, audience });
+          if (options?.broadcast !== false) out.push({ text, event, audience, personalize: options?.personalize });
           return event;
         }),
       );
@@ -196,8 +203,9 @@ export class RoomLog implements RoomCore {
       this.store.reset();
       throw err;
     }
-    for (const { text, event, audience } of out) {
-      if (audience === undefined) this.host.broadcastText(text);
+    for (const { text, event, audience, personalize } of out) {
+      if (personalize) this.host.sendEach((viewer) => JSON.stringify({ ...event, ...personalize(viewer) }), audience);
+      else if (audience === undefined) this.host.broadcastText(text);
       else this.host.sendToUser(audience, event);
     }
     return result;

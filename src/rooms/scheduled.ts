@@ -61,6 +61,8 @@ export class ScheduledMessages {
     const { access, store } = this.room;
     checkContentShape(input);
     checkTime(sendAt);
+    await access.ensureConfig();
+    access.refuseIfEncrypted("Scheduling a message");
     if (input.poll?.closesAt && Date.parse(input.poll.closesAt) <= sendAt) {
       const message = "A scheduled poll must close after it is sent";
       throw new AppError(400, "validation_failed", message, [{ path: "body.poll.closesAt", code: "invalid_date", message }]);

@@ -6,6 +6,8 @@ import { CLOSE, MAX_SOCKETS_PER_USER } from "./protocol";
 export interface SocketInfo {
   userId: string;
   sessionId: string;
+  /** The session's key device (encrypted chats deliver its envelopes); null when it has no keys. */
+  deviceId?: number | null;
   connectedAt: number;
   /** The upgrade request's id, for logs about this socket. */
   requestId: string | null;
@@ -102,6 +104,14 @@ export class RoomSockets {
   sendToUser(userId: string, frame: Record<string, unknown>): void {
     const text = JSON.stringify(frame);
     for (const ws of this.openSockets(userId)) this.outbox.push(ws, text);
+  }
+
+  /** Each open socket (of `userId` alone, when given) its own frame, rendered for its user and key device. */
+  sendEach(render: (viewer: { userId: string; deviceId: number | null }) => string, userId?: string): void {
+    for (const ws of this.openSockets(userId)) {
+      const info = this.info(ws);
+      if (info) this.outbox.push(ws, render({ userId: info.userId, deviceId: info.deviceId ?? null }));
+    }
   }
 
   /** The first frame after the room closed the socket is answered; returns false for the rest. */

@@ -1,5 +1,6 @@
 import { SocketAdmission } from "./admission";
 import { EditHistory } from "./edit-history";
+import { EnvelopeStore } from "./envelopes";
 import { EventLog } from "./event-log";
 import { type HistoryPageQuery, historyPage, threadPage } from "./history-pages";
 import { MemberCache } from "./member-cache";
@@ -53,6 +54,8 @@ export class RoomStore {
   readonly reactions: ReactionStore;
   /** The full-text index of the messages (kept in step by insert, edit, delete and truncate here). */
   readonly index: MessageIndex;
+  /** Encrypted chats: each message's per-device envelopes until their devices acknowledge them. */
+  readonly envelopes: EnvelopeStore;
 
   private configCache: ChatConfig | null | undefined;
   private lastSeqCache: number | null = null;
@@ -66,6 +69,7 @@ export class RoomStore {
     this.polls = new PollStore(sql);
     this.reactions = new ReactionStore(sql);
     this.index = new MessageIndex(sql, () => !!this.config()?.encrypted);
+    this.envelopes = new EnvelopeStore(sql);
     this.transient = new TransientState(sql);
     this.limiter = new SendLimiter(sql);
     this.members = new MemberCache(sql);
@@ -142,6 +146,7 @@ export class RoomStore {
     this.polls.truncate(seq);
     this.reactions.truncate(seq);
     this.index.truncate(seq);
+    this.envelopes.truncate(seq);
     this.setMeta("truncatedThrough", String(Math.max(seq, Number(this.getMeta("truncatedThrough") ?? 0))));
     return removed;
   }
@@ -213,6 +218,7 @@ export class RoomStore {
     this.polls.erase(row.seq);
     this.reactions.erase(row.seq);
     this.index.remove(row.seq);
+    this.envelopes.erase(row.seq);
     this.sql.exec("UPDATE messages SET content = json_set(content, '$.quote.text', NULL) WHERE quote_seq = ?", row.seq);
     // A shadow reply was never counted.
     if (row.reply_to_seq !== null && row.shadow === null) this.changeReplyCount(row.reply_to_seq, -1);

@@ -84,8 +84,11 @@ export function effectivePermissions(
  */
 export type JsonObject = { [key: string]: Scalar | object };
 
-/** Kinds of message a member may send; `system` messages come from the server only. */
-export const SENDABLE_TYPES = ["text", "image", "video", "voice", "file", "sticker", "location", "contact", "poll"] as const;
+/**
+ * Kinds of message a member may send; `system` messages come from the server only. `encrypted` is
+ * the one kind an end-to-end encrypted chat takes (and the only one it takes).
+ */
+export const SENDABLE_TYPES = ["text", "image", "video", "voice", "file", "sticker", "location", "contact", "poll", "encrypted"] as const;
 export type SendableType = (typeof SENDABLE_TYPES)[number];
 export type MessageType = SendableType | "system";
 /** Types that carry media: they need the `sendMedia` permission and at least one attachment. */
@@ -132,6 +135,29 @@ export interface ForwardedFrom {
   senderId: string | null;
 }
 
+/**
+ * One recipient device's copy of an encrypted send, as the sender gives it: opaque to the server,
+ * which only checks that the set matches the members' devices (rooms/envelopes.ts).
+ */
+export interface EnvelopeInput {
+  userId: string;
+  /** The recipient's key device (GET /keys/{userId}/devices). */
+  deviceId: number;
+  /** The registration id the sender encrypted for; a device that re-registered since has another. */
+  registrationId: number;
+  /** libsignal's CiphertextMessageType (2 whisper, 3 prekey, 7 sender key, 8 plaintext), passed through. */
+  type: number;
+  /** The ciphertext, standard base64. */
+  body: string;
+}
+
+/** The envelope a device receives: its own, until it acknowledges it (then null). */
+export interface DeviceEnvelope {
+  deviceId: number;
+  type: number;
+  body: string;
+}
+
 /** A message as the API and the socket show it. */
 export interface Message {
   id: string;
@@ -175,6 +201,10 @@ export interface Message {
    * to a member are rendered for them, socket events carry `me: false` (a new message: none).
    */
   reactions: MessageReaction[];
+  /** Encrypted chats only: the blob for every member (e.g. a sender-key message), null when the send had none. */
+  ciphertext?: string | null;
+  /** Encrypted chats only: the viewing device's own envelope, null when it has none (or acknowledged it). */
+  envelope?: DeviceEnvelope | null;
 }
 
 /** One emoji's reactions on a message. */
@@ -210,6 +240,12 @@ export interface SendInput {
   poll?: PollInput;
   /** Erase this message this many seconds after it is sent (overrides the chat's setting). */
   ttlSeconds?: number;
+  /** Type `encrypted`: one opaque blob for every member (base64). */
+  ciphertext?: string;
+  /** Type `encrypted`: one envelope per recipient device. */
+  envelopes?: EnvelopeInput[];
+  /** Set only by the Worker and the socket: the sending session's key device (its envelopes are not expected). */
+  senderDeviceId?: number | null;
   /** Set only by the Worker's story reply route, never from a client frame. */
   storyReply?: StoryReply;
   /** Set only by the Worker's forward route, never from a client frame. */
