@@ -3,11 +3,13 @@
 // same messages as a baseline; (2) bundle fetches a second through the Worker (auth, rate limits,
 // the one-row DELETE … RETURNING per device), against GET /keys/count (auth and one D1 read) in the
 // same run; (3) an upload of 100 signed Kyber prekeys (101 signatures checked) against one of 100
-// unsigned EC prekeys. Keys and signatures are made with test/keys-helpers.ts (@noble/curves).
+// unsigned EC prekeys; (4) encrypted sends against plain ones (bench/encrypted-sends.mjs). Keys and
+// signatures are made with test/keys-helpers.ts (@noble/curves).
 import { loadavg } from "node:os";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { xeddsaVerify } from "../src/keys/xeddsa.ts";
 import { b64, curveKeyPair, xeddsaSign } from "../test/keys-helpers.ts";
+import { runEncryptedSends } from "./encrypted-sends.mjs";
 import { expectStatus, mapLimit, ms, request, stats, table } from "./lib.mjs";
 
 const PASSWORD = "violet-harbor-73-lantern";
@@ -113,6 +115,8 @@ export async function runKeysBench(server) {
     countMs.push(res.ms);
   });
   const countSeconds = (performance.now() - countStarted) / 1000;
+  const encrypted = await runEncryptedSends(base);
+  warnings.push(...encrypted.warnings);
   const loadAfter = loadavg()[0];
 
   const f = stats(fetchMs);
@@ -154,6 +158,8 @@ export async function runKeysBench(server) {
         [`100 signed Kyber prekeys + ${FETCHES_PER_TARGET} EC (102 signatures, 157 KB of keys)`, pq.n, ms(pq.p50), ms(pq.max)],
       ],
     ),
+    "",
+    encrypted.markdown,
   ].join("\n");
   return { markdown, warnings };
 }
