@@ -10,6 +10,8 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
   return {
     test: {
+      // Request logs of passing tests are noise; failing tests still show theirs.
+      silent: "passed-only" as const,
       projects: [
         {
           plugins: [
@@ -31,8 +33,6 @@ export default defineConfig(async () => {
             setupFiles: ["./test/apply-migrations.ts"],
             include: ["test/**/*.test.ts"],
             exclude: [...configDefaults.exclude, "test/node/**"],
-            // Request logs of passing tests are noise; failing tests still show theirs.
-            silent: "passed-only" as const,
             // Presence is coalesced to one frame a second: tests that follow several changes wait for several flushes.
             testTimeout: 15_000,
           },

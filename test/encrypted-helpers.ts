@@ -12,6 +12,8 @@ export interface Device {
   token: string;
   deviceId: number;
   registrationId: number;
+  /** The account's identity key pair (every device of an account shares it). */
+  identity: ReturnType<typeof curveKeyPair>;
 }
 
 let registrations = 100;
@@ -21,7 +23,7 @@ async function withKeys(user: TestUser, token: string, identity: ReturnType<type
   const registrationId = ++registrations;
   const res = await api("PUT", "/api/v1/keys", { token, body: deviceKeys(identity, { registrationId }).body });
   expect(res.status, res.text).toBe(200);
-  return { user, token, deviceId: res.body.deviceId, registrationId };
+  return { user, token, deviceId: res.body.deviceId, registrationId, identity };
 }
 
 /** A user with `count` devices, each with keys (the first is the sign-up session). */

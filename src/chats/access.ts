@@ -6,7 +6,7 @@ import type { AppEnv, AuthContext, ChatAccess } from "../env";
 import { sessionKeyDevice } from "../keys/service";
 import { AppError, notFound } from "../lib/errors";
 import { parseOrThrow } from "../lib/validate";
-import type { MemberPermissions, MemberRole } from "../rooms/types";
+import type { KeyDevice, MemberPermissions, MemberRole } from "../rooms/types";
 import { effectivePermissions, parsePermissions } from "../rooms/types";
 import { ChatIdParam } from "./schemas";
 
@@ -29,7 +29,7 @@ export const chatMember: MiddlewareHandler<AppEnv> = async (c, next) => {
  * The caller's key device in an end-to-end encrypted chat (its envelopes are the ones they get;
  * null when the session's device has no keys); null without a lookup in any other chat.
  */
-export const readerKeyDevice = (db: Database, auth: AuthContext, chat: Pick<ChatRow, "encrypted">): Promise<number | null> =>
+export const readerKeyDevice = (db: Database, auth: AuthContext, chat: Pick<ChatRow, "encrypted">): Promise<KeyDevice | null> =>
   chat.encrypted ? sessionKeyDevice(db, auth) : Promise.resolve(null);
 
 /** The membership lookup on the (chat_id, user_id) primary key (exported for plan and rows_read tests). */

@@ -50,8 +50,12 @@ app.openapi(
     headers.set("x-request-id", c.var.requestId);
     // An encrypted chat's socket receives its device's envelopes (never a device the client names).
     headers.delete("x-key-device-id");
+    headers.delete("x-key-registration-id");
     const keyDevice = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
-    if (keyDevice !== null) headers.set("x-key-device-id", String(keyDevice));
+    if (keyDevice) {
+      headers.set("x-key-device-id", String(keyDevice.deviceId));
+      headers.set("x-key-registration-id", String(keyDevice.registrationId));
+    }
     const url = new URL(c.req.url);
     url.searchParams.delete("access_token");
     const res = await chatRoom(c.env, chatId).upgrade(new Request(url, { method: "GET", headers }));

@@ -13,6 +13,8 @@ export const EC_TYPE = 0x05;
 export const KYBER_KEY_BYTES = 1569;
 export const KYBER_TYPE = 0x08;
 export const SIGNATURE_BYTES = 64;
+/** Devices with keys one account may have (Signal's: a primary and five linked ones). */
+export const MAX_KEY_DEVICES = 6;
 /** Keys of each kind one upload may carry. */
 export const MAX_KEYS_PER_UPLOAD = 100;
 

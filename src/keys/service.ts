@@ -4,9 +4,11 @@ import type { Database } from "../db/client";
 import { chatMembers, chats, identityKeys, keyDevices, oneTimePreKeys, sessions } from "../db/schema";
 import type { AuthContext } from "../env";
 import { fromBase64 } from "../lib/base64";
+import { isUniqueViolation } from "../lib/db-errors";
 import { AppError, notFound } from "../lib/errors";
 import { chatRoom, type RoomEnv } from "../rooms/client";
-import { checkSignedKey, checkUpload, type UploadKeys } from "./formats";
+import type { KeyDevice } from "../rooms/types";
+import { checkSignedKey, checkUpload, MAX_KEY_DEVICES, type UploadKeys } from "./formats";
 
 /**
  * Uploading and counting the caller's keys. Every key and signature is checked before anything
@@ -35,14 +37,38 @@ export async function myKeyDevice(db: Database, auth: AuthContext) {
  * The key device of the caller's session (null when its device never uploaded keys): what an
  * encrypted chat delivers envelopes to. One join on the session's primary key.
  */
-export async function sessionKeyDevice(db: Database, auth: AuthContext): Promise<number | null> {
+export async function sessionKeyDevice(db: Database, auth: AuthContext): Promise<KeyDevice | null> {
   const [row] = await db
-    .select({ deviceId: keyDevices.deviceId })
+    .select({ deviceId: keyDevices.deviceId, registrationId: keyDevices.registrationId })
     .from(sessions)
     .innerJoin(keyDevices, and(eq(keyDevices.userId, sessions.userId), eq(keyDevices.clientDeviceId, sessions.deviceId)))
     .where(and(eq(sessions.id, auth.sessionId), eq(sessions.userId, auth.userId)))
     .limit(1);
-  return row?.deviceId ?? null;
+  return row ?? null;
+}
+
+/** A new key device past MAX_KEY_DEVICES is refused (`409 too_many_devices`): every send must reach them all. */
+async function refuseDeviceOverLimit(db: Database, userId: string): Promise<void> {
+  const [row] = await db.select({ n: sql<number>`count(*)` }).from(keyDevices).where(eq(keyDevices.userId, userId));
+  if ((row?.n ?? 0) >= MAX_KEY_DEVICES) {
+    throw new AppError(409, "too_many_devices", `An account may have keys on at most ${MAX_KEY_DEVICES} devices: remove one first`, {
+      max: MAX_KEY_DEVICES,
+    });
+  }
+}
+
+/**
+ * A device number this account never used: one past the highest ever given (identity_keys'
+ * counter, moved atomically), so envelopes left for a removed device never reach a later one.
+ * An account's first device is 1 (its identity row, written with the upload, starts the counter).
+ */
+async function nextDeviceNumber(db: Database, userId: string): Promise<number> {
+  const [row] = await db
+    .update(identityKeys)
+    .set({ lastDeviceId: sql`${identityKeys.lastDeviceId} + 1` })
+    .where(eq(identityKeys.userId, userId))
+    .returning({ deviceId: identityKeys.lastDeviceId });
+  return row?.deviceId ?? 1;
 }
 
 /**
@@ -69,16 +95,9 @@ export async function uploadKeys(db: Database, env: RoomEnv, auth: AuthContext, 
     throw new AppError(422, "missing_key", `A device's first upload needs ${key}`, { key });
   }
   const at = Date.now();
-  const deviceId =
-    row?.deviceId ??
-    existing?.deviceId ??
-    ((
-      await db
-        .select({ next: sql<number>`coalesce(max(${keyDevices.deviceId}), 0) + 1` })
-        .from(keyDevices)
-        .where(eq(keyDevices.userId, auth.userId))
-    )[0]?.next ||
-      1);
+  // The same device keeps its number (also across a reset); a new one gets a number never used before.
+  if (!row && !existing && !reset) await refuseDeviceOverLimit(db, auth.userId);
+  const deviceId = row?.deviceId ?? existing?.deviceId ?? (await nextDeviceNumber(db, auth.userId));
   const device = { userId: auth.userId, deviceId };
   const writes: BatchItem<"sqlite">[] = [
     // A reset drops every device's keys (this one's are written again below).
@@ -90,7 +109,7 @@ export async function uploadKeys(db: Database, env: RoomEnv, auth: AuthContext, 
       : []),
     db
       .insert(identityKeys)
-      .values({ userId: auth.userId, identityKey: body.identityKey, createdAt: at, updatedAt: at })
+      .values({ userId: auth.userId, identityKey: body.identityKey, lastDeviceId: deviceId, createdAt: at, updatedAt: at })
       .onConflictDoUpdate({ target: identityKeys.userId, set: { identityKey: body.identityKey, updatedAt: at } }),
     row
       ? db
@@ -143,7 +162,14 @@ export async function uploadKeys(db: Database, env: RoomEnv, auth: AuthContext, 
       for (let i = 0; i < rows.length; i += 16) writes.push(db.insert(oneTimePreKeys).values(rows.slice(i, i + 16)));
     }
   }
-  await db.batch(writes as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  try {
+    await db.batch(writes as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  } catch (err) {
+    // Two first uploads of one account at once both took number 1: the second may simply retry.
+    if (isUniqueViolation(err, "key_devices"))
+      throw new AppError(409, "conflict", "Another device registered at the same moment; try again");
+    throw err;
+  }
   if (reset) await tellDirectPartners(db, env, auth.userId);
   return { deviceId };
 }

@@ -72,8 +72,11 @@ export function corsOrigins(env: Pick<Bindings, "CORS_ORIGINS">): string[] {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
-/** Message sends' body cap (an encrypted group send carries an envelope per device of every member). */
-export const SEND_MAX_BODY_BYTES = 4 * 1024 * 1024;
+/**
+ * Message sends' body cap: an encrypted send to a full group carries an envelope for each of up
+ * to 6,000 devices, ~2.4 KB each for first-contact (PQXDH prekey) messages.
+ */
+export const SEND_MAX_BODY_BYTES = 16 * 1024 * 1024;
 export function maxBodyBytes(env: Pick<Bindings, "MAX_BODY_BYTES">): number {
   const n = Number(env.MAX_BODY_BYTES);
   return Number.isInteger(n) && n > 0 ? n : DEFAULT_MAX_BODY_BYTES;

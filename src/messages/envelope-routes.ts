@@ -34,8 +34,8 @@ app.openapi(
   }),
   async (c) => {
     const { chatId } = c.req.valid("param");
-    const deviceId = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
-    const result = await chatRoom(c.env, chatId).acknowledgeEnvelopes(c.var.auth.userId, deviceId, c.req.valid("json").messageIds);
+    const device = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
+    const result = await chatRoom(c.env, chatId).acknowledgeEnvelopes(c.var.auth.userId, device, c.req.valid("json").messageIds);
     return c.json(result, 200);
   },
 );

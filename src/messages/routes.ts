@@ -58,8 +58,8 @@ app.openapi(
       const { scheduled } = await room.schedule({ ...body, userId: c.var.auth.userId }, Date.parse(scheduledAt));
       return c.json({ scheduled }, 202);
     }
-    const senderDeviceId = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
-    const { message, duplicate } = await room.send({ ...body, userId: c.var.auth.userId, senderDeviceId });
+    const sender = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
+    const { message, duplicate } = await room.send({ ...body, userId: c.var.auth.userId, senderDeviceId: sender?.deviceId ?? null });
     return c.json({ message }, duplicate ? 200 : 201);
   },
 );
@@ -82,8 +82,8 @@ app.openapi(
   }),
   async (c) => {
     const { chatId } = c.req.valid("param");
-    const deviceId = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
-    return c.json(await chatRoom(c.env, chatId).history(c.var.auth.userId, { ...c.req.valid("query"), deviceId }), 200);
+    const device = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
+    return c.json(await chatRoom(c.env, chatId).history(c.var.auth.userId, { ...c.req.valid("query"), device }), 200);
   },
 );
 
@@ -101,8 +101,8 @@ app.openapi(
   }),
   async (c) => {
     const { chatId, messageId } = c.req.valid("param");
-    const deviceId = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
-    return c.json({ message: await chatRoom(c.env, chatId).getMessage(c.var.auth.userId, messageId, deviceId) }, 200);
+    const device = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
+    return c.json({ message: await chatRoom(c.env, chatId).getMessage(c.var.auth.userId, messageId, device) }, 200);
   },
 );
 
@@ -171,8 +171,8 @@ app.openapi(
   }),
   async (c) => {
     const { chatId, messageId } = c.req.valid("param");
-    const deviceId = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
-    return c.json(await chatRoom(c.env, chatId).thread(c.var.auth.userId, messageId, { ...c.req.valid("query"), deviceId }), 200);
+    const device = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
+    return c.json(await chatRoom(c.env, chatId).thread(c.var.auth.userId, messageId, { ...c.req.valid("query"), device }), 200);
   },
 );
 
@@ -255,8 +255,8 @@ app.openapi(
   async (c) => {
     const { chatId } = c.req.valid("param");
     const { after, limit } = c.req.valid("query");
-    const deviceId = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
-    return c.json(await chatRoom(c.env, chatId).events(c.var.auth.userId, after, limit, deviceId), 200);
+    const device = await readerKeyDevice(c.var.db, c.var.auth, c.var.chatAccess.chat);
+    return c.json(await chatRoom(c.env, chatId).events(c.var.auth.userId, after, limit, device), 200);
   },
 );
 

@@ -16,7 +16,7 @@ import { admitSocket } from "./socket-admission";
 import { RoomSockets } from "./sockets";
 import { RoomStore } from "./store";
 import { SUMMARY_INTERVAL_MS } from "./summary";
-import type { ChatConfig, MembershipChange, Message, RoomResult, SystemNotice } from "./types";
+import type { ChatConfig, KeyDevice, MembershipChange, Message, RoomResult, SystemNotice } from "./types";
 
 /**
  * One chat's room (SQLite-backed Durable Object). It is the only writer of the chat's message
@@ -167,7 +167,7 @@ export class ChatRoom extends MessageRpc {
   override async fetch(request: Request): Promise<Response> {
     const userId = request.headers.get("x-user-id");
     const sessionId = request.headers.get("x-session-id");
-    const keyDevice = Number(request.headers.get("x-key-device-id") ?? Number.NaN);
+    const keyDevice = keyDeviceOf(request.headers);
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !userId || !sessionId) {
       return new Response("expected a WebSocket upgrade from the API Worker", { status: 400 });
     }
@@ -188,7 +188,7 @@ export class ChatRoom extends MessageRpc {
     this.sockets.accept(server, {
       userId,
       sessionId,
-      deviceId: Number.isInteger(keyDevice) ? keyDevice : null,
+      keyDevice,
       connectedAt: Date.now(),
       requestId: request.headers.get("x-request-id"),
     });
@@ -296,4 +296,11 @@ export class ChatRoom extends MessageRpc {
       this.timers.scheduleFlush(Date.now() + SUMMARY_INTERVAL_MS);
     }
   }
+}
+
+/** The socket's key device, as the Worker found it for the session (headers only it can set). */
+function keyDeviceOf(headers: Headers): KeyDevice | null {
+  const deviceId = Number(headers.get("x-key-device-id") ?? Number.NaN);
+  const registrationId = Number(headers.get("x-key-registration-id") ?? Number.NaN);
+  return Number.isInteger(deviceId) && Number.isInteger(registrationId) ? { deviceId, registrationId } : null;
 }

@@ -11,7 +11,7 @@ import type { ChatSearchHit, ChatSearchQuery } from "./message-search";
 import type { PinnedMessage } from "./pins";
 import type { ReactionKey, ReactionRow } from "./reactions";
 import type { ScheduledMessage } from "./scheduled";
-import type { Attachment, ChatConfig, MembershipChange, Message, RoomEvent, SendInput, SystemNotice } from "./types";
+import type { Attachment, ChatConfig, KeyDevice, MembershipChange, Message, RoomEvent, SendInput, SystemNotice } from "./types";
 
 /** What reaching a room needs from the bindings. */
 export type RoomEnv = Pick<Bindings, "CHAT_ROOM">;
@@ -94,24 +94,28 @@ export class RoomClient {
     return unwrap(await this.stub.history(userId, query)) as { items: Message[]; hasMore: boolean };
   }
 
-  /** One message as the member sees it; on key device `deviceId` an encrypted one carries its envelope. */
-  async getMessage(userId: string, messageId: string, deviceId: number | null = null): Promise<Message> {
-    return unwrap(await this.stub.getMessage(userId, messageId, deviceId)) as Message;
+  /** One message as the member sees it; on key device `device` an encrypted one carries its envelope. */
+  async getMessage(userId: string, messageId: string, device: KeyDevice | null = null): Promise<Message> {
+    return unwrap(await this.stub.getMessage(userId, messageId, device)) as Message;
   }
 
   /** The replies to a message (oldest first, after a seq), with the message itself. */
-  async thread(userId: string, messageId: string, query: { after?: number; limit: number; deviceId?: number | null }): Promise<ThreadPage> {
+  async thread(
+    userId: string,
+    messageId: string,
+    query: { after?: number; limit: number; device?: KeyDevice | null },
+  ): Promise<ThreadPage> {
     return unwrap(await this.stub.thread(userId, messageId, query)) as ThreadPage;
   }
 
-  /** Events after `after`, in order; on key device `deviceId` encrypted messages carry its envelopes. */
-  async events(userId: string, after: number, limit: number, deviceId: number | null = null): Promise<EventsPage> {
-    return unwrap(await this.stub.events(userId, after, limit, deviceId)) as EventsPage;
+  /** Events after `after`, in order; on key device `device` encrypted messages carry its envelopes. */
+  async events(userId: string, after: number, limit: number, device: KeyDevice | null = null): Promise<EventsPage> {
+    return unwrap(await this.stub.events(userId, after, limit, device)) as EventsPage;
   }
 
-  /** Encrypted chats: key device `deviceId` received these messages; answers the ids whose envelopes were waiting. */
-  async acknowledgeEnvelopes(userId: string, deviceId: number | null, messageIds: string[]): Promise<{ acknowledged: string[] }> {
-    return unwrap(await this.stub.acknowledgeEnvelopes(userId, deviceId, messageIds));
+  /** Encrypted chats: key device `device` received these messages; answers the ids whose envelopes were waiting. */
+  async acknowledgeEnvelopes(userId: string, device: KeyDevice | null, messageIds: string[]): Promise<{ acknowledged: string[] }> {
+    return unwrap(await this.stub.acknowledgeEnvelopes(userId, device, messageIds));
   }
 
   /** Encrypted chats: where each envelope of my message stands. */

@@ -65,8 +65,8 @@ const MessageText = z
 
 /** Largest encrypted blob: `ciphertext`, and each envelope's `body` (bytes, before base64). */
 export const MAX_CIPHERTEXT_BYTES = 64 * 1024;
-/** Most envelopes one send may carry (every device of every member of a large group). */
-export const MAX_ENVELOPES = 5000;
+/** Most envelopes one send may carry: every device (6 per account) of every member of a full group (1,000). */
+export const MAX_ENVELOPES = 6000;
 
 const Envelope = z
   .strictObject({
@@ -168,7 +168,7 @@ const TYPE_RULES: Record<Exclude<MessageType, "system">, { needs: (keyof Content
   contact: { needs: ["contact"], refuses: ["text", "attachments", "location"] },
   poll: { needs: ["poll"], refuses: ["text", "attachments", "location", "contact"] },
   // What it says is inside the ciphertext: nothing readable travels beside it.
-  encrypted: { needs: [], refuses: ["text", "location", "contact", "poll", "quoteId", "metadata"] },
+  encrypted: { needs: [], refuses: ["text", "location", "contact", "poll", "quoteId", "metadata", "mentions"] },
 };
 
 /** Fields only an encrypted message carries. */

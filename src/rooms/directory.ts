@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, lt, notExists, or, sql } from "drizzle-orm";
 import { createDb, type Database } from "../db/client";
 import { blocks, chatBans, chatMembers, chats, contacts, keyDevices, statCounters, users } from "../db/schema";
 import type { MemberDevice } from "./envelopes";
@@ -55,15 +55,27 @@ export async function loadMemberFromDirectory(
 }
 
 /**
- * Every key device of every member of the chat (an encrypted send must reach them all): one
- * join on chat_members' primary key prefix and key_devices' (user, device) key.
+ * The key devices an encrypted send by `senderId` must reach: every device of every member whose
+ * keys the sender may fetch (the key server's rule: an active account, no block either way), so
+ * the device check and GET /keys never disagree. One join on chat_members' primary key prefix and
+ * key_devices' (user, device) key.
  */
-export async function loadMemberDevices(d1: D1Database, chatId: string): Promise<MemberDevice[]> {
+export async function loadMemberDevices(d1: D1Database, chatId: string, senderId: string): Promise<MemberDevice[]> {
+  const blocked = createDb(d1)
+    .select({ one: sql`1` })
+    .from(blocks)
+    .where(
+      or(
+        and(eq(blocks.blockerId, senderId), eq(blocks.blockedId, chatMembers.userId)),
+        and(eq(blocks.blockerId, chatMembers.userId), eq(blocks.blockedId, senderId)),
+      ),
+    );
   return createDb(d1)
     .select({ userId: keyDevices.userId, deviceId: keyDevices.deviceId, registrationId: keyDevices.registrationId })
     .from(chatMembers)
+    .innerJoin(users, and(eq(users.id, chatMembers.userId), eq(users.status, "active")))
     .innerJoin(keyDevices, eq(keyDevices.userId, chatMembers.userId))
-    .where(eq(chatMembers.chatId, chatId));
+    .where(and(eq(chatMembers.chatId, chatId), notExists(blocked)));
 }
 
 /** Read a chat's settings from D1 when the room lost (or never got) its configure call. */

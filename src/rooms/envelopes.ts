@@ -1,5 +1,6 @@
 import { AppError } from "../lib/errors";
-import type { DeviceEnvelope, EnvelopeInput } from "./types";
+import { addMissingColumns } from "./schema-upgrade";
+import type { DeviceEnvelope, EnvelopeInput, KeyDevice } from "./types";
 
 /** An envelope nobody acknowledged is erased this long after it was sent. */
 export const ENVELOPE_TTL_MS = 30 * 24 * 3600_000;
@@ -25,13 +26,15 @@ type DeviceRef = { userId: string; deviceId: number };
 /**
  * `body` is the envelope until its device acknowledges it or it is ENVELOPE_TTL_MS old (then
  * NULL); the row stays as the delivery record (`delivered_at`, or NULL for expired) while the
- * message exists.
+ * message exists. `registration_id` is the one the sender encrypted for: only that registration
+ * of the device reads it.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS envelopes (
   seq INTEGER NOT NULL,
   user_id TEXT NOT NULL,
   device_id INTEGER NOT NULL,
+  registration_id INTEGER NOT NULL,
   type INTEGER NOT NULL,
   body TEXT,
   created_at INTEGER NOT NULL,
@@ -51,16 +54,18 @@ const deviceKey = (userId: string, deviceId: number) => `${userId}:${deviceId}`;
 export class EnvelopeStore {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
+    addMissingColumns(sql, "envelopes", [["registration_id", "INTEGER NOT NULL DEFAULT 0"]]);
   }
 
   /** Store a message's envelopes (inside the send's transaction). */
   add(seq: number, envelopes: readonly EnvelopeInput[], at: number): void {
     for (const e of envelopes) {
       this.sql.exec(
-        "INSERT OR IGNORE INTO envelopes (seq, user_id, device_id, type, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO envelopes (seq, user_id, device_id, registration_id, type, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         seq,
         e.userId,
         e.deviceId,
+        e.registrationId,
         e.type,
         e.body,
         at,
@@ -68,30 +73,32 @@ export class EnvelopeStore {
     }
   }
 
-  /** The envelopes of `seqs` still waiting for one device, by seq. */
-  forDevice(seqs: readonly number[], userId: string, deviceId: number): Map<number, DeviceEnvelope> {
+  /** The envelopes of `seqs` still waiting for one device (as registered now), by seq. */
+  forDevice(seqs: readonly number[], userId: string, device: KeyDevice): Map<number, DeviceEnvelope> {
     const rows = this.sql
       .exec<{ seq: number; type: number; body: string }>(
         `SELECT seq, type, body FROM envelopes
-          WHERE user_id = ? AND device_id = ? AND body IS NOT NULL AND seq IN (SELECT value FROM json_each(?))`,
+          WHERE user_id = ? AND device_id = ? AND registration_id = ? AND body IS NOT NULL AND seq IN (SELECT value FROM json_each(?))`,
         userId,
-        deviceId,
+        device.deviceId,
+        device.registrationId,
         JSON.stringify(seqs),
       )
       .toArray();
-    return new Map(rows.map((r) => [r.seq, { deviceId, type: r.type, body: r.body }]));
+    return new Map(rows.map((r) => [r.seq, { deviceId: device.deviceId, type: r.type, body: r.body }]));
   }
 
   /** A device acknowledged the envelopes of `seqs`: they are erased; answers the seqs that were waiting. */
-  acknowledge(seqs: readonly number[], userId: string, deviceId: number, at: number): number[] {
+  acknowledge(seqs: readonly number[], userId: string, device: KeyDevice, at: number): number[] {
     return this.sql
       .exec<{ seq: number }>(
         `UPDATE envelopes SET body = NULL, delivered_at = ?
-          WHERE user_id = ? AND device_id = ? AND body IS NOT NULL AND seq IN (SELECT value FROM json_each(?))
+          WHERE user_id = ? AND device_id = ? AND registration_id = ? AND body IS NOT NULL AND seq IN (SELECT value FROM json_each(?))
           RETURNING seq`,
         at,
         userId,
-        deviceId,
+        device.deviceId,
+        device.registrationId,
         JSON.stringify(seqs),
       )
       .toArray()

@@ -3,7 +3,7 @@ import { parseOrThrow } from "../lib/validate";
 import { isShadowBanned } from "./member-cache";
 import { CLOSE, ClientFrame, MAX_FRAME_BYTES, TYPING_TTL_MS } from "./protocol";
 import type { RoomLog } from "./room-log";
-import type { RoomSockets, SocketInfo } from "./sockets";
+import { type RoomSockets, type SocketInfo, viewerOf } from "./sockets";
 import type { RoomStore } from "./store";
 
 export type FrameReading = { ok: true; frame: ClientFrame } | { ok: false; id?: string; error: AppError; close?: number };
@@ -70,7 +70,7 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
   switch (frame.type) {
     case "message.send": {
       const { type: _frame, id: _id, messageType, scheduledAt, ...content } = frame;
-      const input = { ...content, type: messageType, userId: info.userId, senderDeviceId: info.deviceId ?? null };
+      const input = { ...content, type: messageType, userId: info.userId, senderDeviceId: info.keyDevice?.deviceId ?? null };
       if (scheduledAt) {
         const { scheduled, duplicate } = await log.scheduled.schedule(input, Date.parse(scheduledAt));
         sockets.send(ws, { type: "ack", id: frame.id, scheduled, duplicate });
@@ -149,7 +149,7 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
       return;
     }
     case "sync": {
-      const page = await log.events({ userId: info.userId, deviceId: info.deviceId ?? null }, frame.afterEventSeq, 500);
+      const page = await log.events(viewerOf(info), frame.afterEventSeq, 500);
       for (const event of page.events) sockets.send(ws, event);
       sockets.send(ws, {
         type: "ack",
@@ -164,7 +164,7 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
       sockets.send(ws, {
         type: "ack",
         id: frame.id,
-        ...(await log.encrypted.acknowledge({ userId: info.userId, deviceId: info.deviceId ?? null }, frame.messageIds)),
+        ...(await log.encrypted.acknowledge(viewerOf(info), frame.messageIds)),
       });
       return;
     case "ping":

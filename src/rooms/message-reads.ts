@@ -1,12 +1,12 @@
 import { writeReadPosition } from "./directory";
 import type { RoomCore } from "./room-core";
 import { previewOf } from "./summary";
-import type { Message } from "./types";
+import type { KeyDevice, Message } from "./types";
 
 const HISTORY_MAX = 100;
 
-/** A page of history; `deviceId`: the reader's key device, whose envelopes an encrypted chat's messages carry. */
-export type HistoryQuery = { before?: number; after?: number; around?: number; limit: number; deviceId?: number | null };
+/** A page of history; `device`: the reader's key device, whose envelopes an encrypted chat's messages carry. */
+export type HistoryQuery = { before?: number; after?: number; around?: number; limit: number; device?: KeyDevice | null };
 
 /** Reading the log as one member sees it: history, threads, receipts, read positions and counts. */
 export class MessageReads {
@@ -16,33 +16,33 @@ export class MessageReads {
     await this.room.access.requireMember(userId);
     const { rows, hasMore } = this.room.store.page(userId, { ...q, limit: Math.min(q.limit, HISTORY_MAX) });
     const items = this.room.store.toMessages(rows, this.room.access.chatId(), userId);
-    return { items: this.forViewer(items, userId, q.deviceId), hasMore };
+    return { items: this.forViewer(items, userId, q.device), hasMore };
   }
 
-  /** One message as the member sees it (on key device `deviceId`: with its envelope). */
-  async getMessage(userId: string, messageId: string, deviceId: number | null = null): Promise<Message> {
+  /** One message as the member sees it (on key device `device`: with its envelope). */
+  async getMessage(userId: string, messageId: string, device: KeyDevice | null = null): Promise<Message> {
     await this.room.access.requireMember(userId);
     const message = this.room.store.toMessages([this.room.access.visibleMessage(userId, messageId)], this.room.access.chatId(), userId);
-    return this.forViewer(message, userId, deviceId)[0]!;
+    return this.forViewer(message, userId, device)[0]!;
   }
 
   /** The replies to a message, oldest first, after a seq (keyset), with the message itself. */
   async thread(
     userId: string,
     messageId: string,
-    q: { after?: number; limit: number; deviceId?: number | null },
+    q: { after?: number; limit: number; device?: KeyDevice | null },
   ): Promise<{ parent: Message; items: Message[]; hasMore: boolean }> {
     await this.room.access.requireMember(userId);
     const { store, access } = this.room;
     const parent = access.visibleMessage(userId, messageId);
     const { rows, hasMore } = store.threadPage(userId, parent.seq, { after: q.after, limit: Math.min(q.limit, HISTORY_MAX) });
-    const [first, ...items] = this.forViewer(store.toMessages([parent, ...rows], access.chatId(), userId), userId, q.deviceId);
+    const [first, ...items] = this.forViewer(store.toMessages([parent, ...rows], access.chatId(), userId), userId, q.device);
     return { parent: first!, items, hasMore };
   }
 
   /** `messages` as the member sees them: their reactions (`me`) and, in encrypted chats, their device's envelopes. */
-  private forViewer(messages: Message[], userId: string, deviceId: number | null = null): Message[] {
-    this.room.encrypted.withEnvelopes(messages, { userId, deviceId });
+  private forViewer(messages: Message[], userId: string, device: KeyDevice | null = null): Message[] {
+    this.room.encrypted.withEnvelopes(messages, { userId, device });
     return this.withReactions(userId, messages);
   }
 

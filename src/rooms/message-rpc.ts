@@ -11,7 +11,7 @@ import type { PinnedMessage } from "./pins";
 import type { ReactionKey, ReactionRow } from "./reactions";
 import type { RoomLog } from "./room-log";
 import type { ScheduledMessage } from "./scheduled";
-import type { Attachment, Message, RoomEvent, RoomResult, SendInput, SystemNotice } from "./types";
+import type { Attachment, KeyDevice, Message, RoomEvent, RoomResult, SendInput, SystemNotice } from "./types";
 
 /**
  * The ChatRoom's RPC for messages: every call is answered by one of the log's parts (sender,
@@ -48,14 +48,14 @@ export abstract class MessageRpc extends DurableObject<Bindings> {
     return rpcResult(() => this.log.reads.history(userId, q));
   }
 
-  getMessage(userId: string, messageId: string, deviceId: number | null = null): Promise<RoomResult<Message>> {
-    return rpcResult(() => this.log.reads.getMessage(userId, messageId, deviceId));
+  getMessage(userId: string, messageId: string, device: KeyDevice | null = null): Promise<RoomResult<Message>> {
+    return rpcResult(() => this.log.reads.getMessage(userId, messageId, device));
   }
 
   thread(
     userId: string,
     messageId: string,
-    q: { after?: number; limit: number; deviceId?: number | null },
+    q: { after?: number; limit: number; device?: KeyDevice | null },
   ): Promise<RoomResult<{ parent: Message; items: Message[]; hasMore: boolean }>> {
     return rpcResult(() => this.log.reads.thread(userId, messageId, q));
   }
@@ -64,14 +64,14 @@ export abstract class MessageRpc extends DurableObject<Bindings> {
     userId: string,
     after: number,
     limit: number,
-    deviceId: number | null = null,
+    device: KeyDevice | null = null,
   ): Promise<RoomResult<{ events: RoomEvent[]; hasMore: boolean; tooFarBehind: boolean; lastEventSeq: number }>> {
-    return rpcResult(() => this.log.events({ userId, deviceId }, after, limit));
+    return rpcResult(() => this.log.events({ userId, device }, after, limit));
   }
 
   /** Encrypted chats: the member's key device received these messages (their envelopes are erased). */
-  acknowledgeEnvelopes(userId: string, deviceId: number | null, messageIds: string[]): Promise<RoomResult<{ acknowledged: string[] }>> {
-    return rpcResult(() => this.log.encrypted.acknowledge({ userId, deviceId }, messageIds));
+  acknowledgeEnvelopes(userId: string, device: KeyDevice | null, messageIds: string[]): Promise<RoomResult<{ acknowledged: string[] }>> {
+    return rpcResult(() => this.log.encrypted.acknowledge({ userId, device }, messageIds));
   }
 
   /** Encrypted chats: where each envelope of my message stands. */

@@ -113,10 +113,10 @@ export class MessageSender {
         store.limiter.take(input.userId, at);
         if (!shadow && (mentions.userIds.length > 0 || mentions.all)) store.mentions.add(row.seq, mentions.userIds, mentions.all);
         if (input.poll) store.polls.create(row.seq, pollDefinition(input.poll, input.userId), closesAt);
-        if (input.envelopes) this.room.encrypted.store(row.seq, input.envelopes, at);
+        if (input.envelopes) this.room.encrypted.store(row.seq, input, shadow, at);
         const message = store.toMessage(row, access.chatId());
         // Each device of an encrypted chat hears the message with its own envelope.
-        const personalize = message.type === "encrypted" ? this.room.encrypted.personalize(message, input.envelopes) : undefined;
+        const personalize = message.type === "encrypted" ? this.room.encrypted.personalize(input.envelopes) : undefined;
         emit("message.new", { message }, { audience, personalize });
         // A shadow reply is not counted: the thread looks the same to everyone else.
         if (replyTo && !shadow) {
@@ -137,6 +137,7 @@ export class MessageSender {
       this.room.drafts.clear(input.userId);
       if (closesAt !== null) this.room.host.wakeAt(closesAt);
       if (expiresAt !== null) this.room.host.wakeAt(expiresAt);
+      if (input.envelopes) this.room.encrypted.stored(at);
     }
     return result;
   }

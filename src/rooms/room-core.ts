@@ -45,7 +45,7 @@ export interface EmitOptions {
   /** Only this user's sockets get it and only they replay it (a shadow-banned member's own messages). */
   audience?: string;
   /**
-   * Each socket gets its own copy, with these fields replaced for its viewer (an encrypted
+   * Each socket gets its own frame text, made from the shared one for its viewer (an encrypted
    * message with that device's envelope); the log keeps the event as emitted.
    */
   personalize?: Personalize;

@@ -204,7 +204,7 @@ export class RoomLog implements RoomCore {
       throw err;
     }
     for (const { text, event, audience, personalize } of out) {
-      if (personalize) this.host.sendEach((viewer) => JSON.stringify({ ...event, ...personalize(viewer) }), audience);
+      if (personalize) this.host.sendEach((viewer) => personalize(viewer, text), audience);
       else if (audience === undefined) this.host.broadcastText(text);
       else this.host.sendToUser(audience, event);
     }

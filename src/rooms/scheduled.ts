@@ -62,6 +62,7 @@ export class ScheduledMessages {
     checkContentShape(input);
     checkTime(sendAt);
     await access.ensureConfig();
+    access.checkSendFitsChat(input.type);
     access.refuseIfEncrypted("Scheduling a message");
     if (input.poll?.closesAt && Date.parse(input.poll.closesAt) <= sendAt) {
       const message = "A scheduled poll must close after it is sent";

@@ -1,13 +1,14 @@
 import { Outbox } from "./outbox";
 import type { PresenceRules } from "./presence";
 import { CLOSE, MAX_SOCKETS_PER_USER } from "./protocol";
+import type { KeyDevice } from "./types";
 
 /** What a socket carries through hibernation (its attachment); tags are the user id and `session:<id>`. */
 export interface SocketInfo {
   userId: string;
   sessionId: string;
-  /** The session's key device (encrypted chats deliver its envelopes); null when it has no keys. */
-  deviceId?: number | null;
+  /** The session's key device (encrypted chats deliver its envelopes); null when it had no keys when the socket opened. */
+  keyDevice?: KeyDevice | null;
   connectedAt: number;
   /** The upgrade request's id, for logs about this socket. */
   requestId: string | null;
@@ -16,6 +17,9 @@ export interface SocketInfo {
 }
 
 export const sessionTag = (sessionId: string) => `session:${sessionId}`;
+
+/** Who a socket reads as: its user, on its session's key device. */
+export const viewerOf = (info: SocketInfo) => ({ userId: info.userId, device: info.keyDevice ?? null });
 
 /**
  * The room's live sockets: accepting (with the per-user cap), reading their attachments
@@ -107,10 +111,10 @@ export class RoomSockets {
   }
 
   /** Each open socket (of `userId` alone, when given) its own frame, rendered for its user and key device. */
-  sendEach(render: (viewer: { userId: string; deviceId: number | null }) => string, userId?: string): void {
+  sendEach(render: (viewer: { userId: string; device: KeyDevice | null }) => string, userId?: string): void {
     for (const ws of this.openSockets(userId)) {
       const info = this.info(ws);
-      if (info) this.outbox.push(ws, render({ userId: info.userId, deviceId: info.deviceId ?? null }));
+      if (info) this.outbox.push(ws, render(viewerOf(info)));
     }
   }
 

@@ -151,6 +151,12 @@ export interface EnvelopeInput {
   body: string;
 }
 
+/** A member's key device as a session knows it: its number and its current registration id. */
+export interface KeyDevice {
+  deviceId: number;
+  registrationId: number;
+}
+
 /** The envelope a device receives: its own, until it acknowledges it (then null). */
 export interface DeviceEnvelope {
   deviceId: number;

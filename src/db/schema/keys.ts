@@ -12,6 +12,8 @@ export const identityKeys = sqliteTable("identity_keys", {
     .primaryKey()
     .references(() => users.id, { onDelete: "cascade" }),
   identityKey: text("identity_key").notNull(),
+  /** The highest device number ever given to this account: numbers are never reused (an old envelope never reaches a new device). */
+  lastDeviceId: integer("last_device_id").notNull().default(0),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
