@@ -34,6 +34,7 @@ import reactionRoutes from "./messages/reaction-routes";
 import messageRoutes from "./messages/routes";
 import scheduledRoutes from "./messages/scheduled-routes";
 import chatSearchRoutes from "./messages/search-routes";
+import realtimeRoutes from "./realtime/routes";
 import reportRoutes from "./reports/routes";
 import { onReportTarget } from "./reports/target-checks";
 import { registerMediaPort } from "./rooms/media-port";
@@ -74,7 +75,7 @@ const isMessageSend = (method: string, path: string) => method === "POST" && /^\
 const isMediaContentRoute = (path: string) => /^\/api\/v1\/media\/[^/]+\/content$/.test(path);
 
 /** Routes that upgrade to WebSockets: CORS headers mean nothing there and must not be added. */
-const isWebSocketRoute = (path: string) => /\/ws$/.test(path);
+const isWebSocketRoute = (path: string) => /\/ws$/.test(path) || path === `${API_PREFIX}/realtime`;
 /** An OPTIONS request that is not a CORS preflight: tus discovery, answered by its route. */
 const isTusDiscovery = (req: Request) => req.method === "OPTIONS" && !req.headers.has("access-control-request-method");
 
@@ -159,6 +160,7 @@ export function buildApp() {
   app.route(`${API_PREFIX}/reports`, reportRoutes);
   app.route(`${API_PREFIX}/admin`, adminRoutes);
   // Chats first: its static paths (/unread) come before /{chatId}; messages live under /{chatId}/….
+  app.route(API_PREFIX, realtimeRoutes);
   app.route(`${API_PREFIX}/chats`, chatRoutes);
   app.route(`${API_PREFIX}/chats`, messageRoutes);
   app.route(`${API_PREFIX}/chats`, envelopeRoutes);

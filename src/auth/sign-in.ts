@@ -3,6 +3,7 @@ import type { Database } from "../db/client";
 import type { UserRow } from "../db/schema";
 import { mfaChallenges, sessions } from "../db/schema";
 import type { Bindings } from "../env";
+import { publishToHubs } from "../hubs/client";
 import { randomToken, sha256Hex } from "../lib/crypto";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
@@ -113,6 +114,9 @@ export async function completeSignIn(db: Database, env: Bindings, user: UserRow,
   const newCountry = !firstEver && anyCountry.length > 0 && sameCountry.length === 0;
   const type = firstEver ? "account_created" : newDevice ? "login_new_device" : newCountry ? "login_new_country" : "login";
   await recordEvent(db, user.id, type, info, { deviceId, details: { method, sessionId: session.id, newDevice, newCountry } });
+  // The account's devices see the sign-in live (the realtime socket's `security.event`).
+  const event = { eventType: type, sessionId: session.id, deviceId, ip: info.ip ?? null, country: info.country ?? null };
+  await publishToHubs(env, [user.id], { type: "security.event", ...event });
   if (newDevice || newCountry) await warnOfNewSignIn(env, user, info, newDevice ? "device" : "country");
   return { user, session, tokens, newDevice };
 }

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
+import { publishToHubs } from "../hubs/client";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { enforceRateLimit } from "../lib/rate-limit";
 import { chatMember } from "./access";
@@ -171,6 +172,10 @@ app.openapi(
   }),
   async (c) => {
     const settings = await updateSettings(c.var.db, c.var.chatAccess, c.req.valid("json"));
+    // My other devices' chat lists follow (the realtime socket's `chat.settings`).
+    const { chatId, userId } = c.var.chatAccess.member;
+    const { muted: _muted, ...shown } = settings;
+    c.executionCtx.waitUntil(publishToHubs(c.env, [userId], { type: "chat.settings", chatId, ...shown }));
     return c.json({ settings }, 200);
   },
 );

@@ -2,28 +2,80 @@ import { DurableObject } from "cloudflare:workers";
 import type { Bindings } from "../env";
 import { chatRoom, type RoomClient } from "../rooms/client";
 import { SESSION_END_CLOSE, type SessionEndReason } from "../rooms/protocol";
+import type { HubUpdate } from "./protocol";
+import { HubSockets } from "./realtime";
 import { SessionRegistry } from "./session-registry";
+import { UpdateLog } from "./updates";
 
 /** Whether a session may open a socket: refused once the hub heard that the session ended. */
 export type Registration = { ok: true } | { ok: false; reason: SessionEndReason };
 
 /**
- * One per user (addressed by the user id). Today it is the authority on the user's live
- * sessions: every chat room registers each socket's session here before accepting it, and
- * ending a session (logout, revocation, password change, device block, suspension, deletion)
- * goes through here first, so the hub tells exactly the rooms holding that session's sockets to
- * close them. Both calls are serialized by the object, so a socket that is being opened while its
- * session ends is either told to close or refused: it never outlives the session.
+ * One per user (addressed by the user id). It is the authority on the user's live sessions:
+ * every chat room registers each socket's session here before accepting it, and ending a session
+ * (logout, revocation, password change, device block, suspension, deletion) goes through here
+ * first, so the hub tells exactly the rooms holding that session's sockets to close them, and
+ * closes its own. Both calls are serialized by the object, so a socket that is being opened while
+ * its session ends is either told to close or refused: it never outlives the session.
+ *
+ * It also holds the user's realtime sockets (`GET /api/v1/realtime`, one per device) and their
+ * update log: rooms and the Worker `publish` chat activity, read positions, membership, settings
+ * and security events; each gets an `updateSeq` and goes to every socket; `sync` replays.
  *
  * The cost of an ending is O(rooms with the session's sockets), not O(the user's chats), and it
  * does not depend on KV, whose deny-list can lag by a minute between locations.
  */
 export class UserHub extends DurableObject<Bindings> {
   private readonly registry: SessionRegistry;
+  private readonly updates: UpdateLog;
+  private readonly sockets: HubSockets;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     this.registry = new SessionRegistry(ctx.storage.sql);
+    this.updates = new UpdateLog(ctx.storage.sql);
+    this.sockets = new HubSockets(ctx);
+  }
+
+  /**
+   * Accept a realtime socket the Worker authenticated (user and session in headers only it can
+   * set); a session that ended is refused (401), like the chat sockets.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    const sessionId = request.headers.get("x-session-id");
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !sessionId) {
+      return new Response("expected a WebSocket upgrade from the API Worker", { status: 400 });
+    }
+    if (this.registry.endedReason(sessionId, Date.now())) {
+      const error = { code: "session_revoked", message: "This session has ended; sign in again" };
+      return Response.json({ error }, { status: 401 });
+    }
+    const pair = new WebSocketPair();
+    this.sockets.accept(pair[1], { sessionId, connectedAt: Date.now() });
+    this.sockets.send(pair[1], { type: "hello", updateSeq: this.updates.lastUpdateSeq() });
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    this.sockets.answer(ws, data, this.updates);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "closed");
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Log an update for the user's devices and send it to every realtime socket (RPC from rooms and the Worker). */
+  async publish(update: HubUpdate): Promise<number> {
+    const { type, ...payload } = update;
+    const text = this.updates.append(type, payload, Date.now());
+    this.sockets.broadcastText(text);
+    const seq = this.updates.lastUpdateSeq();
+    if (seq % 256 === 0) this.updates.prune();
+    return seq;
   }
 
   /** A room is about to accept a socket of `sessionId`: record it, unless the session ended. */
@@ -53,6 +105,9 @@ export class UserHub extends DurableObject<Bindings> {
     await this.schedulePrune();
     const rooms = wholeAccount ? this.registry.rooms() : this.registry.roomsOf(sessionIds);
     const { code, text } = SESSION_END_CLOSE[reason];
+    // Every device hears which sessions ended (the ended ones first, before their sockets close).
+    for (const sessionId of sessionIds) await this.publish({ type: "session.ended", sessionId, reason });
+    this.sockets.closeSessions(sessionIds, code, text, wholeAccount);
     await Promise.all(
       rooms.map((chatId) => this.tellRoom(chatId, (room) => room.endSessions(userId, sessionIds, code, text, rememberUntil, wholeAccount))),
     );
@@ -78,6 +133,7 @@ export class UserHub extends DurableObject<Bindings> {
   }
 
   override async alarm(): Promise<void> {
+    this.updates.prune();
     const next = this.registry.prune(Date.now());
     if (next !== null) await this.ctx.storage.setAlarm(next);
   }

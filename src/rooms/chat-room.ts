@@ -1,9 +1,11 @@
 import type { Bindings } from "../env";
+import { publishToHubs } from "../hubs/client";
 import { AppError } from "../lib/errors";
 import { rpcResult } from "../lib/rpc-result";
 import { loadPresenceRule, withdrawMessages } from "./directory";
 import { FLOOD_PENALTY_MS, FrameBudget, type FrameVerdict } from "./frame-budget";
 import { answerFrame, errorFrame, readFrame, refuseOnClosedSocket } from "./frames";
+import { pendingActivity } from "./hub-feed";
 import { mediaPort } from "./media-port";
 import { MessageRpc } from "./message-rpc";
 import { PresenceRules } from "./presence";
@@ -67,6 +69,7 @@ export class ChatRoom extends MessageRpc {
       summaryDue: (at) => this.timers.scheduleFlush(at),
       wakeAt: (at) => ctx.waitUntil(this.timers.scheduleAlarm(at)),
       waitUntil: (promise) => ctx.waitUntil(promise),
+      publish: (userIds, update) => ctx.waitUntil(publishToHubs(env, userIds, update)),
       detachMedia: async (messageIds) => {
         // Other messages' queued references reach D1 first: an item one of them carries is not unreferenced.
         await this.log.media.outbox.forget(messageIds);
@@ -213,7 +216,7 @@ export class ChatRoom extends MessageRpc {
     const reading = readFrame(data);
     if (!reading.ok) {
       this.sockets.send(ws, errorFrame(reading.error, reading.id));
-      if (reading.close) this.sockets.close(ws, reading.close, "frame too large");
+      if (reading.tooLarge) this.sockets.close(ws, CLOSE.tooBig, "frame too large");
       return;
     }
     const context = {
@@ -291,6 +294,9 @@ export class ChatRoom extends MessageRpc {
     if (!chatId || !this.store.summary.dirty) return;
     try {
       await this.store.summary.flush(this.env.DB, chatId, Date.now());
+      // Members' hubs hear the new activity once it is in D1 (a list loaded meanwhile shows it too).
+      const activity = pendingActivity(this.store, chatId);
+      if (activity) this.ctx.waitUntil(publishToHubs(this.env, activity.userIds, activity.update));
     } catch (err) {
       console.error(JSON.stringify({ level: "error", msg: "summary flush failed", chatId, error: String(err) }));
       this.timers.scheduleFlush(Date.now() + SUMMARY_INTERVAL_MS);

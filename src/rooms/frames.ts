@@ -1,47 +1,17 @@
 import { AppError } from "../lib/errors";
-import { parseOrThrow } from "../lib/validate";
+import { readJsonFrame } from "../lib/frames";
 import { isShadowBanned } from "./member-cache";
 import { CLOSE, ClientFrame, MAX_FRAME_BYTES, TYPING_TTL_MS } from "./protocol";
 import type { RoomLog } from "./room-log";
 import { type RoomSockets, type SocketInfo, viewerOf } from "./sockets";
 import type { RoomStore } from "./store";
 
-export type FrameReading = { ok: true; frame: ClientFrame } | { ok: false; id?: string; error: AppError; close?: number };
-
 /**
- * Read one client frame: at most 64 KiB (else close 1009), JSON text, and one of the
- * ClientFrame union. Problems come back as an error for an `error` frame, keeping the frame's
- * `id` when it had one, so the client can match it.
+ * Read one client frame: at most 64 KiB (else an error and close 1009), JSON text, and one of the
+ * ClientFrame union (lib/frames.ts).
  */
-export function readFrame(data: string | ArrayBuffer): FrameReading {
-  // A string's UTF-8 size is at most 3 bytes per UTF-16 unit: encode only when that could be too big.
-  const size =
-    typeof data !== "string"
-      ? data.byteLength
-      : data.length * 3 <= MAX_FRAME_BYTES
-        ? data.length
-        : new TextEncoder().encode(data).byteLength;
-  if (size > MAX_FRAME_BYTES) {
-    return {
-      ok: false,
-      error: new AppError(413, "frame_too_large", `Frames are limited to ${MAX_FRAME_BYTES} bytes`),
-      close: CLOSE.tooBig,
-    };
-  }
-  if (typeof data !== "string") return { ok: false, error: new AppError(400, "unsupported_frame", "Frames must be JSON text") };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(data);
-  } catch {
-    return { ok: false, error: new AppError(400, "malformed_json", "Frame is not valid JSON") };
-  }
-  const id = typeof (raw as { id?: unknown } | null)?.id === "string" ? (raw as { id: string }).id : undefined;
-  try {
-    return { ok: true, frame: parseOrThrow(ClientFrame, raw) };
-  } catch (err) {
-    if (err instanceof AppError) return { ok: false, id, error: err };
-    throw err;
-  }
+export function readFrame(data: string | ArrayBuffer) {
+  return readJsonFrame(data, ClientFrame, MAX_FRAME_BYTES);
 }
 
 /** The `error` frame for a problem, with the request's id when known. */

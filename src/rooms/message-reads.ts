@@ -73,11 +73,22 @@ export class MessageReads {
       host.waitUntil(writeReadPosition(host.db, access.chatId(), userId, target));
     }
     const current = store.members.get(userId) ?? member;
-    return {
+    const state = {
       seq: kind === "read" ? current.readSeq : current.deliveredSeq,
       unread: store.unreadCount(userId, current.readSeq),
       mentions: store.mentions.count(userId, current.readSeq),
     };
+    // My other devices update their chat list (the read position and what is left unread).
+    if (moved && kind === "read") {
+      host.publish([userId], {
+        type: "chat.read",
+        chatId: access.chatId(),
+        readSeq: state.seq,
+        unread: state.unread,
+        mentions: state.mentions,
+      });
+    }
+    return state;
   }
 
   /** Exact unread and mention counts for a member: others' messages after their read position, minus deleted. */

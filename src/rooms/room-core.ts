@@ -1,3 +1,4 @@
+import type { HubUpdate } from "../hubs/protocol";
 import type { Drafts } from "./drafts";
 import type { EncryptedDelivery, Personalize, RoomViewer } from "./encrypted";
 import type { Pins } from "./pins";
@@ -24,6 +25,8 @@ export interface RoomHost {
   /** Wake the room (its alarm) by `at` at the latest: a poll closes then. */
   wakeAt(at: number): void;
   waitUntil(promise: Promise<unknown>): void;
+  /** Tell these users' devices (their hubs' realtime sockets) of a change, after it committed. */
+  publish(userIds: readonly string[], update: HubUpdate): void;
   /** Drop the media references of deleted messages (media erases items nobody references any more). */
   detachMedia(messageIds: readonly string[]): Promise<void>;
   /** Run `fn` as one SQLite transaction: a throw leaves nothing of it behind. */

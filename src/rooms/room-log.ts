@@ -101,6 +101,9 @@ export class RoomLog implements RoomCore {
       return change.notice ? this.appendSystem(change.notice, emit) : null;
     });
     if (notice) this.summaryChanged();
+    const chatId = this.access.chatId();
+    for (const m of change.added ?? []) this.host.publish([m.userId], { type: "chat.added", chatId, role: m.role });
+    for (const r of removed) this.host.publish([r.userId], { type: "chat.removed", chatId, reason: r.reason });
     for (const r of removed) {
       this.drafts.forget(r.userId);
       this.host.closeUser(

@@ -1,0 +1,50 @@
+import { z } from "zod";
+
+/**
+ * The realtime socket's protocol (`GET /api/v1/realtime`, one socket per device to the user's
+ * hub): the frames a client may send, and the updates the hub tells a user's devices.
+ */
+
+/** Frames larger than this are refused (the socket closes with 1009): clients only sync and ping. */
+export const MAX_HUB_FRAME_BYTES = 4096;
+/** Sockets one session may hold to its hub; the next one closes the oldest (4008). */
+export const MAX_HUB_SOCKETS_PER_SESSION = 4;
+
+const FrameId = z.string().min(1).max(64).optional();
+
+/** Every frame a client may send on the realtime socket. */
+export const HubClientFrame = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("sync"), id: FrameId, afterUpdateSeq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
+  z.strictObject({ type: z.literal("ping"), id: FrameId }),
+]);
+export type HubClientFrame = z.infer<typeof HubClientFrame>;
+
+/** A chat list preview of a message (no content for encrypted chats: their text is null). */
+export interface ChatPreview {
+  id: string;
+  seq: number;
+  senderId: string | null;
+  type: string;
+  text: string | null;
+  createdAt: string;
+}
+
+/**
+ * What a user's devices are told, each logged with its `updateSeq`. Plain data (RPC from rooms
+ * and the Worker): chat activity and read positions, membership, my settings, security events.
+ */
+export type HubUpdate =
+  | { type: "chat.activity"; chatId: string; lastSeq: number; lastMessage: ChatPreview | null; lastActivityAt: string }
+  | { type: "chat.read"; chatId: string; readSeq: number; unread: number; mentions: number }
+  | { type: "chat.added"; chatId: string; role: string }
+  | { type: "chat.removed"; chatId: string; reason: string }
+  | { type: "chat.settings"; chatId: string; mutedUntil: string | null; pinned: boolean; archived: boolean; hidden: boolean }
+  | {
+      type: "security.event";
+      eventType: string;
+      sessionId: string | null;
+      deviceId: string | null;
+      ip: string | null;
+      country: string | null;
+    }
+  | { type: "session.ended"; sessionId: string; reason: string };

@@ -1,0 +1,91 @@
+import { readJsonFrame } from "../lib/frames";
+import { HubClientFrame, MAX_HUB_FRAME_BYTES, MAX_HUB_SOCKETS_PER_SESSION } from "./protocol";
+import type { UpdateLog } from "./updates";
+
+/** What a realtime socket carries through hibernation: its session (also its tag). */
+export interface HubSocketInfo {
+  sessionId: string;
+  connectedAt: number;
+}
+
+/** Close codes of the realtime socket, the same as the chat sockets' where they mean the same. */
+export const HUB_CLOSE = { tooBig: 1009, tooManySockets: 4008 } as const;
+
+/**
+ * The hub's realtime sockets (hibernatable, tagged by session): accepting with a per-session
+ * cap, reading client frames, fanning updates out, and closing a session's sockets when it ends.
+ */
+export class HubSockets {
+  constructor(private readonly ctx: DurableObjectState) {}
+
+  /** Accept a socket of `sessionId`; past the per-session cap its oldest socket closes with 4008. */
+  accept(ws: WebSocket, info: HubSocketInfo): void {
+    const mine = this.ctx.getWebSockets(info.sessionId).filter((s) => s.readyState === WebSocket.OPEN);
+    mine.sort((a, b) => infoOf(a).connectedAt - infoOf(b).connectedAt);
+    for (const old of mine.slice(0, Math.max(0, mine.length - MAX_HUB_SOCKETS_PER_SESSION + 1))) {
+      close(old, HUB_CLOSE.tooManySockets, `more than ${MAX_HUB_SOCKETS_PER_SESSION} realtime sockets for this session`);
+    }
+    this.ctx.acceptWebSocket(ws, [info.sessionId]);
+    ws.serializeAttachment(info);
+  }
+
+  /** An already serialized frame to every open socket. */
+  broadcastText(text: string): void {
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.send(text);
+      } catch {
+        // closing meanwhile
+      }
+    }
+  }
+
+  send(ws: WebSocket, frame: Record<string, unknown>): void {
+    try {
+      ws.send(JSON.stringify(frame));
+    } catch {
+      // closing meanwhile
+    }
+  }
+
+  /** Close the sockets of these sessions (every socket, with `all`). */
+  closeSessions(sessionIds: string[], code: number, reason: string, all = false): void {
+    const sockets = all ? this.ctx.getWebSockets() : sessionIds.flatMap((id) => this.ctx.getWebSockets(id));
+    for (const ws of sockets) close(ws, code, reason);
+  }
+
+  /** Answer one client frame: `sync` replays the log after a point, `ping` answers. */
+  answer(ws: WebSocket, data: string | ArrayBuffer, log: UpdateLog): void {
+    const reading = readJsonFrame(data, HubClientFrame, MAX_HUB_FRAME_BYTES);
+    if (!reading.ok) {
+      const { code, message, details } = reading.error;
+      this.send(ws, { type: "error", ...(reading.id ? { id: reading.id } : {}), code, message, ...(details ? { details } : {}) });
+      if (reading.tooLarge) close(ws, HUB_CLOSE.tooBig, "frame too large");
+      return;
+    }
+    const { frame } = reading;
+    if (frame.type === "ping") {
+      this.send(ws, { type: "ack", id: frame.id, pong: true, now: new Date().toISOString() });
+      return;
+    }
+    const page = log.after(frame.afterUpdateSeq, 500);
+    for (const update of page.updates) this.send(ws, update);
+    this.send(ws, {
+      type: "ack",
+      id: frame.id,
+      lastUpdateSeq: log.lastUpdateSeq(),
+      hasMore: page.hasMore,
+      tooFarBehind: page.tooFarBehind,
+    });
+  }
+}
+
+const infoOf = (ws: WebSocket) => ws.deserializeAttachment() as HubSocketInfo;
+
+function close(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // already closed
+  }
+}

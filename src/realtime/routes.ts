@@ -1,0 +1,57 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { requireAuth } from "../auth/middleware";
+import { hubFor } from "../hubs/client";
+import { AppError } from "../lib/errors";
+import { bearerSecurity, ErrorSchema, errorResponses, newRouter } from "../lib/openapi";
+
+/**
+ * GET /api/v1/realtime: one socket per device to the user's hub, for everything that is not one
+ * chat's live stream. The Worker authenticates; the hub checks that the session has not ended.
+ */
+const app = newRouter();
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/realtime",
+    operationId: "openRealtimeSocket",
+    tags: ["Realtime"],
+    summary: "Open my realtime socket",
+    description:
+      "A WebSocket upgrade to the caller's hub (token in `Authorization: Bearer …` or `?access_token=`); a plain HTTP " +
+      "request gets `426 upgrade_required`, an ended session `401 session_revoked`. The hub sends `hello {updateSeq}`, " +
+      "then every update for the user's devices, each with the next `updateSeq`: `chat.activity`, `chat.read`, " +
+      "`chat.added`, `chat.removed`, `chat.settings`, `security.event`, `session.ended`. Client frames: " +
+      "`sync {afterUpdateSeq}` (every later update in order, then an ack with `lastUpdateSeq`, `hasMore`, `tooFarBehind`) " +
+      "and `ping`. The protocol is described in the project docs.",
+    security: bearerSecurity,
+    middleware: [requireAuth({ allowQueryToken: true })] as const,
+    request: {
+      query: z.object({
+        access_token: z.string().optional().openapi({ description: "Access token, when no Authorization header can be sent" }),
+      }),
+    },
+    responses: {
+      101: { description: "Switching Protocols: the socket is open and the hub sends a `hello` frame" },
+      426: { description: "Not a WebSocket upgrade (`upgrade_required`)", content: { "application/json": { schema: ErrorSchema } } },
+      ...errorResponses(400, 401, 429, 503),
+    },
+  }),
+  async (c) => {
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new AppError(426, "upgrade_required", "This route only accepts WebSocket upgrades", undefined, { Upgrade: "websocket" });
+    }
+    const { userId, sessionId } = c.var.auth;
+    // The hub trusts these headers: only the Worker can reach it, and only after authenticating.
+    const headers = new Headers({ upgrade: "websocket", "x-user-id": userId, "x-session-id": sessionId, "x-request-id": c.var.requestId });
+    const res = await hubFor(c.env, userId).fetch(new Request("https://hub/realtime", { headers }));
+    if (res.status !== 101) {
+      const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
+      if (res.status === 401 && body?.error?.code) throw new AppError(401, body.error.code, body.error.message ?? "Session ended");
+      throw new AppError(500, "internal", "Internal server error");
+    }
+    return new Response(null, { status: 101, statusText: res.statusText, headers: res.headers, webSocket: res.webSocket });
+  },
+);
+
+export default app;

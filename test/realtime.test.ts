@@ -1,0 +1,134 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { hubFor } from "../src/hubs/client";
+import { UPDATE_RETENTION, UpdateLog } from "../src/hubs/updates";
+import { C, createGroup, flush, ok, send } from "./chat-helpers";
+import { api, BASE, expectError, logIn, signUp, type TestUser, uniqueIp } from "./helpers";
+import { TestSocket } from "./room-helpers";
+
+/**
+ * The realtime socket (one per device, to the user's hub): updates with a per-user updateSeq for
+ * chat activity, read positions, membership, settings and security events; replay by updateSeq.
+ */
+
+const upgrade = (token: string, headers: Record<string, string> = { Upgrade: "websocket" }) =>
+  exports.default.fetch(
+    new Request(`${BASE}/api/v1/realtime?access_token=${token}`, { headers: { "cf-connecting-ip": uniqueIp(), ...headers } }),
+  );
+
+/** Open my realtime socket and wait for `hello`. */
+async function openRealtime(token: string): Promise<{ socket: TestSocket; hello: any }> {
+  const res = await upgrade(token);
+  expect(res.status, res.status === 101 ? "" : await res.text()).toBe(101);
+  const socket = new TestSocket(res.webSocket!);
+  res.webSocket!.accept();
+  return { socket, hello: await socket.next("hello") };
+}
+
+/** A second session of the same account (another device). */
+const secondDevice = async (u: TestUser, deviceId = `dev-${crypto.randomUUID()}`) =>
+  (await logIn(u.username, undefined, { deviceId })).body as { tokens: { accessToken: string }; session: { id: string } };
+
+describe("opening the realtime socket", () => {
+  it("needs a WebSocket upgrade and a live session", async () => {
+    const u = await signUp();
+    const plain = await upgrade(u.accessToken, {});
+    expect(plain.status).toBe(426);
+    expect((await upgrade("not-a-token")).status).toBe(401);
+    const { hello, socket } = await openRealtime(u.accessToken);
+    expect(hello.updateSeq).toBeGreaterThanOrEqual(0);
+    socket.close();
+  });
+});
+
+describe("updates", () => {
+  it("chat activity reaches every member's devices once the room flushes; my reads reach my other devices", async () => {
+    const [alice, bob] = await Promise.all([signUp(), signUp()]);
+    const chat = await createGroup(alice, [bob]);
+    const { socket: bobPhone } = await openRealtime(bob.accessToken);
+    const laptop = await secondDevice(bob);
+    const { socket: bobLaptop } = await openRealtime(laptop.tokens.accessToken);
+    const message = await send(alice, chat.id, "hello over the hub");
+    await flush(chat.id);
+    for (const s of [bobPhone, bobLaptop]) {
+      const activity = await s.next("chat.activity", (f) => f.chatId === chat.id && f.lastSeq === message.seq);
+      expect(activity.lastMessage).toMatchObject({ id: message.id, text: "hello over the hub", senderId: alice.id });
+      expect(activity.updateSeq).toBeGreaterThan(0);
+    }
+    const read = await ok(await api("POST", `${C}/${chat.id}/read`, { token: bob.accessToken, body: { seq: message.seq } }));
+    expect(read.unread).toBe(0);
+    const onLaptop = await bobLaptop.next("chat.read", (f) => f.chatId === chat.id);
+    expect(onLaptop).toMatchObject({ readSeq: message.seq, unread: 0, mentions: 0 });
+    bobPhone.close();
+    bobLaptop.close();
+  });
+
+  it("being added or removed, and my settings, reach my devices", async () => {
+    const [owner, carol] = await Promise.all([signUp(), signUp()]);
+    const chat = await createGroup(owner);
+    const { socket } = await openRealtime(carol.accessToken);
+    await ok(await api("POST", `${C}/${chat.id}/members`, { token: owner.accessToken, body: { userIds: [carol.id] } }), 200);
+    expect(await socket.next("chat.added", (f) => f.chatId === chat.id)).toMatchObject({ role: "member" });
+    await ok(await api("PUT", `${C}/${chat.id}/settings`, { token: carol.accessToken, body: { pinned: true, archived: true } }));
+    expect(await socket.next("chat.settings", (f) => f.chatId === chat.id)).toMatchObject({ pinned: true, archived: true, hidden: false });
+    expect((await api("DELETE", `${C}/${chat.id}/members/${carol.id}`, { token: owner.accessToken })).status).toBe(204);
+    expect(await socket.next("chat.removed", (f) => f.chatId === chat.id)).toMatchObject({ reason: "removed" });
+    socket.close();
+  });
+
+  it("a sign-in elsewhere and an ended session reach the other devices; the ended session's socket closes", async () => {
+    const u = await signUp();
+    const { socket: phone } = await openRealtime(u.accessToken);
+    const laptop = await secondDevice(u, "laptop-1");
+    const login = await phone.next("security.event", (f) => f.sessionId === laptop.session.id);
+    expect(login).toMatchObject({ deviceId: "laptop-1" });
+    expect(login.eventType).toMatch(/^login/);
+    const { socket: laptopSocket } = await openRealtime(laptop.tokens.accessToken);
+    expect((await api("POST", "/api/v1/auth/logout", { token: laptop.tokens.accessToken })).status).toBe(204);
+    expect(await phone.next("session.ended", (f) => f.sessionId === laptop.session.id)).toMatchObject({ reason: "logout" });
+    expect(await laptopSocket.closedWith()).toMatchObject({ code: 4005 });
+    expectError(await api("GET", "/api/v1/auth/me", { token: laptop.tokens.accessToken }), 401, "session_revoked");
+    const refused = await upgrade(laptop.tokens.accessToken);
+    expect(refused.status).toBe(401);
+    phone.close();
+  });
+});
+
+describe("replay by updateSeq", () => {
+  it("sync replays every later update in order; too far behind says so", async () => {
+    const [alice, bob] = await Promise.all([signUp(), signUp()]);
+    const chat = await createGroup(alice, [bob]);
+    const { socket, hello } = await openRealtime(bob.accessToken);
+    await send(alice, chat.id, "one");
+    await flush(chat.id);
+    await ok(await api("PUT", `${C}/${chat.id}/settings`, { token: bob.accessToken, body: { pinned: true } }));
+    const last = await socket.next("chat.settings");
+    const start = socket.frames.length;
+    const ack = await socket.request({ type: "sync", afterUpdateSeq: hello.updateSeq });
+    const replayed = socket.frames.slice(start).filter((f) => f.updateSeq !== undefined);
+    expect(replayed.map((f) => f.updateSeq)).toEqual(Array.from({ length: replayed.length }, (_, i) => hello.updateSeq + 1 + i));
+    expect(replayed.at(-1)).toMatchObject({ type: "chat.settings", updateSeq: last.updateSeq });
+    expect(ack).toMatchObject({ type: "ack", lastUpdateSeq: last.updateSeq, hasMore: false, tooFarBehind: false });
+
+    await runInDurableObject(hubFor(env, bob.id), (_hub, state) => {
+      const log = new UpdateLog(state.storage.sql);
+      for (let i = 0; i <= UPDATE_RETENTION; i++) log.append("test.filler", { i }, Date.now());
+      log.prune();
+    });
+    const behind = await socket.request({ type: "sync", afterUpdateSeq: 0 });
+    expect(behind).toMatchObject({ type: "ack", tooFarBehind: true });
+    socket.close();
+  });
+
+  it("answers bad frames with an error and closes on oversize ones", async () => {
+    const u = await signUp();
+    const { socket } = await openRealtime(u.accessToken);
+    socket.send("{not json");
+    expect(await socket.next("error")).toMatchObject({ code: "malformed_json" });
+    expect(await socket.request({ type: "subscribe" })).toMatchObject({ type: "error", code: "validation_failed" });
+    expect(await socket.request({ type: "ping" })).toMatchObject({ type: "ack", pong: true });
+    socket.send(JSON.stringify({ type: "ping", pad: "x".repeat(5000) }));
+    expect(await socket.closedWith()).toMatchObject({ code: 1009 });
+  });
+});
