@@ -1,14 +1,21 @@
 import { z } from "@hono/zod-openapi";
-import { and, desc, eq, gt, lt, or, sql } from "drizzle-orm";
+import { and, eq, gt, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { chatMembers, chats } from "../db/schema";
+import type { Bindings } from "../env";
+import type { ChatOrderEntry, ChatOrderFact } from "../hubs/chat-order";
+import { hubFor } from "../hubs/client";
 import { AppError } from "../lib/errors";
-import { decodeCursor, page } from "../lib/pagination";
+import { decodeCursor, encodeCursor } from "../lib/pagination";
 import { now } from "../lib/time";
 import { chatRoom } from "../rooms/client";
 import { profilesFor, usersByIds } from "../social/people";
 import type { ChatRow, MemberRow } from "./access";
 import type { RoomEnv } from "./room-sync";
+
+/** What listing needs from the bindings: the rooms (unread counts) and the hubs (the order). */
+type ListEnv = RoomEnv & Pick<Bindings, "USER_HUB">;
+
 import { withOwnPreviews } from "./shadow-previews";
 import { chatView, directPeerId, type UnreadCounts } from "./views";
 
@@ -67,63 +74,70 @@ export async function chatViews(db: Database, env: RoomEnv, userId: string, list
 
 const ChatCursor = z.object({ p: z.union([z.literal(0), z.literal(1)]), a: z.number().int(), id: z.string() });
 
-const pinned = sql<number>`(${chatMembers.pinnedAt} IS NOT NULL)`;
-
 /**
- * One page of `userId`'s chats: pinned first, then by last activity, newest first (keyset on
- * (pinned, last_activity_at, id)). The sort key lives on the chat row the room updates, so this
- * reads every membership of the user plus their chat rows: O(my chats), never O(members) or
- * O(messages). (Per-member copies of the activity time would cost a D1 write per member on every
- * send; the per-user UserHub will own the ordered list when it exists.)
+ * The D1 rows of one page of my chats, named by the hub's order: my memberships of those chats
+ * and the chats, two primary-key lookups a chat (ids as one JSON parameter: D1 binds at most
+ * 100). O(page), however many chats I am in.
  */
-export function chatsPageQuery(
-  db: Database,
-  userId: string,
-  f: { archived: boolean; hidden: boolean },
-  limit: number,
-  after: z.output<typeof ChatCursor> | null,
-) {
+export function chatPageRowsQuery(db: Database, userId: string, chatIds: readonly string[]) {
   return db
     .select({ chat: chats, member: chatMembers })
     .from(chatMembers)
     .innerJoin(chats, eq(chats.id, chatMembers.chatId))
-    .where(
-      and(
-        eq(chatMembers.userId, userId),
-        eq(chatMembers.archived, f.archived),
-        eq(chatMembers.hidden, f.hidden),
-        after
-          ? or(
-              lt(pinned, after.p),
-              and(
-                eq(pinned, after.p),
-                or(lt(chats.lastActivityAt, after.a), and(eq(chats.lastActivityAt, after.a), lt(chats.id, after.id))),
-              ),
-            )
-          : undefined,
-      ),
-    )
-    .orderBy(desc(pinned), desc(chats.lastActivityAt), desc(chats.id))
-    .limit(limit + 1);
+    .where(and(sql`${chatMembers.chatId} IN (SELECT value FROM json_each(${JSON.stringify(chatIds)}))`, eq(chatMembers.userId, userId)));
 }
 
-/** My chats, pinned first then most recent activity first, with exact unread counts. */
-export async function listChats(
-  db: Database,
-  env: RoomEnv,
-  userId: string,
-  q: { archived: boolean; hidden: boolean; limit: number; cursor?: string },
-) {
+/** Where a page's D1 row says something else than the hub's order entry (or is gone): the fact to heal it with. */
+function disagreement(
+  entry: ChatOrderEntry,
+  row: { chat: ChatRow; member: MemberRow } | undefined,
+  filter: ListFilter,
+): ChatOrderFact | null {
+  if (!row) return { chatId: entry.chatId, row: null };
+  const { chat, member } = row;
+  const same =
+    (member.pinnedAt != null ? 1 : 0) === entry.p &&
+    chat.lastActivityAt === entry.a &&
+    member.archived === filter.archived &&
+    member.hidden === filter.hidden;
+  if (same) return null;
+  const fact = { pinnedAt: member.pinnedAt, lastActivityAt: chat.lastActivityAt, archived: member.archived, hidden: member.hidden };
+  return { chatId: entry.chatId, row: { ...fact, channel: chat.type === "channel" } };
+}
+
+type ListFilter = { archived: boolean; hidden: boolean };
+
+/**
+ * My chats, pinned first then most recent activity first, with exact unread counts. The order
+ * comes from my hub (hubs/chat-order.ts: O(page) however many chats I am in); the page's chats
+ * and my memberships are then read from D1 by id, and where D1 disagrees with the hub (an update
+ * the hub missed, a chat I left meanwhile) D1 is shown and the hub is corrected.
+ */
+export async function listChats(db: Database, env: ListEnv, userId: string, q: ListFilter & { limit: number; cursor?: string }) {
   const after = decodeCursor(q.cursor, ChatCursor);
-  const rows = await chatsPageQuery(db, userId, q, q.limit, after);
-  const slice = rows.slice(0, q.limit);
-  const views = new Map((await chatViews(db, env, userId, slice)).map((v) => [v.id, v]));
-  return page(
-    rows,
-    q.limit,
-    (r) => views.get(r.chat.id)!,
-    (r) => ({ p: r.member.pinnedAt != null ? 1 : 0, a: r.chat.lastActivityAt, id: r.chat.id }),
-  );
+  const hub = hubFor(env, userId);
+  const entries = await hub.chatPage(userId, { archived: q.archived, hidden: q.hidden }, q.limit, after);
+  const slice = entries.slice(0, q.limit);
+  const rows =
+    slice.length > 0
+      ? await chatPageRowsQuery(
+          db,
+          userId,
+          slice.map((e) => e.chatId),
+        )
+      : [];
+  const byId = new Map(rows.map((r) => [r.chat.id, r]));
+  const facts = slice.map((e) => disagreement(e, byId.get(e.chatId), q)).filter((f): f is ChatOrderFact => f !== null);
+  if (facts.length > 0) await hub.healChatOrder(facts);
+  // A chat I am no longer in, or that moved to another list (archived, hidden), is left out of this page.
+  const listed = slice
+    .map((e) => byId.get(e.chatId))
+    .filter(
+      (r): r is { chat: ChatRow; member: MemberRow } => r !== undefined && r.member.archived === q.archived && r.member.hidden === q.hidden,
+    );
+  const views = await chatViews(db, env, userId, listed);
+  const last = slice.at(-1);
+  return { items: views, nextCursor: entries.length > q.limit && last ? encodeCursor({ p: last.p, a: last.a, id: last.id }) : null };
 }
 
 /**

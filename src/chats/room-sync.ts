@@ -9,7 +9,8 @@ import { type ChatRow, chatDefaults, type MemberRow, memberOverrides } from "./a
  * source of truth); the room is told afterwards, and loads a member it has not heard of from D1
  * (rooms/directory.ts), so a lost membership call heals itself on the member's next action.
  */
-export type RoomEnv = Pick<Bindings, "CHAT_ROOM">;
+/** What the chat services reach besides D1: the rooms, and the members' hubs (their chat lists and devices). */
+export type RoomEnv = Pick<Bindings, "CHAT_ROOM" | "USER_HUB">;
 
 /** The room's view of a chat row. */
 export const roomConfig = (chat: ChatRow): ChatConfig => ({

@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import type { UserRow } from "../db/schema";
 import { chats } from "../db/schema";
+import { publishToHubs } from "../hubs/client";
 import { isUniqueViolation } from "../lib/db-errors";
 import { AppError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
@@ -166,7 +167,11 @@ async function openDirect(db: Database, env: RoomEnv, actorId: string, otherId: 
     await configureRoom(env, row);
     // Reopening is refused while either blocks the other, so any earlier block is lifted now.
     await chatRoom(env, row.id).setBlocked(false);
-    return { chat: await viewOne(db, env, row.id, actorId), created: false, invited: [] as string[], skipped: [] as string[] };
+    const chat = await viewOne(db, env, row.id, actorId);
+    // It is back in my list (no longer hidden) on every device.
+    const { mutedUntil, pinned, archived, hidden } = chat;
+    await publishToHubs(env, [actorId], { type: "chat.settings", chatId: row.id, mutedUntil, pinned, archived, hidden });
+    return { chat, created: false, invited: [] as string[], skipped: [] as string[] };
   };
   const found = await byKey();
   if (found) return reopen(found);

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Bindings } from "../env";
 import { chatRoom, type RoomClient } from "../rooms/client";
 import { SESSION_END_CLOSE, type SessionEndReason } from "../rooms/protocol";
+import { ChatOrder, type ChatOrderFact, type ChatOrderKey } from "./chat-order";
 import type { HubUpdate } from "./protocol";
 import { HubSockets } from "./realtime";
 import { SessionRegistry } from "./session-registry";
@@ -29,12 +30,24 @@ export class UserHub extends DurableObject<Bindings> {
   private readonly registry: SessionRegistry;
   private readonly updates: UpdateLog;
   private readonly sockets: HubSockets;
+  private readonly order: ChatOrder;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     this.registry = new SessionRegistry(ctx.storage.sql);
     this.updates = new UpdateLog(ctx.storage.sql);
     this.sockets = new HubSockets(ctx);
+    this.order = new ChatOrder(ctx.storage.sql, env.DB);
+  }
+
+  /** One page of the user's chat list, in order (see ChatOrder): up to `limit + 1` entries. */
+  chatPage(userId: string, filter: { archived: boolean; hidden: boolean }, limit: number, after: ChatOrderKey | null) {
+    return this.order.page(userId, filter, limit, after);
+  }
+
+  /** The Worker read a page's chats from D1 and found these disagreeing with the order: D1 wins. */
+  healChatOrder(facts: ChatOrderFact[]): void {
+    this.order.heal(facts);
   }
 
   /**
@@ -71,7 +84,9 @@ export class UserHub extends DurableObject<Bindings> {
   /** Log an update for the user's devices and send it to every realtime socket (RPC from rooms and the Worker). */
   async publish(update: HubUpdate): Promise<number> {
     const { type, ...payload } = update;
-    const text = this.updates.append(type, payload, Date.now());
+    const at = Date.now();
+    this.order.apply(update, at);
+    const text = this.updates.append(type, payload, at);
     this.sockets.broadcastText(text);
     const seq = this.updates.lastUpdateSeq();
     if (seq % 256 === 0) this.updates.prune();

@@ -294,9 +294,9 @@ export class ChatRoom extends MessageRpc {
     if (!chatId || !this.store.summary.dirty) return;
     try {
       await this.store.summary.flush(this.env.DB, chatId, Date.now());
-      // Members' hubs hear the new activity once it is in D1 (a list loaded meanwhile shows it too).
+      // Members' hubs hear the new activity once it is in D1 (their chat lists are ordered by it).
       const activity = pendingActivity(this.store, chatId);
-      if (activity) this.ctx.waitUntil(publishToHubs(this.env, activity.userIds, activity.update));
+      if (activity) await publishToHubs(this.env, activity.userIds, activity.update);
     } catch (err) {
       console.error(JSON.stringify({ level: "error", msg: "summary flush failed", chatId, error: String(err) }));
       this.timers.scheduleFlush(Date.now() + SUMMARY_INTERVAL_MS);

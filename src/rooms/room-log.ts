@@ -102,7 +102,8 @@ export class RoomLog implements RoomCore {
     });
     if (notice) this.summaryChanged();
     const chatId = this.access.chatId();
-    for (const m of change.added ?? []) this.host.publish([m.userId], { type: "chat.added", chatId, role: m.role });
+    const chatType = this.access.config().type;
+    for (const m of change.added ?? []) this.host.publish([m.userId], { type: "chat.added", chatId, chatType, role: m.role });
     for (const r of removed) this.host.publish([r.userId], { type: "chat.removed", chatId, reason: r.reason });
     for (const r of removed) {
       this.drafts.forget(r.userId);

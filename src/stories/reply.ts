@@ -23,7 +23,7 @@ export interface StoryReplyInput {
  */
 export async function replyToStory(
   db: Database,
-  env: Pick<Bindings, "CHAT_ROOM">,
+  env: Pick<Bindings, "CHAT_ROOM" | "USER_HUB">,
   storyId: string,
   viewerId: string,
   input: StoryReplyInput,

@@ -1,0 +1,195 @@
+import { and, eq } from "drizzle-orm";
+import { createDb } from "../db/client";
+import { chatMembers, chats } from "../db/schema";
+import type { HubUpdate } from "./protocol";
+
+/**
+ * The user's chat list order, kept in their hub: one row per chat with what the list sorts and
+ * filters on (pinned first, then last activity; archived, hidden). Loaded from D1 once (O(my
+ * chats)) and again a day later, then kept current by the updates the hub publishes (activity,
+ * membership, settings), so a page of the list costs O(page) wherever the user is a member.
+ *
+ * Channels are not told of each post (their rooms would call every subscriber's hub): their
+ * activity is read from D1 again, for the user's channels only, when a page is read and it is
+ * more than CHANNEL_REFRESH_MS old.
+ */
+
+/** The whole order is read from D1 again after this long (a missed update cannot last). */
+export const ORDER_RELOAD_MS = 24 * 3600_000;
+/** Channels' activity is read from D1 again at most this often, when the list is read. */
+export const CHANNEL_REFRESH_MS = 30_000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS chat_order (
+  chat_id TEXT PRIMARY KEY,
+  pinned INTEGER NOT NULL,
+  pinned_at INTEGER,
+  last_activity_at INTEGER NOT NULL,
+  archived INTEGER NOT NULL,
+  hidden INTEGER NOT NULL,
+  channel INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chat_order_page_idx ON chat_order (archived, hidden, pinned DESC, last_activity_at DESC, chat_id DESC);
+CREATE TABLE IF NOT EXISTS chat_order_state (id INTEGER PRIMARY KEY CHECK (id = 1), loaded_at INTEGER NOT NULL, channels_at INTEGER NOT NULL);
+`;
+
+/** Where a page starts: after the chat with this sort key (pinned, last activity, id). */
+export interface ChatOrderKey {
+  p: 0 | 1;
+  a: number;
+  id: string;
+}
+
+/** One chat of a page, with its sort key (the next page's cursor). */
+export interface ChatOrderEntry extends ChatOrderKey {
+  chatId: string;
+}
+
+/** What the D1 rows of a page said, for entries that disagree with the order (healed here). */
+export interface ChatOrderFact {
+  chatId: string;
+  /** Null: the user is no longer in this chat. */
+  row: { pinnedAt: number | null; lastActivityAt: number; archived: boolean; hidden: boolean; channel: boolean } | null;
+}
+
+export class ChatOrder {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly d1: D1Database,
+  ) {
+    sql.exec(SCHEMA);
+  }
+
+  /**
+   * One page of `userId`'s chats with these flags, in list order, after `after`: up to `limit + 1`
+   * entries (one more says there is a next page).
+   */
+  async page(userId: string, filter: { archived: boolean; hidden: boolean }, limit: number, after: ChatOrderKey | null) {
+    await this.ensureLoaded(userId);
+    const keyset = after
+      ? "AND (pinned < ?1 OR (pinned = ?1 AND (last_activity_at < ?2 OR (last_activity_at = ?2 AND chat_id < ?3))))"
+      : "";
+    const rows = this.sql
+      .exec<{ chat_id: string; pinned: number; last_activity_at: number }>(
+        `SELECT chat_id, pinned, last_activity_at FROM chat_order WHERE archived = ?4 AND hidden = ?5 ${keyset}
+          ORDER BY pinned DESC, last_activity_at DESC, chat_id DESC LIMIT ?6`,
+        after?.p ?? 0,
+        after?.a ?? 0,
+        after?.id ?? "",
+        filter.archived ? 1 : 0,
+        filter.hidden ? 1 : 0,
+        limit + 1,
+      )
+      .toArray();
+    return rows.map((r): ChatOrderEntry => ({ chatId: r.chat_id, p: r.pinned ? 1 : 0, a: r.last_activity_at, id: r.chat_id }));
+  }
+
+  /** Keep the order current with an update the hub is publishing. */
+  apply(update: HubUpdate, at: number): void {
+    if (!this.loaded()) return; // the first page loads everything anyway
+    switch (update.type) {
+      case "chat.activity":
+        this.sql.exec("UPDATE chat_order SET last_activity_at = ? WHERE chat_id = ?", Date.parse(update.lastActivityAt), update.chatId);
+        return;
+      case "chat.added":
+        this.sql.exec(
+          "INSERT OR IGNORE INTO chat_order (chat_id, pinned, pinned_at, last_activity_at, archived, hidden, channel) VALUES (?, 0, NULL, ?, 0, 0, ?)",
+          update.chatId,
+          at,
+          update.chatType === "channel" ? 1 : 0,
+        );
+        return;
+      case "chat.removed":
+        this.sql.exec("DELETE FROM chat_order WHERE chat_id = ?", update.chatId);
+        return;
+      case "chat.settings":
+        this.sql.exec(
+          `UPDATE chat_order SET pinned = ?, pinned_at = CASE WHEN ? THEN coalesce(pinned_at, ?) ELSE NULL END, archived = ?, hidden = ?
+            WHERE chat_id = ?`,
+          update.pinned ? 1 : 0,
+          update.pinned ? 1 : 0,
+          at,
+          update.archived ? 1 : 0,
+          update.hidden ? 1 : 0,
+          update.chatId,
+        );
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** What D1 said about a page's chats, where it disagrees with the order: D1 wins. */
+  heal(facts: readonly ChatOrderFact[]): void {
+    for (const { chatId, row } of facts) {
+      if (!row) {
+        this.sql.exec("DELETE FROM chat_order WHERE chat_id = ?", chatId);
+        continue;
+      }
+      this.upsert(chatId, row);
+    }
+  }
+
+  private loaded(): boolean {
+    return this.sql.exec("SELECT 1 FROM chat_order_state").toArray().length > 0;
+  }
+
+  /** Load the order from D1 when the hub has none or it is a day old; refresh channels when due. */
+  private async ensureLoaded(userId: string): Promise<void> {
+    const at = Date.now();
+    const state = this.sql
+      .exec<{ loaded_at: number; channels_at: number }>("SELECT loaded_at, channels_at FROM chat_order_state")
+      .toArray()[0];
+    if (!state || at - state.loaded_at > ORDER_RELOAD_MS) return this.load(userId, at);
+    if (at - state.channels_at > CHANNEL_REFRESH_MS) await this.refreshChannels(userId, at);
+  }
+
+  private async load(userId: string, at: number): Promise<void> {
+    const rows = await this.membershipRows(userId);
+    this.sql.exec("DELETE FROM chat_order");
+    for (const r of rows) this.upsert(r.chatId, r);
+    this.sql.exec(
+      "INSERT INTO chat_order_state (id, loaded_at, channels_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET loaded_at = excluded.loaded_at, channels_at = excluded.channels_at",
+      at,
+      at,
+    );
+  }
+
+  /** The activity of my channels, from D1 (their rooms do not tell every subscriber's hub). */
+  private async refreshChannels(userId: string, at: number): Promise<void> {
+    const rows = await this.membershipRows(userId, true);
+    for (const r of rows) this.sql.exec("UPDATE chat_order SET last_activity_at = ? WHERE chat_id = ?", r.lastActivityAt, r.chatId);
+    this.sql.exec("UPDATE chat_order_state SET channels_at = ?", at);
+  }
+
+  /** My memberships with what the list sorts on: all of them, or my channels only. */
+  private membershipRows(userId: string, channelsOnly = false) {
+    return createDb(this.d1)
+      .select({
+        chatId: chatMembers.chatId,
+        pinnedAt: chatMembers.pinnedAt,
+        archived: chatMembers.archived,
+        hidden: chatMembers.hidden,
+        lastActivityAt: chats.lastActivityAt,
+        channel: eq(chats.type, "channel").mapWith(Boolean),
+      })
+      .from(chatMembers)
+      .innerJoin(chats, eq(chats.id, chatMembers.chatId))
+      .where(and(eq(chatMembers.userId, userId), channelsOnly ? eq(chats.type, "channel") : undefined));
+  }
+
+  private upsert(chatId: string, r: NonNullable<ChatOrderFact["row"]>): void {
+    this.sql.exec(
+      `INSERT INTO chat_order (chat_id, pinned, pinned_at, last_activity_at, archived, hidden, channel) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (chat_id) DO UPDATE SET pinned = excluded.pinned, pinned_at = excluded.pinned_at,
+          last_activity_at = excluded.last_activity_at, archived = excluded.archived, hidden = excluded.hidden, channel = excluded.channel`,
+      chatId,
+      r.pinnedAt !== null ? 1 : 0,
+      r.pinnedAt,
+      r.lastActivityAt,
+      r.archived ? 1 : 0,
+      r.hidden ? 1 : 0,
+      r.channel ? 1 : 0,
+    );
+  }
+}
