@@ -126,4 +126,13 @@ export async function shadowBannedGroup() {
   return { owner, b, c, chat };
 }
 
+/** SQLite's plan of a drizzle query, one detail line each (EXPLAIN QUERY PLAN against the real local D1). */
+export async function queryPlan(query: { toSQL(): { sql: string; params: unknown[] } }): Promise<string[]> {
+  const { sql, params } = query.toSQL();
+  const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+    .bind(...params)
+    .all<{ detail: string }>();
+  return plan.results.map((r) => r.detail);
+}
+
 export { expectInvalid } from "./helpers";

@@ -17,6 +17,7 @@ import {
   MISSING,
   memberCount,
   ok,
+  queryPlan,
   send,
   setPrivacy,
   systemEvents,
@@ -78,12 +79,7 @@ describe("GET /chats/{chatId}/members", () => {
       membersPageQuery(db, MISSING, 20),
       membersPageQuery(db, MISSING, 20, MISSING),
     ]) {
-      const { sql, params } = query.toSQL();
-      const plan = (
-        await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
-          .bind(...params)
-          .all<{ detail: string }>()
-      ).results.map((r) => r.detail);
+      const plan = await queryPlan(query);
       expect(plan.join("\n")).toMatch(
         /SEARCH chat_members USING INDEX sqlite_autoindex_chat_members_1 \(chat_id=\? AND user_id[=>]\?\)|SEARCH chat_members USING INDEX sqlite_autoindex_chat_members_1 \(chat_id=\?\)/,
       );

@@ -15,6 +15,7 @@ import {
   flush,
   getChat,
   MISSING,
+  queryPlan,
   send,
   setPrivacy,
   systemEvents,
@@ -255,12 +256,7 @@ describe("GET /chats", () => {
   it("reads a page's memberships and chats by primary key (the order comes from my hub), never a SCAN of either", async () => {
     const db = createDb(env.DB);
     const ids = Array.from({ length: 20 }, () => crypto.randomUUID());
-    const { sql, params } = chatPageRowsQuery(db, MISSING, ids).toSQL();
-    const plan = (
-      await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
-        .bind(...params)
-        .all<{ detail: string }>()
-    ).results.map((r) => r.detail);
+    const plan = await queryPlan(chatPageRowsQuery(db, MISSING, ids));
     // Both columns of a key: the primary key (chat_id, user_id) or the user index (user_id, chat_id).
     expect(plan.join("\n")).toMatch(
       /SEARCH chat_members USING (COVERING )?INDEX \w+ \((chat_id=\? AND user_id|user_id=\? AND chat_id)=\?\)/,
