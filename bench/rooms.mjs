@@ -251,7 +251,17 @@ function rowsSection({ rows: r, seconds, command }) {
       .join(", ");
   const measured = (key) => (r[key] ? [[r[key].label, r[key].rowsRead, r[key].rowsWritten, plan(r[key])]] : []);
   const lines = [
-    ...["list_10", "list_1000", "membership", "membership_miss", "chat_member", "story_feed_10", "story_feed_500"].flatMap(measured),
+    ...[
+      "list_10",
+      "list_1000",
+      "hub_load_10",
+      "hub_load_1000",
+      "membership",
+      "membership_miss",
+      "chat_member",
+      "story_feed_10",
+      "story_feed_500",
+    ].flatMap(measured),
     ...(r.send
       ? [
           [
@@ -268,13 +278,13 @@ function rowsSection({ rows: r, seconds, command }) {
     ...["flush_summary", "flush_counter", "flush_read"].flatMap(measured).map((row) => [...row.slice(0, 3), "primary key"]),
   ];
   const notes = [];
-  if (r.list_1000) {
-    const perChat = (r.list_1000.rowsRead - 1) / r.list_1000.chats;
+  if (r.list_1000 && r.list_10) {
+    const [big, small] = [r.list_1000, r.list_10];
     notes.push(
-      `The chat list reads ${perChat.toFixed(1)} rows per chat the user is in, whatever the page size: the index entry of \`chat_members_user_idx\`,`,
-      "the membership row (the index does not cover the selected columns) and the chat row, then sorts them all (`USE TEMP B-TREE FOR ORDER BY`),",
-      "because the order key (`chats.last_activity_at`) lives on the chat row. This is the documented trade-off in src/chats/list.ts (a per-member",
-      "copy of the activity time would cost a D1 write per member per send); it stays O(my chats), never O(members) or O(messages).",
+      `The chat list's first page reads ${big.rowsRead} D1 rows for a user in ${big.chats} chats and ${small.rowsRead} for one in ${small.chats} (${(big.rowsRead / small.rowsRead).toFixed(2)}×):`,
+      "the page's memberships and chats by id, O(page). Its order comes from the user's hub (src/hubs/chat-order.ts), whose SQLite read",
+      `${big.hubRowsRead} and ${small.hubRowsRead} rows for those pages (an index in list order). The hub loads the order from D1 once a day:`,
+      `${r.hub_load_1000?.rowsRead ?? "–"} and ${r.hub_load_10?.rowsRead ?? "–"} rows (O(my chats), once), then keeps it with the updates rooms and the Worker publish.`,
     );
   }
   if (r.story_feed_500 && r.story_feed_10) {
@@ -299,7 +309,7 @@ function rowsSection({ rows: r, seconds, command }) {
     "### D1 rows read and written (inside workerd)",
     "",
     `\`${command}\` (${seconds.toFixed(0)} s; not part of \`npm test\`): users and ${int(r.seed?.chats ?? 0)} group chats made through the Worker, then the`,
-    "services' own drizzle builders (`chatsPageQuery`, `membershipQuery`, `.toSQL()`) run with `env.DB.prepare(sql).bind(…).all()` for `meta`;",
+    "services' own drizzle builders (`chatPageRowsQuery`, `chatOrderRowsQuery`, `membershipQuery`, `.toSQL()`) run with `env.DB.prepare(sql).bind(…).all()` for `meta`;",
     "writes are counted by diffing every D1 table before and after the request or the room's alarm.",
     "",
     table(["Query / path", "Rows read", "Rows written", "Plan / method"], lines),

@@ -1,4 +1,4 @@
-// `npm run bench [-- auth|rooms|reactions|abuse|messaging|media|search|keys …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
+// `npm run bench [-- auth|rooms|reactions|abuse|messaging|media|search|keys|hub …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
 // Each area gets its own private `wrangler dev` (see server.mjs) or uses BENCH_URL, prints its
 // tables and rewrites its own section of bench/RESULTS.md, leaving the other sections as they are.
 // Servers are stopped on success, failure, Ctrl-C and timeout.
@@ -6,6 +6,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { abuseSection, runAbuse } from "./abuse.mjs";
 import { runAuthBench } from "./auth.mjs";
+import { runHubBench } from "./hub.mjs";
 import { runKeysBench } from "./keys.mjs";
 import { writeSection } from "./lib.mjs";
 import { runMediaBench } from "./media.mjs";
@@ -101,6 +102,15 @@ const AREAS = {
     server: () => ({ name: "keys", vars: {}, port: 8788 }),
     target: "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, fresh local D1/KV state, development argon2 cost)",
     run: (server) => runKeysBench(server),
+  },
+  hub: {
+    title: "Hub",
+    minutes: 12,
+    server: () => ({ name: "hub", vars: {}, port: 8785 }),
+    target:
+      "two private `wrangler dev`s on 127.0.0.1, one after the other: the app (snapshot of src/, fresh local D1/KV/DO state, development " +
+      "argon2 cost), and the same with the hub fan-out off (`HUB_FANOUT_MAX_MEMBERS=0`); then bench/rows-read inside workerd",
+    run: (server) => runHubBench(server),
   },
   search: {
     title: "Search",

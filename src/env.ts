@@ -16,6 +16,8 @@ export interface Bindings extends Env {
   MEDIA_URL_TTL_SECONDS?: string;
   /** Upper bound for request bodies in bytes (default 256 KiB). */
   MAX_BODY_BYTES?: string;
+  /** Chats with more members than this do not tell every member's hub of each message (0: none do). */
+  HUB_FANOUT_MAX_MEMBERS?: string;
   /** Outgoing email: `resend` (HTTP API) or `log` (development outbox). */
   EMAIL_PROVIDER?: string;
   EMAIL_API_KEY?: string;

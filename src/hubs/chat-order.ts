@@ -1,5 +1,5 @@
 import { and, eq } from "drizzle-orm";
-import { createDb } from "../db/client";
+import { createDb, type Database } from "../db/client";
 import { chatMembers, chats } from "../db/schema";
 import type { HubUpdate } from "./protocol";
 
@@ -52,7 +52,29 @@ export interface ChatOrderFact {
   row: { pinnedAt: number | null; lastActivityAt: number; archived: boolean; hidden: boolean; channel: boolean } | null;
 }
 
+/**
+ * My memberships with what the list sorts on, all of them or my channels only: the order's D1
+ * load (O(my chats), once a day) and the channels' refresh (exported for bench/rows-read).
+ */
+export function chatOrderRowsQuery(db: Database, userId: string, channelsOnly = false) {
+  return db
+    .select({
+      chatId: chatMembers.chatId,
+      pinnedAt: chatMembers.pinnedAt,
+      archived: chatMembers.archived,
+      hidden: chatMembers.hidden,
+      lastActivityAt: chats.lastActivityAt,
+      channel: eq(chats.type, "channel").mapWith(Boolean),
+    })
+    .from(chatMembers)
+    .innerJoin(chats, eq(chats.id, chatMembers.chatId))
+    .where(and(eq(chatMembers.userId, userId), channelsOnly ? eq(chats.type, "channel") : undefined));
+}
+
 export class ChatOrder {
+  /** SQLite rows the last page read (bench/rows-read reports it as the hub's work). */
+  lastPageRowsRead = 0;
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly d1: D1Database,
@@ -69,18 +91,18 @@ export class ChatOrder {
     const keyset = after
       ? "AND (pinned < ?1 OR (pinned = ?1 AND (last_activity_at < ?2 OR (last_activity_at = ?2 AND chat_id < ?3))))"
       : "";
-    const rows = this.sql
-      .exec<{ chat_id: string; pinned: number; last_activity_at: number }>(
-        `SELECT chat_id, pinned, last_activity_at FROM chat_order WHERE archived = ?4 AND hidden = ?5 ${keyset}
-          ORDER BY pinned DESC, last_activity_at DESC, chat_id DESC LIMIT ?6`,
-        after?.p ?? 0,
-        after?.a ?? 0,
-        after?.id ?? "",
-        filter.archived ? 1 : 0,
-        filter.hidden ? 1 : 0,
-        limit + 1,
-      )
-      .toArray();
+    const cursor = this.sql.exec<{ chat_id: string; pinned: number; last_activity_at: number }>(
+      `SELECT chat_id, pinned, last_activity_at FROM chat_order WHERE archived = ?4 AND hidden = ?5 ${keyset}
+        ORDER BY pinned DESC, last_activity_at DESC, chat_id DESC LIMIT ?6`,
+      after?.p ?? 0,
+      after?.a ?? 0,
+      after?.id ?? "",
+      filter.archived ? 1 : 0,
+      filter.hidden ? 1 : 0,
+      limit + 1,
+    );
+    const rows = cursor.toArray();
+    this.lastPageRowsRead = cursor.rowsRead;
     return rows.map((r): ChatOrderEntry => ({ chatId: r.chat_id, p: r.pinned ? 1 : 0, a: r.last_activity_at, id: r.chat_id }));
   }
 
@@ -162,20 +184,8 @@ export class ChatOrder {
     this.sql.exec("UPDATE chat_order_state SET channels_at = ?", at);
   }
 
-  /** My memberships with what the list sorts on: all of them, or my channels only. */
   private membershipRows(userId: string, channelsOnly = false) {
-    return createDb(this.d1)
-      .select({
-        chatId: chatMembers.chatId,
-        pinnedAt: chatMembers.pinnedAt,
-        archived: chatMembers.archived,
-        hidden: chatMembers.hidden,
-        lastActivityAt: chats.lastActivityAt,
-        channel: eq(chats.type, "channel").mapWith(Boolean),
-      })
-      .from(chatMembers)
-      .innerJoin(chats, eq(chats.id, chatMembers.chatId))
-      .where(and(eq(chatMembers.userId, userId), channelsOnly ? eq(chats.type, "channel") : undefined));
+    return chatOrderRowsQuery(createDb(this.d1), userId, channelsOnly);
   }
 
   private upsert(chatId: string, r: NonNullable<ChatOrderFact["row"]>): void {

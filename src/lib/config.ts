@@ -71,6 +71,13 @@ export function corsOrigins(env: Pick<Bindings, "CORS_ORIGINS">): string[] {
     .filter(Boolean);
 }
 
+/** Chats up to this many members tell each member's hub of new activity (HUB_FANOUT_MAX_MEMBERS). */
+export const DEFAULT_HUB_FANOUT_MAX_MEMBERS = 1000;
+export function hubFanoutMaxMembers(env: Pick<Bindings, "HUB_FANOUT_MAX_MEMBERS">): number {
+  const n = Number(env.HUB_FANOUT_MAX_MEMBERS);
+  return Number.isInteger(n) && n >= 0 ? n : DEFAULT_HUB_FANOUT_MAX_MEMBERS;
+}
+
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 /**
  * Message sends' body cap: an encrypted send to a full group carries an envelope for each of up

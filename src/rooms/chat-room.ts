@@ -1,5 +1,6 @@
 import type { Bindings } from "../env";
 import { publishToHubs } from "../hubs/client";
+import { hubFanoutMaxMembers } from "../lib/config";
 import { AppError } from "../lib/errors";
 import { rpcResult } from "../lib/rpc-result";
 import { loadPresenceRule, withdrawMessages } from "./directory";
@@ -295,7 +296,7 @@ export class ChatRoom extends MessageRpc {
     try {
       await this.store.summary.flush(this.env.DB, chatId, Date.now());
       // Members' hubs hear the new activity once it is in D1 (their chat lists are ordered by it).
-      const activity = pendingActivity(this.store, chatId);
+      const activity = pendingActivity(this.store, chatId, hubFanoutMaxMembers(this.env));
       if (activity) await publishToHubs(this.env, activity.userIds, activity.update);
     } catch (err) {
       console.error(JSON.stringify({ level: "error", msg: "summary flush failed", chatId, error: String(err) }));
