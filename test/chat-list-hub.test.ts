@@ -71,7 +71,7 @@ describe("the chat list from the hub", () => {
     expect(await ids(me)).toEqual([b.id, a.id]);
     await inHub(me.id, (sql) => {
       sql.exec(
-        "INSERT INTO chat_order (chat_id, pinned, pinned_at, last_activity_at, archived, hidden, channel) VALUES (?, 0, NULL, ?, 0, 0, 0)",
+        "INSERT INTO chat_order (chat_id, pinned, pinned_at, last_activity_at, archived, hidden, lazy) VALUES (?, 0, NULL, ?, 0, 0, 0)",
         MISSING,
         Date.now() + 60_000,
       );
@@ -84,6 +84,17 @@ describe("the chat list from the hub", () => {
     );
     expect(rows.map((r) => r.chat_id)).toEqual([b.id, a.id]);
     expect(await ids(me)).toEqual([b.id, a.id]);
+  });
+
+  it("a chat the hub lost comes back with its next activity", async () => {
+    const [me, other] = await Promise.all([signUp(), signUp()]);
+    const [a, b] = [await createGroup(me, [other]), await createGroup(me, [other])];
+    expect(await ids(me)).toEqual([b.id, a.id]);
+    await inHub(me.id, (sql) => sql.exec("DELETE FROM chat_order WHERE chat_id = ?", a.id));
+    expect(await ids(me)).toEqual([b.id]);
+    await send(other, a.id, "still here");
+    await flush(a.id);
+    expect(await ids(me)).toEqual([a.id, b.id]);
   });
 
   it("channels are not told of each post: their activity is read again when the list is older than the refresh interval", async () => {

@@ -3,7 +3,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { hubFor } from "../src/hubs/client";
 import { UPDATE_RETENTION, UpdateLog } from "../src/hubs/updates";
-import { C, createGroup, flush, ok, send } from "./chat-helpers";
+import { C, createGroup, flush, ok, send, shadowBannedGroup } from "./chat-helpers";
 import { api, BASE, expectError, logIn, signUp, type TestUser, uniqueIp } from "./helpers";
 import { TestSocket } from "./room-helpers";
 
@@ -95,6 +95,36 @@ describe("updates", () => {
   });
 });
 
+describe("what each member is told", () => {
+  it("a shadow-banned member's posts reach only their own list; others hear nothing of them", async () => {
+    const { owner, b, chat } = await shadowBannedGroup();
+    const [{ socket: ownerSocket }, { socket: bSocket }] = await Promise.all([
+      openRealtime(owner.accessToken),
+      openRealtime(b.accessToken),
+    ]);
+    const mine = await send(b, chat.id, "seen by b alone");
+    await flush(chat.id);
+    const own = await bSocket.next("chat.activity", (f) => f.chatId === chat.id && f.lastMessage?.id === mine.id);
+    expect(own.lastMessage).toMatchObject({ text: "seen by b alone", senderId: b.id });
+    const visible = await send(owner, chat.id, "for everyone");
+    await flush(chat.id);
+    const seen = await ownerSocket.next("chat.activity", (f) => f.chatId === chat.id && f.lastSeq === visible.seq);
+    expect(seen.lastMessage.id).toBe(visible.id);
+    expect(JSON.stringify(ownerSocket.frames)).not.toContain("seen by b alone");
+    ownerSocket.close();
+    bSocket.close();
+  });
+
+  it("a deleted chat leaves every member's list", async () => {
+    const [owner, member] = await Promise.all([signUp(), signUp()]);
+    const chat = await createGroup(owner, [member]);
+    const { socket } = await openRealtime(member.accessToken);
+    expect((await api("DELETE", `${C}/${chat.id}`, { token: owner.accessToken })).status).toBe(204);
+    expect(await socket.next("chat.removed", (f) => f.chatId === chat.id)).toMatchObject({ reason: "deleted" });
+    socket.close();
+  });
+});
+
 describe("replay by updateSeq", () => {
   it("sync replays every later update in order; too far behind says so", async () => {
     const [alice, bob] = await Promise.all([signUp(), signUp()]);
@@ -118,6 +148,9 @@ describe("replay by updateSeq", () => {
     });
     const behind = await socket.request({ type: "sync", afterUpdateSeq: 0 });
     expect(behind).toMatchObject({ type: "ack", tooFarBehind: true });
+    // A seq this hub never gave out (another account's, a lost log's) is not "caught up" either.
+    const ahead = await socket.request({ type: "sync", afterUpdateSeq: behind.lastUpdateSeq + 1000 });
+    expect(ahead).toMatchObject({ type: "ack", tooFarBehind: true });
     socket.close();
   });
 

@@ -5,6 +5,7 @@ import { chatMembers, chats } from "../db/schema";
 import type { Bindings } from "../env";
 import type { ChatOrderEntry, ChatOrderFact } from "../hubs/chat-order";
 import { hubFor } from "../hubs/client";
+import { hubFanoutMaxMembers } from "../lib/config";
 import { AppError } from "../lib/errors";
 import { decodeCursor, encodeCursor } from "../lib/pagination";
 import { now } from "../lib/time";
@@ -14,7 +15,7 @@ import type { ChatRow, MemberRow } from "./access";
 import type { RoomEnv } from "./room-sync";
 
 /** What listing needs from the bindings: the rooms (unread counts) and the hubs (the order). */
-type ListEnv = RoomEnv & Pick<Bindings, "USER_HUB">;
+type ListEnv = RoomEnv & Pick<Bindings, "USER_HUB" | "HUB_FANOUT_MAX_MEMBERS">;
 
 import { withOwnPreviews } from "./shadow-previews";
 import { chatView, directPeerId, type UnreadCounts } from "./views";
@@ -92,6 +93,7 @@ function disagreement(
   entry: ChatOrderEntry,
   row: { chat: ChatRow; member: MemberRow } | undefined,
   filter: ListFilter,
+  fanoutMax: number,
 ): ChatOrderFact | null {
   if (!row) return { chatId: entry.chatId, row: null };
   const { chat, member } = row;
@@ -102,7 +104,7 @@ function disagreement(
     member.hidden === filter.hidden;
   if (same) return null;
   const fact = { pinnedAt: member.pinnedAt, lastActivityAt: chat.lastActivityAt, archived: member.archived, hidden: member.hidden };
-  return { chatId: entry.chatId, row: { ...fact, channel: chat.type === "channel" } };
+  return { chatId: entry.chatId, row: { ...fact, lazy: chat.type === "channel" || chat.memberCount > fanoutMax } };
 }
 
 type ListFilter = { archived: boolean; hidden: boolean };
@@ -127,8 +129,14 @@ export async function listChats(db: Database, env: ListEnv, userId: string, q: L
         )
       : [];
   const byId = new Map(rows.map((r) => [r.chat.id, r]));
-  const facts = slice.map((e) => disagreement(e, byId.get(e.chatId), q)).filter((f): f is ChatOrderFact => f !== null);
-  if (facts.length > 0) await hub.healChatOrder(facts);
+  const fanoutMax = hubFanoutMaxMembers(env);
+  const facts = slice.map((e) => disagreement(e, byId.get(e.chatId), q, fanoutMax)).filter((f): f is ChatOrderFact => f !== null);
+  // Best effort: the page is read already; a hub that misses this heal is corrected by a later page.
+  if (facts.length > 0) {
+    await hub
+      .healChatOrder(facts)
+      .catch((err) => console.error(JSON.stringify({ level: "error", msg: "chat order heal failed", userId, error: String(err) })));
+  }
   // A chat I am no longer in, or that moved to another list (archived, hidden), is left out of this page.
   const listed = slice
     .map((e) => byId.get(e.chatId))

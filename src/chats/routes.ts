@@ -175,7 +175,8 @@ app.openapi(
     // My other devices' chat lists follow (the realtime socket's `chat.settings`).
     const { chatId, userId } = c.var.chatAccess.member;
     const { muted: _muted, ...shown } = settings;
-    c.executionCtx.waitUntil(publishToHubs(c.env, [userId], { type: "chat.settings", chatId, ...shown }));
+    // Awaited: a quick change and its undo must reach the hub in order.
+    await publishToHubs(c.env, [userId], { type: "chat.settings", chatId, ...shown });
     return c.json({ settings }, 200);
   },
 );

@@ -1,7 +1,8 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, gt, or, sql } from "drizzle-orm";
 import { createDb, type Database } from "../db/client";
 import { chatMembers, chats } from "../db/schema";
 import type { HubUpdate } from "./protocol";
+import { UPDATE_RETENTION, type UpdateLog } from "./updates";
 
 /**
  * The user's chat list order, kept in their hub: one row per chat with what the list sorts and
@@ -9,9 +10,13 @@ import type { HubUpdate } from "./protocol";
  * chats)) and again a day later, then kept current by the updates the hub publishes (activity,
  * membership, settings), so a page of the list costs O(page) wherever the user is a member.
  *
- * Channels are not told of each post (their rooms would call every subscriber's hub): their
- * activity is read from D1 again, for the user's channels only, when a page is read and it is
- * more than CHANNEL_REFRESH_MS old.
+ * Channels and chats over the fan-out limit (HUB_FANOUT_MAX_MEMBERS) are not told of each post
+ * (their rooms would call every member's hub): their activity is read from D1 again, for those
+ * chats of the user only, when a page is read and it is more than CHANNEL_REFRESH_MS old.
+ *
+ * Updates can reach the hub out of order (each is its own call): activity older than what the
+ * order has (by `lastSeq`) is ignored, and updates published while the order loads from D1 are
+ * applied again from the update log once it is loaded.
  */
 
 /** The whole order is read from D1 again after this long (a missed update cannot last). */
@@ -27,7 +32,8 @@ CREATE TABLE IF NOT EXISTS chat_order (
   last_activity_at INTEGER NOT NULL,
   archived INTEGER NOT NULL,
   hidden INTEGER NOT NULL,
-  channel INTEGER NOT NULL
+  lazy INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS chat_order_page_idx ON chat_order (archived, hidden, pinned DESC, last_activity_at DESC, chat_id DESC);
 CREATE TABLE IF NOT EXISTS chat_order_state (id INTEGER PRIMARY KEY CHECK (id = 1), loaded_at INTEGER NOT NULL, channels_at INTEGER NOT NULL);
@@ -49,14 +55,15 @@ export interface ChatOrderEntry extends ChatOrderKey {
 export interface ChatOrderFact {
   chatId: string;
   /** Null: the user is no longer in this chat. */
-  row: { pinnedAt: number | null; lastActivityAt: number; archived: boolean; hidden: boolean; channel: boolean } | null;
+  row: { pinnedAt: number | null; lastActivityAt: number; archived: boolean; hidden: boolean; lazy: boolean } | null;
 }
 
 /**
  * My memberships with what the list sorts on, all of them or my channels only: the order's D1
  * load (O(my chats), once a day) and the channels' refresh (exported for bench/rows-read).
  */
-export function chatOrderRowsQuery(db: Database, userId: string, channelsOnly = false) {
+export function chatOrderRowsQuery(db: Database, userId: string, fanoutMax: number, lazyOnly = false) {
+  const lazy = or(eq(chats.type, "channel"), gt(chats.memberCount, fanoutMax));
   return db
     .select({
       chatId: chatMembers.chatId,
@@ -64,11 +71,12 @@ export function chatOrderRowsQuery(db: Database, userId: string, channelsOnly = 
       archived: chatMembers.archived,
       hidden: chatMembers.hidden,
       lastActivityAt: chats.lastActivityAt,
-      channel: eq(chats.type, "channel").mapWith(Boolean),
+      lastSeq: chats.lastSeq,
+      lazy: sql`(${lazy})`.mapWith(Boolean),
     })
     .from(chatMembers)
     .innerJoin(chats, eq(chats.id, chatMembers.chatId))
-    .where(and(eq(chatMembers.userId, userId), channelsOnly ? eq(chats.type, "channel") : undefined));
+    .where(and(eq(chatMembers.userId, userId), lazyOnly ? lazy : undefined));
 }
 
 export class ChatOrder {
@@ -78,6 +86,10 @@ export class ChatOrder {
   constructor(
     private readonly sql: SqlStorage,
     private readonly d1: D1Database,
+    /** Chats over this many members are not told per message (HUB_FANOUT_MAX_MEMBERS). */
+    private readonly fanoutMax: number,
+    /** The hub's update log: what was published while the order loaded is applied again. */
+    private readonly updates: UpdateLog,
   ) {
     sql.exec(SCHEMA);
   }
@@ -111,13 +123,23 @@ export class ChatOrder {
     if (!this.loaded()) return; // the first page loads everything anyway
     switch (update.type) {
       case "chat.activity":
-        this.sql.exec("UPDATE chat_order SET last_activity_at = ? WHERE chat_id = ?", Date.parse(update.lastActivityAt), update.chatId);
+        // A chat the order lost (an update it missed) comes back with its activity; older activity is ignored.
+        this.sql.exec(
+          `INSERT INTO chat_order (chat_id, pinned, pinned_at, last_activity_at, archived, hidden, lazy, last_seq) VALUES (?1, 0, NULL, ?2, 0, 0, 0, ?3)
+            ON CONFLICT (chat_id) DO UPDATE SET last_activity_at = ?2, last_seq = ?3 WHERE ?3 >= last_seq`,
+          update.chatId,
+          Date.parse(update.lastActivityAt),
+          update.lastSeq,
+        );
         return;
       case "chat.added":
+        // Joining again starts over: a row left by a missed removal keeps none of its old flags.
         this.sql.exec(
-          "INSERT OR IGNORE INTO chat_order (chat_id, pinned, pinned_at, last_activity_at, archived, hidden, channel) VALUES (?, 0, NULL, ?, 0, 0, ?)",
+          `INSERT INTO chat_order (chat_id, pinned, pinned_at, last_activity_at, archived, hidden, lazy, last_seq) VALUES (?, 0, NULL, ?, 0, 0, ?, 0)
+            ON CONFLICT (chat_id) DO UPDATE SET pinned = 0, pinned_at = NULL, archived = 0, hidden = 0,
+              last_activity_at = excluded.last_activity_at, lazy = excluded.lazy`,
           update.chatId,
-          at,
+          update.lastActivityAt ? Date.parse(update.lastActivityAt) : at,
           update.chatType === "channel" ? 1 : 0,
         );
         return;
@@ -167,6 +189,8 @@ export class ChatOrder {
   }
 
   private async load(userId: string, at: number): Promise<void> {
+    // Updates published while D1 answers are newer than what it read: applied again below.
+    const since = this.updates.lastUpdateSeq();
     const rows = await this.membershipRows(userId);
     this.sql.exec("DELETE FROM chat_order");
     for (const r of rows) this.upsert(r.chatId, r);
@@ -175,31 +199,43 @@ export class ChatOrder {
       at,
       at,
     );
+    const { updates } = this.updates.after(since, UPDATE_RETENTION);
+    for (const u of updates) this.apply(u as unknown as HubUpdate, Date.parse(u.createdAt));
   }
 
-  /** The activity of my channels, from D1 (their rooms do not tell every subscriber's hub). */
+  /** The activity of my channels and large chats, from D1 (their rooms do not tell every member's hub). */
   private async refreshChannels(userId: string, at: number): Promise<void> {
     const rows = await this.membershipRows(userId, true);
-    for (const r of rows) this.sql.exec("UPDATE chat_order SET last_activity_at = ? WHERE chat_id = ?", r.lastActivityAt, r.chatId);
+    for (const r of rows) {
+      this.sql.exec(
+        "UPDATE chat_order SET last_activity_at = ?, last_seq = ?, lazy = 1 WHERE chat_id = ? AND last_seq <= ?",
+        r.lastActivityAt,
+        r.lastSeq,
+        r.chatId,
+        r.lastSeq,
+      );
+    }
     this.sql.exec("UPDATE chat_order_state SET channels_at = ?", at);
   }
 
-  private membershipRows(userId: string, channelsOnly = false) {
-    return chatOrderRowsQuery(createDb(this.d1), userId, channelsOnly);
+  private membershipRows(userId: string, lazyOnly = false) {
+    return chatOrderRowsQuery(createDb(this.d1), userId, this.fanoutMax, lazyOnly);
   }
 
-  private upsert(chatId: string, r: NonNullable<ChatOrderFact["row"]>): void {
+  private upsert(chatId: string, r: NonNullable<ChatOrderFact["row"]> & { lastSeq?: number }): void {
     this.sql.exec(
-      `INSERT INTO chat_order (chat_id, pinned, pinned_at, last_activity_at, archived, hidden, channel) VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO chat_order (chat_id, pinned, pinned_at, last_activity_at, archived, hidden, lazy, last_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (chat_id) DO UPDATE SET pinned = excluded.pinned, pinned_at = excluded.pinned_at,
-          last_activity_at = excluded.last_activity_at, archived = excluded.archived, hidden = excluded.hidden, channel = excluded.channel`,
+          last_activity_at = excluded.last_activity_at, archived = excluded.archived, hidden = excluded.hidden, lazy = excluded.lazy,
+          last_seq = max(last_seq, excluded.last_seq)`,
       chatId,
       r.pinnedAt !== null ? 1 : 0,
       r.pinnedAt,
       r.lastActivityAt,
       r.archived ? 1 : 0,
       r.hidden ? 1 : 0,
-      r.channel ? 1 : 0,
+      r.lazy ? 1 : 0,
+      r.lastSeq ?? 0,
     );
   }
 }

@@ -36,7 +36,7 @@ export interface ChatPreview {
 export type HubUpdate =
   | { type: "chat.activity"; chatId: string; lastSeq: number; lastMessage: ChatPreview | null; lastActivityAt: string }
   | { type: "chat.read"; chatId: string; readSeq: number; unread: number; mentions: number }
-  | { type: "chat.added"; chatId: string; chatType: string; role: string }
+  | { type: "chat.added"; chatId: string; chatType: string; role: string; lastActivityAt?: string }
   | { type: "chat.removed"; chatId: string; reason: string }
   | { type: "chat.settings"; chatId: string; mutedUntil: string | null; pinned: boolean; archived: boolean; hidden: boolean }
   | {

@@ -43,7 +43,9 @@ export class UpdateLog {
   after(after: number, limit: number): { updates: HubUpdateFrame[]; hasMore: boolean; tooFarBehind: boolean } {
     const oldest = this.sql.exec<{ s: number | null }>("SELECT min(update_seq) AS s FROM updates").one().s;
     const last = this.lastUpdateSeq();
-    if (after < last && (oldest === null || after + 1 < oldest)) return { updates: [], hasMore: false, tooFarBehind: true };
+    // Behind what was pruned, or ahead of anything this hub gave out (another account's or a lost log's seq): reload.
+    if ((after < last && (oldest === null || after + 1 < oldest)) || after > last)
+      return { updates: [], hasMore: false, tooFarBehind: true };
     const rows = this.sql
       .exec<{ update_seq: number; type: string; payload: string; created_at: number }>(
         "SELECT * FROM updates WHERE update_seq > ? ORDER BY update_seq LIMIT ?",

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Bindings } from "../env";
+import { hubFanoutMaxMembers } from "../lib/config";
 import { chatRoom, type RoomClient } from "../rooms/client";
 import { SESSION_END_CLOSE, type SessionEndReason } from "../rooms/protocol";
 import { ChatOrder, type ChatOrderFact, type ChatOrderKey } from "./chat-order";
@@ -37,7 +38,7 @@ export class UserHub extends DurableObject<Bindings> {
     this.registry = new SessionRegistry(ctx.storage.sql);
     this.updates = new UpdateLog(ctx.storage.sql);
     this.sockets = new HubSockets(ctx);
-    this.order = new ChatOrder(ctx.storage.sql, env.DB);
+    this.order = new ChatOrder(ctx.storage.sql, env.DB, hubFanoutMaxMembers(env), this.updates);
   }
 
   /** One page of the user's chat list, in order (see ChatOrder): up to `limit + 1` entries. */

@@ -73,8 +73,10 @@ export function corsOrigins(env: Pick<Bindings, "CORS_ORIGINS">): string[] {
 
 /** Chats up to this many members tell each member's hub of new activity (HUB_FANOUT_MAX_MEMBERS). */
 export const DEFAULT_HUB_FANOUT_MAX_MEMBERS = 1000;
+/** The configured HUB_FANOUT_MAX_MEMBERS (unset or not a whole number: the default; 0 turns the fan-out off). */
 export function hubFanoutMaxMembers(env: Pick<Bindings, "HUB_FANOUT_MAX_MEMBERS">): number {
-  const n = Number(env.HUB_FANOUT_MAX_MEMBERS);
+  const raw = env.HUB_FANOUT_MAX_MEMBERS?.trim();
+  const n = raw ? Number(raw) : Number.NaN;
   return Number.isInteger(n) && n >= 0 ? n : DEFAULT_HUB_FANOUT_MAX_MEMBERS;
 }
 

@@ -6,7 +6,7 @@ import { rpcResult } from "../lib/rpc-result";
 import { loadPresenceRule, withdrawMessages } from "./directory";
 import { FLOOD_PENALTY_MS, FrameBudget, type FrameVerdict } from "./frame-budget";
 import { answerFrame, errorFrame, readFrame, refuseOnClosedSocket } from "./frames";
-import { pendingActivity } from "./hub-feed";
+import { HubFeed, pendingActivity } from "./hub-feed";
 import { mediaPort } from "./media-port";
 import { MessageRpc } from "./message-rpc";
 import { PresenceRules } from "./presence";
@@ -37,6 +37,7 @@ export class ChatRoom extends MessageRpc {
   private readonly budget = new FrameBudget();
   private readonly timers: RoomTimers;
   private readonly reactionFeed: ReactionFeed;
+  private readonly hubFeed: HubFeed;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -79,6 +80,13 @@ export class ChatRoom extends MessageRpc {
       },
       transaction: (fn) => ctx.storage.transactionSync(fn),
     });
+    this.hubFeed = new HubFeed(
+      () => {
+        const chatId = this.store.config()?.chatId;
+        return chatId ? pendingActivity(this.store, chatId, hubFanoutMaxMembers(env)) : [];
+      },
+      (userIds, update) => publishToHubs(env, userIds, update),
+    );
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(BARE_PING, BARE_PONG));
   }
 
@@ -156,6 +164,14 @@ export class ChatRoom extends MessageRpc {
   /** The chat was deleted: close every socket, take its messages out of the admin count, erase the room. */
   async destroy(): Promise<void> {
     for (const ws of this.ctx.getWebSockets()) this.sockets.close(ws, CLOSE.chatDeleted, "chat deleted");
+    // The chat leaves every member's list, on all their devices.
+    const chatId = this.store.config()?.chatId;
+    if (chatId)
+      await publishToHubs(
+        this.env,
+        this.store.members.all().map((m) => m.userId),
+        { type: "chat.removed", chatId, reason: "deleted" },
+      );
     await withdrawMessages(this.env.DB, this.store.summary.flushedMessages());
     await this.timers.clear();
     await this.ctx.storage.deleteAll();
@@ -275,10 +291,7 @@ export class ChatRoom extends MessageRpc {
     this.reactionFeed.flushDue();
     const at = Date.now();
     for (const userId of this.store.transient.expireTyping(at)) this.sockets.broadcast({ type: "typing", userId, typing: false });
-    await Promise.all([this.flushSummary(), this.log.media.outbox.flush()]);
-    this.store.events.prune();
-    this.store.admission.prune(at);
-    // One alarm, the earliest of every timer the room keeps.
+    // What falls due first (its messages then go out with this flush), then the summary and its hub fan-out.
     const wakes = [
       this.log.polls.closeDue(at),
       await this.log.scheduled.sendDue(at),
@@ -286,6 +299,10 @@ export class ChatRoom extends MessageRpc {
       this.log.encrypted.expireDue(at),
       this.store.transient.nextTypingExpiry(),
     ];
+    await Promise.all([this.flushSummary(), this.log.media.outbox.flush()]);
+    this.store.events.prune();
+    this.store.admission.prune(at);
+    // One alarm, the earliest of every timer the room keeps.
     for (const next of wakes) if (next !== null) await this.timers.scheduleAlarm(next);
   }
 
@@ -295,13 +312,13 @@ export class ChatRoom extends MessageRpc {
     if (!chatId || !this.store.summary.dirty) return;
     try {
       await this.store.summary.flush(this.env.DB, chatId, Date.now());
-      // Members' hubs hear the new activity once it is in D1 (their chat lists are ordered by it).
-      const activity = pendingActivity(this.store, chatId, hubFanoutMaxMembers(this.env));
-      if (activity) await publishToHubs(this.env, activity.userIds, activity.update);
     } catch (err) {
       console.error(JSON.stringify({ level: "error", msg: "summary flush failed", chatId, error: String(err) }));
       this.timers.scheduleFlush(Date.now() + SUMMARY_INTERVAL_MS);
+      return;
     }
+    // Members' hubs hear the new activity once it is in D1 (their chat lists are ordered by it).
+    await this.hubFeed.announce();
   }
 }
 

@@ -1,32 +1,76 @@
 import type { ChatPreview, HubUpdate } from "../hubs/protocol";
+import { isShadowBanned } from "./member-cache";
+import type { MessageRow } from "./message-rows";
 import type { RoomStore } from "./store";
 import { previewOf } from "./summary";
 
+/** One announcement: the members it goes to and what they are told. */
+export interface Announcement {
+  userIds: string[];
+  update: HubUpdate;
+}
+
 /**
- * What the room tells its members' hubs after a summary flush: the chat's new last message and
- * seq, once per flush (so at most once a second however busy the chat is), and only when a
- * message was added or removed since the last time. Channels and chats over `maxMembers`
- * (HUB_FANOUT_MAX_MEMBERS, 1,000 by default) are not told per message: their subscribers' lists
- * read the chat's activity from D1 (the summary the room flushes) when they are loaded. Null:
- * nothing to tell.
+ * What the room tells its members' hubs after a summary flush (`chat.activity`: the chat's last
+ * message and seq), at most once per flush, and only when what a member sees changed: the
+ * others' preview, or a shadow-banned member's own (their messages are theirs alone, as in
+ * chats/shadow-previews.ts). Channels and chats over `maxMembers` (HUB_FANOUT_MAX_MEMBERS) are
+ * not told per message: their members' hubs read the activity from D1 when the list is read.
  */
-export function pendingActivity(store: RoomStore, chatId: string, maxMembers: number): { userIds: string[]; update: HubUpdate } | null {
+export function pendingActivity(store: RoomStore, chatId: string, maxMembers: number, at = Date.now()): Announcement[] {
   const config = store.config();
-  if (!config || config.type === "channel") return null;
-  const lastSeq = store.lastSeq();
-  const last = store.lastVisibleMessage() ?? null;
-  // What was announced: the last seq and the message shown (a delete changes the second only).
-  const state = `${lastSeq}:${last?.seq ?? 0}:${last?.deleted_at ?? ""}`;
-  if (store.getMeta("hubActivity") === state) return null;
+  if (!config || config.type === "channel") return [];
   const members = store.members.all();
-  if (members.length > maxMembers) return null;
-  store.setMeta("hubActivity", state);
-  const update: HubUpdate = {
-    type: "chat.activity",
-    chatId,
-    lastSeq,
-    lastMessage: previewOf(last) as ChatPreview | null,
-    lastActivityAt: new Date(last?.created_at ?? Date.now()).toISOString(),
+  if (members.length > maxMembers) return [];
+  const shadow = members.filter((m) => isShadowBanned(m, at));
+  const others = members.filter((m) => !isShadowBanned(m, at));
+  const out: Announcement[] = [];
+  const announce = (key: string, userIds: string[], last: MessageRow | null) => {
+    // What was announced: the message shown and whether it was deleted since.
+    const state = `${last?.seq ?? 0}:${last?.deleted_at ?? ""}`;
+    if (userIds.length === 0 || store.getMeta(key) === state) return;
+    store.setMeta(key, state);
+    out.push({ userIds, update: activity(chatId, store.lastSeq(), last, at) });
   };
-  return { userIds: members.map((m) => m.userId), update };
+  announce(
+    "hubActivity",
+    others.map((m) => m.userId),
+    store.lastVisibleMessage() ?? null,
+  );
+  for (const m of shadow) announce(`hubActivity:${m.userId}`, [m.userId], store.lastVisibleMessageFor(m.userId) ?? null);
+  return out;
+}
+
+const activity = (chatId: string, lastSeq: number, last: MessageRow | null, at: number): HubUpdate => ({
+  type: "chat.activity",
+  chatId,
+  lastSeq,
+  lastMessage: previewOf(last) as ChatPreview | null,
+  lastActivityAt: new Date(last?.created_at ?? at).toISOString(),
+});
+
+/**
+ * Runs the announcements one fan-out at a time: a flush while one is running shares the next,
+ * which reads the latest state, so a member's hub never hears older activity after newer.
+ */
+export class HubFeed {
+  private tail: Promise<void> = Promise.resolve();
+  private queued: Promise<void> | null = null;
+
+  constructor(
+    private readonly pending: () => Announcement[],
+    private readonly publish: (userIds: readonly string[], update: HubUpdate) => Promise<void>,
+  ) {}
+
+  /** Announce what changed; resolves once a fan-out that read the state after this call is done. */
+  announce(): Promise<void> {
+    if (this.queued) return this.queued;
+    const next = this.tail.then(async () => {
+      this.queued = null;
+      for (const a of this.pending()) await this.publish(a.userIds, a.update);
+    });
+    this.queued = next;
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
 }

@@ -103,7 +103,10 @@ export class RoomLog implements RoomCore {
     if (notice) this.summaryChanged();
     const chatId = this.access.chatId();
     const chatType = this.access.config().type;
-    for (const m of change.added ?? []) this.host.publish([m.userId], { type: "chat.added", chatId, chatType, role: m.role });
+    const last = this.store.lastVisibleMessage();
+    const lastActivityAt = last ? new Date(last.created_at).toISOString() : undefined;
+    for (const m of change.added ?? [])
+      this.host.publish([m.userId], { type: "chat.added", chatId, chatType, role: m.role, lastActivityAt });
     for (const r of removed) this.host.publish([r.userId], { type: "chat.removed", chatId, reason: r.reason });
     for (const r of removed) {
       this.drafts.forget(r.userId);
