@@ -13,6 +13,7 @@ import { createDb } from "../../src/db/client";
 import { chatMembers, chats } from "../../src/db/schema";
 import { type ChatOrder, chatOrderRowsQuery } from "../../src/hubs/chat-order";
 import { hubFor } from "../../src/hubs/client";
+import { DEFAULT_HUB_FANOUT_MAX_MEMBERS } from "../../src/lib/config";
 import { roomFor } from "../../src/rooms/client";
 import type { RoomTimers } from "../../src/rooms/room-timers";
 import { api, signUp } from "./bench-api";
@@ -119,7 +120,7 @@ test("D1 rows read and written on the chat hot paths", async () => {
     [small, SMALL],
     [big, BIG],
   ] as const) {
-    const cold = await measure(chatOrderRowsQuery(db, user.id).toSQL());
+    const cold = await measure(chatOrderRowsQuery(db, user.id, DEFAULT_HUB_FANOUT_MAX_MEMBERS).toSQL());
     const res = await api("GET", "/api/v1/chats", user.token);
     expect(res.status).toBe(200);
     expect(res.body.items).toHaveLength(Math.min(PAGE, n));

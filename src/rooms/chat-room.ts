@@ -6,7 +6,7 @@ import { rpcResult } from "../lib/rpc-result";
 import { loadPresenceRule, withdrawMessages } from "./directory";
 import { FLOOD_PENALTY_MS, FrameBudget, type FrameVerdict } from "./frame-budget";
 import { answerFrame, errorFrame, readFrame, refuseOnClosedSocket } from "./frames";
-import { HubFeed, pendingActivity } from "./hub-feed";
+import { HUB_FANOUT_DEFER_MS, HubFeed, pendingActivity } from "./hub-feed";
 import { mediaPort } from "./media-port";
 import { MessageRpc } from "./message-rpc";
 import { PresenceRules } from "./presence";
@@ -44,7 +44,8 @@ export class ChatRoom extends MessageRpc {
     this.store = new RoomStore(ctx.storage.sql);
     this.timers = new RoomTimers(
       ctx.storage,
-      () => this.flushSummary(),
+      // A flush right after a send waits a moment before the hub fan-out: the send is answered first.
+      () => this.flushSummary(HUB_FANOUT_DEFER_MS),
       () => this.reactionFeed.flush(),
     );
     this.rules = new PresenceRules(ctx.storage.sql);
@@ -306,8 +307,8 @@ export class ChatRoom extends MessageRpc {
     for (const next of wakes) if (next !== null) await this.timers.scheduleAlarm(next);
   }
 
-  /** Write the summary to D1 if it changed; a failure tries again a second later. */
-  private async flushSummary(): Promise<void> {
+  /** Write the summary to D1 if it changed, then tell the members' hubs (`deferMs` later); a failure tries again a second later. */
+  private async flushSummary(deferMs = 0): Promise<void> {
     const chatId = this.store.config()?.chatId;
     if (!chatId || !this.store.summary.dirty) return;
     try {
@@ -318,7 +319,7 @@ export class ChatRoom extends MessageRpc {
       return;
     }
     // Members' hubs hear the new activity once it is in D1 (their chat lists are ordered by it).
-    await this.hubFeed.announce();
+    await this.hubFeed.announce(deferMs);
   }
 }
 

@@ -4,6 +4,12 @@ import type { MessageRow } from "./message-rows";
 import type { RoomStore } from "./store";
 import { previewOf } from "./summary";
 
+/**
+ * How long a flush run by the in-memory timer (right after a send) waits before the hub fan-out,
+ * so the send's answer is not queued behind a hundred hub calls; the alarm's flush does not wait.
+ */
+export const HUB_FANOUT_DEFER_MS = 20;
+
 /** One announcement: the members it goes to and what they are told. */
 export interface Announcement {
   userIds: string[];
@@ -62,10 +68,11 @@ export class HubFeed {
     private readonly publish: (userIds: readonly string[], update: HubUpdate) => Promise<void>,
   ) {}
 
-  /** Announce what changed; resolves once a fan-out that read the state after this call is done. */
-  announce(): Promise<void> {
+  /** Announce what changed (after `deferMs`); resolves once a fan-out that read the state after this call is done. */
+  announce(deferMs = 0): Promise<void> {
     if (this.queued) return this.queued;
     const next = this.tail.then(async () => {
+      if (deferMs > 0) await new Promise((resolve) => setTimeout(resolve, deferMs));
       this.queued = null;
       for (const a of this.pending()) await this.publish(a.userIds, a.update);
     });
