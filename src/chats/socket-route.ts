@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
-import { AppError } from "../lib/errors";
 import { bearerSecurity, ErrorSchema, errorResponses, newRouter } from "../lib/openapi";
+import { acceptedSocket, requireWebSocketUpgrade } from "../lib/socket-upgrade";
 import { chatRoom } from "../rooms/client";
 import { chatMember, readerKeyDevice } from "./access";
 import { ChatIdParam } from "./schemas";
@@ -37,9 +37,7 @@ app.openapi(
     },
   }),
   async (c) => {
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      throw new AppError(426, "upgrade_required", "This route only accepts WebSocket upgrades", undefined, { Upgrade: "websocket" });
-    }
+    requireWebSocketUpgrade(c.req.header("upgrade"));
     const { chatId } = c.req.valid("param");
     const { userId, sessionId } = c.var.auth;
     // The room trusts these headers: only the Worker can reach it, and only after the checks above.
@@ -58,28 +56,8 @@ app.openapi(
     }
     const url = new URL(c.req.url);
     url.searchParams.delete("access_token");
-    const res = await chatRoom(c.env, chatId).upgrade(new Request(url, { method: "GET", headers }));
-    if (res.status !== 101) throw await refusal(res);
-    // A response from another object has immutable headers; the app's middleware adds some.
-    return new Response(null, { status: 101, statusText: res.statusText, headers: res.headers, webSocket: res.webSocket });
+    return acceptedSocket(await chatRoom(c.env, chatId).upgrade(new Request(url, { method: "GET", headers })));
   },
 );
-
-/** The room refused the socket (membership or session changed a moment ago): the same error shape as every route. */
-async function refusal(res: Response): Promise<AppError> {
-  const body = (await res.json().catch(() => null)) as {
-    error?: { code?: string; message?: string; details?: { retryAfter?: number } };
-  } | null;
-  const status = res.status === 401 || res.status === 403 || res.status === 404 || res.status === 429 ? res.status : 500;
-  if (status === 500 || !body?.error?.code) return new AppError(500, "internal", "Internal server error");
-  const retryAfter = body.error.details?.retryAfter;
-  return new AppError(
-    status,
-    body.error.code,
-    body.error.message ?? "Refused",
-    body.error.details,
-    retryAfter ? { "Retry-After": String(retryAfter) } : undefined,
-  );
-}
 
 export default app;

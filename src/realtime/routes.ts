@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { hubFor } from "../hubs/client";
-import { AppError } from "../lib/errors";
 import { bearerSecurity, ErrorSchema, errorResponses, newRouter } from "../lib/openapi";
+import { acceptedSocket, requireWebSocketUpgrade } from "../lib/socket-upgrade";
 
 /**
  * GET /api/v1/realtime: one socket per device to the user's hub, for everything that is not one
@@ -38,19 +38,11 @@ app.openapi(
     },
   }),
   async (c) => {
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      throw new AppError(426, "upgrade_required", "This route only accepts WebSocket upgrades", undefined, { Upgrade: "websocket" });
-    }
+    requireWebSocketUpgrade(c.req.header("upgrade"));
     const { userId, sessionId } = c.var.auth;
     // The hub trusts these headers: only the Worker can reach it, and only after authenticating.
     const headers = new Headers({ upgrade: "websocket", "x-user-id": userId, "x-session-id": sessionId, "x-request-id": c.var.requestId });
-    const res = await hubFor(c.env, userId).fetch(new Request("https://hub/realtime", { headers }));
-    if (res.status !== 101) {
-      const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
-      if (res.status === 401 && body?.error?.code) throw new AppError(401, body.error.code, body.error.message ?? "Session ended");
-      throw new AppError(500, "internal", "Internal server error");
-    }
-    return new Response(null, { status: 101, statusText: res.statusText, headers: res.headers, webSocket: res.webSocket });
+    return acceptedSocket(await hubFor(c.env, userId).fetch(new Request("https://hub/realtime", { headers })));
   },
 );
 
