@@ -1,34 +1,16 @@
 import { runInDurableObject } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { hubFor } from "../src/hubs/client";
 import { UPDATE_RETENTION, UpdateLog } from "../src/hubs/updates";
 import { C, createGroup, flush, ok, send, shadowBannedGroup } from "./chat-helpers";
-import { api, BASE, expectError, logIn, signUp, type TestUser, uniqueIp } from "./helpers";
-import { TestSocket } from "./room-helpers";
+import { api, expectError, signUp } from "./helpers";
+import { openRealtime, secondDevice, upgradeRealtime as upgrade } from "./hub-helpers";
 
 /**
  * The realtime socket (one per device, to the user's hub): updates with a per-user updateSeq for
  * chat activity, read positions, membership, settings and security events; replay by updateSeq.
  */
-
-const upgrade = (token: string, headers: Record<string, string> = { Upgrade: "websocket" }) =>
-  exports.default.fetch(
-    new Request(`${BASE}/api/v1/realtime?access_token=${token}`, { headers: { "cf-connecting-ip": uniqueIp(), ...headers } }),
-  );
-
-/** Open my realtime socket and wait for `hello`. */
-async function openRealtime(token: string): Promise<{ socket: TestSocket; hello: any }> {
-  const res = await upgrade(token);
-  expect(res.status, res.status === 101 ? "" : await res.text()).toBe(101);
-  const socket = new TestSocket(res.webSocket!);
-  res.webSocket!.accept();
-  return { socket, hello: await socket.next("hello") };
-}
-
-/** A second session of the same account (another device). */
-const secondDevice = async (u: TestUser, deviceId = `dev-${crypto.randomUUID()}`) =>
-  (await logIn(u.username, undefined, { deviceId })).body as { tokens: { accessToken: string }; session: { id: string } };
 
 describe("opening the realtime socket", () => {
   it("needs a WebSocket upgrade and a live session", async () => {

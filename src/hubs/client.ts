@@ -1,4 +1,5 @@
 import type { Bindings } from "../env";
+import type { PresenceChange, Watcher } from "./presence";
 import type { HubUpdate } from "./protocol";
 
 /** The UserHub of a user: one Durable Object per user id. */
@@ -20,15 +21,38 @@ const PUBLISH_CONCURRENCY = 32;
  * realtime socket). Best effort: a hub that cannot be reached is logged and skipped, since what it
  * would say can always be read again (the chat list, the read position).
  */
-export async function publishToHubs(env: Pick<Bindings, "USER_HUB">, userIds: readonly string[], update: HubUpdate): Promise<void> {
+export function publishToHubs(env: Pick<Bindings, "USER_HUB">, userIds: readonly string[], update: HubUpdate): Promise<void> {
+  return eachHub(env, userIds, update.type, (hub) => hub.publish(update));
+}
+
+/**
+ * A user's presence changed: each watching contact's devices get a live `presence` frame (not
+ * logged); a watcher who may not see it is told `online: false` with no time.
+ */
+export function announcePresence(env: Pick<Bindings, "USER_HUB">, change: PresenceChange, watchers: readonly Watcher[]): Promise<void> {
+  const hidden: PresenceChange = { userId: change.userId, online: false };
+  const shown = new Set(watchers.filter((w) => w.visible).map((w) => w.userId));
+  return eachHub(
+    env,
+    watchers.map((w) => w.userId),
+    "presence",
+    (hub, userId) => hub.tellDevices(shown.has(userId) ? change : hidden),
+  );
+}
+
+/** Call these users' hubs, a batch at a time; a failed call is logged and skipped. */
+async function eachHub(
+  env: Pick<Bindings, "USER_HUB">,
+  userIds: readonly string[],
+  what: string,
+  call: (hub: ReturnType<typeof hubFor>, userId: string) => Promise<unknown>,
+): Promise<void> {
   for (let i = 0; i < userIds.length; i += PUBLISH_CONCURRENCY) {
     const batch = userIds.slice(i, i + PUBLISH_CONCURRENCY);
-    const results = await Promise.allSettled(batch.map((userId) => hubFor(env, userId).publish(update)));
+    const results = await Promise.allSettled(batch.map((userId) => call(hubFor(env, userId), userId)));
     for (const [j, r] of results.entries()) {
       if (r.status === "rejected") {
-        console.error(
-          JSON.stringify({ level: "error", msg: "hub publish failed", userId: batch[j], update: update.type, error: String(r.reason) }),
-        );
+        console.error(JSON.stringify({ level: "error", msg: "hub call failed", userId: batch[j], what, error: String(r.reason) }));
       }
     }
   }

@@ -29,6 +29,11 @@ export class HubSockets {
     ws.serializeAttachment(info);
   }
 
+  /** Open sockets, not counting `except` (one being closed). */
+  openCount(except?: WebSocket): number {
+    return this.ctx.getWebSockets().filter((ws) => ws !== except && ws.readyState === WebSocket.OPEN).length;
+  }
+
   /** An already serialized frame to every open socket. */
   broadcastText(text: string): void {
     for (const ws of this.ctx.getWebSockets()) {

@@ -4,6 +4,8 @@ import { hubFanoutMaxMembers } from "../lib/config";
 import { chatRoom, type RoomClient } from "../rooms/client";
 import { SESSION_END_CLOSE, type SessionEndReason } from "../rooms/protocol";
 import { ChatOrder, type ChatOrderFact, type ChatOrderKey } from "./chat-order";
+import { announcePresence } from "./client";
+import { HubPresence, type PresenceChange } from "./presence";
 import type { HubUpdate } from "./protocol";
 import { HubSockets } from "./realtime";
 import { SessionRegistry } from "./session-registry";
@@ -22,7 +24,8 @@ export type Registration = { ok: true } | { ok: false; reason: SessionEndReason 
  *
  * It also holds the user's realtime sockets (`GET /api/v1/realtime`, one per device) and their
  * update log: rooms and the Worker `publish` chat activity, read positions, membership, settings
- * and security events; each gets an `updateSeq` and goes to every socket; `sync` replays.
+ * and security events; each gets an `updateSeq` and goes to every socket; `sync` replays. Its
+ * sockets make the user online (presence.ts), and contacts' hubs tell it their presence changes.
  *
  * The cost of an ending is O(rooms with the session's sockets), not O(the user's chats), and it
  * does not depend on KV, whose deny-list can lag by a minute between locations.
@@ -32,6 +35,7 @@ export class UserHub extends DurableObject<Bindings> {
   private readonly updates: UpdateLog;
   private readonly sockets: HubSockets;
   private readonly order: ChatOrder;
+  private readonly presence: HubPresence;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -39,6 +43,7 @@ export class UserHub extends DurableObject<Bindings> {
     this.updates = new UpdateLog(ctx.storage.sql);
     this.sockets = new HubSockets(ctx);
     this.order = new ChatOrder(ctx.storage.sql, env.DB, hubFanoutMaxMembers(env), this.updates);
+    this.presence = new HubPresence(ctx.storage.sql, env.DB, (frame, watchers) => announcePresence(env, frame, watchers));
   }
 
   /** One page of the user's chat list, in order (see ChatOrder): up to `limit + 1` entries. */
@@ -67,6 +72,7 @@ export class UserHub extends DurableObject<Bindings> {
     const pair = new WebSocketPair();
     this.sockets.accept(pair[1], { sessionId, connectedAt: Date.now() });
     this.sockets.send(pair[1], { type: "hello", updateSeq: this.updates.lastUpdateSeq() });
+    await this.reconcilePresence(request.headers.get("x-user-id"));
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
@@ -76,10 +82,23 @@ export class UserHub extends DurableObject<Bindings> {
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, "closed");
-    } catch {
-      // already closed
+      await this.reconcilePresence(null, ws);
+    } finally {
+      try {
+        ws.close(code === 1005 || code === 1006 ? 1000 : code, "closed");
+      } catch {
+        // already closed
+      }
     }
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.reconcilePresence(null, ws);
+  }
+
+  /** A contact's presence changed: a live frame to this user's devices (not logged). */
+  async tellDevices(change: PresenceChange): Promise<void> {
+    this.sockets.broadcastText(JSON.stringify({ type: "presence", changes: [change] }));
   }
 
   /** Log an update for the user's devices and send it to every realtime socket (RPC from rooms and the Worker). */
@@ -100,7 +119,7 @@ export class UserHub extends DurableObject<Bindings> {
     const ended = this.registry.endedReason(sessionId, at) as SessionEndReason | null;
     if (ended) return { ok: false, reason: ended };
     this.registry.register(sessionId, chatId, at);
-    await this.schedulePrune();
+    await this.scheduleAlarm();
     return { ok: true };
   }
 
@@ -118,12 +137,13 @@ export class UserHub extends DurableObject<Bindings> {
     wholeAccount = false,
   ): Promise<number> {
     this.registry.markEnded(sessionIds, reason, rememberUntil);
-    await this.schedulePrune();
+    await this.scheduleAlarm();
     const rooms = wholeAccount ? this.registry.rooms() : this.registry.roomsOf(sessionIds);
     const { code, text } = SESSION_END_CLOSE[reason];
     // Every device hears which sessions ended (the ended ones first, before their sockets close).
     for (const sessionId of sessionIds) await this.publish({ type: "session.ended", sessionId, reason });
     this.sockets.closeSessions(sessionIds, code, text, wholeAccount);
+    await this.reconcilePresence(userId);
     await Promise.all(
       rooms.map((chatId) => this.tellRoom(chatId, (room) => room.endSessions(userId, sessionIds, code, text, rememberUntil, wholeAccount))),
     );
@@ -138,6 +158,8 @@ export class UserHub extends DurableObject<Bindings> {
    * this hub's user has sockets reloads those users' presence rules and tells its sockets.
    */
   async refreshPresence(userId: string, userIds: string[]): Promise<void> {
+    const others = userIds.filter((id) => id !== userId);
+    await this.presence.rulesChanged(others.length > 0 ? others : null);
     await Promise.all(
       this.registry.rooms().map((chatId) =>
         this.tellRoom(chatId, async (room) => {
@@ -150,15 +172,27 @@ export class UserHub extends DurableObject<Bindings> {
 
   override async alarm(): Promise<void> {
     this.updates.prune();
-    const next = this.registry.prune(Date.now());
+    const presenceDue = await this.presence.reconcile(null, this.sockets.openCount(), Date.now());
+    const next = earliest(this.registry.prune(Date.now()), presenceDue);
     if (next !== null) await this.ctx.storage.setAlarm(next);
   }
 
-  private async schedulePrune(): Promise<void> {
-    if ((await this.ctx.storage.getAlarm()) === null) {
-      const next = this.registry.prune(Date.now());
-      if (next !== null) await this.ctx.storage.setAlarm(next);
-    }
+  /**
+   * Presence follows the open sockets (`closing`, if given, no longer counts); the user id comes
+   * from the Worker's header on a new socket, else from what the hub stored.
+   */
+  private async reconcilePresence(userId: string | null, closing?: WebSocket): Promise<void> {
+    await this.presence.reconcile(userId, this.sockets.openCount(closing), Date.now());
+    await this.scheduleAlarm();
+  }
+
+  /** One alarm for both: the registry's next prune and presence's next step, whichever is first. */
+  private async scheduleAlarm(): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    const presenceDue = this.presence.nextDue();
+    if (current !== null && (presenceDue === null || current <= presenceDue)) return;
+    const next = earliest(current ?? this.registry.prune(Date.now()), presenceDue);
+    if (next !== null && next !== current) await this.ctx.storage.setAlarm(next);
   }
 
   /** Call a room, once more if the first call fails (a reset object); log if both fail. */
@@ -175,3 +209,5 @@ export class UserHub extends DurableObject<Bindings> {
     }
   }
 }
+
+const earliest = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.min(a, b));

@@ -104,6 +104,7 @@ export async function deleteAccount(
         referralCode: null,
         referredBy: null,
         lastSeenAt: null,
+        onlineUntil: null,
         followersCount: 0,
         followingCount: 0,
       })

@@ -106,11 +106,12 @@ export async function isBlockedEitherWay(db: Database, a: string, b: string): Pr
 }
 
 /**
- * Presence hook for the realtime work: true while the user has a live socket. Until the UserHub
- * exists nobody is reported online.
+ * Whether the user holds a realtime socket: their hub keeps `online_until` ahead of the clock
+ * while one is open and clears it when the last one goes (hubs/presence.ts). A hub that vanished
+ * without hearing the close lets the lease lapse, so nobody stays online forever.
  */
-export function isOnline(_userId: string): boolean {
-  return false;
+export function isOnline(u: Pick<UserRow, "onlineUntil">, at = now()): boolean {
+  return u.onlineUntil != null && u.onlineUntil > at;
 }
 
 /** The status, or null once it expired. */
@@ -143,7 +144,7 @@ export function publicProfileView(u: UserRow, rel: Relation) {
   if (!hidden && allowed(u.privacyProfilePhoto, rel)) view.avatarMediaId = u.avatarMediaId;
   if (!hidden && allowed(u.privacyLastSeen, rel)) {
     view.lastSeenAt = iso(u.lastSeenAt);
-    view.online = isOnline(u.id);
+    view.online = isOnline(u);
   }
   // Others see only a verified address: anyone may type someone else's into a profile.
   if (u.phone && (rel.self || u.phoneVerifiedAt != null) && allowed(u.privacyPhone, rel)) view.phone = u.phone;

@@ -42,6 +42,11 @@ export const users = sqliteTable(
     referredBy: text("referred_by"),
     /** Last authenticated activity, written at most once a minute. */
     lastSeenAt: integer("last_seen_at"),
+    /**
+     * While the user holds a realtime socket: a lease their hub renews (hubs/presence.ts); online
+     * means it lies in the future. Null once the hub saw the last socket go.
+     */
+    onlineUntil: integer("online_until"),
     followersCount: integer("followers_count").notNull().default(0),
     followingCount: integer("following_count").notNull().default(0),
     // Privacy: who may see each field (everyone | contacts | nobody).
