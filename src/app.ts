@@ -34,6 +34,7 @@ import reactionRoutes from "./messages/reaction-routes";
 import messageRoutes from "./messages/routes";
 import scheduledRoutes from "./messages/scheduled-routes";
 import chatSearchRoutes from "./messages/search-routes";
+import pushRoutes from "./push/routes";
 import realtimeRoutes from "./realtime/routes";
 import reportRoutes from "./reports/routes";
 import { onReportTarget } from "./reports/target-checks";
@@ -161,6 +162,7 @@ export function buildApp() {
   app.route(`${API_PREFIX}/admin`, adminRoutes);
   // Chats first: its static paths (/unread) come before /{chatId}; messages live under /{chatId}/….
   app.route(API_PREFIX, realtimeRoutes);
+  app.route(`${API_PREFIX}/push`, pushRoutes);
   app.route(`${API_PREFIX}/chats`, chatRoutes);
   app.route(`${API_PREFIX}/chats`, messageRoutes);
   app.route(`${API_PREFIX}/chats`, envelopeRoutes);

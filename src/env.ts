@@ -18,6 +18,13 @@ export interface Bindings extends Env {
   MAX_BODY_BYTES?: string;
   /** Chats with more members than this do not tell every member's hub of each message (0: none do). */
   HUB_FANOUT_MAX_MEMBERS?: string;
+  /** Web Push (VAPID) key pair: base64url raw P-256 public key and 32-byte private key. Development derives one. */
+  VAPID_PUBLIC_KEY?: string;
+  VAPID_PRIVATE_KEY?: string;
+  /** Firebase Cloud Messaging: the service account's JSON key (a secret). Unset: FCM targets are refused. */
+  FCM_SERVICE_ACCOUNT?: string;
+  /** FCM's API origin (default https://fcm.googleapis.com); a local stand-in in tests and development. */
+  FCM_API_URL?: string;
   /** Outgoing email: `resend` (HTTP API) or `log` (development outbox). */
   EMAIL_PROVIDER?: string;
   EMAIL_API_KEY?: string;

@@ -1,6 +1,8 @@
 import { app } from "./app";
 import { runScheduled } from "./cron";
 import type { Bindings } from "./env";
+import type { PushJob } from "./hubs/notifications";
+import { handlePushBatch } from "./push/consumer";
 
 export { UserHub } from "./hubs/user-hub";
 export { ChatRoom } from "./rooms/chat-room";
@@ -11,4 +13,7 @@ export default {
   async scheduled(controller, env, ctx) {
     ctx.waitUntil(runScheduled(controller, env));
   },
-} satisfies ExportedHandler<Bindings>;
+  async queue(batch, env) {
+    await handlePushBatch(batch as MessageBatch<PushJob>, env);
+  },
+} satisfies ExportedHandler<Bindings, PushJob>;

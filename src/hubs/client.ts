@@ -1,6 +1,6 @@
 import type { Bindings } from "../env";
 import type { PresenceChange, Watcher } from "./presence";
-import type { HubUpdate } from "./protocol";
+import type { HubUpdate, PushHint } from "./protocol";
 
 /** The UserHub of a user: one Durable Object per user id. */
 export const hubFor = (env: Pick<Bindings, "USER_HUB">, userId: string) => env.USER_HUB.get(env.USER_HUB.idFromName(userId));
@@ -18,11 +18,16 @@ const PUBLISH_CONCURRENCY = 32;
 
 /**
  * Tell users' devices about a change (their hubs log it with an updateSeq and send it to every
- * realtime socket). Best effort: a hub that cannot be reached is logged and skipped, since what it
+ * realtime socket; with `push`, each hub may notify its user's offline devices). Best effort: a hub that cannot be reached is logged and skipped, since what it
  * would say can always be read again (the chat list, the read position).
  */
-export function publishToHubs(env: Pick<Bindings, "USER_HUB">, userIds: readonly string[], update: HubUpdate): Promise<void> {
-  return eachHub(env, userIds, update.type, (hub) => hub.publish(update));
+export function publishToHubs(
+  env: Pick<Bindings, "USER_HUB">,
+  userIds: readonly string[],
+  update: HubUpdate,
+  push?: PushHint,
+): Promise<void> {
+  return eachHub(env, userIds, update.type, (hub, userId) => hub.publish(update, push, userId));
 }
 
 /**

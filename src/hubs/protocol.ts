@@ -48,3 +48,23 @@ export type HubUpdate =
       country: string | null;
     }
   | { type: "session.ended"; sessionId: string; reason: string };
+
+/** One new message as a member's hub weighs it for a push notification. */
+export interface PushHintMessage {
+  seq: number;
+  senderId: string | null;
+  silent: boolean;
+  mentions: string[];
+  mentionsAll: boolean;
+}
+
+/**
+ * What a room adds to a `chat.activity` for its members' hubs (not logged, never sent to a
+ * socket): the messages since its last announcement, newest last, so each hub can decide whether
+ * its user's offline devices are notified.
+ */
+export interface PushHint {
+  chatType: string;
+  encrypted: boolean;
+  messages: PushHintMessage[];
+}

@@ -34,6 +34,12 @@ export class HubSockets {
     return this.ctx.getWebSockets().filter((ws) => ws !== except && ws.readyState === WebSocket.OPEN).length;
   }
 
+  /** Sessions with an open socket. */
+  liveSessions(): Set<string> {
+    const open = this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
+    return new Set(open.map((ws) => infoOf(ws).sessionId));
+  }
+
   /** An already serialized frame to every open socket. */
   broadcastText(text: string): void {
     for (const ws of this.ctx.getWebSockets()) {

@@ -5,8 +5,10 @@ import { chatRoom, type RoomClient } from "../rooms/client";
 import { SESSION_END_CLOSE, type SessionEndReason } from "../rooms/protocol";
 import { ChatOrder, type ChatOrderFact, type ChatOrderKey } from "./chat-order";
 import { announcePresence } from "./client";
+import { notificationFor, type PushJob, pushJobs } from "./notifications";
 import { HubPresence, type PresenceChange } from "./presence";
-import type { HubUpdate } from "./protocol";
+import type { HubUpdate, PushHint } from "./protocol";
+import { type PushSettings, type PushTarget, type PushTargetInput, PushTargets } from "./push-targets";
 import { HubSockets } from "./realtime";
 import { SessionRegistry } from "./session-registry";
 import { UpdateLog } from "./updates";
@@ -36,6 +38,7 @@ export class UserHub extends DurableObject<Bindings> {
   private readonly sockets: HubSockets;
   private readonly order: ChatOrder;
   private readonly presence: HubPresence;
+  private readonly push: PushTargets;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -43,6 +46,7 @@ export class UserHub extends DurableObject<Bindings> {
     this.updates = new UpdateLog(ctx.storage.sql);
     this.sockets = new HubSockets(ctx);
     this.order = new ChatOrder(ctx.storage.sql, env.DB, hubFanoutMaxMembers(env), this.updates);
+    this.push = new PushTargets(ctx.storage.sql);
     this.presence = new HubPresence(ctx.storage.sql, env.DB, (frame, watchers) => announcePresence(env, frame, watchers));
   }
 
@@ -101,8 +105,12 @@ export class UserHub extends DurableObject<Bindings> {
     this.sockets.broadcastText(JSON.stringify({ type: "presence", changes: [change] }));
   }
 
-  /** Log an update for the user's devices and send it to every realtime socket (RPC from rooms and the Worker). */
-  async publish(update: HubUpdate): Promise<number> {
+  /**
+   * Log an update for the user's devices and send it to every realtime socket (RPC from rooms and
+   * the Worker). With a room's `push` hint (chat activity), devices without a live socket may be
+   * notified.
+   */
+  async publish(update: HubUpdate, push?: PushHint, userId?: string): Promise<number> {
     const { type, ...payload } = update;
     const at = Date.now();
     this.order.apply(update, at);
@@ -110,7 +118,46 @@ export class UserHub extends DurableObject<Bindings> {
     this.sockets.broadcastText(text);
     const seq = this.updates.lastUpdateSeq();
     if (seq % 256 === 0) this.updates.prune();
+    if (push && userId && update.type === "chat.activity") await this.notify(userId, update, push, at);
     return seq;
+  }
+
+  /** Queue a notification for each of the user's targets whose session holds no live socket. */
+  private async notify(userId: string, update: Extract<HubUpdate, { type: "chat.activity" }>, push: PushHint, at: number): Promise<void> {
+    const targets = this.push.list();
+    if (targets.length === 0) return;
+    const notification = notificationFor(userId, update, push, this.push.settings(), at);
+    const jobs: PushJob[] = notification ? pushJobs(userId, notification, targets, this.sockets.liveSessions()) : [];
+    if (jobs.length === 0) return;
+    try {
+      await this.env.PUSH_QUEUE.sendBatch(jobs.map((body) => ({ body, contentType: "json" as const })));
+    } catch (err) {
+      console.error(JSON.stringify({ level: "error", msg: "push enqueue failed", userId, chatId: update.chatId, error: String(err) }));
+    }
+  }
+
+  /** Register a push target for a live session (null: the session ended). */
+  async addPushTarget(sessionId: string, input: PushTargetInput): Promise<{ target: PushTarget; created: boolean } | null> {
+    const at = Date.now();
+    if (this.registry.endedReason(sessionId, at)) return null;
+    return this.push.add(sessionId, input, at);
+  }
+
+  async listPushTargets(): Promise<PushTarget[]> {
+    return this.push.list();
+  }
+
+  /** Forget a target (the user removed it, or its push service said it is gone); answers whether it existed. */
+  async removePushTarget(id: string): Promise<boolean> {
+    return this.push.remove(id);
+  }
+
+  async pushSettings(): Promise<PushSettings> {
+    return this.push.settings();
+  }
+
+  async updatePushSettings(patch: Partial<PushSettings>): Promise<PushSettings> {
+    return this.push.updateSettings(patch);
   }
 
   /** A room is about to accept a socket of `sessionId`: record it, unless the session ended. */
@@ -137,6 +184,8 @@ export class UserHub extends DurableObject<Bindings> {
     wholeAccount = false,
   ): Promise<number> {
     this.registry.markEnded(sessionIds, reason, rememberUntil);
+    // An ended session's devices are never notified again.
+    this.push.removeSessions(sessionIds, wholeAccount);
     await this.scheduleAlarm();
     const rooms = wholeAccount ? this.registry.rooms() : this.registry.roomsOf(sessionIds);
     const { code, text } = SESSION_END_CLOSE[reason];

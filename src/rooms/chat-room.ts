@@ -86,7 +86,7 @@ export class ChatRoom extends MessageRpc {
         const chatId = this.store.config()?.chatId;
         return chatId ? pendingActivity(this.store, chatId, hubFanoutMaxMembers(env)) : [];
       },
-      (userIds, update) => publishToHubs(env, userIds, update),
+      (userIds, update, push) => publishToHubs(env, userIds, update, push),
     );
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(BARE_PING, BARE_PONG));
   }

@@ -1,6 +1,6 @@
-import type { ChatPreview, HubUpdate } from "../hubs/protocol";
+import type { ChatPreview, HubUpdate, PushHint, PushHintMessage } from "../hubs/protocol";
 import { isShadowBanned } from "./member-cache";
-import type { MessageRow } from "./message-rows";
+import type { MessageContent, MessageRow } from "./message-rows";
 import type { RoomStore } from "./store";
 import { previewOf } from "./summary";
 
@@ -10,11 +10,15 @@ import { previewOf } from "./summary";
  */
 export const HUB_FANOUT_DEFER_MS = 20;
 
-/** One announcement: the members it goes to and what they are told. */
+/** One announcement: the members it goes to, what they are told, and what their hubs weigh for a push. */
 export interface Announcement {
   userIds: string[];
   update: HubUpdate;
+  push?: PushHint;
 }
+
+/** At most this many of the messages since the last announcement are weighed for a push (the newest). */
+export const PUSH_HINT_MAX_MESSAGES = 20;
 
 /**
  * What the room tells its members' hubs after a summary flush (`chat.activity`: the chat's last
@@ -31,20 +35,45 @@ export function pendingActivity(store: RoomStore, chatId: string, maxMembers: nu
   const shadow = members.filter((m) => isShadowBanned(m, at));
   const others = members.filter((m) => !isShadowBanned(m, at));
   const out: Announcement[] = [];
-  const announce = (key: string, userIds: string[], last: MessageRow | null) => {
+  const announce = (key: string, userIds: string[], last: MessageRow | null, push?: PushHint) => {
     // What was announced: the message shown and whether it was deleted since.
     const state = `${last?.seq ?? 0}:${last?.deleted_at ?? ""}`;
     if (userIds.length === 0 || store.getMeta(key) === state) return;
     store.setMeta(key, state);
-    out.push({ userIds, update: activity(chatId, store.lastSeq(), last, at) });
+    out.push({ userIds, update: activity(chatId, store.lastSeq(), last, at), ...(push ? { push } : {}) });
   };
   announce(
     "hubActivity",
     others.map((m) => m.userId),
     store.lastVisibleMessage() ?? null,
+    pushHint(store, config.type, config.encrypted ?? false),
   );
   for (const m of shadow) announce(`hubActivity:${m.userId}`, [m.userId], store.lastVisibleMessageFor(m.userId) ?? null);
   return out;
+}
+
+/**
+ * The messages since the last hint (not deleted, not a shadow-banned sender's, not system
+ * notices), for the members' hubs to weigh a push; null when there are none.
+ */
+function pushHint(store: RoomStore, chatType: string, encrypted: boolean): PushHint | undefined {
+  const since = Number(store.getMeta("hubPushSeq") ?? 0);
+  const lastSeq = store.lastSeq();
+  if (lastSeq <= since) return undefined;
+  store.setMeta("hubPushSeq", String(lastSeq));
+  const rows = store.notifiableAfter(since, PUSH_HINT_MAX_MESSAGES);
+  if (rows.length === 0) return undefined;
+  const messages = rows.map((r): PushHintMessage => {
+    const c: MessageContent = r.content ? (JSON.parse(r.content) as MessageContent) : {};
+    return {
+      seq: r.seq,
+      senderId: r.sender_id,
+      silent: c.silent ?? false,
+      mentions: c.mentions ?? [],
+      mentionsAll: c.mentionsAll ?? false,
+    };
+  });
+  return { chatType, encrypted, messages };
 }
 
 const activity = (chatId: string, lastSeq: number, last: MessageRow | null, at: number): HubUpdate => ({
@@ -65,7 +94,7 @@ export class HubFeed {
 
   constructor(
     private readonly pending: () => Announcement[],
-    private readonly publish: (userIds: readonly string[], update: HubUpdate) => Promise<void>,
+    private readonly publish: (userIds: readonly string[], update: HubUpdate, push?: PushHint) => Promise<void>,
   ) {}
 
   /** Announce what changed (after `deferMs`); resolves once a fan-out that read the state after this call is done. */
@@ -74,7 +103,7 @@ export class HubFeed {
     const next = this.tail.then(async () => {
       if (deferMs > 0) await new Promise((resolve) => setTimeout(resolve, deferMs));
       this.queued = null;
-      for (const a of this.pending()) await this.publish(a.userIds, a.update);
+      for (const a of this.pending()) await this.publish(a.userIds, a.update, a.push);
     });
     this.queued = next;
     this.tail = next.catch(() => undefined);

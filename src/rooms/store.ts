@@ -242,6 +242,19 @@ export class RoomStore {
       .toArray()[0];
   }
 
+  /** The newest `limit` messages after `seq` that may notify (not deleted, not shadowed, not system), oldest first. */
+  notifiableAfter(seq: number, limit: number): Pick<MessageRow, "seq" | "sender_id" | "content">[] {
+    return this.sql
+      .exec<Pick<MessageRow, "seq" | "sender_id" | "content">>(
+        `SELECT seq, sender_id, content FROM messages WHERE seq > ? AND deleted_at IS NULL AND shadow IS NULL AND type != 'system'
+          ORDER BY seq DESC LIMIT ?`,
+        seq,
+        limit,
+      )
+      .toArray()
+      .reverse();
+  }
+
   /** The newest message `userId` sees that is not deleted: theirs while shadow-banned count too. */
   lastVisibleMessageFor(userId: string): MessageRow | undefined {
     return this.sql
