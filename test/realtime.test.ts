@@ -77,6 +77,35 @@ describe("updates", () => {
   });
 });
 
+describe("drafts and order", () => {
+  it("a draft saved on one device reaches my other devices, and sending clears it there", async () => {
+    const [alice, bob] = await Promise.all([signUp(), signUp()]);
+    const chat = await createGroup(alice, [bob]);
+    const { socket: laptop } = await openRealtime((await secondDevice(alice)).tokens.accessToken);
+    await ok(await api("PUT", `${C}/${chat.id}/draft`, { token: alice.accessToken, body: { text: "half a thought" } }));
+    const saved = await laptop.next("chat.draft", (f) => f.chatId === chat.id && f.draft !== null);
+    expect(saved.draft).toMatchObject({ text: "half a thought", replyToId: null });
+    await send(alice, chat.id, "the whole thought");
+    expect(await laptop.next("chat.draft", (f) => f.chatId === chat.id && f.draft === null)).toMatchObject({ chatId: chat.id });
+    laptop.close();
+  });
+
+  it("an update older than one already told about the same chat is dropped", async () => {
+    const u = await signUp();
+    const hub = hubFor(env, u.id);
+    const chatId = crypto.randomUUID();
+    const read = (readSeq: number) => ({ type: "chat.read" as const, chatId, readSeq, unread: 0, mentions: 0 });
+    const first = await hub.publish(read(5));
+    expect(await hub.publish(read(3))).toBe(first);
+    expect(await hub.publish(read(5))).toBe(first + 1);
+    const { socket } = await openRealtime(u.accessToken);
+    const ack = await socket.request({ type: "sync", afterUpdateSeq: first - 1 });
+    expect(socket.frames.filter((f) => f.type === "chat.read").map((f) => f.readSeq)).toEqual([5, 5]);
+    expect(ack.lastUpdateSeq).toBe(first + 1);
+    socket.close();
+  });
+});
+
 describe("what each member is told", () => {
   it("a shadow-banned member's posts reach only their own list; others hear nothing of them", async () => {
     const { owner, b, chat } = await shadowBannedGroup();

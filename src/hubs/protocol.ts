@@ -31,11 +31,12 @@ export interface ChatPreview {
 
 /**
  * What a user's devices are told, each logged with its `updateSeq`. Plain data (RPC from rooms
- * and the Worker): chat activity and read positions, membership, my settings, security events.
+ * and the Worker): chat activity, read positions and drafts, membership, my settings, security events.
  */
 export type HubUpdate =
   | { type: "chat.activity"; chatId: string; lastSeq: number; lastMessage: ChatPreview | null; lastActivityAt: string }
   | { type: "chat.read"; chatId: string; readSeq: number; unread: number; mentions: number }
+  | { type: "chat.draft"; chatId: string; draft: { text: string; replyToId: string | null; updatedAt: string } | null; at: string }
   | { type: "chat.added"; chatId: string; chatType: string; role: string; lastActivityAt?: string }
   | { type: "chat.removed"; chatId: string; reason: string }
   | { type: "chat.settings"; chatId: string; mutedUntil: string | null; pinned: boolean; archived: boolean; hidden: boolean }

@@ -11,6 +11,7 @@ import type { HubUpdate, PushHint } from "./protocol";
 import { type PushSettings, type PushTarget, type PushTargetInput, PushTargets } from "./push-targets";
 import { HubSockets } from "./realtime";
 import { SessionRegistry } from "./session-registry";
+import { UpdateOrder } from "./update-order";
 import { UpdateLog } from "./updates";
 
 /** Whether a session may open a socket: refused once the hub heard that the session ended. */
@@ -39,6 +40,7 @@ export class UserHub extends DurableObject<Bindings> {
   private readonly order: ChatOrder;
   private readonly presence: HubPresence;
   private readonly push: PushTargets;
+  private readonly versions: UpdateOrder;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -47,6 +49,7 @@ export class UserHub extends DurableObject<Bindings> {
     this.sockets = new HubSockets(ctx);
     this.order = new ChatOrder(ctx.storage.sql, env.DB, hubFanoutMaxMembers(env), this.updates);
     this.push = new PushTargets(ctx.storage.sql);
+    this.versions = new UpdateOrder(ctx.storage.sql);
     this.presence = new HubPresence(ctx.storage.sql, env.DB, (frame, watchers) => announcePresence(env, frame, watchers));
   }
 
@@ -108,9 +111,12 @@ export class UserHub extends DurableObject<Bindings> {
   /**
    * Log an update for the user's devices and send it to every realtime socket (RPC from rooms and
    * the Worker). With a room's `push` hint (chat activity), devices without a live socket may be
-   * notified.
+   * notified. Updates older than one already told about the same chat are dropped (update-order.ts).
    */
   async publish(update: HubUpdate, push?: PushHint, userId?: string): Promise<number> {
+    // An update that lost a race with a newer one about the same chat is not told.
+    if (this.versions.stale(update)) return this.updates.lastUpdateSeq();
+    if (update.type === "chat.removed") this.versions.forget(update.chatId);
     const { type, ...payload } = update;
     const at = Date.now();
     this.order.apply(update, at);

@@ -21,7 +21,7 @@ app.openapi(
       "A WebSocket upgrade to the caller's hub (token in `Authorization: Bearer …` or `?access_token=`); a plain HTTP " +
       "request gets `426 upgrade_required`, an ended session `401 session_revoked`. The hub sends `hello {updateSeq}`, " +
       "then every update for the user's devices, each with the next `updateSeq`: `chat.activity`, `chat.read`, " +
-      "`chat.added`, `chat.removed`, `chat.settings`, `security.event`, `session.ended`; and, live only (no `updateSeq`), " +
+      "`chat.added`, `chat.removed`, `chat.settings`, `chat.draft`, `security.event`, `session.ended`; and, live only (no `updateSeq`), " +
       "`presence {changes: [{userId, online, lastSeenAt?}]}` when a contact comes online or goes offline. Holding this " +
       "socket is what makes the user `online` on profiles. Client frames: " +
       "`sync {afterUpdateSeq}` (every later update in order, then an ack with `lastUpdateSeq`, `hasMore`, `tooFarBehind`) " +

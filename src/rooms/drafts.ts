@@ -18,7 +18,8 @@ export interface Draft {
 /**
  * Drafts: one per member per chat, private to them. A change goes to the member's own sockets
  * at once (a `draft` frame, never to others and never into the shared event log, which every
- * member replays); sending a message clears the sender's draft.
+ * member replays) and to all their devices as a `chat.draft` update of their hub; sending a
+ * message clears the sender's draft.
  */
 export class Drafts {
   /** Members with a draft, mirrored in memory so a send by someone without one costs no statement (null: not read yet). */
@@ -102,8 +103,11 @@ export class Drafts {
     this.withDrafts().delete(userId);
   }
 
+  /** The member's sockets here at once, and all their devices through their hub (`chat.draft`). */
   private tell(userId: string, draft: Draft | null): void {
     const room = this.room;
-    room.host.sendToUser(userId, { type: "draft", chatId: room.access.chatId(), draft });
+    const chatId = room.access.chatId();
+    room.host.sendToUser(userId, { type: "draft", chatId, draft });
+    room.host.publish([userId], { type: "chat.draft", chatId, draft, at: new Date().toISOString() });
   }
 }
