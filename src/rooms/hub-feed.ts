@@ -35,18 +35,19 @@ export function pendingActivity(store: RoomStore, chatId: string, maxMembers: nu
   const shadow = members.filter((m) => isShadowBanned(m, at));
   const others = members.filter((m) => !isShadowBanned(m, at));
   const out: Announcement[] = [];
-  const announce = (key: string, userIds: string[], last: MessageRow | null, push?: PushHint) => {
+  const announce = (key: string, userIds: string[], last: MessageRow | null, hint?: () => PushHint | undefined) => {
     // What was announced: the message shown and whether it was deleted since.
     const state = `${last?.seq ?? 0}:${last?.deleted_at ?? ""}`;
     if (userIds.length === 0 || store.getMeta(key) === state) return;
     store.setMeta(key, state);
+    const push = hint?.(); // read only when announcing, so no message leaves the hint unannounced
     out.push({ userIds, update: activity(chatId, store.lastSeq(), last, at), ...(push ? { push } : {}) });
   };
   announce(
     "hubActivity",
     others.map((m) => m.userId),
     store.lastVisibleMessage() ?? null,
-    pushHint(store, config.type, config.encrypted ?? false),
+    () => pushHint(store, config.type, config.encrypted ?? false),
   );
   for (const m of shadow) announce(`hubActivity:${m.userId}`, [m.userId], store.lastVisibleMessageFor(m.userId) ?? null);
   return out;
