@@ -163,6 +163,34 @@ describe("contact presence frames", () => {
     bobs.close();
   });
 
+  it("a watcher the setting hides it from hears nothing of transitions, not even their timing", async () => {
+    const [alice, bob, carol] = await Promise.all([signUp(), signUp(), signUp()]);
+    await Promise.all([addContact(bob, alice), addContact(carol, alice), addContact(alice, carol)]);
+    await setPrivacy(alice, { lastSeen: "contacts" }); // carol may see alice, bob may not
+    const bobs = (await openRealtime(bob.accessToken)).socket;
+    const carols = (await openRealtime(carol.accessToken)).socket;
+    const alices = (await openRealtime(alice.accessToken)).socket;
+    await carols.nextPresence(alice.id, true);
+    alices.close();
+    await alices.closedWith();
+    await runHubAlarmAt(alice.id, (await offlineSince(alice.id))! + OFFLINE_GRACE_MS);
+    vi.useRealTimers();
+    await carols.nextPresence(alice.id, false);
+    // Had bob been told, it would have been in the same fan-out as carol, already done.
+    expect(await bobs.request({ type: "ping" })).toMatchObject({ pong: true });
+    expect(bobs.presenceOf(alice.id)).toEqual([]);
+    bobs.close();
+    carols.close();
+  });
+
+  it("someone who blocked a user sees no presence of them on the profile either", async () => {
+    const [alice, bob] = await Promise.all([signUp(), signUp()]);
+    const socket = (await openRealtime(alice.accessToken)).socket;
+    await block(bob, alice);
+    expect(await profile(bob, alice)).not.toHaveProperty("online");
+    socket.close();
+  });
+
   it("finds the watchers on the contacts index, not by scanning", async () => {
     const plan = await queryPlan(watchersQuery(db(), crypto.randomUUID(), Date.now()));
     expect(plan.join("\n")).toMatch(/contacts USING (COVERING )?INDEX contacts_contact_idx/);

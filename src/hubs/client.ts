@@ -31,8 +31,8 @@ export function publishToHubs(
 }
 
 /**
- * A user's presence changed: each watching contact's devices get a live `presence` frame (not
- * logged); a watcher who may not see it is told `online: false` with no time.
+ * A user's presence (or who may see it) changed: each watcher's devices get a live `presence`
+ * frame (not logged); a watcher who may not see it is told `online: false` with no time.
  */
 export function announcePresence(env: Pick<Bindings, "USER_HUB">, change: PresenceChange, watchers: readonly Watcher[]): Promise<void> {
   const hidden: PresenceChange = { userId: change.userId, online: false };

@@ -1,4 +1,4 @@
-import { and, eq, gt, ne, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, ne, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import { createDb, type Database } from "../db/client";
 import { blocks, contacts, users } from "../db/schema";
@@ -13,11 +13,11 @@ import { MINUTE } from "../lib/time";
  * the lease is renewed every half lease; a hub that lost its sockets without hearing them close
  * (a restart) lets it lapse, so profiles never show someone online forever.
  *
- * Each transition is told to the contacts who watch: users who have this user in their contacts
- * and hold a realtime socket themselves, as a live `presence` frame (not logged: a reconnecting
- * device reads presence from profiles). Those the `lastSeen` setting or a block hides from are told
- * `online: false` with no time, so a rule change (privacy, contacts, a block) is also just a new
- * announcement.
+ * Each transition is told to the contacts who watch and may see it: users who have this user in
+ * their contacts and hold a realtime socket themselves, as a live `presence` frame (not logged: a
+ * reconnecting device reads presence from profiles). Those the `lastSeen` setting or a block hides
+ * it from hear nothing of transitions (even an "offline" would time them); when a rule changes
+ * (privacy, contacts, a block) they are told `online: false` with no time, once.
  */
 
 /** The last socket's close waits this long before the user is written offline. */
@@ -26,6 +26,8 @@ export const OFFLINE_GRACE_MS = 15_000;
 export const ONLINE_LEASE_MS = 10 * MINUTE;
 /** At most this many watching contacts are told of one change (those online, in index order). */
 export const PRESENCE_WATCHERS_MAX = 1_000;
+/** A presence step that failed (D1 unreachable) is tried again this much later. */
+const RETRY_AFTER_FAILURE_MS = 30_000;
 
 /** One change in the live `presence {changes: [...]}` frame a watcher's devices get (the rooms' shape). */
 export interface PresenceChange {
@@ -81,23 +83,29 @@ export class HubPresence {
   /**
    * Bring D1 in line with `openSockets` at `at`: online when a socket is open, offline once the
    * grace after the last close ran out; renews the lease when due. Answers when to look again.
+   * Never fails its caller (a socket opening, a session ending, the alarm): a D1 error is logged
+   * and the step is tried again a little later.
    */
   reconcile(userId: string | null, openSockets: number, at: number): Promise<number | null> {
-    const run = this.chain.then(() => this.step(userId, openSockets, at));
-    this.chain = run.then(
-      () => undefined,
-      () => undefined,
-    );
+    const run = this.chain
+      .then(() => this.step(userId, openSockets, at))
+      .catch((err) => {
+        console.error(JSON.stringify({ level: "error", msg: "presence write failed", userId, error: String(err) }));
+        return at + RETRY_AFTER_FAILURE_MS;
+      });
+    this.chain = run.then(() => undefined);
     return run;
   }
 
   /**
-   * Who may see this user changed: tell the watchers again, while online (`concerning`: only
-   * these, e.g. the other side of a new contact or block; null: all, e.g. a privacy change).
+   * Who may see this user changed (`concerning`: only these watchers, e.g. the other side of a new
+   * contact or block; null: all, e.g. a privacy change). Those who now may see an online user are
+   * told so; those who now may not are told `online: false`, so they drop what they were shown.
    */
   rulesChanged(concerning: readonly string[] | null): Promise<void> {
     const state = this.load();
-    return state?.online ? this.tell(state.userId, true, null, concerning && new Set(concerning)) : Promise.resolve();
+    if (!state) return Promise.resolve();
+    return this.tell(state.userId, { online: state.online, lastSeen: null, shown: state.online, hidden: true }, concerning);
   }
 
   /** When the hub should wake for presence (null: nothing pending). */
@@ -108,22 +116,27 @@ export class HubPresence {
   }
 
   private async step(userId: string | null, openSockets: number, at: number): Promise<number | null> {
-    const state: State = this.load() ?? { userId: userId ?? "", online: false, offlineSince: null, renewAt: null };
+    const stored = this.load();
+    // A copy: memory and SQLite change only once D1 took the write.
+    const state: State = stored ? { ...stored } : { userId: userId ?? "", online: false, offlineSince: null, renewAt: null };
     if (userId) state.userId = userId;
     if (!state.userId) return null;
     const db = createDb(this.d1);
+    const alive = and(eq(users.id, state.userId), ne(users.status, "deleted"));
     if (openSockets > 0) {
       state.offlineSince = null;
       if (!state.online || (state.renewAt ?? 0) <= at) {
-        const wasOnline = state.online;
+        const cameOnline = !state.online;
         await db
           .update(users)
           .set({ onlineUntil: at + ONLINE_LEASE_MS, lastSeenAt: at })
-          .where(and(eq(users.id, state.userId), ne(users.status, "deleted")));
+          .where(alive);
         state.online = true;
         state.renewAt = at + ONLINE_LEASE_MS / 2;
         this.save(state);
-        if (!wasOnline) void this.tell(state.userId, true, null);
+        // Transitions go to the watchers who may see them only: to the others even an
+        // "offline" frame would say when this user connects.
+        if (cameOnline) void this.tell(state.userId, { online: true, lastSeen: null, shown: true, hidden: false });
       } else this.save(state);
     } else if (state.online) {
       state.offlineSince ??= at;
@@ -132,25 +145,35 @@ export class HubPresence {
         await db
           .update(users)
           .set({ onlineUntil: null, lastSeenAt: sql`max(coalesce(${users.lastSeenAt}, 0), ${lastSeen})` })
-          .where(eq(users.id, state.userId));
+          .where(alive);
         state.online = false;
         state.offlineSince = null;
         state.renewAt = null;
         this.save(state);
-        void this.tell(state.userId, false, lastSeen);
+        void this.tell(state.userId, { online: false, lastSeen, shown: true, hidden: false });
       } else this.save(state);
     } else this.save(state);
     return this.nextDue();
   }
 
-  /** Announce a transition to the watchers, after the ones before it; failures are logged. */
-  private tell(userId: string, online: boolean, lastSeen: number | null, only: ReadonlySet<string> | null = null): Promise<void> {
-    const frame: PresenceChange = { userId, online };
-    if (!online && lastSeen !== null) frame.lastSeenAt = new Date(lastSeen).toISOString();
+  /**
+   * Announce to the watchers (`concerning`: only these), after the announcements before it:
+   * visible ones get the state when `shown`, hidden ones `online: false` when `hidden`. Failures
+   * are logged.
+   */
+  private tell(
+    userId: string,
+    what: { online: boolean; lastSeen: number | null; shown: boolean; hidden: boolean },
+    concerning: readonly string[] | null = null,
+  ): Promise<void> {
+    const change: PresenceChange = { userId, online: what.online };
+    if (!what.online && what.lastSeen !== null) change.lastSeenAt = new Date(what.lastSeen).toISOString();
     this.telling = this.telling
       .then(async () => {
-        const watchers = (await presenceWatchers(this.d1, userId, Date.now())).filter((w) => !only || only.has(w.userId));
-        if (watchers.length > 0) await this.announce(frame, watchers);
+        const watchers = (await presenceWatchers(this.d1, userId, Date.now(), concerning)).filter((w) =>
+          w.visible ? what.shown : what.hidden,
+        );
+        if (watchers.length > 0) await this.announce(change, watchers);
       })
       .catch((err) => console.error(JSON.stringify({ level: "error", msg: "presence announcement failed", userId, error: String(err) })));
     return this.telling;
@@ -185,11 +208,16 @@ export class HubPresence {
  * nobody) and blocks either way: the profile rule (users/visibility.ts), applied in one query on
  * the contacts index. A deleted subject is seen by nobody.
  */
-export async function presenceWatchers(d1: D1Database, subjectId: string, at: number): Promise<Watcher[]> {
+export async function presenceWatchers(
+  d1: D1Database,
+  subjectId: string,
+  at: number,
+  only: readonly string[] | null = null,
+): Promise<Watcher[]> {
   const db = createDb(d1);
   const [subjectRows, rows] = await db.batch([
     db.select({ audience: users.privacyLastSeen, status: users.status }).from(users).where(eq(users.id, subjectId)),
-    watchersQuery(db, subjectId, at),
+    watchersQuery(db, subjectId, at, only),
   ]);
   const subject = subjectRows[0];
   const audience = subject && subject.status !== "deleted" ? subject.audience : "nobody";
@@ -199,8 +227,11 @@ export async function presenceWatchers(d1: D1Database, subjectId: string, at: nu
   }));
 }
 
-/** Online users with `subjectId` in their contacts: a range of the contacts index, each joined by primary key. */
-export function watchersQuery(db: Database, subjectId: string, at: number) {
+/**
+ * Online users with `subjectId` in their contacts (`only`: among these): a range of the contacts
+ * index, each joined by primary key.
+ */
+export function watchersQuery(db: Database, subjectId: string, at: number, only: readonly string[] | null = null) {
   const watcher = alias(users, "watcher");
   const mutual = alias(contacts, "mutual");
   return db
@@ -213,6 +244,6 @@ export function watchersQuery(db: Database, subjectId: string, at: number) {
     .from(contacts)
     .innerJoin(watcher, eq(watcher.id, contacts.ownerId))
     .leftJoin(mutual, and(eq(mutual.ownerId, subjectId), eq(mutual.contactId, contacts.ownerId)))
-    .where(and(eq(contacts.contactId, subjectId), gt(watcher.onlineUntil, at)))
+    .where(and(eq(contacts.contactId, subjectId), gt(watcher.onlineUntil, at), only ? inArray(contacts.ownerId, [...only]) : undefined))
     .limit(PRESENCE_WATCHERS_MAX);
 }

@@ -214,7 +214,8 @@ export class UserHub extends DurableObject<Bindings> {
    */
   async refreshPresence(userId: string, userIds: string[]): Promise<void> {
     const others = userIds.filter((id) => id !== userId);
-    await this.presence.rulesChanged(others.length > 0 ? others : null);
+    // Contacts' hubs are told in the background: a block or a privacy change does not wait for them.
+    this.ctx.waitUntil(this.presence.rulesChanged(others.length > 0 ? others : null));
     await Promise.all(
       this.registry.rooms().map((chatId) =>
         this.tellRoom(chatId, async (room) => {

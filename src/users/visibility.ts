@@ -142,7 +142,8 @@ export function publicProfileView(u: UserRow, rel: Relation) {
   };
   const hidden = rel.blockedByOwner && !rel.self;
   if (!hidden && allowed(u.privacyProfilePhoto, rel)) view.avatarMediaId = u.avatarMediaId;
-  if (!hidden && allowed(u.privacyLastSeen, rel)) {
+  // Presence is hidden by a block either way, as in rooms and contacts' presence frames.
+  if (!hidden && !rel.viewerBlockedOwner && allowed(u.privacyLastSeen, rel)) {
     view.lastSeenAt = iso(u.lastSeenAt);
     view.online = isOnline(u);
   }
