@@ -38,9 +38,15 @@ async function serviceAccount() {
   return { account, publicKey: pair.publicKey };
 }
 
-const job = (userId: string, chatId: string): PushJob => ({
-  userId,
-  target: { kind: "fcm", token: "fcm-registration-token-0123456789", id: crypto.randomUUID(), sessionId: "s1", createdAt: Date.now() },
+const job = (user: { id: string; sessionId: string }, chatId: string): PushJob => ({
+  userId: user.id,
+  target: {
+    kind: "fcm",
+    token: "fcm-registration-token-0123456789",
+    id: crypto.randomUUID(),
+    sessionId: user.sessionId,
+    createdAt: Date.now(),
+  },
   chatId,
   chatType: "direct",
   seq: 7,
@@ -71,7 +77,7 @@ describe("FCM", () => {
       return new Response(fcmStatus === 200 ? '{"name":"projects/demo-project/messages/1"}' : "{}", { status: fcmStatus });
     });
 
-    expect(await deliver(fcmEnv, job(b.id, chat.id))).toEqual({ kind: "sent" });
+    expect(await deliver(fcmEnv, job(b, chat.id))).toEqual({ kind: "sent" });
     const [grant, send] = calls;
     const form = new URLSearchParams(grant!.body);
     expect(form.get("grant_type")).toBe("urn:ietf:params:oauth:grant-type:jwt-bearer");
@@ -90,15 +96,22 @@ describe("FCM", () => {
     expect(message.token).toBe("fcm-registration-token-0123456789");
     expect(message.data).toEqual({ type: "message", chatId: chat.id, seq: "7", count: "2", mention: "false", chatType: "direct" });
     expect(message.android.priority).toBe("HIGH");
+    // iOS gets an alert its notification service extension fills in, never a throttled background push.
+    expect(message.apns).toMatchObject({
+      headers: { "apns-push-type": "alert", "apns-priority": "10" },
+      payload: { aps: { "mutable-content": 1, "thread-id": chat.id, alert: { "loc-key": "NEW_MESSAGE", "loc-args": ["2"] } } },
+    });
 
     // The token is reused; FCM's 404 (unregistered) prunes; its 401 drops the token and retries.
     fcmStatus = 404;
-    expect(await deliver(fcmEnv, job(b.id, chat.id))).toEqual({ kind: "gone", status: 404 });
+    expect(await deliver(fcmEnv, job(b, chat.id))).toEqual({ kind: "gone", why: "HTTP 404" });
     expect(tokens).toBe(1);
     fcmStatus = 401;
-    expect((await deliver(fcmEnv, job(b.id, chat.id))).kind).toBe("retry");
+    expect((await deliver(fcmEnv, job(b, chat.id))).kind).toBe("retry");
     fcmStatus = 200;
-    expect(await deliver(fcmEnv, job(b.id, chat.id))).toEqual({ kind: "sent" });
+    // Jobs that need a token at once share one request for it.
+    const both = await Promise.all([deliver(fcmEnv, job(b, chat.id)), deliver(fcmEnv, job(b, chat.id))]);
+    expect(both).toEqual([{ kind: "sent" }, { kind: "sent" }]);
     expect(tokens).toBe(2);
     expect(calls.at(-1)!.auth).toBe("Bearer ya29.token-2");
   });

@@ -1,10 +1,13 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { createDb } from "../src/db/client";
+import { sessions } from "../src/db/schema";
 import { hubFor } from "../src/hubs/client";
 import type { PushJob } from "../src/hubs/notifications";
 import worker from "../src/index";
-import { createDirect, createGroup, flush, ok, sendRaw } from "./chat-helpers";
+import { createDirect, createGroup, flush, ok, runAlarmAt, sendRaw, shadowBannedGroup } from "./chat-helpers";
 import { api, expectError, signUp, type TestUser } from "./helpers";
 import { openRealtime } from "./hub-helpers";
 import { decryptPush, type SubscriptionKeys, subscriptionKeys, verifyVapid } from "./push-crypto";
@@ -24,6 +27,7 @@ const runQueue = (batch: MessageBatch<PushJob>, ctx: ExecutionContext) =>
 
 afterEach(() => {
   vi.restoreAllMocks();
+  vi.useRealTimers();
 });
 
 /** Register a Web Push target for `u`'s session with fresh subscription keys. */
@@ -249,14 +253,49 @@ describe("who is notified", () => {
   });
 });
 
-describe("delivery", () => {
-  it("a push service that says gone (410) prunes the target; one that is down (503) is retried with backoff", async () => {
+describe("what is weighed", () => {
+  it("a shadow-banned member is notified of the others' messages like anyone", async () => {
+    const { owner, b, chat } = await shadowBannedGroup();
+    await subscribe(b);
+    const jobs = await captureJobs(b.id);
+    const sent = await say(owner, chat.id, "to everyone");
+    await flush(chat.id);
+    expect(jobs).toEqual([expect.objectContaining({ userId: b.id, seq: sent.seq, count: 1 })]);
+  });
+
+  it("only recent messages notify: one left unannounced for minutes does not", async () => {
     const [alice, bob] = await Promise.all([signUp(), signUp()]);
     const chat = await createDirect(alice, bob);
-    const { target } = await subscribe(bob);
+    await subscribe(bob);
     const jobs = await captureJobs(bob.id);
-    await say(alice, chat.id, "one");
-    await flush(chat.id);
+    await say(alice, chat.id, "long ago");
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 6 * 60_000);
+    const recent = await say(alice, chat.id, "just now");
+    await runAlarmAt(chat.id, Date.now());
+    expect(jobs).toEqual([expect.objectContaining({ seq: recent.seq, count: 1 })]);
+  });
+});
+
+/** Alice messages Bob, whose one device has no live socket: the job his hub queued for it. */
+async function queuedPush() {
+  const [alice, bob] = await Promise.all([signUp(), signUp()]);
+  const chat = await createDirect(alice, bob);
+  const { target } = await subscribe(bob);
+  const jobs = await captureJobs(bob.id);
+  const message = await say(alice, chat.id, "one");
+  await flush(chat.id);
+  expect(jobs).toHaveLength(1);
+  return { alice, bob, chat, target, jobs, message };
+}
+
+/** Bob's push target ids, as he lists them. */
+const targetIds = async (u: TestUser) =>
+  (await ok(await api("GET", `${P}/targets`, { token: u.accessToken }))).targets.map((t: { id: string }) => t.id);
+
+describe("delivery", () => {
+  it("a push service that says gone (410) prunes the target; one that is down (503) is retried with backoff", async () => {
+    const { bob, target, jobs } = await queuedPush();
     const down = await consume(jobs, 503);
     expect(down.result.explicitAcks).toEqual([]);
     expect(down.retried[0]).toHaveBeenCalledWith({ delaySeconds: expect.any(Number) });
@@ -264,17 +303,38 @@ describe("delivery", () => {
 
     const gone = await consume(jobs, 410);
     expect(gone.result.explicitAcks).toEqual(["m0"]);
-    const left = await ok(await api("GET", `${P}/targets`, { token: bob.accessToken }));
-    expect(left.targets.map((t: { id: string }) => t.id)).not.toContain(target.id);
+    expect(await targetIds(bob)).not.toContain(target.id);
+  });
+
+  it("a target whose session expired is pruned; a read chat, a redirect and a 403 are not sent again", async () => {
+    const { bob, chat, target, jobs, message } = await queuedPush();
+
+    const redirected = await consume(jobs, 307);
+    expect(redirected.result.explicitAcks).toEqual(["m0"]);
+    expect(redirected.requests).toHaveLength(1); // not followed
+
+    await ok(await api("POST", `/api/v1/chats/${chat.id}/read`, { token: bob.accessToken, body: { seq: message.seq } }));
+    await flush(chat.id);
+    expect((await consume(jobs)).requests).toEqual([]);
+
+    await createDb(env.DB)
+      .update(sessions)
+      .set({ expiresAt: Date.now() - 1 })
+      .where(eq(sessions.userId, bob.id));
+    const expired = await consume(jobs);
+    expect(expired.requests).toEqual([]);
+    expect(expired.result.explicitAcks).toEqual(["m0"]);
+    expect(await targetIds(bob)).not.toContain(target.id);
+  });
+
+  it("a push service that refuses the VAPID key (403) gets the target pruned: it must subscribe again", async () => {
+    const { bob, target, jobs } = await queuedPush();
+    await consume(jobs, 403);
+    expect(await targetIds(bob)).not.toContain(target.id);
   });
 
   it("the dead-letter queue logs and acknowledges what could not be delivered", async () => {
-    const [alice, bob] = await Promise.all([signUp(), signUp()]);
-    const chat = await createDirect(alice, bob);
-    await subscribe(bob);
-    const jobs = await captureJobs(bob.id);
-    await say(alice, chat.id, "lost");
-    await flush(chat.id);
+    const { bob, chat, jobs } = await queuedPush();
     const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
     const fetched = vi.spyOn(globalThis, "fetch");
     const batch = createMessageBatch<PushJob>("edge-messenger-push-dlq", [

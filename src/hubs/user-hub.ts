@@ -124,22 +124,25 @@ export class UserHub extends DurableObject<Bindings> {
     this.sockets.broadcastText(text);
     const seq = this.updates.lastUpdateSeq();
     if (seq % 256 === 0) this.updates.prune();
-    if (push && userId && update.type === "chat.activity") await this.notify(userId, update, push, at);
+    if (push && userId && update.type === "chat.activity") this.notify(userId, update, push, at);
     return seq;
   }
 
   /** Queue a notification for each of the user's targets whose session holds no live socket. */
-  private async notify(userId: string, update: Extract<HubUpdate, { type: "chat.activity" }>, push: PushHint, at: number): Promise<void> {
+  private notify(userId: string, update: Extract<HubUpdate, { type: "chat.activity" }>, push: PushHint, at: number): void {
     const targets = this.push.list();
     if (targets.length === 0) return;
     const notification = notificationFor(userId, update, push, this.push.settings(), at);
     const jobs: PushJob[] = notification ? pushJobs(userId, notification, targets, this.sockets.liveSessions()) : [];
     if (jobs.length === 0) return;
-    try {
-      await this.env.PUSH_QUEUE.sendBatch(jobs.map((body) => ({ body, contentType: "json" as const })));
-    } catch (err) {
-      console.error(JSON.stringify({ level: "error", msg: "push enqueue failed", userId, chatId: update.chatId, error: String(err) }));
-    }
+    // Queued in the background: the room's fan-out does not wait for the queue.
+    this.ctx.waitUntil(
+      this.env.PUSH_QUEUE.sendBatch(jobs.map((body) => ({ body, contentType: "json" as const }))).then(
+        () => undefined,
+        (err) =>
+          console.error(JSON.stringify({ level: "error", msg: "push enqueue failed", userId, chatId: update.chatId, error: String(err) })),
+      ),
+    );
   }
 
   /** Register a push target for a live session (null: the session ended). */
@@ -149,6 +152,7 @@ export class UserHub extends DurableObject<Bindings> {
     return this.push.add(sessionId, input, at);
   }
 
+  /** The user's push targets, newest first. */
   async listPushTargets(): Promise<PushTarget[]> {
     return this.push.list();
   }
@@ -158,10 +162,12 @@ export class UserHub extends DurableObject<Bindings> {
     return this.push.remove(id);
   }
 
+  /** The user's notification settings. */
   async pushSettings(): Promise<PushSettings> {
     return this.push.settings();
   }
 
+  /** Change some notification settings; answers them all. */
   async updatePushSettings(patch: Partial<PushSettings>): Promise<PushSettings> {
     return this.push.updateSettings(patch);
   }

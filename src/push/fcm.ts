@@ -30,16 +30,34 @@ export function fcmServiceAccount(env: Pick<Bindings, "FCM_SERVICE_ACCOUNT">): S
   }
 }
 
-let cached: { account: string; token: string; until: number } | null = null;
+/** The token endpoint refused or failed (`status` 0: an answer without a token; 503 also: no answer). */
+export class FcmTokenError extends Error {
+  constructor(readonly status: number) {
+    super(`FCM token request answered ${status}`);
+  }
+}
+
+/** The token, or the request for it that every job needing one meanwhile shares, and until when it is good. */
+let cached: { account: string; token: Promise<string>; until: number } | null = null;
 
 /** Forget the cached access token (FCM answered 401). */
 export function dropFcmToken(): void {
   cached = null;
 }
 
-/** An access token for `account`, minted at most once per hour per isolate. */
-export async function fcmAccessToken(account: ServiceAccount, at = Date.now()): Promise<string> {
+/** An access token for `account`, minted at most once per 50 minutes per isolate, one request at a time. */
+export function fcmAccessToken(account: ServiceAccount, at = Date.now()): Promise<string> {
   if (cached && cached.account === account.client_email && cached.until > at) return cached.token;
+  const entry = { account: account.client_email, token: mint(account, at), until: at + 50 * 60_000 };
+  cached = entry;
+  entry.token.catch(() => {
+    if (cached === entry) cached = null; // a failed mint is not kept
+  });
+  return entry.token;
+}
+
+/** Exchange a JWT signed with the account's key for an access token (OAuth 2.0 JWT bearer grant). */
+async function mint(account: ServiceAccount, at: number): Promise<string> {
   const key = await importPKCS8(account.private_key, "RS256");
   const issuedAt = Math.floor(at / 1000);
   const assertion = await new SignJWT({ scope: SCOPE })
@@ -53,11 +71,13 @@ export async function fcmAccessToken(account: ServiceAccount, at = Date.now()): 
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion }),
+    signal: AbortSignal.timeout(10_000),
+  }).catch(() => {
+    throw new FcmTokenError(503); // unreachable: try again later
   });
-  if (!res.ok) throw new Error(`FCM token request answered ${res.status}`);
-  const body = (await res.json()) as { access_token?: string; expires_in?: number };
-  if (!body.access_token) throw new Error("FCM token response has no access_token");
-  cached = { account: account.client_email, token: body.access_token, until: at + ((body.expires_in ?? 3600) - 300) * 1000 };
+  if (!res.ok) throw new FcmTokenError(res.status);
+  const body = (await res.json()) as { access_token?: string };
+  if (!body.access_token) throw new FcmTokenError(0);
   return body.access_token;
 }
 
@@ -74,9 +94,13 @@ export async function fcmRequest(
     token,
     data,
     android: { priority: options.urgency === "high" ? "HIGH" : "NORMAL", ttl: `${options.ttl}s`, collapse_key: options.topic },
+    // iOS shows alert pushes only (background ones are throttled): a generic alert the app's
+    // notification service extension (mutable-content) fills in from `data`, or localizes by key.
     apns: {
-      headers: { "apns-priority": options.urgency === "high" ? "10" : "5", "apns-collapse-id": options.topic },
-      payload: { aps: { "content-available": 1 } },
+      headers: { "apns-push-type": "alert", "apns-priority": options.urgency === "high" ? "10" : "5", "apns-collapse-id": options.topic },
+      payload: {
+        aps: { alert: { "loc-key": "NEW_MESSAGE", "loc-args": [data.count ?? "1"] }, "mutable-content": 1, "thread-id": data.chatId },
+      },
     },
   };
   return {

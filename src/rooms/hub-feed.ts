@@ -19,6 +19,8 @@ export interface Announcement {
 
 /** At most this many of the messages since the last announcement are weighed for a push (the newest). */
 export const PUSH_HINT_MAX_MESSAGES = 20;
+/** Only messages this recent notify (older ones were never announced: the room was over the limit, or older than push). */
+export const PUSH_HINT_MAX_AGE_MS = 5 * 60_000;
 
 /**
  * What the room tells its members' hubs after a summary flush (`chat.activity`: the chat's last
@@ -31,23 +33,32 @@ export function pendingActivity(store: RoomStore, chatId: string, maxMembers: nu
   const config = store.config();
   if (!config || config.type === "channel") return [];
   const members = store.members.all();
-  if (members.length > maxMembers) return [];
+  if (members.length > maxMembers) {
+    store.setMeta("hubPushSeq", String(store.lastSeq())); // these messages are never hinted later
+    return [];
+  }
   const shadow = members.filter((m) => isShadowBanned(m, at));
   const others = members.filter((m) => !isShadowBanned(m, at));
   const out: Announcement[] = [];
-  const announce = (key: string, userIds: string[], last: MessageRow | null, hint?: () => PushHint | undefined) => {
+  // Read once, when the first announcement goes out (so no message leaves it unannounced), and
+  // shared by all: a shadow-banned member is notified of the others' messages like anyone.
+  let hint: PushHint | undefined | null = null;
+  const sharedHint = () => {
+    if (hint === null) hint = pushHint(store, config.type, config.encrypted ?? false, at);
+    return hint;
+  };
+  const announce = (key: string, userIds: string[], last: MessageRow | null) => {
     // What was announced: the message shown and whether it was deleted since.
     const state = `${last?.seq ?? 0}:${last?.deleted_at ?? ""}`;
     if (userIds.length === 0 || store.getMeta(key) === state) return;
     store.setMeta(key, state);
-    const push = hint?.(); // read only when announcing, so no message leaves the hint unannounced
+    const push = sharedHint();
     out.push({ userIds, update: activity(chatId, store.lastSeq(), last, at), ...(push ? { push } : {}) });
   };
   announce(
     "hubActivity",
     others.map((m) => m.userId),
     store.lastVisibleMessage() ?? null,
-    () => pushHint(store, config.type, config.encrypted ?? false),
   );
   for (const m of shadow) announce(`hubActivity:${m.userId}`, [m.userId], store.lastVisibleMessageFor(m.userId) ?? null);
   return out;
@@ -55,14 +66,14 @@ export function pendingActivity(store: RoomStore, chatId: string, maxMembers: nu
 
 /**
  * The messages since the last hint (not deleted, not a shadow-banned sender's, not system
- * notices), for the members' hubs to weigh a push; null when there are none.
+ * notices, at most a few minutes old), for the members' hubs to weigh a push; undefined when none.
  */
-function pushHint(store: RoomStore, chatType: string, encrypted: boolean): PushHint | undefined {
+function pushHint(store: RoomStore, chatType: string, encrypted: boolean, at: number): PushHint | undefined {
   const since = Number(store.getMeta("hubPushSeq") ?? 0);
   const lastSeq = store.lastSeq();
   if (lastSeq <= since) return undefined;
   store.setMeta("hubPushSeq", String(lastSeq));
-  const rows = store.notifiableAfter(since, PUSH_HINT_MAX_MESSAGES);
+  const rows = store.notifiableAfter(since, PUSH_HINT_MAX_MESSAGES, at - PUSH_HINT_MAX_AGE_MS);
   if (rows.length === 0) return undefined;
   const messages = rows.map((r): PushHintMessage => {
     const c: MessageContent = r.content ? (JSON.parse(r.content) as MessageContent) : {};

@@ -242,13 +242,18 @@ export class RoomStore {
       .toArray()[0];
   }
 
-  /** The newest `limit` messages after `seq` that may notify (not deleted, not shadowed, not system), oldest first. */
-  notifiableAfter(seq: number, limit: number): Pick<MessageRow, "seq" | "sender_id" | "content">[] {
+  /**
+   * The newest `limit` messages after `seq`, created after `createdAfter`, that may notify (not
+   * deleted, not shadowed, not system), oldest first.
+   */
+  notifiableAfter(seq: number, limit: number, createdAfter: number): Pick<MessageRow, "seq" | "sender_id" | "content">[] {
     return this.sql
       .exec<Pick<MessageRow, "seq" | "sender_id" | "content">>(
-        `SELECT seq, sender_id, content FROM messages WHERE seq > ? AND deleted_at IS NULL AND shadow IS NULL AND type != 'system'
+        `SELECT seq, sender_id, content FROM messages
+          WHERE seq > ? AND created_at > ? AND deleted_at IS NULL AND shadow IS NULL AND type != 'system'
           ORDER BY seq DESC LIMIT ?`,
         seq,
+        createdAfter,
         limit,
       )
       .toArray()
