@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
+import apiKeyRoutes from "./admin/api-key-routes";
 import adminRoutes from "./admin/routes";
 import { requireAuth } from "./auth/middleware";
 import otpRoutes from "./auth/otp/routes";
@@ -34,6 +35,7 @@ import reactionRoutes from "./messages/reaction-routes";
 import messageRoutes from "./messages/routes";
 import scheduledRoutes from "./messages/scheduled-routes";
 import chatSearchRoutes from "./messages/search-routes";
+import platformRoutes from "./platform/routes";
 import pushRoutes from "./push/routes";
 import realtimeRoutes from "./realtime/routes";
 import reportRoutes from "./reports/routes";
@@ -160,6 +162,7 @@ export function buildApp() {
   app.route(`${API_PREFIX}/users`, userRoutes);
   app.route(`${API_PREFIX}/reports`, reportRoutes);
   app.route(`${API_PREFIX}/admin`, adminRoutes);
+  app.route(`${API_PREFIX}/admin`, apiKeyRoutes);
   // Chats first: its static paths (/unread) come before /{chatId}; messages live under /{chatId}/….
   app.route(API_PREFIX, realtimeRoutes);
   app.route(`${API_PREFIX}/push`, pushRoutes);
@@ -178,12 +181,21 @@ export function buildApp() {
   app.route(`${API_PREFIX}/media/uploads`, tusRoutes);
   app.route(`${API_PREFIX}/media`, mediaRoutes(requireAuth()));
   app.route(`${API_PREFIX}/stories`, storyRoutes);
+  app.route(`${API_PREFIX}/platform`, platformRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
     bearerFormat: "JWT",
     description: "Access token from /auth/login, /auth/register or /auth/refresh (15 minutes)",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyAuth", {
+    type: "apiKey",
+    in: "header",
+    name: "Authorization",
+    description:
+      "`Authorization: ApiKey emk_…`, a key an admin created (POST /admin/api-keys) for the app's backend. On message and " +
+      "chat routes it acts as the user named by `X-On-Behalf-Of: <user id>` and needs `messages:write` or `chats:write`.",
   });
   app.openAPIRegistry.registerPath({
     method: "get",

@@ -1,5 +1,5 @@
 import type { Database } from "./db/client";
-import type { chatMembers, chats } from "./db/schema";
+import type { ApiKeyScope, chatMembers, chats } from "./db/schema";
 
 /** Bindings plus the secrets that `wrangler types` cannot see (set with `wrangler secret put`). */
 export interface Bindings extends Env {
@@ -73,6 +73,8 @@ export type AppEnv = {
     chatAccess: ChatAccess;
     /** Set by requireRole on moderator and admin routes. */
     staff: StaffContext;
+    /** Set when an API key authenticated the request (auth/api-keys.ts). */
+    apiKey?: { id: string; scopes: ApiKeyScope[] };
     /** Lowest remaining budget among the rate limits applied to this request (for its headers). */
     rateLimitRemaining?: number;
   };

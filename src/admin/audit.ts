@@ -16,13 +16,15 @@ export const AUDIT_ACTIONS = [
   "restore_user",
   "remove_profile_content",
   "resolve_report",
+  "create_api_key",
+  "revoke_api_key",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 export interface AuditEntry {
   actorId: string;
   action: AuditAction;
-  targetType: "user" | "report";
+  targetType: "user" | "report" | "api_key";
   targetId: string;
   details?: Record<string, unknown>;
 }

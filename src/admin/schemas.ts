@@ -126,7 +126,7 @@ export const AuditEntry = z
   .openapi("AdminAuditEntry");
 
 export const AuditQuery = PageQuery.extend({
-  targetType: z.enum(["user", "report"]).optional(),
+  targetType: z.enum(["user", "report", "api_key"]).optional(),
   targetId: z.string().max(64).optional().openapi({ description: "Only the entries about this user or report" }),
 });
 export const AuditPage = z.object({ items: z.array(AuditEntry), nextCursor: z.string().nullable() }).openapi("AdminAuditPage");

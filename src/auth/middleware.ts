@@ -1,6 +1,8 @@
 import type { MiddlewareHandler } from "hono";
+import type { ApiKeyScope } from "../db/schema";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
+import { actingUser, apiKeyFromHeader, assertScope, auditedUse, findApiKey, ON_BEHALF_OF } from "./api-keys";
 import { sessionDenial } from "./deny-list";
 import { touchLastSeen } from "./last-seen";
 import { touchSession } from "./sessions";
@@ -19,9 +21,29 @@ function readToken(header: string | undefined, query: string | undefined, allowQ
 /**
  * Require a valid access token of a live session. Sets `c.var.auth`. Ended sessions are refused
  * through the KV deny-list (`401 session_revoked`), expired tokens with `401 token_expired`.
+ * With `apiKeyScope`, an API key with that scope may call the route instead, acting as the user
+ * its `X-On-Behalf-Of` header names (auth's session and token ids are then `apikey:<key id>`).
  */
-export function requireAuth(options: { allowQueryToken?: boolean } = {}): MiddlewareHandler<AppEnv> {
+export function requireAuth(options: { allowQueryToken?: boolean; apiKeyScope?: ApiKeyScope } = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
+    const apiKey = apiKeyFromHeader(c.req.header("authorization"));
+    if (apiKey) {
+      if (!options.apiKeyScope) throw new AppError(403, "api_key_not_allowed", "This route does not take API keys");
+      const scope = options.apiKeyScope;
+      const key = await findApiKey(c.var.db, apiKey);
+      await auditedUse(
+        c,
+        key,
+        async () => {
+          assertScope(key, scope);
+          const user = await actingUser(c.var.db, c.req.header(ON_BEHALF_OF));
+          c.set("auth", { userId: user.id, sessionId: `apikey:${key.id}`, tokenId: `apikey:${key.id}` });
+          return user.id;
+        },
+        next,
+      );
+      return;
+    }
     const token = readToken(c.req.header("authorization"), c.req.query("access_token"), !!options.allowQueryToken);
     if (!token) throw new AppError(401, "unauthorized", "Authentication required");
     const claims = await verifyAccessToken(c.env, token);

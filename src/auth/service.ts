@@ -8,6 +8,7 @@ import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import type { RequestInfo } from "../lib/request-info";
 import { now } from "../lib/time";
+import { hasPassword } from "./accounts";
 import { classifyIdentifier } from "./identifiers";
 import { clearAttempts, countAttempt, lockoutKey, refundAttempt } from "./lockout";
 import { assertStrongPassword, currentParams, hashPassword, verifyDummy, verifyPassword } from "./password";
@@ -106,7 +107,8 @@ export async function login(db: Database, env: Bindings, input: { identifier: st
   const user = await findUserByIdentifier(db, input.identifier);
   const key = lockoutKey(user?.id ?? null, classifyIdentifier(input.identifier).value);
   await countAttempt(db, key);
-  if (!user) {
+  // An account without a password (made by an API key, a code, or as a guest) answers like an unknown one, as slowly.
+  if (!user || !hasPassword(user)) {
     await verifyDummy(input.password, params);
     throw invalidCredentials();
   }

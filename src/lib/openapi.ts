@@ -61,6 +61,11 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
 /** The operation needs a bearer access token (the `bearerAuth` scheme registered in app.ts). */
 export const bearerSecurity = [{ bearerAuth: [] }];
 /**
+ * A bearer access token, or an API key acting as a user (`apiKeyAuth` with `X-On-Behalf-Of`; the
+ * route's file names the scope it needs: messages:write or chats:write).
+ */
+export const bearerOrApiKeySecurity: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKeyAuth: [] }];
+/**
  * Anyone may call the operation. OpenAPI says so with an empty list: a missing `security` means
  * "not stated", which linters and client generators cannot tell from a forgotten one.
  */

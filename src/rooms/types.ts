@@ -286,7 +286,8 @@ export interface SystemNotice {
     | "ownership_transferred"
     | "banned"
     | "ttl_changed"
-    | "identity_changed";
+    | "identity_changed"
+    | "app_notice";
   actorId: string | null;
   userIds?: string[];
   [key: string]: Scalar | string[] | undefined;

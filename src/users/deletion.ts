@@ -105,6 +105,7 @@ export async function deleteAccount(
         referredBy: null,
         lastSeenAt: null,
         onlineUntil: null,
+        externalId: null,
         followersCount: 0,
         followingCount: 0,
       })

@@ -5,6 +5,7 @@ export * from "./chats";
 export * from "./counters";
 export * from "./keys";
 export * from "./media";
+export * from "./platform";
 export * from "./security";
 export * from "./social";
 export * from "./stories";

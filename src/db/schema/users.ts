@@ -15,7 +15,10 @@ export const users = sqliteTable(
     phone: text("phone"),
     phoneVerifiedAt: integer("phone_verified_at"),
     displayName: text("display_name").notNull(),
+    /** Empty for accounts without a password (made by an API key, a one-time code, or a guest). */
     passwordHash: text("password_hash").notNull(),
+    /** The app's own id for this user (API key upserts), unique when set. */
+    externalId: text("external_id"),
     role: text("role", { enum: ["user", "moderator", "admin"] })
       .notNull()
       .default("user"),
@@ -78,6 +81,7 @@ export const users = sqliteTable(
     index("users_last_seen_idx").on(t.lastSeenAt),
     index("users_status_idx").on(t.status),
     uniqueIndex("users_username_uq").on(t.username),
+    uniqueIndex("users_external_id_uq").on(t.externalId).where(sql`${t.externalId} IS NOT NULL`),
     // An email or phone is an account's only once verified: several accounts may hold the same
     // unverified address, at most one may have it verified (and only that one signs in with it).
     index("users_email_idx").on(t.email).where(sql`${t.email} IS NOT NULL`),

@@ -1,0 +1,113 @@
+import { z } from "@hono/zod-openapi";
+import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import { newApiKey, scopesOf } from "../auth/api-keys";
+import type { Database } from "../db/client";
+import { API_KEY_SCOPES, type ApiKeyRow, type ApiKeyScope, apiKeys, apiKeyUses } from "../db/schema";
+import { AppError } from "../lib/errors";
+import { newId } from "../lib/ids";
+import { decodeCursor, page } from "../lib/pagination";
+import { iso, now } from "../lib/time";
+import { auditStatement } from "./audit";
+
+/** Admins create, list and revoke the app backend's API keys (auth/api-keys.ts checks them). */
+
+export const ApiKeySchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    prefix: z.string().openapi({ description: "The key's first 12 characters, to tell keys apart" }),
+    scopes: z.array(z.enum(API_KEY_SCOPES)),
+    createdBy: z.string().nullable(),
+    createdAt: z.string(),
+    expiresAt: z.string().nullable(),
+    lastUsedAt: z.string().nullable().openapi({ description: "Updated at most once a minute" }),
+    revokedAt: z.string().nullable(),
+  })
+  .openapi("ApiKey");
+
+export const apiKeyView = (r: ApiKeyRow): z.infer<typeof ApiKeySchema> => ({
+  id: r.id,
+  name: r.name,
+  prefix: r.prefix,
+  scopes: scopesOf(r),
+  createdBy: r.createdBy,
+  createdAt: iso(r.createdAt)!,
+  expiresAt: iso(r.expiresAt),
+  lastUsedAt: iso(r.lastUsedAt),
+  revokedAt: iso(r.revokedAt),
+});
+
+/** Create a key (audited); answers its row and the key itself, which is never shown again. */
+export async function createApiKey(db: Database, actorId: string, input: { name: string; scopes: ApiKeyScope[]; expiresAt?: string }) {
+  const at = now();
+  const expiresAt = input.expiresAt ? Date.parse(input.expiresAt) : null;
+  if (expiresAt !== null && expiresAt <= at) throw new AppError(400, "validation_failed", "expiresAt must be in the future");
+  const { key, prefix, hash } = newApiKey();
+  const row: ApiKeyRow = {
+    id: newId(),
+    name: input.name,
+    prefix,
+    keyHash: hash,
+    scopes: JSON.stringify([...new Set(input.scopes)].sort()),
+    createdBy: actorId,
+    createdAt: at,
+    expiresAt,
+    lastUsedAt: null,
+    revokedAt: null,
+  };
+  await db.batch([
+    db.insert(apiKeys).values(row),
+    auditStatement(db, {
+      actorId,
+      action: "create_api_key",
+      targetType: "api_key",
+      targetId: row.id,
+      details: { name: row.name, scopes: scopesOf(row) },
+    }),
+  ]);
+  return { apiKey: apiKeyView(row), key };
+}
+
+/** Every key, newest first, revoked ones too. */
+export async function listApiKeys(db: Database) {
+  return (await db.select().from(apiKeys).orderBy(desc(apiKeys.createdAt))).map(apiKeyView);
+}
+
+/** Revoke a key at once (audited); a revoked or unknown key is `404 not_found`. */
+export async function revokeApiKey(db: Database, actorId: string, id: string): Promise<void> {
+  const live = and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt));
+  const [revoked] = await db.batch([
+    db.update(apiKeys).set({ revokedAt: now() }).where(live).returning({ id: apiKeys.id }),
+    auditStatement(db, { actorId, action: "revoke_api_key", targetType: "api_key", targetId: id }, { from: apiKeys, where: live }),
+  ]);
+  if (revoked.length === 0) throw new AppError(404, "not_found", "No such API key");
+}
+
+const UseCursor = z.object({ i: z.string().max(64) });
+
+/** A key's uses, newest first (ids are UUIDv7, so id order is time order; keyset on its index). */
+export async function listApiKeyUses(db: Database, keyId: string, limit: number, cursor?: string) {
+  const [key] = await db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.id, keyId));
+  if (!key) throw new AppError(404, "not_found", "No such API key");
+  const after = decodeCursor(cursor, UseCursor);
+  const rows = await db
+    .select()
+    .from(apiKeyUses)
+    .where(and(eq(apiKeyUses.keyId, keyId), after ? lt(apiKeyUses.id, after.i) : undefined))
+    .orderBy(desc(apiKeyUses.id))
+    .limit(limit + 1);
+  return page(
+    rows,
+    limit,
+    (r) => ({
+      id: r.id,
+      actingUserId: r.actingUserId,
+      method: r.method,
+      path: r.path,
+      status: r.status,
+      ip: r.ip,
+      createdAt: iso(r.createdAt)!,
+    }),
+    (r) => ({ i: r.id }),
+  );
+}

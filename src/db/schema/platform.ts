@@ -1,0 +1,49 @@
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { users } from "./users";
+
+/** What an API key may do. */
+export const API_KEY_SCOPES = ["users:write", "tokens:mint", "messages:write", "chats:write", "webhooks:manage"] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+/**
+ * Server-side API keys of the app's own backend, created by admins. Only the SHA-256 of the key
+ * is stored (the key is 32 random bytes, so no salt or slow hash is needed); `prefix` is its first
+ * characters, shown to tell keys apart. Revoked keys keep their row for the audit trail.
+ */
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    prefix: text("prefix").notNull(),
+    keyHash: text("key_hash").notNull(),
+    /** JSON array of ApiKeyScope. */
+    scopes: text("scopes").notNull(),
+    createdBy: text("created_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at"),
+    lastUsedAt: integer("last_used_at"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [uniqueIndex("api_keys_hash_uq").on(t.keyHash)],
+);
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+/** One row per request made with an API key (append-only): who, as whom, what, and the answer. */
+export const apiKeyUses = sqliteTable(
+  "api_key_uses",
+  {
+    id: text("id").primaryKey(),
+    keyId: text("key_id")
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: "cascade" }),
+    /** The user the key acted as (X-On-Behalf-Of), if any. */
+    actingUserId: text("acting_user_id"),
+    method: text("method").notNull(),
+    path: text("path").notNull(),
+    status: integer("status").notNull(),
+    ip: text("ip"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("api_key_uses_key_idx").on(t.keyId, t.id)],
+);
