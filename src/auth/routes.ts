@@ -6,7 +6,7 @@ import { deviceView, listDevices } from "./devices";
 import { classifyIdentifier } from "./identifiers";
 import { requireAuth } from "./middleware";
 import * as s from "./schemas";
-import { changePassword, getSelf, login, register } from "./service";
+import { changePassword, getSelf, login, register, setFirstPassword } from "./service";
 import { listSessions, refreshSession, revokeOwnSession, revokeSession, revokeUserSessions, sessionView } from "./sessions";
 import { firstFactorView, signedInView } from "./sign-in";
 import { selfView } from "./views";
@@ -162,6 +162,28 @@ app.openapi(
   async (c) => {
     const { userId, sessionId } = c.var.auth;
     await revokeUserSessions(c.var.db, c.env, userId, "ended_by_user", sessionId);
+    return c.body(null, 204);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/set-password",
+    operationId: "setPassword",
+    tags,
+    summary: "Give my passwordless account a password",
+    description:
+      "For accounts made by a one-time code (sign-up), an API key or as a guest, which have no password: after this, " +
+      "password sign-in works too. `409 password_already_set` when there is one (use change-password). Weak: `400 weak_password`.",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    request: { body: jsonBody(s.SetPasswordBody) },
+    responses: { ...noContent, ...errorResponses(400, 401, 409, 413, 415, 429, 503) },
+  }),
+  async (c) => {
+    await enforceRateLimit(c, "password:user", c.var.auth.userId);
+    await setFirstPassword(c.var.db, c.env, c.var.auth.userId, c.req.valid("json").newPassword, requestInfo(c));
     return c.body(null, 204);
   },
 );

@@ -74,6 +74,8 @@ export const ChangePasswordBody = z
   .strictObject({ currentPassword: AnyPassword, newPassword: NewPassword })
   .openapi("ChangePasswordRequest");
 
+export const SetPasswordBody = z.strictObject({ newPassword: NewPassword }).openapi("SetPasswordRequest");
+
 export const SessionIdParam = z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) });
 
 export const User = z

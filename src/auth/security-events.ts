@@ -15,6 +15,7 @@ export const SECURITY_EVENT_TYPES = [
   "login_new_country",
   "login_blocked_device",
   "password_changed",
+  "password_set",
   "password_reset",
   "two_factor_enabled",
   "two_factor_disabled",

@@ -126,6 +126,25 @@ export async function login(db: Database, env: Bindings, input: { identifier: st
   return afterFirstFactor(db, env, user, input, info, "password");
 }
 
+/**
+ * Give a passwordless account (made by a one-time code, an API key or as a guest) its first
+ * password; `409 password_already_set` when it has one (change it with the current one instead).
+ * Other sessions stay: nothing they knew changed.
+ */
+export async function setFirstPassword(db: Database, env: Bindings, userId: string, newPassword: string, info: RequestInfo): Promise<void> {
+  const user = await getSelf(db, userId);
+  if (hasPassword(user)) throw new AppError(409, "password_already_set", "This account has a password: change it with the current one");
+  assertStrongPassword(newPassword, [user.username, user.email?.split("@")[0], user.displayName]);
+  const passwordHash = await hashPassword(newPassword, currentParams(env));
+  const [set] = await db
+    .update(users)
+    .set({ passwordHash, updatedAt: now() })
+    .where(and(eq(users.id, user.id), eq(users.passwordHash, "")))
+    .returning({ id: users.id });
+  if (!set) throw new AppError(409, "password_already_set", "This account has a password: change it with the current one");
+  await recordEvent(db, user.id, "password_set", info);
+}
+
 /** Load the caller's account; a session whose account is gone is treated as signed out. */
 export async function getSelf(db: Database, userId: string): Promise<UserRow> {
   const [user] = await db.select().from(users).where(eq(users.id, userId));

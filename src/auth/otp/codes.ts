@@ -19,7 +19,7 @@ export const MAX_ATTEMPTS = 3;
 export const SEND_LIMIT = { max: 3, windowMs: 15 * MINUTE };
 
 /** What a code was issued for; a code redeems only for its own purpose. */
-export type Purpose = "login" | "verify" | "reset";
+export type Purpose = "login" | "verify" | "reset" | "signup";
 type OtpRow = typeof otpCodes.$inferSelect;
 
 /** Six uniformly random digits: 32-bit draws above the largest multiple of 10^6 are redrawn (no modulo bias). */
@@ -76,7 +76,7 @@ export async function issueCode(
  * Check `code` against the live code for target+purpose (for `verify`, `userId`'s own). The try
  * is counted first, atomically, so concurrent guesses cannot exceed MAX_ATTEMPTS; a code that
  * matches but was issued for no account (or for another than `userId`) is just as invalid as a
- * wrong one.
+ * wrong one, except a `signup` code, whose null userId means "create the account".
  */
 export async function checkCode(
   db: Database,
@@ -101,7 +101,9 @@ export async function checkCode(
     .returning({ attempts: otpCodes.attempts });
   if (!counted) throw invalidCode();
   const matches = timingSafeEqual(codeHash(row.id, code), row.codeHash);
-  if (!matches || !row.userId || (userId && row.userId !== userId)) throw invalidCode(MAX_ATTEMPTS - counted.attempts);
+  // A sign-up code stands for no account yet (its userId is null); every other needs one.
+  const noAccount = !row.userId && purpose !== "signup";
+  if (!matches || noAccount || (userId && row.userId !== userId)) throw invalidCode(MAX_ATTEMPTS - counted.attempts);
   return row as OtpRow & { userId: string };
 }
 

@@ -23,6 +23,12 @@ const MESSAGES: Record<Purpose, { kind: string; subject: string; text: (code: st
     subject: "Your verification code",
     text: (code) => `Your verification code is ${code}. It expires in ${TTL_TEXT}. If you did not ask for it, ignore this message.`,
   },
+  // One text whether the address has an account or not: the code signs in or signs up alike.
+  signup: {
+    kind: "otp.signup",
+    subject: "Your code",
+    text: (code) => `Your code is ${code}. It expires in ${TTL_TEXT}. If you did not ask for it, ignore this message.`,
+  },
   reset: {
     kind: "password.reset",
     subject: "Reset your password",

@@ -1,4 +1,4 @@
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../../env";
 import { isDevelopment } from "../../lib/config";
@@ -7,14 +7,19 @@ import { rateLimitByIp } from "../../lib/rate-limit";
 import { requestInfo } from "../../lib/request-info";
 import { notifierFor } from "../../notify/notifier";
 import { requireAuth } from "../middleware";
-import { LoginResult } from "../schemas";
+import { AuthResult, MfaRequired } from "../schemas";
 import { firstFactorView } from "../sign-in";
 import { CODE_TTL_MS } from "./codes";
 import type { Deliver } from "./messages";
 import * as s from "./schemas";
-import { forgotPassword, resetPassword, sendLoginCode, sendVerifyCode, verifyContact, verifyLoginCode } from "./service";
+import { forgotPassword, resetPassword, sendAccountCode, sendVerifyCode, verifyContact, verifyLoginCode } from "./service";
+import { verifySignupCode } from "./signup";
 
 const tags = ["Auth"];
+/** A login's answer; a signup's says whether the account was just made. */
+const SignupResult = z
+  .union([AuthResult.extend({ created: z.boolean().optional() }), MfaRequired.extend({ created: z.literal(false).optional() })])
+  .openapi("OtpVerifyResult");
 const app = newRouter();
 const auth = requireAuth();
 /** Public for `purpose: "login"`, bearer token for `purpose: "verify"`. */
@@ -63,7 +68,9 @@ app.openapi(
     summary: "Send a one-time code by email or SMS",
     description:
       '`purpose: "login"` (public) sends a passwordless sign-in code to an account\'s **verified** email or phone. ' +
-      'The answer is `202` whether or not such an account exists. `purpose: "verify"` (bearer token) sends a code ' +
+      'The answer is `202` whether or not such an account exists. `purpose: "signup"` (public) sends a code to any ' +
+      "email or phone: redeemed, it creates an account with that address verified, or signs in to the account that has " +
+      'it (same answer, same message either way). `purpose: "verify"` (bearer token) sends a code ' +
       "that proves the caller's own email or phone (`400 not_your_identifier` for any other). The channel must fit " +
       "the identifier: `email` for an email address, `sms` for an E.164 phone (`400 channel_mismatch`). " +
       CODE_RULES,
@@ -81,7 +88,7 @@ app.openapi(
       await requireSignedIn(c);
       await sendVerifyCode(c.var.db, c.env, c.var.auth.userId, body, deliverer(c));
     } else {
-      await sendLoginCode(c.var.db, c.env, body, deliverer(c));
+      await sendAccountCode(c.var.db, c.env, body.purpose, body, deliverer(c));
     }
     return accepted(c);
   },
@@ -96,7 +103,9 @@ app.openapi(
     summary: "Redeem a one-time code: sign in, or verify my email/phone",
     description:
       '`purpose: "login"` (public) signs in like a password login: `{user, tokens, session, newDevice}`, or ' +
-      '`{mfaRequired, mfaToken}` when 2FA is on. `purpose: "verify"` (bearer token) marks the caller\'s email or ' +
+      '`{mfaRequired, mfaToken}` when 2FA is on. `purpose: "signup"` (public) signs in the same way, creating the ' +
+      "account first when the address has none (`created: true`; username generated, no password until set-password). " +
+      '`purpose: "verify"` (bearer token) marks the caller\'s email or ' +
       "phone verified → 204; with the right code for an address another account has already verified it answers " +
       "`409 email_taken` / `phone_taken` (only then: an address is unique among verified ones only). A wrong, " +
       "expired, used or dead code answers `400 invalid_code`; while the code is still alive `details.attemptsLeft` " +
@@ -105,7 +114,7 @@ app.openapi(
     middleware: [rateLimitByIp("otp-verify:ip")] as const,
     request: { body: jsonBody(s.OtpVerifyBody) },
     responses: {
-      200: json(LoginResult, "Signed in (login), or the 2FA challenge"),
+      200: json(SignupResult, "Signed in (login, signup), or the 2FA challenge; `created` for signup"),
       204: { description: "Email or phone verified (verify)" },
       ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503),
     },
@@ -116,6 +125,10 @@ app.openapi(
       await requireSignedIn(c);
       await verifyContact(c.var.db, c.var.auth.userId, body, requestInfo(c));
       return c.body(null, 204);
+    }
+    if (body.purpose === "signup") {
+      const { result, created } = await verifySignupCode(c.var.db, c.env, body, requestInfo(c));
+      return c.json({ ...firstFactorView(result), created }, 200);
     }
     const result = await verifyLoginCode(c.var.db, c.env, body, requestInfo(c));
     return c.json(firstFactorView(result), 200);

@@ -22,8 +22,10 @@ export const OtpSendBody = z
   .strictObject({
     identifier: Identifier,
     channel: Channel,
-    purpose: z.enum(["login", "verify"]).openapi({
-      description: "`login`: passwordless sign-in (public). `verify`: prove the caller's own email or phone (bearer token)",
+    purpose: z.enum(["login", "verify", "signup"]).openapi({
+      description:
+        "`login`: passwordless sign-in (public). `verify`: prove the caller's own email or phone (bearer token). " +
+        "`signup`: sign up with this email or phone, or sign in if it already has an account (public)",
     }),
   })
   .openapi("OtpSendRequest");
@@ -38,11 +40,23 @@ const OtpLoginVerify = z
   })
   .openapi("OtpLoginVerifyRequest");
 
+const OtpSignupVerify = z
+  .strictObject({
+    purpose: z.literal("signup"),
+    identifier: Identifier,
+    code: Code,
+    deviceId: DeviceId.optional(),
+    deviceName: DeviceName.optional(),
+  })
+  .openapi("OtpSignupVerifyRequest");
+
 const OtpContactVerify = z
   .strictObject({ purpose: z.literal("verify"), identifier: Identifier, code: Code })
   .openapi("OtpContactVerifyRequest");
 
-export const OtpVerifyBody = z.discriminatedUnion("purpose", [OtpLoginVerify, OtpContactVerify]).openapi("OtpVerifyRequest");
+export const OtpVerifyBody = z
+  .discriminatedUnion("purpose", [OtpLoginVerify, OtpSignupVerify, OtpContactVerify])
+  .openapi("OtpVerifyRequest");
 
 export const ForgotPasswordBody = z
   .strictObject({

@@ -21,25 +21,28 @@ import { afterFirstFactor, type DeviceInput } from "../sign-in";
 import { checkCode, consumeCode, invalidCode, issueCode, refundTry } from "./codes";
 import { codeMessage, codeTarget, type Deliver } from "./messages";
 
-const isVerified = (user: UserRow, channel: Channel, target: string) =>
+/** Whether `user` has `target` as its verified email or phone. */
+export const isVerified = (user: UserRow, channel: Channel, target: string) =>
   channel === "email" ? user.email === target && user.emailVerifiedAt != null : user.phone === target && user.phoneVerifiedAt != null;
 
 /**
- * Send a passwordless sign-in code. Only an account whose email/phone is verified gets one; for
- * any other identifier a code row is still stored (same work, same answer) but nothing is sent.
+ * Send a code for an account found by its verified email or phone: `login` only to such an
+ * account (for any other identifier a code row is still stored, same work, same answer, nothing
+ * sent); `signup` always (to an address without an account, redeeming it creates one: signup.ts).
  */
-export async function sendLoginCode(
+export async function sendAccountCode(
   db: Database,
   env: Bindings,
+  purpose: "login" | "signup",
   input: { identifier: string; channel: Channel },
   deliver: Deliver,
 ): Promise<void> {
   const { target, channel } = codeTarget(input.identifier, input.channel);
   providerFor(env, channel); // a misconfigured channel answers 503 for every identifier alike
   const user = await findUserByIdentifier(db, target);
-  const recipient = user && isVerified(user, channel, target) ? user : null;
-  const code = await issueCode(db, "login", target, channel, recipient?.id ?? null);
-  if (recipient) await deliver(codeMessage("login", channel, target, code));
+  const owner = user && isVerified(user, channel, target) ? user : null;
+  const code = await issueCode(db, purpose, target, channel, owner?.id ?? null);
+  if (owner || purpose === "signup") await deliver(codeMessage(purpose, channel, target, code));
 }
 
 /** `409 email_taken` / `phone_taken`: another account has verified this address. */

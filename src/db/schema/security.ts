@@ -11,7 +11,7 @@ export const otpCodes = sqliteTable(
   "otp_codes",
   {
     id: text("id").primaryKey(),
-    purpose: text("purpose", { enum: ["login", "verify", "reset"] }).notNull(),
+    purpose: text("purpose", { enum: ["login", "verify", "reset", "signup"] }).notNull(),
     channel: text("channel", { enum: ["email", "sms"] }),
     target: text("target").notNull(),
     userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
