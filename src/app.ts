@@ -49,6 +49,7 @@ import { removeAccountStories } from "./stories/account-removal";
 import storyRoutes from "./stories/routes";
 import { onAccountDeletion } from "./users/deletion-hooks";
 import userRoutes from "./users/routes";
+import webhookRoutes from "./webhooks/routes";
 
 export const API_PREFIX = "/api/v1";
 
@@ -182,6 +183,7 @@ export function buildApp() {
   app.route(`${API_PREFIX}/media`, mediaRoutes(requireAuth()));
   app.route(`${API_PREFIX}/stories`, storyRoutes);
   app.route(`${API_PREFIX}/platform`, platformRoutes);
+  app.route(`${API_PREFIX}/webhooks`, webhookRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -25,6 +25,14 @@ export interface Bindings extends Env {
   FCM_SERVICE_ACCOUNT?: string;
   /** FCM's API origin (default https://fcm.googleapis.com); a local stand-in in tests and development. */
   FCM_API_URL?: string;
+  /** The before-send hook: an endpoint that sees each message first and may refuse or rewrite it. */
+  BEFORE_SEND_URL?: string;
+  /** `whsec_…` key the hook's requests are signed with (Standard Webhooks headers). */
+  BEFORE_SEND_SECRET?: string;
+  /** Milliseconds the hook may take (100–5000, default 1500). */
+  BEFORE_SEND_TIMEOUT_MS?: string;
+  /** `open` (default): a failing hook lets messages through; `closed`: it refuses them (503). */
+  BEFORE_SEND_FAILURE?: string;
   /** Outgoing email: `resend` (HTTP API) or `log` (development outbox). */
   EMAIL_PROVIDER?: string;
   EMAIL_API_KEY?: string;

@@ -2,7 +2,17 @@ import { app } from "./app";
 import { runScheduled } from "./cron";
 import type { Bindings } from "./env";
 import type { PushJob } from "./hubs/notifications";
+import type { DomainEvent } from "./lib/events";
 import { handlePushBatch } from "./push/consumer";
+import {
+  type DeliveryJob,
+  deliverBatch,
+  EVENTS_QUEUE_NAME,
+  fanOut,
+  recordDeadLetters,
+  WEBHOOK_DLQ_NAME,
+  WEBHOOK_QUEUE_NAME,
+} from "./webhooks/delivery";
 
 export { UserHub } from "./hubs/user-hub";
 export { ChatRoom } from "./rooms/chat-room";
@@ -13,7 +23,11 @@ export default {
   async scheduled(controller, env, ctx) {
     ctx.waitUntil(runScheduled(controller, env));
   },
+  /** Each queue's consumer (wrangler.toml): push notifications, domain events, webhook deliveries. */
   async queue(batch, env) {
-    await handlePushBatch(batch as MessageBatch<PushJob>, env);
+    if (batch.queue === EVENTS_QUEUE_NAME) return fanOut(batch as MessageBatch<DomainEvent>, env);
+    if (batch.queue === WEBHOOK_QUEUE_NAME) return deliverBatch(batch as MessageBatch<DeliveryJob>, env);
+    if (batch.queue === WEBHOOK_DLQ_NAME) return recordDeadLetters(batch as MessageBatch<DeliveryJob>, env);
+    return handlePushBatch(batch as MessageBatch<PushJob>, env);
   },
-} satisfies ExportedHandler<Bindings, PushJob>;
+} satisfies ExportedHandler<Bindings, unknown>;

@@ -5,7 +5,7 @@ import type { Database } from "../db/client";
 import { API_KEY_SCOPES, type ApiKeyRow, type ApiKeyScope, apiKeys, apiKeyUses } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { decodeCursor, page } from "../lib/pagination";
+import { newestFirst } from "../lib/pagination";
 import { iso, now } from "../lib/time";
 import { auditStatement } from "./audit";
 
@@ -83,22 +83,20 @@ export async function revokeApiKey(db: Database, actorId: string, id: string): P
   if (revoked.length === 0) throw new AppError(404, "not_found", "No such API key");
 }
 
-const UseCursor = z.object({ i: z.string().max(64) });
-
-/** A key's uses, newest first (ids are UUIDv7, so id order is time order; keyset on its index). */
+/** A key's uses, newest first (keyset on its index). */
 export async function listApiKeyUses(db: Database, keyId: string, limit: number, cursor?: string) {
   const [key] = await db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.id, keyId));
   if (!key) throw new AppError(404, "not_found", "No such API key");
-  const after = decodeCursor(cursor, UseCursor);
-  const rows = await db
-    .select()
-    .from(apiKeyUses)
-    .where(and(eq(apiKeyUses.keyId, keyId), after ? lt(apiKeyUses.id, after.i) : undefined))
-    .orderBy(desc(apiKeyUses.id))
-    .limit(limit + 1);
-  return page(
-    rows,
+  return newestFirst(
+    cursor,
     limit,
+    (beforeId, take) =>
+      db
+        .select()
+        .from(apiKeyUses)
+        .where(and(eq(apiKeyUses.keyId, keyId), beforeId ? lt(apiKeyUses.id, beforeId) : undefined))
+        .orderBy(desc(apiKeyUses.id))
+        .limit(take),
     (r) => ({
       id: r.id,
       actingUserId: r.actingUserId,
@@ -108,6 +106,5 @@ export async function listApiKeyUses(db: Database, keyId: string, limit: number,
       ip: r.ip,
       createdAt: iso(r.createdAt)!,
     }),
-    (r) => ({ i: r.id }),
   );
 }

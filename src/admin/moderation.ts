@@ -5,6 +5,7 @@ import type { UserRow } from "../db/schema";
 import { reports, users } from "../db/schema";
 import type { Bindings, StaffContext } from "../env";
 import { AppError } from "../lib/errors";
+import { publishEvent } from "../lib/events";
 import { iso, now } from "../lib/time";
 import { auditStatement, type Guard, guardHolds } from "./audit";
 
@@ -121,6 +122,7 @@ export async function applyAccountAction(
   }
   const [, updated] = await db.batch(accountActionStatements(db, actor, target, action));
   await endSessionsFor(db, env, userId, action);
+  await publishEvent(env, `moderation.${action.kind}`, { userId, actorId: actor.userId });
   return updated[0]!;
 }
 

@@ -5,6 +5,7 @@ import type { ReportRow } from "../db/schema";
 import { reports } from "../db/schema";
 import type { Bindings, StaffContext } from "../env";
 import { AppError } from "../lib/errors";
+import { publishEvent } from "../lib/events";
 import { decodeCursor, page } from "../lib/pagination";
 import { iso, now } from "../lib/time";
 import { auditStatement } from "./audit";
@@ -125,5 +126,6 @@ export async function resolveReport(db: Database, env: Bindings, actor: StaffCon
   const updated = results[results.length - 1] as ReportRow[];
   if (updated.length === 0) throw new AppError(409, "report_closed", "This report was closed in the meantime");
   if (target && accountAction) await endSessionsFor(db, env, target.id, accountAction);
+  await publishEvent(env, "moderation.report_resolved", { reportId: report.id, action: input.action, actorId: actor.userId });
   return updated[0]!;
 }

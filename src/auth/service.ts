@@ -5,6 +5,7 @@ import { users } from "../db/schema";
 import type { AuthContext, Bindings } from "../env";
 import { isUniqueViolation } from "../lib/db-errors";
 import { AppError } from "../lib/errors";
+import { publishEvent } from "../lib/events";
 import { newId } from "../lib/ids";
 import type { RequestInfo } from "../lib/request-info";
 import { now } from "../lib/time";
@@ -69,6 +70,7 @@ export async function register(db: Database, env: Bindings, input: RegisterInput
     if (isUniqueViolation(err)) await assertUsernameFree(db, input.username);
     throw err;
   }
+  await publishEvent(env, "user.created", { userId: user.id, username: user.username, method: "password" });
   return completeSignIn(db, env, user, input, info, "register");
 }
 

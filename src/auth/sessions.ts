@@ -5,6 +5,7 @@ import type { Bindings } from "../env";
 import { hubFor } from "../hubs/client";
 import { sha256Hex } from "../lib/crypto";
 import { AppError } from "../lib/errors";
+import { publishEvent, publishEvents } from "../lib/events";
 import { newId } from "../lib/ids";
 import type { RequestInfo } from "../lib/request-info";
 import { DAY, iso, MINUTE, now } from "../lib/time";
@@ -54,6 +55,7 @@ export async function createSession(db: Database, env: Bindings, input: NewSessi
     db.insert(sessions).values(session),
     db.insert(refreshTokens).values({ tokenHash: refresh.hash, sessionId: id, createdAt: at, expiresAt: session.expiresAt }),
   ]);
+  await publishEvent(env, "session.created", { userId: input.userId, sessionId: id, deviceId: input.deviceId });
   return { session, tokens };
 }
 
@@ -129,6 +131,13 @@ async function closeLiveSockets(env: Bindings, userId: string, sessionIds: strin
   await hubFor(env, userId).endSessions(userId, sessionIds, reason, now() + ACCESS_TOKEN_TTL_MS + MINUTE, wholeAccount);
 }
 
+/** `session.ended` for the app's backend (webhooks). */
+const sessionsEnded = (env: Bindings, userId: string, sessionIds: string[], reason: SessionEndReason) =>
+  publishEvents(
+    env,
+    sessionIds.map((sessionId) => ({ type: "session.ended", data: { userId, sessionId, reason } })),
+  );
+
 /** Mark sessions ended in D1 and deny-list them in KV (REST stops accepting their tokens). */
 async function recordEnded(db: Database, kv: KVNamespace, sessionIds: string[], reason: SessionEndReason): Promise<void> {
   // D1 binds at most 100 parameters a statement.
@@ -163,6 +172,7 @@ export async function revokeSession(
 ): Promise<void> {
   await closeLiveSockets(env, userId, [sessionId], reason);
   await recordEnded(db, env.KV, [sessionId], reason);
+  await sessionsEnded(env, userId, [sessionId], reason);
 }
 
 /** End every live session of a user, optionally keeping one (the caller's). Returns how many ended. */
@@ -176,6 +186,7 @@ export async function revokeUserSessions(
   const ids = await liveSessionIds(db, userId, undefined, exceptSessionId);
   await closeLiveSockets(env, userId, ids, reason);
   await recordEnded(db, env.KV, ids, reason);
+  await sessionsEnded(env, userId, ids, reason);
   return ids.length;
 }
 
@@ -196,6 +207,7 @@ export async function revokeDeviceSessions(
   const ids = await liveSessionIds(db, userId, eq(sessions.deviceId, deviceId));
   await closeLiveSockets(env, userId, ids, reason);
   await recordEnded(db, env.KV, ids, reason);
+  await sessionsEnded(env, userId, ids, reason);
   return ids.length;
 }
 

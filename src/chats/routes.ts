@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { publishToHubs } from "../hubs/client";
+import { publishEvent } from "../lib/events";
 import { bearerOrApiKeySecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { enforceRateLimit } from "../lib/rate-limit";
 import { chatMember } from "./access";
@@ -52,6 +53,7 @@ app.openapi(
   async (c) => {
     await enforceRateLimit(c, "chat-create:user", c.var.auth.userId);
     const { chat, created, invited, skipped } = await createChat(c.var.db, c.env, c.var.auth.userId, c.req.valid("json"));
+    if (created) await publishEvent(c.env, "chat.created", { chatId: chat.id, type: chat.type, createdBy: c.var.auth.userId });
     return c.json({ chat, invited, skipped }, created ? 201 : 200);
   },
 );
@@ -150,6 +152,7 @@ app.openapi(
   }),
   async (c) => {
     await deleteChat(c.var.db, c.env, c.var.chatAccess);
+    await publishEvent(c.env, "chat.deleted", { chatId: c.var.chatAccess.chat.id, deletedBy: c.var.auth.userId });
     return c.body(null, 204);
   },
 );

@@ -8,6 +8,7 @@ import { DAY } from "../lib/time";
 import { sweepUnattachedMedia } from "../media/sweep";
 import { sweepExpiredUploads } from "../media/tus/service";
 import { sweepExpiredStories } from "../stories/sweep";
+import { pruneDeliveries } from "../webhooks/endpoints";
 
 /**
  * Delete what can never be used again: expired refresh tokens, long-dead sessions, window
@@ -46,6 +47,8 @@ const JOBS: Record<string, Job[]> = {
     { name: "unattachedMedia", run: (env, at) => sweepUnattachedMedia(env, at) },
     // Resumable uploads past their expiry, 200 a run (src/media/tus/service.ts).
     { name: "expiredUploads", run: (env, at) => sweepExpiredUploads(env, createDb(env.DB), at) },
+    // Webhook delivery attempts older than 7 days (src/webhooks/endpoints.ts).
+    { name: "webhookDeliveries", run: (env, at) => pruneDeliveries(createDb(env.DB), at) },
   ],
 };
 

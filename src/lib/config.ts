@@ -90,3 +90,28 @@ export function maxBodyBytes(env: Pick<Bindings, "MAX_BODY_BYTES">): number {
   const n = Number(env.MAX_BODY_BYTES);
   return Number.isInteger(n) && n > 0 ? n : DEFAULT_MAX_BODY_BYTES;
 }
+
+/** The before-send hook (rooms/before-send.ts), when BEFORE_SEND_URL is set. */
+export interface BeforeSendConfig {
+  url: string;
+  /** `whsec_…`: requests are signed like webhooks (Standard Webhooks). */
+  secret: string | null;
+  timeoutMs: number;
+  /** A hook that fails or is too slow refuses the message (closed) or lets it through (open). */
+  failClosed: boolean;
+}
+
+/** BEFORE_SEND_URL, _SECRET, _TIMEOUT_MS (100–5000, default 1500) and _FAILURE ("open", the default, or "closed"). */
+export function beforeSendConfig(
+  env: Pick<Bindings, "BEFORE_SEND_URL" | "BEFORE_SEND_SECRET" | "BEFORE_SEND_TIMEOUT_MS" | "BEFORE_SEND_FAILURE">,
+): BeforeSendConfig | null {
+  const url = env.BEFORE_SEND_URL?.trim();
+  if (!url) return null;
+  const ms = Number(env.BEFORE_SEND_TIMEOUT_MS);
+  return {
+    url,
+    secret: env.BEFORE_SEND_SECRET?.startsWith("whsec_") ? env.BEFORE_SEND_SECRET : null,
+    timeoutMs: Number.isInteger(ms) && ms >= 100 && ms <= 5000 ? ms : 1500,
+    failClosed: env.BEFORE_SEND_FAILURE?.trim() === "closed",
+  };
+}

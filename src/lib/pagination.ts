@@ -32,3 +32,19 @@ export function page<Row, Item>(rows: Row[], limit: number, view: (r: Row) => It
   const slice = hasMore ? rows.slice(0, limit) : rows;
   return { items: slice.map(view), nextCursor: hasMore ? encodeCursor(key(slice[slice.length - 1]!)) : null };
 }
+
+const IdCursor = z.object({ i: z.string().max(64) });
+
+/**
+ * A page of rows with UUIDv7 ids, newest first (id order is time order): `load` reads `take` rows
+ * with ids below `beforeId` (null: from the newest), on an index ending in the id.
+ */
+export async function newestFirst<Row extends { id: string }, Item>(
+  cursor: string | undefined,
+  limit: number,
+  load: (beforeId: string | null, take: number) => Promise<Row[]>,
+  view: (r: Row) => Item,
+) {
+  const after = decodeCursor(cursor, IdCursor);
+  return page(await load(after?.i ?? null, limit + 1), limit, view, (r) => ({ i: r.id }));
+}

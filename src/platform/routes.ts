@@ -6,6 +6,7 @@ import { createSession, revokeOwnSession, sessionView } from "../auth/sessions";
 import { assertCanSignIn } from "../auth/sign-in";
 import { chats } from "../db/schema";
 import { AppError } from "../lib/errors";
+import { publishEvent } from "../lib/events";
 import { errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { requestInfo } from "../lib/request-info";
 import { CONTROL_RE } from "../lib/validate";
@@ -86,6 +87,8 @@ app.openapi(
   }),
   async (c) => {
     const { user, created } = await upsertExternalUser(c.var.db, c.req.valid("param").externalId, c.req.valid("json"));
+    const method = created ? "user.created" : "user.updated";
+    await publishEvent(c.env, method, { userId: user.id, username: user.username, externalId: user.externalId, by: "api_key" });
     return created
       ? c.json({ user: externalUserView(user), created: true as const }, 201)
       : c.json({ user: externalUserView(user), created: false as const }, 200);

@@ -4,6 +4,7 @@ import { chatMembers, chats, sessions, users } from "../db/schema";
 import type { Bindings } from "../env";
 import { hubFor } from "../hubs/client";
 import type { PushJob } from "../hubs/notifications";
+import { backoffSeconds } from "../lib/backoff";
 import { dropFcmToken, FcmTokenError, fcmRequest, fcmServiceAccount } from "./fcm";
 import { vapidKeys } from "./vapid";
 import { type DeliveryOptions, webPushRequest } from "./webpush";
@@ -92,12 +93,6 @@ async function settle(env: Bindings, m: Message<PushJob>): Promise<void> {
     console.error(JSON.stringify({ level: "error", msg: "push refused", userId, targetId: target.id, why: outcome.why }));
   }
   m.ack();
-}
-
-/** Exponential backoff with jitter: about 5 s, 10 s, 20 s … up to 10 minutes. */
-export function backoffSeconds(attempts: number): number {
-  const base = Math.min(600, 5 * 2 ** Math.max(0, attempts - 1));
-  return Math.round(base * (0.8 + Math.random() * 0.4));
 }
 
 /** Deliver one job: check it against D1, build the payload, send it. */

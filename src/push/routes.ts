@@ -1,11 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
-import type { Bindings } from "../env";
 import { hubFor } from "../hubs/client";
 import type { PushTargetInput, PushTarget as StoredTarget } from "../hubs/push-targets";
-import { isDevelopment } from "../lib/config";
 import { AppError } from "../lib/errors";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent, publicSecurity } from "../lib/openapi";
+import { assertOutboundUrl } from "../lib/outbound";
 import { fcmServiceAccount } from "./fcm";
 import * as s from "./schemas";
 import { vapidKeys } from "./vapid";
@@ -17,26 +16,6 @@ import { vapidKeys } from "./vapid";
 const tags = ["Push"];
 const auth = requireAuth();
 const app = newRouter();
-
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
-const IP_LITERAL = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:.]+\])$/i;
-
-/**
- * Where a subscription may point: https to a push service by name; in development also http on
- * this machine, so the whole flow can be tried with a local receiver. Never an IP literal
- * elsewhere (the Worker would post to whatever address a client names).
- */
-function checkEndpoint(env: Bindings, endpoint: string): void {
-  const url = new URL(endpoint);
-  const dev = isDevelopment(env);
-  const local = LOOPBACK_HOSTS.has(url.hostname);
-  const allowed = url.protocol === "https:" ? dev || !IP_LITERAL.test(url.hostname) : dev && local;
-  if (!allowed) {
-    throw new AppError(422, "invalid_endpoint", "A push endpoint must be an https URL of a push service", {
-      field: "subscription.endpoint",
-    });
-  }
-}
 
 const view = (t: StoredTarget, sessionId: string): z.infer<typeof s.PushTarget> => ({
   id: t.id,
@@ -109,7 +88,7 @@ app.openapi(
     let input: PushTargetInput;
     if (body.kind === "webpush") {
       vapidKeys(c.env); // refuses when Web Push cannot be sent from here
-      checkEndpoint(c.env, body.subscription.endpoint);
+      assertOutboundUrl(c.env, body.subscription.endpoint, "invalid_endpoint", "subscription.endpoint");
       const { endpoint, keys } = body.subscription;
       input = { kind: "webpush", endpoint, p256dh: keys.p256dh, auth: keys.auth };
     } else {

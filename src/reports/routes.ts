@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
+import { publishEvent } from "../lib/events";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from "../lib/openapi";
 import { enforceRateLimit } from "../lib/rate-limit";
 import * as s from "./schemas";
@@ -31,6 +32,8 @@ app.openapi(
   async (c) => {
     await enforceRateLimit(c, "report:user", c.var.auth.userId);
     const report = await createReport(c.var.db, c.var.auth.userId, c.req.valid("json"));
+    const { id, reporterId, targetType, targetId, reason } = report;
+    await publishEvent(c.env, "report.created", { reportId: id, reporterId, targetType, targetId, reason });
     return c.json({ report: reportView(report) }, 201);
   },
 );

@@ -1,7 +1,8 @@
 import type { Bindings } from "../env";
 import { publishToHubs } from "../hubs/client";
-import { hubFanoutMaxMembers } from "../lib/config";
+import { beforeSendConfig, hubFanoutMaxMembers } from "../lib/config";
 import { AppError } from "../lib/errors";
+import { publishEvents } from "../lib/events";
 import { rpcResult } from "../lib/rpc-result";
 import { loadPresenceRule, withdrawMessages } from "./directory";
 import { FLOOD_PENALTY_MS, FrameBudget, type FrameVerdict } from "./frame-budget";
@@ -73,6 +74,10 @@ export class ChatRoom extends MessageRpc {
       wakeAt: (at) => ctx.waitUntil(this.timers.scheduleAlarm(at)),
       waitUntil: (promise) => ctx.waitUntil(promise),
       publish: (userIds, update) => ctx.waitUntil(publishToHubs(env, userIds, update)),
+      beforeSend: beforeSendConfig(env),
+      events: (events) => {
+        if (events.length > 0) ctx.waitUntil(publishEvents(env, events));
+      },
       detachMedia: async (messageIds) => {
         // Other messages' queued references reach D1 first: an item one of them carries is not unreferenced.
         await this.log.media.outbox.forget(messageIds);

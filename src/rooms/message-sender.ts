@@ -1,5 +1,6 @@
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
+import { screenMessage } from "./before-send";
 import { checkAttachmentsFit, checkContentShape, isMediaType, MENTION_ALL } from "./content";
 import { detectEntities } from "./entities";
 import { mediaPort } from "./media-port";
@@ -49,6 +50,7 @@ export class MessageSender {
     const earlier = refusal || input.attachments || input.envelopes ? this.existingSend(input) : null;
     if (earlier) return this.resent(earlier, input);
     if (refusal) throw refusal;
+    input = await this.screened(input);
     // An encrypted send reaches every member's devices, as the key server knows them now.
     await this.room.encrypted.checkEnvelopes(input);
     const mentions = await this.checkMentions(member, input.mentions);
@@ -197,6 +199,24 @@ export class MessageSender {
     checkAttachmentsFit(input.type, items);
     await mediaPort().attach(this.room.host.db, this.room.access.chatId(), [{ mediaIds: items.map((a) => a.mediaId), messageId }]);
     return items;
+  }
+
+  /** The input as the before-send hook lets it through (its text may be rewritten); encrypted messages are not shown to it. */
+  private async screened(input: SendInput): Promise<SendInput> {
+    const hook = this.room.host.beforeSend;
+    if (!hook || input.type === "encrypted") return input;
+    const text = await screenMessage(hook, {
+      chatId: this.room.access.chatId(),
+      chatType: this.room.access.config().type,
+      senderId: input.userId,
+      clientMessageId: input.clientMessageId,
+      type: input.type,
+      text: input.text ?? null,
+      attachmentCount: input.attachments?.length ?? 0,
+      replyToId: input.replyToId ?? null,
+      metadata: input.metadata ?? null,
+    });
+    return text === (input.text ?? null) ? input : { ...input, text: text ?? undefined };
   }
 
   /** Mentioned ids must be members (422 `mention_not_member`); `@all` is for owners and admins (403). */

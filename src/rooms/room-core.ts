@@ -1,4 +1,5 @@
 import type { HubUpdate } from "../hubs/protocol";
+import type { BeforeSendConfig } from "../lib/config";
 import type { Drafts } from "./drafts";
 import type { EncryptedDelivery, Personalize, RoomViewer } from "./encrypted";
 import type { Pins } from "./pins";
@@ -27,6 +28,10 @@ export interface RoomHost {
   waitUntil(promise: Promise<unknown>): void;
   /** Tell these users' devices (their hubs' realtime sockets) of a change, after it committed. */
   publish(userIds: readonly string[], update: HubUpdate): void;
+  /** The deployment's before-send hook (null: none), which sees each message first (before-send.ts). */
+  readonly beforeSend: BeforeSendConfig | null;
+  /** Hand committed changes to the app's backend as domain events (webhooks; lib/events.ts). */
+  events(events: { type: string; data: Record<string, unknown> }[]): void;
   /** Drop the media references of deleted messages (media erases items nobody references any more). */
   detachMedia(messageIds: readonly string[]): Promise<void>;
   /** Run `fn` as one SQLite transaction: a throw leaves nothing of it behind. */

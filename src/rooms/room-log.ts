@@ -1,4 +1,5 @@
 import { newId } from "../lib/ids";
+import { domainEventsOf } from "./domain-events";
 import { Drafts } from "./drafts";
 import { EncryptedDelivery, type Personalize, type RoomViewer } from "./encrypted";
 import { MessageExpiry } from "./expiry";
@@ -195,12 +196,14 @@ export class RoomLog implements RoomCore {
    */
   write<T>(fn: (emit: Emit) => T): T {
     const out: { text: string; event: RoomEvent; audience?: string; personalize?: Personalize }[] = [];
+    const logged: { event: RoomEvent; audience?: string }[] = [];
     let result: T;
     try {
       result = this.host.transaction(() =>
         fn((type, payload, options) => {
           const audience = options?.audience;
           const { event, text } = this.store.events.append(type, payload, Date.now(), audience);
+          logged.push({ event, audience });
           if (options?.broadcast !== false) out.push({ text, event, audience, personalize: options?.personalize });
           return event;
         }),
@@ -215,6 +218,7 @@ export class RoomLog implements RoomCore {
       else if (audience === undefined) this.host.broadcastText(text);
       else this.host.sendToUser(audience, event);
     }
+    this.host.events(domainEventsOf(this.access.chatId(), logged));
     return result;
   }
 }

@@ -26,6 +26,7 @@ import {
 } from "../db/schema";
 import type { Bindings } from "../env";
 import { AppError } from "../lib/errors";
+import { publishEvent } from "../lib/events";
 import { now } from "../lib/time";
 import { onAccountDeleted } from "./deletion-hooks";
 
@@ -142,4 +143,5 @@ export async function deleteAccount(
   ]);
 
   await onAccountDeleted(env, db, userId);
+  await publishEvent(env, "user.deleted", { userId });
 }

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { getSelf } from "../auth/service";
+import { publishEvent } from "../lib/events";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { enforceRateLimit } from "../lib/rate-limit";
 import { deleteAccount } from "./deletion";
@@ -51,7 +52,11 @@ app.openapi(
     request: { body: jsonBody(s.UpdateProfileBody) },
     responses: { 200: json(OwnProfileResponse, "The updated profile"), ...errorResponses(400, 401, 413, 415, 422, 503) },
   }),
-  async (c) => c.json({ user: ownProfileView(await updateProfile(c.var.db, c.var.auth.userId, c.req.valid("json"))) }, 200),
+  async (c) => {
+    const user = await updateProfile(c.var.db, c.var.auth.userId, c.req.valid("json"));
+    await publishEvent(c.env, "user.updated", { userId: user.id, fields: Object.keys(c.req.valid("json")) });
+    return c.json({ user: ownProfileView(user) }, 200);
+  },
 );
 
 app.openapi(
@@ -94,7 +99,9 @@ app.openapi(
   }),
   async (c) => {
     await enforceRateLimit(c, "username:user", c.var.auth.userId);
-    return c.json({ user: ownProfileView(await changeUsername(c.var.db, c.var.auth.userId, c.req.valid("json").username)) }, 200);
+    const user = await changeUsername(c.var.db, c.var.auth.userId, c.req.valid("json").username);
+    await publishEvent(c.env, "user.updated", { userId: user.id, fields: ["username"] });
+    return c.json({ user: ownProfileView(user) }, 200);
   },
 );
 

@@ -4,6 +4,7 @@ import { type UserRow, users } from "../../db/schema";
 import type { Bindings } from "../../env";
 import { isUniqueViolation } from "../../lib/db-errors";
 import { AppError } from "../../lib/errors";
+import { publishEvent } from "../../lib/events";
 import type { RequestInfo } from "../../lib/request-info";
 import { now } from "../../lib/time";
 import { createPasswordlessAccount } from "../accounts";
@@ -53,5 +54,6 @@ export async function verifySignupCode(
     }
     throw err;
   }
+  await publishEvent(env, "user.created", { userId: user.id, username: user.username, method: "otp" });
   return { result: await completeSignIn(db, env, user, device, info, "register"), created: true };
 }

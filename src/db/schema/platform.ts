@@ -47,3 +47,49 @@ export const apiKeyUses = sqliteTable(
   },
   (t) => [index("api_key_uses_key_idx").on(t.keyId, t.id)],
 );
+
+/**
+ * Where the app's backend wants events: an https URL, the event types it takes (`*`, `message.*`,
+ * `user.created`…), and the secret deliveries are signed with (Standard Webhooks: `whsec_` and
+ * base64). An endpoint that keeps failing is disabled (`disabledReason`) until re-enabled by hand.
+ */
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    url: text("url").notNull(),
+    description: text("description"),
+    /** JSON array of event type patterns. */
+    events: text("events").notNull(),
+    secret: text("secret").notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    disabledReason: text("disabled_reason"),
+    /** Deliveries that failed for good in a row (reset by a success or by re-enabling). */
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("webhook_endpoints_enabled_idx").on(t.enabled)],
+);
+export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
+
+/** Each delivery attempt of an event to an endpoint (kept 7 days, the cron prunes older ones). */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    attempt: integer("attempt").notNull(),
+    /** delivered | failed (will be retried) | dead (gave up) | skipped (endpoint disabled). */
+    outcome: text("outcome", { enum: ["delivered", "failed", "dead", "skipped"] }).notNull(),
+    responseStatus: integer("response_status"),
+    error: text("error"),
+    durationMs: integer("duration_ms"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("webhook_deliveries_endpoint_idx").on(t.endpointId, t.id), index("webhook_deliveries_created_idx").on(t.createdAt)],
+);
