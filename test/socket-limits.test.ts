@@ -1,7 +1,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { unwrap } from "../src/rooms/client";
-import { FLOOD_MAX_DROPPED, FRAME_BURST } from "../src/rooms/frame-budget";
+import { FLOOD_MAX_DROPPED, FRAME_BURST, FRAME_REFILL_PER_SECOND } from "../src/rooms/frame-budget";
 import { CLOSE, MAX_SOCKETS_PER_USER } from "../src/rooms/protocol";
 import { SEND_BURST } from "../src/rooms/send-limiter";
 import { connectRoom, seedChat, seedUsers, TestSocket } from "./room-helpers";
@@ -37,13 +37,17 @@ describe("room sockets: limits", () => {
     const flooder = await connectRoom(chatId, a!);
     const bystander = await connectRoom(chatId, b!);
     const total = FRAME_BURST + FLOOD_MAX_DROPPED + 50;
+    const started = Date.now();
     for (let i = 0; i < total; i++) flooder.send({ type: "ping", id: `f${i}` });
     expect((await flooder.closedWith()).code).toBe(CLOSE.policyViolation);
+    const elapsedSeconds = (Date.now() - started) / 1000;
     const acks = flooder.frames.filter((f) => f.type === "ack");
     const errors = flooder.frames.filter((f) => f.type === "error");
-    // The burst was served; past it, one coalesced warning, not one error per frame.
+    // The burst was served, plus what the budget refilled while the flood was read (a loaded
+    // machine reads slower); past it, one coalesced warning, not one error per frame.
     expect(acks.length).toBeGreaterThanOrEqual(FRAME_BURST);
-    expect(acks.length).toBeLessThan(FRAME_BURST + 10);
+    expect(acks.length).toBeLessThanOrEqual(FRAME_BURST + Math.ceil(elapsedSeconds * FRAME_REFILL_PER_SECOND) + 1);
+    expect(acks.length).toBeLessThan(total - FLOOD_MAX_DROPPED);
     expect(errors).toEqual([expect.objectContaining({ code: "rate_limited", details: { retryAfter: expect.any(Number) } })]);
     expect(errors[0].id).toBeUndefined();
     // The other member is unaffected; the flooder's user went offline for them.
