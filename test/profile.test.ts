@@ -66,6 +66,7 @@ describe("GET /users/me", () => {
         groupInvites: "everyone",
         readReceipts: true,
       },
+      metadata: null,
       // display name other than the username (15) + email (20)
       profileCompletion: 35,
     });
@@ -438,6 +439,7 @@ describe("GET /users/{id} and /users/by-username/{username}", () => {
       isContact: false,
       isFollowing: false,
       isBlocked: false,
+      metadata: null,
       createdAt: expect.stringMatching(ISO_RE),
       avatarMediaId: MEDIA_ID,
       lastSeenAt: expect.stringMatching(ISO_RE),

@@ -61,6 +61,8 @@ function changesFor(action: AccountAction, target: UserRow, at: number): Partial
         statusText: null,
         statusEmoji: null,
         statusExpiresAt: null,
+        // The user may write their metadata themselves, so it is profile content too.
+        metadata: null,
         updatedAt: at,
       };
   }

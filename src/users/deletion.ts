@@ -45,7 +45,7 @@ export const deletedUsername = (userId: string) => `deleted:${userId}`;
  * Every session ends first (deny-listed in KV, so access tokens stop at once). Then one D1 batch
  * (one transaction) keeps the row, so chat authorship can still point at it, but erases
  * everything personal on it: status `deleted`, username `deleted:<id>`, display name "Deleted
- * account", email, phone, bio, links, birthday, avatar, status, referral code, 2FA secrets, and a
+ * account", email, phone, bio, links, birthday, avatar, status, metadata, referral code, 2FA secrets, and a
  * password hash of `''` that no password verifies against. In the same batch it deletes contacts,
  * follows (fixing the other side's follower/following counts), blocks and close friends in both
  * directions, devices (and their end-to-end keys), sessions and refresh tokens, recovery codes, one-time codes (its own, and
@@ -103,6 +103,7 @@ export async function deleteAccount(
         statusExpiresAt: null,
         referralCode: null,
         referredBy: null,
+        metadata: null,
         lastSeenAt: null,
         onlineUntil: null,
         followersCount: 0,

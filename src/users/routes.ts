@@ -19,6 +19,9 @@ const OwnProfileResponse = z.object({ user: s.OwnProfile });
 const PublicProfileResponse = z.object({ user: s.PublicProfile });
 const PrivacyResponse = z.object({ privacy: s.Privacy });
 type PublicProfileBody = z.infer<typeof s.PublicProfile>;
+const PUBLIC_PROFILE_TEXT =
+  "Filtered by the owner's privacy settings and blocks. Unknown, deleted and banned accounts are `404 not_found`. " +
+  "`metadata` is public data the app controls: shown to everyone who can see the profile.";
 
 app.openapi(
   createRoute({
@@ -27,7 +30,8 @@ app.openapi(
     operationId: "getMyProfile",
     tags,
     summary: "My full profile",
-    description: "Account fields plus profile, status (null once expired), referral code, counts, privacy and `profileCompletion`.",
+    description:
+      "Account fields plus profile, status (null once expired), referral code, counts, privacy, `metadata` and `profileCompletion`.",
     security: bearerSecurity,
     middleware: [auth] as const,
     responses: { 200: json(OwnProfileResponse), ...errorResponses(401, 503) },
@@ -45,7 +49,9 @@ app.openapi(
     description:
       "Only the fields sent change; `null` clears `bio`, `avatarMediaId`, `links` or `birthday`. `avatarMediaId` must be an " +
       "image I uploaded with `POST /media?purpose=avatar` (else `422 invalid_avatar`); anyone signed in can read it " +
-      "through `GET /media/{avatarMediaId}`, which returns a signed URL.",
+      "through `GET /media/{avatarMediaId}`, which returns a signed URL. `metadata` is the app's own JSON object about me " +
+      "(≤ 4 KiB serialized, keys 1–64 characters, nested at most 4 levels), replaced as a whole and returned exactly as " +
+      "stored; it is **public**: everyone who can see my profile sees it, so apps must not keep secrets or private data in it.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.UpdateProfileBody) },
@@ -174,7 +180,7 @@ app.openapi(
     operationId: "getUserByUsername",
     tags,
     summary: "A user's public profile by username",
-    description: "Filtered by the owner's privacy settings and blocks. Unknown, deleted and banned accounts are `404 not_found`.",
+    description: PUBLIC_PROFILE_TEXT,
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.UsernameParam },
@@ -193,7 +199,7 @@ app.openapi(
     operationId: "getUser",
     tags,
     summary: "A user's public profile",
-    description: "Filtered by the owner's privacy settings and blocks. Unknown, deleted and banned accounts are `404 not_found`.",
+    description: PUBLIC_PROFILE_TEXT,
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.UserIdParam },

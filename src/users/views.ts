@@ -1,5 +1,6 @@
 import { selfView } from "../auth/views";
 import type { UserRow } from "../db/schema";
+import { parseJsonObject } from "../lib/json-object";
 import { currentStatus } from "./visibility";
 
 /** The privacy settings as the API shows them. */
@@ -57,5 +58,6 @@ export const ownProfileView = (u: UserRow) => ({
   followersCount: u.followersCount,
   followingCount: u.followingCount,
   privacy: privacyView(u),
+  metadata: parseJsonObject(u.metadata),
   profileCompletion: profileCompletion(u),
 });

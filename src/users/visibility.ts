@@ -2,6 +2,7 @@ import { and, eq, inArray, or } from "drizzle-orm";
 import type { Database } from "../db/client";
 import type { UserRow } from "../db/schema";
 import { blocks, contacts, follows } from "../db/schema";
+import { parseJsonObject } from "../lib/json-object";
 import { iso, now } from "../lib/time";
 
 export type Audience = "everyone" | "contacts" | "nobody";
@@ -138,6 +139,8 @@ export function publicProfileView(u: UserRow, rel: Relation) {
     isContact: rel.ownerIsViewersContact,
     isFollowing: rel.viewerFollows,
     isBlocked: rel.viewerBlockedOwner,
+    // Public by design: the app sets it for everyone to read (documented as such).
+    metadata: parseJsonObject(u.metadata),
     createdAt: iso(u.createdAt),
   };
   const hidden = rel.blockedByOwner && !rel.self;

@@ -38,6 +38,11 @@ export const users = sqliteTable(
     statusText: text("status_text"),
     statusEmoji: text("status_emoji"),
     statusExpiresAt: integer("status_expires_at"),
+    /**
+     * The app's own JSON object about the user (≤ 4 KiB, see users/schemas.ts), set by the user or
+     * an admin and shown on public profiles as stored. Null: none.
+     */
+    metadata: text("metadata"),
     referralCode: text("referral_code"),
     referredBy: text("referred_by"),
     /** Last authenticated activity, written at most once a minute. */
