@@ -21,6 +21,7 @@ import {
   securityEvents,
   sessions,
   userDevices,
+  userPreferences,
   users,
   windowCounters,
 } from "../db/schema";
@@ -48,7 +49,7 @@ export const deletedUsername = (userId: string) => `deleted:${userId}`;
  * account", email, phone, bio, links, birthday, avatar, status, metadata, referral code, 2FA secrets, and a
  * password hash of `''` that no password verifies against. In the same batch it deletes contacts,
  * follows (fixing the other side's follower/following counts), blocks and close friends in both
- * directions, devices (and their end-to-end keys), sessions and refresh tokens, recovery codes, one-time codes (its own, and
+ * directions, devices (and their end-to-end keys), preferences, sessions and refresh tokens, recovery codes, one-time codes (its own, and
  * any sent to an address it had verified), MFA challenges, security events and the lockout counter. Reports and the admin audit log are kept
  * for moderation. Finally `onAccountDeleted` runs for data owned by other modules.
  */
@@ -124,6 +125,7 @@ export async function deleteAccount(
     db.delete(blocks).where(or(eq(blocks.blockerId, userId), eq(blocks.blockedId, userId))),
     db.delete(closeFriends).where(or(eq(closeFriends.ownerId, userId), eq(closeFriends.friendId, userId))),
     db.delete(userDevices).where(eq(userDevices.userId, userId)),
+    db.delete(userPreferences).where(eq(userPreferences.userId, userId)),
     // Its end-to-end keys: nobody starts a session with a deleted account.
     db.delete(oneTimePreKeys).where(eq(oneTimePreKeys.userId, userId)),
     db.delete(keyDevices).where(eq(keyDevices.userId, userId)),

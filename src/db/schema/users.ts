@@ -93,3 +93,20 @@ export const users = sqliteTable(
   ],
 );
 export type UserRow = typeof users.$inferSelect;
+
+/**
+ * A user's preferences, synced across their devices (users/preferences.ts): one JSON document and
+ * its version, which grows by one with every change. A write names the version it read and
+ * applies only while that is still the stored one (a conditional UPDATE), so of two writes made
+ * from the same version exactly one wins. No row: the defaults, version 0.
+ */
+export const userPreferences = sqliteTable("user_preferences", {
+  userId: text("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  /** `{language, timeZone, theme, notifications, client}` as JSON. */
+  doc: text("doc").notNull(),
+  version: integer("version").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+export type UserPreferencesRow = typeof userPreferences.$inferSelect;
