@@ -16,6 +16,7 @@ export const AUDIT_ACTIONS = [
   "restore_user",
   "remove_profile_content",
   "resolve_report",
+  "set_attributes",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -5,7 +5,9 @@ import type { UserRow } from "../db/schema";
 import { reports, users } from "../db/schema";
 import type { Bindings, StaffContext } from "../env";
 import { AppError } from "../lib/errors";
+import { parseJsonObject } from "../lib/json-object";
 import { iso, now } from "../lib/time";
+import { attributesView } from "../users/attributes";
 import { auditStatement, type Guard, guardHolds } from "./audit";
 
 export type Role = UserRow["role"];
@@ -160,6 +162,8 @@ export const adminUserView = (u: UserRow) => ({
   status: u.status,
   suspendedUntil: iso(u.suspendedUntil),
   moderationReason: u.moderationReason,
+  ...attributesView(u),
+  metadata: parseJsonObject(u.metadata),
   createdAt: iso(u.createdAt),
   lastSeenAt: iso(u.lastSeenAt),
   deletedAt: iso(u.deletedAt),

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from "../lib/openapi";
+import { setAttributes } from "./attributes";
 import { listAudit } from "./audit";
 import { requireRole } from "./middleware";
 import { adminUserView, applyAccountAction, setRole } from "./moderation";
@@ -40,8 +41,10 @@ app.openapi(
     path: "/users",
     operationId: "adminListUsers",
     tags,
-    summary: "Find accounts by id, email, phone or username prefix",
-    description: `${ADMIN_ONLY}Includes deleted, suspended and banned accounts, email and phone.`,
+    summary: "Find accounts by id, email, phone or username prefix, and by status and attributes",
+    description:
+      `${ADMIN_ONLY}Includes deleted, suspended and banned accounts, email and phone. Filters (status, ` +
+      "verified, creator, kycStatus, tier, lifecycle) combine; each has its own index.",
     security: bearerSecurity,
     middleware: admin,
     request: { query: s.AdminUserQuery },
@@ -142,6 +145,31 @@ app.openapi(
   }),
   async (c) => {
     const user = await setRole(c.var.db, c.var.staff, c.req.valid("param").id, c.req.valid("json").role);
+    return c.json({ user: adminUserView(user) }, 200);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "patch",
+    path: "/users/{id}/attributes",
+    operationId: "adminSetUserAttributes",
+    tags,
+    summary: "Set an account's verified badge, creator flag, KYC status, tier, lifecycle state or metadata",
+    description:
+      ADMIN_ONLY +
+      accountRules +
+      "Partial: attributes left out keep their values. No user route can set these. Public profiles show `verified` and " +
+      "`creator`; the user's own profile and admin views show all five; `metadata` is the user's public metadata (as " +
+      "PATCH /users/me sets it). The audit entry (`set_attributes`) holds `{before, after}` of what changed; a change " +
+      "that lost a race with another is `409 conflict` and writes nothing.",
+    security: bearerSecurity,
+    middleware: admin,
+    request: { params: s.UserIdParam, body: jsonBody(s.AttributesBody) },
+    responses: { 200: json(z.object({ user: s.AdminUser })), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
+  }),
+  async (c) => {
+    const user = await setAttributes(c.var.db, c.var.staff, c.req.valid("param").id, c.req.valid("json"));
     return c.json({ user: adminUserView(user) }, 200);
   },
 );

@@ -4,6 +4,7 @@ import { User, Username } from "../auth/schemas";
 import { RecoveryCode, TotpCode } from "../auth/two-factor/schemas";
 import { jsonObjectSchema } from "../lib/json-object";
 import { CONTROL_EXCEPT_NEWLINE_RE, CONTROL_RE } from "../lib/validate";
+import { AccountAttributes, PublicAttributes } from "./attributes";
 
 export const BIO_MAX = 500;
 export const LINKS_MAX = 5;
@@ -175,6 +176,7 @@ export const OwnProfile = User.extend({
   followersCount: z.number().int(),
   followingCount: z.number().int(),
   privacy: Privacy,
+  ...AccountAttributes,
   metadata: MetadataField,
   profileCompletion: z
     .number()
@@ -201,6 +203,7 @@ export const PublicProfile = z
     isContact: z.boolean().openapi({ description: "I have this user in my contacts" }),
     isFollowing: z.boolean(),
     isBlocked: z.boolean().openapi({ description: "I blocked this user" }),
+    ...PublicAttributes,
     metadata: MetadataField,
     createdAt: z.string(),
     avatarMediaId: z.string().nullable().optional().openapi({ description: "Omitted when the owner's profilePhoto setting hides it" }),

@@ -4,6 +4,7 @@ import type { UserRow } from "../db/schema";
 import { blocks, contacts, follows } from "../db/schema";
 import { parseJsonObject } from "../lib/json-object";
 import { iso, now } from "../lib/time";
+import { publicAttributesView } from "./attributes";
 
 export type Audience = "everyone" | "contacts" | "nobody";
 
@@ -139,6 +140,7 @@ export function publicProfileView(u: UserRow, rel: Relation) {
     isContact: rel.ownerIsViewersContact,
     isFollowing: rel.viewerFollows,
     isBlocked: rel.viewerBlockedOwner,
+    ...publicAttributesView(u),
     // Public by design: the app sets it for everyone to read (documented as such).
     metadata: parseJsonObject(u.metadata),
     createdAt: iso(u.createdAt),

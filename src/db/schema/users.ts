@@ -1,6 +1,13 @@
 import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
+/** Where an account's identity check (KYC) stands, as an admin records it. */
+export const KYC_STATUSES = ["not_started", "pending", "approved", "rejected", "expired"] as const;
+/** The stage of the user's life with the app, as the operator sets it (not the account's status). */
+export const LIFECYCLE_STATES = ["onboarding", "active", "dormant", "churned"] as const;
+/** Highest `tier` (tiers are 0 to this). */
+export const MAX_TIER = 2;
+
 /**
  * Accounts. Usernames are stored lower-case ([a-z0-9_]), so the unique index is case-insensitive.
  * Emails and phones are unique only among verified ones (see the indexes).
@@ -74,6 +81,13 @@ export const users = sqliteTable(
     // Moderation
     suspendedUntil: integer("suspended_until"),
     moderationReason: text("moderation_reason"),
+    // Attributes only admins set (PATCH /admin/users/{id}/attributes); each indexed for the admin search.
+    verified: integer("verified", { mode: "boolean" }).notNull().default(false),
+    creator: integer("creator", { mode: "boolean" }).notNull().default(false),
+    kycStatus: text("kyc_status", { enum: KYC_STATUSES }).notNull().default("not_started"),
+    /** 0 to MAX_TIER. */
+    tier: integer("tier").notNull().default(0),
+    lifecycle: text("lifecycle", { enum: LIFECYCLE_STATES }).notNull().default("active"),
     deletedAt: integer("deleted_at"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
@@ -90,6 +104,12 @@ export const users = sqliteTable(
     uniqueIndex("users_verified_email_uq").on(t.email).where(sql`${t.emailVerifiedAt} IS NOT NULL`),
     uniqueIndex("users_verified_phone_uq").on(t.phone).where(sql`${t.phoneVerifiedAt} IS NOT NULL`),
     index("users_created_at_idx").on(t.createdAt),
+    // Each admin search filter walks its own index; (value, rowid) entries also give newest-first order.
+    index("users_verified_idx").on(t.verified),
+    index("users_creator_idx").on(t.creator),
+    index("users_kyc_status_idx").on(t.kycStatus),
+    index("users_tier_idx").on(t.tier),
+    index("users_lifecycle_idx").on(t.lifecycle),
   ],
 );
 export type UserRow = typeof users.$inferSelect;
