@@ -14,6 +14,8 @@ export const AUDIT_ACTIONS = [
   "suspend_user",
   "ban_user",
   "restore_user",
+  "deactivate_user",
+  "reactivate_user",
   "remove_profile_content",
   "resolve_report",
   "set_attributes",

@@ -43,7 +43,7 @@ app.openapi(
     tags,
     summary: "Find accounts by id, email, phone or username prefix, and by status and attributes",
     description:
-      `${ADMIN_ONLY}Includes deleted, suspended and banned accounts, email and phone. Filters (status, ` +
+      `${ADMIN_ONLY}Includes deleted, suspended, banned and deactivated accounts, email and phone. Filters (status, ` +
       "verified, creator, kycStatus, tier, lifecycle) combine; each has its own index.",
     security: bearerSecurity,
     middleware: admin,
@@ -118,7 +118,8 @@ app.openapi(
     description:
       ADMIN_ONLY +
       accountRules +
-      "An account that is neither suspended nor banned is `409 account_not_restricted`. The owner signs in again.",
+      "An account that is neither suspended nor banned is `409 account_not_restricted` (a deactivated one is reactivated " +
+      "with POST /admin/users/{id}/reactivate). The owner signs in again.",
     security: bearerSecurity,
     middleware: admin,
     request: { params: s.UserIdParam },
@@ -129,6 +130,46 @@ app.openapi(
     return c.json({ user: adminUserView(user) }, 200);
   },
 );
+
+/** Switching an account off and on again (the owner can too: POST /users/me/deactivate, login with `reactivate`). */
+const ACTIVATION_ROUTES = [
+  {
+    kind: "deactivate",
+    operationId: "adminDeactivateUser",
+    summary: "Deactivate an account (kept, reversible), ending its sessions",
+    text:
+      "Only an active account (else `409 account_not_active`). As when the owner deactivates it: every session ends at " +
+      "once, sign-in answers `403 account_deactivated` (a password sign-in with `reactivate: true` switches it on " +
+      "again), it leaves user search and contact sync, and others see it as they see a suspended account.",
+  },
+  {
+    kind: "reactivate",
+    operationId: "adminReactivateUser",
+    summary: "Reactivate a deactivated account",
+    text: "Only a deactivated account (else `409 account_not_deactivated`). The owner signs in again.",
+  },
+] as const;
+
+for (const route of ACTIVATION_ROUTES) {
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: `/users/{id}/${route.kind}`,
+      operationId: route.operationId,
+      tags,
+      summary: route.summary,
+      description: ADMIN_ONLY + accountRules + route.text,
+      security: bearerSecurity,
+      middleware: admin,
+      request: { params: s.UserIdParam },
+      responses: { 200: json(z.object({ user: s.AdminUser })), ...errorResponses(400, 401, 403, 404, 409, 503) },
+    }),
+    async (c) => {
+      const user = await applyAccountAction(c.var.db, c.env, c.var.staff, c.req.valid("param").id, { kind: route.kind });
+      return c.json({ user: adminUserView(user) }, 200);
+    },
+  );
+}
 
 app.openapi(
   createRoute({

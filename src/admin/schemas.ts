@@ -8,7 +8,7 @@ import { AUDIT_ACTIONS } from "./audit";
 import { RESOLVE_ACTIONS } from "./reports";
 
 const ROLES = ["user", "moderator", "admin"] as const;
-const STATUSES = ["active", "suspended", "banned", "deleted"] as const;
+const STATUSES = ["active", "suspended", "banned", "deactivated", "deleted"] as const;
 const MAX_SUSPENSION_MS = 10 * 365 * 24 * 60 * 60 * 1000;
 
 export const UserIdParam = z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) });
@@ -17,7 +17,7 @@ export const ReportIdParam = z.object({ id: z.uuid().openapi({ param: { name: "i
 export const Stats = z
   .object({
     users: z.object({
-      total: z.number().int().openapi({ description: "Accounts not deleted (active, suspended, banned)" }),
+      total: z.number().int().openapi({ description: "Accounts not deleted (active, suspended, banned, deactivated)" }),
       new24h: z.number().int(),
       new7d: z.number().int(),
       active24h: z.number().int().openapi({ description: "Accounts seen in the last 24 hours" }),

@@ -3,6 +3,8 @@ import { requireAuth } from "../auth/middleware";
 import { getSelf } from "../auth/service";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { enforceRateLimit } from "../lib/rate-limit";
+import { requestInfo } from "../lib/request-info";
+import { deactivateOwnAccount } from "./deactivation";
 import { deleteAccount } from "./deletion";
 import * as s from "./schemas";
 import { changeUsername, clearStatus, getOwnProfile, getPublicProfile, setStatus, updatePrivacy, updateProfile } from "./service";
@@ -79,6 +81,32 @@ app.openapi(
   async (c) => {
     await enforceRateLimit(c, "password:user", c.var.auth.userId);
     await deleteAccount(c.var.db, c.env, c.var.auth.userId, c.req.valid("json"));
+    return c.body(null, 204);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/me/deactivate",
+    operationId: "deactivateMyAccount",
+    tags,
+    summary: "Deactivate my account (kept, reversible)",
+    description:
+      "Needs the password and, with 2FA on, `code` or `recoveryCode`, exactly as deleting the account does (wrong " +
+      "password: `403 invalid_password`, counted toward the login lockout; `400 two_factor_required`, `400 invalid_code`). " +
+      "Nothing is erased: every session ends at once (live sockets close), sign-in answers `403 account_deactivated`, " +
+      "the account leaves user search and contact sync, and others see it as they see a suspended account. A password " +
+      "sign-in (`POST /auth/login`) with `reactivate: true` switches it on again, or an admin does. `409 " +
+      "account_not_active` if the account was suspended or banned meanwhile.",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    request: { body: jsonBody(s.DeactivateAccountBody) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503) },
+  }),
+  async (c) => {
+    await enforceRateLimit(c, "password:user", c.var.auth.userId);
+    await deactivateOwnAccount(c.var.db, c.env, c.var.auth.userId, c.req.valid("json"), requestInfo(c));
     return c.body(null, 204);
   },
 );

@@ -157,13 +157,15 @@ export const Status = z
   .object({ text: z.string().nullable(), emoji: z.string().nullable(), expiresAt: z.string().nullable() })
   .openapi("Status", { description: "Null once expired" });
 
-export const DeleteAccountBody = z
-  .strictObject({
-    password: z.string().min(1).max(PASSWORD_MAX),
-    code: TotpCode.optional().openapi({ description: "Required (or `recoveryCode`) when two-factor authentication is on" }),
-    recoveryCode: RecoveryCode.optional(),
-  })
-  .openapi("DeleteAccountRequest");
+/** The password, and a second factor when 2FA is on: what deleting or deactivating the account takes. */
+const OwnershipProofFields = {
+  password: z.string().min(1).max(PASSWORD_MAX),
+  code: TotpCode.optional().openapi({ description: "Required (or `recoveryCode`) when two-factor authentication is on" }),
+  recoveryCode: RecoveryCode.optional(),
+};
+
+export const DeleteAccountBody = z.strictObject(OwnershipProofFields).openapi("DeleteAccountRequest");
+export const DeactivateAccountBody = z.strictObject(OwnershipProofFields).openapi("DeactivateAccountRequest");
 
 export const OwnProfile = User.extend({
   bio: z.string().nullable(),

@@ -26,7 +26,11 @@ export const users = sqliteTable(
     role: text("role", { enum: ["user", "moderator", "admin"] })
       .notNull()
       .default("user"),
-    status: text("status", { enum: ["active", "suspended", "banned", "deleted"] })
+    /**
+     * `deactivated`: the owner (or an admin) switched the account off: data kept, no sign-in
+     * (until a password sign-in with `reactivate`), hidden from search and contact sync.
+     */
+    status: text("status", { enum: ["active", "suspended", "banned", "deactivated", "deleted"] })
       .notNull()
       .default("active"),
     /** Active TOTP secret (base32) once 2FA is enabled; the pending one while being set up. */
