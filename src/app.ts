@@ -48,6 +48,7 @@ import { canViewStoryMedia, findVisibleStory } from "./stories/access";
 import { removeAccountStories } from "./stories/account-removal";
 import storyRoutes from "./stories/routes";
 import { onAccountDeletion } from "./users/deletion-hooks";
+import preferenceRoutes from "./users/preference-routes";
 import userRoutes from "./users/routes";
 import webhookRoutes from "./webhooks/routes";
 
@@ -160,6 +161,7 @@ export function buildApp() {
   // Order matters under /users: static paths (search, me/…) must be registered before /users/{id}.
   app.route(`${API_PREFIX}/users`, searchRoutes);
   app.route(`${API_PREFIX}/users`, socialRoutes);
+  app.route(`${API_PREFIX}/users`, preferenceRoutes);
   app.route(`${API_PREFIX}/users`, userRoutes);
   app.route(`${API_PREFIX}/reports`, reportRoutes);
   app.route(`${API_PREFIX}/admin`, adminRoutes);

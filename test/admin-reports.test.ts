@@ -151,10 +151,20 @@ describe("reports queue", () => {
     const mod = await staffUser("moderator");
     const reporter = await signUp();
     const target = await signUp({ displayName: "Offensive Name" });
-    await env.DB.prepare("UPDATE users SET bio = 'offensive bio', status_text = 'offensive' WHERE id = ?").bind(target.id).run();
+    await env.DB.prepare(
+      "UPDATE users SET bio = 'offensive bio', status_text = 'offensive', metadata = '{\"motto\":\"offensive\"}' WHERE id = ?",
+    )
+      .bind(target.id)
+      .run();
     const id = await fileReport(reporter, { targetType: "user", targetId: target.id, reason: "hate" });
     expectOk(await post(`/reports/${id}/resolve`, mod.accessToken, { action: "remove_content" }));
-    expect(await userRow(target.id)).toMatchObject({ display_name: target.username, bio: null, status_text: null, status: "active" });
+    expect(await userRow(target.id)).toMatchObject({
+      display_name: target.username,
+      bio: null,
+      status_text: null,
+      metadata: null,
+      status: "active",
+    });
     expect((await auditRows(target.id)).map((r: any) => r.action)).toEqual(["remove_profile_content"]);
   });
 

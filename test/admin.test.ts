@@ -6,7 +6,18 @@ import { statsQuery } from "../src/admin/service";
 import { app } from "../src/app";
 import { createDb } from "../src/db/client";
 import { createGroup, flush, send } from "./chat-helpers";
-import { type ApiResponse, api, BASE, expectError, logIn, signUp, type TestUser, uniqueIp, uniqueName } from "./helpers";
+import {
+  type ApiResponse,
+  api,
+  BASE,
+  DEFAULT_ATTRIBUTES,
+  expectError,
+  logIn,
+  signUp,
+  type TestUser,
+  uniqueIp,
+  uniqueName,
+} from "./helpers";
 
 const ADMIN = "/api/v1/admin";
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -264,6 +275,8 @@ describe("GET /admin/users", () => {
           status: "active",
           suspendedUntil: null,
           moderationReason: null,
+          ...DEFAULT_ATTRIBUTES,
+          metadata: null,
           createdAt: expect.stringMatching(ISO_RE),
           lastSeenAt: null,
           deletedAt: null,

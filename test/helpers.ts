@@ -3,6 +3,8 @@ import { expect } from "vitest";
 
 export const BASE = "http://api.test";
 export const STRONG_PASSWORD = "violet-harbor-73-lantern";
+/** The admin-managed attributes of a new account, as the own profile and admin views show them. */
+export const DEFAULT_ATTRIBUTES = { verified: false, creator: false, kycStatus: "not_started", tier: 0, lifecycle: "active" };
 
 let counter = 0;
 /** A fresh client IP per call (IPv6 documentation range), so per-IP rate limits don't collide across tests. */

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { ensureReferralCode, newReferralCode, withFreshReferralCode } from "../src/auth/referral-codes";
 import { createDb } from "../src/db/client";
 import { users } from "../src/db/schema";
-import { api, expectError, expectInvalid, STRONG_PASSWORD, signUp, type TestUser, uniqueName } from "./helpers";
+import { api, DEFAULT_ATTRIBUTES, expectError, expectInvalid, STRONG_PASSWORD, signUp, type TestUser, uniqueName } from "./helpers";
 import { avatarFor } from "./media-helpers";
 
 const ME = "/api/v1/users/me";
@@ -66,6 +66,8 @@ describe("GET /users/me", () => {
         groupInvites: "everyone",
         readReceipts: true,
       },
+      ...DEFAULT_ATTRIBUTES,
+      metadata: null,
       // display name other than the username (15) + email (20)
       profileCompletion: 35,
     });
@@ -438,6 +440,9 @@ describe("GET /users/{id} and /users/by-username/{username}", () => {
       isContact: false,
       isFollowing: false,
       isBlocked: false,
+      verified: false,
+      creator: false,
+      metadata: null,
       createdAt: expect.stringMatching(ISO_RE),
       avatarMediaId: MEDIA_ID,
       lastSeenAt: expect.stringMatching(ISO_RE),

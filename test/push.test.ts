@@ -10,7 +10,8 @@ import worker from "../src/index";
 import { createDirect, createGroup, flush, ok, runAlarmAt, sendRaw, shadowBannedGroup } from "./chat-helpers";
 import { api, expectError, signUp, type TestUser } from "./helpers";
 import { openRealtime } from "./hub-helpers";
-import { decryptPush, type SubscriptionKeys, subscriptionKeys, verifyVapid } from "./push-crypto";
+import { decryptPush, type SubscriptionKeys, verifyVapid } from "./push-crypto";
+import { captureJobs, P, subscribe } from "./push-helpers";
 
 /**
  * Push notifications: targets per device (REST), the hub's choice of whom to notify (no live
@@ -20,7 +21,6 @@ import { decryptPush, type SubscriptionKeys, subscriptionKeys, verifyVapid } fro
  * enqueued jobs are captured, then handed to the Worker's queue handler with fetch stubbed.
  */
 
-const P = "/api/v1/push";
 /** The Worker's queue handler, called as the runtime would. */
 const runQueue = (batch: MessageBatch<PushJob>, ctx: ExecutionContext) =>
   (worker.queue as unknown as (b: MessageBatch<PushJob>, e: typeof env, c: ExecutionContext) => Promise<void>)(batch, env, ctx);
@@ -29,32 +29,6 @@ afterEach(() => {
   vi.restoreAllMocks();
   vi.useRealTimers();
 });
-
-/** Register a Web Push target for `u`'s session with fresh subscription keys. */
-async function subscribe(u: TestUser, endpoint = `https://push.example.net/send/${crypto.randomUUID()}`) {
-  const keys = await subscriptionKeys();
-  const res = await api("POST", `${P}/targets`, {
-    token: u.accessToken,
-    body: { kind: "webpush", subscription: { endpoint, expirationTime: null, keys: keys.json } },
-  });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return { keys, endpoint, target: res.body.target as { id: string } };
-}
-
-/** Every job these users' hubs enqueue from now on (the queue itself gets none). */
-async function captureJobs(...userIds: string[]): Promise<PushJob[]> {
-  const jobs: PushJob[] = [];
-  for (const userId of userIds) {
-    await runInDurableObject(hubFor(env, userId), (hub) => {
-      const queue = (hub as unknown as { env: { PUSH_QUEUE: Queue } }).env.PUSH_QUEUE;
-      vi.spyOn(queue, "sendBatch").mockImplementation(async (messages) => {
-        for (const m of messages) jobs.push(m.body as PushJob);
-        return { metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } } } as QueueSendBatchResponse;
-      });
-    });
-  }
-  return jobs;
-}
 
 const say = async (u: TestUser, chatId: string, text: string, extra: Record<string, unknown> = {}) =>
   (await ok(await sendRaw(u, chatId, { clientMessageId: crypto.randomUUID(), text, ...extra }), 201)).message as { seq: number };
@@ -137,17 +111,28 @@ describe("push targets", () => {
     expect(targets).toEqual([]);
   });
 
-  it("settings: defaults, a partial change, and bad input", async () => {
+  it("settings are the preferences' notifications: defaults, a partial change, the hub's copy, bad input; /push/settings is gone", async () => {
     const u = await signUp();
-    expect((await ok(await api("GET", `${P}/settings`, { token: u.accessToken }))).settings).toEqual({
+    const prefs = "/api/v1/users/me/preferences";
+    expect((await ok(await api("GET", prefs, { token: u.accessToken }))).notifications).toEqual({
       previews: true,
       direct: true,
       groups: true,
     });
-    const changed = await ok(await api("PATCH", `${P}/settings`, { token: u.accessToken, body: { previews: false } }));
-    expect(changed.settings).toEqual({ previews: false, direct: true, groups: true });
-    expectError(await api("PATCH", `${P}/settings`, { token: u.accessToken, body: {} }), 400, "validation_failed");
-    expectError(await api("PATCH", `${P}/settings`, { token: u.accessToken, body: { loud: true } }), 400, "validation_failed");
+    const changed = await ok(await api("PATCH", prefs, { token: u.accessToken, body: { version: 0, notifications: { previews: false } } }));
+    expect(changed.notifications).toEqual({ previews: false, direct: true, groups: true });
+    const hubSettings = await runInDurableObject(hubFor(env, u.id), (hub) =>
+      (hub as unknown as { pushSettings(): Promise<unknown> }).pushSettings(),
+    );
+    expect(hubSettings).toEqual({ previews: false, direct: true, groups: true });
+    expectError(await api("PATCH", prefs, { token: u.accessToken, body: { version: 1, notifications: {} } }), 400, "validation_failed");
+    expectError(
+      await api("PATCH", prefs, { token: u.accessToken, body: { version: 1, notifications: { loud: true } } }),
+      400,
+      "validation_failed",
+    );
+    expectError(await api("GET", `${P}/settings`, { token: u.accessToken }), 404, "not_found");
+    expectError(await api("PATCH", `${P}/settings`, { token: u.accessToken, body: { previews: true } }), 404, "not_found");
   });
 });
 
@@ -222,7 +207,12 @@ describe("who is notified", () => {
     expect(muted.requests).toEqual([]); // the consumer checks mute in D1
     expect(muted.result.explicitAcks).toEqual(["m0"]);
 
-    await ok(await api("PATCH", `${P}/settings`, { token: bob.accessToken, body: { previews: false } }));
+    await ok(
+      await api("PATCH", "/api/v1/users/me/preferences", {
+        token: bob.accessToken,
+        body: { version: 0, notifications: { previews: false } },
+      }),
+    );
     const mention = await say(owner, group.id, "look", { mentions: [bob.id] });
     await flush(group.id);
     const { requests } = await consume(jobs.splice(0));

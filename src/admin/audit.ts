@@ -14,10 +14,13 @@ export const AUDIT_ACTIONS = [
   "suspend_user",
   "ban_user",
   "restore_user",
+  "deactivate_user",
+  "reactivate_user",
   "remove_profile_content",
   "resolve_report",
   "create_api_key",
   "revoke_api_key",
+  "set_attributes",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

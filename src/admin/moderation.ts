@@ -1,12 +1,16 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
+import { recordEvent } from "../auth/security-events";
 import { revokeUserSessions } from "../auth/sessions";
+import { accountNotActive } from "../auth/standing";
 import type { Database } from "../db/client";
 import type { UserRow } from "../db/schema";
 import { reports, users } from "../db/schema";
 import type { Bindings, StaffContext } from "../env";
 import { AppError } from "../lib/errors";
 import { publishEvent } from "../lib/events";
+import { parseJsonObject } from "../lib/json-object";
 import { iso, now } from "../lib/time";
+import { attributesView } from "../users/attributes";
 import { auditStatement, type Guard, guardHolds } from "./audit";
 
 export type Role = UserRow["role"];
@@ -19,14 +23,31 @@ export type AccountAction =
   | { kind: "suspend"; until: number | null; reason: string }
   | { kind: "ban"; reason: string }
   | { kind: "restore" }
+  | { kind: "deactivate" }
+  | { kind: "reactivate" }
   | { kind: "remove_content" };
 
 const AUDIT_ACTION = {
   suspend: "suspend_user",
   ban: "ban_user",
   restore: "restore_user",
+  deactivate: "deactivate_user",
+  reactivate: "reactivate_user",
   remove_content: "remove_profile_content",
 } as const;
+
+/**
+ * The statuses an action applies to, and the error when the account is in another one. The
+ * action's batch is guarded by it, so a concurrent change of status wins and this error answers.
+ */
+const REQUIRED_STATUS: Partial<Record<AccountAction["kind"], { from: UserRow["status"][]; error: () => AppError }>> = {
+  restore: {
+    from: ["suspended", "banned"],
+    error: () => new AppError(409, "account_not_restricted", "This account is not suspended or banned"),
+  },
+  deactivate: { from: ["active"], error: accountNotActive },
+  reactivate: { from: ["deactivated"], error: () => new AppError(409, "account_not_deactivated", "This account is not deactivated") },
+};
 
 /**
  * The account a staff member wants to act on: `404 not_found` when it does not exist or was
@@ -51,7 +72,10 @@ function changesFor(action: AccountAction, target: UserRow, at: number): Partial
     case "ban":
       return { status: "banned", suspendedUntil: null, moderationReason: action.reason, updatedAt: at };
     case "restore":
+    case "reactivate":
       return { status: "active", suspendedUntil: null, moderationReason: null, updatedAt: at };
+    case "deactivate":
+      return { status: "deactivated", updatedAt: at };
     case "remove_content":
       // The free-form profile content; the display name falls back to the username.
       return {
@@ -62,6 +86,8 @@ function changesFor(action: AccountAction, target: UserRow, at: number): Partial
         statusText: null,
         statusEmoji: null,
         statusExpiresAt: null,
+        // The user may write their metadata themselves, so it is profile content too.
+        metadata: null,
         updatedAt: at,
       };
   }
@@ -96,18 +122,22 @@ export function accountActionStatements(
   ] as const;
 }
 
-/** After a suspension or ban: end every session at once (live sockets, D1 and the KV deny-list). */
+/** After a suspension, ban or deactivation: end every session at once (live sockets, D1 and the KV deny-list). */
 export async function endSessionsFor(db: Database, env: Bindings, userId: string, action: AccountAction): Promise<void> {
   if (action.kind === "suspend") await revokeUserSessions(db, env, userId, "account_suspended");
   if (action.kind === "ban") await revokeUserSessions(db, env, userId, "account_banned");
+  if (action.kind === "deactivate") await revokeUserSessions(db, env, userId, "account_deactivated");
 }
 
 /**
- * Suspend, ban or restore an account and record it in the audit log in the same transaction.
- * Suspensions and bans end all the account's sessions at once (its access tokens answer
- * `401 session_revoked`, its refresh tokens stop working) and sign-in answers `403
- * account_suspended` / `account_banned`. Restoring an account that is not suspended or banned is
- * `409 account_not_restricted`.
+ * Suspend, ban, restore, deactivate or reactivate an account and record it in the audit log in the
+ * same transaction. Suspensions, bans and deactivations end all the account's sessions at once
+ * (its access tokens answer `401 session_revoked`, its refresh tokens stop working) and sign-in
+ * answers `403 account_suspended` / `account_banned` / `account_deactivated`. Restoring an account
+ * that is not suspended or banned is `409 account_not_restricted`; deactivating one that is not
+ * active `409 account_not_active`; reactivating one that is not deactivated `409
+ * account_not_deactivated` (also when a concurrent change of status won). The owner is told of a
+ * deactivation or reactivation in their security events.
  */
 export async function applyAccountAction(
   db: Database,
@@ -117,13 +147,23 @@ export async function applyAccountAction(
   action: AccountAction,
 ): Promise<UserRow> {
   const target = await loadModerationTarget(db, actor, userId);
-  if (action.kind === "restore" && target.status === "active") {
-    throw new AppError(409, "account_not_restricted", "This account is not suspended or banned");
-  }
-  const [, updated] = await db.batch(accountActionStatements(db, actor, target, action));
+  const required = REQUIRED_STATUS[action.kind];
+  if (required && !required.from.includes(target.status)) throw required.error();
+  const guard = required ? { from: users, where: and(eq(users.id, target.id), inArray(users.status, required.from)) } : undefined;
+  const [, updated] = await db.batch(accountActionStatements(db, actor, target, action, { guard }));
+  if (!updated[0]) throw required ? required.error() : new AppError(404, "not_found", "User not found");
   await endSessionsFor(db, env, userId, action);
+  if (action.kind === "deactivate" || action.kind === "reactivate") {
+    await recordEvent(
+      db,
+      userId,
+      action.kind === "deactivate" ? "account_deactivated" : "account_reactivated",
+      {},
+      { details: { by: "admin" } },
+    );
+  }
   await publishEvent(env, `moderation.${action.kind}`, { userId, actorId: actor.userId });
-  return updated[0]!;
+  return updated[0];
 }
 
 /**
@@ -160,6 +200,8 @@ export const adminUserView = (u: UserRow) => ({
   status: u.status,
   suspendedUntil: iso(u.suspendedUntil),
   moderationReason: u.moderationReason,
+  ...attributesView(u),
+  metadata: parseJsonObject(u.metadata),
   createdAt: iso(u.createdAt),
   lastSeenAt: iso(u.lastSeenAt),
   deletedAt: iso(u.deletedAt),

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from "../lib/openapi";
+import { setAttributes } from "./attributes";
 import { listAudit } from "./audit";
 import { requireRole } from "./middleware";
 import { adminUserView, applyAccountAction, setRole } from "./moderation";
@@ -40,8 +41,10 @@ app.openapi(
     path: "/users",
     operationId: "adminListUsers",
     tags,
-    summary: "Find accounts by id, email, phone or username prefix",
-    description: `${ADMIN_ONLY}Includes deleted, suspended and banned accounts, email and phone.`,
+    summary: "Find accounts by id, email, phone or username prefix, and by status and attributes",
+    description:
+      `${ADMIN_ONLY}Includes deleted, suspended, banned and deactivated accounts, email and phone. Filters (status, ` +
+      "verified, creator, kycStatus, tier, lifecycle) combine; each has its own index.",
     security: bearerSecurity,
     middleware: admin,
     request: { query: s.AdminUserQuery },
@@ -115,7 +118,8 @@ app.openapi(
     description:
       ADMIN_ONLY +
       accountRules +
-      "An account that is neither suspended nor banned is `409 account_not_restricted`. The owner signs in again.",
+      "An account that is neither suspended nor banned is `409 account_not_restricted` (a deactivated one is reactivated " +
+      "with POST /admin/users/{id}/reactivate). The owner signs in again.",
     security: bearerSecurity,
     middleware: admin,
     request: { params: s.UserIdParam },
@@ -126,6 +130,46 @@ app.openapi(
     return c.json({ user: adminUserView(user) }, 200);
   },
 );
+
+/** Switching an account off and on again (the owner can too: POST /users/me/deactivate, login with `reactivate`). */
+const ACTIVATION_ROUTES = [
+  {
+    kind: "deactivate",
+    operationId: "adminDeactivateUser",
+    summary: "Deactivate an account (kept, reversible), ending its sessions",
+    text:
+      "Only an active account (else `409 account_not_active`). As when the owner deactivates it: every session ends at " +
+      "once, sign-in answers `403 account_deactivated` (a password sign-in with `reactivate: true` switches it on " +
+      "again), it leaves user search and contact sync, and others see it as they see a suspended account.",
+  },
+  {
+    kind: "reactivate",
+    operationId: "adminReactivateUser",
+    summary: "Reactivate a deactivated account",
+    text: "Only a deactivated account (else `409 account_not_deactivated`). The owner signs in again.",
+  },
+] as const;
+
+for (const route of ACTIVATION_ROUTES) {
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: `/users/{id}/${route.kind}`,
+      operationId: route.operationId,
+      tags,
+      summary: route.summary,
+      description: ADMIN_ONLY + accountRules + route.text,
+      security: bearerSecurity,
+      middleware: admin,
+      request: { params: s.UserIdParam },
+      responses: { 200: json(z.object({ user: s.AdminUser })), ...errorResponses(400, 401, 403, 404, 409, 503) },
+    }),
+    async (c) => {
+      const user = await applyAccountAction(c.var.db, c.env, c.var.staff, c.req.valid("param").id, { kind: route.kind });
+      return c.json({ user: adminUserView(user) }, 200);
+    },
+  );
+}
 
 app.openapi(
   createRoute({
@@ -142,6 +186,31 @@ app.openapi(
   }),
   async (c) => {
     const user = await setRole(c.var.db, c.var.staff, c.req.valid("param").id, c.req.valid("json").role);
+    return c.json({ user: adminUserView(user) }, 200);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "patch",
+    path: "/users/{id}/attributes",
+    operationId: "adminSetUserAttributes",
+    tags,
+    summary: "Set an account's verified badge, creator flag, KYC status, tier, lifecycle state or metadata",
+    description:
+      ADMIN_ONLY +
+      accountRules +
+      "Partial: attributes left out keep their values. No user route can set these. Public profiles show `verified` and " +
+      "`creator`; the user's own profile and admin views show all five; `metadata` is the user's public metadata (as " +
+      "PATCH /users/me sets it). The audit entry (`set_attributes`) holds `{before, after}` of what changed; a change " +
+      "that lost a race with another is `409 conflict` and writes nothing.",
+    security: bearerSecurity,
+    middleware: admin,
+    request: { params: s.UserIdParam, body: jsonBody(s.AttributesBody) },
+    responses: { 200: json(z.object({ user: s.AdminUser })), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
+  }),
+  async (c) => {
+    const user = await setAttributes(c.var.db, c.var.staff, c.req.valid("param").id, c.req.valid("json"));
     return c.json({ user: adminUserView(user) }, 200);
   },
 );

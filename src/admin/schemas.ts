@@ -1,11 +1,14 @@
 import { z } from "@hono/zod-openapi";
+import { MAX_TIER } from "../db/schema";
 import { PageQuery } from "../lib/pagination";
 import { REPORT_STATUSES, ReportReason, ReportTargetType } from "../reports/schemas";
+import { AccountAttributes, KycStatus, LifecycleState } from "../users/attributes";
+import { MetadataField } from "../users/schemas";
 import { AUDIT_ACTIONS } from "./audit";
 import { RESOLVE_ACTIONS } from "./reports";
 
 const ROLES = ["user", "moderator", "admin"] as const;
-const STATUSES = ["active", "suspended", "banned", "deleted"] as const;
+const STATUSES = ["active", "suspended", "banned", "deactivated", "deleted"] as const;
 const MAX_SUSPENSION_MS = 10 * 365 * 24 * 60 * 60 * 1000;
 
 export const UserIdParam = z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) });
@@ -14,7 +17,7 @@ export const ReportIdParam = z.object({ id: z.uuid().openapi({ param: { name: "i
 export const Stats = z
   .object({
     users: z.object({
-      total: z.number().int().openapi({ description: "Accounts not deleted (active, suspended, banned)" }),
+      total: z.number().int().openapi({ description: "Accounts not deleted (active, suspended, banned, deactivated)" }),
       new24h: z.number().int(),
       new7d: z.number().int(),
       active24h: z.number().int().openapi({ description: "Accounts seen in the last 24 hours" }),
@@ -40,17 +43,38 @@ export const AdminUser = z
     status: z.enum(STATUSES),
     suspendedUntil: z.string().nullable().openapi({ description: "Null with status suspended: indefinitely" }),
     moderationReason: z.string().nullable(),
+    ...AccountAttributes,
+    metadata: MetadataField,
     createdAt: z.string(),
     lastSeenAt: z.string().nullable(),
     deletedAt: z.string().nullable(),
   })
   .openapi("AdminUser");
 
+/** `true` or `false` in a query string, as a boolean; absent: no filter. */
+const BoolFilter = (description: string) =>
+  z
+    .enum(["true", "false"])
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v === "true"))
+    .openapi({ description });
+
 export const AdminUserQuery = PageQuery.extend({
   q: z.string().trim().max(254).optional().openapi({
     description: "An id, email or E.164 phone (exact match), or the start of a username. Without it: every account, newest first",
   }),
   status: z.enum(STATUSES).optional(),
+  verified: BoolFilter("Only accounts with (true) or without (false) the verified badge"),
+  creator: BoolFilter("Only creator accounts (true) or the others (false)"),
+  kycStatus: KycStatus.optional(),
+  tier: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_TIER)
+    .optional()
+    .openapi({ description: `0 to ${MAX_TIER}` }),
+  lifecycle: LifecycleState.optional(),
 });
 
 export const AdminUserPage = z.object({ items: z.array(AdminUser), nextCursor: z.string().nullable() }).openapi("AdminUserPage");
@@ -72,6 +96,18 @@ export const BanBody = z.strictObject({ reason: Reason }).openapi("AdminBanReque
   description: "Ban an account from the whole service (POST /admin/users/{id}/ban)",
 });
 export const SetRoleBody = z.strictObject({ role: z.enum(ROLES) }).openapi("SetRoleRequest");
+
+export const AttributesBody = z
+  .strictObject({
+    verified: AccountAttributes.verified.optional(),
+    creator: AccountAttributes.creator.optional(),
+    kycStatus: KycStatus.optional(),
+    tier: AccountAttributes.tier.optional(),
+    lifecycle: LifecycleState.optional(),
+    metadata: MetadataField.optional().openapi({ description: "Replaces the user's metadata as a whole; null clears it" }),
+  })
+  .refine((v) => Object.keys(v).length > 0, "Send at least one attribute to change")
+  .openapi("AdminUserAttributesRequest", { description: "Partial: attributes left out keep their values" });
 
 export const AdminReport = z
   .object({

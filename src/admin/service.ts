@@ -85,31 +85,79 @@ const prefixEnd = (prefix: string) => prefix.slice(0, -1) + String.fromCharCode(
 const UsernameCursor = z.object({ u: z.string().max(64) });
 const RowidCursor = z.object({ r: z.number().int() });
 
-export interface AdminUserQuery {
-  q?: string;
+/** The filters of the admin user search: the status and the admin-managed attributes. */
+export interface AdminUserFilters {
   status?: UserRow["status"];
+  verified?: boolean;
+  creator?: boolean;
+  kycStatus?: UserRow["kycStatus"];
+  tier?: number;
+  lifecycle?: UserRow["lifecycle"];
+}
+
+export interface AdminUserQuery extends AdminUserFilters {
+  q?: string;
   limit: number;
   cursor?: string;
+}
+
+const FILTER_COLUMNS = {
+  status: users.status,
+  verified: users.verified,
+  creator: users.creator,
+  kycStatus: users.kycStatus,
+  tier: users.tier,
+  lifecycle: users.lifecycle,
+} as const;
+
+/**
+ * The filters given, as conditions. Each column has its own index (entries ordered by value, then
+ * rowid), which the listing without `q` walks. `unary` writes `+column` so the planner stays on
+ * the index of a lookup (id, email, phone, username range), which finds fewer rows.
+ */
+function filterConditions(filters: AdminUserFilters, unary: boolean): SQL[] {
+  return (Object.keys(FILTER_COLUMNS) as (keyof AdminUserFilters)[]).flatMap((key) => {
+    const value = filters[key];
+    if (value === undefined) return [];
+    const column = FILTER_COLUMNS[key];
+    const bound = typeof value === "boolean" ? Number(value) : value;
+    return [unary ? sql`+${column} = ${bound}` : sql`${column} = ${bound}`];
+  });
+}
+
+/**
+ * Every account matching `filters`, newest first, keyset on rowid (which grows with sign-ups):
+ * the primary key, or a filter's index, whose entries for one value are in rowid order, so no sort
+ * and no scan (exported for the plan test).
+ */
+export function listUsersQuery(db: Database, filters: AdminUserFilters, beforeRowid: number | null, limit: number) {
+  const conditions = filterConditions(filters, false);
+  if (beforeRowid !== null) conditions.push(sql`${users}.rowid < ${beforeRowid}`);
+  return db
+    .select({ user: users, rowid: sql<number>`${users}.rowid` })
+    .from(users)
+    .where(and(...conditions))
+    .orderBy(desc(sql`${users}.rowid`))
+    .limit(limit);
 }
 
 /**
  * Find accounts for admins: by exact id (one row at most); by exact email or phone (every account
  * holding it, since several may hold an unverified address: the one that has it verified, then the
  * rest oldest first, up to `limit`); by username prefix (a range on the username index,
- * alphabetical, keyset on username); or with no `q` every account newest first (keyset on rowid,
- * which grows with sign-ups: the primary key or, with `status`, the status index, so no sort and
- * no scan). Deleted accounts are included (filter by status).
+ * alphabetical, keyset on username); or with no `q` every account newest first (listUsersQuery).
+ * The status and attribute filters apply to each. Deleted accounts are included (filter by status).
  */
 export async function searchAdminUsers(db: Database, input: AdminUserQuery) {
   const lookup = classifyLookup(input.q);
-  const statusFilter = input.status ? [eq(users.status, input.status)] : [];
+  const filters = filterConditions(input, true);
   const empty = { items: [], nextCursor: null };
 
   if (lookup.kind === "id") {
     const rows = await db
       .select()
       .from(users)
-      .where(and(eq(users.id, lookup.value), ...statusFilter));
+      .where(and(eq(users.id, lookup.value), ...filters));
     return { items: rows.map(adminUserView), nextCursor: null };
   }
 
@@ -119,7 +167,7 @@ export async function searchAdminUsers(db: Database, input: AdminUserQuery) {
     const rows = await db
       .select()
       .from(users)
-      .where(and(eq(column, lookup.value), ...statusFilter))
+      .where(and(eq(column, lookup.value), ...filters))
       .orderBy(sql`${verifiedAt} IS NULL`, sql`${users}.rowid`)
       .limit(input.limit);
     return { items: rows.map(adminUserView), nextCursor: null };
@@ -129,8 +177,7 @@ export async function searchAdminUsers(db: Database, input: AdminUserQuery) {
     if (!/^[a-z0-9_]{1,32}$/.test(lookup.value)) return empty;
     const after = decodeCursor(input.cursor, UsernameCursor);
     // Unary + keeps the planner on the username range (ordered, no sort) instead of the status index.
-    const conditions: SQL[] = [gte(users.username, lookup.value), lt(users.username, prefixEnd(lookup.value))];
-    if (input.status) conditions.push(sql`+${users.status} = ${input.status}`);
+    const conditions: SQL[] = [gte(users.username, lookup.value), lt(users.username, prefixEnd(lookup.value)), ...filters];
     if (after) conditions.push(gt(users.username, after.u));
     const rows = await db
       .select()
@@ -142,14 +189,7 @@ export async function searchAdminUsers(db: Database, input: AdminUserQuery) {
   }
 
   const after = decodeCursor(input.cursor, RowidCursor);
-  const conditions: SQL[] = [...statusFilter];
-  if (after) conditions.push(sql`${users}.rowid < ${after.r}`);
-  const rows = await db
-    .select({ user: users, rowid: sql<number>`${users}.rowid` })
-    .from(users)
-    .where(and(...conditions))
-    .orderBy(desc(sql`${users}.rowid`))
-    .limit(input.limit + 1);
+  const rows = await listUsersQuery(db, input, after?.r ?? null, input.limit + 1);
   return page(
     rows,
     input.limit,

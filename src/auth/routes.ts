@@ -45,13 +45,15 @@ app.openapi(
     summary: "Sign in with username, email or phone and password",
     description:
       "Unknown accounts and wrong passwords answer the same `401 invalid_credentials`. After 5 failed attempts " +
-      "on one account within 15 minutes, attempts answer `429 too_many_attempts` until the window passes.",
+      "on one account within 15 minutes, attempts answer `429 too_many_attempts` until the window passes. After the " +
+      "right password: `403 account_suspended`, `account_banned`, or `account_deactivated` unless `reactivate: true`, " +
+      "which reactivates the account and signs in (with 2FA on, once the second factor is right).",
     security: publicSecurity,
     middleware: [rateLimitByIp("login:ip")] as const,
     request: { body: jsonBody(s.LoginBody) },
     responses: {
       200: json(s.LoginResult, "Signed in, or (with 2FA on) `{mfaRequired: true, mfaToken}` for POST /auth/2fa/verify"),
-      ...errorResponses(400, 401, 403, 413, 415, 429, 503),
+      ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503),
     },
   }),
   async (c) => {
@@ -70,11 +72,12 @@ app.openapi(
     tags,
     summary: "Exchange a refresh token for new tokens (rotates it)",
     description:
-      "Each refresh token works once. Presenting one that was already rotated ends the whole session " + "(`401 refresh_token_reused`).",
+      "Each refresh token works once. Presenting one that was already rotated ends the whole session " +
+      "(`401 refresh_token_reused`). A deactivated account's token answers `403 account_deactivated`.",
     security: publicSecurity,
     middleware: [rateLimitByIp("refresh:ip")] as const,
     request: { body: jsonBody(s.RefreshBody) },
-    responses: { 200: json(z.object({ tokens: s.Tokens }), "New tokens"), ...errorResponses(400, 401, 413, 415, 429, 503) },
+    responses: { 200: json(z.object({ tokens: s.Tokens }), "New tokens"), ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
   }),
   async (c) => {
     const tokens = await refreshSession(c.var.db, c.env, c.req.valid("json").refreshToken, requestInfo(c));

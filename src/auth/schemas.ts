@@ -65,6 +65,14 @@ export const LoginBody = z
     password: AnyPassword,
     deviceId: DeviceId.optional(),
     deviceName: DeviceName.optional(),
+    reactivate: z
+      .boolean()
+      .optional()
+      .openapi({
+        description:
+          "true: if the account is deactivated, reactivate it with this sign-in (after the second factor when 2FA is on); " +
+          "without it a deactivated account answers `403 account_deactivated`",
+      }),
   })
   .openapi("LoginRequest");
 

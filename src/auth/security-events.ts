@@ -27,6 +27,8 @@ export const SECURITY_EVENT_TYPES = [
   "email_verified",
   "phone_verified",
   "refresh_token_reused",
+  "account_deactivated",
+  "account_reactivated",
 ] as const;
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
 

@@ -102,9 +102,16 @@ const invalidCredentials = () => new AppError(401, "invalid_credentials", "Inval
 /**
  * Password login. Unknown identifiers (an unverified email or phone is one) and wrong passwords
  * answer identically (same status, code, message, one argon2 verification each, one counter write
- * each), and both count toward the 15-minute lockout.
+ * each), and both count toward the 15-minute lockout. A deactivated account answers `403
+ * account_deactivated` after the right password, unless `reactivate` is true: then the sign-in
+ * reactivates it.
  */
-export async function login(db: Database, env: Bindings, input: { identifier: string; password: string } & DeviceInput, info: RequestInfo) {
+export async function login(
+  db: Database,
+  env: Bindings,
+  input: { identifier: string; password: string; reactivate?: boolean } & DeviceInput,
+  info: RequestInfo,
+) {
   const params = currentParams(env);
   const user = await findUserByIdentifier(db, input.identifier);
   const key = lockoutKey(user?.id ?? null, classifyIdentifier(input.identifier).value);
@@ -125,7 +132,7 @@ export async function login(db: Database, env: Bindings, input: { identifier: st
     await db.update(users).set({ passwordHash, updatedAt: now() }).where(eq(users.id, user.id));
     user.passwordHash = passwordHash;
   }
-  return afterFirstFactor(db, env, user, input, info, "password");
+  return afterFirstFactor(db, env, user, input, info, "password", input.reactivate === true);
 }
 
 /**

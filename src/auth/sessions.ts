@@ -11,7 +11,7 @@ import type { RequestInfo } from "../lib/request-info";
 import { DAY, iso, MINUTE, now } from "../lib/time";
 import type { SessionEndReason } from "../rooms/protocol";
 import { denySession } from "./deny-list";
-import { liftExpiredSuspension, suspensionExpired } from "./standing";
+import { accountDeactivated, liftExpiredSuspension, suspensionExpired } from "./standing";
 import { ACCESS_TOKEN_TTL_MS, newRefreshToken, REFRESH_TOKEN_TTL_MS, signAccessToken, type Tokens } from "./tokens";
 
 export interface NewSession {
@@ -61,7 +61,8 @@ export async function createSession(db: Database, env: Bindings, input: NewSessi
 
 /**
  * Exchange a refresh token for new tokens, rotating it. A token that was already rotated is
- * evidence of theft: the whole session ends and the answer says so (`refresh_token_reused`).
+ * evidence of theft: the whole session ends and the answer says so (`refresh_token_reused`). A
+ * deactivated account's token answers `403 account_deactivated`.
  */
 export async function refreshSession(db: Database, env: Bindings, refreshToken: string, info: RequestInfo): Promise<Tokens> {
   const at = now();
@@ -74,6 +75,12 @@ export async function refreshSession(db: Database, env: Bindings, refreshToken: 
     .where(eq(refreshTokens.tokenHash, hash));
   if (!row || row.token.expiresAt <= at) {
     throw new AppError(401, "invalid_refresh_token", "Refresh token is invalid or expired");
+  }
+  // A deactivated account tells its own devices why (their sessions ended with the deactivation),
+  // so the app can offer to reactivate; a session that ended for another reason answers as usual.
+  if (row.userStatus === "deactivated" && (!row.session.revokedAt || row.session.revokedReason === "account_deactivated")) {
+    if (!row.session.revokedAt) await revokeSession(db, env, row.session.userId, row.session.id, "account_deactivated");
+    throw accountDeactivated();
   }
   if (row.session.revokedAt) {
     throw new AppError(401, "session_revoked", "This session has ended; sign in again");
@@ -116,7 +123,12 @@ export async function refreshSession(db: Database, env: Bindings, refreshToken: 
 }
 
 /** Reasons that end a whole account's access: every socket of the user closes, whatever its session. */
-const ACCOUNT_WIDE: ReadonlySet<SessionEndReason> = new Set(["account_suspended", "account_banned", "account_deleted"]);
+const ACCOUNT_WIDE: ReadonlySet<SessionEndReason> = new Set([
+  "account_suspended",
+  "account_banned",
+  "account_deleted",
+  "account_deactivated",
+]);
 
 /**
  * Close the live sockets of ending sessions, before D1 records the ending: the user's hub tells

@@ -1,7 +1,7 @@
 import { and, eq, gt, isNotNull, isNull } from "drizzle-orm";
 import type { Database } from "../db/client";
 import type { UserRow } from "../db/schema";
-import { mfaChallenges, sessions } from "../db/schema";
+import { mfaChallenges, sessions, users } from "../db/schema";
 import type { Bindings } from "../env";
 import { publishToHubs } from "../hubs/client";
 import { randomToken, sha256Hex } from "../lib/crypto";
@@ -13,7 +13,7 @@ import { notifierFor } from "../notify/notifier";
 import { findDevice, recordDevice } from "./devices";
 import { recordEvent } from "./security-events";
 import { createSession, sessionView } from "./sessions";
-import { liftExpiredSuspension, suspensionExpired } from "./standing";
+import { accountDeactivated, liftExpiredSuspension, setDeactivated, suspensionExpired } from "./standing";
 import { selfView } from "./views";
 
 export interface DeviceInput {
@@ -25,11 +25,12 @@ export const MFA_CHALLENGE_TTL_MS = 5 * MINUTE;
 
 /**
  * Refuse accounts that may not sign in, with a code that says why: `403 account_suspended`
- * (details `{until, reason}`; `until` null means indefinitely) or `403 account_banned` (details
- * `{reason}`). A suspension whose end time has passed does not refuse: callers that can write lift
- * it (`liftExpiredSuspension`), as `afterFirstFactor` does.
+ * (details `{until, reason}`; `until` null means indefinitely), `403 account_banned` (details
+ * `{reason}`) or `403 account_deactivated` (unless the sign-in is `reactivating` it). A suspension
+ * whose end time has passed does not refuse: callers that can write lift it
+ * (`liftExpiredSuspension`), as `afterFirstFactor` does.
  */
-export function assertCanSignIn(user: UserRow, at = now()): void {
+export function assertCanSignIn(user: UserRow, at = now(), reactivating = false): void {
   if (user.status === "suspended" && !suspensionExpired(user, at)) {
     const until = iso(user.suspendedUntil);
     throw new AppError(
@@ -42,6 +43,24 @@ export function assertCanSignIn(user: UserRow, at = now()): void {
   if (user.status === "banned") {
     throw new AppError(403, "account_banned", "This account is banned", { reason: user.moderationReason });
   }
+  if (user.status === "deactivated" && !reactivating) throw accountDeactivated();
+}
+
+/**
+ * A deactivated account signing in with `reactivate`, every factor proven: it is active again
+ * (recorded as `account_reactivated`) before its session starts. A blocked device is refused
+ * first, so it reactivates nothing. If another change won meanwhile (a ban), the sign-in stops
+ * with `409 conflict`. Nothing happens for an account that is not deactivated.
+ */
+export async function reactivateForSignIn(db: Database, user: UserRow, device: DeviceInput, info: RequestInfo): Promise<void> {
+  if (user.status !== "deactivated") return;
+  await assertDeviceAllowed(db, user, device, info);
+  if (!(await setDeactivated(db, user.id, false))) {
+    const [current] = await db.select({ status: users.status }).from(users).where(eq(users.id, user.id));
+    if (current?.status !== "active") throw new AppError(409, "conflict", "The account changed during sign-in; sign in again");
+  }
+  user.status = "active";
+  await recordEvent(db, user.id, "account_reactivated", info, { deviceId: device.deviceId ?? null, details: { by: "user" } });
 }
 
 /** A blocked device may not sign in; the attempt is recorded for the owner to see. */
@@ -56,10 +75,19 @@ export async function assertDeviceAllowed(db: Database, user: UserRow, device: D
 
 /**
  * First factor done: either finish the sign-in, or, with 2FA on, park it in an MFA challenge and
- * answer `{ mfaRequired: true, mfaToken }`.
+ * answer `{ mfaRequired: true, mfaToken }`. With `reactivate` (password sign-ins) a deactivated
+ * account is let through and reactivated once every factor is proven (reactivateForSignIn).
  */
-export async function afterFirstFactor(db: Database, env: Bindings, user: UserRow, device: DeviceInput, info: RequestInfo, method: string) {
-  assertCanSignIn(user);
+export async function afterFirstFactor(
+  db: Database,
+  env: Bindings,
+  user: UserRow,
+  device: DeviceInput,
+  info: RequestInfo,
+  method: string,
+  reactivate = false,
+) {
+  assertCanSignIn(user, now(), reactivate);
   if (suspensionExpired(user)) {
     // The suspension ran out: this sign-in is what puts the account back to active.
     await liftExpiredSuspension(db, user.id);
@@ -75,11 +103,13 @@ export async function afterFirstFactor(db: Database, env: Bindings, user: UserRo
       userId: user.id,
       deviceId: device.deviceId ?? null,
       deviceName: device.deviceName ?? null,
+      reactivate: user.status === "deactivated",
       createdAt: at,
       expiresAt: at + MFA_CHALLENGE_TTL_MS,
     });
     return { mfaRequired: true as const, mfaToken: token, expiresIn: MFA_CHALLENGE_TTL_MS / 1000 };
   }
+  await reactivateForSignIn(db, user, device, info);
   return completeSignIn(db, env, user, device, info, method);
 }
 

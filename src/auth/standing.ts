@@ -1,11 +1,12 @@
 import { and, eq, lte } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { users } from "../db/schema";
+import { type UserRow, users } from "../db/schema";
+import { AppError } from "../lib/errors";
 import { now } from "../lib/time";
 
 /** The moderation fields that decide whether an account may be used. */
 export interface Standing {
-  status: "active" | "suspended" | "banned" | "deleted";
+  status: UserRow["status"];
   suspendedUntil: number | null;
 }
 
@@ -24,6 +25,27 @@ export async function liftExpiredSuspension(db: Database, userId: string, at = n
     .update(users)
     .set({ status: "active", suspendedUntil: null, moderationReason: null, updatedAt: at })
     .where(and(eq(users.id, userId), eq(users.status, "suspended"), lte(users.suspendedUntil, at)))
+    .returning({ id: users.id });
+  return changed.length > 0;
+}
+
+/** `403 account_deactivated`: the account was switched off; a password sign-in with `reactivate: true` switches it on. */
+export const accountDeactivated = () =>
+  new AppError(403, "account_deactivated", "This account is deactivated; sign in with your password and reactivate: true to use it again");
+
+/** `409 account_not_active`: only an active account can be deactivated. */
+export const accountNotActive = () => new AppError(409, "account_not_active", "Only an active account can be deactivated");
+
+/**
+ * Move an account between `active` and `deactivated`, only from the other one (conditional, so a
+ * concurrent suspension, ban or deletion wins). Returns whether the row changed.
+ */
+export async function setDeactivated(db: Database, userId: string, deactivated: boolean, at = now()): Promise<boolean> {
+  const [from, to] = deactivated ? (["active", "deactivated"] as const) : (["deactivated", "active"] as const);
+  const changed = await db
+    .update(users)
+    .set({ status: to, updatedAt: at })
+    .where(and(eq(users.id, userId), eq(users.status, from)))
     .returning({ id: users.id });
   return changed.length > 0;
 }

@@ -31,7 +31,8 @@ export interface ChatPreview {
 
 /**
  * What a user's devices are told, each logged with its `updateSeq`. Plain data (RPC from rooms
- * and the Worker): chat activity, read positions and drafts, membership, my settings, security events.
+ * and the Worker): chat activity, read positions and drafts, membership, my settings and preferences,
+ * security events.
  */
 export type HubUpdate =
   | { type: "chat.activity"; chatId: string; lastSeq: number; lastMessage: ChatPreview | null; lastActivityAt: string }
@@ -48,7 +49,9 @@ export type HubUpdate =
       ip: string | null;
       country: string | null;
     }
-  | { type: "session.ended"; sessionId: string; reason: string };
+  | { type: "session.ended"; sessionId: string; reason: string }
+  /** My preferences changed on one of my devices: read them again (GET /users/me/preferences) unless I hold this version. */
+  | { type: "preferences.updated"; version: number };
 
 /** One new message as a member's hub weighs it for a push notification. */
 export interface PushHintMessage {

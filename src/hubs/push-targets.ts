@@ -2,7 +2,9 @@
  * The user's push targets, kept in their hub (per-user state, not a D1 table): one per device
  * that asked to be notified, a Web Push subscription or an FCM registration token, each bound to
  * the session that registered it. A session that ends takes its targets with it, so a signed-out
- * or revoked device is never notified again. The user's notification settings live here too.
+ * or revoked device is never notified again. The user's notification settings live here too: a copy
+ * of the `notifications` of their preferences (D1, users/preferences.ts, the authority), which the
+ * Worker sends after each change with the preferences' version.
  */
 
 /** Targets one user may hold; registering one more drops the least recently registered. */
@@ -95,17 +97,30 @@ export class PushTargets {
   }
 
   settings(): PushSettings {
-    const row = this.sql.exec<{ settings: string }>("SELECT settings FROM push_settings").toArray()[0];
-    return { ...DEFAULT_PUSH_SETTINGS, ...(row ? (JSON.parse(row.settings) as Partial<PushSettings>) : {}) };
+    const { version: _version, ...settings } = this.stored();
+    return settings;
   }
 
-  /** Change some settings; answers them all. */
-  updateSettings(patch: Partial<PushSettings>): PushSettings {
-    const next = { ...this.settings(), ...patch };
+  /**
+   * Change some settings; answers them all. With `version` (of the preferences they come from), a
+   * change older than the one already applied is ignored: two changes in a row whose calls race
+   * leave the newer one.
+   */
+  updateSettings(patch: Partial<PushSettings>, version?: number): PushSettings {
+    const stored = this.stored();
+    if (version !== undefined && stored.version !== undefined && version < stored.version) return this.settings();
+    const { version: previous, ...current } = stored;
+    const next = { ...current, ...patch };
     this.sql.exec(
       "INSERT INTO push_settings (k, settings) VALUES (0, ?) ON CONFLICT (k) DO UPDATE SET settings = excluded.settings",
-      JSON.stringify(next),
+      JSON.stringify({ ...next, version: version ?? previous }),
     );
     return next;
+  }
+
+  /** The settings with the version of the preferences they came from (none before the first). */
+  private stored(): PushSettings & { version?: number } {
+    const row = this.sql.exec<{ settings: string }>("SELECT settings FROM push_settings").toArray()[0];
+    return { ...DEFAULT_PUSH_SETTINGS, ...(row ? (JSON.parse(row.settings) as Partial<PushSettings> & { version?: number }) : {}) };
   }
 }

@@ -167,9 +167,13 @@ export class UserHub extends DurableObject<Bindings> {
     return this.push.settings();
   }
 
-  /** Change some notification settings; answers them all. */
-  async updatePushSettings(patch: Partial<PushSettings>): Promise<PushSettings> {
-    return this.push.updateSettings(patch);
+  /**
+   * Change some notification settings (the Worker sends the `notifications` of the user's
+   * preferences after they changed, with the preferences' version; an older version than the one
+   * applied is ignored). Answers them all.
+   */
+  async updatePushSettings(patch: Partial<PushSettings>, version?: number): Promise<PushSettings> {
+    return this.push.updateSettings(patch, version);
   }
 
   /** A room is about to accept a socket of `sessionId`: record it, unless the session ended. */

@@ -10,8 +10,9 @@ import * as s from "./schemas";
 import { vapidKeys } from "./vapid";
 
 /**
- * Push notifications: the VAPID key browsers subscribe with, my devices' push targets (kept in my
- * hub, each bound to the session that registered it) and my notification settings.
+ * Push notifications: the VAPID key browsers subscribe with and my devices' push targets (kept in my
+ * hub, each bound to the session that registered it). What notifies is part of my preferences
+ * (`notifications`, users/preference-routes.ts).
  */
 const tags = ["Push"];
 const auth = requireAuth();
@@ -120,36 +121,6 @@ app.openapi(
     }
     return c.body(null, 204);
   },
-);
-
-app.openapi(
-  createRoute({
-    method: "get",
-    path: "/settings",
-    operationId: "getPushSettings",
-    tags,
-    summary: "My notification settings",
-    security: bearerSecurity,
-    middleware: [auth] as const,
-    responses: { 200: json(z.object({ settings: s.PushSettings })), ...errorResponses(401, 503) },
-  }),
-  async (c) => c.json({ settings: await hubFor(c.env, c.var.auth.userId).pushSettings() }, 200),
-);
-
-app.openapi(
-  createRoute({
-    method: "patch",
-    path: "/settings",
-    operationId: "updatePushSettings",
-    tags,
-    summary: "Change my notification settings",
-    description: "Applies to all my devices. A muted chat (chat settings) notifies only when I am mentioned.",
-    security: bearerSecurity,
-    middleware: [auth] as const,
-    request: { body: jsonBody(s.PushSettingsPatch) },
-    responses: { 200: json(z.object({ settings: s.PushSettings })), ...errorResponses(400, 401, 413, 415, 503) },
-  }),
-  async (c) => c.json({ settings: await hubFor(c.env, c.var.auth.userId).updatePushSettings(c.req.valid("json")) }, 200),
 );
 
 export default app;

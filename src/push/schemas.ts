@@ -47,17 +47,4 @@ export const PushTarget = z
   })
   .openapi("PushTarget");
 
-export const PushSettings = z
-  .object({
-    previews: z.boolean().openapi({ description: "Sender name and message text in notifications (never for encrypted chats)" }),
-    direct: z.boolean().openapi({ description: "Direct chats notify" }),
-    groups: z.boolean().openapi({ description: "Groups notify; when off, only mentions of me do" }),
-  })
-  .openapi("PushSettings");
-
-export const PushSettingsPatch = PushSettings.partial()
-  .strict()
-  .refine((v) => Object.keys(v).length > 0, "give at least one setting")
-  .openapi("PushSettingsPatch");
-
 export const TargetIdParam = z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) });

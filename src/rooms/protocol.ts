@@ -95,6 +95,7 @@ export const SESSION_END_CLOSE = {
   password_reset: { code: CLOSE.sessionEnded, text: "session ended: password reset" },
   refresh_token_reuse: { code: CLOSE.sessionEnded, text: "session ended: refresh token reused" },
   account_deleted: { code: CLOSE.sessionEnded, text: "session ended: account deleted" },
+  account_deactivated: { code: CLOSE.sessionEnded, text: "session ended: account deactivated" },
   account_suspended: { code: CLOSE.accountRestricted, text: "account suspended" },
   account_banned: { code: CLOSE.accountRestricted, text: "account banned" },
   device_blocked: { code: CLOSE.deviceBlocked, text: "device blocked" },

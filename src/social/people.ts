@@ -11,10 +11,11 @@ import type { PublicProfile } from "./schemas";
 export type ProfileView = z.infer<typeof PublicProfile>;
 
 /**
- * Shared lookups of the social module. "Visible" accounts are active or suspended: deleted and
- * banned accounts are gone from lists and answer 404 like ids that never existed.
+ * Shared lookups of the social module. "Visible" accounts are active, suspended or deactivated
+ * (a deactivated account looks like a suspended one to others): deleted and banned accounts are
+ * gone from lists and answer 404 like ids that never existed.
  */
-export const VISIBLE_STATUSES = ["active", "suspended"] as const;
+export const VISIBLE_STATUSES = ["active", "suspended", "deactivated"] as const;
 
 /** D1 allows 100 bound parameters a query; id and value lists are cut into chunks well under it. */
 export const PARAM_CHUNK = 90;

@@ -11,7 +11,7 @@ import { now } from "../lib/time";
  * - it is live (`expires_at > at`: expired and deleted stories are gone at once, before the sweep);
  * - its author always sees it; for anyone else:
  * - no block either way between author and viewer, and the author's account is visible
- *   (active or suspended);
+ *   (active, suspended or deactivated);
  * - the viewer is not on the story's `except` list;
  * - the audience admits the viewer: `everyone`; `contacts` = the author has the viewer in their
  *   contacts list (people the author added); `close_friends` = on the author's close-friends
@@ -24,7 +24,7 @@ export function visibleTo(viewerId: string, at: number): SQL {
   return sql`s.expires_at > ${at} AND (s.author_id = ${viewerId} OR (
     NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = s.author_id AND b.blocked_id = ${viewerId})
     AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = ${viewerId} AND b.blocked_id = s.author_id)
-    AND EXISTS (SELECT 1 FROM users u WHERE u.id = s.author_id AND u.status IN ('active', 'suspended'))
+    AND EXISTS (SELECT 1 FROM users u WHERE u.id = s.author_id AND u.status IN ('active', 'suspended', 'deactivated'))
     AND NOT EXISTS (SELECT 1 FROM story_audience x WHERE x.story_id = s.id AND x.user_id = ${viewerId} AND x.kind = 'except')
     AND CASE s.audience
       WHEN 'everyone' THEN 1

@@ -1,9 +1,6 @@
 import { eq, inArray, or, sql } from "drizzle-orm";
-import { clearAttempts, countAttempt, lockoutKey } from "../auth/lockout";
-import { currentParams, verifyPassword } from "../auth/password";
 import { getSelf } from "../auth/service";
 import { revokeUserSessions } from "../auth/sessions";
-import { requireSecondFactorIfEnabled, type SecondFactor } from "../auth/two-factor/service";
 import type { Database } from "../db/client";
 import {
   blocks,
@@ -21,14 +18,15 @@ import {
   securityEvents,
   sessions,
   userDevices,
+  userPreferences,
   users,
   windowCounters,
 } from "../db/schema";
 import type { Bindings } from "../env";
-import { AppError } from "../lib/errors";
 import { publishEvent } from "../lib/events";
 import { now } from "../lib/time";
 import { onAccountDeleted } from "./deletion-hooks";
+import { type OwnershipProof, proveOwnership } from "./ownership";
 
 /** What a deleted account is called wherever it still appears (chat authorship, member lists). */
 export const DELETED_DISPLAY_NAME = "Deleted account";
@@ -40,32 +38,22 @@ export const DELETED_DISPLAY_NAME = "Deleted account";
 export const deletedUsername = (userId: string) => `deleted:${userId}`;
 
 /**
- * Erase the caller's account after proving the password (wrong → `403 invalid_password`, counted
- * toward the same lockout as login and change-password) and, when 2FA is on, a second factor.
+ * Erase the caller's account after proving the password and, when 2FA is on, a second factor
+ * (proveOwnership).
  *
  * Every session ends first (deny-listed in KV, so access tokens stop at once). Then one D1 batch
  * (one transaction) keeps the row, so chat authorship can still point at it, but erases
  * everything personal on it: status `deleted`, username `deleted:<id>`, display name "Deleted
- * account", email, phone, bio, links, birthday, avatar, status, referral code, 2FA secrets, and a
+ * account", email, phone, bio, links, birthday, avatar, status, metadata, referral code, 2FA secrets, and a
  * password hash of `''` that no password verifies against. In the same batch it deletes contacts,
  * follows (fixing the other side's follower/following counts), blocks and close friends in both
- * directions, devices (and their end-to-end keys), sessions and refresh tokens, recovery codes, one-time codes (its own, and
+ * directions, devices (and their end-to-end keys), preferences, sessions and refresh tokens, recovery codes, one-time codes (its own, and
  * any sent to an address it had verified), MFA challenges, security events and the lockout counter. Reports and the admin audit log are kept
  * for moderation. Finally `onAccountDeleted` runs for data owned by other modules.
  */
-export async function deleteAccount(
-  db: Database,
-  env: Bindings,
-  userId: string,
-  proof: { password: string } & SecondFactor,
-): Promise<void> {
+export async function deleteAccount(db: Database, env: Bindings, userId: string, proof: OwnershipProof): Promise<void> {
   const user = await getSelf(db, userId);
-  const key = lockoutKey(user.id, user.username);
-  await countAttempt(db, key);
-  const result = await verifyPassword(proof.password, user.passwordHash, currentParams(env));
-  if (!result.ok) throw new AppError(403, "invalid_password", "Password is wrong");
-  await requireSecondFactorIfEnabled(db, user, proof);
-  await clearAttempts(db, key);
+  const key = await proveOwnership(db, env, user, proof);
 
   await revokeUserSessions(db, env, userId, "account_deleted");
 
@@ -104,6 +92,7 @@ export async function deleteAccount(
         statusExpiresAt: null,
         referralCode: null,
         referredBy: null,
+        metadata: null,
         lastSeenAt: null,
         onlineUntil: null,
         externalId: null,
@@ -125,6 +114,7 @@ export async function deleteAccount(
     db.delete(blocks).where(or(eq(blocks.blockerId, userId), eq(blocks.blockedId, userId))),
     db.delete(closeFriends).where(or(eq(closeFriends.ownerId, userId), eq(closeFriends.friendId, userId))),
     db.delete(userDevices).where(eq(userDevices.userId, userId)),
+    db.delete(userPreferences).where(eq(userPreferences.userId, userId)),
     // Its end-to-end keys: nobody starts a session with a deleted account.
     db.delete(oneTimePreKeys).where(eq(oneTimePreKeys.userId, userId)),
     db.delete(keyDevices).where(eq(keyDevices.userId, userId)),

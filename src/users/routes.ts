@@ -4,6 +4,8 @@ import { getSelf } from "../auth/service";
 import { publishEvent } from "../lib/events";
 import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { enforceRateLimit } from "../lib/rate-limit";
+import { requestInfo } from "../lib/request-info";
+import { deactivateOwnAccount } from "./deactivation";
 import { deleteAccount } from "./deletion";
 import * as s from "./schemas";
 import { changeUsername, clearStatus, getOwnProfile, getPublicProfile, setStatus, updatePrivacy, updateProfile } from "./service";
@@ -20,6 +22,9 @@ const OwnProfileResponse = z.object({ user: s.OwnProfile });
 const PublicProfileResponse = z.object({ user: s.PublicProfile });
 const PrivacyResponse = z.object({ privacy: s.Privacy });
 type PublicProfileBody = z.infer<typeof s.PublicProfile>;
+const PUBLIC_PROFILE_TEXT =
+  "Filtered by the owner's privacy settings and blocks. Unknown, deleted and banned accounts are `404 not_found`. " +
+  "`metadata` is public data the app controls: shown to everyone who can see the profile.";
 
 app.openapi(
   createRoute({
@@ -28,7 +33,8 @@ app.openapi(
     operationId: "getMyProfile",
     tags,
     summary: "My full profile",
-    description: "Account fields plus profile, status (null once expired), referral code, counts, privacy and `profileCompletion`.",
+    description:
+      "Account fields plus profile, status (null once expired), referral code, counts, privacy, `metadata` and `profileCompletion`.",
     security: bearerSecurity,
     middleware: [auth] as const,
     responses: { 200: json(OwnProfileResponse), ...errorResponses(401, 503) },
@@ -46,7 +52,9 @@ app.openapi(
     description:
       "Only the fields sent change; `null` clears `bio`, `avatarMediaId`, `links` or `birthday`. `avatarMediaId` must be an " +
       "image I uploaded with `POST /media?purpose=avatar` (else `422 invalid_avatar`); anyone signed in can read it " +
-      "through `GET /media/{avatarMediaId}`, which returns a signed URL.",
+      "through `GET /media/{avatarMediaId}`, which returns a signed URL. `metadata` is the app's own JSON object about me " +
+      "(≤ 4 KiB serialized, keys 1–64 characters, nested at most 4 levels), replaced as a whole and returned exactly as " +
+      "stored; it is **public**: everyone who can see my profile sees it, so apps must not keep secrets or private data in it.",
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.UpdateProfileBody) },
@@ -78,6 +86,32 @@ app.openapi(
   async (c) => {
     await enforceRateLimit(c, "password:user", c.var.auth.userId);
     await deleteAccount(c.var.db, c.env, c.var.auth.userId, c.req.valid("json"));
+    return c.body(null, 204);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/me/deactivate",
+    operationId: "deactivateMyAccount",
+    tags,
+    summary: "Deactivate my account (kept, reversible)",
+    description:
+      "Needs the password and, with 2FA on, `code` or `recoveryCode`, exactly as deleting the account does (wrong " +
+      "password: `403 invalid_password`, counted toward the login lockout; `400 two_factor_required`, `400 invalid_code`). " +
+      "Nothing is erased: every session ends at once (live sockets close), sign-in answers `403 account_deactivated`, " +
+      "the account leaves user search and contact sync, and others see it as they see a suspended account. A password " +
+      "sign-in (`POST /auth/login`) with `reactivate: true` switches it on again, or an admin does. `409 " +
+      "account_not_active` if the account was suspended or banned meanwhile.",
+    security: bearerSecurity,
+    middleware: [auth] as const,
+    request: { body: jsonBody(s.DeactivateAccountBody) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503) },
+  }),
+  async (c) => {
+    await enforceRateLimit(c, "password:user", c.var.auth.userId);
+    await deactivateOwnAccount(c.var.db, c.env, c.var.auth.userId, c.req.valid("json"), requestInfo(c));
     return c.body(null, 204);
   },
 );
@@ -181,7 +215,7 @@ app.openapi(
     operationId: "getUserByUsername",
     tags,
     summary: "A user's public profile by username",
-    description: "Filtered by the owner's privacy settings and blocks. Unknown, deleted and banned accounts are `404 not_found`.",
+    description: PUBLIC_PROFILE_TEXT,
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.UsernameParam },
@@ -200,7 +234,7 @@ app.openapi(
     operationId: "getUser",
     tags,
     summary: "A user's public profile",
-    description: "Filtered by the owner's privacy settings and blocks. Unknown, deleted and banned accounts are `404 not_found`.",
+    description: PUBLIC_PROFILE_TEXT,
     security: bearerSecurity,
     middleware: [auth] as const,
     request: { params: s.UserIdParam },

@@ -2,12 +2,17 @@ import { z } from "@hono/zod-openapi";
 import { PASSWORD_MAX } from "../auth/password";
 import { User, Username } from "../auth/schemas";
 import { RecoveryCode, TotpCode } from "../auth/two-factor/schemas";
+import { jsonObjectSchema } from "../lib/json-object";
 import { CONTROL_EXCEPT_NEWLINE_RE, CONTROL_RE } from "../lib/validate";
+import { AccountAttributes, PublicAttributes } from "./attributes";
 
 export const BIO_MAX = 500;
 export const LINKS_MAX = 5;
 export const STATUS_TEXT_MAX = 140;
 export const STATUS_EMOJI_MAX = 16;
+export const METADATA_MAX_BYTES = 4096;
+export const METADATA_MAX_DEPTH = 4;
+export const METADATA_KEY_MAX = 64;
 
 const atLeastOneField = (value: Record<string, unknown>) => Object.values(value).some((v) => v !== undefined);
 
@@ -62,6 +67,19 @@ export const MediaId = z.uuid().openapi({
   description: "Id of an image I uploaded with purpose `avatar` (POST /media?purpose=avatar); its URL comes from GET /media/{id}",
 });
 
+const METADATA_TEXT =
+  `The app's own JSON object about the user (≤ ${METADATA_MAX_BYTES} bytes serialized; keys 1–${METADATA_KEY_MAX} characters; ` +
+  `nested at most ${METADATA_MAX_DEPTH} levels, the object itself being the first), returned exactly as stored. ` +
+  "Public: anyone signed in who can see the profile sees it, so never put secrets or private data in it";
+
+/** Custom metadata on a user, set by the user (PATCH /users/me) or an admin; public data the app controls. */
+export const UserMetadata = jsonObjectSchema(
+  { maxBytes: METADATA_MAX_BYTES, maxDepth: METADATA_MAX_DEPTH, maxKeyLength: METADATA_KEY_MAX },
+  METADATA_TEXT,
+);
+/** The metadata as profiles show it: null when there is none. */
+export const MetadataField = UserMetadata.nullable().openapi({ type: ["object", "null"], description: `${METADATA_TEXT}. Null: none` });
+
 export const UpdateProfileBody = z
   .strictObject({
     displayName: DisplayName.optional(),
@@ -69,6 +87,7 @@ export const UpdateProfileBody = z
     avatarMediaId: MediaId.nullable().optional(),
     links: z.array(Link).max(LINKS_MAX, `At most ${LINKS_MAX} links`).nullable().optional(),
     birthday: Birthday.nullable().optional(),
+    metadata: MetadataField.optional().openapi({ description: "Replaces the metadata as a whole; null clears it" }),
   })
   .refine(atLeastOneField, "Send at least one field to change")
   .openapi("UpdateProfileRequest", { description: "Only the fields sent change; `null` clears an optional field" });
@@ -138,13 +157,15 @@ export const Status = z
   .object({ text: z.string().nullable(), emoji: z.string().nullable(), expiresAt: z.string().nullable() })
   .openapi("Status", { description: "Null once expired" });
 
-export const DeleteAccountBody = z
-  .strictObject({
-    password: z.string().min(1).max(PASSWORD_MAX),
-    code: TotpCode.optional().openapi({ description: "Required (or `recoveryCode`) when two-factor authentication is on" }),
-    recoveryCode: RecoveryCode.optional(),
-  })
-  .openapi("DeleteAccountRequest");
+/** The password, and a second factor when 2FA is on: what deleting or deactivating the account takes. */
+const OwnershipProofFields = {
+  password: z.string().min(1).max(PASSWORD_MAX),
+  code: TotpCode.optional().openapi({ description: "Required (or `recoveryCode`) when two-factor authentication is on" }),
+  recoveryCode: RecoveryCode.optional(),
+};
+
+export const DeleteAccountBody = z.strictObject(OwnershipProofFields).openapi("DeleteAccountRequest");
+export const DeactivateAccountBody = z.strictObject(OwnershipProofFields).openapi("DeactivateAccountRequest");
 
 export const OwnProfile = User.extend({
   bio: z.string().nullable(),
@@ -157,6 +178,8 @@ export const OwnProfile = User.extend({
   followersCount: z.number().int(),
   followingCount: z.number().int(),
   privacy: Privacy,
+  ...AccountAttributes,
+  metadata: MetadataField,
   profileCompletion: z
     .number()
     .int()
@@ -182,6 +205,8 @@ export const PublicProfile = z
     isContact: z.boolean().openapi({ description: "I have this user in my contacts" }),
     isFollowing: z.boolean(),
     isBlocked: z.boolean().openapi({ description: "I blocked this user" }),
+    ...PublicAttributes,
+    metadata: MetadataField,
     createdAt: z.string(),
     avatarMediaId: z.string().nullable().optional().openapi({ description: "Omitted when the owner's profilePhoto setting hides it" }),
     lastSeenAt: z.string().nullable().optional().openapi({ description: "Omitted when the owner's lastSeen setting hides it" }),

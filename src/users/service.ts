@@ -8,6 +8,7 @@ import type { Bindings } from "../env";
 import { presenceRulesChanged } from "../hubs/client";
 import { isUniqueViolation } from "../lib/db-errors";
 import { AppError, notFound } from "../lib/errors";
+import type { JsonObject } from "../lib/json-object";
 import { now } from "../lib/time";
 import { requireOwnAvatar } from "../media/access";
 import { readReceiptsChanged } from "../rooms/client";
@@ -19,6 +20,8 @@ export interface ProfilePatch {
   avatarMediaId?: string | null;
   links?: { title?: string; url: string }[] | null;
   birthday?: string | null;
+  /** Replaces the metadata as a whole (already checked by UserMetadata); null clears it. */
+  metadata?: JsonObject | null;
 }
 
 export interface PrivacyPatch {
@@ -61,7 +64,8 @@ export async function getOwnProfile(db: Database, userId: string): Promise<UserR
 
 /**
  * Change the fields sent in `patch`; `null` clears an optional field and an empty bio counts as
- * none. `avatarMediaId` must be the caller's own `avatar` upload (`422 invalid_avatar`).
+ * none. `avatarMediaId` must be the caller's own `avatar` upload (`422 invalid_avatar`);
+ * `metadata` is stored as the JSON text it arrived as and shown as stored.
  */
 export async function updateProfile(db: Database, userId: string, patch: ProfilePatch): Promise<UserRow> {
   const changes: Partial<typeof users.$inferInsert> = {};
@@ -73,6 +77,7 @@ export async function updateProfile(db: Database, userId: string, patch: Profile
     changes.links = patch.links && patch.links.length > 0 ? JSON.stringify(patch.links.map(({ title, url }) => ({ title, url }))) : null;
   }
   if (patch.birthday !== undefined) changes.birthday = patch.birthday;
+  if (patch.metadata !== undefined) changes.metadata = patch.metadata === null ? null : JSON.stringify(patch.metadata);
   return ensureReferralCode(db, await updateOwnRow(db, userId, changes));
 }
 

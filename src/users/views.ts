@@ -1,5 +1,7 @@
 import { selfView } from "../auth/views";
 import type { UserRow } from "../db/schema";
+import { parseJsonObject } from "../lib/json-object";
+import { attributesView } from "./attributes";
 import { currentStatus } from "./visibility";
 
 /** The privacy settings as the API shows them. */
@@ -57,5 +59,7 @@ export const ownProfileView = (u: UserRow) => ({
   followersCount: u.followersCount,
   followingCount: u.followingCount,
   privacy: privacyView(u),
+  ...attributesView(u),
+  metadata: parseJsonObject(u.metadata),
   profileCompletion: profileCompletion(u),
 });

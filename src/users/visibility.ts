@@ -2,7 +2,9 @@ import { and, eq, inArray, or } from "drizzle-orm";
 import type { Database } from "../db/client";
 import type { UserRow } from "../db/schema";
 import { blocks, contacts, follows } from "../db/schema";
+import { parseJsonObject } from "../lib/json-object";
 import { iso, now } from "../lib/time";
+import { publicAttributesView } from "./attributes";
 
 export type Audience = "everyone" | "contacts" | "nobody";
 
@@ -138,6 +140,9 @@ export function publicProfileView(u: UserRow, rel: Relation) {
     isContact: rel.ownerIsViewersContact,
     isFollowing: rel.viewerFollows,
     isBlocked: rel.viewerBlockedOwner,
+    ...publicAttributesView(u),
+    // Public by design: the app sets it for everyone to read (documented as such).
+    metadata: parseJsonObject(u.metadata),
     createdAt: iso(u.createdAt),
   };
   const hidden = rel.blockedByOwner && !rel.self;

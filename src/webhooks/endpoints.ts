@@ -38,6 +38,8 @@ export const EVENT_TYPES = [
   "moderation.ban",
   "moderation.restore",
   "moderation.remove_content",
+  "moderation.deactivate",
+  "moderation.reactivate",
   "moderation.report_resolved",
   "webhook.test",
 ] as const;

@@ -158,16 +158,19 @@ describe("Web Push notifications through the push queue", () => {
   });
 
   it("leaves the sender and the text out with previews off", async () => {
-    const off = await api("PATCH", "/push/settings", { token: bob.token, body: { previews: false } });
+    const off = await api("PATCH", "/users/me/preferences", { token: bob.token, body: { version: 0, notifications: { previews: false } } });
     expect(off.status, JSON.stringify(off.body)).toBe(200);
-    expect(off.body.settings).toEqual({ previews: false, direct: true, groups: true });
+    expect(off.body.notifications).toEqual({ previews: false, direct: true, groups: true });
     try {
       const from = receiver.deliveries.length;
       const seq = await send(alice, chatId, "this text stays on the server");
       const [push] = await receiver.waitFor(phone, carries(seq), { from });
       expect(decrypt(push!, phone)).toEqual({ type: "message", chatId, seq, count: 1, mention: false, chatType: "direct", chatName: null });
     } finally {
-      await api("PATCH", "/push/settings", { token: bob.token, body: { previews: true } });
+      await api("PATCH", "/users/me/preferences", {
+        token: bob.token,
+        body: { version: off.body.version, notifications: { previews: true } },
+      });
     }
   });
 

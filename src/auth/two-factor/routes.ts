@@ -69,11 +69,12 @@ app.openapi(
       "Send the `mfaToken` from login with exactly one of `code` (current TOTP code; each code works once) or " +
       "`recoveryCode` (single use). `401 invalid_mfa_token` when the token is unknown, expired (5 minutes) or used; " +
       "`400 invalid_code` when the code is wrong, expired or replayed. Wrong codes count toward the account lockout: " +
-      "past 5 failures in 15 minutes, `429 too_many_attempts`.",
+      "past 5 failures in 15 minutes, `429 too_many_attempts`. A login with `reactivate: true` of a deactivated account " +
+      "reactivates it here, once the code is right (without it: `403 account_deactivated`).",
     security: publicSecurity,
     middleware: [rateLimitByIp("mfa:ip")] as const,
     request: { body: jsonBody(s.VerifyBody) },
-    responses: { 200: json(AuthResult, "Signed in"), ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
+    responses: { 200: json(AuthResult, "Signed in"), ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503) },
   }),
   async (c) => {
     const result = await verifySecondFactor(c.var.db, c.env, c.req.valid("json"), requestInfo(c));

@@ -11,7 +11,7 @@ import { clearAttempts, countAttempt, lockoutKey } from "../lockout";
 import { currentParams, verifyPassword } from "../password";
 import { recordEvent } from "../security-events";
 import { getSelf } from "../service";
-import { assertCanSignIn, completeSignIn, consumeChallenge, peekChallenge } from "../sign-in";
+import { assertCanSignIn, completeSignIn, consumeChallenge, peekChallenge, reactivateForSignIn } from "../sign-in";
 import { newRecoveryCode, RECOVERY_CODE_COUNT, replaceRecoveryCodes, useRecoveryCode } from "./recovery-codes";
 import { matchTotp, newTotpSecret, otpauthUrl, totpIssuer } from "./totp";
 
@@ -131,7 +131,7 @@ export async function verifySecondFactor(db: Database, env: Bindings, input: Sec
   }
   const key = lockoutKey(user.id, user.username);
   await countAttempt(db, key);
-  assertCanSignIn(user);
+  assertCanSignIn(user, now(), challenge.reactivate);
   const at = now();
   const proof = await proveSecondFactor(db, user, input, at);
   // Single use. Only a concurrent verify with the same token can lose here; its factor is spent.
@@ -141,6 +141,7 @@ export async function verifySecondFactor(db: Database, env: Bindings, input: Sec
   if (proof.remaining !== null) {
     await recordEvent(db, user.id, "recovery_code_used", info, { deviceId: challenge.deviceId, details: { remaining: proof.remaining } });
   }
+  await reactivateForSignIn(db, user, device, info);
   return completeSignIn(db, env, user, device, info, `mfa:${proof.method}`);
 }
 

@@ -52,6 +52,8 @@ export const mfaChallenges = sqliteTable(
       .references(() => users.id, { onDelete: "cascade" }),
     deviceId: text("device_id"),
     deviceName: text("device_name"),
+    /** The password sign-in asked to reactivate a deactivated account: done once the second factor is right. */
+    reactivate: integer("reactivate", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at").notNull(),
     expiresAt: integer("expires_at").notNull(),
     consumedAt: integer("consumed_at"),

@@ -1,6 +1,13 @@
 import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
+/** Where an account's identity check (KYC) stands, as an admin records it. */
+export const KYC_STATUSES = ["not_started", "pending", "approved", "rejected", "expired"] as const;
+/** The stage of the user's life with the app, as the operator sets it (not the account's status). */
+export const LIFECYCLE_STATES = ["onboarding", "active", "dormant", "churned"] as const;
+/** Highest `tier` (tiers are 0 to this). */
+export const MAX_TIER = 2;
+
 /**
  * Accounts. Usernames are stored lower-case ([a-z0-9_]), so the unique index is case-insensitive.
  * Emails and phones are unique only among verified ones (see the indexes).
@@ -22,7 +29,11 @@ export const users = sqliteTable(
     role: text("role", { enum: ["user", "moderator", "admin"] })
       .notNull()
       .default("user"),
-    status: text("status", { enum: ["active", "suspended", "banned", "deleted"] })
+    /**
+     * `deactivated`: the owner (or an admin) switched the account off: data kept, no sign-in
+     * (until a password sign-in with `reactivate`), hidden from search and contact sync.
+     */
+    status: text("status", { enum: ["active", "suspended", "banned", "deactivated", "deleted"] })
       .notNull()
       .default("active"),
     /** Active TOTP secret (base32) once 2FA is enabled; the pending one while being set up. */
@@ -41,6 +52,11 @@ export const users = sqliteTable(
     statusText: text("status_text"),
     statusEmoji: text("status_emoji"),
     statusExpiresAt: integer("status_expires_at"),
+    /**
+     * The app's own JSON object about the user (≤ 4 KiB, see users/schemas.ts), set by the user or
+     * an admin and shown on public profiles as stored. Null: none.
+     */
+    metadata: text("metadata"),
     referralCode: text("referral_code"),
     referredBy: text("referred_by"),
     /** Last authenticated activity, written at most once a minute. */
@@ -72,6 +88,13 @@ export const users = sqliteTable(
     // Moderation
     suspendedUntil: integer("suspended_until"),
     moderationReason: text("moderation_reason"),
+    // Attributes only admins set (PATCH /admin/users/{id}/attributes); each indexed for the admin search.
+    verified: integer("verified", { mode: "boolean" }).notNull().default(false),
+    creator: integer("creator", { mode: "boolean" }).notNull().default(false),
+    kycStatus: text("kyc_status", { enum: KYC_STATUSES }).notNull().default("not_started"),
+    /** 0 to MAX_TIER. */
+    tier: integer("tier").notNull().default(0),
+    lifecycle: text("lifecycle", { enum: LIFECYCLE_STATES }).notNull().default("active"),
     deletedAt: integer("deleted_at"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
@@ -89,6 +112,29 @@ export const users = sqliteTable(
     uniqueIndex("users_verified_email_uq").on(t.email).where(sql`${t.emailVerifiedAt} IS NOT NULL`),
     uniqueIndex("users_verified_phone_uq").on(t.phone).where(sql`${t.phoneVerifiedAt} IS NOT NULL`),
     index("users_created_at_idx").on(t.createdAt),
+    // Each admin search filter walks its own index; (value, rowid) entries also give newest-first order.
+    index("users_verified_idx").on(t.verified),
+    index("users_creator_idx").on(t.creator),
+    index("users_kyc_status_idx").on(t.kycStatus),
+    index("users_tier_idx").on(t.tier),
+    index("users_lifecycle_idx").on(t.lifecycle),
   ],
 );
 export type UserRow = typeof users.$inferSelect;
+
+/**
+ * A user's preferences, synced across their devices (users/preferences.ts): one JSON document and
+ * its version, which grows by one with every change. A write names the version it read and
+ * applies only while that is still the stored one (a conditional UPDATE), so of two writes made
+ * from the same version exactly one wins. No row: the defaults, version 0.
+ */
+export const userPreferences = sqliteTable("user_preferences", {
+  userId: text("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  /** `{language, timeZone, theme, notifications, client}` as JSON. */
+  doc: text("doc").notNull(),
+  version: integer("version").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+export type UserPreferencesRow = typeof userPreferences.$inferSelect;
