@@ -3,7 +3,7 @@ import { runScheduled } from "./cron";
 import type { Bindings } from "./env";
 import type { PushJob } from "./hubs/notifications";
 import type { DomainEvent } from "./lib/events";
-import { handlePushBatch } from "./push/consumer";
+import { handlePushBatch, PUSH_DLQ, PUSH_QUEUE_NAME } from "./push/consumer";
 import {
   type DeliveryJob,
   deliverBatch,
@@ -28,6 +28,9 @@ export default {
     if (batch.queue === EVENTS_QUEUE_NAME) return fanOut(batch as MessageBatch<DomainEvent>, env);
     if (batch.queue === WEBHOOK_QUEUE_NAME) return deliverBatch(batch as MessageBatch<DeliveryJob>, env);
     if (batch.queue === WEBHOOK_DLQ_NAME) return recordDeadLetters(batch as MessageBatch<DeliveryJob>, env);
-    return handlePushBatch(batch as MessageBatch<PushJob>, env);
+    if (batch.queue === PUSH_QUEUE_NAME || batch.queue === PUSH_DLQ) return handlePushBatch(batch as MessageBatch<PushJob>, env);
+    // A queue this Worker was not written for (a renamed one in wrangler.toml): retried, never misread.
+    console.error(JSON.stringify({ level: "error", msg: "message from an unknown queue", queue: batch.queue }));
+    batch.retryAll();
   },
 } satisfies ExportedHandler<Bindings, unknown>;

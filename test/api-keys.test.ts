@@ -77,10 +77,15 @@ describe("managing keys", () => {
     expectError(await withKey("GET", `${PLATFORM}/users/ext-rev-1`, "emk_not-a-real-key"), 401, "invalid_api_key");
 
     const uses = await ok(await api("GET", `${ADMIN}/api-keys/${apiKey.id}/uses`, { token: boss.accessToken }));
+    // Refusals are uses too, once the key is known: a revoked key probing leaves a trace.
     expect(uses.items.map((u: { method: string; path: string; status: number }) => [u.method, u.path, u.status])).toEqual([
+      ["GET", `${PLATFORM}/users/ext-rev-1`, 401],
+      ["GET", "/api/v1/users/me", 403],
       ["POST", `${PLATFORM}/users/ext-rev-1/tokens`, 403],
       ["PUT", `${PLATFORM}/users/ext-rev-1`, 201],
     ]);
+    const audit = await env.DB.prepare("SELECT action FROM admin_audit WHERE target_id = ? ORDER BY id").bind(apiKey.id).all();
+    expect(audit.results).toEqual([{ action: "create_api_key" }, { action: "revoke_api_key" }]);
     const keys = await ok(await api("GET", `${ADMIN}/api-keys`, { token: boss.accessToken }));
     expect(keys.apiKeys.find((k: { id: string }) => k.id === apiKey.id)).toMatchObject({
       revokedAt: expect.any(String),

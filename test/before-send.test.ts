@@ -6,7 +6,7 @@ import type { BeforeSendConfig } from "../src/lib/config";
 import { newWebhookSecret } from "../src/lib/webhook-signing";
 import { roomFor } from "../src/rooms/client";
 import { cid, createGroup, history, ok, openChatSocket, sendRaw } from "./chat-helpers";
-import { expectError, signUp } from "./helpers";
+import { api, expectError, signUp } from "./helpers";
 
 /**
  * The before-send hook: every path of a send (REST and socket frames) goes through it; it may
@@ -76,6 +76,41 @@ describe("before-send hook", () => {
     expect(answer).toMatchObject({ type: "error", code: "rejected_by_hook" });
     socket.close();
     expect(await texts(member, chat.id)).toEqual([]);
+  });
+
+  it("sends waiting on the hook together still meet slow mode: the checks run once it answered", async () => {
+    const { owner, member, chat } = await hookedGroup();
+    await ok(await api("PATCH", `/api/v1/chats/${chat.id}`, { token: owner.accessToken, body: { slowModeSeconds: 60 } }));
+    // The hook answers only once all three sends are waiting on it.
+    let release!: () => void;
+    const allWaiting = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let waiting = 0;
+    hookAnswers(async () => {
+      if (++waiting === 3) release();
+      await allWaiting;
+      return Response.json({ action: "allow" });
+    });
+    const results = await Promise.all(
+      [1, 2, 3].map((i) => sendRaw(member, chat.id, { clientMessageId: cid(), text: `fast ${i}` })),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual([201, 429, 429]);
+    expect(results.filter((r) => r.status === 429).every((r) => r.body.error.code === "slow_mode")).toBe(true);
+  });
+
+  it("a rewrite obeys the message's rules: only text is rewritten, never into blank", async () => {
+    const { owner, member, chat } = await hookedGroup();
+    hookAnswers(() => Response.json({ action: "rewrite", text: "   " }));
+    await ok(await sendRaw(owner, chat.id, { clientMessageId: cid(), text: "kept as sent" }), 201); // a blank rewrite is no verdict: fail-open
+    vi.restoreAllMocks();
+    hookAnswers(() => Response.json({ action: "rewrite", text: "a caption nobody asked for" }));
+    const located = await ok(
+      await sendRaw(owner, chat.id, { clientMessageId: cid(), type: "location", location: { lat: 1, lng: 2 } }),
+      201,
+    );
+    expect(located.message.text).toBeNull();
+    expect(await texts(member, chat.id)).toEqual(["kept as sent", null]);
   });
 
   it("fails open by default and closed when configured; a timeout counts as a failure", async () => {

@@ -244,3 +244,22 @@ describe("after a change", () => {
     expect(await hubPushSettings(u.id)).toEqual({ previews: true, direct: false, groups: true });
   });
 });
+
+describe("hostile input", () => {
+  it("a body nested 50,000 deep is refused with 400 and stores nothing, for preferences and profile metadata", async () => {
+    const u = await signUp();
+    const deep = `${"[".repeat(50_000)}${"]".repeat(50_000)}`;
+    const json = { "content-type": "application/json" };
+    const prefs = await api("PATCH", "/api/v1/users/me/preferences", {
+      token: u.accessToken,
+      raw: `{"version":0,"client":{"a":${deep}}}`,
+      headers: json,
+    });
+    expectError(prefs, 400, "validation_failed");
+    const meta = await api("PATCH", "/api/v1/users/me", { token: u.accessToken, raw: `{"metadata":{"a":${deep}}}`, headers: json });
+    expectError(meta, 400, "validation_failed");
+    const stored = await env.DB.prepare("SELECT metadata FROM users WHERE id = ?").bind(u.id).first<{ metadata: string | null }>();
+    expect(stored!.metadata).toBeNull();
+    expect((await api("GET", "/api/v1/users/me/preferences", { token: u.accessToken })).body.version).toBe(0);
+  });
+});

@@ -76,9 +76,10 @@ export async function listApiKeys(db: Database) {
 /** Revoke a key at once (audited); a revoked or unknown key is `404 not_found`. */
 export async function revokeApiKey(db: Database, actorId: string, id: string): Promise<void> {
   const live = and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt));
-  const [revoked] = await db.batch([
-    db.update(apiKeys).set({ revokedAt: now() }).where(live).returning({ id: apiKeys.id }),
+  // The audit row first: its guard must see the key still live.
+  const [, revoked] = await db.batch([
     auditStatement(db, { actorId, action: "revoke_api_key", targetType: "api_key", targetId: id }, { from: apiKeys, where: live }),
+    db.update(apiKeys).set({ revokedAt: now() }).where(live).returning({ id: apiKeys.id }),
   ]);
   if (revoked.length === 0) throw new AppError(404, "not_found", "No such API key");
 }

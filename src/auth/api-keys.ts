@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, lt, or } from "drizzle-orm";
+import { and, eq, isNull, lt, or } from "drizzle-orm";
 import type { Context, MiddlewareHandler } from "hono";
 import type { Database } from "../db/client";
 import { type ApiKeyRow, type ApiKeyScope, apiKeys, apiKeyUses, type UserRow, users } from "../db/schema";
@@ -42,19 +42,30 @@ export function apiKeyFromHeader(header: string | undefined): string | null {
   return match ? match[1]! : null;
 }
 
-/** The live key (not revoked, not expired) that `key` is: `401 invalid_api_key` otherwise (one answer for all three). */
-export async function findApiKey(db: Database, key: string, at = now()): Promise<ApiKeyContext> {
-  const [row] = await db
+/**
+ * Authenticate `key` for a route that takes keys with `scope` (null: a route that takes none).
+ * Answers the live key; refuses an unknown one with `401 invalid_api_key`, and a known one that is
+ * revoked or expired (401), lacks the scope (`403 scope_required`) or came to a route without keys
+ * (`403 api_key_not_allowed`) after recording the refusal against it: a leaked key probing leaves a trace.
+ */
+export async function authenticateApiKey(c: Context<AppEnv>, key: string, scope: ApiKeyScope | null, at = now()): Promise<ApiKeyContext> {
+  const [row] = await c.var.db
     .select()
     .from(apiKeys)
-    .where(and(eq(apiKeys.keyHash, sha256Hex(key)), isNull(apiKeys.revokedAt), or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, at))));
+    .where(eq(apiKeys.keyHash, sha256Hex(key)));
   if (!row) throw new AppError(401, "invalid_api_key", "Unknown, revoked or expired API key");
-  return { id: row.id, scopes: scopesOf(row) };
-}
-
-/** `403 scope_required` unless the key has `scope`. */
-export function assertScope(key: ApiKeyContext, scope: ApiKeyScope): void {
-  if (!key.scopes.includes(scope)) throw new AppError(403, "scope_required", `This API key lacks the ${scope} scope`, { required: scope });
+  const found: ApiKeyContext = { id: row.id, scopes: scopesOf(row) };
+  let refusal: AppError | null = null;
+  if (row.revokedAt !== null || (row.expiresAt !== null && row.expiresAt <= at)) {
+    refusal = new AppError(401, "invalid_api_key", "Unknown, revoked or expired API key");
+  } else if (scope === null) refusal = new AppError(403, "api_key_not_allowed", "This route does not take API keys");
+  else if (!found.scopes.includes(scope))
+    refusal = new AppError(403, "scope_required", `This API key lacks the ${scope} scope`, { required: scope });
+  if (refusal) {
+    await auditApiKeyUse(c, found, null, refusal.status);
+    throw refusal;
+  }
+  return found;
 }
 
 /**
@@ -74,6 +85,7 @@ export async function auditedUse(c: Context<AppEnv>, key: ApiKeyContext, act: ()
   await auditApiKeyUse(c, key, actingUserId);
 }
 
+/** The scopes stored on a key's row. */
 export const scopesOf = (row: Pick<ApiKeyRow, "scopes">) => JSON.parse(row.scopes) as ApiKeyScope[];
 
 /**
@@ -85,7 +97,13 @@ export async function actingUser(db: Database, userId: string | undefined): Prom
   const [user] = await db.select().from(users).where(eq(users.id, userId));
   if (!user || user.status === "deleted") throw new AppError(404, "not_found", "No such user", { header: ON_BEHALF_OF });
   assertCanSignIn(user);
+  assertNotStaff(user);
   return user;
+}
+
+/** Keys act as and sign in ordinary accounts only: a moderator's or admin's powers are not the app backend's. */
+export function assertNotStaff(user: Pick<UserRow, "role">): void {
+  if (user.role !== "user") throw new AppError(403, "staff_account", "API keys cannot act as or sign in moderators and admins");
 }
 
 /**
@@ -130,15 +148,7 @@ export function requireApiKey(scope: ApiKeyScope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const key = apiKeyFromHeader(c.req.header("authorization"));
     if (!key) throw new AppError(401, "unauthorized", "Authorization header must be 'ApiKey <key>'");
-    const found = await findApiKey(c.var.db, key);
-    await auditedUse(
-      c,
-      found,
-      async () => {
-        assertScope(found, scope);
-        return null;
-      },
-      next,
-    );
+    const found = await authenticateApiKey(c, key, scope);
+    await auditedUse(c, found, async () => null, next);
   };
 }

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import type { ApiKeyScope } from "../db/schema";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
-import { actingUser, apiKeyFromHeader, assertScope, auditedUse, findApiKey, ON_BEHALF_OF } from "./api-keys";
+import { actingUser, apiKeyFromHeader, auditedUse, authenticateApiKey, ON_BEHALF_OF } from "./api-keys";
 import { sessionDenial } from "./deny-list";
 import { touchLastSeen } from "./last-seen";
 import { touchSession } from "./sessions";
@@ -28,14 +28,11 @@ export function requireAuth(options: { allowQueryToken?: boolean; apiKeyScope?: 
   return async (c, next) => {
     const apiKey = apiKeyFromHeader(c.req.header("authorization"));
     if (apiKey) {
-      if (!options.apiKeyScope) throw new AppError(403, "api_key_not_allowed", "This route does not take API keys");
-      const scope = options.apiKeyScope;
-      const key = await findApiKey(c.var.db, apiKey);
+      const key = await authenticateApiKey(c, apiKey, options.apiKeyScope ?? null);
       await auditedUse(
         c,
         key,
         async () => {
-          assertScope(key, scope);
           const user = await actingUser(c.var.db, c.req.header(ON_BEHALF_OF));
           c.set("auth", { userId: user.id, sessionId: `apikey:${key.id}`, tokenId: `apikey:${key.id}` });
           return user.id;

@@ -3,6 +3,7 @@ import { createDb } from "../db/client";
 import { webhookEndpoints } from "../db/schema";
 import type { Bindings } from "../env";
 import { newId } from "./ids";
+import { sendInBatches } from "./queue-batches";
 
 /**
  * Domain events: what happened, for the app's backend (webhooks, src/webhooks/). Producers (the
@@ -50,8 +51,10 @@ export async function publishEvents(env: EventsEnv, events: readonly { type: str
   try {
     if (!(await anyEndpointEnabled(env))) return;
     const createdAt = new Date().toISOString();
-    await env.EVENTS_QUEUE.sendBatch(
-      events.map((e) => ({ body: { id: newId(), createdAt, ...e } satisfies DomainEvent, contentType: "json" as const })),
+    // Within the queue's batch limits: a write with a hundred members' events loses none.
+    await sendInBatches(
+      env.EVENTS_QUEUE,
+      events.map((e) => ({ id: newId(), createdAt, ...e }) satisfies DomainEvent),
     );
   } catch (err) {
     console.error(JSON.stringify({ level: "error", msg: "event publish failed", types: events.map((e) => e.type), error: String(err) }));

@@ -54,9 +54,27 @@ function valueProblem(value: unknown, rules: JsonObjectRules, path: (string | nu
   return null;
 }
 
+/** Nesting never goes deeper than this, whatever the rules say (the checks below recurse). */
+const HARD_MAX_DEPTH = 32;
+
+/** Whether `value` nests deeper than `limit` levels, found without recursion (a hostile body may nest 100,000 deep). */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > limit) return true;
+    for (const item of Array.isArray(v) ? v : Object.values(v)) stack.push([item, depth + 1]);
+  }
+  return false;
+}
+
 /** The first way `value` is not a JSON object under `rules` (path relative to it), or null. */
 export function jsonObjectProblem(value: unknown, rules: JsonObjectRules): Problem | null {
   if (!isPlainObject(value)) return { path: [], message: "Must be a JSON object" };
+  // Past the hard limit the walk below could run out of stack: refuse first, without recursion.
+  const depthLimit = Math.min(rules.maxDepth ?? HARD_MAX_DEPTH, HARD_MAX_DEPTH);
+  if (nestsDeeperThan(value, HARD_MAX_DEPTH)) return { path: [], message: `Nesting is limited to ${depthLimit} levels` };
   const problem = valueProblem(value, rules, [], 1);
   if (problem) return problem;
   if (jsonByteLength(value) > rules.maxBytes) return { path: [], message: `Limited to ${rules.maxBytes} bytes of JSON` };

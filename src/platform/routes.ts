@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
-import { requireApiKey } from "../auth/api-keys";
+import { assertNotStaff, requireApiKey } from "../auth/api-keys";
 import { Session, Tokens, Username } from "../auth/schemas";
-import { createSession, revokeOwnSession, sessionView } from "../auth/sessions";
-import { assertCanSignIn } from "../auth/sign-in";
+import { revokeOwnSession, sessionView } from "../auth/sessions";
+import { assertCanSignIn, completeSignIn } from "../auth/sign-in";
 import { chats } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { publishEvent } from "../lib/events";
@@ -86,9 +86,11 @@ app.openapi(
     },
   }),
   async (c) => {
-    const { user, created } = await upsertExternalUser(c.var.db, c.req.valid("param").externalId, c.req.valid("json"));
-    const method = created ? "user.created" : "user.updated";
-    await publishEvent(c.env, method, { userId: user.id, username: user.username, externalId: user.externalId, by: "api_key" });
+    const { user, created, changed } = await upsertExternalUser(c.var.db, c.req.valid("param").externalId, c.req.valid("json"));
+    if (created || changed) {
+      const type = created ? "user.created" : "user.updated";
+      await publishEvent(c.env, type, { userId: user.id, username: user.username, externalId: user.externalId, by: "api_key" });
+    }
     return created
       ? c.json({ user: externalUserView(user), created: true as const }, 201)
       : c.json({ user: externalUserView(user), created: false as const }, 200);
@@ -120,8 +122,10 @@ app.openapi(
     summary: "Sign the user in: a new session with its access and refresh tokens",
     description:
       "Scope `tokens:mint`. Bring your own auth: the app signed its user in, this backend trusts it. Each call is a new " +
-      "session, listed and ended like any other (by the user, or `DELETE …/sessions/{sessionId}`). A suspended, banned " +
-      "or deleted account is refused as a sign-in would be (403).",
+      "session, listed and ended like any other (by the user, or `DELETE …/sessions/{sessionId}`), and a sign-in like " +
+      "any other (a blocked device is refused, a new one recorded and alerted). Suspended, banned or deactivated accounts " +
+      "are refused as a sign-in would be (403); moderators and admins `403 staff_account`; an erased account has no " +
+      "externalId any more (404).",
     security: apiKeySecurity,
     middleware: [requireApiKey("tokens:mint")] as const,
     request: { params: ExternalIdParam, body: jsonBody(MintBody) },
@@ -133,13 +137,11 @@ app.openapi(
   async (c) => {
     const user = await externalUser(c.var.db, c.req.valid("param").externalId);
     assertCanSignIn(user);
+    assertNotStaff(user);
     const body = c.req.valid("json");
-    const { session, tokens } = await createSession(c.var.db, c.env, {
-      userId: user.id,
-      deviceId: body.deviceId ?? `api-key:${c.var.apiKey!.id}`,
-      deviceName: body.deviceName ?? null,
-      info: requestInfo(c),
-    });
+    // A sign-in like any other: blocked devices refused, the device recorded, a security event, a new-device alert.
+    const device = { deviceId: body.deviceId ?? `api-key:${c.var.apiKey!.id}`, deviceName: body.deviceName };
+    const { session, tokens } = await completeSignIn(c.var.db, c.env, user, device, requestInfo(c), "api_key");
     return c.json({ tokens, session: sessionView(session, session.id) }, 201);
   },
 );

@@ -34,11 +34,11 @@ export async function upsertExternalUser(
   db: Database,
   externalId: string,
   profile: ExternalProfile,
-): Promise<{ user: UserRow; created: boolean }> {
+): Promise<{ user: UserRow; created: boolean; changed: boolean }> {
   let existing = await findByExternalId(db, externalId);
   if (!existing) {
     try {
-      return { user: await createPasswordlessAccount(db, { ...profile, externalId }), created: true };
+      return { user: await createPasswordlessAccount(db, { ...profile, externalId }), created: true, changed: true };
     } catch (err) {
       if (!isUniqueViolation(err, "users.external_id")) throw err;
       existing = await findByExternalId(db, externalId); // created by a concurrent call
@@ -49,14 +49,14 @@ export async function upsertExternalUser(
   if (profile.username !== undefined && profile.username !== existing.username) patch.username = profile.username;
   if (profile.displayName !== undefined && profile.displayName !== existing.displayName) patch.displayName = profile.displayName;
   if (profile.bio !== undefined && profile.bio !== existing.bio) patch.bio = profile.bio;
-  if (Object.keys(patch).length === 0) return { user: existing, created: false };
+  if (Object.keys(patch).length === 0) return { user: existing, created: false, changed: false };
   try {
     const [user] = await db
       .update(users)
       .set({ ...patch, updatedAt: now() })
       .where(eq(users.id, existing.id))
       .returning();
-    return { user: user!, created: false };
+    return { user: user!, created: false, changed: true };
   } catch (err) {
     if (isUniqueViolation(err, "users.username")) throw new AppError(409, "username_taken", "That username is already taken");
     throw err;

@@ -20,6 +20,8 @@ import { type DeliveryOptions, webPushRequest } from "./webpush";
  * redirect, this deployment's own configuration) are logged and dropped: sending again would not help.
  */
 
+/** The push queue's name (wrangler.toml). */
+export const PUSH_QUEUE_NAME = "edge-messenger-push";
 /** The dead-letter queue's name (wrangler.toml): its batches are logged, never sent. */
 export const PUSH_DLQ = "edge-messenger-push-dlq";
 /** Seconds a push service keeps a notification for an offline device. */

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { BeforeSendConfig } from "../lib/config";
 import { AppError } from "../lib/errors";
+import { CONTROL_EXCEPT_NEWLINE_RE } from "../lib/validate";
 import { signedHeaders } from "../lib/webhook-signing";
 
 /**
@@ -29,7 +30,15 @@ export interface ScreenRequest {
 const Verdict = z.discriminatedUnion("action", [
   z.object({ action: z.literal("allow") }),
   z.object({ action: z.literal("reject"), reason: z.string().max(200).optional() }),
-  z.object({ action: z.literal("rewrite"), text: z.string().min(1).max(4096) }),
+  z.object({
+    action: z.literal("rewrite"),
+    text: z
+      .string()
+      .trim()
+      .min(1)
+      .max(4096)
+      .refine((t) => !CONTROL_EXCEPT_NEWLINE_RE.test(t)),
+  }),
 ]);
 
 /** The text to store (the sender's, or the hook's rewrite); throws when the message is refused. */

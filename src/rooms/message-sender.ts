@@ -38,6 +38,9 @@ export class MessageSender {
   async send(input: SendInput, scheduled?: { id: string; claim: () => boolean }): Promise<{ message: Message; duplicate: boolean }> {
     const { store, access } = this.room;
     checkContentShape(input);
+    // The hook first: every check after it (membership, slow mode, the send budget) sees the room
+    // as it is once the hook answered, so sends waiting on it cannot slip past them together.
+    input = await this.screened(input);
     const member = await access.requireSender(input.userId);
     access.checkSendFitsChat(input.type);
     if (isMediaType(input.type) || input.attachments?.length)
@@ -50,7 +53,6 @@ export class MessageSender {
     const earlier = refusal || input.attachments || input.envelopes ? this.existingSend(input) : null;
     if (earlier) return this.resent(earlier, input);
     if (refusal) throw refusal;
-    input = await this.screened(input);
     // An encrypted send reaches every member's devices, as the key server knows them now.
     await this.room.encrypted.checkEnvelopes(input);
     const mentions = await this.checkMentions(member, input.mentions);
@@ -216,7 +218,11 @@ export class MessageSender {
       replyToId: input.replyToId ?? null,
       metadata: input.metadata ?? null,
     });
-    return text === (input.text ?? null) ? input : { ...input, text: text ?? undefined };
+    // Only text is rewritten, and only where the message has text; the rewrite obeys the same rules.
+    if (input.text === undefined || text === input.text || text === null) return input;
+    const rewritten = { ...input, text };
+    checkContentShape(rewritten);
+    return rewritten;
   }
 
   /** Mentioned ids must be members (422 `mention_not_member`); `@all` is for owners and admins (403). */

@@ -5,6 +5,7 @@ import type { Bindings } from "../env";
 import { backoffSeconds } from "../lib/backoff";
 import type { DomainEvent } from "../lib/events";
 import { newId } from "../lib/ids";
+import { sendInBatches } from "../lib/queue-batches";
 import { now } from "../lib/time";
 import { signedHeaders } from "../lib/webhook-signing";
 import { matches } from "./endpoints";
@@ -39,9 +40,7 @@ export async function fanOut(batch: MessageBatch<DomainEvent>, env: Bindings): P
   for (const { body: event } of batch.messages) {
     for (const e of endpoints) if (matches(JSON.parse(e.events) as string[], event.type)) jobs.push({ endpointId: e.id, event });
   }
-  for (let i = 0; i < jobs.length; i += 100) {
-    await env.WEBHOOK_QUEUE.sendBatch(jobs.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const })));
-  }
+  await sendInBatches(env.WEBHOOK_QUEUE, jobs);
   batch.ackAll();
 }
 
@@ -49,7 +48,11 @@ export async function fanOut(batch: MessageBatch<DomainEvent>, env: Bindings): P
 export async function deliverBatch(batch: MessageBatch<DeliveryJob>, env: Bindings): Promise<void> {
   await Promise.allSettled(
     batch.messages.map(async (m) => {
-      const delivered = await deliver(env, m.body, m.attempts);
+      // An attempt that could not even be made or logged (D1 down) is retried like a failed one.
+      const delivered = await deliver(env, m.body, m.attempts).catch((err) => {
+        console.error(JSON.stringify({ level: "error", msg: "webhook attempt failed", endpointId: m.body.endpointId, error: String(err) }));
+        return false;
+      });
       if (delivered) m.ack();
       else m.retry({ delaySeconds: backoffSeconds(m.attempts) });
     }),
