@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { AccountKind } from "../auth/schemas";
 import { PageQuery } from "../lib/pagination";
 import { REPORT_STATUSES, ReportReason, ReportTargetType } from "../reports/schemas";
 import { AUDIT_ACTIONS } from "./audit";
@@ -32,6 +33,7 @@ export const AdminUser = z
     id: z.string(),
     username: z.string(),
     displayName: z.string(),
+    kind: AccountKind,
     email: z.string().nullable(),
     emailVerified: z.boolean().openapi({ description: "Only a verified address signs in, resets passwords and is unique" }),
     phone: z.string().nullable(),

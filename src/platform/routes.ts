@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { requireApiKey } from "../auth/api-keys";
-import { Session, Tokens, Username } from "../auth/schemas";
+import { AccountKind, Session, Tokens, Username } from "../auth/schemas";
 import { createSession, revokeOwnSession, sessionView } from "../auth/sessions";
 import { assertCanSignIn } from "../auth/sign-in";
 import { chats } from "../db/schema";
@@ -40,6 +40,7 @@ const ExternalUser = z
     externalId: z.string(),
     username: z.string(),
     displayName: z.string(),
+    kind: AccountKind,
     bio: z.string().nullable(),
     status: z.string(),
     createdAt: z.string(),

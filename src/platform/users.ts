@@ -19,6 +19,7 @@ export const externalUserView = (u: UserRow) => ({
   externalId: u.externalId!,
   username: u.username,
   displayName: u.displayName,
+  kind: u.kind,
   bio: u.bio,
   status: u.status,
   createdAt: iso(u.createdAt)!,

@@ -20,6 +20,7 @@ import {
   refreshTokens,
   securityEvents,
   sessions,
+  type UserRow,
   userDevices,
   users,
   windowCounters,
@@ -40,17 +41,8 @@ export const deletedUsername = (userId: string) => `deleted:${userId}`;
 
 /**
  * Erase the caller's account after proving the password (wrong → `403 invalid_password`, counted
- * toward the same lockout as login and change-password) and, when 2FA is on, a second factor.
- *
- * Every session ends first (deny-listed in KV, so access tokens stop at once). Then one D1 batch
- * (one transaction) keeps the row, so chat authorship can still point at it, but erases
- * everything personal on it: status `deleted`, username `deleted:<id>`, display name "Deleted
- * account", email, phone, bio, links, birthday, avatar, status, referral code, 2FA secrets, and a
- * password hash of `''` that no password verifies against. In the same batch it deletes contacts,
- * follows (fixing the other side's follower/following counts), blocks and close friends in both
- * directions, devices (and their end-to-end keys), sessions and refresh tokens, recovery codes, one-time codes (its own, and
- * any sent to an address it had verified), MFA challenges, security events and the lockout counter. Reports and the admin audit log are kept
- * for moderation. Finally `onAccountDeleted` runs for data owned by other modules.
+ * toward the same lockout as login and change-password) and, when 2FA is on, a second factor; then
+ * eraseAccount does the rest.
  */
 export async function deleteAccount(
   db: Database,
@@ -65,7 +57,28 @@ export async function deleteAccount(
   if (!result.ok) throw new AppError(403, "invalid_password", "Password is wrong");
   await requireSecondFactorIfEnabled(db, user, proof);
   await clearAttempts(db, key);
+  await eraseAccount(db, env, user);
+}
 
+/**
+ * Erase an account: the one path every erasure takes (the owner's own deletion, an expired guest,
+ * a bot its owner deletes), so each ends the same way.
+ *
+ * Every session ends first (deny-listed in KV, so access tokens stop at once). Then one D1 batch
+ * (one transaction) keeps the row, so chat authorship can still point at it, but erases
+ * everything personal on it: status `deleted`, username `deleted:<id>`, display name "Deleted
+ * account", email, phone, bio, links, birthday, avatar, status, referral code, 2FA secrets, and a
+ * password hash of `''` that no password verifies against. In the same batch it deletes contacts,
+ * follows (fixing the other side's follower/following counts), blocks and close friends in both
+ * directions, devices (and their end-to-end keys), sessions and refresh tokens, recovery codes, one-time codes (its own, and
+ * any sent to an address it had verified), MFA challenges, security events and the lockout counter. Reports and the admin audit log are kept
+ * for moderation. Finally `onAccountDeleted` runs the hooks of the modules above (chats, media,
+ * stories, …, registered in src/app.ts). `user` is the row as it was before the erasure began
+ * (its addresses say which codes go).
+ */
+export async function eraseAccount(db: Database, env: Bindings, user: UserRow): Promise<void> {
+  const userId = user.id;
+  const key = lockoutKey(user.id, user.username);
   await revokeUserSessions(db, env, userId, "account_deleted");
 
   const at = now();
