@@ -5,6 +5,7 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import apiKeyRoutes from "./admin/api-key-routes";
 import adminRoutes from "./admin/routes";
+import guestRoutes from "./auth/guest-routes";
 import { requireAuth } from "./auth/middleware";
 import otpRoutes from "./auth/otp/routes";
 import authRoutes from "./auth/routes";
@@ -18,7 +19,7 @@ import devRoutes from "./dev/routes";
 import healthRoutes from "./health/routes";
 import keyRoutes from "./keys/routes";
 import { corsOrigins, maxBodyBytes, SEND_MAX_BODY_BYTES } from "./lib/config";
-import { AppError, errorResponse } from "./lib/errors";
+import { AppError, errorResponse, noSuchRoute } from "./lib/errors";
 import { newRouter, publicSecurity } from "./lib/openapi";
 import { registerMediaReader } from "./media/access";
 import { attachOwnedMedia, detachMessageMedia, referenceMedia, releaseMedia } from "./media/attachments";
@@ -153,6 +154,7 @@ export function buildApp() {
   app.route("/", healthRoutes);
   app.route(`${API_PREFIX}/auth`, authRoutes);
   app.route(`${API_PREFIX}/auth`, otpRoutes);
+  app.route(`${API_PREFIX}/auth`, guestRoutes);
   app.route(`${API_PREFIX}/auth`, twoFactorRoutes);
   app.route(`${API_PREFIX}/auth`, securityRoutes);
   app.route(`${API_PREFIX}/dev`, devRoutes);
@@ -232,7 +234,7 @@ export function buildApp() {
   app.get("/docs", swaggerUI({ url: "/openapi.json", title: "Edge Messenger API" }));
 
   app.notFound(() => {
-    throw new AppError(404, "not_found", "No such route");
+    throw noSuchRoute();
   });
   app.onError(errorResponse);
   return app;

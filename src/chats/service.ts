@@ -13,6 +13,7 @@ import { type ChatType, DEFAULT_PERMISSIONS, type JsonObject, type MemberPermiss
 import { assertNotBlocked } from "../social/blocks";
 import { findUser } from "../social/people";
 import { type ChatAccess, type ChatRow, chatDefaults, refuseDirect, requireChatMember, requirePermission, requireRole } from "./access";
+import { assertKindMayCreate, assertKindMayPublish } from "./account-kinds";
 import { directKey } from "./direct-blocks";
 import { inviteStatement } from "./invitations";
 import { addMemberStatements, screenInvitees } from "./invitees";
@@ -188,7 +189,8 @@ async function openDirect(db: Database, env: RoomEnv, actorId: string, otherId: 
 }
 
 /**
- * Create a chat. Direct: see openDirect. Group or channel: the creator becomes owner; each of
+ * Create a chat. Direct: see openDirect. Group or channel (guests: private groups only, else
+ * `403 guest_not_allowed`): the creator becomes owner; each of
  * `memberIds` is added when screenInvitees allows it, invited (`invited`) when only their
  * `groupInvites` privacy stands in the way, and reported in `skipped` otherwise.
  */
@@ -196,6 +198,7 @@ export async function createChat(db: Database, env: RoomEnv, actorId: string, in
   if (input.type === "direct") return openDirect(db, env, actorId, input.memberIds![0]!, input.encrypted ?? false);
   const me = await findUser(db, actorId);
   if (!me) throw new AppError(401, "unauthorized", "Account no longer exists");
+  assertKindMayCreate(me, input);
   const { allowed, invitable, skipped } = await screenInvitees(db, actorId, input.memberIds ?? []);
   if (1 + allowed.length > MEMBER_LIMITS[input.type])
     throw new AppError(409, "member_limit", `A ${input.type} has at most ${MEMBER_LIMITS[input.type]} members`);
@@ -222,6 +225,7 @@ export async function updateChat(db: Database, env: RoomEnv, { chat, member }: C
   const info = [patch.name, patch.description, patch.avatarMediaId, patch.noForwards, patch.metadata];
   if (info.some((v) => v !== undefined)) requirePermission(chat, member, "changeInfo");
   if (patch.isPublic !== undefined || patch.slowModeSeconds !== undefined || patch.permissions !== undefined) requireRole(member, "admin");
+  await assertKindMayPublish(db, actorId, patch.isPublic);
   if (patch.avatarMediaId) await requireOwnAvatar(db, patch.avatarMediaId, actorId);
   const changes: Partial<ChatRow> = { updatedAt: now() };
   const shown: Record<string, unknown> = {};

@@ -18,6 +18,7 @@ export interface RateLimit {
  */
 export const RATE_LIMITS = {
   "register:ip": { limit: 6, windowSeconds: 30 },
+  "guest:ip": { limit: 10, windowSeconds: 60 * 60 },
   "login:ip": { limit: 10, windowSeconds: 60 },
   "login:identifier": { limit: 10, windowSeconds: 60 },
   "refresh:ip": { limit: 60, windowSeconds: 60 },
