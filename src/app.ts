@@ -36,6 +36,7 @@ import reactionRoutes from "./messages/reaction-routes";
 import messageRoutes from "./messages/routes";
 import scheduledRoutes from "./messages/scheduled-routes";
 import chatSearchRoutes from "./messages/search-routes";
+import platformBotRoutes from "./platform/bot-routes";
 import platformRoutes from "./platform/routes";
 import pushRoutes from "./push/routes";
 import realtimeRoutes from "./realtime/routes";
@@ -48,6 +49,8 @@ import socialRoutes from "./social/routes";
 import { canViewStoryMedia, findVisibleStory } from "./stories/access";
 import { removeAccountStories } from "./stories/account-removal";
 import storyRoutes from "./stories/routes";
+import botRoutes from "./users/bot-routes";
+import { removeAccountBots } from "./users/bots";
 import { onAccountDeletion } from "./users/deletion-hooks";
 import userRoutes from "./users/routes";
 
@@ -93,6 +96,8 @@ export function buildApp() {
   onBlockChange(syncDirectChatBlock);
   // Stories: an erased author's stories expire at once; a story is reported only by someone who can see it.
   onAccountDeletion(removeAccountStories);
+  // Bots: an erased bot's token goes; an erased user's bots are erased too (users/bots.ts).
+  onAccountDeletion(removeAccountBots);
   onReportTarget("story", async (db, reporterId, storyId) => (await findVisibleStory(db, storyId, reporterId)) !== null);
   // Story media are read by exactly the story's audience (media cannot know audiences itself).
   registerMediaReader("story", canViewStoryMedia);
@@ -162,6 +167,7 @@ export function buildApp() {
   app.route(`${API_PREFIX}/users`, searchRoutes);
   app.route(`${API_PREFIX}/users`, socialRoutes);
   app.route(`${API_PREFIX}/users`, userRoutes);
+  app.route(`${API_PREFIX}/bots`, botRoutes);
   app.route(`${API_PREFIX}/reports`, reportRoutes);
   app.route(`${API_PREFIX}/admin`, adminRoutes);
   app.route(`${API_PREFIX}/admin`, apiKeyRoutes);
@@ -184,12 +190,22 @@ export function buildApp() {
   app.route(`${API_PREFIX}/media`, mediaRoutes(requireAuth()));
   app.route(`${API_PREFIX}/stories`, storyRoutes);
   app.route(`${API_PREFIX}/platform`, platformRoutes);
+  app.route(`${API_PREFIX}/platform`, platformBotRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
     bearerFormat: "JWT",
     description: "Access token from /auth/login, /auth/register or /auth/refresh (15 minutes)",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "botAuth", {
+    type: "apiKey",
+    in: "header",
+    name: "Authorization",
+    description:
+      "`Authorization: Bot <bot id>:<secret>`, a bot's token (POST /bots, shown once). Works wherever a user's bearer " +
+      "token does, sockets included (header only, never `?access_token=`), except operations that list only " +
+      "`bearerAuth`: those answer `403 bot_not_allowed`.",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyAuth", {
     type: "apiKey",

@@ -1,11 +1,14 @@
 import type { Database } from "../db/client";
-import type { UserRow } from "../db/schema";
+import type { ChatRow, UserRow } from "../db/schema";
 import { AppError } from "../lib/errors";
+import { chatRoom } from "../rooms/client";
 import { findUser } from "../social/people";
+import type { RoomEnv } from "./room-sync";
 
 /**
  * What an account's kind keeps it from doing with chats. Guests (users.kind) use chats like anyone
- * but cannot put up anything public: no channels, no public groups, at creation or later.
+ * but cannot put up anything public: no channels, no public groups, at creation or later. Bots
+ * cannot start a conversation: they open a direct chat only with someone who wrote to them first.
  */
 
 const guestRefused = (what: string) =>
@@ -23,4 +26,29 @@ export async function assertKindMayPublish(db: Database, actorId: string, isPubl
   if (isPublic !== true) return;
   const actor = await findUser(db, actorId);
   if (actor?.kind === "guest") throw guestRefused("make a group public");
+}
+
+/**
+ * `403 bot_cannot_initiate` unless `userId` has sent the bot a message in `chat`, the direct chat
+ * the bot is opening (undefined: it does not exist, so nobody wrote in it). The cheapest check that
+ * is right: the chat's summary row, already read, names the sender of its last message, which
+ * settles the common case (the person wrote last) with no further read; otherwise the chat's room
+ * answers from its own log (one index probe, hasSent). Read positions would not do: reading the
+ * chat's `created` notice moves them without writing anything.
+ */
+export async function assertBotMayOpen(env: RoomEnv, chat: ChatRow | undefined, userId: string): Promise<void> {
+  const refused = () => new AppError(403, "bot_cannot_initiate", "A bot can open a direct chat only with someone who has messaged it");
+  if (!chat) throw refused();
+  if (lastSenderId(chat) === userId) return;
+  if (!(await chatRoom(env, chat.id).hasSent(userId))) throw refused();
+}
+
+/** The sender of the chat's last message per its summary row (JSON `{senderId, …}`), or null. */
+function lastSenderId(chat: Pick<ChatRow, "lastMessage">): string | null {
+  if (!chat.lastMessage) return null;
+  try {
+    return (JSON.parse(chat.lastMessage) as { senderId?: string | null }).senderId ?? null;
+  } catch {
+    return null;
+  }
 }

@@ -13,7 +13,7 @@ import { type ChatType, DEFAULT_PERMISSIONS, type JsonObject, type MemberPermiss
 import { assertNotBlocked } from "../social/blocks";
 import { findUser } from "../social/people";
 import { type ChatAccess, type ChatRow, chatDefaults, refuseDirect, requireChatMember, requirePermission, requireRole } from "./access";
-import { assertKindMayCreate, assertKindMayPublish } from "./account-kinds";
+import { assertBotMayOpen, assertKindMayCreate, assertKindMayPublish } from "./account-kinds";
 import { directKey } from "./direct-blocks";
 import { inviteStatement } from "./invitations";
 import { addMemberStatements, screenInvitees } from "./invitees";
@@ -148,7 +148,8 @@ async function insertChat(
  * end-to-end encrypted one): the existing one (`created: false`,
  * un-hidden for the caller) or a new one. Refused when either blocked the other (404 towards
  * someone who blocked you, `403 blocked` towards someone you blocked); unknown or inactive users
- * are 404. Concurrent creation makes one chat: the unique `direct_key` lets one insert win.
+ * are 404. A bot opens one only with someone who messaged it there first (`403 bot_cannot_initiate`).
+ * Concurrent creation makes one chat: the unique `direct_key` lets one insert win.
  */
 async function openDirect(db: Database, env: RoomEnv, actorId: string, otherId: string, encrypted: boolean) {
   if (otherId === actorId) throw new AppError(400, "cannot_chat_with_self", "A direct chat needs another person");
@@ -175,6 +176,7 @@ async function openDirect(db: Database, env: RoomEnv, actorId: string, otherId: 
     return { chat, created: false, invited: [] as string[], skipped: [] as string[] };
   };
   const found = await byKey();
+  if (me.kind === "bot") await assertBotMayOpen(env, found, otherId);
   if (found) return reopen(found);
   const chat = newChatRow(actorId, { type: "direct", encrypted }, key, now());
   try {

@@ -5,7 +5,7 @@ import { hubFor } from "../hubs/client";
 import type { PushTargetInput, PushTarget as StoredTarget } from "../hubs/push-targets";
 import { isDevelopment } from "../lib/config";
 import { AppError } from "../lib/errors";
-import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent, publicSecurity } from "../lib/openapi";
+import { errorResponses, json, jsonBody, newRouter, noContent, publicSecurity, userSecurity } from "../lib/openapi";
 import { fcmServiceAccount } from "./fcm";
 import * as s from "./schemas";
 import { vapidKeys } from "./vapid";
@@ -15,7 +15,8 @@ import { vapidKeys } from "./vapid";
  * hub, each bound to the session that registered it) and my notification settings.
  */
 const tags = ["Push"];
-const auth = requireAuth();
+// Sessions, passwords, 2FA, devices, keys and push targets belong to people: bot tokens get `403 bot_not_allowed`.
+const auth = requireAuth({ allowBots: false });
 const app = newRouter();
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
@@ -70,9 +71,9 @@ app.openapi(
     operationId: "listPushTargets",
     tags,
     summary: "My devices' push targets",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(z.object({ targets: z.array(s.PushTarget) })), ...errorResponses(401, 503) },
+    responses: { 200: json(z.object({ targets: z.array(s.PushTarget) })), ...errorResponses(401, 403, 503) },
   }),
   async (c) => {
     const { userId, sessionId } = c.var.auth;
@@ -94,13 +95,13 @@ app.openapi(
       "again answers 200 with the same target (moved to this session, keys replaced). At most 20 per user (the oldest " +
       "goes). `422 invalid_endpoint`: not an https push service (in development, http on 127.0.0.1/localhost is taken). " +
       "`503 push_not_configured`: this deployment has no VAPID keys (Web Push) or FCM service account (FCM).",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.PushTargetBody) },
     responses: {
       201: json(z.object({ target: s.PushTarget }), "Registered"),
       200: json(z.object({ target: s.PushTarget }), "Already registered; now this session's"),
-      ...errorResponses(400, 401, 413, 415, 422, 503),
+      ...errorResponses(400, 401, 403, 413, 415, 422, 503),
     },
   }),
   async (c) => {
@@ -130,10 +131,10 @@ app.openapi(
     tags,
     summary: "Stop notifying a device",
     description: "Any of my targets (another device's too, e.g. a lost phone). Unknown ids: 404.",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
     request: { params: s.TargetIdParam },
-    responses: { ...noContent, ...errorResponses(400, 401, 404, 503) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     if (!(await hubFor(c.env, c.var.auth.userId).removePushTarget(c.req.valid("param").id))) {
@@ -150,9 +151,9 @@ app.openapi(
     operationId: "getPushSettings",
     tags,
     summary: "My notification settings",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(z.object({ settings: s.PushSettings })), ...errorResponses(401, 503) },
+    responses: { 200: json(z.object({ settings: s.PushSettings })), ...errorResponses(401, 403, 503) },
   }),
   async (c) => c.json({ settings: await hubFor(c.env, c.var.auth.userId).pushSettings() }, 200),
 );
@@ -165,10 +166,10 @@ app.openapi(
     tags,
     summary: "Change my notification settings",
     description: "Applies to all my devices. A muted chat (chat settings) notifies only when I am mentioned.",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.PushSettingsPatch) },
-    responses: { 200: json(z.object({ settings: s.PushSettings })), ...errorResponses(400, 401, 413, 415, 503) },
+    responses: { 200: json(z.object({ settings: s.PushSettings })), ...errorResponses(400, 401, 403, 413, 415, 503) },
   }),
   async (c) => c.json({ settings: await hubFor(c.env, c.var.auth.userId).updatePushSettings(c.req.valid("json")) }, 200),
 );
