@@ -5,7 +5,7 @@ import { app } from "../src/app";
 import { createDb } from "../src/db/client";
 import worker from "../src/index";
 import { expiredGuestsQuery, expireGuests } from "../src/users/guests";
-import { C, createGroup, expectSendRefused, ok } from "./chat-helpers";
+import { C, createGroup, expectSendRefused, ok, queryPlan } from "./chat-helpers";
 import { api, BASE, expectError, latestCode, logIn, observable, STRONG_PASSWORD, signUp, type TestUser, uniqueIp } from "./helpers";
 import { avatarFor, mediaRow, storedObjects } from "./media-helpers";
 import { postStory } from "./story-helpers";
@@ -305,11 +305,7 @@ describe("guest expiry", () => {
     expect((await expireGuests(env, at, 1)).guests).toBe(1);
     expect((await userRow(gs[2]!.id)).status).toBe("deleted");
 
-    const { sql, params } = expiredGuestsQuery(createDb(env.DB), at, 25).toSQL();
-    const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
-      .bind(...params)
-      .all<{ detail: string }>();
-    const details = plan.results.map((r) => r.detail).join("\n");
+    const details = (await queryPlan(expiredGuestsQuery(createDb(env.DB), at, 25))).join("\n");
     expect(details).toContain("users_kind_last_seen_idx");
     expect(details).not.toMatch(/SCAN users\b(?! USING)/);
     expect(details).not.toContain("TEMP B-TREE");
