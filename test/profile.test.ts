@@ -503,7 +503,9 @@ describe("GET /users/{id} and /users/by-username/{username}", () => {
       ["/api/v1/users/by-username/{username}", "get"],
     ];
     for (const [path, method] of routes) {
-      expect(doc.paths[path]?.[method]?.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
+      // Bot tokens work here too, except on account deletion (a bot has no password; its owner deletes it).
+      const security = path === "/api/v1/users/me" && method === "delete" ? [{ bearerAuth: [] }] : [{ bearerAuth: [] }, { botAuth: [] }];
+      expect(doc.paths[path]?.[method]?.security, `${method} ${path}`).toEqual(security);
     }
     expect(doc.components.schemas.UpdateProfileRequest.additionalProperties).toBe(false);
     expect(doc.components.schemas.RegisterRequest.properties).toHaveProperty("referredBy");
