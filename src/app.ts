@@ -5,6 +5,7 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import apiKeyRoutes from "./admin/api-key-routes";
 import adminRoutes from "./admin/routes";
+import guestRoutes from "./auth/guest-routes";
 import { requireAuth } from "./auth/middleware";
 import otpRoutes from "./auth/otp/routes";
 import authRoutes from "./auth/routes";
@@ -18,7 +19,7 @@ import devRoutes from "./dev/routes";
 import healthRoutes from "./health/routes";
 import keyRoutes from "./keys/routes";
 import { corsOrigins, maxBodyBytes, SEND_MAX_BODY_BYTES } from "./lib/config";
-import { AppError, errorResponse } from "./lib/errors";
+import { AppError, errorResponse, noSuchRoute } from "./lib/errors";
 import { newRouter, publicSecurity } from "./lib/openapi";
 import { registerMediaReader } from "./media/access";
 import { attachOwnedMedia, detachMessageMedia, referenceMedia, releaseMedia } from "./media/attachments";
@@ -35,6 +36,7 @@ import reactionRoutes from "./messages/reaction-routes";
 import messageRoutes from "./messages/routes";
 import scheduledRoutes from "./messages/scheduled-routes";
 import chatSearchRoutes from "./messages/search-routes";
+import platformBotRoutes from "./platform/bot-routes";
 import platformRoutes from "./platform/routes";
 import pushRoutes from "./push/routes";
 import realtimeRoutes from "./realtime/routes";
@@ -47,6 +49,8 @@ import socialRoutes from "./social/routes";
 import { canViewStoryMedia, findVisibleStory } from "./stories/access";
 import { removeAccountStories } from "./stories/account-removal";
 import storyRoutes from "./stories/routes";
+import botRoutes from "./users/bot-routes";
+import { removeAccountBots } from "./users/bots";
 import { onAccountDeletion } from "./users/deletion-hooks";
 import preferenceRoutes from "./users/preference-routes";
 import userRoutes from "./users/routes";
@@ -94,6 +98,8 @@ export function buildApp() {
   onBlockChange(syncDirectChatBlock);
   // Stories: an erased author's stories expire at once; a story is reported only by someone who can see it.
   onAccountDeletion(removeAccountStories);
+  // Bots: an erased bot's token goes; an erased user's bots are erased too (users/bots.ts).
+  onAccountDeletion(removeAccountBots);
   onReportTarget("story", async (db, reporterId, storyId) => (await findVisibleStory(db, storyId, reporterId)) !== null);
   // Story media are read by exactly the story's audience (media cannot know audiences itself).
   registerMediaReader("story", canViewStoryMedia);
@@ -155,6 +161,7 @@ export function buildApp() {
   app.route("/", healthRoutes);
   app.route(`${API_PREFIX}/auth`, authRoutes);
   app.route(`${API_PREFIX}/auth`, otpRoutes);
+  app.route(`${API_PREFIX}/auth`, guestRoutes);
   app.route(`${API_PREFIX}/auth`, twoFactorRoutes);
   app.route(`${API_PREFIX}/auth`, securityRoutes);
   app.route(`${API_PREFIX}/dev`, devRoutes);
@@ -163,6 +170,7 @@ export function buildApp() {
   app.route(`${API_PREFIX}/users`, socialRoutes);
   app.route(`${API_PREFIX}/users`, preferenceRoutes);
   app.route(`${API_PREFIX}/users`, userRoutes);
+  app.route(`${API_PREFIX}/bots`, botRoutes);
   app.route(`${API_PREFIX}/reports`, reportRoutes);
   app.route(`${API_PREFIX}/admin`, adminRoutes);
   app.route(`${API_PREFIX}/admin`, apiKeyRoutes);
@@ -186,12 +194,22 @@ export function buildApp() {
   app.route(`${API_PREFIX}/stories`, storyRoutes);
   app.route(`${API_PREFIX}/platform`, platformRoutes);
   app.route(`${API_PREFIX}/webhooks`, webhookRoutes);
+  app.route(`${API_PREFIX}/platform`, platformBotRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
     bearerFormat: "JWT",
     description: "Access token from /auth/login, /auth/register or /auth/refresh (15 minutes)",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "botAuth", {
+    type: "apiKey",
+    in: "header",
+    name: "Authorization",
+    description:
+      "`Authorization: Bot <bot id>:<secret>`, a bot's token (POST /bots, shown once). Works wherever a user's bearer " +
+      "token does, sockets included (header only, never `?access_token=`), except operations that list only " +
+      "`bearerAuth`: those answer `403 bot_not_allowed`.",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyAuth", {
     type: "apiKey",
@@ -236,7 +254,7 @@ export function buildApp() {
   app.get("/docs", swaggerUI({ url: "/openapi.json", title: "Edge Messenger API" }));
 
   app.notFound(() => {
-    throw new AppError(404, "not_found", "No such route");
+    throw noSuchRoute();
   });
   app.onError(errorResponse);
   return app;

@@ -267,6 +267,7 @@ describe("GET /admin/users", () => {
           id: a.id,
           username: a.username,
           displayName: a.username,
+          kind: "regular",
           email,
           emailVerified: false,
           phone,

@@ -64,6 +64,7 @@ describe("POST /auth/register: happy path", () => {
       id: expect.stringMatching(UUID_V7_RE),
       username,
       displayName: username,
+      kind: "regular",
       email: null,
       emailVerified: false,
       phone: null,

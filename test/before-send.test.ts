@@ -92,9 +92,7 @@ describe("before-send hook", () => {
       await allWaiting;
       return Response.json({ action: "allow" });
     });
-    const results = await Promise.all(
-      [1, 2, 3].map((i) => sendRaw(member, chat.id, { clientMessageId: cid(), text: `fast ${i}` })),
-    );
+    const results = await Promise.all([1, 2, 3].map((i) => sendRaw(member, chat.id, { clientMessageId: cid(), text: `fast ${i}` })));
     expect(results.map((r) => r.status).sort()).toEqual([201, 429, 429]);
     expect(results.filter((r) => r.status === 429).every((r) => r.body.error.code === "slow_mode")).toBe(true);
   });

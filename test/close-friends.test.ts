@@ -172,7 +172,7 @@ describe("OpenAPI", () => {
     for (const [path, method] of routes) {
       const op = doc.paths[path]?.[method];
       expect(op, `${method} ${path}`).toBeTruthy();
-      expect(op.security).toEqual([{ bearerAuth: [] }]);
+      expect(op.security).toEqual([{ bearerAuth: [] }, { botAuth: [] }]);
       expect(op.responses["401"]).toBeTruthy();
     }
     expect(doc.paths["/api/v1/users/me/contacts/sync"].post.responses["413"]).toBeTruthy();

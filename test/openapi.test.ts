@@ -159,7 +159,8 @@ describe("OpenAPI operations", () => {
     }
     expect(wrong).toEqual([]);
     expect(ops.get("POST /api/v1/auth/login")!.security).toEqual([]);
-    expect(ops.get("GET /api/v1/auth/me")!.security).toEqual([{ bearerAuth: [] }]);
+    expect(ops.get("GET /api/v1/auth/me")!.security).toEqual([{ bearerAuth: [] }, { botAuth: [] }]);
+    expect(ops.get("GET /api/v1/auth/sessions")!.security).toEqual([{ bearerAuth: [] }]); // people only: bots get 403
   });
 
   it("are served from wherever the document is (a relative server URL)", async () => {

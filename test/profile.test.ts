@@ -42,6 +42,7 @@ describe("GET /users/me", () => {
       id: u.id,
       username: u.username,
       displayName: "Alice",
+      kind: "regular",
       email,
       emailVerified: false,
       phone: null,
@@ -432,6 +433,7 @@ describe("GET /users/{id} and /users/by-username/{username}", () => {
       id: owner.id,
       username: owner.username,
       displayName: "Owner",
+      kind: "regular",
       bio: "Hi",
       links: [{ url: "https://owner.example" }],
       status: null,
@@ -506,7 +508,9 @@ describe("GET /users/{id} and /users/by-username/{username}", () => {
       ["/api/v1/users/by-username/{username}", "get"],
     ];
     for (const [path, method] of routes) {
-      expect(doc.paths[path]?.[method]?.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
+      // Bot tokens work here too, except on account deletion (a bot has no password; its owner deletes it).
+      const security = path === "/api/v1/users/me" && method === "delete" ? [{ bearerAuth: [] }] : [{ bearerAuth: [] }, { botAuth: [] }];
+      expect(doc.paths[path]?.[method]?.security, `${method} ${path}`).toEqual(security);
     }
     expect(doc.components.schemas.UpdateProfileRequest.additionalProperties).toBe(false);
     expect(doc.components.schemas.RegisterRequest.properties).toHaveProperty("referredBy");

@@ -189,7 +189,7 @@ describe("POST /reports", () => {
   it("is documented in the OpenAPI document", async () => {
     const doc = (await api("GET", "/openapi.json")).body;
     const op = doc.paths["/api/v1/reports"].post;
-    expect(op.security).toEqual([{ bearerAuth: [] }]);
+    expect(op.security).toEqual([{ bearerAuth: [] }, { botAuth: [] }]);
     expect(
       doc.components.schemas.CreateReportRequest.properties.reason.$ref ??
         doc.components.schemas.CreateReportRequest.properties.reason.enum,

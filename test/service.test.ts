@@ -168,7 +168,8 @@ describe("OpenAPI", () => {
     expect(doc.components.schemas.RegisterRequest.required).toEqual(expect.arrayContaining(["username", "password"]));
     expect(doc.components.schemas.RegisterRequest.additionalProperties).toBe(false);
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
-    expect(doc.paths["/api/v1/auth/me"].get.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths["/api/v1/auth/me"].get.security).toEqual([{ bearerAuth: [] }, { botAuth: [] }]);
+    expect(doc.components.securitySchemes.botAuth).toMatchObject({ type: "apiKey", in: "header", name: "Authorization" });
   });
 
   it("renders the docs page from /openapi.json", async () => {

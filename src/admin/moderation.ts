@@ -192,6 +192,7 @@ export const adminUserView = (u: UserRow) => ({
   id: u.id,
   username: u.username,
   displayName: u.displayName,
+  kind: u.kind,
   email: u.email,
   emailVerified: u.emailVerifiedAt != null,
   phone: u.phone,

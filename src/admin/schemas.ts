@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { AccountKind } from "../auth/schemas";
 import { MAX_TIER } from "../db/schema";
 import { PageQuery } from "../lib/pagination";
 import { REPORT_STATUSES, ReportReason, ReportTargetType } from "../reports/schemas";
@@ -35,6 +36,7 @@ export const AdminUser = z
     id: z.string(),
     username: z.string(),
     displayName: z.string(),
+    kind: AccountKind,
     email: z.string().nullable(),
     emailVerified: z.boolean().openapi({ description: "Only a verified address signs in, resets passwords and is unique" }),
     phone: z.string().nullable(),

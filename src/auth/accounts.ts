@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { type UserRow, users } from "../db/schema";
+import { type AccountKind, type UserRow, users } from "../db/schema";
 import { isUniqueViolation } from "../lib/db-errors";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
@@ -15,6 +15,8 @@ import { withFreshReferralCode } from "./referral-codes";
 
 /** Fields a new passwordless account may start with. */
 export interface NewAccount {
+  /** Default `regular`. */
+  kind?: AccountKind;
   username?: string;
   displayName?: string;
   bio?: string | null;
@@ -59,6 +61,9 @@ export async function createPasswordlessAccount(db: Database, input: NewAccount)
             phone: input.phone ?? null,
             phoneVerifiedAt: input.phoneVerifiedAt ?? null,
             referralCode,
+            kind: input.kind ?? "regular",
+            // A guest expires 30 days after it was last seen; until its first request, that is its creation.
+            lastSeenAt: input.kind === "guest" ? at : null,
             createdAt: at,
             updatedAt: at,
           })

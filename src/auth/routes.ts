@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent, publicSecurity } from "../lib/openapi";
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent, publicSecurity, userSecurity } from "../lib/openapi";
 import { enforceRateLimit, rateLimitByIp } from "../lib/rate-limit";
 import { requestInfo } from "../lib/request-info";
 import { deviceView, listDevices } from "./devices";
@@ -12,7 +12,8 @@ import { firstFactorView, signedInView } from "./sign-in";
 import { selfView } from "./views";
 
 const tags = ["Auth"];
-const auth = requireAuth();
+// Sessions, passwords, 2FA, devices, keys and push targets belong to people: bot tokens get `403 bot_not_allowed`.
+const auth = requireAuth({ allowBots: false });
 const app = newRouter();
 
 app.openapi(
@@ -92,9 +93,9 @@ app.openapi(
     operationId: "logout",
     tags,
     summary: "End the current session",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
-    responses: { ...noContent, ...errorResponses(401, 503) },
+    responses: { ...noContent, ...errorResponses(401, 403, 503) },
   }),
   async (c) => {
     await revokeSession(c.var.db, c.env, c.var.auth.userId, c.var.auth.sessionId, "logout");
@@ -110,8 +111,8 @@ app.openapi(
     tags,
     summary: "The signed-in account",
     security: bearerSecurity,
-    middleware: [auth] as const,
-    responses: { 200: json(z.object({ user: s.User })), ...errorResponses(401, 503) },
+    middleware: [requireAuth()] as const,
+    responses: { 200: json(z.object({ user: s.User })), ...errorResponses(401, 403, 503) },
   }),
   async (c) => c.json({ user: selfView(await getSelf(c.var.db, c.var.auth.userId)) }, 200),
 );
@@ -123,9 +124,9 @@ app.openapi(
     operationId: "listSessions",
     tags,
     summary: "My live sessions, most recently used first",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(z.object({ items: z.array(s.Session) })), ...errorResponses(401, 503) },
+    responses: { 200: json(z.object({ items: z.array(s.Session) })), ...errorResponses(401, 403, 503) },
   }),
   async (c) => {
     const rows = await listSessions(c.var.db, c.var.auth.userId);
@@ -140,10 +141,10 @@ app.openapi(
     operationId: "revokeSession",
     tags,
     summary: "End one of my sessions",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
     request: { params: s.SessionIdParam },
-    responses: { ...noContent, ...errorResponses(400, 401, 404, 503) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     await revokeOwnSession(c.var.db, c.env, c.var.auth.userId, c.req.valid("param").id);
@@ -158,9 +159,9 @@ app.openapi(
     operationId: "revokeOtherSessions",
     tags,
     summary: "End every session except the current one",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
-    responses: { ...noContent, ...errorResponses(401, 503) },
+    responses: { ...noContent, ...errorResponses(401, 403, 503) },
   }),
   async (c) => {
     const { userId, sessionId } = c.var.auth;
@@ -179,10 +180,10 @@ app.openapi(
     description:
       "For accounts made by a one-time code (sign-up), an API key or as a guest, which have no password: after this, " +
       "password sign-in works too. `409 password_already_set` when there is one (use change-password). Weak: `400 weak_password`.",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.SetPasswordBody) },
-    responses: { ...noContent, ...errorResponses(400, 401, 409, 413, 415, 429, 503) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503) },
   }),
   async (c) => {
     await enforceRateLimit(c, "password:user", c.var.auth.userId);
@@ -198,7 +199,7 @@ app.openapi(
     operationId: "changePassword",
     tags,
     summary: "Change my password; every other session ends",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.ChangePasswordBody) },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
@@ -217,9 +218,9 @@ app.openapi(
     operationId: "listDevices",
     tags,
     summary: "Devices that signed in to my account",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(z.object({ items: z.array(s.Device) })), ...errorResponses(401, 503) },
+    responses: { 200: json(z.object({ items: z.array(s.Device) })), ...errorResponses(401, 403, 503) },
   }),
   async (c) => c.json({ items: (await listDevices(c.var.db, c.var.auth.userId)).map(deviceView) }, 200),
 );

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { ACCOUNT_KINDS } from "../db/schema";
 import { E164_RE, normalizeEmail, normalizePhone, normalizeUsername, USERNAME_RE } from "./identifiers";
 import { PASSWORD_MAX, PASSWORD_MIN } from "./password";
 
@@ -86,11 +87,19 @@ export const SetPasswordBody = z.strictObject({ newPassword: NewPassword }).open
 
 export const SessionIdParam = z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) });
 
+export const AccountKind = z.enum(ACCOUNT_KINDS).openapi("AccountKind", {
+  description:
+    "`regular`: a full account. `guest`: made without a password or address (POST /auth/guest, or by the app's backend); " +
+    "cannot create channels or public groups, becomes `regular` with a password or a verified email/phone, and is erased " +
+    "after 30 days unseen. `bot`: driven by a program with a bot token (`Authorization: Bot …`); badge it in clients",
+});
+
 export const User = z
   .object({
     id: z.string(),
     username: z.string(),
     displayName: z.string(),
+    kind: AccountKind,
     email: z.string().nullable(),
     emailVerified: z.boolean(),
     phone: z.string().nullable(),

@@ -10,6 +10,7 @@ import { newId } from "../lib/ids";
 import type { RequestInfo } from "../lib/request-info";
 import { now } from "../lib/time";
 import { hasPassword } from "./accounts";
+import { kindOnUpgrade } from "./guests";
 import { classifyIdentifier } from "./identifiers";
 import { clearAttempts, countAttempt, lockoutKey, refundAttempt } from "./lockout";
 import { assertStrongPassword, currentParams, hashPassword, verifyDummy, verifyPassword } from "./password";
@@ -138,7 +139,7 @@ export async function login(
 /**
  * Give a passwordless account (made by a one-time code, an API key or as a guest) its first
  * password; `409 password_already_set` when it has one (change it with the current one instead).
- * Other sessions stay: nothing they knew changed.
+ * A guest becomes `regular` in the same write. Other sessions stay: nothing they knew changed.
  */
 export async function setFirstPassword(db: Database, env: Bindings, userId: string, newPassword: string, info: RequestInfo): Promise<void> {
   const user = await getSelf(db, userId);
@@ -147,7 +148,7 @@ export async function setFirstPassword(db: Database, env: Bindings, userId: stri
   const passwordHash = await hashPassword(newPassword, currentParams(env));
   const [set] = await db
     .update(users)
-    .set({ passwordHash, updatedAt: now() })
+    .set({ passwordHash, kind: kindOnUpgrade, updatedAt: now() })
     .where(and(eq(users.id, user.id), eq(users.passwordHash, "")))
     .returning({ id: users.id });
   if (!set) throw new AppError(409, "password_already_set", "This account has a password: change it with the current one");

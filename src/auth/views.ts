@@ -9,6 +9,7 @@ export const selfView = (u: UserRow) => ({
   id: u.id,
   username: u.username,
   displayName: u.displayName,
+  kind: u.kind,
   email: u.email,
   emailVerified: u.emailVerifiedAt != null,
   phone: u.phone,

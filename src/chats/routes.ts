@@ -40,7 +40,8 @@ app.openapi(
       "you from adding them get an invitation to accept (listed in `invited`; see `GET /chats/invitations`); the others " +
       "(unknown or inactive accounts, blocks either way) are listed in `skipped` (no reason given). Groups hold up to " +
       "1,000 members, channels 100,000 (invitations do not count). Groups and channels also take `noForwards` and " +
-      "`metadata` (JSON object ≤ 4 KiB). 30 creations a minute per user.",
+      '`metadata` (JSON object ≤ 4 KiB). Guests (`kind: "guest"`) may not create channels or public groups ' +
+      "(`403 guest_not_allowed`). 30 creations a minute per user.",
     security: bearerOrApiKeySecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.CreateChatBody) },
@@ -123,7 +124,8 @@ app.openapi(
       "name, description, avatarMediaId (the caller's own `avatar` upload, else `422 invalid_avatar`): needs the " +
       "`changeInfo` permission (owners and admins always), and so do `noForwards` (refuse forwarding this chat's " +
       "messages) and `metadata` (your JSON object, ≤ 4 KiB serialized, stored and returned as is; null clears it). isPublic, " +
-      "slowModeSeconds (0–3600) and default member `permissions`: owners and admins only (`403 permission_denied`). " +
+      "slowModeSeconds (0–3600) and default member `permissions`: owners and admins only (`403 permission_denied`); a " +
+      "guest may not set `isPublic: true` (`403 guest_not_allowed`). " +
       "A rename leaves a `renamed` system message; every change is a `chat.updated` event. Direct chats: " +
       "`400 direct_chat_unsupported`.",
     security: bearerOrApiKeySecurity,

@@ -13,6 +13,7 @@ import { type ChatType, DEFAULT_PERMISSIONS, type JsonObject, type MemberPermiss
 import { assertNotBlocked } from "../social/blocks";
 import { findUser } from "../social/people";
 import { type ChatAccess, type ChatRow, chatDefaults, refuseDirect, requireChatMember, requirePermission, requireRole } from "./access";
+import { assertBotMayOpen, assertKindMayCreate, assertKindMayPublish } from "./account-kinds";
 import { directKey } from "./direct-blocks";
 import { inviteStatement } from "./invitations";
 import { addMemberStatements, screenInvitees } from "./invitees";
@@ -147,7 +148,8 @@ async function insertChat(
  * end-to-end encrypted one): the existing one (`created: false`,
  * un-hidden for the caller) or a new one. Refused when either blocked the other (404 towards
  * someone who blocked you, `403 blocked` towards someone you blocked); unknown or inactive users
- * are 404. Concurrent creation makes one chat: the unique `direct_key` lets one insert win.
+ * are 404. A bot opens one only with someone who messaged it there first (`403 bot_cannot_initiate`).
+ * Concurrent creation makes one chat: the unique `direct_key` lets one insert win.
  */
 async function openDirect(db: Database, env: RoomEnv, actorId: string, otherId: string, encrypted: boolean) {
   if (otherId === actorId) throw new AppError(400, "cannot_chat_with_self", "A direct chat needs another person");
@@ -174,6 +176,7 @@ async function openDirect(db: Database, env: RoomEnv, actorId: string, otherId: 
     return { chat, created: false, invited: [] as string[], skipped: [] as string[] };
   };
   const found = await byKey();
+  if (me.kind === "bot") await assertBotMayOpen(env, found, otherId);
   if (found) return reopen(found);
   const chat = newChatRow(actorId, { type: "direct", encrypted }, key, now());
   try {
@@ -188,7 +191,8 @@ async function openDirect(db: Database, env: RoomEnv, actorId: string, otherId: 
 }
 
 /**
- * Create a chat. Direct: see openDirect. Group or channel: the creator becomes owner; each of
+ * Create a chat. Direct: see openDirect. Group or channel (guests: private groups only, else
+ * `403 guest_not_allowed`): the creator becomes owner; each of
  * `memberIds` is added when screenInvitees allows it, invited (`invited`) when only their
  * `groupInvites` privacy stands in the way, and reported in `skipped` otherwise.
  */
@@ -196,6 +200,7 @@ export async function createChat(db: Database, env: RoomEnv, actorId: string, in
   if (input.type === "direct") return openDirect(db, env, actorId, input.memberIds![0]!, input.encrypted ?? false);
   const me = await findUser(db, actorId);
   if (!me) throw new AppError(401, "unauthorized", "Account no longer exists");
+  assertKindMayCreate(me, input);
   const { allowed, invitable, skipped } = await screenInvitees(db, actorId, input.memberIds ?? []);
   if (1 + allowed.length > MEMBER_LIMITS[input.type])
     throw new AppError(409, "member_limit", `A ${input.type} has at most ${MEMBER_LIMITS[input.type]} members`);
@@ -222,6 +227,7 @@ export async function updateChat(db: Database, env: RoomEnv, { chat, member }: C
   const info = [patch.name, patch.description, patch.avatarMediaId, patch.noForwards, patch.metadata];
   if (info.some((v) => v !== undefined)) requirePermission(chat, member, "changeInfo");
   if (patch.isPublic !== undefined || patch.slowModeSeconds !== undefined || patch.permissions !== undefined) requireRole(member, "admin");
+  await assertKindMayPublish(db, actorId, patch.isPublic);
   if (patch.avatarMediaId) await requireOwnAvatar(db, patch.avatarMediaId, actorId);
   const changes: Partial<ChatRow> = { updatedAt: now() };
   const shown: Record<string, unknown> = {};

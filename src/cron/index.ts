@@ -8,6 +8,7 @@ import { DAY } from "../lib/time";
 import { sweepUnattachedMedia } from "../media/sweep";
 import { sweepExpiredUploads } from "../media/tus/service";
 import { sweepExpiredStories } from "../stories/sweep";
+import { expireGuests } from "../users/guests";
 import { pruneDeliveries } from "../webhooks/endpoints";
 
 /**
@@ -41,6 +42,8 @@ const JOBS: Record<string, Job[]> = {
     { name: "housekeeping", run: housekeeping },
     // Expired and deleted stories, 200 a run (src/stories/sweep.ts).
     { name: "stories", run: (env, at) => sweepExpiredStories(env, at) },
+    // Guests unseen for 30 days, erased like deleted accounts, 25 a run (src/users/guests.ts).
+    { name: "guests", run: (env, at) => expireGuests(env, at) },
   ],
   "0 * * * *": [
     // Attachments never sent within 24 hours, 500 a run (src/media/sweep.ts).

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
-import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from "../lib/openapi";
+import { errorResponses, json, jsonBody, newRouter, userSecurity } from "../lib/openapi";
 import { enforceRateLimit } from "../lib/rate-limit";
 import { fetchBundles, listKeyDevices } from "./bundles";
 import { EcKey, SignedEcKey, SignedKyberKey, UploadKeysBody } from "./formats";
@@ -8,7 +8,8 @@ import { countKeys, rotateSignedPreKey, uploadKeys } from "./service";
 
 /** The key server, mounted at /api/v1/keys (Signal-compatible formats: see formats.ts). */
 const tags = ["Keys"];
-const auth = requireAuth();
+// Sessions, passwords, 2FA, devices, keys and push targets belong to people: bot tokens get `403 bot_not_allowed`.
+const auth = requireAuth({ allowBots: false });
 const app = newRouter();
 
 const UserParam = z.object({ userId: z.uuid().openapi({ param: { name: "userId", in: "path" } }) });
@@ -42,10 +43,10 @@ app.openapi(
       "replace the device's stored ones of that kind. Another identity key than the account's is `409 identity_key_changed` " +
       "unless `resetIdentity: true` (a reinstall): then every device's keys go, this device starts over with the upload (it " +
       "must carry `signedPreKey` and `pqLastResortPreKey`), and each direct-chat partner gets an `identity_changed` system message.",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(UploadKeysBody) },
-    responses: { 200: json(z.object({ deviceId: z.number().int() })), ...errorResponses(400, 401, 409, 413, 415, 422, 503) },
+    responses: { 200: json(z.object({ deviceId: z.number().int() })), ...errorResponses(400, 401, 403, 409, 413, 415, 422, 503) },
   }),
   async (c) => c.json(await uploadKeys(c.var.db, c.env, c.var.auth, c.req.valid("json")), 200),
 );
@@ -60,10 +61,10 @@ app.openapi(
     description:
       "Checked like an upload's: 33 bytes with type 0x05 (`422 invalid_key`), signed by the account's identity key " +
       "(`422 invalid_signature`). A device that never uploaded keys: 404.",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(SignedEcKey) },
-    responses: { 204: { description: "Rotated" }, ...errorResponses(400, 401, 404, 413, 415, 422, 503) },
+    responses: { 204: { description: "Rotated" }, ...errorResponses(400, 401, 403, 404, 413, 415, 422, 503) },
   }),
   async (c) => {
     await rotateSignedPreKey(c.var.db, c.var.auth, c.req.valid("json"));
@@ -78,9 +79,9 @@ app.openapi(
     operationId: "countKeys",
     tags,
     summary: "How many one-time prekeys my device has left",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(z.object({ count: z.number().int(), pqCount: z.number().int() })), ...errorResponses(401, 503) },
+    responses: { 200: json(z.object({ count: z.number().int(), pqCount: z.number().int() })), ...errorResponses(401, 403, 503) },
   }),
   async (c) => c.json(await countKeys(c.var.db, c.var.auth), 200),
 );
@@ -93,10 +94,10 @@ app.openapi(
     tags,
     summary: "An account's devices that have keys",
     description: "404 for an account without keys, not active, or blocked either way.",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
     request: { params: UserParam },
-    responses: { 200: json(z.object({ devices: z.array(z.number().int()) })), ...errorResponses(400, 401, 404, 503) },
+    responses: { 200: json(z.object({ devices: z.array(z.number().int()) })), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => c.json({ devices: await listKeyDevices(c.var.db, c.var.auth.userId, c.req.valid("param").userId) }, 200),
 );
@@ -112,12 +113,12 @@ app.openapi(
       "Takes one one-time prekey per device (never handed out twice) and one Kyber prekey (a one-time one while any remain, " +
       "then the last-resort one). 404 for an account without keys, not active, blocked either way, or an unknown device. " +
       "Rate limits: 120 fetches a minute per requester and 60 a minute per account fetched (prekey exhaustion).",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
     request: { params: BundleParams },
     responses: {
       200: json(z.object({ identityKey: z.string(), devices: z.array(DeviceBundle) }).openapi("KeyBundles")),
-      ...errorResponses(400, 401, 404, 429, 503),
+      ...errorResponses(400, 401, 403, 404, 429, 503),
     },
   }),
   async (c) => {

@@ -21,6 +21,8 @@ export class AppError extends Error {
 }
 
 export const notFound = (what = "Resource") => new AppError(404, "not_found", `${what} not found`);
+/** What an unknown route answers; also what a route the deployment turned off answers (it looks unknown). */
+export const noSuchRoute = () => new AppError(404, "not_found", "No such route");
 
 /** Render any thrown value as the standard error body. Unknown errors become `500 internal`. */
 export function errorResponse(err: unknown, c: Context<AppEnv>): Response {

@@ -58,13 +58,18 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   content: { "application/json": { schema } },
 });
 
-/** The operation needs a bearer access token (the `bearerAuth` scheme registered in app.ts). */
-export const bearerSecurity = [{ bearerAuth: [] }];
 /**
- * A bearer access token, or an API key acting as a user (`apiKeyAuth` with `X-On-Behalf-Of`; the
- * route's file names the scope it needs: messages:write or chats:write).
+ * The operation needs a bearer access token, or a bot's token (the `bearerAuth` and `botAuth`
+ * schemes registered in app.ts): a bot may do what a signed-in user may.
  */
-export const bearerOrApiKeySecurity: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKeyAuth: [] }];
+export const bearerSecurity: Record<string, string[]>[] = [{ bearerAuth: [] }, { botAuth: [] }];
+/** A person's bearer access token only: routes that make no sense for bots (they answer `403 bot_not_allowed`). */
+export const userSecurity: Record<string, string[]>[] = [{ bearerAuth: [] }];
+/**
+ * A bearer access token or a bot token, or an API key acting as a user (`apiKeyAuth` with
+ * `X-On-Behalf-Of`; the route's file names the scope it needs: messages:write or chats:write).
+ */
+export const bearerOrApiKeySecurity: Record<string, string[]>[] = [{ bearerAuth: [] }, { botAuth: [] }, { apiKeyAuth: [] }];
 /**
  * Anyone may call the operation. OpenAPI says so with an empty list: a missing `security` means
  * "not stated", which linters and client generators cannot tell from a forgotten one.

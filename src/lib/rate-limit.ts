@@ -18,6 +18,7 @@ export interface RateLimit {
  */
 export const RATE_LIMITS = {
   "register:ip": { limit: 6, windowSeconds: 30 },
+  "guest:ip": { limit: 10, windowSeconds: 60 * 60 },
   "login:ip": { limit: 10, windowSeconds: 60 },
   "login:identifier": { limit: 10, windowSeconds: 60 },
   "refresh:ip": { limit: 60, windowSeconds: 60 },
@@ -36,6 +37,7 @@ export const RATE_LIMITS = {
   "keys-fetch:user": { limit: 120, windowSeconds: 60 },
   "keys-fetch:target": { limit: 60, windowSeconds: 60 },
   "chat-create:user": { limit: 30, windowSeconds: 60 },
+  "bot-create:user": { limit: 30, windowSeconds: 60 * 60 },
   "upload-create:user": { limit: 60, windowSeconds: 60 },
   "story-create:user": { limit: 60, windowSeconds: 60 * 60 },
 } as const satisfies Record<string, RateLimit>;

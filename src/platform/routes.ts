@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { assertNotStaff, requireApiKey } from "../auth/api-keys";
-import { Session, Tokens, Username } from "../auth/schemas";
+import { AccountKind, Session, Tokens, Username } from "../auth/schemas";
 import { revokeOwnSession, sessionView } from "../auth/sessions";
 import { assertCanSignIn, completeSignIn } from "../auth/sign-in";
 import { chats } from "../db/schema";
@@ -33,7 +33,14 @@ const ExternalIdParam = z.object({
     .openapi({ param: { name: "externalId", in: "path" }, example: "app-user-42" }),
 });
 const UpsertBody = z
-  .strictObject({ username: Username.optional(), displayName: DisplayName.optional(), bio: Bio.nullable().optional() })
+  .strictObject({
+    username: Username.optional(),
+    displayName: DisplayName.optional(),
+    bio: Bio.nullable().optional(),
+    kind: z.literal("guest").optional().openapi({
+      description: "Create the user as a guest (see POST /auth/guest). On an existing user that is not a guest: `400 not_a_guest`",
+    }),
+  })
   .openapi("UpsertExternalUserRequest");
 const ExternalUser = z
   .object({
@@ -41,6 +48,7 @@ const ExternalUser = z
     externalId: z.string(),
     username: z.string(),
     displayName: z.string(),
+    kind: AccountKind,
     bio: z.string().nullable(),
     status: z.string(),
     createdAt: z.string(),
@@ -75,7 +83,9 @@ app.openapi(
     summary: "Create or update the user the app knows by its own id",
     description:
       "Scope `users:write`. Idempotent: the first call creates a passwordless account (username generated unless given; " +
-      "201), later ones update the fields given (200); simultaneous first calls make one account. `409 username_taken`.",
+      "201), later ones update the fields given (200); simultaneous first calls make one account. `409 username_taken`. " +
+      '`kind: "guest"` creates a guest (no password; it becomes regular with a password or a verified address, and is ' +
+      "erased after 30 days unseen); sent again for a user that is not or no longer a guest it answers `400 not_a_guest`.",
     security: apiKeySecurity,
     middleware: [requireApiKey("users:write")] as const,
     request: { params: ExternalIdParam, body: jsonBody(UpsertBody) },

@@ -11,6 +11,8 @@ export interface ExternalProfile {
   username?: string;
   displayName?: string;
   bio?: string | null;
+  /** Make the user a guest (only when creating it; see upsertExternalUser). */
+  kind?: "guest";
 }
 
 /** A user as the app's backend sees it. */
@@ -19,6 +21,7 @@ export const externalUserView = (u: UserRow) => ({
   externalId: u.externalId!,
   username: u.username,
   displayName: u.displayName,
+  kind: u.kind,
   bio: u.bio,
   status: u.status,
   createdAt: iso(u.createdAt)!,
@@ -29,6 +32,9 @@ export const externalUserView = (u: UserRow) => ({
  * Create or update the account the app knows as `externalId` (unique). Idempotent and safe under
  * concurrency: of simultaneous calls for a new id one creates the account and the others update
  * it. Fields left out are kept; a username taken by someone else is `409 username_taken`.
+ * `kind: "guest"` makes the new account a guest. For an existing user it must still be true: a user
+ * that is not (or no longer) a guest answers `400 not_a_guest` and nothing changes, so the app never
+ * believes a full account is a guest; accounts never turn back into guests.
  */
 export async function upsertExternalUser(
   db: Database,
@@ -44,6 +50,9 @@ export async function upsertExternalUser(
       existing = await findByExternalId(db, externalId); // created by a concurrent call
       if (!existing) throw err;
     }
+  }
+  if (profile.kind === "guest" && existing.kind !== "guest") {
+    throw new AppError(400, "not_a_guest", "This user exists and is not a guest; an account never becomes a guest again");
   }
   const patch: Partial<UserRow> = {};
   if (profile.username !== undefined && profile.username !== existing.username) patch.username = profile.username;

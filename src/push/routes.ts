@@ -3,7 +3,7 @@ import { requireAuth } from "../auth/middleware";
 import { hubFor } from "../hubs/client";
 import type { PushTargetInput, PushTarget as StoredTarget } from "../hubs/push-targets";
 import { AppError } from "../lib/errors";
-import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent, publicSecurity } from "../lib/openapi";
+import { errorResponses, json, jsonBody, newRouter, noContent, publicSecurity, userSecurity } from "../lib/openapi";
 import { assertOutboundUrl } from "../lib/outbound";
 import { fcmServiceAccount } from "./fcm";
 import * as s from "./schemas";
@@ -15,7 +15,8 @@ import { vapidKeys } from "./vapid";
  * (`notifications`, users/preference-routes.ts).
  */
 const tags = ["Push"];
-const auth = requireAuth();
+// Sessions, passwords, 2FA, devices, keys and push targets belong to people: bot tokens get `403 bot_not_allowed`.
+const auth = requireAuth({ allowBots: false });
 const app = newRouter();
 
 const view = (t: StoredTarget, sessionId: string): z.infer<typeof s.PushTarget> => ({
@@ -50,9 +51,9 @@ app.openapi(
     operationId: "listPushTargets",
     tags,
     summary: "My devices' push targets",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(z.object({ targets: z.array(s.PushTarget) })), ...errorResponses(401, 503) },
+    responses: { 200: json(z.object({ targets: z.array(s.PushTarget) })), ...errorResponses(401, 403, 503) },
   }),
   async (c) => {
     const { userId, sessionId } = c.var.auth;
@@ -74,13 +75,13 @@ app.openapi(
       "again answers 200 with the same target (moved to this session, keys replaced). At most 20 per user (the oldest " +
       "goes). `422 invalid_endpoint`: not an https push service (in development, http on 127.0.0.1/localhost is taken). " +
       "`503 push_not_configured`: this deployment has no VAPID keys (Web Push) or FCM service account (FCM).",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.PushTargetBody) },
     responses: {
       201: json(z.object({ target: s.PushTarget }), "Registered"),
       200: json(z.object({ target: s.PushTarget }), "Already registered; now this session's"),
-      ...errorResponses(400, 401, 413, 415, 422, 503),
+      ...errorResponses(400, 401, 403, 413, 415, 422, 503),
     },
   }),
   async (c) => {
@@ -110,10 +111,10 @@ app.openapi(
     tags,
     summary: "Stop notifying a device",
     description: "Any of my targets (another device's too, e.g. a lost phone). Unknown ids: 404.",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
     request: { params: s.TargetIdParam },
-    responses: { ...noContent, ...errorResponses(400, 401, 404, 503) },
+    responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     if (!(await hubFor(c.env, c.var.auth.userId).removePushTarget(c.req.valid("param").id))) {

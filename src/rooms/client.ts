@@ -72,6 +72,11 @@ export class RoomClient {
     return unwrap(await this.stub.send(input)) as { message: Message; duplicate: boolean };
   }
 
+  /** Whether `userId` ever sent a message in this chat (deleted and expired ones count). */
+  async hasSent(userId: string): Promise<boolean> {
+    return unwrap(await this.stub.hasSent(userId)) as boolean;
+  }
+
   async truncate(actorId: string): Promise<{ seq: number; removed: number }> {
     return unwrap(await this.stub.truncate(actorId));
   }

@@ -109,6 +109,16 @@ export class MessageReads {
     return previewOf(this.room.store.lastVisibleMessageFor(userId) ?? null);
   }
 
+  /**
+   * Whether `userId` ever sent a message here. Every message a member sends carries a client id, and
+   * its row outlives deletion and expiry (a tombstone keeps sender and seq), so this is one probe of
+   * the (sender_id, client_message_id) index, whatever the history's length.
+   */
+  hasSent(userId: string): boolean {
+    const sql = "SELECT 1 AS x FROM messages WHERE sender_id = ? AND client_message_id IS NOT NULL LIMIT 1";
+    return this.room.store.sql.exec(sql, userId).toArray().length > 0;
+  }
+
   /** Who received and who read a message (readers who hide receipts are left out). */
   async receipts(userId: string, messageId: string): Promise<{ read: string[]; delivered: string[] }> {
     await this.room.access.requireMember(userId);

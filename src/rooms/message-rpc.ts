@@ -28,6 +28,11 @@ export abstract class MessageRpc extends DurableObject<Bindings> {
     return rpcResult(() => this.log.sender.send(input));
   }
 
+  /** Whether `userId` ever sent a message here (deleted and expired ones count). */
+  hasSent(userId: string): Promise<RoomResult<boolean>> {
+    return rpcResult(() => this.log.reads.hasSent(userId));
+  }
+
   truncate(actorId: string): Promise<RoomResult<{ seq: number; removed: number }>> {
     return rpcResult(() => this.log.changes.truncate(actorId));
   }

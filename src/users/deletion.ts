@@ -1,4 +1,5 @@
 import { eq, inArray, or, sql } from "drizzle-orm";
+import { lockoutKey } from "../auth/lockout";
 import { getSelf } from "../auth/service";
 import { revokeUserSessions } from "../auth/sessions";
 import type { Database } from "../db/client";
@@ -17,6 +18,7 @@ import {
   refreshTokens,
   securityEvents,
   sessions,
+  type UserRow,
   userDevices,
   userPreferences,
   users,
@@ -39,22 +41,33 @@ export const deletedUsername = (userId: string) => `deleted:${userId}`;
 
 /**
  * Erase the caller's account after proving the password and, when 2FA is on, a second factor
- * (proveOwnership).
+ * (proveOwnership); then eraseAccount does the rest.
+ */
+export async function deleteAccount(db: Database, env: Bindings, userId: string, proof: OwnershipProof): Promise<void> {
+  const user = await getSelf(db, userId);
+  await proveOwnership(db, env, user, proof);
+  await eraseAccount(db, env, user);
+}
+
+/**
+ * Erase an account: the one path every erasure takes (the owner's own deletion, an expired guest,
+ * a bot its owner deletes), so each ends the same way.
  *
  * Every session ends first (deny-listed in KV, so access tokens stop at once). Then one D1 batch
  * (one transaction) keeps the row, so chat authorship can still point at it, but erases
  * everything personal on it: status `deleted`, username `deleted:<id>`, display name "Deleted
- * account", email, phone, bio, links, birthday, avatar, status, metadata, referral code, 2FA secrets, and a
+ * account", email, phone, bio, links, birthday, avatar, status, referral code, 2FA secrets, and a
  * password hash of `''` that no password verifies against. In the same batch it deletes contacts,
  * follows (fixing the other side's follower/following counts), blocks and close friends in both
- * directions, devices (and their end-to-end keys), preferences, sessions and refresh tokens, recovery codes, one-time codes (its own, and
+ * directions, devices (and their end-to-end keys), sessions and refresh tokens, recovery codes, one-time codes (its own, and
  * any sent to an address it had verified), MFA challenges, security events and the lockout counter. Reports and the admin audit log are kept
- * for moderation. Finally `onAccountDeleted` runs for data owned by other modules.
+ * for moderation. Finally `onAccountDeleted` runs the hooks of the modules above (chats, media,
+ * stories, …, registered in src/app.ts). `user` is the row as it was before the erasure began
+ * (its addresses say which codes go).
  */
-export async function deleteAccount(db: Database, env: Bindings, userId: string, proof: OwnershipProof): Promise<void> {
-  const user = await getSelf(db, userId);
-  const key = await proveOwnership(db, env, user, proof);
-
+export async function eraseAccount(db: Database, env: Bindings, user: UserRow): Promise<void> {
+  const userId = user.id;
+  const key = lockoutKey(user.id, user.username);
   await revokeUserSessions(db, env, userId, "account_deleted");
 
   const at = now();

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { getSelf } from "../auth/service";
 import { publishEvent } from "../lib/events";
-import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent, userSecurity } from "../lib/openapi";
 import { enforceRateLimit } from "../lib/rate-limit";
 import { requestInfo } from "../lib/request-info";
 import { deactivateOwnAccount } from "./deactivation";
@@ -78,8 +78,9 @@ app.openapi(
       "Needs the password (wrong: `403 invalid_password`, counted toward the login lockout). Erases the profile, contacts, " +
       "follows, blocks, close friends, devices, sessions and codes; frees the username, email and phone; every session " +
       'ends. In chats the account shows as "Deleted account". Cannot be undone.',
-    security: bearerSecurity,
-    middleware: [auth] as const,
+    security: userSecurity,
+    // Bots have no password: their owner deletes them (DELETE /bots/{id}).
+    middleware: [requireAuth({ allowBots: false })] as const,
     request: { body: jsonBody(s.DeleteAccountBody) },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
   }),

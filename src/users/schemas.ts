@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { PASSWORD_MAX } from "../auth/password";
-import { User, Username } from "../auth/schemas";
+import { AccountKind, User, Username } from "../auth/schemas";
 import { RecoveryCode, TotpCode } from "../auth/two-factor/schemas";
 import { jsonObjectSchema } from "../lib/json-object";
 import { CONTROL_EXCEPT_NEWLINE_RE, CONTROL_RE } from "../lib/validate";
@@ -197,6 +197,7 @@ export const PublicProfile = z
     id: z.string(),
     username: z.string(),
     displayName: z.string(),
+    kind: AccountKind,
     bio: z.string().nullable(),
     links: z.array(Link),
     status: Status.nullable(),

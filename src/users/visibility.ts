@@ -132,6 +132,7 @@ export function publicProfileView(u: UserRow, rel: Relation) {
     id: u.id,
     username: u.username,
     displayName: u.displayName,
+    kind: u.kind,
     bio: u.bio,
     links: u.links ? (JSON.parse(u.links) as unknown[]) : [],
     status: currentStatus(u),

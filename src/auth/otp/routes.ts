@@ -21,7 +21,8 @@ const SignupResult = z
   .union([AuthResult.extend({ created: z.boolean().optional() }), MfaRequired.extend({ created: z.literal(false).optional() })])
   .openapi("OtpVerifyResult");
 const app = newRouter();
-const auth = requireAuth();
+// Proving an email or phone is for people: bot tokens get `403 bot_not_allowed`.
+const auth = requireAuth({ allowBots: false });
 /** Public for `purpose: "login"`, bearer token for `purpose: "verify"`. */
 const optionalBearer: Record<string, string[]>[] = [{}, { bearerAuth: [] }];
 /** Run the bearer check inside a handler, for routes where only some bodies need it. */
@@ -79,7 +80,7 @@ app.openapi(
     request: { body: jsonBody(s.OtpSendBody) },
     responses: {
       202: json(s.CodeAccepted, "Accepted; a code is on its way if the identifier can receive one"),
-      ...errorResponses(400, 401, 413, 415, 429, 503),
+      ...errorResponses(400, 401, 403, 413, 415, 429, 503),
     },
   }),
   async (c) => {

@@ -11,6 +11,7 @@ import { AppError } from "../../lib/errors";
 import type { RequestInfo } from "../../lib/request-info";
 import { now } from "../../lib/time";
 import { type Channel, providerFor } from "../../notify/notifier";
+import { kindOnUpgrade } from "../guests";
 import { classifyIdentifier, type IdentifierKind } from "../identifiers";
 import { clearAttempts, lockoutKey } from "../lockout";
 import { assertStrongPassword, currentParams, hashPassword } from "../password";
@@ -94,8 +95,8 @@ export async function verifyLoginCode(
 }
 
 /**
- * Mark the caller's email or phone verified with a `verify` code; records email_verified /
- * phone_verified once. An address is unique only among verified ones, so when another account has
+ * Mark the caller's email or phone verified with a `verify` code (a guest becomes `regular` in the
+ * same write); records email_verified / phone_verified once. An address is unique only among verified ones, so when another account has
  * already verified it the partial unique index refuses the write and the answer is `409
  * email_taken` / `phone_taken`. That check comes only after the right code was presented (and used
  * up), so only someone who can read what is sent to the address learns that it is taken.
@@ -114,7 +115,11 @@ export async function verifyContact(
   const at = now();
   const changed = await db
     .update(users)
-    .set(channel === "email" ? { emailVerifiedAt: at, updatedAt: at } : { phoneVerifiedAt: at, updatedAt: at })
+    .set(
+      channel === "email"
+        ? { emailVerifiedAt: at, kind: kindOnUpgrade, updatedAt: at }
+        : { phoneVerifiedAt: at, kind: kindOnUpgrade, updatedAt: at },
+    )
     .where(
       channel === "email"
         ? and(eq(users.id, user.id), eq(users.email, target), isNull(users.emailVerifiedAt))

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { bearerSecurity, errorResponses, json, newRouter, noContent } from "../../lib/openapi";
+import { errorResponses, json, newRouter, noContent, userSecurity } from "../../lib/openapi";
 import { requestInfo } from "../../lib/request-info";
 import { blockDevice, trustDevice, unblockDevice, untrustDevice } from "../devices";
 import { requireAuth } from "../middleware";
@@ -7,7 +7,8 @@ import { listEvents } from "../security-events";
 import * as s from "./schemas";
 
 const tags = ["Security"];
-const auth = requireAuth();
+// Sessions, passwords, 2FA, devices, keys and push targets belong to people: bot tokens get `403 bot_not_allowed`.
+const auth = requireAuth({ allowBots: false });
 const app = newRouter();
 
 /** The shared shape of the four device actions: bearer auth, `:id` validated, 204 on success. */
@@ -24,10 +25,10 @@ const deviceAction = (
     tags,
     summary,
     description,
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
     request: { params: s.DeviceIdParam },
-    responses: { ...noContent, ...errorResponses(...errors) },
+    responses: { ...noContent, ...errorResponses(...errors, 403) },
   });
 
 app.openapi(
@@ -101,10 +102,10 @@ app.openapi(
       "password changes and resets, 2FA changes, device changes (`device_trusted`, `device_untrusted`, " +
       "`device_blocked`, `device_unblocked`), verifications and refresh-token reuse. Keyset-paginated: pass " +
       "`nextCursor` back as `?cursor=`; a cursor from elsewhere is `400 invalid_cursor`.",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
     request: { query: s.SecurityEventsQuery },
-    responses: { 200: json(s.SecurityEventPage), ...errorResponses(400, 401, 503) },
+    responses: { 200: json(s.SecurityEventPage), ...errorResponses(400, 401, 403, 503) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { bearerSecurity, errorResponses, json, jsonBody, newRouter, noContent, publicSecurity } from "../../lib/openapi";
+import { errorResponses, json, jsonBody, newRouter, noContent, publicSecurity, userSecurity } from "../../lib/openapi";
 import { enforceRateLimit, rateLimitByIp } from "../../lib/rate-limit";
 import { requestInfo } from "../../lib/request-info";
 import { requireAuth } from "../middleware";
@@ -10,7 +10,8 @@ import { disableTwoFactor, enableTwoFactor, setupTwoFactor, verifySecondFactor }
 
 /** TOTP two-factor authentication (RFC 6238: SHA-1, 6 digits, 30 s, ±1 step), under /api/v1/auth. */
 const tags = ["Two-factor authentication"];
-const auth = requireAuth();
+// Sessions, passwords, 2FA, devices, keys and push targets belong to people: bot tokens get `403 bot_not_allowed`.
+const auth = requireAuth({ allowBots: false });
 const app = newRouter();
 
 app.openapi(
@@ -24,9 +25,9 @@ app.openapi(
       "Makes a 160-bit secret and stores it as pending (a new setup replaces an unconfirmed one). Add it to an " +
       "authenticator app by scanning `qrSvg` or entering `secret`, then confirm with POST /auth/2fa/enable. " +
       "`409 two_factor_already_enabled` when 2FA is on. Rate limit: 10 setup/enable/disable calls per 15 minutes per user.",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
-    responses: { 200: json(s.SetupResult, "The pending secret"), ...errorResponses(401, 409, 429, 503) },
+    responses: { 200: json(s.SetupResult, "The pending secret"), ...errorResponses(401, 403, 409, 429, 503) },
   }),
   async (c) => {
     await enforceRateLimit(c, "mfa-setup:user", c.var.auth.userId);
@@ -46,10 +47,10 @@ app.openapi(
       "The code must come from the pending secret of POST /auth/2fa/setup (`400 two_factor_not_set_up` without one, " +
       "`400 invalid_code` when wrong). From now on sign-ins answer `{mfaRequired: true, mfaToken}`. The 10 single-use " +
       "recovery codes are shown only in this answer.",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.EnableBody) },
-    responses: { 200: json(s.EnableResult, "2FA is on"), ...errorResponses(400, 401, 409, 413, 415, 429, 503) },
+    responses: { 200: json(s.EnableResult, "2FA is on"), ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503) },
   }),
   async (c) => {
     await enforceRateLimit(c, "mfa-setup:user", c.var.auth.userId);
@@ -92,7 +93,7 @@ app.openapi(
     description:
       "`403 invalid_password` for a wrong password, `400 invalid_code` for a wrong code, both counted toward the " +
       "account lockout; `400 two_factor_not_enabled` when 2FA is off. Deletes the secret and the recovery codes.",
-    security: bearerSecurity,
+    security: userSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.DisableBody) },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },

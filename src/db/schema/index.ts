@@ -1,6 +1,7 @@
 // Tables, one file per module, each followed by the row types other modules share (`UserRow`, `ChatRow`, …),
 // so no module has to import another just for a row type.
 export * from "./auth";
+export * from "./bots";
 export * from "./chats";
 export * from "./counters";
 export * from "./keys";

@@ -9,6 +9,14 @@ export const LIFECYCLE_STATES = ["onboarding", "active", "dormant", "churned"] a
 export const MAX_TIER = 2;
 
 /**
+ * What an account is: `regular` (a person with a full account), `guest` (no password or verified
+ * address yet; erased after 30 days unseen, becomes regular by getting either) or `bot` (an account
+ * a program drives with a bot token; never signs in).
+ */
+export const ACCOUNT_KINDS = ["regular", "guest", "bot"] as const;
+export type AccountKind = (typeof ACCOUNT_KINDS)[number];
+
+/**
  * Accounts. Usernames are stored lower-case ([a-z0-9_]), so the unique index is case-insensitive.
  * Emails and phones are unique only among verified ones (see the indexes).
  */
@@ -26,6 +34,7 @@ export const users = sqliteTable(
     passwordHash: text("password_hash").notNull(),
     /** The app's own id for this user (API key upserts), unique when set. */
     externalId: text("external_id"),
+    kind: text("kind", { enum: ACCOUNT_KINDS }).notNull().default("regular"),
     role: text("role", { enum: ["user", "moderator", "admin"] })
       .notNull()
       .default("user"),
@@ -59,7 +68,7 @@ export const users = sqliteTable(
     metadata: text("metadata"),
     referralCode: text("referral_code"),
     referredBy: text("referred_by"),
-    /** Last authenticated activity, written at most once a minute. */
+    /** Last authenticated activity, written at most once a minute. A guest's starts at its creation (expiry reads it). */
     lastSeenAt: integer("last_seen_at"),
     /**
      * While the user holds a realtime socket: a lease their hub renews (hubs/presence.ts); online
@@ -118,6 +127,8 @@ export const users = sqliteTable(
     index("users_kyc_status_idx").on(t.kycStatus),
     index("users_tier_idx").on(t.tier),
     index("users_lifecycle_idx").on(t.lifecycle),
+    // Guest expiry: one range of guests unseen since the cutoff (erased accounts have no last_seen_at).
+    index("users_kind_last_seen_idx").on(t.kind, t.lastSeenAt),
   ],
 );
 export type UserRow = typeof users.$inferSelect;
