@@ -10,7 +10,7 @@ import worker from "../src/index";
 import { createDirect, createGroup, flush, ok, runAlarmAt, sendRaw, shadowBannedGroup } from "./chat-helpers";
 import { api, expectError, signUp, type TestUser } from "./helpers";
 import { openRealtime } from "./hub-helpers";
-import { decryptPush, type SubscriptionKeys, verifyVapid } from "./push-crypto";
+import { b64u, decryptPush, type SubscriptionKeys, verifyVapid } from "./push-crypto";
 import { captureJobs, P, subscribe } from "./push-helpers";
 
 /**
@@ -84,7 +84,10 @@ describe("push targets", () => {
       subscription: { endpoint: "https://push.example.net/x", keys: keys.json, ...patch },
     });
     expectError(await post(sub({ keys: { ...keys.json, p256dh: "not-a-key" } })), 400, "validation_failed");
-    expectError(await post(sub({ keys: { ...keys.json, p256dh: keys.json.p256dh.replace(/^B./, "BA") } })), 400, "validation_failed");
+    // A point off the curve: the same x with y's lowest bit flipped (y and p - y differ in parity).
+    const offCurve = Uint8Array.from(keys.publicRaw);
+    offCurve[64]! ^= 1;
+    expectError(await post(sub({ keys: { ...keys.json, p256dh: b64u(offCurve) } })), 400, "validation_failed");
     expectError(await post(sub({ keys: { ...keys.json, auth: "c2hvcnQ" } })), 400, "validation_failed");
     expectError(await post(sub({ endpoint: "ftp://push.example.net/x" })), 400, "validation_failed");
     expectError(await post(sub({ endpoint: "http://push.example.net/x" })), 422, "invalid_endpoint");
