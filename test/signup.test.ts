@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { api, expectError, latestCode, logIn, markVerified, outbox, STRONG_PASSWORD, signUp, uniqueName } from "./helpers";
 
 /**
@@ -8,6 +8,10 @@ import { api, expectError, latestCode, logIn, markVerified, outbox, STRONG_PASSW
  */
 
 const OTP = "/api/v1/auth/otp";
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 const send = (identifier: string, channel = "email") => api("POST", `${OTP}/send`, { body: { identifier, channel, purpose: "signup" } });
 const verify = (identifier: string, code: string, extra: Record<string, unknown> = {}) =>
   api("POST", `${OTP}/verify`, { body: { identifier, code, purpose: "signup", ...extra } });
@@ -15,6 +19,24 @@ const accountsWith = async (column: "email" | "phone", value: string) =>
   (await env.DB.prepare(`SELECT count(*) AS n FROM users WHERE ${column} = ?`).bind(value).first<{ n: number }>())!.n;
 
 describe("passwordless sign-up", () => {
+  it("a first password needs a sign-in of the last 10 minutes: an old token alone cannot add one", async () => {
+    const email = `${uniqueName("late")}@example.com`;
+    await send(email);
+    const res = await verify(email, await latestCode(email, "otp.signup"));
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 11 * 60_000);
+    const stale = await api("POST", "/api/v1/auth/set-password", {
+      token: res.body.tokens.accessToken,
+      body: { newPassword: STRONG_PASSWORD },
+    });
+    vi.useRealTimers();
+    expectError(stale, 403, "reauthentication_required");
+    const row = await env.DB.prepare("SELECT password_hash FROM users WHERE id = ?")
+      .bind(res.body.user.id)
+      .first<{ password_hash: string }>();
+    expect(row!.password_hash).toBe("");
+  });
+
   it("creates the account with the address verified and a generated username; a password can be added later", async () => {
     const email = `${uniqueName("new")}@example.com`;
     const sent = await send(email);

@@ -179,7 +179,9 @@ app.openapi(
     summary: "Give my passwordless account a password",
     description:
       "For accounts made by a one-time code (sign-up), an API key or as a guest, which have no password: after this, " +
-      "password sign-in works too. `409 password_already_set` when there is one (use change-password). Weak: `400 weak_password`.",
+      "password sign-in works too. Only from a session signed in within 10 minutes (`403 reauthentication_required`: sign in " +
+      "again with a code; guests, who have nothing else, any time). `409 password_already_set` when there is one (use " +
+      "change-password). Weak: `400 weak_password`.",
     security: userSecurity,
     middleware: [auth] as const,
     request: { body: jsonBody(s.SetPasswordBody) },
@@ -187,7 +189,7 @@ app.openapi(
   }),
   async (c) => {
     await enforceRateLimit(c, "password:user", c.var.auth.userId);
-    await setFirstPassword(c.var.db, c.env, c.var.auth.userId, c.req.valid("json").newPassword, requestInfo(c));
+    await setFirstPassword(c.var.db, c.env, c.var.auth, c.req.valid("json").newPassword, requestInfo(c));
     return c.body(null, 204);
   },
 );

@@ -1,14 +1,14 @@
 import { and, eq, isNotNull } from "drizzle-orm";
 import type { Database } from "../db/client";
 import type { UserRow } from "../db/schema";
-import { users } from "../db/schema";
+import { sessions, users } from "../db/schema";
 import type { AuthContext, Bindings } from "../env";
 import { isUniqueViolation } from "../lib/db-errors";
 import { AppError } from "../lib/errors";
 import { publishEvent } from "../lib/events";
 import { newId } from "../lib/ids";
 import type { RequestInfo } from "../lib/request-info";
-import { now } from "../lib/time";
+import { MINUTE, now } from "../lib/time";
 import { hasPassword } from "./accounts";
 import { kindOnUpgrade } from "./guests";
 import { classifyIdentifier } from "./identifiers";
@@ -136,14 +136,31 @@ export async function login(
   return afterFirstFactor(db, env, user, input, info, "password", input.reactivate === true);
 }
 
+/** How recent a sign-in must be to add a first password. */
+export const FRESH_SIGN_IN_MS = 10 * MINUTE;
+
 /**
  * Give a passwordless account (made by a one-time code, an API key or as a guest) its first
  * password; `409 password_already_set` when it has one (change it with the current one instead).
  * A guest becomes `regular` in the same write. Other sessions stay: nothing they knew changed.
  */
-export async function setFirstPassword(db: Database, env: Bindings, userId: string, newPassword: string, info: RequestInfo): Promise<void> {
-  const user = await getSelf(db, userId);
+export async function setFirstPassword(
+  db: Database,
+  env: Bindings,
+  auth: AuthContext,
+  newPassword: string,
+  info: RequestInfo,
+): Promise<void> {
+  const user = await getSelf(db, auth.userId);
   if (hasPassword(user)) throw new AppError(409, "password_already_set", "This account has a password: change it with the current one");
+  // A lasting credential needs a fresh sign-in, not just any live token (one stolen would otherwise
+  // become a password). A guest has nothing else to sign in with: its session is the account.
+  if (user.kind !== "guest") {
+    const [session] = await db.select({ createdAt: sessions.createdAt }).from(sessions).where(eq(sessions.id, auth.sessionId));
+    if (!session || now() - session.createdAt > FRESH_SIGN_IN_MS) {
+      throw new AppError(403, "reauthentication_required", "Sign in again (a one-time code) and set the password within 10 minutes");
+    }
+  }
   assertStrongPassword(newPassword, [user.username, user.email?.split("@")[0], user.displayName]);
   const passwordHash = await hashPassword(newPassword, currentParams(env));
   const [set] = await db
