@@ -23,6 +23,7 @@ import {
 } from "@signalapp/libsignal-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer } from "../../bench/server.mjs";
+import { apiClient, PASSWORD } from "./api";
 import { createSignalStores, type SignalStores } from "./signal-stores";
 
 /**
@@ -31,23 +32,8 @@ import { createSignalStores, type SignalStores } from "./signal-stores";
  * server hands out, and exchange messages through an encrypted chat (REST, socket, acks).
  */
 
-const PASSWORD = "violet-harbor-73-lantern";
 let server: Awaited<ReturnType<typeof startServer>>;
-let ipCounter = 0;
-
-/** A JSON API call as `token`, from a fresh client address each time (per-IP rate limits, as bench/lib.mjs). */
-async function api(method: string, path: string, { token, body }: { token?: string; body?: unknown } = {}) {
-  const headers: Record<string, string> = { "cf-connecting-ip": `2001:db8:5e::${(++ipCounter).toString(16)}` };
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(`${server.baseUrl}/api/v1${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+const api = apiClient(() => server.baseUrl, "2001:db8:5e::");
 
 /** Standard base64 with padding, as the API carries keys and ciphertexts. */
 const toBase64 = (bytes: Uint8Array) => btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(""));

@@ -1,6 +1,7 @@
 import { importJWK, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer } from "../../bench/server.mjs";
+import { apiClient, PASSWORD } from "./api";
 import { type Delivery, decrypt, PushReceiver, type Subscription } from "./push-receiver";
 
 /**
@@ -12,23 +13,8 @@ import { type Delivery, decrypt, PushReceiver, type Subscription } from "./push-
  * recipient's devices count as offline and are notified.
  */
 
-const PASSWORD = "violet-harbor-73-lantern";
 let server: Awaited<ReturnType<typeof startServer>>;
-let ipCounter = 0;
-
-/** A JSON API call as `token`, from a fresh client address each time (per-IP rate limits, as bench/lib.mjs). */
-async function api(method: string, path: string, { token, body }: { token?: string; body?: unknown } = {}) {
-  const headers: Record<string, string> = { "cf-connecting-ip": `2001:db8:70::${(++ipCounter).toString(16)}` };
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(`${server.baseUrl}/api/v1${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+const api = apiClient(() => server.baseUrl, "2001:db8:70::");
 
 interface User {
   id: string;
