@@ -153,14 +153,8 @@ export async function setFirstPassword(
 ): Promise<void> {
   const user = await getSelf(db, auth.userId);
   if (hasPassword(user)) throw new AppError(409, "password_already_set", "This account has a password: change it with the current one");
-  // A lasting credential needs a fresh sign-in, not just any live token (one stolen would otherwise
-  // become a password). A guest has nothing else to sign in with: its session is the account.
-  if (user.kind !== "guest") {
-    const [session] = await db.select({ createdAt: sessions.createdAt }).from(sessions).where(eq(sessions.id, auth.sessionId));
-    if (!session || now() - session.createdAt > FRESH_SIGN_IN_MS) {
-      throw new AppError(403, "reauthentication_required", "Sign in again (a one-time code) and set the password within 10 minutes");
-    }
-  }
+  // A lasting credential needs a fresh sign-in, not just any live token (one stolen would otherwise become a password).
+  await assertFreshSignIn(db, user, auth);
   assertStrongPassword(newPassword, [user.username, user.email?.split("@")[0], user.displayName]);
   const passwordHash = await hashPassword(newPassword, currentParams(env));
   const [set] = await db
@@ -170,6 +164,20 @@ export async function setFirstPassword(
     .returning({ id: users.id });
   if (!set) throw new AppError(409, "password_already_set", "This account has a password: change it with the current one");
   await recordEvent(db, user.id, "password_set", info);
+}
+
+/**
+ * What stands in for a password on an account without one, before something lasting or drastic
+ * (a first password, deactivation, deletion): a session signed in within the last 10 minutes, so a
+ * stolen access token alone is not enough (`403 reauthentication_required`: sign in again with a
+ * one-time code). A guest has nothing else to sign in with: its session is the account.
+ */
+export async function assertFreshSignIn(db: Database, user: Pick<UserRow, "kind">, auth: AuthContext): Promise<void> {
+  if (user.kind === "guest") return;
+  const [session] = await db.select({ createdAt: sessions.createdAt }).from(sessions).where(eq(sessions.id, auth.sessionId));
+  if (!session || now() - session.createdAt > FRESH_SIGN_IN_MS) {
+    throw new AppError(403, "reauthentication_required", "Sign in again (a one-time code) and do this within 10 minutes");
+  }
 }
 
 /** Load the caller's account; a session whose account is gone is treated as signed out. */

@@ -29,9 +29,13 @@ export async function liftExpiredSuspension(db: Database, userId: string, at = n
   return changed.length > 0;
 }
 
-/** `403 account_deactivated`: the account was switched off; a password sign-in with `reactivate: true` switches it on. */
+/** `403 account_deactivated`: the account was switched off; a sign-in with `reactivate: true` switches it on. */
 export const accountDeactivated = () =>
-  new AppError(403, "account_deactivated", "This account is deactivated; sign in with your password and reactivate: true to use it again");
+  new AppError(
+    403,
+    "account_deactivated",
+    "This account is deactivated; sign in (password or one-time code) with reactivate: true to use it again",
+  );
 
 /** `409 account_not_active`: only an active account can be deactivated. */
 export const accountNotActive = () => new AppError(409, "account_not_active", "Only an active account can be deactivated");

@@ -3,7 +3,7 @@ import { getSelf } from "../auth/service";
 import { revokeUserSessions } from "../auth/sessions";
 import { accountNotActive, setDeactivated } from "../auth/standing";
 import type { Database } from "../db/client";
-import type { Bindings } from "../env";
+import type { AuthContext, Bindings } from "../env";
 import type { RequestInfo } from "../lib/request-info";
 import { type OwnershipProof, proveOwnership } from "./ownership";
 
@@ -17,9 +17,10 @@ import { type OwnershipProof, proveOwnership } from "./ownership";
  * `reactivate: true` (or an admin) switches it on again. A retry after a failure half-way (the
  * status changed, sessions not yet ended) ends the sessions.
  */
-export async function deactivateOwnAccount(db: Database, env: Bindings, userId: string, proof: OwnershipProof, info: RequestInfo) {
+export async function deactivateOwnAccount(db: Database, env: Bindings, auth: AuthContext, proof: OwnershipProof, info: RequestInfo) {
+  const userId = auth.userId;
   const user = await getSelf(db, userId);
-  await proveOwnership(db, env, user, proof);
+  await proveOwnership(db, env, user, auth, proof);
   const changed = await setDeactivated(db, userId, true);
   if (!changed && user.status !== "deactivated") throw accountNotActive();
   if (changed) await recordEvent(db, userId, "account_deactivated", info, { details: { by: "user" } });

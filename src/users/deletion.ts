@@ -24,7 +24,7 @@ import {
   users,
   windowCounters,
 } from "../db/schema";
-import type { Bindings } from "../env";
+import type { AuthContext, Bindings } from "../env";
 import { publishEvent } from "../lib/events";
 import { now } from "../lib/time";
 import { onAccountDeleted } from "./deletion-hooks";
@@ -40,12 +40,12 @@ export const DELETED_DISPLAY_NAME = "Deleted account";
 export const deletedUsername = (userId: string) => `deleted:${userId}`;
 
 /**
- * Erase the caller's account after proving the password and, when 2FA is on, a second factor
- * (proveOwnership); then eraseAccount does the rest.
+ * Erase the caller's account after proving ownership (the password, or a fresh sign-in without one,
+ * and a second factor when 2FA is on: proveOwnership); then eraseAccount does the rest.
  */
-export async function deleteAccount(db: Database, env: Bindings, userId: string, proof: OwnershipProof): Promise<void> {
-  const user = await getSelf(db, userId);
-  await proveOwnership(db, env, user, proof);
+export async function deleteAccount(db: Database, env: Bindings, auth: AuthContext, proof: OwnershipProof): Promise<void> {
+  const user = await getSelf(db, auth.userId);
+  await proveOwnership(db, env, user, auth, proof);
   await eraseAccount(db, env, user);
 }
 

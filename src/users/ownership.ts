@@ -1,25 +1,42 @@
+import { hasPassword } from "../auth/accounts";
 import { clearAttempts, countAttempt, lockoutKey } from "../auth/lockout";
 import { currentParams, verifyPassword } from "../auth/password";
+import { assertFreshSignIn } from "../auth/service";
 import { requireSecondFactorIfEnabled, type SecondFactor } from "../auth/two-factor/service";
 import type { Database } from "../db/client";
 import type { UserRow } from "../db/schema";
-import type { Bindings } from "../env";
+import type { AuthContext, Bindings } from "../env";
 import { AppError } from "../lib/errors";
 
-/** What the owner proves before switching their account off or erasing it. */
-export type OwnershipProof = { password: string } & SecondFactor;
+/** What the owner proves before switching their account off or erasing it (the password unless it has none). */
+export type OwnershipProof = { password?: string } & SecondFactor;
 
 /**
- * Prove that the caller owns `user` before a drastic change to it (deletion, deactivation): the
- * password (wrong → `403 invalid_password`, counted toward the same lockout as login and
- * change-password) and, when 2FA is on, a current code or a recovery code (`400
- * two_factor_required` without one, `400 invalid_code` when wrong). Returns the lockout key, cleared.
+ * Prove that the caller owns `user` before a drastic change to it (deletion, deactivation). With
+ * a password: the password (missing → `400 validation_failed` on `body.password`; wrong → `403 invalid_password`,
+ * counted toward the same lockout as login and change-password). Without one (an account made by
+ * a one-time code, an API key or as a guest): a session signed in within the last 10 minutes
+ * (`403 reauthentication_required`; a guest's session is the account, as for set-password). Then,
+ * when 2FA is on, a current code or a recovery code (`400 two_factor_required` without one, `400
+ * invalid_code` when wrong). Returns the lockout key, cleared.
  */
-export async function proveOwnership(db: Database, env: Bindings, user: UserRow, proof: OwnershipProof): Promise<string> {
+export async function proveOwnership(
+  db: Database,
+  env: Bindings,
+  user: UserRow,
+  auth: AuthContext,
+  proof: OwnershipProof,
+): Promise<string> {
   const key = lockoutKey(user.id, user.username);
-  await countAttempt(db, key);
-  const result = await verifyPassword(proof.password, user.passwordHash, currentParams(env));
-  if (!result.ok) throw new AppError(403, "invalid_password", "Password is wrong");
+  if (hasPassword(user)) {
+    if (proof.password === undefined) {
+      const message = "This account has a password: give it to confirm";
+      throw new AppError(400, "validation_failed", message, [{ path: "body.password", code: "required", message }]);
+    }
+    await countAttempt(db, key);
+    const result = await verifyPassword(proof.password, user.passwordHash, currentParams(env));
+    if (!result.ok) throw new AppError(403, "invalid_password", "Password is wrong");
+  } else await assertFreshSignIn(db, user, auth);
   await requireSecondFactorIfEnabled(db, user, proof);
   await clearAttempts(db, key);
   return key;

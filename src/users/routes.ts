@@ -75,7 +75,9 @@ app.openapi(
     tags,
     summary: "Delete my account",
     description:
-      "Needs the password (wrong: `403 invalid_password`, counted toward the login lockout). Erases the profile, contacts, " +
+      "Needs the password (wrong: `403 invalid_password`, counted toward the login lockout); an account without one (made " +
+      "by a one-time code) needs a session signed in within 10 minutes instead (`403 reauthentication_required`). With 2FA " +
+      "on, `code` or `recoveryCode` too. Erases the profile, contacts, " +
       "follows, blocks, close friends, devices, sessions and codes; frees the username, email and phone; every session " +
       'ends. In chats the account shows as "Deleted account". Cannot be undone.',
     security: userSecurity,
@@ -86,7 +88,7 @@ app.openapi(
   }),
   async (c) => {
     await enforceRateLimit(c, "password:user", c.var.auth.userId);
-    await deleteAccount(c.var.db, c.env, c.var.auth.userId, c.req.valid("json"));
+    await deleteAccount(c.var.db, c.env, c.var.auth, c.req.valid("json"));
     return c.body(null, 204);
   },
 );
@@ -99,11 +101,12 @@ app.openapi(
     tags,
     summary: "Deactivate my account (kept, reversible)",
     description:
-      "Needs the password and, with 2FA on, `code` or `recoveryCode`, exactly as deleting the account does (wrong " +
+      "Needs the password (or, without one, a session signed in within 10 minutes) and, with 2FA on, `code` or " +
+      "`recoveryCode`, exactly as deleting the account does (wrong " +
       "password: `403 invalid_password`, counted toward the login lockout; `400 two_factor_required`, `400 invalid_code`). " +
       "Nothing is erased: every session ends at once (live sockets close), sign-in answers `403 account_deactivated`, " +
       "the account leaves user search and contact sync, and others see it as they see a suspended account. A password " +
-      "sign-in (`POST /auth/login`) with `reactivate: true` switches it on again, or an admin does. `409 " +
+      "sign-in (`POST /auth/login`, or a one-time code at `POST /auth/otp/verify`) with `reactivate: true` switches it on again, or an admin does. `409 " +
       "account_not_active` if the account was suspended or banned meanwhile.",
     security: bearerSecurity,
     middleware: [auth] as const,
@@ -112,7 +115,7 @@ app.openapi(
   }),
   async (c) => {
     await enforceRateLimit(c, "password:user", c.var.auth.userId);
-    await deactivateOwnAccount(c.var.db, c.env, c.var.auth.userId, c.req.valid("json"), requestInfo(c));
+    await deactivateOwnAccount(c.var.db, c.env, c.var.auth, c.req.valid("json"), requestInfo(c));
     return c.body(null, 204);
   },
 );

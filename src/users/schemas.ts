@@ -159,7 +159,16 @@ export const Status = z
 
 /** The password, and a second factor when 2FA is on: what deleting or deactivating the account takes. */
 const OwnershipProofFields = {
-  password: z.string().min(1).max(PASSWORD_MAX),
+  password: z
+    .string()
+    .min(1)
+    .max(PASSWORD_MAX)
+    .optional()
+    .openapi({
+      description:
+        "Required when the account has a password (`400 validation_failed` without it). An account without one (made by a one-time code) " +
+        "instead needs a session signed in within the last 10 minutes (`403 reauthentication_required`)",
+    }),
   code: TotpCode.optional().openapi({ description: "Required (or `recoveryCode`) when two-factor authentication is on" }),
   recoveryCode: RecoveryCode.optional(),
 };

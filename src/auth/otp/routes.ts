@@ -105,7 +105,8 @@ app.openapi(
     description:
       '`purpose: "login"` (public) signs in like a password login: `{user, tokens, session, newDevice}`, or ' +
       '`{mfaRequired, mfaToken}` when 2FA is on. `purpose: "signup"` (public) signs in the same way, creating the ' +
-      "account first when the address has none (`created: true`; username generated, no password until set-password). " +
+      "account first when the address has none (`created: true`; username generated, no password until set-password). A deactivated account answers " +
+      "`403 account_deactivated` unless `reactivate: true` (login and signup), which switches it on again. " +
       '`purpose: "verify"` (bearer token) marks the caller\'s email or ' +
       "phone verified → 204; with the right code for an address another account has already verified it answers " +
       "`409 email_taken` / `phone_taken` (only then: an address is unique among verified ones only). A wrong, " +

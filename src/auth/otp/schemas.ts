@@ -30,6 +30,11 @@ export const OtpSendBody = z
   })
   .openapi("OtpSendRequest");
 
+/** As on password sign-in: a deactivated account is switched on again by this sign-in. */
+const Reactivate = z.boolean().optional().openapi({
+  description: "A deactivated account answers `403 account_deactivated` unless this is true: then the sign-in reactivates it",
+});
+
 const OtpLoginVerify = z
   .strictObject({
     purpose: z.literal("login"),
@@ -37,6 +42,7 @@ const OtpLoginVerify = z
     code: Code,
     deviceId: DeviceId.optional(),
     deviceName: DeviceName.optional(),
+    reactivate: Reactivate,
   })
   .openapi("OtpLoginVerifyRequest");
 
@@ -47,6 +53,7 @@ const OtpSignupVerify = z
     code: Code,
     deviceId: DeviceId.optional(),
     deviceName: DeviceName.optional(),
+    reactivate: Reactivate,
   })
   .openapi("OtpSignupVerifyRequest");
 

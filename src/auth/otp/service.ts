@@ -82,7 +82,7 @@ export async function sendVerifyCode(
 export async function verifyLoginCode(
   db: Database,
   env: Bindings,
-  input: { identifier: string; code: string } & DeviceInput,
+  input: { identifier: string; code: string; reactivate?: boolean } & DeviceInput,
   info: RequestInfo,
 ) {
   const { target, channel } = codeTarget(input.identifier);
@@ -91,7 +91,8 @@ export async function verifyLoginCode(
   const [user] = await db.select().from(users).where(eq(users.id, row.userId));
   // The account may have changed its address or gone away since the code was sent.
   if (!user || user.status === "deleted" || !isVerified(user, channel, target)) throw invalidCode();
-  return afterFirstFactor(db, env, user, { deviceId: input.deviceId, deviceName: input.deviceName }, info, "otp");
+  const device = { deviceId: input.deviceId, deviceName: input.deviceName };
+  return afterFirstFactor(db, env, user, device, info, "otp", input.reactivate === true);
 }
 
 /**

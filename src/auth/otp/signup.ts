@@ -28,7 +28,7 @@ import { isVerified } from "./service";
 export async function verifySignupCode(
   db: Database,
   env: Bindings,
-  input: { identifier: string; code: string } & DeviceInput,
+  input: { identifier: string; code: string; reactivate?: boolean } & DeviceInput,
   info: RequestInfo,
 ) {
   const { target, channel } = codeTarget(input.identifier);
@@ -38,7 +38,7 @@ export async function verifySignupCode(
   const ownerId = row.userId as string | null; // null: the address had no account when the code was sent
   const existing = ownerId ? (await db.select().from(users).where(eq(users.id, ownerId)))[0] : undefined;
   if (existing && existing.status !== "deleted" && isVerified(existing, channel, target)) {
-    return { result: await afterFirstFactor(db, env, existing, device, info, "otp"), created: false };
+    return { result: await afterFirstFactor(db, env, existing, device, info, "otp", input.reactivate === true), created: false };
   }
   const at = now();
   let user: UserRow;
