@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, lt, notExists, or, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull, lt, notExists, or, sql } from "drizzle-orm";
 import { createDb, type Database } from "../db/client";
 import { blocks, chatBans, chatMembers, chats, contacts, keyDevices, statCounters, users } from "../db/schema";
 import type { MemberDevice } from "./envelopes";
@@ -201,4 +201,26 @@ export async function withdrawMessages(d1: D1Database, count: number): Promise<v
 export async function chatIdsOf(d1: D1Database, userId: string): Promise<string[]> {
   const rows = await createDb(d1).select({ chatId: chatMembers.chatId }).from(chatMembers).where(eq(chatMembers.userId, userId));
   return rows.map((r) => r.chatId);
+}
+
+/**
+ * Which of these accounts may not act now, and why (`account_suspended`, `account_banned`,
+ * `account_deactivated`, `account_deleted`, the codes sign-in answers; a suspension that ran out
+ * does not count): a scheduled message falling due is sent only for an account that could sign in.
+ */
+export async function restrictedAccounts(d1: D1Database, userIds: readonly string[], at: number): Promise<Map<string, string>> {
+  const refused = new Map<string, string>();
+  if (userIds.length === 0) return refused;
+  const rows = await createDb(d1)
+    .select({ id: users.id, status: users.status, suspendedUntil: users.suspendedUntil })
+    .from(users)
+    .where(inArray(users.id, [...userIds]));
+  const found = new Map(rows.map((r) => [r.id, r]));
+  for (const id of userIds) {
+    const row = found.get(id);
+    if (!row) refused.set(id, "account_deleted");
+    else if (row.status === "suspended" && (row.suspendedUntil === null || row.suspendedUntil > at)) refused.set(id, "account_suspended");
+    else if (row.status !== "active" && row.status !== "suspended") refused.set(id, `account_${row.status}`);
+  }
+  return refused;
 }

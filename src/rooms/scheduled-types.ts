@@ -1,6 +1,8 @@
 import { AppError } from "../lib/errors";
 import type { Attachment, SendInput } from "./types";
 
+const iso = (ms: number) => new Date(ms).toISOString();
+
 /** The shapes of scheduled messages (scheduled.ts keeps and sends them). */
 
 /** How far ahead a message may be scheduled. */
@@ -16,7 +18,15 @@ export type ScheduledRow = {
   attachments: string | null;
   created_at: number;
   updated_at: number;
+  /** Due sends that failed for a passing reason (a hook or D1 down), retried with backoff. */
+  attempts: number;
 };
+
+/** A due send that failed for a passing reason is dropped after this many tries (about 3 hours of backoff). */
+export const MAX_SEND_ATTEMPTS = 10;
+
+/** How long to wait before the next try of a due send that failed `attempts` times: 30 s doubling, at most an hour. */
+export const retryDelayMs = (attempts: number) => Math.min(30_000 * 2 ** Math.max(0, attempts - 1), 60 * 60_000);
 
 /** What the content of a scheduled message is: the send as asked, without the sender. */
 export type ScheduledContent = Omit<SendInput, "userId" | "clientMessageId" | "storyReply" | "forwardedFrom" | "forwardedAttachments">;
@@ -39,4 +49,36 @@ export function checkTime(sendAt: number): void {
     const message = "scheduledAt must be in the future and at most a year ahead";
     throw new AppError(400, "validation_failed", message, [{ path: "body.scheduledAt", code: "invalid_date", message }]);
   }
+}
+
+/** The room's table of scheduled messages. */
+export const SCHEDULED_SCHEMA = `
+CREATE TABLE IF NOT EXISTS scheduled (
+  id TEXT PRIMARY KEY,
+  sender_id TEXT NOT NULL,
+  client_message_id TEXT NOT NULL,
+  send_at INTEGER NOT NULL,
+  input TEXT NOT NULL,
+  attachments TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (sender_id, client_message_id)
+);
+CREATE INDEX IF NOT EXISTS scheduled_due_idx ON scheduled (send_at);
+`;
+
+/** A scheduled row as its author sees it. */
+export function scheduledView(chatId: string, row: ScheduledRow): ScheduledMessage {
+  const { attachments: _ids, ...content } = JSON.parse(row.input) as ScheduledContent;
+  return {
+    ...content,
+    id: row.id,
+    chatId,
+    clientMessageId: row.client_message_id,
+    scheduledAt: iso(row.send_at),
+    attachments: row.attachments ? (JSON.parse(row.attachments) as Attachment[]) : [],
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+  };
 }

@@ -1,18 +1,25 @@
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { checkAttachmentsFit, checkContentShape, isMediaType } from "./content";
+import { restrictedAccounts } from "./directory";
 import { mediaPort } from "./media-port";
 import type { MessageSender } from "./message-sender";
 import type { RoomCore } from "./room-core";
-import { checkTime, type ScheduledContent, type ScheduledMessage, type ScheduledRow } from "./scheduled-types";
+import {
+  checkTime,
+  MAX_SEND_ATTEMPTS,
+  retryDelayMs,
+  SCHEDULED_SCHEMA,
+  type ScheduledContent,
+  type ScheduledMessage,
+  type ScheduledRow,
+  scheduledView,
+} from "./scheduled-types";
+import { addMissingColumns } from "./schema-upgrade";
 import type { Attachment, Message, SendInput } from "./types";
 
 export type { ScheduledMessage };
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
-/** A due send that failed for a reason other than the chat's rules is tried again this much later. */
-const RETRY_MS = 30_000;
 /** Scheduled messages one member may have waiting in one chat. */
 export const MAX_SCHEDULED_PER_MEMBER = 100;
 
@@ -22,21 +29,6 @@ export const MAX_SCHEDULED_PER_MEMBER = 100;
  * read them before the message exists.
  */
 const pendingChat = (chatId: string) => `scheduled:${chatId}`;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS scheduled (
-  id TEXT PRIMARY KEY,
-  sender_id TEXT NOT NULL,
-  client_message_id TEXT NOT NULL,
-  send_at INTEGER NOT NULL,
-  input TEXT NOT NULL,
-  attachments TEXT,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  UNIQUE (sender_id, client_message_id)
-);
-CREATE INDEX IF NOT EXISTS scheduled_due_idx ON scheduled (send_at);
-`;
 
 /**
  * Scheduled messages: stored in the room with the id the message will have, sent by the room's
@@ -53,7 +45,8 @@ export class ScheduledMessages {
     private readonly room: RoomCore,
     private readonly sender: MessageSender,
   ) {
-    sql.exec(SCHEMA);
+    sql.exec(SCHEDULED_SCHEMA);
+    addMissingColumns(sql, "scheduled", [["attempts", "INTEGER NOT NULL DEFAULT 0"]]);
   }
 
   /** Schedule `input` for `sendAt` (ms); a retry with the same clientMessageId answers the scheduled one (`duplicate`). */
@@ -71,7 +64,7 @@ export class ScheduledMessages {
     const member = await access.requireSender(input.userId);
     if (isMediaType(input.type)) access.requirePermission(member, "sendMedia", "media_forbidden", "You may not send media in this chat");
     const existing = this.findByClientId(input.userId, input.clientMessageId);
-    if (existing) return { scheduled: this.view(existing), duplicate: true };
+    if (existing) return { scheduled: scheduledView(this.room.access.chatId(), existing), duplicate: true };
     if (store.findByClientId(input.userId, input.clientMessageId)) {
       throw new AppError(409, "already_sent", "A message with this clientMessageId was already sent");
     }
@@ -110,25 +103,26 @@ export class ScheduledMessages {
       attachments: items ? JSON.stringify(items) : null,
       created_at: at,
       updated_at: at,
+      attempts: 0,
     };
     const stored = this.room.write((emit) => {
       // A concurrent retry may have scheduled it during the attach's round trip: then that one stands.
       const written = this.sql.exec(
         `INSERT INTO scheduled (id, sender_id, client_message_id, send_at, input, attachments, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender_id, client_message_id) DO NOTHING`,
-        ...Object.values(row),
+        ...[row.id, row.sender_id, row.client_message_id, row.send_at, row.input, row.attachments, row.created_at, row.updated_at],
       ).rowsWritten;
       if (written === 0) return false;
       store.limiter.take(userId, at);
-      emit("message.scheduled", { scheduled: this.view(row) }, { audience: userId });
+      emit("message.scheduled", { scheduled: scheduledView(this.room.access.chatId(), row) }, { audience: userId });
       return true;
     });
     if (!stored) {
       this.releasePending(row);
-      return { scheduled: this.view(this.findByClientId(userId, clientMessageId)!), duplicate: true };
+      return { scheduled: scheduledView(this.room.access.chatId(), this.findByClientId(userId, clientMessageId)!), duplicate: true };
     }
     this.room.host.wakeAt(sendAt);
-    return { scheduled: this.view(row), duplicate: false };
+    return { scheduled: scheduledView(this.room.access.chatId(), row), duplicate: false };
   }
 
   /** My scheduled messages in this chat, soonest first. */
@@ -137,7 +131,7 @@ export class ScheduledMessages {
     return this.sql
       .exec<ScheduledRow>("SELECT * FROM scheduled WHERE sender_id = ? ORDER BY send_at, id", userId)
       .toArray()
-      .map((r) => this.view(r));
+      .map((r) => scheduledView(this.room.access.chatId(), r));
   }
 
   /** Change my scheduled message's text (or caption) and/or its time. */
@@ -165,10 +159,10 @@ export class ScheduledMessages {
         updated.updated_at,
         id,
       );
-      emit("message.scheduled.updated", { scheduled: this.view(updated) }, { audience: userId });
+      emit("message.scheduled.updated", { scheduled: scheduledView(this.room.access.chatId(), updated) }, { audience: userId });
     });
     this.room.host.wakeAt(updated.send_at);
-    return this.view(updated);
+    return scheduledView(this.room.access.chatId(), updated);
   }
 
   /** Cancel my scheduled message: it is never sent, and its attachments are let go. */
@@ -183,28 +177,64 @@ export class ScheduledMessages {
     return (await this.sendRow(row)).message;
   }
 
-  /** The alarm: send what is due. Answers when the next one is due, or null. */
+  /**
+   * The alarm: send what is due. A row whose author may not act now (suspended, banned,
+   * deactivated, deleted) is dropped like one the chat's rules refuse; a send that failed for a
+   * passing reason (the before-send hook or D1 unavailable) is tried again with backoff, up to
+   * MAX_SEND_ATTEMPTS times. Answers when the next one is due, or null.
+   */
   async sendDue(now: number): Promise<number | null> {
     const due = this.sql.exec<ScheduledRow>("SELECT * FROM scheduled WHERE send_at <= ? ORDER BY send_at, id LIMIT 100", now).toArray();
+    if (due.length === 0) return this.nextAt();
+    let restricted: Map<string, string>;
+    try {
+      restricted = await restrictedAccounts(this.room.host.db, [...new Set(due.map((r) => r.sender_id))], now);
+    } catch (err) {
+      for (const row of due) this.failedForNow(row, err);
+      return this.nextAt();
+    }
     for (const row of due) {
+      const refusal = restricted.get(row.sender_id);
+      if (refusal) {
+        this.refuse(row, new AppError(403, refusal, "The author's account cannot send messages now"));
+        continue;
+      }
       try {
         await this.sendRow(row);
       } catch (err) {
-        if (!(err instanceof AppError)) {
-          console.error(JSON.stringify({ level: "error", msg: "scheduled send failed", id: row.id, error: String(err) }));
-          // Its turn comes again RETRY_MS later (not at once: the alarm would spin on it).
-          this.sql.exec("UPDATE scheduled SET send_at = ? WHERE id = ? AND updated_at = ?", Date.now() + RETRY_MS, row.id, row.updated_at);
-          continue;
-        }
+        if (!(err instanceof AppError) || err.status >= 500) this.failedForNow(row, err);
         // Cancelled, or edited (a new time or text) while it was being sent: nothing to drop here.
-        if (err.code === "scheduled_changed") continue;
-        // The chat's rules refuse it now (the author left, lost the right, the chat froze): dropped, and the author told.
-        if (this.find(row.id)) {
-          this.drop(row, { type: "message.scheduled.failed", payload: { id: row.id, error: { code: err.code, message: err.message } } });
-        }
+        else if (err.code !== "scheduled_changed") this.refuse(row, err);
       }
     }
     return this.nextAt();
+  }
+
+  /** The send failed for a passing reason: its turn comes again later (not at once: the alarm would spin), or it is given up. */
+  private failedForNow(row: ScheduledRow, err: unknown): void {
+    console.error(
+      JSON.stringify({ level: "error", msg: "scheduled send failed", id: row.id, attempt: row.attempts + 1, error: String(err) }),
+    );
+    const attempts = row.attempts + 1;
+    if (attempts >= MAX_SEND_ATTEMPTS) {
+      const code = err instanceof AppError ? err.code : "send_failed";
+      this.refuse(row, new AppError(503, code, `Not sent: still failing after ${attempts} tries`));
+      return;
+    }
+    this.sql.exec(
+      "UPDATE scheduled SET send_at = ?, attempts = ? WHERE id = ? AND updated_at = ?",
+      Date.now() + retryDelayMs(attempts),
+      attempts,
+      row.id,
+      row.updated_at,
+    );
+  }
+
+  /** The send is refused for good (the chat's rules, the author's account, retries exhausted): dropped, and the author told. */
+  private refuse(row: ScheduledRow, err: AppError): void {
+    if (this.find(row.id)) {
+      this.drop(row, { type: "message.scheduled.failed", payload: { id: row.id, error: { code: err.code, message: err.message } } });
+    }
   }
 
   /** When the next scheduled message is due, or null. */
@@ -267,19 +297,5 @@ export class ScheduledMessages {
     if (!row || row.deleted_at !== null || this.room.store.isHidden(userId, row.seq)) {
       throw new AppError(404, "not_found", "The message referred to does not exist in this chat", { field, messageId });
     }
-  }
-
-  private view(row: ScheduledRow): ScheduledMessage {
-    const { attachments: _ids, ...content } = JSON.parse(row.input) as ScheduledContent;
-    return {
-      ...content,
-      id: row.id,
-      chatId: this.room.access.chatId(),
-      clientMessageId: row.client_message_id,
-      scheduledAt: iso(row.send_at),
-      attachments: row.attachments ? (JSON.parse(row.attachments) as Attachment[]) : [],
-      createdAt: iso(row.created_at),
-      updatedAt: iso(row.updated_at),
-    };
   }
 }
