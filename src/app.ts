@@ -20,7 +20,7 @@ import healthRoutes from "./health/routes";
 import keyRoutes from "./keys/routes";
 import { corsOrigins, maxBodyBytes, SEND_MAX_BODY_BYTES } from "./lib/config";
 import { AppError, errorResponse, noSuchRoute } from "./lib/errors";
-import { newRouter, publicSecurity } from "./lib/openapi";
+import { documentOnBehalfOf, newRouter, publicSecurity } from "./lib/openapi";
 import { registerMediaReader } from "./media/access";
 import { attachOwnedMedia, detachMessageMedia, referenceMedia, releaseMedia } from "./media/attachments";
 import { mediaRoutes } from "./media/routes";
@@ -237,7 +237,7 @@ export function buildApp() {
     security: publicSecurity,
     responses: { 200: { description: "HTML page" } },
   });
-  app.doc31("/openapi.json", {
+  const documentConfig = {
     openapi: "3.1.0",
     info: {
       title: "Edge Messenger API",
@@ -250,7 +250,8 @@ export function buildApp() {
     // name, a custom domain), so clients generated from it work against any deployment, and no
     // origin has to be configured per environment. Paths already carry the /api/v1 prefix.
     servers: [{ url: "/", description: "The deployment serving this document" }],
-  });
+  };
+  app.get("/openapi.json", (c) => c.json(documentOnBehalfOf(app.getOpenAPI31Document(documentConfig))));
   app.get("/docs", swaggerUI({ url: "/openapi.json", title: "Edge Messenger API" }));
 
   app.notFound(() => {

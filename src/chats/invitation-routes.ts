@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
-import { bearerOrApiKeySecurity, errorResponses, json, newRouter, noContent } from "../lib/openapi";
+import { actingUserSecurity, errorResponses, json, newRouter, noContent } from "../lib/openapi";
 import { acceptInvitation, declineInvitation, listInvitations } from "./invitations";
 import * as s from "./schemas";
 
@@ -23,7 +23,7 @@ app.openapi(
     description:
       "Newest first, keyset-paginated. Each: the chat (id, type, name, avatarMediaId, memberCount), who invited me (their " +
       "profile as I may see it) and when. Invitations from someone with a block between us are not listed.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth] as const,
     request: { query: s.PageQuery },
     responses: { 200: json(s.InvitationPage), ...errorResponses(400, 401, 503) },
@@ -45,7 +45,7 @@ app.openapi(
       "I become a member as if the inviter had added me (the chat gets their `added` system message) and the invitation " +
       "is gone. No such invitation of mine, or a block between me and the inviter: `404 not_found`. Banned from the chat " +
       "since: `403 banned` (`details.until`, null = forever). Full: `409 member_limit` (the invitation stays).",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth] as const,
     request: { params: s.ChatIdParam },
     responses: { 200: json(z.object({ chat: s.Chat }), "Joined"), ...errorResponses(400, 401, 403, 404, 409, 503) },
@@ -64,7 +64,7 @@ app.openapi(
     tags,
     summary: "Decline an invitation",
     description: "The invitation is deleted; nobody is told. No such invitation of mine: `404 not_found`.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth] as const,
     request: { params: s.ChatIdParam },
     responses: { ...noContent, ...errorResponses(400, 401, 404, 503) },

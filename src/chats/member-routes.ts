@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
-import { bearerOrApiKeySecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { actingUserSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { chatMember } from "./access";
 import { addMembers, leaveChat, listMembers, removeMember, transferOwnership, updateMember } from "./members";
 import * as s from "./schemas";
@@ -20,7 +20,7 @@ app.openapi(
     description:
       "Ordered by user id; each with role, effective permissions and the profile as you may see it. In channels only " +
       "owners and admins may list subscribers (`403 permission_denied`).",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
     responses: { 200: json(s.MemberPage), ...errorResponses(400, 401, 403, 404, 503) },
@@ -46,7 +46,7 @@ app.openapi(
       "nobody could be added or invited the answer is `403 cannot_add_user` (`details.userIds`). Existing members are in " +
       "`alreadyMembers`. Over 1,000 (group) / 100,000 (channel): `409 member_limit` (invitations do not count). The chat " +
       "gets an `added` system message.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.AddMembersBody) },
     responses: { 200: json(s.AddMembersResult), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
@@ -65,7 +65,7 @@ app.openapi(
       "The owner makes and unmakes admins (a `role_changed` system message); admins set members' permission overrides " +
       "(`permissions: null` resets them to the chat's defaults). Nobody changes the owner, and admins cannot manage " +
       "other admins (`403 permission_denied`).",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.MemberParams, body: jsonBody(s.UpdateMemberBody) },
     responses: { 200: json(z.object({ member: s.Member })), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
@@ -87,7 +87,7 @@ app.openapi(
     description:
       "Admins remove members; the owner removes anyone. The member's sockets close (4001) and they lose access at once. " +
       "Yourself: `400 cannot_remove_self` (leave instead).",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.MemberParams },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409, 503) },
@@ -108,7 +108,7 @@ app.openapi(
     summary: "Leave a group or channel",
     description:
       "The owner must transfer ownership first (`409 owner_must_transfer`). Direct chats: `400 direct_chat_unsupported` (hide them).",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam },
     responses: { ...noContent, ...errorResponses(400, 401, 404, 409, 503) },
@@ -127,7 +127,7 @@ app.openapi(
     tags,
     summary: "Make another member the owner (owner only)",
     description: "The previous owner becomes an admin. The target must be a member (`404 not_found`).",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.TransferOwnershipBody) },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },

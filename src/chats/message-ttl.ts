@@ -4,7 +4,7 @@ import { requireAuth } from "../auth/middleware";
 import type { Database } from "../db/client";
 import { chats } from "../db/schema";
 import { notFound } from "../lib/errors";
-import { bearerOrApiKeySecurity, errorResponses, json, jsonBody, newRouter } from "../lib/openapi";
+import { actingUserSecurity, errorResponses, json, jsonBody, newRouter } from "../lib/openapi";
 import { now } from "../lib/time";
 import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from "../rooms/content";
 import { type ChatAccess, chatMember, requireRole } from "./access";
@@ -63,7 +63,7 @@ app.openapi(
       "Owners and admins of groups and channels (`403 permission_denied`), either person in a direct chat. Each message " +
       "sent from now on is erased (text, attachments, reactions, search entries) that many seconds after it was sent, with " +
       "a `message.expired` event; a message's own `ttlSeconds` overrides it. The change is a `ttl_changed` system message.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [requireAuth({ apiKeyScope: "chats:write" }), chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(TtlBody) },
     responses: { 200: json(z.object({ chat: s.Chat })), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
-import { bearerOrApiKeySecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { actingUserSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { chatMember } from "./access";
 import { banUser, listBans, unbanUser } from "./bans";
 import { createInvite, joinChat, listInvites, revokeInvite } from "./invites";
@@ -26,7 +26,7 @@ app.openapi(
       "chat gets a `joined` system message. Unknown, revoked, expired or used-up invites: `404 invite_invalid`. A chat id " +
       "that is not a public group or channel: `404 not_found`. Banned: `403 banned` (`details.until`, null = forever). " +
       "Full: `409 member_limit`.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth] as const,
     request: { body: jsonBody(m.JoinBody) },
     responses: {
@@ -61,7 +61,7 @@ app.openapi(
       "never counts as unread, as a mention or a reply, nor shows as the chat's last message. Only plain members can be " +
       "shadow-banned (`403 permission_denied`). A shadow ban of a non-member is recorded and keeps them out like a ban. " +
       "Unknown user: `404 not_found`. Direct chats: `400 direct_chat_unsupported`.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(m.BanBody) },
     responses: { 201: json(z.object({ ban: m.Ban }), "Banned"), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
@@ -77,7 +77,7 @@ app.openapi(
     tags: banTags,
     summary: "Bans in force (owners and admins)",
     description: "Ordered by user id, keyset-paginated. Expired bans are not listed.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
     responses: { 200: json(m.BanPage), ...errorResponses(400, 401, 403, 404, 503) },
@@ -98,7 +98,7 @@ app.openapi(
     description:
       "Not banned (or the ban has ended): `404 not_found`. Lifting a ban does not add the user back. Lifting a shadow ban " +
       "makes what they send from now on visible; messages sent while shadow-banned stay visible to them alone.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.MemberParams },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
@@ -122,7 +122,7 @@ app.openapi(
     description:
       "Needs the `addMembers` permission (owners and admins always). `expiresAt` must be in the future; `maxUses` 1–100,000. " +
       "The link is `{origin}/join/{code}`; clients join with `POST /api/v1/chats/join {code}`.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(m.CreateInviteBody) },
     responses: { 201: json(m.Invite, "Created"), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
@@ -138,7 +138,7 @@ app.openapi(
     tags: inviteTags,
     summary: "Usable invite links (owners and admins)",
     description: "Not revoked, not expired, not used up; oldest first, keyset-paginated.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
     responses: { 200: json(m.InvitePage), ...errorResponses(400, 401, 403, 404, 503) },
@@ -157,7 +157,7 @@ app.openapi(
     tags: inviteTags,
     summary: "Revoke an invite link",
     description: "Owners, admins, or the member who created it. Unknown or already revoked: `404 not_found`.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: m.InviteParams },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
@@ -177,7 +177,7 @@ app.openapi(
     tags: inviteTags,
     summary: "Pending join requests (owners and admins)",
     description: "Ordered by user id, keyset-paginated.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, query: s.PageQuery },
     responses: { 200: json(m.JoinRequestPage), ...errorResponses(400, 401, 403, 404, 503) },
@@ -201,7 +201,7 @@ for (const decision of ["approve", "reject"] as const) {
           ? "The user becomes a member (a `joined` system message). Banned meanwhile: `403 banned`; full: `409 member_limit`. "
           : "The request is deleted; the user may ask again with a usable invite. ") +
         "No such request: `404 not_found`. Owners and admins.",
-      security: bearerOrApiKeySecurity,
+      security: actingUserSecurity("chats:write"),
       middleware: [auth, chatMember] as const,
       request: { params: s.MemberParams },
       responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 409, 503) },

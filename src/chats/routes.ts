@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { publishToHubs } from "../hubs/client";
 import { publishEvent } from "../lib/events";
-import { bearerOrApiKeySecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { actingUserSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { enforceRateLimit } from "../lib/rate-limit";
 import { chatMember } from "./access";
 import invitationRoutes from "./invitation-routes";
@@ -42,7 +42,7 @@ app.openapi(
       "1,000 members, channels 100,000 (invitations do not count). Groups and channels also take `noForwards` and " +
       '`metadata` (JSON object ≤ 4 KiB). Guests (`kind: "guest"`) may not create channels or public groups ' +
       "(`403 guest_not_allowed`). 30 creations a minute per user.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth] as const,
     request: { body: jsonBody(s.CreateChatBody) },
     responses: {
@@ -70,7 +70,7 @@ app.openapi(
       "Each item: the chat, its last message preview, `lastSeq`, exact `unreadCount`, my settings, role and permissions. " +
       "Archived and hidden chats are listed only with `?archived=true` / `?hidden=true`. The activity summary is written " +
       "by each chat's room at most once a second, so a message is in the list within about a second.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth] as const,
     request: { query: s.ListChatsQuery },
     responses: { 200: json(s.ChatPage), ...errorResponses(400, 401, 503) },
@@ -88,7 +88,7 @@ app.openapi(
     description:
       "Every chat with unread messages (others' messages after my read position, deleted ones not counted), and a " +
       "`total` that leaves muted chats out.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth] as const,
     responses: { 200: json(s.Unread), ...errorResponses(401, 503) },
   }),
@@ -105,7 +105,7 @@ app.openapi(
     tags,
     summary: "One of my chats",
     description: "Not a member (or no such chat): `404 not_found`.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam },
     responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 404, 503) },
@@ -128,7 +128,7 @@ app.openapi(
       "guest may not set `isPublic: true` (`403 guest_not_allowed`). " +
       "A rename leaves a `renamed` system message; every change is a `chat.updated` event. Direct chats: " +
       "`400 direct_chat_unsupported`.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.UpdateChatBody) },
     responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 403, 404, 413, 415, 422, 503) },
@@ -147,7 +147,7 @@ app.openapi(
     tags,
     summary: "Delete a group or channel (owner only)",
     description: "Erases the chat, its members and its messages; open sockets close with 4004. Direct chats cannot be deleted (hide them).",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
@@ -170,7 +170,7 @@ app.openapi(
       '`mutedUntil`: an ISO time, `"forever"` (shown as 9999-12-31T23:59:59.999Z) or null. Muted chats still count ' +
       "their unread messages but are left out of the unread total. Pinned chats come first in my list; archived and " +
       "hidden chats leave the default list.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.SettingsBody) },
     responses: { 200: json(z.object({ settings: s.Settings })), ...errorResponses(400, 401, 404, 413, 415, 503) },
@@ -195,7 +195,7 @@ for (const action of ["freeze", "unfreeze"] as const) {
       tags,
       summary: action === "freeze" ? "Freeze a group or channel: nobody can post or edit" : "Unfreeze a group or channel",
       description: "Owners and admins. Idempotent. Sends to a frozen chat answer `403 chat_frozen`.",
-      security: bearerOrApiKeySecurity,
+      security: actingUserSecurity("chats:write"),
       middleware: [auth, chatMember] as const,
       request: { params: s.ChatIdParam },
       responses: { 200: json(ChatResponse), ...errorResponses(400, 401, 403, 404, 503) },
@@ -217,7 +217,7 @@ app.openapi(
     description:
       "Owners and admins. Every message so far is deleted; seqs are not reused; members get a `chat.truncated` event " +
       "`{seq}` and should drop what they hold up to it. Unread counts fall to zero.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("chats:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam },
     responses: {

@@ -1,4 +1,5 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { ApiKeyScope } from "../db/schema";
 import type { AppEnv } from "../env";
 import { throwOnInvalid } from "./validate";
 
@@ -66,10 +67,63 @@ export const bearerSecurity: Record<string, string[]>[] = [{ bearerAuth: [] }, {
 /** A person's bearer access token only: routes that make no sense for bots (they answer `403 bot_not_allowed`). */
 export const userSecurity: Record<string, string[]>[] = [{ bearerAuth: [] }];
 /**
- * A bearer access token or a bot token, or an API key acting as a user (`apiKeyAuth` with
- * `X-On-Behalf-Of`; the route's file names the scope it needs: messages:write or chats:write).
+ * A bearer access token or a bot token, or an API key with `scope` acting as a user (the route's
+ * middleware is `requireAuth({ apiKeyScope: scope })`). The served document gives these operations,
+ * and only these, the `X-On-Behalf-Of` header (see documentOnBehalfOf).
  */
-export const bearerOrApiKeySecurity: Record<string, string[]>[] = [{ bearerAuth: [] }, { botAuth: [] }, { apiKeyAuth: [] }];
+export const actingUserSecurity = (scope: "messages:write" | "chats:write"): Security => [
+  { bearerAuth: [] },
+  { botAuth: [] },
+  { apiKeyAuth: [scope] },
+];
+/** The app's backend itself: an API key with `scope` (`requireApiKey(scope)`). */
+export const apiKeySecurity = (scope: ApiKeyScope): Security => [{ apiKeyAuth: [scope] }];
+/** An admin's bearer token, or the app's backend with an API key with `scope`. */
+export const adminOrApiKeySecurity = (scope: ApiKeyScope): Security => [{ bearerAuth: [] }, { apiKeyAuth: [scope] }];
+
+type Security = Record<string, string[]>[];
+type Operation = { security?: Security; parameters?: unknown[]; responses?: Record<string, unknown> };
+
+/** The header an API key names the user it acts as with, as the document's parameter component. */
+const ON_BEHALF_OF_PARAMETER = {
+  name: "X-On-Behalf-Of",
+  in: "header",
+  required: false,
+  description:
+    "With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; " +
+    "`404` for no such user). Ignored with a bearer or bot token.",
+  schema: { type: "string", format: "uuid" },
+} as const;
+
+/**
+ * Add the `X-On-Behalf-Of` header to every operation an API key calls as a user: those whose
+ * security takes a user's or bot's token and an API key alike (actingUserSecurity), with the
+ * refusals it brings (400 without it, 403 for a key without the scope or a user who may not sign
+ * in, 404 for no such user). The header is read by the auth middleware, not by the route's
+ * validator, so it is declared here, once.
+ */
+export function documentOnBehalfOf<T extends { paths?: object; components?: object }>(doc: T): T {
+  const ref = { $ref: "#/components/parameters/OnBehalfOf" };
+  for (const item of Object.values(doc.paths ?? {}) as Record<string, Operation>[]) {
+    for (const operation of Object.values(item)) {
+      const schemes = (operation.security ?? []).flatMap((s) => Object.keys(s));
+      if (!schemes.includes("apiKeyAuth") || !schemes.includes("botAuth")) continue;
+      operation.parameters = [...(operation.parameters ?? []), ref];
+      const responses = operation.responses ?? {};
+      operation.responses = responses;
+      for (const status of [400, 403, 404] as const) {
+        responses[status] ??= {
+          description: ERROR_TEXT[status],
+          content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+        };
+      }
+    }
+  }
+  const components = (doc.components ?? {}) as Record<string, Record<string, unknown> | undefined>;
+  components.parameters = { ...components.parameters, OnBehalfOf: ON_BEHALF_OF_PARAMETER };
+  return { ...doc, components };
+}
+
 /**
  * Anyone may call the operation. OpenAPI says so with an empty list: a missing `security` means
  * "not stated", which linters and client generators cannot tell from a forgotten one.

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
-import { bearerOrApiKeySecurity, errorResponses, json, jsonBody, newRouter } from "../lib/openapi";
+import { actingUserSecurity, errorResponses, json, jsonBody, newRouter } from "../lib/openapi";
 import { forwardMessage } from "./forward";
 import * as s from "./schemas";
 
@@ -54,7 +54,7 @@ app.openapi(
       "its current position), contact and entities, but not replies, quotes, mentions or metadata; `forwardedFrom` names " +
       "the original message (`{chatId, messageId, senderId}`; forwarding a forward keeps the first origin). Idempotent: a " +
       "retry answers the copies already sent (one per source message, target chat and forwarder), never a second copy.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [requireAuth({ apiKeyScope: "messages:write" })] as const,
     request: { params: s.MessageParams, body: jsonBody(ForwardBody) },
     responses: { 200: json(ForwardResponse, "One result per target"), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },

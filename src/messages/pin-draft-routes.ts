@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { chatMember } from "../chats/access";
-import { bearerOrApiKeySecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { actingUserSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { chatRoom } from "../rooms/client";
 import { MAX_PINS } from "../rooms/pins";
 import * as s from "./schemas";
@@ -35,7 +35,7 @@ app.openapi(
     tags,
     summary: "Pin a message",
     description: `${PIN_RULES} At most ${MAX_PINS} pins (\`409 too_many_pins\`).`,
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.MessageParams },
     responses: { 200: json(Pinned), ...errorResponses(400, 401, 403, 404, 409, 503) },
@@ -54,7 +54,7 @@ app.openapi(
     tags,
     summary: "Unpin a message",
     description: PIN_RULES,
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.MessageParams },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
@@ -74,7 +74,7 @@ app.openapi(
     tags,
     summary: "The chat's pinned messages",
     description: `Most recently pinned first; at most ${MAX_PINS}. Messages I deleted for me are left out.`,
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam },
     responses: { 200: json(z.object({ items: z.array(Pinned) }).openapi("PinnedMessages")), ...errorResponses(400, 401, 403, 404, 503) },
@@ -93,7 +93,7 @@ app.openapi(
     tags,
     summary: "My draft in this chat",
     description: "`draft` is null when I have none.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam },
     responses: { 200: json(z.object({ draft: Draft.nullable() })), ...errorResponses(400, 401, 403, 404, 503) },
@@ -114,7 +114,7 @@ app.openapi(
     description:
       'My sockets in this chat get `{type:"draft", chatId, draft}` at once (others never see it). Sending a message clears ' +
       "my draft (a `draft` frame with `draft: null`). `replyToId` must be a message here I can see (`404 not_found`).",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.DraftBody) },
     responses: { 200: json(z.object({ draft: Draft })), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
@@ -133,7 +133,7 @@ app.openapi(
     tags,
     summary: "Drop my draft",
     description: "Idempotent; my sockets get a `draft` frame with `draft: null`.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },

@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { chatMember } from "../chats/access";
-import { bearerOrApiKeySecurity, errorResponses, json, jsonBody, newRouter } from "../lib/openapi";
+import { actingUserSecurity, errorResponses, json, jsonBody, newRouter } from "../lib/openapi";
 import { chatRoom } from "../rooms/client";
 import { VoteBody } from "./poll-schemas";
 import { MessageParams, MessageResponse } from "./schemas";
@@ -31,7 +31,7 @@ app.openapi(
       "ids). A vote stands: voting again answers `409 already_voted` (retract first; quiz answers are final). A closed poll " +
       `answers \`409 poll_closed\`. ${COMMON} Logs \`poll.updated {messageId, seq, totalVoters, closed, options}\`, where ` +
       "`options` ([{id, votes}]) is null when the poll hides its results until one votes.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: MessageParams, body: jsonBody(VoteBody) },
     responses: { 200: json(MessageResponse, "The message as I see it now"), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
@@ -53,7 +53,7 @@ app.openapi(
     description:
       "Not in quizzes (`403 quiz_vote_final`), nor once the poll closed (`409 poll_closed`). Without a vote nothing changes. " +
       `${COMMON} Logs \`poll.updated\` like a vote.`,
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: MessageParams },
     responses: { 200: json(MessageResponse, "The message as I see it now"), ...errorResponses(400, 401, 403, 404, 409, 503) },
@@ -75,7 +75,7 @@ app.openapi(
       "Its creator, or an owner/admin (`403 permission_denied`). Closing a closed poll changes nothing. Everyone sees the " +
       "results (and a quiz's answer) from then on. A poll with `closesAt` closes by itself then. Logs `poll.closed " +
       `{messageId, seq, totalVoters, options: [{id, votes}]}\`. ${COMMON}`,
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: MessageParams },
     responses: { 200: json(MessageResponse, "The message as I see it now"), ...errorResponses(400, 401, 403, 404, 503) },

@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { chatMember } from "../chats/access";
-import { bearerOrApiKeySecurity, errorResponses, json, newRouter, noContent } from "../lib/openapi";
+import { actingUserSecurity, errorResponses, json, newRouter, noContent } from "../lib/openapi";
 import { decodeCursor, page } from "../lib/pagination";
 import { chatRoom } from "../rooms/client";
 import { toEmoji } from "../rooms/emoji";
@@ -35,7 +35,7 @@ app.openapi(
     description:
       "Idempotent: reacting again with the same emoji changes nothing. A member may put up to 3 different emojis on a message " +
       `(\`409 too_many_reactions\` for a 4th; remove one first). Answers the message's reactions as the caller sees them. ${CHANGE_REFUSALS}`,
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: ReactionParams },
     responses: { 200: json(ReactionSummary), ...errorResponses(400, 401, 403, 404, 409, 503) },
@@ -54,7 +54,7 @@ app.openapi(
     tags,
     summary: "Take my reaction off a message",
     description: `Idempotent: 204 whether or not the caller had reacted with this emoji. ${CHANGE_REFUSALS}`,
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: ReactionParams },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
@@ -76,7 +76,7 @@ app.openapi(
     description:
       "Oldest first, `?emoji=` for one emoji only; page on with `cursor` = `nextCursor` while it is not null. Counts per emoji " +
       "come with the message itself (`reactions`). Deleted messages and messages the caller cannot see: `404 not_found`.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: MessageParams, query: ReactionsQuery },
     responses: { 200: json(ReactionList), ...errorResponses(400, 401, 403, 404, 503) },

@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { chatMember, readerKeyDevice } from "../chats/access";
-import { bearerOrApiKeySecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { actingUserSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { chatRoom } from "../rooms/client";
 import * as s from "./schemas";
 
@@ -40,7 +40,7 @@ app.openapi(
       `Other refusals: ${SEND_ERRORS}. With \`scheduledAt\` (in the future, at most a year ahead) the message is scheduled ` +
       "instead: 202 `{scheduled}`; the room sends it then (GET …/scheduled lists mine; `409 already_sent` if this " +
       "clientMessageId was sent already).",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, body: jsonBody(s.SendMessageBody) },
     responses: {
@@ -75,7 +75,7 @@ app.openapi(
       "At most one of `before`, `after`, `around` (a seq); none = the latest. Items in seq order; `hasMore` says whether " +
       "more exist in the direction asked (for `around`: on either side). Messages I deleted for me are left out; messages " +
       "deleted for everyone stay as `deleted: true` with no text.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, query: s.HistoryQuery },
     responses: { 200: json(s.History), ...errorResponses(400, 401, 403, 404, 503) },
@@ -94,7 +94,7 @@ app.openapi(
     operationId: "getMessage",
     tags,
     summary: "One message",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.MessageParams },
     responses: { 200: json(s.MessageResponse), ...errorResponses(400, 401, 403, 404, 503) },
@@ -118,7 +118,7 @@ app.openapi(
       "(`403 chat_frozen`). `text` replaces the text or a media message's caption (entities follow it); `location` moves a " +
       "live location until its `liveUntil` (`403 location_not_live`). The version replaced is kept: GET …/edits. A " +
       "`message.updated` event carries the new message. Deleted messages: 404.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.MessageParams, body: jsonBody(s.EditMessageBody) },
     responses: { 200: json(s.MessageResponse), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
@@ -142,7 +142,7 @@ app.openapi(
       "(`403 not_message_author` otherwise). Its text, content, edit history and mentions are erased and its attachments " +
       "detached (media nobody references any more are deleted); a tombstone (`deleted: true`) keeps the seq, and it stops " +
       "counting as unread. `?for=me`: hidden from my history only.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.MessageParams, query: s.DeleteMessageQuery },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
@@ -164,7 +164,7 @@ app.openapi(
     description:
       "Replies (messages sent with `replyToId` = this message), oldest first; page on with `after` = the last seq received " +
       "while `hasMore`. The parent's `replyCount` is live: every reply or deleted reply logs a `message.replies` event.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.MessageParams, query: s.ThreadQuery },
     responses: { 200: json(s.Thread), ...errorResponses(400, 401, 403, 404, 503) },
@@ -184,7 +184,7 @@ app.openapi(
     tags,
     summary: "Earlier versions of an edited message",
     description: "Oldest first; the current version is the message itself. Erased when the message is deleted for everyone.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.MessageParams },
     responses: { 200: json(s.Versions), ...errorResponses(400, 401, 403, 404, 503) },
@@ -202,7 +202,7 @@ app.openapi(
     operationId: "getMessageReceipts",
     tags,
     summary: "Who received and who read a message",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.MessageParams },
     responses: { 200: json(s.Receipts), ...errorResponses(400, 401, 403, 404, 503) },
@@ -224,7 +224,7 @@ for (const kind of ["read", "delivered"] as const) {
       description:
         "Positions only move forward (a lower seq changes nothing) and stop at the chat's last seq. Answers my position " +
         "and my exact unread count.",
-      security: bearerOrApiKeySecurity,
+      security: actingUserSecurity("messages:write"),
       middleware: [auth, chatMember] as const,
       request: { params: s.ChatIdParam, body: jsonBody(s.ReadBody) },
       responses: { 200: json(s.ReadResult), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
@@ -247,7 +247,7 @@ app.openapi(
       "New, edited and deleted messages, receipts, membership and chat changes. Page with `hasMore` and the last " +
       "`eventSeq` received. `tooFarBehind: true` means events the client missed were pruned: reload history, then continue " +
       "from `lastEventSeq`.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam, query: s.EventsQuery },
     responses: { 200: json(s.Events), ...errorResponses(400, 401, 403, 404, 503) },

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { chatMember } from "../chats/access";
-import { bearerOrApiKeySecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { actingUserSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { chatRoom } from "../rooms/client";
 import { SendContentFields } from "../rooms/content";
 import { ChatIdParam, MessageResponse, ScheduledMessage, ScheduledResponse } from "./schemas";
@@ -30,7 +30,7 @@ app.openapi(
     tags,
     summary: "My scheduled messages in this chat",
     description: "Soonest first. Nobody else sees them until they are sent.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: ChatIdParam },
     responses: { 200: json(z.object({ items: z.array(ScheduledMessage) })), ...errorResponses(400, 401, 403, 404, 503) },
@@ -49,7 +49,7 @@ app.openapi(
     tags,
     summary: "Change a scheduled message's text or time",
     description: "The author only (404 otherwise). Stickers, locations, contacts and polls have no text (`409 not_editable`).",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: ScheduledParams, body: jsonBody(EditScheduledBody) },
     responses: { 200: json(ScheduledResponse), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
@@ -73,7 +73,7 @@ app.openapi(
     tags,
     summary: "Cancel a scheduled message",
     description: "The author only (404 otherwise). It is never sent; its attachments are let go.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: ScheduledParams },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
@@ -93,7 +93,7 @@ app.openapi(
     tags,
     summary: "Send a scheduled message now",
     description: "The author only (404 otherwise). Sent through the same rules as any message, with the next seq.",
-    security: bearerOrApiKeySecurity,
+    security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: ScheduledParams },
     responses: { 200: json(MessageResponse), ...errorResponses(400, 401, 403, 404, 409, 422, 503) },

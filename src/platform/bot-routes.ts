@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requireApiKey } from "../auth/api-keys";
-import { errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { apiKeySecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { BotIdParam, BotWithToken, CreateBotBody } from "../users/bot-schemas";
 import { createBot, deleteBot, rotateBotToken } from "../users/bots";
 
@@ -9,7 +9,6 @@ import { createBot, deleteBot, rotateBotToken } from "../users/bots";
  * `users:write`. The backend creates them, replaces their tokens and deletes them; nobody else can.
  */
 const tags = ["Platform"];
-const apiKeySecurity = [{ apiKeyAuth: [] }];
 const app = newRouter();
 
 app.openapi(
@@ -22,7 +21,7 @@ app.openapi(
     description:
       "Scope `users:write`. Like `POST /bots` for a person, without the per-owner limit: the answer holds the bot's token, " +
       "shown this once. `409 username_taken`.",
-    security: apiKeySecurity,
+    security: apiKeySecurity("users:write"),
     middleware: [requireApiKey("users:write")] as const,
     request: { body: jsonBody(CreateBotBody) },
     responses: { 201: json(BotWithToken, "Created"), ...errorResponses(400, 401, 403, 409, 413, 415, 503) },
@@ -38,7 +37,7 @@ app.openapi(
     tags,
     summary: "Replace the token of one of the app's bots",
     description: "Scope `users:write`. The old token stops at once. A bot with an owner, or none: `404 not_found`.",
-    security: apiKeySecurity,
+    security: apiKeySecurity("users:write"),
     middleware: [requireApiKey("users:write")] as const,
     request: { params: BotIdParam },
     responses: { 200: json(BotWithToken, "The bot and its new token"), ...errorResponses(400, 401, 403, 404, 409, 503) },
@@ -54,7 +53,7 @@ app.openapi(
     tags,
     summary: "Delete one of the app's bots",
     description: "Scope `users:write`. Erased like a deleted account. A bot with an owner, or none: `404 not_found`.",
-    security: apiKeySecurity,
+    security: apiKeySecurity("users:write"),
     middleware: [requireApiKey("users:write")] as const,
     request: { params: BotIdParam },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },

@@ -7,7 +7,7 @@ import { assertCanSignIn, completeSignIn } from "../auth/sign-in";
 import { chats } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { publishEvent } from "../lib/events";
-import { errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { apiKeySecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { requestInfo } from "../lib/request-info";
 import { CONTROL_RE } from "../lib/validate";
 import { Message } from "../messages/schemas";
@@ -21,7 +21,6 @@ import { externalUser, externalUserView, upsertExternalUser } from "./users";
  * The same key also reaches the message and chat routes acting as a user (see auth/api-keys.ts).
  */
 const tags = ["Platform"];
-const apiKeySecurity = [{ apiKeyAuth: [] }];
 const app = newRouter();
 
 const ExternalIdParam = z.object({
@@ -86,7 +85,7 @@ app.openapi(
       "201), later ones update the fields given (200); simultaneous first calls make one account. `409 username_taken`. " +
       '`kind: "guest"` creates a guest (no password; it becomes regular with a password or a verified address, and is ' +
       "erased after 30 days unseen); sent again for a user that is not or no longer a guest it answers `400 not_a_guest`.",
-    security: apiKeySecurity,
+    security: apiKeySecurity("users:write"),
     middleware: [requireApiKey("users:write")] as const,
     request: { params: ExternalIdParam, body: jsonBody(UpsertBody) },
     responses: {
@@ -115,7 +114,7 @@ app.openapi(
     tags,
     summary: "The user the app knows by its own id",
     description: "Scope `users:write`. `404 not_found` when there is none.",
-    security: apiKeySecurity,
+    security: apiKeySecurity("users:write"),
     middleware: [requireApiKey("users:write")] as const,
     request: { params: ExternalIdParam },
     responses: { 200: json(z.object({ user: ExternalUser })), ...errorResponses(400, 401, 403, 404, 503) },
@@ -136,7 +135,7 @@ app.openapi(
       "any other (a blocked device is refused, a new one recorded and alerted). Suspended, banned or deactivated accounts " +
       "are refused as a sign-in would be (403); moderators and admins `403 staff_account`; an erased account has no " +
       "externalId any more (404).",
-    security: apiKeySecurity,
+    security: apiKeySecurity("tokens:mint"),
     middleware: [requireApiKey("tokens:mint")] as const,
     request: { params: ExternalIdParam, body: jsonBody(MintBody) },
     responses: {
@@ -164,7 +163,7 @@ app.openapi(
     tags,
     summary: "End one of the user's sessions",
     description: "Scope `tokens:mint`. Its tokens stop working and its sockets close at once. Another user's or an ended session: 404.",
-    security: apiKeySecurity,
+    security: apiKeySecurity("tokens:mint"),
     middleware: [requireApiKey("tokens:mint")] as const,
     request: { params: SessionIdParams },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 404, 503) },
@@ -187,7 +186,7 @@ app.openapi(
     description:
       'Scope `messages:write`. A system message from no one (`system: {event: "app_notice", text}`), seen by every ' +
       "member, in order with the rest of the chat. Unknown or deleted chats: 404.",
-    security: apiKeySecurity,
+    security: apiKeySecurity("messages:write"),
     middleware: [requireApiKey("messages:write")] as const,
     request: { params: ChatIdParam, body: jsonBody(NoticeBody) },
     responses: { 201: json(z.object({ message: Message }), "Posted"), ...errorResponses(400, 401, 403, 404, 413, 415, 503) },

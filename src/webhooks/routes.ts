@@ -6,7 +6,7 @@ import { requireAuth } from "../auth/middleware";
 import type { AppEnv } from "../env";
 import type { DomainEvent } from "../lib/events";
 import { newId } from "../lib/ids";
-import { bearerOrApiKeySecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { adminOrApiKeySecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { assertOutboundUrl } from "../lib/outbound";
 import { PageQuery } from "../lib/pagination";
 import {
@@ -25,7 +25,7 @@ import {
  * token) or the backend itself (an API key with `webhooks:manage`). Others: 404, as for admin routes.
  */
 const tags = ["Webhooks"];
-const security = bearerOrApiKeySecurity;
+const security = adminOrApiKeySecurity("webhooks:manage");
 const app = newRouter();
 
 /** An API key with webhooks:manage, else an admin's bearer token (anyone else: 404). */
