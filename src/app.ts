@@ -54,6 +54,7 @@ import { removeAccountBots } from "./users/bots";
 import { onAccountDeletion } from "./users/deletion-hooks";
 import preferenceRoutes from "./users/preference-routes";
 import userRoutes from "./users/routes";
+import { ownerBotWebhookRoutes, platformBotWebhookRoutes } from "./webhooks/bot-routes";
 import webhookRoutes from "./webhooks/routes";
 
 export const API_PREFIX = "/api/v1";
@@ -195,6 +196,8 @@ export function buildApp() {
   app.route(`${API_PREFIX}/platform`, platformRoutes);
   app.route(`${API_PREFIX}/webhooks`, webhookRoutes);
   app.route(`${API_PREFIX}/platform`, platformBotRoutes);
+  app.route(API_PREFIX, ownerBotWebhookRoutes);
+  app.route(`${API_PREFIX}/platform`, platformBotWebhookRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

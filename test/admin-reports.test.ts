@@ -210,6 +210,7 @@ describe("GET /admin/audit-log", () => {
     expect(latest.items.map((e: any) => e.action)).toEqual(["ban_user", "restore_user", "suspend_user"]);
     expect(latest.items[0]).toEqual({
       id: expect.any(String),
+      actorType: "user",
       actorId: admin.id,
       action: "ban_user",
       targetType: "user",

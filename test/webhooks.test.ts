@@ -1,15 +1,13 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import worker from "../src/index";
 import type { DomainEvent } from "../src/lib/events";
 import { webhooksChanged } from "../src/lib/events";
 import { assertOutboundUrl } from "../src/lib/outbound";
-import { roomFor } from "../src/rooms/client";
 import type { DeliveryJob } from "../src/webhooks/delivery";
 import { createGroup, ok, send } from "./chat-helpers";
 import { api, expectError, signUp, type TestUser } from "./helpers";
+import { admin, capture, receiver, runQueue } from "./webhook-helpers";
 
 /**
  * Events and webhooks: domain events queued after commit (only while an endpoint is enabled),
@@ -26,57 +24,11 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-async function admin(): Promise<TestUser> {
-  const u = await signUp();
-  await env.DB.prepare("UPDATE users SET role = 'admin' WHERE id = ?").bind(u.id).run();
-  return u;
-}
-
 async function endpoint(owner: TestUser, events: string[], url = "https://hooks.example.test/in") {
   return ok(await api("POST", W, { token: owner.accessToken, body: { url, events } }), 201) as Promise<{
     endpoint: { id: string };
     secret: string;
   }>;
-}
-
-/** Call a queue consumer as the runtime would. */
-async function runQueue<T>(queue: string, bodies: T[], attempts = 1) {
-  const batch = createMessageBatch<T>(
-    queue,
-    bodies.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts, body })),
-  );
-  const retried = batch.messages.map((m) => vi.spyOn(m, "retry"));
-  const ctx = createExecutionContext();
-  await (worker.queue as unknown as (b: MessageBatch<T>, e: typeof env, c: ExecutionContext) => Promise<void>)(batch, env, ctx);
-  return { result: await getQueueResult(batch, ctx), retried };
-}
-
-/** Capture what is sent to a queue binding (of the Worker and of a room, in case they differ). */
-async function capture<T>(binding: "EVENTS_QUEUE" | "WEBHOOK_QUEUE", chatId?: string): Promise<T[]> {
-  const sent: T[] = [];
-  const spy = (queue: Queue) =>
-    vi.spyOn(queue, "sendBatch").mockImplementation(async (messages) => {
-      for (const m of messages) sent.push(m.body as T);
-      return { metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } } } as QueueSendBatchResponse;
-    });
-  spy(env[binding]);
-  if (chatId) await runInDurableObject(roomFor(env, chatId), (room) => spy((room as unknown as { env: typeof env }).env[binding]));
-  return sent;
-}
-
-/** A receiver standing in for the app's backend: answers `statuses` in turn (then 200), keeps what came. */
-function receiver(statuses: number[] = []) {
-  const received: { url: string; headers: Record<string, string>; body: string }[] = [];
-  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-    const request = new Request(input, init);
-    received.push({
-      url: request.url,
-      headers: Object.fromEntries(request.headers),
-      body: new TextDecoder().decode(await request.arrayBuffer()),
-    });
-    return new Response(null, { status: statuses.shift() ?? 200 });
-  });
-  return received;
 }
 
 const deliveries = async (owner: TestUser, id: string) =>

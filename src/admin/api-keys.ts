@@ -1,12 +1,12 @@
 import { z } from "@hono/zod-openapi";
-import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt } from "drizzle-orm";
 import { newApiKey, scopesOf } from "../auth/api-keys";
 import type { Database } from "../db/client";
 import { API_KEY_SCOPES, type ApiKeyRow, type ApiKeyScope, apiKeys, apiKeyUses } from "../db/schema";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { newestFirst } from "../lib/pagination";
-import { iso, now } from "../lib/time";
+import { DAY, iso, now } from "../lib/time";
 import { auditStatement } from "./audit";
 
 /** Admins create, list and revoke the app backend's API keys (auth/api-keys.ts checks them). */
@@ -108,4 +108,20 @@ export async function listApiKeyUses(db: Database, keyId: string, limit: number,
       createdAt: iso(r.createdAt)!,
     }),
   );
+}
+
+/** Records of key uses are kept this long (the table's delete trigger refuses younger rows). */
+export const API_KEY_USE_RETENTION_MS = 90 * DAY;
+/** Rows one sweep deletes at most (an hourly cron: a busy backend's day of uses is gone within hours). */
+const PRUNE_BATCH = 5000;
+
+/** Drop records of key uses older than the retention (hourly cron; on api_key_uses_created_idx). */
+export async function pruneApiKeyUses(db: Database, at: number): Promise<{ apiKeyUses: number }> {
+  const old = db
+    .select({ id: apiKeyUses.id })
+    .from(apiKeyUses)
+    .where(lt(apiKeyUses.createdAt, at - API_KEY_USE_RETENTION_MS))
+    .limit(PRUNE_BATCH);
+  const gone = await db.delete(apiKeyUses).where(inArray(apiKeyUses.id, old)).returning({ id: apiKeyUses.id });
+  return { apiKeyUses: gone.length };
 }

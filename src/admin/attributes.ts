@@ -1,4 +1,5 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
+import { assertNotStaff } from "../auth/api-keys";
 import type { Database } from "../db/client";
 import type { UserRow } from "../db/schema";
 import { users } from "../db/schema";
@@ -6,7 +7,7 @@ import type { StaffContext } from "../env";
 import { AppError } from "../lib/errors";
 import { type JsonObject, parseJsonObject } from "../lib/json-object";
 import { now } from "../lib/time";
-import { auditStatement, type Guard } from "./audit";
+import { type AuditActor, auditStatement, type Guard } from "./audit";
 import { loadModerationTarget } from "./moderation";
 
 /** What an admin may set on an account (PATCH /admin/users/{id}/attributes); every field optional. */
@@ -36,17 +37,30 @@ const stored = (field: Field, value: AttributesPatch[Field]) =>
 /** The row's value as the API and the audit log show it. */
 const shown = (field: Field, row: UserRow) => (field === "metadata" ? parseJsonObject(row.metadata) : row[field]);
 
+/** Who sets attributes: an admin (with moderation's rank checks) or the app's backend with an API key (`users:write`). */
+export type AttributesActor = { staff: StaffContext } | { apiKeyId: string };
+
+/** An account an API key may set attributes on: an ordinary one (`404` for none or deleted, `403 staff_account` for staff). */
+async function loadKeyTarget(db: Database, userId: string): Promise<UserRow> {
+  const [target] = await db.select().from(users).where(eq(users.id, userId));
+  if (!target || target.status === "deleted") throw new AppError(404, "not_found", "User not found");
+  assertNotStaff(target);
+  return target;
+}
+
 /**
- * Set admin-managed attributes (and metadata) of an account: the same targets as the moderation
- * routes (`404 not_found` for unknown or deleted accounts, `400 cannot_target_self`, `403
- * insufficient_role` for staff of equal or higher role). Fields sent with the value they already
+ * Set admin-managed attributes (and metadata) of an account: for an admin, the same targets as the
+ * moderation routes (`404 not_found` for unknown or deleted accounts, `400 cannot_target_self`,
+ * `403 insufficient_role` for staff of equal or higher role); for an API key, ordinary accounts. Fields sent with the value they already
  * have change nothing; with nothing to change, nothing is written, not even an audit row. The
  * change and its `set_attributes` audit row (`{before, after}` of the fields that change) are one
  * transaction, and both happen only while those fields still hold the values read, so the audit
  * never records a `before` that a concurrent change made wrong (then `409 conflict`: try again).
  */
-export async function setAttributes(db: Database, actor: StaffContext, userId: string, patch: AttributesPatch): Promise<UserRow> {
-  const target = await loadModerationTarget(db, actor, userId);
+export async function setAttributes(db: Database, actor: AttributesActor, userId: string, patch: AttributesPatch): Promise<UserRow> {
+  const target = "staff" in actor ? await loadModerationTarget(db, actor.staff, userId) : await loadKeyTarget(db, userId);
+  const auditActor: AuditActor =
+    "staff" in actor ? { actorType: "user", actorId: actor.staff.userId } : { actorType: "api_key", actorId: actor.apiKeyId };
   const fields = (Object.keys(patch) as Field[]).filter((f) => patch[f] !== undefined && stored(f, patch[f]) !== target[f]);
   if (fields.length === 0) return target;
 
@@ -65,7 +79,7 @@ export async function setAttributes(db: Database, actor: StaffContext, userId: s
   const [, updated] = await db.batch([
     auditStatement(
       db,
-      { actorId: actor.userId, action: "set_attributes", targetType: "user", targetId: target.id, details: { before, after } },
+      { ...auditActor, action: "set_attributes", targetType: "user", targetId: target.id, details: { before, after } },
       guard,
     ),
     db.update(users).set(changes).where(guard.where).returning(),

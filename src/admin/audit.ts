@@ -21,13 +21,24 @@ export const AUDIT_ACTIONS = [
   "create_api_key",
   "revoke_api_key",
   "set_attributes",
+  "create_webhook",
+  "update_webhook",
+  "delete_webhook",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
+/** Who did an audited thing: a staff account (its id) or the app's backend (the API key's id). */
+export interface AuditActor {
+  actorType: "user" | "api_key";
+  actorId: string;
+}
+
 export interface AuditEntry {
   actorId: string;
+  /** Default `user`: a staff account. */
+  actorType?: AuditActor["actorType"];
   action: AuditAction;
-  targetType: "user" | "report" | "api_key";
+  targetType: "user" | "report" | "api_key" | "webhook";
   targetId: string;
   details?: Record<string, unknown>;
 }
@@ -60,6 +71,7 @@ export function auditStatement(db: Database, entry: AuditEntry, guard?: Guard) {
     targetId: entry.targetId,
     details: entry.details ? JSON.stringify(entry.details) : null,
     createdAt: now(),
+    actorType: entry.actorType ?? "user",
   };
   if (!guard) return db.insert(adminAudit).values(row);
   // Same order as the table's columns: INSERT … SELECT maps them by position.
@@ -72,6 +84,7 @@ export function auditStatement(db: Database, entry: AuditEntry, guard?: Guard) {
       targetId: sql<string>`${row.targetId}`.as("target_id"),
       details: sql<string | null>`${row.details}`.as("details"),
       createdAt: sql<number>`${row.createdAt}`.as("created_at"),
+      actorType: sql<string>`${row.actorType}`.as("actor_type"),
     })
     .from(guard.from)
     .where(guard.where)
@@ -84,6 +97,7 @@ type AuditRow = typeof adminAudit.$inferSelect;
 /** An audit entry as the API shows it (details parsed back from JSON). */
 export const auditView = (r: AuditRow) => ({
   id: r.id,
+  actorType: r.actorType,
   actorId: r.actorId,
   action: r.action,
   targetType: r.targetType,

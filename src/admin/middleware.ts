@@ -1,10 +1,13 @@
 import { and, eq, ne, sql } from "drizzle-orm";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { apiKeyFromHeader, requireApiKey } from "../auth/api-keys";
+import { requireAuth } from "../auth/middleware";
 import type { Database } from "../db/client";
+import type { ApiKeyScope } from "../db/schema";
 import { users } from "../db/schema";
 import type { AppEnv, Bindings } from "../env";
 import { AppError } from "../lib/errors";
-import { auditStatement } from "./audit";
+import { type AuditActor, auditStatement } from "./audit";
 import { ROLE_RANK } from "./moderation";
 
 /** Exactly what an unknown route answers (app.ts notFound): staff routes do not reveal themselves. */
@@ -67,4 +70,27 @@ export function requireRole(min: "moderator" | "admin"): MiddlewareHandler<AppEn
     c.set("staff", { userId: me.id, role });
     await next();
   };
+}
+
+/**
+ * An admin's bearer token (`requireRole("admin")`: anyone else gets `404`), or the app's backend
+ * with an API key that has `scope` (`requireApiKey`). Sets `c.var.staff` or `c.var.apiKey`; the
+ * audit names whichever acted (auditActorOf).
+ */
+export function requireAdminOrApiKey(scope: ApiKeyScope): MiddlewareHandler<AppEnv> {
+  const auth = requireAuth();
+  const admin = requireRole("admin");
+  const key = requireApiKey(scope);
+  return async (c, next) => {
+    if (apiKeyFromHeader(c.req.header("authorization"))) return key(c, next);
+    await auth(c, async () => {
+      await admin(c, next);
+    });
+  };
+}
+
+/** Who the audit records for a request that passed requireAdminOrApiKey (or requireRole). */
+export function auditActorOf(c: Context<AppEnv>): AuditActor {
+  const key = c.get("apiKey");
+  return key ? { actorType: "api_key", actorId: key.id } : { actorType: "user", actorId: c.var.staff.userId };
 }

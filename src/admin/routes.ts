@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
-import { bearerSecurity, errorResponses, json, jsonBody, newRouter } from "../lib/openapi";
+import { adminOrApiKeySecurity, bearerSecurity, errorResponses, json, jsonBody, newRouter } from "../lib/openapi";
 import { setAttributes } from "./attributes";
 import { listAudit } from "./audit";
-import { requireRole } from "./middleware";
+import { requireAdminOrApiKey, requireRole } from "./middleware";
 import { adminUserView, applyAccountAction, setRole } from "./moderation";
 import { adminReportView, listReports, resolveReport } from "./reports";
 import * as s from "./schemas";
@@ -198,19 +198,22 @@ app.openapi(
     tags,
     summary: "Set an account's verified badge, creator flag, KYC status, tier, lifecycle state or metadata",
     description:
-      ADMIN_ONLY +
+      "Role `admin` (anyone else gets `404 not_found`), or the app's backend with an API key of scope `users:write` " +
+      "(ordinary accounts only: staff answer `403 staff_account`; audited with `actorType: api_key`). " +
       accountRules +
       "Partial: attributes left out keep their values. No user route can set these. Public profiles show `verified` and " +
       "`creator`; the user's own profile and admin views show all five; `metadata` is the user's public metadata (as " +
       "PATCH /users/me sets it). The audit entry (`set_attributes`) holds `{before, after}` of what changed; a change " +
       "that lost a race with another is `409 conflict` and writes nothing.",
-    security: bearerSecurity,
-    middleware: admin,
+    security: adminOrApiKeySecurity("users:write"),
+    middleware: [requireAdminOrApiKey("users:write")] as const,
     request: { params: s.UserIdParam, body: jsonBody(s.AttributesBody) },
     responses: { 200: json(z.object({ user: s.AdminUser })), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
   }),
   async (c) => {
-    const user = await setAttributes(c.var.db, c.var.staff, c.req.valid("param").id, c.req.valid("json"));
+    const key = c.get("apiKey");
+    const actor = key ? { apiKeyId: key.id } : { staff: c.var.staff };
+    const user = await setAttributes(c.var.db, actor, c.req.valid("param").id, c.req.valid("json"));
     return c.json({ user: adminUserView(user) }, 200);
   },
 );

@@ -154,6 +154,9 @@ export const ResolveBody = z
 export const AuditEntry = z
   .object({
     id: z.string(),
+    actorType: z
+      .enum(["user", "api_key"])
+      .openapi({ description: "`user`: a staff account; `api_key`: the app's backend (actorId is the key's id)" }),
     actorId: z.string(),
     action: z.union([z.enum(AUDIT_ACTIONS), z.string()]),
     targetType: z.string(),
@@ -164,7 +167,7 @@ export const AuditEntry = z
   .openapi("AdminAuditEntry");
 
 export const AuditQuery = PageQuery.extend({
-  targetType: z.enum(["user", "report", "api_key"]).optional(),
-  targetId: z.string().max(64).optional().openapi({ description: "Only the entries about this user or report" }),
+  targetType: z.enum(["user", "report", "api_key", "webhook"]).optional(),
+  targetId: z.string().max(64).optional().openapi({ description: "Only the entries about this user, report, key or webhook" }),
 });
 export const AuditPage = z.object({ items: z.array(AuditEntry), nextCursor: z.string().nullable() }).openapi("AdminAuditPage");

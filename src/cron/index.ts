@@ -1,4 +1,5 @@
 import { lt } from "drizzle-orm";
+import { pruneApiKeyUses } from "../admin/api-keys";
 import { purgeExpired } from "../auth/sessions";
 import { createDb } from "../db/client";
 import { devOutbox, mfaChallenges, otpCodes } from "../db/schema";
@@ -52,6 +53,8 @@ const JOBS: Record<string, Job[]> = {
     { name: "expiredUploads", run: (env, at) => sweepExpiredUploads(env, createDb(env.DB), at) },
     // Webhook delivery attempts older than 7 days (src/webhooks/endpoints.ts).
     { name: "webhookDeliveries", run: (env, at) => pruneDeliveries(createDb(env.DB), at) },
+    // Records of API key uses older than 90 days, 5,000 a run (src/admin/api-keys.ts).
+    { name: "apiKeyUses", run: (env, at) => pruneApiKeyUses(createDb(env.DB), at) },
   ],
 };
 

@@ -78,8 +78,8 @@ export const actingUserSecurity = (scope: "messages:write" | "chats:write"): Sec
 ];
 /** The app's backend itself: an API key with `scope` (`requireApiKey(scope)`). */
 export const apiKeySecurity = (scope: ApiKeyScope): Security => [{ apiKeyAuth: [scope] }];
-/** An admin's bearer token, or the app's backend with an API key with `scope`. */
-export const adminOrApiKeySecurity = (scope: ApiKeyScope): Security => [{ bearerAuth: [] }, { apiKeyAuth: [scope] }];
+/** An admin's bearer token (other tokens, bots' too, get `404` as from any admin route), or the app's backend with an API key with `scope`. */
+export const adminOrApiKeySecurity = (scope: ApiKeyScope): Security => [{ bearerAuth: [] }, { botAuth: [] }, { apiKeyAuth: [scope] }];
 
 type Security = Record<string, string[]>[];
 type Operation = { security?: Security; parameters?: unknown[]; responses?: Record<string, unknown> };
@@ -95,9 +95,12 @@ const ON_BEHALF_OF_PARAMETER = {
   schema: { type: "string", format: "uuid" },
 } as const;
 
+/** The scopes of keys that act as a user (messages:write also lets the backend post notices as itself, on a key-only route). */
+const ACTING_SCOPES: readonly string[] = ["messages:write", "chats:write"];
+
 /**
  * Add the `X-On-Behalf-Of` header to every operation an API key calls as a user: those whose
- * security takes a user's or bot's token and an API key alike (actingUserSecurity), with the
+ * security takes a user's token and a key with an acting scope alike (actingUserSecurity), with the
  * refusals it brings (400 without it, 403 for a key without the scope or a user who may not sign
  * in, 404 for no such user). The header is read by the auth middleware, not by the route's
  * validator, so it is declared here, once.
@@ -106,8 +109,10 @@ export function documentOnBehalfOf<T extends { paths?: object; components?: obje
   const ref = { $ref: "#/components/parameters/OnBehalfOf" };
   for (const item of Object.values(doc.paths ?? {}) as Record<string, Operation>[]) {
     for (const operation of Object.values(item)) {
-      const schemes = (operation.security ?? []).flatMap((s) => Object.keys(s));
-      if (!schemes.includes("apiKeyAuth") || !schemes.includes("botAuth")) continue;
+      const security = operation.security ?? [];
+      const keyScopes = security.flatMap((s) => s.apiKeyAuth ?? []);
+      const acting = security.some((s) => "bearerAuth" in s) && keyScopes.some((scope) => ACTING_SCOPES.includes(scope));
+      if (!acting) continue;
       operation.parameters = [...(operation.parameters ?? []), ref];
       const responses = operation.responses ?? {};
       operation.responses = responses;

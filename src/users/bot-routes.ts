@@ -7,7 +7,7 @@ import { createBot, deleteBot, listBots, MAX_BOTS_PER_OWNER, requireBotOwner, ro
 
 /**
  * /api/v1/bots: a signed-in person's bots. Bot tokens cannot manage bots (`403 bot_not_allowed`).
- * Bot webhooks (updates pushed to a bot's URL) are not here: they come with the webhooks work.
+ * A bot's webhook (its updates pushed to a URL) is set at /bots/{id}/webhook (src/webhooks/bot-routes.ts).
  */
 const tags = ["Bots"];
 const auth = requireAuth({ allowBots: false });

@@ -89,7 +89,7 @@ export async function listBots(db: Database, owner: BotOwner): Promise<BotView[]
 }
 
 /** The owner's bot `botId`; `404 not_found` for anyone else's, an erased one or no bot at all. */
-async function ownedBot(db: Database, owner: BotOwner, botId: string): Promise<{ user: UserRow; bot: BotRow }> {
+export async function findOwnedBot(db: Database, owner: BotOwner, botId: string): Promise<{ user: UserRow; bot: BotRow }> {
   const [row] = await db
     .select({ user: users, bot: bots })
     .from(bots)
@@ -106,7 +106,7 @@ async function ownedBot(db: Database, owner: BotOwner, botId: string): Promise<{
  * flight). Two replacements at once: one wins, the other is `409 conflict`.
  */
 export async function rotateBotToken(db: Database, env: Bindings, owner: BotOwner, botId: string) {
-  const { user, bot } = await ownedBot(db, owner, botId);
+  const { user, bot } = await findOwnedBot(db, owner, botId);
   await revokeSession(db, env, botId, botSessionId(bot.tokenId), "ended_by_user");
   const { token, tokenId, hash } = newBotToken(botId);
   const at = now();
@@ -121,7 +121,7 @@ export async function rotateBotToken(db: Database, env: Bindings, owner: BotOwne
 
 /** Erase the owner's bot through the account erasure path (its token stops with it). */
 export async function deleteBot(db: Database, env: Bindings, owner: BotOwner, botId: string): Promise<void> {
-  const { user } = await ownedBot(db, owner, botId);
+  const { user } = await findOwnedBot(db, owner, botId);
   await eraseAccount(db, env, user);
 }
 

@@ -8,6 +8,7 @@ import { newId } from "../lib/ids";
 import { sendInBatches } from "../lib/queue-batches";
 import { now } from "../lib/time";
 import { signedHeaders } from "../lib/webhook-signing";
+import { botDeliveries } from "./bot-endpoints";
 import { matches } from "./endpoints";
 
 /**
@@ -32,14 +33,18 @@ export interface DeliveryJob {
   event: DomainEvent;
 }
 
-/** EVENTS_QUEUE: fan each event out to the endpoints that take it. A failure retries the batch. */
+/** EVENTS_QUEUE: fan each event out to the app's endpoints that take it and to bots' (bot-endpoints.ts). A failure retries the batch. */
 export async function fanOut(batch: MessageBatch<DomainEvent>, env: Bindings): Promise<void> {
   const db = createDb(env.DB);
   const endpoints = await db.select().from(webhookEndpoints).where(eq(webhookEndpoints.enabled, true));
+  const events = batch.messages.map((m) => m.body);
   const jobs: DeliveryJob[] = [];
-  for (const { body: event } of batch.messages) {
-    for (const e of endpoints) if (matches(JSON.parse(e.events) as string[], event.type)) jobs.push({ endpointId: e.id, event });
+  for (const event of events) {
+    for (const e of endpoints) {
+      if (e.botId === null && matches(JSON.parse(e.events) as string[], event.type)) jobs.push({ endpointId: e.id, event });
+    }
   }
+  jobs.push(...(await botDeliveries(db, endpoints, events)));
   await sendInBatches(env.WEBHOOK_QUEUE, jobs);
   batch.ackAll();
 }

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import { type AuditActor, auditStatement } from "../admin/audit";
 import type { Database } from "../db/client";
 import { type WebhookEndpointRow, webhookDeliveries, webhookEndpoints } from "../db/schema";
 import { AppError } from "../lib/errors";
@@ -64,44 +65,71 @@ export const endpointView = (r: WebhookEndpointRow) => ({
   updatedAt: iso(r.updatedAt)!,
 });
 
-/** Create an endpoint; answers it and its secret (shown this once; rotate to get a new one). */
-export async function createEndpoint(db: Database, input: { url: string; events: string[]; description?: string }) {
+/** An endpoint that is the app's own (not a bot's). */
+const appEndpoint = (id: string) => and(eq(webhookEndpoints.id, id), isNull(webhookEndpoints.botId));
+
+/** The fields an endpoint is made with. */
+export interface EndpointInput {
+  url: string;
+  events: string[];
+  description?: string;
+}
+
+/** A new endpoint's row (the app's, or the bot's with `botId`). */
+export function newEndpointRow(input: EndpointInput, botId: string | null): WebhookEndpointRow {
   const at = now();
-  const row: WebhookEndpointRow = {
+  return {
     id: newId(),
     url: input.url,
     description: input.description ?? null,
     events: JSON.stringify([...new Set(input.events)]),
     secret: newWebhookSecret(),
+    botId,
     enabled: true,
     disabledReason: null,
     consecutiveFailures: 0,
     createdAt: at,
     updatedAt: at,
   };
-  await db.insert(webhookEndpoints).values(row);
+}
+
+/** Create an app endpoint, audited (`create_webhook`) in the same transaction; answers it and its secret (shown this once). */
+export async function createEndpoint(db: Database, actor: AuditActor, input: EndpointInput) {
+  const row = newEndpointRow(input, null);
+  const details = { url: row.url, events: JSON.parse(row.events) };
+  await db.batch([
+    db.insert(webhookEndpoints).values(row),
+    auditStatement(db, { ...actor, action: "create_webhook", targetType: "webhook", targetId: row.id, details }),
+  ]);
   webhooksChanged();
   return { endpoint: endpointView(row), secret: row.secret };
 }
 
-/** An endpoint, or `404 not_found`. */
+/** An app endpoint, or `404 not_found` (bots' endpoints are their owners' business). */
 export async function getEndpoint(db: Database, id: string): Promise<WebhookEndpointRow> {
-  const [row] = await db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
+  const [row] = await db.select().from(webhookEndpoints).where(appEndpoint(id));
   if (!row) throw new AppError(404, "not_found", "No such webhook endpoint");
   return row;
 }
 
+/** The app's endpoints, newest first. */
 export async function listEndpoints(db: Database) {
-  return (await db.select().from(webhookEndpoints).orderBy(desc(webhookEndpoints.id))).map(endpointView);
+  return (await db.select().from(webhookEndpoints).where(isNull(webhookEndpoints.botId)).orderBy(desc(webhookEndpoints.id))).map(
+    endpointView,
+  );
 }
 
-/** Change an endpoint; enabling it again clears its failure count. A new secret with `rotateSecret`. */
-export async function updateEndpoint(
-  db: Database,
-  id: string,
-  patch: { url?: string; events?: string[]; description?: string | null; enabled?: boolean; rotateSecret?: boolean },
-) {
-  const current = await getEndpoint(db, id);
+/** What may change on an endpoint. */
+export interface EndpointPatch {
+  url?: string;
+  events?: string[];
+  description?: string | null;
+  enabled?: boolean;
+  rotateSecret?: boolean;
+}
+
+/** The columns a patch of `current` sets; enabling it again clears its failure count, `rotateSecret` makes a new secret. */
+export function endpointChanges(current: WebhookEndpointRow, patch: EndpointPatch): Partial<WebhookEndpointRow> {
   const set: Partial<WebhookEndpointRow> = { updatedAt: now() };
   if (patch.url !== undefined) set.url = patch.url;
   if (patch.events !== undefined) set.events = JSON.stringify([...new Set(patch.events)]);
@@ -112,13 +140,47 @@ export async function updateEndpoint(
     if (!patch.enabled) set.disabledReason = "disabled by hand";
   }
   if (patch.rotateSecret) set.secret = newWebhookSecret();
-  const [row] = await db.update(webhookEndpoints).set(set).where(eq(webhookEndpoints.id, id)).returning();
-  webhooksChanged();
-  return { endpoint: endpointView(row!), ...(patch.rotateSecret ? { secret: row!.secret } : {}) };
+  return set;
 }
 
-export async function deleteEndpoint(db: Database, id: string): Promise<void> {
-  const removed = await db.delete(webhookEndpoints).where(eq(webhookEndpoints.id, id)).returning({ id: webhookEndpoints.id });
+/**
+ * Change an app endpoint, audited (`update_webhook`: the fields changed, never the secret) in the
+ * same transaction. A new secret with `rotateSecret`, answered this once.
+ */
+export async function updateEndpoint(db: Database, actor: AuditActor, id: string, patch: EndpointPatch) {
+  const current = await getEndpoint(db, id);
+  const set = endpointChanges(current, patch);
+  const { rotateSecret, ...fields } = patch;
+  const details = { ...fields, ...(rotateSecret ? { secretRotated: true } : {}) };
+  const [[row]] = await db.batch([
+    db.update(webhookEndpoints).set(set).where(appEndpoint(id)).returning(),
+    auditStatement(
+      db,
+      { ...actor, action: "update_webhook", targetType: "webhook", targetId: id, details },
+      {
+        from: webhookEndpoints,
+        where: appEndpoint(id),
+      },
+    ),
+  ]);
+  if (!row) throw new AppError(404, "not_found", "No such webhook endpoint");
+  webhooksChanged();
+  return { endpoint: endpointView(row), ...(rotateSecret ? { secret: row.secret } : {}) };
+}
+
+/** Remove an app endpoint (its delivery log goes with it), audited (`delete_webhook`) in the same transaction. */
+export async function deleteEndpoint(db: Database, actor: AuditActor, id: string): Promise<void> {
+  const [, removed] = await db.batch([
+    auditStatement(
+      db,
+      { ...actor, action: "delete_webhook", targetType: "webhook", targetId: id },
+      {
+        from: webhookEndpoints,
+        where: appEndpoint(id),
+      },
+    ),
+    db.delete(webhookEndpoints).where(appEndpoint(id)).returning({ id: webhookEndpoints.id }),
+  ]);
   if (removed.length === 0) throw new AppError(404, "not_found", "No such webhook endpoint");
   webhooksChanged();
 }
@@ -135,9 +197,8 @@ export async function pruneDeliveries(db: Database, at: number): Promise<{ deliv
   return { deliveries: gone.length };
 }
 
-/** An endpoint's delivery attempts, newest first. */
+/** An endpoint's delivery attempts, newest first (the caller checked it may see them). */
 export async function listDeliveries(db: Database, endpointId: string, limit: number, cursor?: string) {
-  await getEndpoint(db, endpointId);
   return newestFirst(
     cursor,
     limit,

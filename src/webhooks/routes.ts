@@ -1,24 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
-import { requireRole } from "../admin/middleware";
-import { apiKeyFromHeader, requireApiKey } from "../auth/api-keys";
-import { requireAuth } from "../auth/middleware";
-import type { AppEnv } from "../env";
+import { auditActorOf, requireAdminOrApiKey } from "../admin/middleware";
 import type { DomainEvent } from "../lib/events";
 import { newId } from "../lib/ids";
 import { adminOrApiKeySecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
 import { assertOutboundUrl } from "../lib/outbound";
 import { PageQuery } from "../lib/pagination";
-import {
-  createEndpoint,
-  deleteEndpoint,
-  EventPattern,
-  endpointView,
-  getEndpoint,
-  listDeliveries,
-  listEndpoints,
-  updateEndpoint,
-} from "./endpoints";
+import { createEndpoint, deleteEndpoint, endpointView, getEndpoint, listDeliveries, listEndpoints, updateEndpoint } from "./endpoints";
+import { CreateBody, DeliveryPage, Endpoint, IdParam, PatchBody, Secret } from "./schemas";
 
 /**
  * /api/v1/webhooks: where the app's backend receives domain events, managed by admins (bearer
@@ -29,62 +17,8 @@ const security = adminOrApiKeySecurity("webhooks:manage");
 const app = newRouter();
 
 /** An API key with webhooks:manage, else an admin's bearer token (anyone else: 404). */
-const manage: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (apiKeyFromHeader(c.req.header("authorization"))) {
-    await requireApiKey("webhooks:manage")(c, next);
-    return;
-  }
-  const admin = requireRole("admin");
-  await requireAuth()(c, async () => {
-    await admin(c, next);
-  });
-};
+const manage = requireAdminOrApiKey("webhooks:manage");
 
-const Url = z.url({ protocol: /^https?$/ }).max(2048);
-const Events = z.array(EventPattern).min(1).max(50);
-const Endpoint = z
-  .object({
-    id: z.uuid(),
-    url: z.string(),
-    description: z.string().nullable(),
-    events: z.array(z.string()),
-    enabled: z.boolean(),
-    disabledReason: z.string().nullable(),
-    consecutiveFailures: z.number().int(),
-    createdAt: z.string(),
-    updatedAt: z.string(),
-  })
-  .openapi("WebhookEndpoint");
-const Secret = z
-  .string()
-  .openapi({ description: "`whsec_…`: verify signatures with it (Standard Webhooks). Shown on create and rotate only." });
-const CreateBody = z
-  .strictObject({ url: Url, events: Events, description: z.string().trim().max(200).optional() })
-  .openapi("CreateWebhookRequest");
-const PatchBody = z
-  .strictObject({
-    url: Url.optional(),
-    events: Events.optional(),
-    description: z.string().trim().max(200).nullable().optional(),
-    enabled: z.boolean().optional(),
-    rotateSecret: z.literal(true).optional(),
-  })
-  .refine((v) => Object.keys(v).length > 0, "give at least one field")
-  .openapi("UpdateWebhookRequest");
-const IdParam = z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) });
-const Delivery = z
-  .object({
-    id: z.string(),
-    eventId: z.string(),
-    eventType: z.string(),
-    attempt: z.number().int(),
-    outcome: z.enum(["delivered", "failed", "dead", "skipped"]),
-    responseStatus: z.number().int().nullable(),
-    error: z.string().nullable(),
-    durationMs: z.number().int().nullable(),
-    createdAt: z.string(),
-  })
-  .openapi("WebhookDelivery");
 const errors = (...s: Parameters<typeof errorResponses>) => errorResponses(401, 403, 404, 503, ...s);
 
 app.openapi(
@@ -105,7 +39,7 @@ app.openapi(
   async (c) => {
     const body = c.req.valid("json");
     assertOutboundUrl(c.env, body.url, "invalid_url", "url");
-    return c.json(await createEndpoint(c.var.db, body), 201);
+    return c.json(await createEndpoint(c.var.db, auditActorOf(c), body), 201);
   },
 );
 
@@ -155,7 +89,7 @@ app.openapi(
   async (c) => {
     const body = c.req.valid("json");
     if (body.url) assertOutboundUrl(c.env, body.url, "invalid_url", "url");
-    return c.json(await updateEndpoint(c.var.db, c.req.valid("param").id, body), 200);
+    return c.json(await updateEndpoint(c.var.db, auditActorOf(c), c.req.valid("param").id, body), 200);
   },
 );
 
@@ -173,7 +107,7 @@ app.openapi(
     responses: { ...noContent, ...errors(400) },
   }),
   async (c) => {
-    await deleteEndpoint(c.var.db, c.req.valid("param").id);
+    await deleteEndpoint(c.var.db, auditActorOf(c), c.req.valid("param").id);
     return c.body(null, 204);
   },
 );
@@ -189,11 +123,12 @@ app.openapi(
     security,
     middleware: [manage] as const,
     request: { params: IdParam, query: PageQuery },
-    responses: { 200: json(z.object({ items: z.array(Delivery), nextCursor: z.string().nullable() })), ...errors(400) },
+    responses: { 200: json(DeliveryPage), ...errors(400) },
   }),
   async (c) => {
     const { limit, cursor } = c.req.valid("query");
-    return c.json(await listDeliveries(c.var.db, c.req.valid("param").id, limit, cursor), 200);
+    const endpoint = await getEndpoint(c.var.db, c.req.valid("param").id);
+    return c.json(await listDeliveries(c.var.db, endpoint.id, limit, cursor), 200);
   },
 );
 

@@ -1,4 +1,5 @@
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { bots } from "./bots";
 import { users } from "./users";
 
 /** What an API key may do. */
@@ -29,7 +30,7 @@ export const apiKeys = sqliteTable(
 );
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
-/** One row per request made with an API key (append-only): who, as whom, what, and the answer. */
+/** One row per request made with an API key (append-only; kept 90 days): who, as whom, what, and the answer. */
 export const apiKeyUses = sqliteTable(
   "api_key_uses",
   {
@@ -45,7 +46,8 @@ export const apiKeyUses = sqliteTable(
     ip: text("ip"),
     createdAt: integer("created_at").notNull(),
   },
-  (t) => [index("api_key_uses_key_idx").on(t.keyId, t.id)],
+  // By key, newest first (GET …/uses); by time, for the retention sweep.
+  (t) => [index("api_key_uses_key_idx").on(t.keyId, t.id), index("api_key_uses_created_idx").on(t.createdAt)],
 );
 
 /**
@@ -62,6 +64,8 @@ export const webhookEndpoints = sqliteTable(
     /** JSON array of event type patterns. */
     events: text("events").notNull(),
     secret: text("secret").notNull(),
+    /** A bot's own endpoint (its updates: the chats it is in), else null: the app's endpoint for every event. */
+    botId: text("bot_id").references(() => bots.userId, { onDelete: "cascade" }),
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
     disabledReason: text("disabled_reason"),
     /** Deliveries that failed for good in a row (reset by a success or by re-enabling). */
@@ -69,7 +73,7 @@ export const webhookEndpoints = sqliteTable(
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
-  (t) => [index("webhook_endpoints_enabled_idx").on(t.enabled)],
+  (t) => [index("webhook_endpoints_enabled_idx").on(t.enabled), uniqueIndex("webhook_endpoints_bot_uq").on(t.botId)],
 );
 export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
 

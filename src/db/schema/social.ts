@@ -95,6 +95,10 @@ export const adminAudit = sqliteTable(
     targetId: text("target_id").notNull(),
     details: text("details"),
     createdAt: integer("created_at").notNull(),
+    /** Who acted: a staff account (`user`) or the app's backend through an API key (`api_key`: actorId is the key's id). */
+    actorType: text("actor_type", { enum: ["user", "api_key"] })
+      .notNull()
+      .default("user"),
   },
   (t) => [index("admin_audit_target_idx").on(t.targetType, t.targetId)],
 );
