@@ -1,8 +1,11 @@
 import { env } from "cloudflare:workers";
+import { sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createDb } from "../src/db/client";
 import type { DomainEvent } from "../src/lib/events";
 import { webhooksChanged } from "../src/lib/events";
+import { botMembershipsQuery } from "../src/webhooks/bot-endpoints";
 import type { DeliveryJob } from "../src/webhooks/delivery";
 import { asBot, BOTS, createBot } from "./bot-helpers";
 import { C, createGroup, ok, send } from "./chat-helpers";
@@ -131,5 +134,36 @@ describe("a bot's updates", () => {
     const jobs = await capture<DeliveryJob>("WEBHOOK_QUEUE");
     await runQueue("edge-messenger-events", removed);
     expect(jobs.filter((j) => j.endpointId === endpoint.id).map((j) => j.event.data.userId)).toEqual([bot.id]);
+  });
+
+  it("leave out the bot's own reactions and pins, and stop while the bot is banned", async () => {
+    const bot = await createBot();
+    const { endpoint } = await ok(await api("PUT", webhookOf(bot.id), { token: bot.owner.accessToken, body: { url: URL } }), 201);
+    const alice = await signUp();
+    const chat = await createGroup(alice, [{ id: bot.id } as never]);
+    const events = await capture<DomainEvent>("EVENTS_QUEUE", chat.id);
+    const hello = await send(alice, chat.id, "react to me");
+    const reacted = await asBot(bot.token, "PUT", `${C}/${chat.id}/messages/${hello.id}/reactions/${encodeURIComponent("👍")}`);
+    expect(reacted.status, reacted.text).toBe(200);
+    const jobs = await capture<DeliveryJob>("WEBHOOK_QUEUE");
+    await runQueue("edge-messenger-events", events);
+    expect(events.map((e) => e.type)).toContain("reaction.added");
+    expect(jobs.filter((j) => j.endpointId === endpoint.id).map((j) => j.event.type)).toEqual(["message.new"]);
+
+    await env.DB.prepare("UPDATE users SET status = 'banned' WHERE id = ?").bind(bot.id).run();
+    jobs.length = 0;
+    await runQueue("edge-messenger-events", events);
+    expect(jobs.filter((j) => j.endpointId === endpoint.id)).toEqual([]);
+  });
+
+  it("find the bots of a chat by probing each bot's membership, never reading the member list", async () => {
+    const query = botMembershipsQuery([crypto.randomUUID(), crypto.randomUUID()], Date.now());
+    const plan = await createDb(env.DB).all<{ detail: string }>(sql`EXPLAIN QUERY PLAN ${query}`);
+    const steps = plan.map((r) => r.detail);
+    expect(
+      steps.find((d) => d.includes("chat_members")),
+      steps.join("; "),
+    ).toMatch(/SEARCH chat_members USING .*\((chat_id=\? AND user_id=\?|user_id=\? AND chat_id=\?)\)/);
+    expect(steps.some((d) => /SCAN chat_members/.test(d))).toBe(false);
   });
 });

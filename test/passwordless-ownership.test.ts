@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { asBot, createBot } from "./bot-helpers";
 import { api, expectError, expectInvalid, latestCode, signUp, uniqueName } from "./helpers";
 
 /**
@@ -71,5 +72,19 @@ describe("ownership without a password", () => {
     expect(back.status, back.text).toBe(200);
     expect(back.body.user.id).toBe(me.id);
     expect(await statusOf(me.id)).toBe("active");
+  });
+
+  it("an account with nothing to sign in with again cannot deactivate itself; a bot is refused", async () => {
+    const guest = await api("POST", "/api/v1/auth/guest", { body: {} });
+    expect(guest.status, guest.text).toBe(201);
+    const guestToken = guest.body.tokens.accessToken;
+    expectError(await api("POST", "/api/v1/users/me/deactivate", { token: guestToken, body: {} }), 409, "cannot_reactivate");
+    expect(await statusOf(guest.body.user.id)).toBe("active");
+    const me = await passwordless();
+    await env.DB.prepare("UPDATE users SET email_verified_at = NULL WHERE id = ?").bind(me.id).run();
+    expectError(await api("POST", "/api/v1/users/me/deactivate", { token: me.token, body: {} }), 409, "cannot_reactivate");
+    expect(await statusOf(me.id)).toBe("active");
+    const bot = await createBot();
+    expectError(await asBot(bot.token, "POST", "/api/v1/users/me/deactivate", { body: {} }), 403, "bot_not_allowed");
   });
 });

@@ -43,13 +43,28 @@ async function scheduledInGroup() {
   return { owner, author, chat, sendAt, id: res.body.scheduled.id as string };
 }
 
+/** Give the chat's room a fail-closed before-send hook that answers 503 (down). */
+async function failClosedHookDown(chatId: string) {
+  await useFailClosedHook(chatId);
+  vi.spyOn(globalThis, "fetch").mockImplementation(async () => new Response("down", { status: 503 }));
+}
+
+/** Give the chat's room a fail-closed before-send hook (as BEFORE_SEND_URL with BEFORE_SEND_FAILURE=closed would). */
+async function useFailClosedHook(chatId: string) {
+  const hook: BeforeSendConfig = { url: "https://hook.example.test/check", secret: null, timeoutMs: 1000, failClosed: true };
+  await runInDurableObject(roomFor(env, chatId), (room) => {
+    (room as unknown as { log: { host: { beforeSend: BeforeSendConfig | null } } }).log.host.beforeSend = hook;
+  });
+}
+
 const setStatus = (userId: string, status: string, suspendedUntil: number | null = null) =>
   env.DB.prepare("UPDATE users SET status = ?, suspended_until = ? WHERE id = ?").bind(status, suspendedUntil, userId).run();
 
 describe("a scheduled message falling due", () => {
-  it("is dropped when its author is suspended or deactivated, and the author is told why", async () => {
+  it("is dropped when its author is suspended, banned or deactivated, and the author is told why", async () => {
     for (const [status, code] of [
       ["suspended", "account_suspended"],
+      ["banned", "account_banned"],
       ["deactivated", "account_deactivated"],
     ] as const) {
       const { owner, author, chat, sendAt, id } = await scheduledInGroup();
@@ -73,10 +88,7 @@ describe("a scheduled message falling due", () => {
 
   it("waits out a fail-closed hook that is down, with backoff, and is sent once it answers", async () => {
     const { owner, chat, sendAt, id } = await scheduledInGroup();
-    const hook: BeforeSendConfig = { url: "https://hook.example.test/check", secret: null, timeoutMs: 1000, failClosed: true };
-    await runInDurableObject(roomFor(env, chat.id), (room) => {
-      (room as unknown as { log: { host: { beforeSend: BeforeSendConfig | null } } }).log.host.beforeSend = hook;
-    });
+    await useFailClosedHook(chat.id);
     let hookUp = false;
     vi.spyOn(globalThis, "fetch").mockImplementation(async () =>
       hookUp ? Response.json({ action: "allow" }) : new Response("down", { status: 502 }),
@@ -102,11 +114,7 @@ describe("a scheduled message falling due", () => {
 
   it(`is given up after ${MAX_SEND_ATTEMPTS} failed tries, and its author told`, async () => {
     const { owner, author, chat, sendAt, id } = await scheduledInGroup();
-    const hook: BeforeSendConfig = { url: "https://hook.example.test/check", secret: null, timeoutMs: 1000, failClosed: true };
-    await runInDurableObject(roomFor(env, chat.id), (room) => {
-      (room as unknown as { log: { host: { beforeSend: BeforeSendConfig | null } } }).log.host.beforeSend = hook;
-    });
-    vi.spyOn(globalThis, "fetch").mockImplementation(async () => new Response("down", { status: 503 }));
+    await failClosedHookDown(chat.id);
     let dueAt = sendAt + 1000;
     for (let attempt = 1; attempt <= MAX_SEND_ATTEMPTS; attempt++) {
       await runAlarmAt(chat.id, dueAt);
@@ -117,5 +125,21 @@ describe("a scheduled message falling due", () => {
     vi.useRealTimers();
     expect(await texts(owner, chat.id)).toEqual([]);
     expect(await failures(author, chat.id)).toMatchObject([{ id, error: { code: "hook_unavailable" } }]);
+  });
+
+  it("starts its count of tries again when its author edits it", async () => {
+    const { author, chat, sendAt, id } = await scheduledInGroup();
+    await failClosedHookDown(chat.id);
+    let dueAt = sendAt + 1000;
+    for (let attempt = 1; attempt < MAX_SEND_ATTEMPTS; attempt++) {
+      await runAlarmAt(chat.id, dueAt);
+      dueAt = (await storedRow(chat.id, id))!.send_at;
+    }
+    vi.useRealTimers();
+    const edited = await api("PATCH", `${C}/${chat.id}/scheduled/${id}`, { token: author.accessToken, body: { text: "later, edited" } });
+    expect(edited.status, edited.text).toBe(200);
+    expect(await storedRow(chat.id, id)).toMatchObject({ attempts: 0 });
+    await runAlarmAt(chat.id, dueAt);
+    expect(await storedRow(chat.id, id)).toMatchObject({ attempts: 1 });
   });
 });

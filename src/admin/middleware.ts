@@ -73,12 +73,13 @@ export function requireRole(min: "moderator" | "admin"): MiddlewareHandler<AppEn
 }
 
 /**
- * An admin's bearer token (`requireRole("admin")`: anyone else gets `404`), or the app's backend
+ * An admin's bearer token (`requireRole("admin")`: anyone else gets `404`, a bot token `403
+ * bot_not_allowed`), or the app's backend
  * with an API key that has `scope` (`requireApiKey`). Sets `c.var.staff` or `c.var.apiKey`; the
  * audit names whichever acted (auditActorOf).
  */
 export function requireAdminOrApiKey(scope: ApiKeyScope): MiddlewareHandler<AppEnv> {
-  const auth = requireAuth();
+  const auth = requireAuth({ allowBots: false });
   const admin = requireRole("admin");
   const key = requireApiKey(scope);
   return async (c, next) => {

@@ -53,7 +53,7 @@ const JOBS: Record<string, Job[]> = {
     { name: "expiredUploads", run: (env, at) => sweepExpiredUploads(env, createDb(env.DB), at) },
     // Webhook delivery attempts older than 7 days (src/webhooks/endpoints.ts).
     { name: "webhookDeliveries", run: (env, at) => pruneDeliveries(createDb(env.DB), at) },
-    // Records of API key uses older than 90 days, 5,000 a run (src/admin/api-keys.ts).
+    // Records of API key uses older than 90 days, in batches of 5,000 for up to 20 s (src/admin/api-keys.ts).
     { name: "apiKeyUses", run: (env, at) => pruneApiKeyUses(createDb(env.DB), at) },
   ],
 };

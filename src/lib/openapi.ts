@@ -78,8 +78,8 @@ export const actingUserSecurity = (scope: "messages:write" | "chats:write"): Sec
 ];
 /** The app's backend itself: an API key with `scope` (`requireApiKey(scope)`). */
 export const apiKeySecurity = (scope: ApiKeyScope): Security => [{ apiKeyAuth: [scope] }];
-/** An admin's bearer token (other tokens, bots' too, get `404` as from any admin route), or the app's backend with an API key with `scope`. */
-export const adminOrApiKeySecurity = (scope: ApiKeyScope): Security => [{ bearerAuth: [] }, { botAuth: [] }, { apiKeyAuth: [scope] }];
+/** An admin's bearer token (a bot's: `403 bot_not_allowed`), or the app's backend with an API key with `scope`. */
+export const adminOrApiKeySecurity = (scope: ApiKeyScope): Security => [{ bearerAuth: [] }, { apiKeyAuth: [scope] }];
 
 type Security = Record<string, string[]>[];
 type Operation = { security?: Security; parameters?: unknown[]; responses?: Record<string, unknown> };

@@ -82,3 +82,13 @@ export function scheduledView(chatId: string, row: ScheduledRow): ScheduledMessa
     updatedAt: iso(row.updated_at),
   };
 }
+
+/** Scheduled messages one member may have waiting in one chat. */
+export const MAX_SCHEDULED_PER_MEMBER = 100;
+
+/**
+ * Until it is sent, a scheduled message's attachments are referenced under this chat id, which
+ * no membership matches: they stay out of the unattached sweep, and nobody but their owner can
+ * read them before the message exists.
+ */
+export const pendingChat = (chatId: string) => `scheduled:${chatId}`;

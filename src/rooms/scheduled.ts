@@ -7,7 +7,9 @@ import type { MessageSender } from "./message-sender";
 import type { RoomCore } from "./room-core";
 import {
   checkTime,
+  MAX_SCHEDULED_PER_MEMBER,
   MAX_SEND_ATTEMPTS,
+  pendingChat,
   retryDelayMs,
   SCHEDULED_SCHEMA,
   type ScheduledContent,
@@ -19,16 +21,6 @@ import { addMissingColumns } from "./schema-upgrade";
 import type { Attachment, Message, SendInput } from "./types";
 
 export type { ScheduledMessage };
-
-/** Scheduled messages one member may have waiting in one chat. */
-export const MAX_SCHEDULED_PER_MEMBER = 100;
-
-/**
- * Until it is sent, a scheduled message's attachments are referenced under this chat id, which
- * no membership matches: they stay out of the unattached sweep, and nobody but their owner can
- * read them before the message exists.
- */
-const pendingChat = (chatId: string) => `scheduled:${chatId}`;
 
 /**
  * Scheduled messages: stored in the room with the id the message will have, sent by the room's
@@ -153,7 +145,7 @@ export class ScheduledMessages {
     };
     this.room.write((emit) => {
       this.sql.exec(
-        "UPDATE scheduled SET input = ?, send_at = ?, updated_at = ? WHERE id = ?",
+        "UPDATE scheduled SET input = ?, send_at = ?, updated_at = ?, attempts = 0 WHERE id = ?",
         updated.input,
         updated.send_at,
         updated.updated_at,
@@ -230,11 +222,13 @@ export class ScheduledMessages {
     );
   }
 
-  /** The send is refused for good (the chat's rules, the author's account, retries exhausted): dropped, and the author told. */
+  /**
+   * The send is refused for good (the chat's rules, the author's account, retries exhausted):
+   * dropped and the author told, unless it was edited or cancelled meanwhile (then that wins).
+   */
   private refuse(row: ScheduledRow, err: AppError): void {
-    if (this.find(row.id)) {
-      this.drop(row, { type: "message.scheduled.failed", payload: { id: row.id, error: { code: err.code, message: err.message } } });
-    }
+    const payload = { id: row.id, error: { code: err.code, message: err.message } };
+    this.drop(row, { type: "message.scheduled.failed", payload }, row.updated_at);
   }
 
   /** When the next scheduled message is due, or null. */
@@ -256,14 +250,18 @@ export class ScheduledMessages {
     return result;
   }
 
-  /** Forget a scheduled row, tell its author why, and let its attachments go. */
-  private drop(row: ScheduledRow, event: { type: string; payload: Record<string, unknown> }): void {
-    this.room.write((emit) => {
-      if (this.sql.exec("DELETE FROM scheduled WHERE id = ?", row.id).rowsWritten > 0) {
-        emit(event.type, event.payload, { audience: row.sender_id });
-      }
+  /** Forget a scheduled row (only as last updated at `asOf`, when given), tell its author why, and let its attachments go. */
+  private drop(row: ScheduledRow, event: { type: string; payload: Record<string, unknown> }, asOf?: number): void {
+    const dropped = this.room.write((emit) => {
+      const deleted =
+        asOf === undefined
+          ? this.sql.exec("DELETE FROM scheduled WHERE id = ?", row.id)
+          : this.sql.exec("DELETE FROM scheduled WHERE id = ? AND updated_at = ?", row.id, asOf);
+      if (deleted.rowsWritten === 0) return false;
+      emit(event.type, event.payload, { audience: row.sender_id });
+      return true;
     });
-    this.releasePending(row);
+    if (dropped) this.releasePending(row);
   }
 
   /** Take back the references made when scheduling (the message was sent with its own, or never will be). */

@@ -28,13 +28,14 @@ export async function proveOwnership(
   proof: OwnershipProof,
 ): Promise<string> {
   const key = lockoutKey(user.id, user.username);
+  if (hasPassword(user) && proof.password === undefined) {
+    const message = "This account has a password: give it to confirm";
+    throw new AppError(400, "validation_failed", message, [{ path: "body.password", code: "required", message }]);
+  }
+  // Counted either way, so second-factor guesses count toward the lockout too.
+  await countAttempt(db, key);
   if (hasPassword(user)) {
-    if (proof.password === undefined) {
-      const message = "This account has a password: give it to confirm";
-      throw new AppError(400, "validation_failed", message, [{ path: "body.password", code: "required", message }]);
-    }
-    await countAttempt(db, key);
-    const result = await verifyPassword(proof.password, user.passwordHash, currentParams(env));
+    const result = await verifyPassword(proof.password as string, user.passwordHash, currentParams(env));
     if (!result.ok) throw new AppError(403, "invalid_password", "Password is wrong");
   } else await assertFreshSignIn(db, user, auth);
   await requireSecondFactorIfEnabled(db, user, proof);

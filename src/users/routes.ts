@@ -105,11 +105,13 @@ app.openapi(
       "`recoveryCode`, exactly as deleting the account does (wrong " +
       "password: `403 invalid_password`, counted toward the login lockout; `400 two_factor_required`, `400 invalid_code`). " +
       "Nothing is erased: every session ends at once (live sockets close), sign-in answers `403 account_deactivated`, " +
-      "the account leaves user search and contact sync, and others see it as they see a suspended account. A password " +
-      "sign-in (`POST /auth/login`, or a one-time code at `POST /auth/otp/verify`) with `reactivate: true` switches it on again, or an admin does. `409 " +
-      "account_not_active` if the account was suspended or banned meanwhile.",
-    security: bearerSecurity,
-    middleware: [auth] as const,
+      "the account leaves user search and contact sync, and others see it as they see a suspended account. A sign-in " +
+      "(`POST /auth/login`, or a one-time code at `POST /auth/otp/verify`) with `reactivate: true` switches it on again, " +
+      "or an admin does. `409 account_not_active` if the account was suspended or banned meanwhile; `409 " +
+      "cannot_reactivate` for an account with neither a password nor a verified email or phone (it could never sign " +
+      "in again). Bots: `403 bot_not_allowed`.",
+    security: userSecurity,
+    middleware: [requireAuth({ allowBots: false })] as const,
     request: { body: jsonBody(s.DeactivateAccountBody) },
     responses: { ...noContent, ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503) },
   }),

@@ -1,10 +1,11 @@
 import { z } from "@hono/zod-openapi";
-import { and, eq, inArray, isNotNull } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { chatMembers, type WebhookEndpointRow, webhookEndpoints } from "../db/schema";
+import { chatMembers, users, type WebhookEndpointRow, webhookEndpoints } from "../db/schema";
 import { AppError } from "../lib/errors";
 import type { DomainEvent } from "../lib/events";
 import { webhooksChanged } from "../lib/events";
+import { now } from "../lib/time";
 import { type BotOwner, findOwnedBot } from "../users/bots";
 import { EVENT_TYPES, endpointChanges, endpointView, matches, newEndpointRow } from "./endpoints";
 
@@ -68,44 +69,75 @@ export async function deleteBotWebhook(db: Database, owner: BotOwner, botId: str
   webhooksChanged();
 }
 
-/** Who did what an event records, when a bot might have: a message's sender, a reaction's user. */
+/** Who did what an event records, when a bot might have: a message's sender, a reaction's user, a pin's pinner. */
 function actorOf(event: DomainEvent): string | null {
-  const data = event.data as { message?: { senderId?: unknown }; userId?: unknown };
-  if (event.type.startsWith("message.")) return typeof data.message?.senderId === "string" ? data.message.senderId : null;
-  if (event.type.startsWith("reaction.")) return typeof data.userId === "string" ? data.userId : null;
-  return null;
+  const data = event.data as { message?: { senderId?: unknown }; userId?: unknown; pinnedBy?: unknown };
+  const actor = event.type.startsWith("reaction.")
+    ? data.userId
+    : event.type === "message.pinned" || event.type === "message.unpinned"
+      ? data.pinnedBy
+      : data.message?.senderId;
+  return typeof actor === "string" ? actor : null;
 }
 
 /** D1 binds at most 100 parameters a query. */
 const CHATS_PER_QUERY = 90;
 
 /**
- * The deliveries of `events` to bots' endpoints: each event of a chat goes to the endpoints of
- * the bots that are members of it now (or that the event is about: a bot removed from the chat
- * hears of it), whose filter takes it, unless the bot did it itself.
+ * Which bots with an enabled webhook are members of these chats (at most CHATS_PER_QUERY) now,
+ * among bots that may act (active, or suspended until a time that has passed: what sign-in
+ * allows). Driven from the few bots' endpoints (CROSS JOIN keeps that order) into chat_members by
+ * both key columns, so a large chat costs one probe per bot, never a read of its member list.
  */
-export async function botDeliveries(db: Database, endpoints: readonly WebhookEndpointRow[], events: readonly DomainEvent[]) {
+export const botMembershipsQuery = (chatIds: readonly string[], at: number) => sql`
+  SELECT ${chatMembers.chatId} AS chatId, ${chatMembers.userId} AS botId
+  FROM ${webhookEndpoints} CROSS JOIN ${chatMembers} ON ${chatMembers.userId} = ${webhookEndpoints.botId}
+  CROSS JOIN ${users} ON ${users.id} = ${webhookEndpoints.botId}
+  WHERE ${webhookEndpoints.enabled} = 1 AND ${webhookEndpoints.botId} IS NOT NULL
+    AND ${chatMembers.chatId} IN (${sql.join(
+      chatIds.map((id) => sql`${id}`),
+      sql`, `,
+    )})
+    AND (${users.status} = 'active' OR (${users.status} = 'suspended' AND ${users.suspendedUntil} <= ${at}))`;
+
+/** botMembershipsQuery over any number of chats, as `chatId:botId` keys. */
+async function botMemberships(db: Database, chatIds: string[], at: number): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (let i = 0; i < chatIds.length; i += CHATS_PER_QUERY) {
+    const rows = await db.all<{ chatId: string; botId: string }>(botMembershipsQuery(chatIds.slice(i, i + CHATS_PER_QUERY), at));
+    for (const r of rows) found.add(`${r.chatId}:${r.botId}`);
+  }
+  return found;
+}
+
+/**
+ * The deliveries of `events` to bots' endpoints: each event of a chat goes to the endpoints of
+ * the bots that are members of it when it is fanned out (or that the event is about: a bot removed
+ * from the chat hears of it), whose filter takes it, unless the bot did it itself. A bot that may
+ * not act (suspended, banned, deactivated) gets nothing, as its token gets nothing.
+ */
+export async function botDeliveries(db: Database, endpoints: readonly WebhookEndpointRow[], events: readonly DomainEvent[], at = now()) {
   const byBot = new Map(endpoints.filter((e) => e.botId !== null).map((e) => [e.botId!, e]));
   const chatIds = [...new Set(events.map((e) => e.data.chatId).filter((id): id is string => typeof id === "string"))];
   if (byBot.size === 0 || chatIds.length === 0) return [];
-  const members = new Set<string>();
-  for (let i = 0; i < chatIds.length; i += CHATS_PER_QUERY) {
-    const rows = await db
-      .select({ chatId: chatMembers.chatId, userId: chatMembers.userId })
-      .from(chatMembers)
-      .innerJoin(webhookEndpoints, eq(webhookEndpoints.botId, chatMembers.userId))
-      .where(and(inArray(chatMembers.chatId, chatIds.slice(i, i + CHATS_PER_QUERY)), isNotNull(webhookEndpoints.botId)));
-    for (const r of rows) members.add(`${r.chatId}:${r.userId}`);
-  }
+  const members = await botMemberships(db, chatIds, at);
+  const mayAct = new Set([...members].map((key) => key.split(":")[1]!));
   const jobs: { endpointId: string; event: DomainEvent }[] = [];
   for (const event of events) {
     const chatId = event.data.chatId;
     if (typeof chatId !== "string") continue;
     for (const [botId, endpoint] of byBot) {
-      const concerned = members.has(`${chatId}:${botId}`) || event.data.userId === botId;
+      const concerned = members.has(`${chatId}:${botId}`) || (event.data.userId === botId && (await botMayAct(db, botId, at, mayAct)));
       if (!concerned || actorOf(event) === botId) continue;
       if (matches(JSON.parse(endpoint.events) as string[], event.type)) jobs.push({ endpointId: endpoint.id, event });
     }
   }
   return jobs;
+}
+
+/** Whether a bot that is no longer in the chat may still be told of it (its account may act). */
+async function botMayAct(db: Database, botId: string, at: number, known: Set<string>): Promise<boolean> {
+  if (known.has(botId)) return true;
+  const [row] = await db.select({ status: users.status, until: users.suspendedUntil }).from(users).where(eq(users.id, botId));
+  return row?.status === "active" || (row?.status === "suspended" && row.until !== null && row.until <= at);
 }
