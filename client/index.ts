@@ -84,7 +84,7 @@ export function createClient(options: ClientOptions): MessengerClient {
   });
   const api = createRestClient({ baseUrl, fetch: fetchImpl, tokens: auth });
   const webSocket = (): WebSocketConstructor => {
-    const found = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    const found = options.WebSocket ?? (globalThis as unknown as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!found) throw new Error("no WebSocket here: pass one to createClient (the `ws` package in Node)");
     return found;
   };
