@@ -134,7 +134,10 @@ export class ChatSocket extends TypedEmitter<ChatSocketEvents> {
     return this;
   }
 
-  /** Close for good. Messages still in the outbox are rejected (`socket_closed`): resend them later with the same clientMessageId. */
+  /**
+   * Close for good. Messages still in the outbox are rejected (`socket_closed`), and so are sends
+   * from now on: resend them later (another socket, REST) with the same clientMessageId.
+   */
   close(): void {
     this.socket.dispose();
   }
@@ -151,6 +154,7 @@ export class ChatSocket extends TypedEmitter<ChatSocketEvents> {
    */
   send(content: OutgoingMessage, { clientMessageId = crypto.randomUUID() }: { clientMessageId?: string } = {}): Promise<SendResult> {
     this.typingSentAt = 0;
+    if (this.socket.state === "stopped") return Promise.reject(new SocketRequestError("socket_closed", "the chat socket is closed"));
     return this.outboxQueue.add(clientMessageId, content);
   }
 

@@ -68,8 +68,23 @@ export function testNetwork() {
         const ws = new WsWebSocket(url);
         this.inner = ws;
         open.add(ws);
+        let closed = false;
+        const reportClose = (code: number, reason: string) => {
+          if (closed) return;
+          closed = true;
+          open.delete(ws);
+          this.readyState = 3;
+          this.onclose?.({ code, reason });
+        };
         ws.on("open", () => {
           this.readyState = 1;
+          // wrangler dev leaves the TCP connection open after a close handshake the server started,
+          // and \`ws\` waits 30 s for it to end before its close event: report the server's close as
+          // soon as its close frame arrives (through ws's receiver), as a browser would.
+          (ws as unknown as { _receiver?: NodeJS.EventEmitter })._receiver?.on("conclude", (code: number, reason: Buffer) => {
+            reportClose(code, reason.toString());
+            ws.terminate();
+          });
           this.onopen?.({});
         });
         ws.on("message", (data, isBinary) => {
@@ -78,11 +93,7 @@ export function testNetwork() {
           this.onmessage?.({ data: text });
         });
         ws.on("error", () => this.onerror?.({}));
-        ws.on("close", (code, reason) => {
-          open.delete(ws);
-          this.readyState = 3;
-          this.onclose?.({ code, reason: reason.toString() });
-        });
+        ws.on("close", (code, reason) => reportClose(code, reason.toString()));
       }
 
       send(data: string) {
@@ -107,7 +118,7 @@ export async function signedUpClient(
 ): Promise<{ client: MessengerClient; storage: TokenStorage; user: { id: string; username: string }; count: (key: string) => number }> {
   const storage = memoryTokenStorage();
   const { fetch, count } = countingFetch(`2001:db8:c1:${(++clients).toString(16)}::`);
-  const client = createClient({ baseUrl, storage, fetch, WebSocket: WsWebSocket, backoff: FAST_BACKOFF, ...extra });
+  const client = createClient({ baseUrl, storage, fetch, WebSocket: testNetwork().WebSocket, backoff: FAST_BACKOFF, ...extra });
   const username = uniqueName(label);
   const { user } = await client.auth.register({ username, password: PASSWORD, displayName: label });
   return { client, storage, user, count };
