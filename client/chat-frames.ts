@@ -60,12 +60,17 @@ export type ErrorFrame = { type: "error"; id?: string; code: string; message: st
 /** Every frame the chat socket's server sends (batches already unpacked). */
 export type ChatServerFrame = ChatEvent | ChatLiveFrame | AckFrame | ErrorFrame | { type: "pong" };
 
+/** A point on the map, as a message carries it. */
+export type GeoLocation = NonNullable<Schemas["GeoLocation"]>;
+
 /** The content of a message to send (the fields of POST …/messages; the message's `type` is `messageType`, default `text`). */
 export type OutgoingMessage = Omit<
   Schemas["SendMessageRequest"],
-  "clientMessageId" | "type" | "ciphertext" | "envelopes" | "scheduledAt"
+  "clientMessageId" | "type" | "ciphertext" | "envelopes" | "scheduledAt" | "location"
 > & {
   messageType?: Schemas["SendMessageRequest"]["type"];
+  // The document's GeoLocation is the message's (nullable); a send takes a location or none.
+  location?: GeoLocation;
 };
 
 /** What the server answers a send with: the stored message, and whether it was stored by an earlier try (same clientMessageId). */
@@ -78,7 +83,7 @@ type WithId<T> = T & { id?: string };
 /** Every frame a client may send on the chat socket (test/client-protocol-contract.ts checks the room accepts each). */
 export type ChatClientFrame = WithId<
   | ({ type: "message.send"; clientMessageId: string } & OutgoingMessage)
-  | { type: "message.edit"; messageId: string; text?: string; location?: Schemas["GeoLocation"] }
+  | { type: "message.edit"; messageId: string; text?: string; location?: Omit<GeoLocation, "liveUntil"> }
   | { type: "message.delete"; messageId: string; for?: "me" | "everyone" }
   | { type: "message.pin" | "message.unpin"; messageId: string }
   | { type: "poll.vote"; messageId: string; optionIds: string[] }

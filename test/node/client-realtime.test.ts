@@ -21,11 +21,14 @@ afterAll(async () => {
 });
 
 /** A text message from `client` through REST (as another device or app would send it). */
-const postText = (client: MessengerClient, chatId: string, text: string) =>
-  client.api.post("/api/v1/chats/{chatId}/messages", {
+async function postText(client: MessengerClient, chatId: string, text: string) {
+  const sent = await client.api.post("/api/v1/chats/{chatId}/messages", {
     path: { chatId },
     body: { clientMessageId: crypto.randomUUID(), type: "text", text },
   });
+  if (!("message" in sent)) throw new Error("a scheduled message, not a sent one");
+  return sent;
+}
 
 /** The chat's whole history as `client` sees it, oldest first. */
 const history = async (client: MessengerClient, chatId: string) =>
