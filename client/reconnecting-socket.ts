@@ -77,12 +77,21 @@ export class ReconnectingSocket extends TypedEmitter<ReconnectingSocketEvents> {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private pongTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly offSignedOut: () => void;
+  private readonly offOnline: () => void;
 
   constructor(private readonly options: ReconnectingSocketOptions) {
     super();
     this.offSignedOut = options.auth.on("signedOut", ({ reason }) => {
       if (this.current !== "idle" && this.current !== "stopped") this.stop(1000, `signed out (${reason})`);
     });
+    // In a browser, the network coming back is the moment to try, not the end of the backoff.
+    const events = globalThis as {
+      addEventListener?: (type: string, fn: () => void) => void;
+      removeEventListener?: (type: string, fn: () => void) => void;
+    };
+    const onOnline = () => this.reconnectNow();
+    events.addEventListener?.("online", onOnline);
+    this.offOnline = () => events.removeEventListener?.("online", onOnline);
   }
 
   get state(): SocketState {
@@ -109,10 +118,11 @@ export class ReconnectingSocket extends TypedEmitter<ReconnectingSocketEvents> {
     this.finish(code, reason);
   }
 
-  /** Stop for good and drop the session listener (the socket is not used again). */
+  /** Stop for good and drop the listeners (session, network): the socket is not used again. */
   dispose(): void {
     this.stop();
     this.offSignedOut();
+    this.offOnline();
   }
 
   /** While waiting to reconnect, try now (the network came back, the page became visible). */
