@@ -265,7 +265,7 @@ export interface paths {
         put?: never;
         /**
          * Redeem a one-time code: sign in, or verify my email/phone
-         * @description `purpose: "login"` (public) signs in like a password login: `{user, tokens, session, newDevice}`, or `{mfaRequired, mfaToken}` when 2FA is on. `purpose: "signup"` (public) signs in the same way, creating the account first when the address has none (`created: true`; username generated, no password until set-password). `purpose: "verify"` (bearer token) marks the caller's email or phone verified → 204; with the right code for an address another account has already verified it answers `409 email_taken` / `phone_taken` (only then: an address is unique among verified ones only). A wrong, expired, used or dead code answers `400 invalid_code`; while the code is still alive `details.attemptsLeft` says how many tries remain.
+         * @description `purpose: "login"` (public) signs in like a password login: `{user, tokens, session, newDevice}`, or `{mfaRequired, mfaToken}` when 2FA is on. `purpose: "signup"` (public) signs in the same way, creating the account first when the address has none (`created: true`; username generated, no password until set-password). A deactivated account answers `403 account_deactivated` unless `reactivate: true` (login and signup), which switches it on again. `purpose: "verify"` (bearer token) marks the caller's email or phone verified → 204; with the right code for an address another account has already verified it answers `409 email_taken` / `phone_taken` (only then: an address is unique among verified ones only). A wrong, expired, used or dead code answers `400 invalid_code`; while the code is still alive `details.attemptsLeft` says how many tries remain.
          */
         post: operations["verifyOneTimeCode"];
         delete?: never;
@@ -784,7 +784,7 @@ export interface paths {
         post?: never;
         /**
          * Delete my account
-         * @description Needs the password (wrong: `403 invalid_password`, counted toward the login lockout). Erases the profile, contacts, follows, blocks, close friends, devices, sessions and codes; frees the username, email and phone; every session ends. In chats the account shows as "Deleted account". Cannot be undone.
+         * @description Needs the password (wrong: `403 invalid_password`, counted toward the login lockout); an account without one (made by a one-time code) needs a session signed in within 10 minutes instead (`403 reauthentication_required`). With 2FA on, `code` or `recoveryCode` too. Erases the profile, contacts, follows, blocks, close friends, devices, sessions and codes; frees the username, email and phone; every session ends. In chats the account shows as "Deleted account". Cannot be undone.
          */
         delete: operations["deleteMyAccount"];
         options?: never;
@@ -807,7 +807,7 @@ export interface paths {
         put?: never;
         /**
          * Deactivate my account (kept, reversible)
-         * @description Needs the password and, with 2FA on, `code` or `recoveryCode`, exactly as deleting the account does (wrong password: `403 invalid_password`, counted toward the login lockout; `400 two_factor_required`, `400 invalid_code`). Nothing is erased: every session ends at once (live sockets close), sign-in answers `403 account_deactivated`, the account leaves user search and contact sync, and others see it as they see a suspended account. A password sign-in (`POST /auth/login`) with `reactivate: true` switches it on again, or an admin does. `409 account_not_active` if the account was suspended or banned meanwhile.
+         * @description Needs the password (or, without one, a session signed in within 10 minutes) and, with 2FA on, `code` or `recoveryCode`, exactly as deleting the account does (wrong password: `403 invalid_password`, counted toward the login lockout; `400 two_factor_required`, `400 invalid_code`). Nothing is erased: every session ends at once (live sockets close), sign-in answers `403 account_deactivated`, the account leaves user search and contact sync, and others see it as they see a suspended account. A sign-in (`POST /auth/login`, or a one-time code at `POST /auth/otp/verify`) with `reactivate: true` switches it on again, or an admin does. `409 account_not_active` if the account was suspended or banned meanwhile; `409 cannot_reactivate` for an account with neither a password nor a verified email or phone (it could never sign in again). Bots: `403 bot_not_allowed`.
          */
         post: operations["deactivateMyAccount"];
         delete?: never;
@@ -1174,7 +1174,7 @@ export interface paths {
         head?: never;
         /**
          * Set an account's verified badge, creator flag, KYC status, tier, lifecycle state or metadata
-         * @description Role `admin`; anyone else gets `404 not_found`. Not for your own account (`400 cannot_target_self`) nor another admin's (`403 insufficient_role`); an unknown or deleted account is `404 not_found`. Audited. Partial: attributes left out keep their values. No user route can set these. Public profiles show `verified` and `creator`; the user's own profile and admin views show all five; `metadata` is the user's public metadata (as PATCH /users/me sets it). The audit entry (`set_attributes`) holds `{before, after}` of what changed; a change that lost a race with another is `409 conflict` and writes nothing.
+         * @description Role `admin` (anyone else gets `404 not_found`), or the app's backend with an API key of scope `users:write` (ordinary accounts only: staff answer `403 staff_account`; audited with `actorType: api_key`). Not for your own account (`400 cannot_target_self`) nor another admin's (`403 insufficient_role`); an unknown or deleted account is `404 not_found`. Audited. Partial: attributes left out keep their values. No user route can set these. Public profiles show `verified` and `creator`; the user's own profile and admin views show all five; `metadata` is the user's public metadata (as PATCH /users/me sets it). The audit entry (`set_attributes`) holds `{before, after}` of what changed; a change that lost a race with another is `409 conflict` and writes nothing.
          */
         patch: operations["adminSetUserAttributes"];
         trace?: never;
@@ -3018,6 +3018,102 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/bots/{id}/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The bot's webhook (without its secret)
+         * @description The bot's owner (bot tokens: `403 bot_not_allowed`). Someone else's bot, or none: `404 not_found`. A bot without a webhook: `404 not_found`.
+         */
+        get: operations["getBotWebhook"];
+        /**
+         * Send the bot's updates to a URL
+         * @description The bot's owner (bot tokens: `403 bot_not_allowed`). Someone else's bot, or none: `404 not_found`. The bot's chats' events (messages, reactions, members, the chat; not what the bot did itself) are POSTed there, signed (Standard Webhooks) and retried like the app's webhooks. The first set answers the signing `secret` (201); later ones change the URL and events, enable it again and answer the secret only with `rotateSecret: true` (200). `422 invalid_url` unless https to a host name.
+         */
+        put: operations["setBotWebhook"];
+        post?: never;
+        /**
+         * Stop sending the bot's updates to its URL
+         * @description The bot's owner (bot tokens: `403 bot_not_allowed`). Someone else's bot, or none: `404 not_found`. Its delivery log goes with it; the bot's sockets still get everything.
+         */
+        delete: operations["deleteBotWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bots/{id}/webhook/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The bot's webhook delivery attempts, newest first
+         * @description The bot's owner (bot tokens: `403 bot_not_allowed`). Someone else's bot, or none: `404 not_found`. Kept 7 days, like the app's.
+         */
+        get: operations["listBotWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/bots/{id}/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The bot's webhook (without its secret)
+         * @description Scope `users:write`, for the app's own bots (a bot with an owner is its owner's). Someone else's bot, or none: `404 not_found`. A bot without a webhook: `404 not_found`.
+         */
+        get: operations["getPlatformBotWebhook"];
+        /**
+         * Send the bot's updates to a URL
+         * @description Scope `users:write`, for the app's own bots (a bot with an owner is its owner's). Someone else's bot, or none: `404 not_found`. The bot's chats' events (messages, reactions, members, the chat; not what the bot did itself) are POSTed there, signed (Standard Webhooks) and retried like the app's webhooks. The first set answers the signing `secret` (201); later ones change the URL and events, enable it again and answer the secret only with `rotateSecret: true` (200). `422 invalid_url` unless https to a host name.
+         */
+        put: operations["setPlatformBotWebhook"];
+        post?: never;
+        /**
+         * Stop sending the bot's updates to its URL
+         * @description Scope `users:write`, for the app's own bots (a bot with an owner is its owner's). Someone else's bot, or none: `404 not_found`. Its delivery log goes with it; the bot's sockets still get everything.
+         */
+        delete: operations["deletePlatformBotWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/bots/{id}/webhook/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The bot's webhook delivery attempts, newest first
+         * @description Scope `users:write`, for the app's own bots (a bot with an owner is its owner's). Someone else's bot, or none: `404 not_found`. Kept 7 days, like the app's.
+         */
+        get: operations["listPlatformBotWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -3242,6 +3338,8 @@ export interface components {
             deviceId?: string;
             /** @example Alice's iPhone */
             deviceName?: string;
+            /** @description A deactivated account answers `403 account_deactivated` unless this is true: then the sign-in reactivates it */
+            reactivate?: boolean;
         };
         OtpSignupVerifyRequest: {
             /**
@@ -3263,6 +3361,8 @@ export interface components {
             deviceId?: string;
             /** @example Alice's iPhone */
             deviceName?: string;
+            /** @description A deactivated account answers `403 account_deactivated` unless this is true: then the sign-in reactivates it */
+            reactivate?: boolean;
         };
         OtpContactVerifyRequest: {
             /**
@@ -3668,7 +3768,8 @@ export interface components {
             } | null;
         };
         DeleteAccountRequest: {
-            password: string;
+            /** @description Required when the account has a password (`400 validation_failed` without it). An account without one (made by a one-time code) instead needs a session signed in within the last 10 minutes (`403 reauthentication_required`) */
+            password?: string;
             /**
              * @description Required (or `recoveryCode`) when two-factor authentication is on
              * @example 123456
@@ -3681,7 +3782,8 @@ export interface components {
             recoveryCode?: string;
         };
         DeactivateAccountRequest: {
-            password: string;
+            /** @description Required when the account has a password (`400 validation_failed` without it). An account without one (made by a one-time code) instead needs a session signed in within the last 10 minutes (`403 reauthentication_required`) */
+            password?: string;
             /**
              * @description Required (or `recoveryCode`) when two-factor authentication is on
              * @example 123456
@@ -3908,8 +4010,13 @@ export interface components {
         };
         AdminAuditEntry: {
             id: string;
+            /**
+             * @description `user`: a staff account; `api_key`: the app's backend (actorId is the key's id)
+             * @enum {string}
+             */
+            actorType: "user" | "api_key";
             actorId: string;
-            action: ("bootstrap_admin" | "set_role" | "suspend_user" | "ban_user" | "restore_user" | "deactivate_user" | "reactivate_user" | "remove_profile_content" | "resolve_report" | "create_api_key" | "revoke_api_key" | "set_attributes") | string;
+            action: ("bootstrap_admin" | "set_role" | "suspend_user" | "ban_user" | "restore_user" | "deactivate_user" | "reactivate_user" | "remove_profile_content" | "resolve_report" | "create_api_key" | "revoke_api_key" | "set_attributes" | "create_webhook" | "update_webhook" | "delete_webhook") | string;
             targetType: string;
             targetId: string;
             details: {
@@ -4990,6 +5097,10 @@ export interface components {
             /** @enum {boolean} */
             rotateSecret?: true;
         };
+        WebhookDeliveryPage: {
+            items: components["schemas"]["WebhookDelivery"][];
+            nextCursor: string | null;
+        };
         WebhookDelivery: {
             id: string;
             eventId: string;
@@ -5002,9 +5113,25 @@ export interface components {
             durationMs: number | null;
             createdAt: string;
         };
+        BotWebhook: {
+            endpoint: components["schemas"]["WebhookEndpoint"];
+            /** @description `whsec_…`: verify signatures with it (Standard Webhooks). Shown on create and rotate only. */
+            secret?: string;
+        };
+        SetBotWebhookRequest: {
+            /** Format: uri */
+            url: string;
+            /** @description Families or types of the bot's chats' events; default message.*, reaction.*, member.*, chat.* */
+            events?: ("message.*" | "reaction.*" | "member.*" | "chat.*" | "message.new" | "message.updated" | "message.deleted" | "message.pinned" | "message.unpinned" | "reaction.added" | "reaction.removed" | "chat.created" | "chat.updated" | "chat.deleted" | "chat.truncated" | "member.joined" | "member.updated" | "member.left" | "member.removed")[];
+            /** @enum {boolean} */
+            rotateSecret?: true;
+        };
     };
     responses: never;
-    parameters: never;
+    parameters: {
+        /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+        OnBehalfOf: string;
+    };
     requestBodies: never;
     headers: never;
     pathItems: never;
@@ -9943,8 +10070,8 @@ export interface operations {
                 limit?: number;
                 /** @description nextCursor of the previous page */
                 cursor?: string;
-                targetType?: "user" | "report" | "api_key";
-                /** @description Only the entries about this user or report */
+                targetType?: "user" | "report" | "api_key" | "webhook";
+                /** @description Only the entries about this user, report, key or webhook */
                 targetId?: string;
             };
             header?: never;
@@ -10574,7 +10701,10 @@ export interface operations {
                 /** @description true: only hidden chats; false (default): only chats not hidden */
                 hidden?: "true" | "false";
             };
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -10607,6 +10737,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
             503: {
                 headers: {
@@ -10621,7 +10769,10 @@ export interface operations {
     createChat: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -10735,7 +10886,10 @@ export interface operations {
     getUnreadCounts: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -10750,8 +10904,35 @@ export interface operations {
                     "application/json": components["schemas"]["UnreadCounts"];
                 };
             };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10777,7 +10958,10 @@ export interface operations {
                 /** @description nextCursor of the previous page */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -10810,6 +10994,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
             503: {
                 headers: {
@@ -10824,7 +11026,10 @@ export interface operations {
     acceptChatInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -10902,7 +11107,10 @@ export interface operations {
     declineChatInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -10935,6 +11143,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found (also for resources the caller may not see) */
             404: {
                 headers: {
@@ -10958,7 +11175,10 @@ export interface operations {
     getChat: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -10995,6 +11215,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found (also for resources the caller may not see) */
             404: {
                 headers: {
@@ -11018,7 +11247,10 @@ export interface operations {
     deleteChat: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -11083,7 +11315,10 @@ export interface operations {
     updateChat: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -11183,7 +11418,10 @@ export interface operations {
     updateChatSettings: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -11217,6 +11455,15 @@ export interface operations {
             };
             /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11265,7 +11512,10 @@ export interface operations {
     freezeChat: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -11334,7 +11584,10 @@ export interface operations {
     unfreezeChat: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -11403,7 +11656,10 @@ export interface operations {
     truncateChat: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -11477,7 +11733,10 @@ export interface operations {
                 /** @description nextCursor of the previous page */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -11544,7 +11803,10 @@ export interface operations {
     addChatMembers: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -11642,7 +11904,10 @@ export interface operations {
     removeChatMember: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 userId: string;
@@ -11717,7 +11982,10 @@ export interface operations {
     updateChatMember: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 userId: string;
@@ -11818,7 +12086,10 @@ export interface operations {
     leaveChat: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -11844,6 +12115,15 @@ export interface operations {
             };
             /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11883,7 +12163,10 @@ export interface operations {
     transferChatOwnership: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -11979,7 +12262,10 @@ export interface operations {
     joinChat: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -12093,7 +12379,10 @@ export interface operations {
                 /** @description nextCursor of the previous page */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -12160,7 +12449,10 @@ export interface operations {
     banChatMember: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -12260,7 +12552,10 @@ export interface operations {
     unbanChatMember: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 userId: string;
@@ -12330,7 +12625,10 @@ export interface operations {
                 /** @description nextCursor of the previous page */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -12397,7 +12695,10 @@ export interface operations {
     createChatInvite: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -12486,7 +12787,10 @@ export interface operations {
     revokeChatInvite: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 code: string;
@@ -12556,7 +12860,10 @@ export interface operations {
                 /** @description nextCursor of the previous page */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -12623,7 +12930,10 @@ export interface operations {
     approveJoinRequest: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 userId: string;
@@ -12698,7 +13008,10 @@ export interface operations {
     rejectJoinRequest: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 userId: string;
@@ -12773,7 +13086,10 @@ export interface operations {
     setMessageTtl: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -12958,7 +13274,10 @@ export interface operations {
                 around?: number | null;
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -13025,7 +13344,10 @@ export interface operations {
     sendMessage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -13154,7 +13476,10 @@ export interface operations {
     getMessage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -13227,7 +13552,10 @@ export interface operations {
                 /** @description everyone (author, or owner/admin): default; me: hide it for me */
                 for?: "me" | "everyone";
             };
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -13293,7 +13621,10 @@ export interface operations {
     editMessage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -13389,7 +13720,10 @@ export interface operations {
                 after?: number | null;
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -13457,7 +13791,10 @@ export interface operations {
     listMessageEdits: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -13525,7 +13862,10 @@ export interface operations {
     getMessageReceipts: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -13593,7 +13933,10 @@ export interface operations {
     markChatRead: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -13682,7 +14025,10 @@ export interface operations {
     markChatDelivered: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -13775,7 +14121,10 @@ export interface operations {
                 after?: number | null;
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -14008,7 +14357,10 @@ export interface operations {
     pinMessage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -14085,7 +14437,10 @@ export interface operations {
     unpinMessage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -14151,7 +14506,10 @@ export interface operations {
     listPinnedMessages: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -14218,7 +14576,10 @@ export interface operations {
     getDraft: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -14287,7 +14648,10 @@ export interface operations {
     saveDraft: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -14378,7 +14742,10 @@ export interface operations {
     deleteDraft: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -14443,7 +14810,10 @@ export interface operations {
     votePoll: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -14544,7 +14914,10 @@ export interface operations {
     retractPollVote: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -14623,7 +14996,10 @@ export interface operations {
     closePoll: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -14693,7 +15069,10 @@ export interface operations {
     forwardMessage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -14783,7 +15162,10 @@ export interface operations {
     addMessageReaction: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -14862,7 +15244,10 @@ export interface operations {
     removeMessageReaction: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -14936,7 +15321,10 @@ export interface operations {
                 /** @description Only this emoji's reactions */
                 emoji?: string;
             };
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -15089,7 +15477,10 @@ export interface operations {
     listScheduledMessages: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
             };
@@ -15158,7 +15549,10 @@ export interface operations {
     cancelScheduledMessage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -15224,7 +15618,10 @@ export interface operations {
     editScheduledMessage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -15331,7 +15728,10 @@ export interface operations {
     sendScheduledMessageNow: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description With an API key (`apiKeyAuth`): the id of the user the key acts as (required then: `400 on_behalf_of_required`; `404` for no such user). Ignored with a bearer or bot token. */
+                "X-On-Behalf-Of"?: components["parameters"]["OnBehalfOf"];
+            };
             path: {
                 chatId: string;
                 messageId: string;
@@ -18353,10 +18753,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: components["schemas"]["WebhookDelivery"][];
-                        nextCursor: string | null;
-                    };
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
                 };
             };
             /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
@@ -18655,6 +19052,648 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getBotWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        endpoint: components["schemas"]["WebhookEndpoint"];
+                    };
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setBotWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetBotWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotWebhook"];
+                };
+            };
+            /** @description Created, with its secret */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotWebhook"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large (`payload_too_large`), storage quota exceeded (`quota_exceeded`) or, for tus, bytes past `Upload-Length` (`upload_too_long`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`); for uploads, a type the purpose does not take (`unsupported_media_type`) or content that is not the declared type (`media_type_mismatch`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but a referenced item does not fit the operation (the code says why) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteBotWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listBotWebhookDeliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getPlatformBotWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        endpoint: components["schemas"]["WebhookEndpoint"];
+                    };
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setPlatformBotWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetBotWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotWebhook"];
+                };
+            };
+            /** @description Created, with its secret */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotWebhook"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large (`payload_too_large`), storage quota exceeded (`quota_exceeded`) or, for tus, bytes past `Upload-Length` (`upload_too_long`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`); for uploads, a type the purpose does not take (`unsupported_media_type`) or content that is not the declared type (`media_type_mismatch`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but a referenced item does not fit the operation (the code says why) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deletePlatformBotWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listPlatformBotWebhookDeliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
             };
             /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
             400: {
