@@ -50,7 +50,7 @@ export type ChatLiveFrame =
   /** Coalesced reaction counts; every reaction change up to `lastEventSeq` is reflected. */
   | { type: "reactions"; messageId: string; seq: number; reactions: { emoji: string; count: number }[]; lastEventSeq: number }
   /** My draft changed on another socket of mine, or was cleared by sending. */
-  | { type: "draft"; chatId: string; draft: Schemas["Draft"] }
+  | { type: "draft"; chatId: string; draft: Schemas["Draft"] | null }
   | { type: "envelope.delivered"; messageId: string; seq: number; userId: string; deviceId: number; deliveredAt: string };
 
 /** An answer to a client frame that carried `id`. */

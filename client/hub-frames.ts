@@ -26,7 +26,7 @@ interface Logged<T extends string> {
 export type HubUpdate =
   | (Logged<"chat.activity"> & { chatId: string; lastSeq: number; lastMessage: ChatPreview | null; lastActivityAt: string })
   | (Logged<"chat.read"> & { chatId: string; readSeq: number; unread: number; mentions: number })
-  | (Logged<"chat.draft"> & { chatId: string; draft: Schemas["Draft"]; at: string })
+  | (Logged<"chat.draft"> & { chatId: string; draft: Schemas["Draft"] | null; at: string })
   | (Logged<"chat.added"> & { chatId: string; chatType: string; role: string; lastActivityAt?: string })
   | (Logged<"chat.removed"> & { chatId: string; reason: string })
   | (Logged<"chat.settings"> & { chatId: string; mutedUntil: string | null; pinned: boolean; archived: boolean; hidden: boolean })

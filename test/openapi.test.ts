@@ -85,6 +85,24 @@ describe("OpenAPI components", () => {
     expect(clashes).toEqual([]);
   });
 
+  it("never makes a named schema nullable itself: a nullable use says anyOf [$ref, null] (orNull)", async () => {
+    // `schema.nullable()` on a named schema marks the component nullable, and then every request body
+    // using it documents null as valid input, which the validators refuse.
+    const doc = (await api("GET", "/openapi.json")).body;
+    const nullable = Object.entries(doc.components.schemas as Record<string, { type?: unknown; anyOf?: unknown[]; oneOf?: unknown[] }>)
+      .filter(([, schema]) => {
+        const types = Array.isArray(schema.type) ? schema.type : [schema.type];
+        const alternatives = [...(schema.anyOf ?? []), ...(schema.oneOf ?? [])] as { type?: unknown }[];
+        return types.includes("null") || alternatives.some((a) => a.type === "null");
+      })
+      .map(([name]) => name);
+    expect(nullable).toEqual([]);
+    expect(doc.components.schemas.SendMessageRequest.properties.location).toEqual({ $ref: "#/components/schemas/GeoLocation" });
+    expect(doc.components.schemas.Message.properties.location).toEqual({
+      anyOf: [{ $ref: "#/components/schemas/GeoLocation" }, { type: "null" }],
+    });
+  });
+
   it("documents the chat ban and the admin ban with their own bodies", async () => {
     const doc = (await api("GET", "/openapi.json")).body;
     const bodyRef = (path: string) => doc.paths[path].post.requestBody.content["application/json"].schema.$ref;

@@ -5,6 +5,7 @@ import type { RoomStore } from "../src/rooms/store";
 /** The coalescing rule of reaction frames, on a fake clock, store and sockets. */
 function feedWith(sockets: number) {
   let now = 1_000_000;
+  let eventSeq = 42;
   const sent: any[] = [];
   const scheduled: number[] = [];
   const counts = new Map<number, number>();
@@ -14,7 +15,7 @@ function feedWith(sockets: number) {
       summaries: (seqs: number[]) => new Map(seqs.map((s) => [s, [{ emoji: "👍", count: counts.get(s) ?? 0, me: false }]])),
       shadowReactors: () => new Map(),
     },
-    lastEventSeq: () => 42,
+    lastEventSeq: () => eventSeq,
     findBySeq: (seq: number) => ({ seq, id: `m${seq}`, deleted_at: deleted.has(seq) ? 1 : null }),
   } as unknown as RoomStore;
   const feed = new ReactionFeed({
@@ -27,18 +28,26 @@ function feedWith(sockets: number) {
     schedule: (at) => scheduled.push(at),
     now: () => now,
   });
+  // A reaction change is logged (one event), then the feed hears of it.
   const react = (seq: number) => {
     counts.set(seq, (counts.get(seq) ?? 0) + 1);
+    eventSeq++;
     feed.changed(seq);
   };
-  return { feed, sent, scheduled, react, deleted, advance: (ms: number) => (now += ms), at: () => now };
+  /** Another event is logged; it goes out live after the feed flushed what was pending. */
+  const logOther = () => {
+    eventSeq++;
+    feed.beforeEvent();
+    return eventSeq;
+  };
+  return { feed, sent, scheduled, react, logOther, deleted, advance: (ms: number) => (now += ms), at: () => now };
 }
 
 describe("ReactionFeed", () => {
   it("sends the first change at once, then at most one frame per message per interval with the latest counts", () => {
     const t = feedWith(LARGE_ROOM_SOCKETS + 1);
     t.react(1);
-    expect(t.sent).toEqual([{ type: "reactions", messageId: "m1", seq: 1, reactions: [{ emoji: "👍", count: 1 }], lastEventSeq: 42 }]);
+    expect(t.sent).toEqual([{ type: "reactions", messageId: "m1", seq: 1, reactions: [{ emoji: "👍", count: 1 }], lastEventSeq: 43 }]);
     for (let i = 0; i < 49; i++) t.react(1);
     t.react(2);
     expect(t.sent).toHaveLength(1);
@@ -71,5 +80,15 @@ describe("ReactionFeed", () => {
     t.react(3);
     expect(t.sent).toHaveLength(2);
     expect(t.feed.hasPending).toBe(false);
+  });
+
+  it("says the log's end as of the changes it carries, never an event sent after it", () => {
+    const t = feedWith(2);
+    t.react(1); // sent at once
+    t.react(1); // waits for the interval
+    const next = t.logOther(); // flushed first, then this event goes out
+    const flushed = t.sent.at(-1);
+    expect(flushed).toMatchObject({ seq: 1, reactions: [{ count: 2 }] });
+    expect(flushed.lastEventSeq).toBe(next - 1);
   });
 });

@@ -3508,7 +3508,7 @@ export interface components {
             kind: components["schemas"]["AccountKind"];
             bio: string | null;
             links: components["schemas"]["ProfileLink"][];
-            status: components["schemas"]["Status"];
+            status: components["schemas"]["Status"] | null;
             followersCount: number;
             followingCount: number;
             /** @description I have this user in my contacts */
@@ -3547,7 +3547,7 @@ export interface components {
             text: string | null;
             emoji: string | null;
             expiresAt: string | null;
-        } | null;
+        };
         ContactPage: {
             items: components["schemas"]["Contact"][];
             nextCursor: string | null;
@@ -3696,7 +3696,7 @@ export interface components {
             avatarMediaId: string | null;
             links: components["schemas"]["ProfileLink"][];
             birthday: string | null;
-            status: components["schemas"]["Status"];
+            status: components["schemas"]["Status"] | null;
             /** @description 8 characters; share it, others send it as `referredBy` on register */
             referralCode: string | null;
             /** @description Id of the account whose referral code this one registered with */
@@ -4123,7 +4123,7 @@ export interface components {
                 [key: string]: unknown;
             } | null;
             createdAt: string;
-            lastMessage: components["schemas"]["ChatLastMessage"];
+            lastMessage: components["schemas"]["ChatLastMessage"] | null;
             lastSeq: number;
             lastActivityAt: string;
             /** @description Exact: others' messages after my read position, deleted ones not counted */
@@ -4159,7 +4159,7 @@ export interface components {
             /** @description At most 140 characters (null for encrypted messages) */
             text: string | null;
             createdAt: string;
-        } | null;
+        };
         /**
          * @description owner > admin > member. In channels members are subscribers
          * @enum {string}
@@ -4418,7 +4418,7 @@ export interface components {
                 storyId: string;
             } | null;
             attachments: components["schemas"]["Attachment"][];
-            location: components["schemas"]["GeoLocation"];
+            location: components["schemas"]["GeoLocation"] | null;
             contact: {
                 userId?: string;
                 name?: string;
@@ -4452,7 +4452,8 @@ export interface components {
             metadata: {
                 [key: string]: unknown;
             } | null;
-            poll: components["schemas"]["Poll"];
+            /** @description Type poll: the poll as I see it; null otherwise */
+            poll: components["schemas"]["Poll"] | null;
             /** @description A disappearing message: when it is erased (null: it stays) */
             expiresAt: string | null;
             createdAt: string;
@@ -4462,7 +4463,7 @@ export interface components {
             reactions: components["schemas"]["MessageReaction"][];
             /** @description Type encrypted only: the blob for every member (standard base64), null when the send had none */
             ciphertext?: string | null;
-            envelope?: components["schemas"]["DeviceEnvelope"];
+            envelope?: components["schemas"]["DeviceEnvelope"] | null;
         };
         /** @description Read the bytes through GET /media/{mediaId} (members of the chat may) */
         Attachment: {
@@ -4481,7 +4482,7 @@ export interface components {
              * @description A live location, updated by edits until this time (at most 24 h ahead)
              */
             liveUntil?: string;
-        } | null;
+        };
         MessageEntity: {
             /** @enum {string} */
             type: "url" | "email" | "mention" | "hashtag";
@@ -4492,7 +4493,7 @@ export interface components {
             username?: string;
             tag?: string;
         };
-        /** @description Type poll: the poll as I see it; null otherwise */
+        /** @description A poll as the caller sees it */
         Poll: {
             question: string;
             options: {
@@ -4520,7 +4521,7 @@ export interface components {
             closed: boolean;
             closesAt: string | null;
             closedAt: string | null;
-        } | null;
+        };
         MessageReaction: {
             /** @example 👍 */
             emoji: string;
@@ -4535,7 +4536,7 @@ export interface components {
             type: number;
             /** @description The ciphertext for this device, standard base64 */
             body: string;
-        } | null;
+        };
         ScheduledResponse: {
             scheduled: components["schemas"]["ScheduledMessage"];
         };
@@ -4684,7 +4685,7 @@ export interface components {
         MessageVersions: {
             items: {
                 text: string | null;
-                location: components["schemas"]["GeoLocation"];
+                location: components["schemas"]["GeoLocation"] | null;
                 /** @description When this version was written (sent, or an earlier edit) */
                 createdAt: string;
             }[];
@@ -4752,7 +4753,7 @@ export interface components {
             text: string;
             replyToId: string | null;
             updatedAt: string;
-        } | null;
+        };
         DraftRequest: {
             /** @description What I have typed so far (may be empty) */
             text: string;
@@ -14594,7 +14595,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        draft: components["schemas"]["Draft"];
+                        draft: components["schemas"]["Draft"] | null;
                     };
                 };
             };

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { orNull } from "../lib/openapi";
 import { PageQuery } from "../lib/pagination";
 import { CONTROL_EXCEPT_NEWLINE_RE, CONTROL_RE } from "../lib/validate";
 import { Metadata } from "../rooms/content";
@@ -218,7 +219,7 @@ export const Chat = z
       .openapi({ description: "Disappearing messages: sent messages are erased this many seconds later (null: off)" }),
     metadata: z.record(z.string(), z.unknown()).nullable().openapi({ description: "Custom JSON, returned as stored" }),
     createdAt: z.string(),
-    lastMessage: LastMessage.nullable(),
+    lastMessage: orNull(LastMessage),
     lastSeq: z.number().int(),
     lastActivityAt: z.string(),
     unreadCount: z.number().int().openapi({ description: "Exact: others' messages after my read position, deleted ones not counted" }),

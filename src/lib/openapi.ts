@@ -40,6 +40,13 @@ const ERROR_TEXT: Record<number, string> = {
     "neither issued nor checked, or without a message provider) or `not_ready` (readiness)",
 };
 
+/**
+ * A named schema, or null. Not `schema.nullable()`: that carries the component's name, so the
+ * document would mark the component itself nullable, and every other use of it (request bodies
+ * among them) would take null too. A union keeps the component as it is and says `anyOf [$ref, null]`.
+ */
+export const orNull = <T extends z.ZodType>(schema: T) => z.union([schema, z.null()]);
+
 /** Standard error responses for a route, documented with the shared Error schema. */
 export function errorResponses(...statuses: (keyof typeof ERROR_TEXT)[]) {
   return Object.fromEntries(

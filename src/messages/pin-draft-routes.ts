@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { chatMember } from "../chats/access";
-import { actingUserSecurity, errorResponses, json, jsonBody, newRouter, noContent } from "../lib/openapi";
+import { actingUserSecurity, errorResponses, json, jsonBody, newRouter, noContent, orNull } from "../lib/openapi";
 import { chatRoom } from "../rooms/client";
 import { MAX_PINS } from "../rooms/pins";
 import * as s from "./schemas";
@@ -96,7 +96,7 @@ app.openapi(
     security: actingUserSecurity("messages:write"),
     middleware: [auth, chatMember] as const,
     request: { params: s.ChatIdParam },
-    responses: { 200: json(z.object({ draft: Draft.nullable() })), ...errorResponses(400, 401, 403, 404, 503) },
+    responses: { 200: json(z.object({ draft: orNull(Draft) })), ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { chatId } = c.req.valid("param");

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { ChatIdParam } from "../chats/schemas";
+import { orNull } from "../lib/openapi";
 import {
   DraftFields,
   EditFields,
@@ -134,7 +135,7 @@ export const Message = z
       .nullable()
       .openapi({ description: "A reply to a story (POST /stories/{id}/reply) names the story; null otherwise" }),
     attachments: z.array(Attachment),
-    location: GeoLocationSchema.nullable(),
+    location: orNull(GeoLocationSchema),
     contact: z
       .object({ userId: z.string().optional(), name: z.string().optional(), phone: z.string().optional(), email: z.string().optional() })
       .nullable(),
@@ -150,7 +151,7 @@ export const Message = z
     mentionsAll: z.boolean(),
     silent: z.boolean(),
     metadata: z.record(z.string(), z.unknown()).nullable(),
-    poll: PollView.nullable().openapi({ description: "Type poll: the poll as I see it; null otherwise" }),
+    poll: orNull(PollView).openapi({ description: "Type poll: the poll as I see it; null otherwise" }),
     expiresAt: z.string().nullable().openapi({ description: "A disappearing message: when it is erased (null: it stays)" }),
     createdAt: z.string(),
     editedAt: z.string().nullable(),
@@ -164,7 +165,7 @@ export const Message = z
       .nullable()
       .optional()
       .openapi({ description: "Type encrypted only: the blob for every member (standard base64), null when the send had none" }),
-    envelope: DeviceEnvelope.nullable().optional(),
+    envelope: orNull(DeviceEnvelope).optional(),
   })
   .openapi("Message");
 
@@ -203,7 +204,7 @@ export const Versions = z
     items: z.array(
       z.object({
         text: z.string().nullable(),
-        location: GeoLocationSchema.nullable(),
+        location: orNull(GeoLocationSchema),
         createdAt: z.string().openapi({ description: "When this version was written (sent, or an earlier edit)" }),
       }),
     ),

@@ -38,12 +38,19 @@ export class ReactionFeed {
   /** Seqs whose reactions changed since the last flush. */
   private readonly pending = new Set<number>();
   private lastFlushAt = Number.NEGATIVE_INFINITY;
+  /**
+   * The event log's end when the latest pending change was committed: what a flushed frame says as
+   * `lastEventSeq`. Not the log's end at flush time: a flush ahead of another event runs once that
+   * event is logged, and a client resuming from its seq would skip it.
+   */
+  private horizon = 0;
 
   constructor(private readonly deps: ReactionFeedDeps) {}
 
   /** The reactions of the message at `seq` changed (committed). */
   changed(seq: number): void {
     this.pending.add(seq);
+    this.horizon = this.deps.store.lastEventSeq();
     const due = this.lastFlushAt + this.interval();
     if (this.now() >= due) this.flush();
     else this.deps.schedule(due);
@@ -73,7 +80,7 @@ export class ReactionFeed {
     this.lastFlushAt = this.now();
     const summaries = store.reactions.summaries(seqs, null);
     const shadowReactors = store.reactions.shadowReactors(seqs);
-    const lastEventSeq = store.lastEventSeq();
+    const lastEventSeq = this.horizon;
     const frame = (seq: number, messageId: string, summary: MessageReaction[]) => ({
       type: "reactions",
       messageId,

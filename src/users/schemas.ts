@@ -3,6 +3,7 @@ import { PASSWORD_MAX } from "../auth/password";
 import { AccountKind, User, Username } from "../auth/schemas";
 import { RecoveryCode, TotpCode } from "../auth/two-factor/schemas";
 import { jsonObjectSchema } from "../lib/json-object";
+import { orNull } from "../lib/openapi";
 import { CONTROL_EXCEPT_NEWLINE_RE, CONTROL_RE } from "../lib/validate";
 import { AccountAttributes, PublicAttributes } from "./attributes";
 
@@ -181,7 +182,7 @@ export const OwnProfile = User.extend({
   avatarMediaId: z.string().nullable(),
   links: z.array(Link),
   birthday: z.string().nullable(),
-  status: Status.nullable(),
+  status: orNull(Status),
   referralCode: z.string().nullable().openapi({ description: "8 characters; share it, others send it as `referredBy` on register" }),
   referredBy: z.string().nullable().openapi({ description: "Id of the account whose referral code this one registered with" }),
   followersCount: z.number().int(),
@@ -209,7 +210,7 @@ export const PublicProfile = z
     kind: AccountKind,
     bio: z.string().nullable(),
     links: z.array(Link),
-    status: Status.nullable(),
+    status: orNull(Status),
     followersCount: z.number().int(),
     followingCount: z.number().int(),
     isContact: z.boolean().openapi({ description: "I have this user in my contacts" }),
