@@ -105,6 +105,7 @@ export const Privacy = z
     phone: Audience,
     email: Audience,
     groupInvites: Audience,
+    calls: Audience,
     readReceipts: z.boolean(),
   })
   .openapi("PrivacySettings");
@@ -116,6 +117,7 @@ export const UpdatePrivacyBody = z
     phone: Audience.optional(),
     email: Audience.optional(),
     groupInvites: Audience.optional(),
+    calls: Audience.optional(),
     readReceipts: z.boolean().optional(),
   })
   .refine(atLeastOneField, "Send at least one setting to change")
