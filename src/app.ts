@@ -12,6 +12,7 @@ import authRoutes from "./auth/routes";
 import securityRoutes from "./auth/security/routes";
 import twoFactorRoutes from "./auth/two-factor/routes";
 import callRoutes from "./calls/routes";
+import callSfuRoutes from "./calls/sfu-routes";
 import { callSignaling } from "./calls/signaling";
 import { removeAccountFromChats } from "./chats/account-removal";
 import { syncDirectChatBlock } from "./chats/direct-blocks";
@@ -183,6 +184,7 @@ export function buildApp() {
   app.route(API_PREFIX, realtimeRoutes);
   app.route(`${API_PREFIX}/push`, pushRoutes);
   app.route(`${API_PREFIX}/calls`, callRoutes);
+  app.route(`${API_PREFIX}/calls`, callSfuRoutes);
   app.route(`${API_PREFIX}/chats`, chatRoutes);
   app.route(`${API_PREFIX}/chats`, messageRoutes);
   app.route(`${API_PREFIX}/chats`, envelopeRoutes);

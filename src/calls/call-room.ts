@@ -4,12 +4,13 @@ import { hubFor } from "../hubs/client";
 import type { CallRelayFrame } from "../hubs/protocol";
 import { AppError, notFound } from "../lib/errors";
 import { type RpcResult, rpcResult } from "../lib/rpc-result";
-import { chatRoom } from "../rooms/client";
+import { deliverFrames, postCallNotice } from "./call-effects";
 import { recordNewCall, recordStep } from "./call-records";
 import * as machine from "./call-state";
 import { type CallState, isOver, type Step } from "./call-state";
 import { LIVENESS_INTERVAL_MS, NOTICE_RETRY_MS, RING_TIMEOUT_MS } from "./config";
-import type { CallDevice, CallServerFrame, Delivery } from "./frames";
+import type { CallDevice, CallServerFrame } from "./frames";
+import { checkSfuRequest, emptySfuState, type PublishedTrack, pruneSfuState, type SfuRequest, type SfuState } from "./sfu-state";
 import { SignalBudget } from "./signal-budget";
 import { type CallView, callView } from "./views";
 
@@ -34,6 +35,8 @@ interface StoredCall {
   noticeAttempts: number;
   /** Joined users whose device held no realtime socket at the last liveness check. */
   absent: string[];
+  /** SFU calls: whose SFU sessions these are, and what was published on them. */
+  sfu: SfuState;
 }
 
 /** Attempts at the chat's system message about a finished call before giving up (logged). */
@@ -73,7 +76,7 @@ export class CallRoom extends DurableObject<Bindings> {
         }
         const step = machine.started(state);
         await recordStep(this.env.DB, state, step);
-        await this.save({ call: state, noticeDone: false, noticeAttempts: 0, absent: [] });
+        await this.save({ call: state, noticeDone: false, noticeAttempts: 0, absent: [], sfu: emptySfuState() });
         await this.after(step);
         return callView(state, state.participants);
       }),
@@ -124,6 +127,75 @@ export class CallRoom extends DurableObject<Bindings> {
         const out = { ...signal, from: { userId: from.userId, sessionId: from.sessionId } } as CallServerFrame;
         const delivered = await hubFor(this.env, peer.userId).tellCallDevices(out, { sessionId: peer.sessionId });
         return { delivered };
+      }),
+    );
+  }
+
+  /** Whether `userId` may do `request` on this SFU call (see sfu-state.ts checkSfuRequest). */
+  async sfuCheck(userId: string, request: SfuRequest): Promise<RpcResult<null>> {
+    return rpcResult(() =>
+      this.serialized(async () => {
+        const stored = await this.load();
+        if (!stored) throw notFound("Call");
+        checkSfuRequest(stored.call, stored.sfu, userId, request);
+        return null;
+      }),
+    );
+  }
+
+  /** `userId` opened SFU session `sfuSessionId` for this call (checked with `opening` just before). */
+  async sfuSessionOpened(userId: string, sfuSessionId: string): Promise<RpcResult<null>> {
+    return rpcResult(() =>
+      this.serialized(async () => {
+        const stored = await this.load();
+        if (!stored) throw notFound("Call");
+        checkSfuRequest(stored.call, stored.sfu, userId, { opening: true });
+        const sessions = [...stored.sfu.sessions, { userId, sessionId: sfuSessionId }];
+        await this.save({ ...stored, sfu: { ...stored.sfu, sessions } });
+        return null;
+      }),
+    );
+  }
+
+  /**
+   * `userId` published tracks on their SFU session: recorded, and announced to the other devices
+   * in the call (`call.tracks`), which receive them from that session.
+   */
+  async sfuTracksPublished(userId: string, sfuSessionId: string, trackNames: string[]): Promise<RpcResult<null>> {
+    return rpcResult(() =>
+      this.serialized(async () => {
+        const stored = await this.load();
+        if (!stored) throw notFound("Call");
+        checkSfuRequest(stored.call, stored.sfu, userId, { sfuSessionId });
+        const fresh = trackNames.filter((t) => !stored.sfu.tracks.some((x) => x.sessionId === sfuSessionId && x.trackName === t));
+        const tracks = [...stored.sfu.tracks, ...fresh.map((trackName) => ({ userId, sessionId: sfuSessionId, trackName }))];
+        await this.save({ ...stored, sfu: { ...stored.sfu, tracks } });
+        const me = stored.call.participants.find((p) => p.userId === userId)!;
+        const frame: CallServerFrame = {
+          type: "call.tracks",
+          callId: stored.call.id,
+          from: { userId, sessionId: me.sessionId! },
+          tracks: fresh.map((trackName) => ({ sessionId: sfuSessionId, trackName })),
+        };
+        const others = stored.call.participants.filter((p) => p.state === "joined" && p.userId !== userId && p.sessionId);
+        if (fresh.length > 0)
+          await deliverFrames(
+            this.env,
+            others.map((p) => ({ userId: p.userId, target: { sessionId: p.sessionId! }, frame })),
+          );
+        return null;
+      }),
+    );
+  }
+
+  /** The tracks published in this SFU call by the people in it (for a device that joins). */
+  async sfuTracks(userId: string): Promise<RpcResult<PublishedTrack[]>> {
+    return rpcResult(() =>
+      this.serialized(async () => {
+        const stored = await this.load();
+        if (!stored) throw notFound("Call");
+        checkSfuRequest(stored.call, stored.sfu, userId, {});
+        return stored.sfu.tracks;
       }),
     );
   }
@@ -200,7 +272,8 @@ export class CallRoom extends DurableObject<Bindings> {
     const step = fn(next, Date.now());
     if (step.changed.size > 0 || step.callChanged) {
       await recordStep(this.env.DB, next, step);
-      await this.save({ ...stored, call: next, absent: stored.absent.filter((id) => !step.changed.has(id)) });
+      const absent = stored.absent.filter((id) => !step.changed.has(id));
+      await this.save({ ...stored, call: next, absent, sfu: pruneSfuState(next, stored.sfu) });
     }
     await this.after(step);
     return next;
@@ -208,46 +281,17 @@ export class CallRoom extends DurableObject<Bindings> {
 
   /** Tell the devices; a call that just ended gets its system message in the chat. */
   private async after(step: Step): Promise<void> {
-    await this.deliver(step.deliveries);
+    await deliverFrames(this.env, step.deliveries);
     if (step.ended) await this.postNotice();
     await this.schedule();
   }
 
-  /** Frames go to each user's hub in order; users in parallel. A hub that cannot be reached is logged. */
-  private async deliver(deliveries: Delivery[]): Promise<void> {
-    const byUser = new Map<string, Delivery[]>();
-    for (const d of deliveries) byUser.set(d.userId, [...(byUser.get(d.userId) ?? []), d]);
-    await Promise.all(
-      [...byUser].map(async ([userId, list]) => {
-        try {
-          const hub = hubFor(this.env, userId);
-          for (const d of list) await hub.tellCallDevices(d.frame, d.target);
-        } catch (err) {
-          console.error(JSON.stringify({ level: "error", msg: "call frame not delivered", userId, error: String(err) }));
-        }
-      }),
-    );
-  }
-
-  /** The chat's system message about the finished call; retried by the alarm unless the chat refuses it (gone). */
+  /** The chat's system message about the finished call; the alarm retries a failure that may pass, a few times. */
   private async postNotice(): Promise<void> {
     const stored = this.stored!;
-    const { call } = stored;
-    let done = true;
-    try {
-      await chatRoom(this.env, call.chatId).notice({
-        event: "call",
-        actorId: call.callerId,
-        callId: call.id,
-        kind: call.kind,
-        status: call.status,
-        durationSeconds: call.durationSeconds,
-      });
-    } catch (err) {
-      done = err instanceof AppError || stored.noticeAttempts + 1 >= MAX_NOTICE_ATTEMPTS;
-      console.error(JSON.stringify({ level: "error", msg: "call notice failed", callId: call.id, giveUp: done, error: String(err) }));
-    }
-    await this.save({ ...stored, noticeDone: done, noticeAttempts: stored.noticeAttempts + 1 });
+    const attempts = stored.noticeAttempts + 1;
+    const done = (await postCallNotice(this.env, stored.call)) || attempts >= MAX_NOTICE_ATTEMPTS;
+    await this.save({ ...stored, noticeDone: done, noticeAttempts: attempts });
   }
 
   /** The next alarm: the ring timeout while someone rings, a liveness check while active, a notice retry once over. */

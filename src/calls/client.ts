@@ -3,6 +3,7 @@ import type { CallRelayFrame } from "../hubs/protocol";
 import { unwrap } from "../lib/rpc-result";
 import type { StartCallInput } from "./call-room";
 import type { CallDevice } from "./frames";
+import type { PublishedTrack, SfuRequest } from "./sfu-state";
 import type { CallView } from "./views";
 
 /** What reaching a call's room needs from the bindings. */
@@ -45,6 +46,26 @@ export class CallClient {
   /** Sessions of `userId` ended: the call drops the device bound to one of them. */
   async sessionsEnded(userId: string, sessionIds: string[], wholeAccount: boolean): Promise<CallView> {
     return unwrap(await this.stub.sessionsEnded(userId, sessionIds, wholeAccount));
+  }
+
+  /** SFU calls: may `userId` do `request` (their own sessions, this call's tracks)? Throws when not. */
+  async sfuCheck(userId: string, request: SfuRequest): Promise<void> {
+    unwrap(await this.stub.sfuCheck(userId, request));
+  }
+
+  /** SFU calls: `userId` opened an SFU session for the call. */
+  async sfuSessionOpened(userId: string, sfuSessionId: string): Promise<void> {
+    unwrap(await this.stub.sfuSessionOpened(userId, sfuSessionId));
+  }
+
+  /** SFU calls: `userId` published tracks on their session (the others hear `call.tracks`). */
+  async sfuTracksPublished(userId: string, sfuSessionId: string, trackNames: string[]): Promise<void> {
+    unwrap(await this.stub.sfuTracksPublished(userId, sfuSessionId, trackNames));
+  }
+
+  /** SFU calls: the tracks published by the people in the call. */
+  async sfuTracks(userId: string): Promise<PublishedTrack[]> {
+    return unwrap(await this.stub.sfuTracks(userId));
   }
 
   /** Pass signaling from one device of the call to another. */

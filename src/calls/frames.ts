@@ -32,6 +32,8 @@ export type CallServerFrame =
   | { type: "call.ringing_stopped"; callId: string; reason: RingingStopReason }
   /** To every device of every participant who rang or joined: the call is over. */
   | { type: "call.ended"; callId: string; status: CallStatus; durationSeconds: number; endedAt: string }
+  /** SFU calls, to the other devices in the call: `from` published these tracks (receive them from that SFU session). */
+  | { type: "call.tracks"; callId: string; from: CallDevice; tracks: { sessionId: string; trackName: string }[] }
   /** Signaling from one device to another, as sent, with who sent it. */
   | ({ callId: string; from: CallDevice } & (
       | { type: "call.offer"; sdp: string }

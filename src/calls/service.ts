@@ -7,9 +7,10 @@ import type { Bindings } from "../env";
 import { AppError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { allowed, loadRelations } from "../users/visibility";
+import { callMediaFor } from "./call-media";
 import type { StartCallInput } from "./call-room";
 import { callClient } from "./client";
-import { MAX_CALL_PARTICIPANTS, MESH_MAX_PARTICIPANTS, sfuConfig } from "./config";
+import { MAX_CALL_PARTICIPANTS } from "./config";
 import { type IceServers, iceServersFor } from "./ice-servers";
 import type { CallView } from "./views";
 
@@ -88,17 +89,7 @@ export async function startCall(
 ): Promise<{ call: CallView } & IceServers> {
   const { chat, member } = await requireChatMember(db, input.chatId, caller.userId);
   const calleeIds = await calleesFor(db, chat, member);
-  const size = calleeIds.length + 1;
-  if (size > MESH_MAX_PARTICIPANTS && !sfuConfig(env)) {
-    throw new AppError(
-      422,
-      "sfu_not_configured",
-      `Calls of more than ${MESH_MAX_PARTICIPANTS} people need an SFU, and none is configured`,
-      {
-        max: MESH_MAX_PARTICIPANTS,
-      },
-    );
-  }
+  const media = callMediaFor(env, calleeIds.length + 1);
   const ice = await iceServersFor(env, caller.userId);
   const start: StartCallInput = {
     callId: newId(),
@@ -107,7 +98,7 @@ export async function startCall(
     callerId: caller.userId,
     callerSessionId: caller.sessionId,
     kind: input.kind,
-    media: size > MESH_MAX_PARTICIPANTS ? "sfu" : "mesh",
+    media: media.kind,
     calleeIds,
   };
   const call = await callClient(env, start.callId).start(start);

@@ -1,15 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Bindings } from "../env";
 import { hubFanoutMaxMembers } from "../lib/config";
-import { AppError } from "../lib/errors";
 import { chatRoom, type RoomClient } from "../rooms/client";
 import { SESSION_END_CLOSE, type SessionEndReason } from "../rooms/protocol";
+import { HubCallFrames } from "./call-frames";
 import { callPort } from "./call-port";
 import { ChatOrder, type ChatOrderFact, type ChatOrderKey } from "./chat-order";
 import { announcePresence } from "./client";
 import { notificationFor, type PushJob, pushJobs } from "./notifications";
 import { HubPresence, type PresenceChange } from "./presence";
-import { type CallClientFrame, type CallFrame, type CallFrameTarget, type HubUpdate, isCallFrame, type PushHint } from "./protocol";
+import { type CallFrame, type CallFrameTarget, type HubUpdate, isCallFrame, type PushHint } from "./protocol";
 import { type PushSettings, type PushTarget, type PushTargetInput, PushTargets } from "./push-targets";
 import { HubSockets } from "./realtime";
 import { SessionRegistry } from "./session-registry";
@@ -43,8 +43,7 @@ export class UserHub extends DurableObject<Bindings> {
   private readonly presence: HubPresence;
   private readonly push: PushTargets;
   private readonly versions: UpdateOrder;
-  /** Call signaling being handled: each frame waits for the one before (see handleCallFrame). */
-  private callFrames: Promise<void> = Promise.resolve();
+  private readonly callFrames: HubCallFrames;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -55,6 +54,7 @@ export class UserHub extends DurableObject<Bindings> {
     this.push = new PushTargets(ctx.storage.sql);
     this.versions = new UpdateOrder(ctx.storage.sql);
     this.presence = new HubPresence(ctx.storage.sql, env.DB, (frame, watchers) => announcePresence(env, frame, watchers));
+    this.callFrames = new HubCallFrames(env, this.sockets, () => this.presence.userId());
   }
 
   /** One page of the user's chat list, in order (see ChatOrder): up to `limit + 1` entries. */
@@ -90,33 +90,8 @@ export class UserHub extends DurableObject<Bindings> {
   override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
     const frame = this.sockets.read(ws, data);
     if (!frame) return;
-    if (isCallFrame(frame)) return this.handleCallFrame(ws, frame);
+    if (isCallFrame(frame)) return this.callFrames.handle(ws, frame);
     this.sockets.answer(ws, frame, this.updates);
-  }
-
-  /**
-   * Call signaling goes to the calls module (call-port.ts), one frame at a time in the order the
-   * hub received them, so a device's offer reaches its peer before the ICE candidates that follow it.
-   * The frame's `ack` carries what the module answered; an AppError becomes an `error` frame.
-   */
-  private handleCallFrame(ws: WebSocket, frame: CallClientFrame): Promise<void> {
-    const run = async () => {
-      const port = callPort();
-      const info = this.sockets.info(ws);
-      const userId = info.userId ?? this.presence.userId();
-      try {
-        if (!port || !userId) throw new AppError(503, "calls_unavailable", "Calls are not available on this socket");
-        const ack = await port.handleFrame(this.env, { userId, sessionId: info.sessionId }, frame);
-        this.sockets.send(ws, { type: "ack", id: frame.id, ...ack });
-      } catch (err) {
-        if (err instanceof AppError) return this.sockets.sendError(ws, frame.id, err);
-        console.error(JSON.stringify({ level: "error", msg: "call frame failed", frame: frame.type, userId, error: String(err) }));
-        this.sockets.sendError(ws, frame.id, { code: "internal", message: "Internal server error" });
-      }
-    };
-    const next = this.callFrames.then(run, run);
-    this.callFrames = next;
-    return next;
   }
 
   /** A call's room tells some of this user's devices about the call (live only, never logged); answers the sockets reached. */
