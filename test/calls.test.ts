@@ -1,8 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { lineQuery, myCallsPageQuery } from "../src/calls/history";
+import { createDb } from "../src/db/client";
 import { createBot } from "./bot-helpers";
 import { CALLS, callNotices, callRows, startCall, startCallRaw } from "./call-helpers";
-import { C, createChannel, createDirect, createGroup, MISSING, ok, send } from "./chat-helpers";
+import { C, createChannel, createDirect, createGroup, MISSING, ok, queryPlan, send } from "./chat-helpers";
 import { api, expectError, expectInvalid, signUp, type TestUser } from "./helpers";
 
 /**
@@ -99,6 +101,8 @@ describe("POST /calls", () => {
     expect(call).toMatchObject({ media: "mesh", status: "ringing" });
     expect(call.participants).toHaveLength(8);
     expect(call.participants.slice(1).every((p: any) => p.state === "ringing")).toBe(true);
+    // The record shows them as the call's room does: the caller, then the callees in one order.
+    expect((await ok(await api("GET", `${CALLS}/${call.id}`, { token: owner.accessToken }))).call.participants).toEqual(call.participants);
     await ok(await hangUp(owner, call.id));
     const nine = await createGroup(owner, others);
     const refused = expectError(await startCallRaw(owner, nine.id), 422, "sfu_not_configured");
@@ -178,6 +182,16 @@ describe("GET /calls and GET /calls/{callId}", () => {
     expectError(await api("GET", `${CALLS}?cursor=not-a-cursor`, { token: alice.accessToken }), 400, "invalid_cursor");
     expectInvalid(await api("GET", `${CALLS}?limit=0`, { token: alice.accessToken }), "query.limit");
     expectError(await api("GET", CALLS), 401, "unauthorized");
+  });
+
+  it("reads a page on my (user, call) index and each call by its key, and my line on the line index: never a SCAN", async () => {
+    const db = createDb(env.DB);
+    const page = (await queryPlan(myCallsPageQuery(db, MISSING, MISSING, 21))).join("\n");
+    expect(page).toMatch(/SEARCH call_participants USING (COVERING )?INDEX call_participants_user_idx \(user_id=\? AND call_id<\?\)/);
+    expect(page).toMatch(/SEARCH calls USING INDEX sqlite_autoindex_calls_1 \(id=\?\)/);
+    expect(page).not.toMatch(/SCAN|TEMP B-TREE/);
+    const line = (await queryPlan(lineQuery(db, MISSING))).join("\n");
+    expect(line).toMatch(/SEARCH call_participants USING (COVERING )?INDEX call_participants_line_uq \(user_id=\?\)/);
   });
 
   it("shows one of my calls; anyone else's call, and unknown or malformed ids, answer 404 or 400", async () => {

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type CallParticipantRow, type CallRow, callParticipants, calls } from "../db/schema";
 import { notFound } from "../lib/errors";
@@ -19,6 +19,16 @@ async function participantsOf(db: Database, callIds: string[]): Promise<Map<stri
   return byCall;
 }
 
+/** One page of my calls' rows, newest first, before `beforeId` (exported for the query-plan test). */
+export const myCallsPageQuery = (db: Database, userId: string, beforeId: string | null, take: number) =>
+  db
+    .select({ call: calls })
+    .from(callParticipants)
+    .innerJoin(calls, eq(calls.id, callParticipants.callId))
+    .where(and(eq(callParticipants.userId, userId), beforeId ? lt(callParticipants.callId, beforeId) : undefined))
+    .orderBy(desc(callParticipants.callId))
+    .limit(take);
+
 /**
  * My calls (as caller or callee, in any chat), newest first: one page on the (user_id, call_id)
  * index, then the participants of that page's calls in one query on their primary key.
@@ -27,16 +37,7 @@ export async function listMyCalls(db: Database, userId: string, limit: number, c
   const page = await newestFirst(
     cursor,
     limit,
-    async (beforeId, take): Promise<CallRow[]> => {
-      const found = await db
-        .select({ call: calls })
-        .from(callParticipants)
-        .innerJoin(calls, eq(calls.id, callParticipants.callId))
-        .where(and(eq(callParticipants.userId, userId), beforeId ? lt(callParticipants.callId, beforeId) : undefined))
-        .orderBy(desc(callParticipants.callId))
-        .limit(take);
-      return found.map((r) => r.call);
-    },
+    async (beforeId, take): Promise<CallRow[]> => (await myCallsPageQuery(db, userId, beforeId, take)).map((r) => r.call),
     (r) => r,
   );
   const participants = await participantsOf(
@@ -69,12 +70,20 @@ export async function requireMyCall(db: Database, userId: string, callId: string
   if (!row) throw notFound("Call");
 }
 
-/** The call `userId` is on the line in (ringing or joined), if any: at most one, by the line index. */
-export async function currentCallId(db: Database, userId: string): Promise<string | null> {
-  const [row] = await db
+/**
+ * The lookup of the call `userId` is on the line in. The states are written out, not bound, so
+ * SQLite sees the partial line index's condition and reads that one entry, however many calls
+ * the user had (exported for the query-plan test).
+ */
+export const lineQuery = (db: Database, userId: string) =>
+  db
     .select({ callId: callParticipants.callId })
     .from(callParticipants)
-    .where(and(eq(callParticipants.userId, userId), inArray(callParticipants.state, ["ringing", "joined"])))
+    .where(and(eq(callParticipants.userId, userId), sql`${callParticipants.state} IN ('ringing', 'joined')`))
     .limit(1);
+
+/** The call `userId` is on the line in (ringing or joined), if any: at most one. */
+export async function currentCallId(db: Database, userId: string): Promise<string | null> {
+  const [row] = await lineQuery(db, userId);
   return row?.callId ?? null;
 }

@@ -79,8 +79,11 @@ export function callView(call: CallRecord, participants: readonly ParticipantRec
   };
 }
 
-/** D1's rows of a call as the view's records (the caller first). */
+/** D1's rows of a call as the view shows them: the caller first, then the callees by user id (as the call's room orders them). */
 export function callFromRows(row: CallRow, rows: readonly CallParticipantRow[]): CallView {
-  const ordered = [...rows].sort((a, b) => (a.userId === row.callerId ? -1 : b.userId === row.callerId ? 1 : a.invitedAt - b.invitedAt));
-  return callView(row, ordered);
+  const rank = (p: CallParticipantRow) => (p.userId === row.callerId ? "" : p.userId);
+  return callView(
+    row,
+    [...rows].sort((a, b) => (rank(a) < rank(b) ? -1 : rank(a) > rank(b) ? 1 : 0)),
+  );
 }
