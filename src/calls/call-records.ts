@@ -92,3 +92,16 @@ export async function recordStep(d1: D1Database, state: CallState, step: Step): 
     throw err;
   }
 }
+
+/** A call that could not be set up after its lines were claimed: it ends missed and frees every line. */
+export async function abandonCall(d1: D1Database, callId: string, at: number): Promise<void> {
+  await d1.batch([
+    d1
+      .prepare(
+        `UPDATE call_participants SET state = CASE state WHEN 'ringing' THEN 'missed' ELSE 'left' END, session_id = NULL, left_at = ?2
+          WHERE call_id = ?1 AND state IN ('ringing', 'joined')`,
+      )
+      .bind(callId, at),
+    d1.prepare("UPDATE calls SET status = 'missed', ended_at = ?2 WHERE id = ?1").bind(callId, at),
+  ]);
+}

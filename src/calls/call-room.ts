@@ -5,27 +5,16 @@ import type { CallRelayFrame } from "../hubs/protocol";
 import { AppError, notFound } from "../lib/errors";
 import { type RpcResult, rpcResult } from "../lib/rpc-result";
 import { deliverFrames, postCallNotice } from "./call-effects";
-import { recordNewCall, recordStep } from "./call-records";
+import { abandonCall, recordNewCall, recordStep } from "./call-records";
 import * as machine from "./call-state";
-import { type CallState, isOver, type Step } from "./call-state";
+import { type CallState, isOver, type StartCallInput, type Step } from "./call-state";
 import { LIVENESS_INTERVAL_MS, NOTICE_RETRY_MS, RING_TIMEOUT_MS } from "./config";
 import type { CallDevice, CallServerFrame } from "./frames";
 import { checkSfuRequest, emptySfuState, type PublishedTrack, pruneSfuState, type SfuRequest, type SfuState } from "./sfu-state";
 import { SignalBudget } from "./signal-budget";
 import { type CallView, callView } from "./views";
 
-/** What the Worker decided before the call starts (membership, privacy, blocks, media). */
-export interface StartCallInput {
-  callId: string;
-  chatId: string;
-  chatType: "direct" | "group";
-  callerId: string;
-  /** The caller's session: the call is bound to it for them. */
-  callerSessionId: string;
-  kind: CallState["kind"];
-  media: CallState["media"];
-  calleeIds: string[];
-}
+export type { StartCallInput };
 
 /** What the room keeps in its storage. */
 interface StoredCall {
@@ -62,21 +51,26 @@ export class CallRoom extends DurableObject<Bindings> {
       this.serialized(async () => {
         if (await this.load()) throw new AppError(409, "conflict", "This call already exists");
         const at = Date.now();
-        const { callId: id, chatId, chatType, callerId, callerSessionId, kind, media } = input;
-        const state: CallState = {
-          ...{ id, chatId, chatType, callerId, kind, media },
-          ...{ status: "ringing", startedAt: at, answeredAt: null, endedAt: null, durationSeconds: 0 },
-          participants: [{ userId: callerId, state: "joined", sessionId: callerSessionId, invitedAt: at, joinedAt: at, leftAt: null }],
-        };
-        const calleeIds = [...new Set(input.calleeIds)].filter((userId) => userId !== callerId).sort();
-        const lines = await recordNewCall(this.env.DB, state, callerSessionId, calleeIds);
-        for (const userId of calleeIds) {
-          const line = lines.ringing.has(userId) ? ("ringing" as const) : ("busy" as const);
-          state.participants.push({ userId, state: line, sessionId: null, invitedAt: at, joinedAt: null, leftAt: null });
-        }
+        const id = input.callId;
+        const calleeIds = [...new Set(input.calleeIds)].filter((userId) => userId !== input.callerId).sort();
+        const { ringing } = await recordNewCall(
+          this.env.DB,
+          machine.initialState(input, [], new Set(), at),
+          input.callerSessionId,
+          calleeIds,
+        );
+        const state = machine.initialState(input, calleeIds, ringing, at);
         const step = machine.started(state);
-        await recordStep(this.env.DB, state, step);
-        await this.save({ call: state, noticeDone: false, noticeAttempts: 0, absent: [], sfu: emptySfuState() });
+        try {
+          await recordStep(this.env.DB, state, step);
+          await this.save({ call: state, noticeDone: false, noticeAttempts: 0, absent: [], sfu: emptySfuState() });
+        } catch (err) {
+          // The lines are claimed in D1 but this room holds no call to free them: free them now.
+          await abandonCall(this.env.DB, id, at).catch((e) =>
+            console.error(JSON.stringify({ level: "error", msg: "abandoned call kept its lines", callId: id, error: String(e) })),
+          );
+          throw err;
+        }
         await this.after(step);
         return callView(state, state.participants);
       }),
@@ -110,10 +104,9 @@ export class CallRoom extends DurableObject<Bindings> {
    */
   async relay(from: CallDevice, frame: CallRelayFrame): Promise<RpcResult<{ delivered: number }>> {
     return rpcResult(() =>
-      this.serialized(async () => {
-        const state = (await this.load())?.call;
-        const sender = state?.participants.find((p) => p.userId === from.userId);
-        if (!state || !sender) throw notFound("Call");
+      this.withCall(async ({ call: state }) => {
+        const sender = state.participants.find((p) => p.userId === from.userId);
+        if (!sender) throw notFound("Call");
         if (isOver(state)) throw new AppError(409, "call_ended", "This call is over");
         if (sender.state !== "joined" || sender.sessionId !== from.sessionId) {
           throw new AppError(409, "not_in_call", "This device is not in the call: accept it first");
@@ -134,9 +127,7 @@ export class CallRoom extends DurableObject<Bindings> {
   /** Whether `userId` may do `request` on this SFU call (see sfu-state.ts checkSfuRequest). */
   async sfuCheck(userId: string, request: SfuRequest): Promise<RpcResult<null>> {
     return rpcResult(() =>
-      this.serialized(async () => {
-        const stored = await this.load();
-        if (!stored) throw notFound("Call");
+      this.withCall(async (stored) => {
         checkSfuRequest(stored.call, stored.sfu, userId, request);
         return null;
       }),
@@ -146,9 +137,7 @@ export class CallRoom extends DurableObject<Bindings> {
   /** `userId` opened SFU session `sfuSessionId` for this call (checked with `opening` just before). */
   async sfuSessionOpened(userId: string, sfuSessionId: string): Promise<RpcResult<null>> {
     return rpcResult(() =>
-      this.serialized(async () => {
-        const stored = await this.load();
-        if (!stored) throw notFound("Call");
+      this.withCall(async (stored) => {
         checkSfuRequest(stored.call, stored.sfu, userId, { opening: true });
         const sessions = [...stored.sfu.sessions, { userId, sessionId: sfuSessionId }];
         await this.save({ ...stored, sfu: { ...stored.sfu, sessions } });
@@ -163,9 +152,7 @@ export class CallRoom extends DurableObject<Bindings> {
    */
   async sfuTracksPublished(userId: string, sfuSessionId: string, trackNames: string[]): Promise<RpcResult<null>> {
     return rpcResult(() =>
-      this.serialized(async () => {
-        const stored = await this.load();
-        if (!stored) throw notFound("Call");
+      this.withCall(async (stored) => {
         checkSfuRequest(stored.call, stored.sfu, userId, { sfuSessionId });
         const fresh = trackNames.filter((t) => !stored.sfu.tracks.some((x) => x.sessionId === sfuSessionId && x.trackName === t));
         const tracks = [...stored.sfu.tracks, ...fresh.map((trackName) => ({ userId, sessionId: sfuSessionId, trackName }))];
@@ -178,11 +165,8 @@ export class CallRoom extends DurableObject<Bindings> {
           tracks: fresh.map((trackName) => ({ sessionId: sfuSessionId, trackName })),
         };
         const others = stored.call.participants.filter((p) => p.state === "joined" && p.userId !== userId && p.sessionId);
-        if (fresh.length > 0)
-          await deliverFrames(
-            this.env,
-            others.map((p) => ({ userId: p.userId, target: { sessionId: p.sessionId! }, frame })),
-          );
+        const deliveries = others.map((p) => ({ userId: p.userId, target: { sessionId: p.sessionId! }, frame }));
+        if (fresh.length > 0) await deliverFrames(this.env, deliveries);
         return null;
       }),
     );
@@ -191,9 +175,7 @@ export class CallRoom extends DurableObject<Bindings> {
   /** The tracks published in this SFU call by the people in it (for a device that joins). */
   async sfuTracks(userId: string): Promise<RpcResult<PublishedTrack[]>> {
     return rpcResult(() =>
-      this.serialized(async () => {
-        const stored = await this.load();
-        if (!stored) throw notFound("Call");
+      this.withCall(async (stored) => {
         checkSfuRequest(stored.call, stored.sfu, userId, {});
         return stored.sfu.tracks;
       }),
@@ -238,6 +220,15 @@ export class CallRoom extends DurableObject<Bindings> {
     for (const userId of gone) await this.commit((state, at) => machine.hangUp(state, userId, null, at));
   }
 
+  /** Run `fn` on the stored call, serialized like every change (`404 not_found` for a call that never started here). */
+  private withCall<T>(fn: (stored: StoredCall) => Promise<T>): Promise<T> {
+    return this.serialized(async () => {
+      const stored = await this.load();
+      if (!stored) throw notFound("Call");
+      return fn(stored);
+    });
+  }
+
   /** Run `fn` after every change before it has finished (one change at a time, also across awaits). */
   private serialized<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn);
@@ -257,10 +248,8 @@ export class CallRoom extends DurableObject<Bindings> {
 
   /** One step on the call, serialized: write it, tell the devices, answer the call as it is now. */
   private apply(fn: (state: CallState, at: number) => Step): Promise<CallView> {
-    return this.serialized(async () => {
-      if (!(await this.load())) throw notFound("Call");
+    return this.withCall(async () => {
       const state = await this.commit(fn);
-      await this.schedule();
       return callView(state, state.participants);
     });
   }

@@ -17,6 +17,39 @@ export interface CallState extends CallRecord {
   participants: ParticipantRecord[];
 }
 
+/** What the Worker decided before the call starts (membership, privacy, blocks, media). */
+export interface StartCallInput {
+  callId: string;
+  chatId: string;
+  chatType: "direct" | "group";
+  callerId: string;
+  /** The caller's session: the call is bound to it for them. */
+  callerSessionId: string;
+  kind: CallState["kind"];
+  media: CallState["media"];
+  calleeIds: string[];
+}
+
+/** The call as it starts: the caller joined on their session, then each callee ringing (or busy: their line was taken). */
+export function initialState(input: StartCallInput, calleeIds: readonly string[], ringing: ReadonlySet<string>, at: number): CallState {
+  const { callId: id, chatId, chatType, callerId, callerSessionId, kind, media } = input;
+  return {
+    ...{ id, chatId, chatType, callerId, kind, media },
+    ...{ status: "ringing", startedAt: at, answeredAt: null, endedAt: null, durationSeconds: 0 },
+    participants: [
+      { userId: callerId, state: "joined", sessionId: callerSessionId, invitedAt: at, joinedAt: at, leftAt: null },
+      ...calleeIds.map((userId) => ({
+        userId,
+        state: ringing.has(userId) ? ("ringing" as const) : ("busy" as const),
+        sessionId: null,
+        invitedAt: at,
+        joinedAt: null,
+        leftAt: null,
+      })),
+    ],
+  };
+}
+
 /** What one step did. */
 export interface Step {
   /** Users whose participant row changed. */
