@@ -23,6 +23,8 @@ export default defineConfig(async () => {
                   // Cheap argon2id for tests; production parameters are measured in bench/.
                   ARGON2_MEMORY_KIB: "64",
                   ARGON2_ITERATIONS: "1",
+                  // Calls: a known TURN secret, so the tests check the credentials with their own HMAC.
+                  TURN_SECRET: "test-turn-secret-0123456789abcdef",
                   TEST_MIGRATIONS: migrations,
                 },
               },

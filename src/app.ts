@@ -11,12 +11,16 @@ import otpRoutes from "./auth/otp/routes";
 import authRoutes from "./auth/routes";
 import securityRoutes from "./auth/security/routes";
 import twoFactorRoutes from "./auth/two-factor/routes";
+import callRoutes from "./calls/routes";
+import callSfuRoutes from "./calls/sfu-routes";
+import { callSignaling } from "./calls/signaling";
 import { removeAccountFromChats } from "./chats/account-removal";
 import { syncDirectChatBlock } from "./chats/direct-blocks";
 import chatRoutes from "./chats/routes";
 import { createDb } from "./db/client";
 import devRoutes from "./dev/routes";
 import healthRoutes from "./health/routes";
+import { registerCallPort } from "./hubs/call-port";
 import keyRoutes from "./keys/routes";
 import { corsOrigins, maxBodyBytes, SEND_MAX_BODY_BYTES } from "./lib/config";
 import { AppError, errorResponse, noSuchRoute } from "./lib/errors";
@@ -101,6 +105,8 @@ export function buildApp() {
   onAccountDeletion(removeAccountStories);
   // Bots: an erased bot's token goes; an erased user's bots are erased too (users/bots.ts).
   onAccountDeletion(removeAccountBots);
+  // Hubs hand call signaling from the realtime sockets, and ended sessions, to calls (above them).
+  registerCallPort(callSignaling);
   onReportTarget("story", async (db, reporterId, storyId) => (await findVisibleStory(db, storyId, reporterId)) !== null);
   // Story media are read by exactly the story's audience (media cannot know audiences itself).
   registerMediaReader("story", canViewStoryMedia);
@@ -178,6 +184,8 @@ export function buildApp() {
   // Chats first: its static paths (/unread) come before /{chatId}; messages live under /{chatId}/….
   app.route(API_PREFIX, realtimeRoutes);
   app.route(`${API_PREFIX}/push`, pushRoutes);
+  app.route(`${API_PREFIX}/calls`, callRoutes);
+  app.route(`${API_PREFIX}/calls`, callSfuRoutes);
   app.route(`${API_PREFIX}/chats`, chatRoutes);
   app.route(`${API_PREFIX}/chats`, messageRoutes);
   app.route(`${API_PREFIX}/chats`, envelopeRoutes);

@@ -45,6 +45,16 @@ export interface Bindings extends Env {
   SMS_FROM?: string;
   /** Issuer shown in authenticator apps (default "Edge Messenger"). */
   TOTP_ISSUER?: string;
+  /** Calls: the TURN servers' shared secret for ephemeral credentials (coturn `static-auth-secret`). Development derives one. */
+  TURN_SECRET?: string;
+  /** Calls: lifetime of TURN credentials in seconds (60–86400, default 3600). */
+  TURN_CREDENTIAL_TTL_SECONDS?: string;
+  /** Calls larger than a mesh: `cloudflare` (Cloudflare Realtime SFU) with its app id and secret; unset: none. */
+  SFU_PROVIDER?: string;
+  SFU_APP_ID?: string;
+  SFU_APP_SECRET?: string;
+  /** The SFU API's base URL (default https://rtc.live.cloudflare.com/v1; a local stand-in for trials). */
+  SFU_API_URL?: string;
   /**
    * Comma-separated usernames that may become the first admin (see src/admin/middleware.ts):
    * promoted on their first admin request while no active admin exists. A wrangler.toml var.

@@ -14,6 +14,7 @@ import {
   WEBHOOK_QUEUE_NAME,
 } from "./webhooks/delivery";
 
+export { CallRoom } from "./calls/call-room";
 export { UserHub } from "./hubs/user-hub";
 export { ChatRoom } from "./rooms/chat-room";
 export { UploadSession } from "./uploads/upload-session";

@@ -4,6 +4,8 @@ declare global {
   namespace Cloudflare {
     interface Env {
       TEST_MIGRATIONS: D1Migration[];
+      /** Calls: the TURN secret the tests run with (vitest.config.ts). */
+      TURN_SECRET: string;
     }
   }
 }

@@ -15,6 +15,7 @@ const DEFAULTS = {
   phone: "contacts",
   email: "nobody",
   groupInvites: "everyone",
+  calls: "everyone",
   readReceipts: true,
 };
 
@@ -54,6 +55,7 @@ describe("GET and PUT /users/me/privacy", () => {
       phone: "everyone",
       email: "contacts",
       groupInvites: "nobody",
+      calls: "contacts",
       readReceipts: false,
     };
     expect((await putPrivacy(u, all)).body).toEqual({ privacy: all });

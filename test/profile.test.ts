@@ -65,6 +65,7 @@ describe("GET /users/me", () => {
         phone: "contacts",
         email: "nobody",
         groupInvites: "everyone",
+        calls: "everyone",
         readReceipts: true,
       },
       ...DEFAULT_ATTRIBUTES,

@@ -1312,7 +1312,7 @@ export interface paths {
         };
         /**
          * Open my realtime socket
-         * @description A WebSocket upgrade to the caller's hub (token in `Authorization: Bearer …` or `?access_token=`); a plain HTTP request gets `426 upgrade_required`, an ended session `401 session_revoked`. The hub sends `hello {updateSeq}`, then every update for the user's devices, each with the next `updateSeq`: `chat.activity`, `chat.read`, `chat.added`, `chat.removed`, `chat.settings`, `chat.draft`, `security.event`, `session.ended`; and, live only (no `updateSeq`), `presence {changes: [{userId, online, lastSeenAt?}]}` when a contact comes online or goes offline. Holding this socket is what makes the user `online` on profiles. Client frames: `sync {afterUpdateSeq}` (every later update in order, then an ack with `lastUpdateSeq`, `hasMore`, `tooFarBehind`) and `ping`. The protocol is described in the project docs.
+         * @description A WebSocket upgrade to the caller's hub (token in `Authorization: Bearer …` or `?access_token=`); a plain HTTP request gets `426 upgrade_required`, an ended session `401 session_revoked`. The hub sends `hello {updateSeq}`, then every update for the user's devices, each with the next `updateSeq`: `chat.activity`, `chat.read`, `chat.added`, `chat.removed`, `chat.settings`, `chat.draft`, `security.event`, `session.ended`; and, live only (no `updateSeq`), `presence {changes: [{userId, online, lastSeenAt?}]}` when a contact comes online or goes offline. Holding this socket is what makes the user `online` on profiles. Client frames: `sync {afterUpdateSeq}` (every later update in order, then an ack with `lastUpdateSeq`, `hasMore`, `tooFarBehind`), `ping`, and call signaling (`call.accept`, `call.reject`, `call.busy`, `call.hangup`, `call.offer`, `call.answer`, `call.ice`; the hub sends `call.*` frames live, see the Calls operations). Frames are at most 64 KiB. The protocol is described in the project docs.
          */
         get: operations["openRealtimeSocket"];
         put?: never;
@@ -1379,6 +1379,210 @@ export interface paths {
          * @description Any of my targets (another device's too, e.g. a lost phone). Unknown ids: 404.
          */
         delete: operations["removePushTarget"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My calls, newest first
+         * @description Calls I made or was called in, in any chat, newest first (`?limit=`, `?cursor=` from `nextCursor`).
+         */
+        get: operations["listCalls"];
+        put?: never;
+        /**
+         * Start a call
+         * @description Rings every device of the chat's other members who may take a call from me (`call.invite` on their realtime sockets) for 45 s; the call is bound to this session. A direct chat's peer who blocked me or whom I blocked: `403 blocked`; who deleted their account: `403 peer_deleted`; whose `calls` privacy leaves me out (or a bot): `403 calls_not_allowed`. In a group such members are left out, and with nobody left `403 calls_not_allowed`. Up to 8 people talk peer to peer; more need the SFU (`422 sfu_not_configured` without one), up to 100 (`422 call_too_large`). Channels: `400 calls_unsupported`; frozen chats `403 chat_frozen`; in groups the `sendMessages` permission. Already in (or ringing for) a call: `409 already_in_call`. Callees already in a call are `busy` (with all of them busy the call is over at once, status `busy`). 10 starts a minute per user. Answers the call and my ICE servers (TURN credentials made for me, expiring at `turnExpiresAt`).
+         */
+        post: operations["startCall"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/{callId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One of my calls
+         * @description A call I made or was called in; anyone else's, or an unknown id, answers `404 not_found`.
+         */
+        get: operations["getCall"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/{callId}/ice-servers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Fresh ICE servers for a call I am in
+         * @description New TURN credentials for a call that is ringing or active (a long call outlives them: fetch these before `turnExpiresAt`). A call that is over: `409 call_ended`.
+         */
+        get: operations["getCallIceServers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/{callId}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Answer a call on this device
+         * @description As the `call.accept` frame: the call is bound to this session for me, my other devices stop ringing (`call.ringing_stopped`), the devices in the call get `call.accept`. Again from this session: nothing changes; from another while joined: `409 already_joined`. Over: `409 call_ended`; not ringing for me: `409 not_ringing` (in a group call that goes on, someone who left, declined or missed it may join again: `409 already_in_call` if they are in another, `409 call_full` past 8 in a mesh). Answers the call and my ICE servers.
+         */
+        post: operations["acceptCall"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/{callId}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decline a call
+         * @description As the `call.reject` frame: my devices stop ringing, the devices in the call get `call.reject`; a direct call is over (`rejected`). Declining again changes nothing; a call I am in: `409 not_ringing`; over: `409 call_ended`.
+         */
+        post: operations["rejectCall"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/{callId}/hangup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Leave a call
+         * @description As the `call.hangup` frame, from any of my devices: the others in the call get `call.hangup`; with one person left and nobody ringing the call is over (`call.ended` to everyone). The caller hanging up before anyone answered ends it as `missed`; a callee hanging up while it rings declines. Idempotent.
+         */
+        post: operations["hangUpCall"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/{callId}/sfu/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open a session on the call's SFU
+         * @description A WebRTC connection of this device to the SFU (at most 4 per person and call: `409 too_many_sfu_sessions`). Not my call: `404 not_found`; a peer-to-peer call: `409 not_sfu_call`; over: `409 call_ended`; not joined: `409 not_in_call`; the SFU refusing or failing: `502 sfu_error` (with its code), `503 sfu_unavailable`.
+         */
+        post: operations["openCallSfuSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/{callId}/sfu/sessions/{sfuSessionId}/tracks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish or receive tracks on my SFU session
+         * @description `local` tracks are published (the others in the call hear `call.tracks`); `remote` tracks are received from another session of this call (`403 track_not_in_call` otherwise). Someone else's session: `404 not_found`. Not my call: `404 not_found`; a peer-to-peer call: `409 not_sfu_call`; over: `409 call_ended`; not joined: `409 not_in_call`; the SFU refusing or failing: `502 sfu_error` (with its code), `503 sfu_unavailable`.
+         */
+        post: operations["addCallSfuTracks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/{callId}/sfu/sessions/{sfuSessionId}/renegotiate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Answer the SFU's renegotiation on my session
+         * @description After `requiresImmediateRenegotiation`: this device's answer to the SFU's offer. Not my call: `404 not_found`; a peer-to-peer call: `409 not_sfu_call`; over: `409 call_ended`; not joined: `409 not_in_call`; the SFU refusing or failing: `502 sfu_error` (with its code), `503 sfu_unavailable`.
+         */
+        put: operations["renegotiateCallSfuSession"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/{callId}/sfu/tracks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tracks published in the call
+         * @description What the people in the call published (receive them with `remote` tracks). Not my call: `404 not_found`; a peer-to-peer call: `409 not_sfu_call`; over: `409 call_ended`; not joined: `409 not_in_call`; the SFU refusing or failing: `502 sfu_error` (with its code), `503 sfu_unavailable`.
+         */
+        get: operations["listCallSfuTracks"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -3725,6 +3929,7 @@ export interface components {
             phone: components["schemas"]["Audience"];
             email: components["schemas"]["Audience"];
             groupInvites: components["schemas"]["Audience"];
+            calls: components["schemas"]["Audience"];
             readReceipts: boolean;
         };
         /**
@@ -3809,6 +4014,7 @@ export interface components {
             phone?: components["schemas"]["Audience"];
             email?: components["schemas"]["Audience"];
             groupInvites?: components["schemas"]["Audience"];
+            calls?: components["schemas"]["Audience"];
             readReceipts?: boolean;
         };
         SetStatusRequest: {
@@ -4092,6 +4298,132 @@ export interface components {
                 p256dh: string;
                 auth: string;
             };
+        };
+        CallWithIceServers: {
+            call: components["schemas"]["Call"];
+            iceServers: components["schemas"]["IceServer"][];
+            /** @description When the TURN credentials stop working: fetch fresh ones before */
+            turnExpiresAt: string;
+        };
+        Call: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            chatId: string;
+            callerId: string;
+            /** @enum {string} */
+            kind: "audio" | "video";
+            /**
+             * @description `mesh`: peer to peer (up to 8 people); `sfu`: through the SFU
+             * @enum {string}
+             */
+            media: "mesh" | "sfu";
+            /**
+             * @description `ringing`, `active` once answered, then `ended`; never answered: `missed`, `rejected` (declined) or `busy` (everyone was busy)
+             * @enum {string}
+             */
+            status: "ringing" | "active" | "ended" | "missed" | "rejected" | "busy";
+            /** @description The caller first */
+            participants: components["schemas"]["CallParticipant"][];
+            startedAt: string;
+            /** @description When callees who have not answered stop ringing (45 s after the start) */
+            ringUntil: string;
+            answeredAt: string | null;
+            endedAt: string | null;
+            /** @description From the first answer to the end (0 if never answered) */
+            durationSeconds: number;
+        };
+        CallParticipant: {
+            userId: string;
+            /**
+             * @description `ringing` (invited, every device rings), `joined` (in the call on one device), `left`, `rejected`, `missed` (did not answer within 45 s, or the caller gave up) or `busy` (in another call, or their device said busy)
+             * @enum {string}
+             */
+            state: "ringing" | "joined" | "left" | "rejected" | "missed" | "busy";
+            /** @description While joined: the session (device) the call is bound to, where signaling to them goes */
+            sessionId: string | null;
+            joinedAt: string | null;
+            leftAt: string | null;
+        };
+        /** @description An entry of RTCConfiguration.iceServers */
+        IceServer: {
+            urls: string[];
+            /** @description TURN only: `<expiry unix seconds>:<user id>` */
+            username?: string;
+            /** @description TURN only: base64 HMAC-SHA1 of the username under the TURN secret */
+            credential?: string;
+        };
+        StartCallRequest: {
+            /**
+             * Format: uuid
+             * @description A direct chat or a group I am a member of
+             */
+            chatId: string;
+            /** @enum {string} */
+            kind: "audio" | "video";
+        };
+        CallPage: {
+            items: components["schemas"]["Call"][];
+            nextCursor: string | null;
+        };
+        CallResponse: {
+            call: components["schemas"]["Call"];
+        };
+        IceServersResponse: {
+            iceServers: components["schemas"]["IceServer"][];
+            /** @description When the TURN credentials stop working: fetch fresh ones before */
+            turnExpiresAt: string;
+        };
+        /** @description A session on the SFU (one WebRTC connection of this device) */
+        SfuSession: {
+            sessionId: string;
+            sessionDescription?: components["schemas"]["SfuSessionDescription"];
+        };
+        SfuSessionDescription: {
+            /** @enum {string} */
+            type: "offer" | "answer";
+            sdp: string;
+        };
+        /** @description Optionally an offer, negotiated at once */
+        NewSfuSessionRequest: {
+            sessionDescription?: components["schemas"]["SfuSessionDescription"];
+        };
+        /** @description The SFU's answer, as it gave it */
+        SfuTracksAnswer: {
+            requiresImmediateRenegotiation?: boolean;
+            sessionDescription?: components["schemas"]["SfuSessionDescription"];
+            tracks?: {
+                [key: string]: unknown;
+            }[];
+        };
+        /** @description Publish this session's tracks (`local`, with the offer) and/or receive tracks other people in the call published (`remote`) */
+        SfuTracksRequest: {
+            sessionDescription?: components["schemas"]["SfuSessionDescription"];
+            tracks: ({
+                /** @enum {string} */
+                location: "local";
+                mid: string;
+                trackName: string;
+            } | {
+                /** @enum {string} */
+                location: "remote";
+                sessionId: string;
+                trackName: string;
+                mid?: string;
+            })[];
+        };
+        SfuRenegotiateAnswer: {
+            [key: string]: unknown;
+        };
+        SfuRenegotiateRequest: {
+            sessionDescription: components["schemas"]["SfuSessionDescription"];
+        };
+        SfuPublishedTracks: {
+            tracks: {
+                userId: string;
+                sessionId: string;
+                trackName: string;
+            }[];
         };
         CreateChatResult: {
             chat: components["schemas"]["Chat"];
@@ -4409,7 +4741,7 @@ export interface components {
             type: "text" | "image" | "video" | "voice" | "file" | "sticker" | "location" | "contact" | "poll" | "encrypted" | "system";
             /** @description The text or a media message's caption; null once deleted, and for system messages */
             text: string | null;
-            /** @description System messages: {event: created|joined|added|removed|left|role_changed|renamed|ownership_transferred|banned|ttl_changed|identity_changed, actorId, userIds, …} */
+            /** @description System messages: {event: created|joined|added|removed|left|role_changed|renamed|ownership_transferred|banned|ttl_changed|identity_changed|app_notice|call, actorId, userIds, …}; a call: {event: "call", actorId: the caller, callId, kind, status, durationSeconds} */
             system: {
                 [key: string]: unknown;
             } | null;
@@ -10673,6 +11005,950 @@ export interface operations {
             };
             /** @description Not found (also for resources the caller may not see) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listCalls: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallPage"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    startCall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartCallRequest"];
+            };
+        };
+        responses: {
+            /** @description Started (or over at once as `busy`) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallWithIceServers"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large (`payload_too_large`), storage quota exceeded (`quota_exceeded`) or, for tus, bytes past `Upload-Length` (`upload_too_long`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`); for uploads, a type the purpose does not take (`unsupported_media_type`) or content that is not the declared type (`media_type_mismatch`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but a referenced item does not fit the operation (the code says why) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited (`rate_limited`) or locked out (`too_many_attempts`); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getCall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                callId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallResponse"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getCallIceServers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                callId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IceServersResponse"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    acceptCall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                callId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallWithIceServers"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rejectCall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                callId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallResponse"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    hangUpCall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                callId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallResponse"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    openCallSfuSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                callId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewSfuSessionRequest"];
+            };
+        };
+        responses: {
+            /** @description Opened */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SfuSession"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large (`payload_too_large`), storage quota exceeded (`quota_exceeded`) or, for tus, bytes past `Upload-Length` (`upload_too_long`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`); for uploads, a type the purpose does not take (`unsupported_media_type`) or content that is not the declared type (`media_type_mismatch`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The SFU refused the request (`sfu_error`, `details.errorCode`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    addCallSfuTracks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                callId: string;
+                sfuSessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SfuTracksRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SfuTracksAnswer"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large (`payload_too_large`), storage quota exceeded (`quota_exceeded`) or, for tus, bytes past `Upload-Length` (`upload_too_long`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`); for uploads, a type the purpose does not take (`unsupported_media_type`) or content that is not the declared type (`media_type_mismatch`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The SFU refused the request (`sfu_error`, `details.errorCode`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    renegotiateCallSfuSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                callId: string;
+                sfuSessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SfuRenegotiateRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SfuRenegotiateAnswer"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large (`payload_too_large`), storage quota exceeded (`quota_exceeded`) or, for tus, bytes past `Upload-Length` (`upload_too_long`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`); for uploads, a type the purpose does not take (`unsupported_media_type`) or content that is not the declared type (`media_type_mismatch`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The SFU refused the request (`sfu_error`, `details.errorCode`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listCallSfuTracks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                callId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SfuPublishedTracks"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with existing data */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,10 +1,12 @@
 import { readJsonFrame } from "../lib/frames";
-import { HubClientFrame, MAX_HUB_FRAME_BYTES, MAX_HUB_SOCKETS_PER_SESSION } from "./protocol";
+import { type CallFrameTarget, HubClientFrame, MAX_HUB_FRAME_BYTES, MAX_HUB_SOCKETS_PER_SESSION } from "./protocol";
 import type { UpdateLog } from "./updates";
 
-/** What a realtime socket carries through hibernation: its session (also its tag). */
+/** What a realtime socket carries through hibernation: its session (also its tag) and user. */
 export interface HubSocketInfo {
   sessionId: string;
+  /** Absent on sockets accepted before it was recorded: the hub's own user, then. */
+  userId?: string;
   connectedAt: number;
 }
 
@@ -59,22 +61,59 @@ export class HubSockets {
     }
   }
 
+  /** An already serialized frame to some of the user's devices (see CallFrameTarget); answers how many sockets it reached. */
+  sendToDevices(text: string, target: CallFrameTarget): number {
+    const sockets = target.sessionId ? this.ctx.getWebSockets(target.sessionId) : this.ctx.getWebSockets();
+    let reached = 0;
+    for (const ws of sockets) {
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      if (target.exceptSessionId && infoOf(ws).sessionId === target.exceptSessionId) continue;
+      try {
+        ws.send(text);
+        reached++;
+      } catch {
+        // closing meanwhile
+      }
+    }
+    return reached;
+  }
+
+  /** Whether the session holds an open socket. */
+  hasOpenSocket(sessionId: string): boolean {
+    return this.ctx.getWebSockets(sessionId).some((ws) => ws.readyState === WebSocket.OPEN);
+  }
+
+  /** What the socket carries (its session and user). */
+  info(ws: WebSocket): HubSocketInfo {
+    return infoOf(ws);
+  }
+
   /** Close the sockets of these sessions (every socket, with `all`). */
   closeSessions(sessionIds: string[], code: number, reason: string, all = false): void {
     const sockets = all ? this.ctx.getWebSockets() : sessionIds.flatMap((id) => this.ctx.getWebSockets(id));
     for (const ws of sockets) close(ws, code, reason);
   }
 
-  /** Answer one client frame: `sync` replays the log after a point, `ping` answers. */
-  answer(ws: WebSocket, data: string | ArrayBuffer, log: UpdateLog): void {
+  /**
+   * Read one client frame: the frame, or null once an `error` frame told the client why not
+   * (a frame over MAX_HUB_FRAME_BYTES also closes the socket with 1009).
+   */
+  read(ws: WebSocket, data: string | ArrayBuffer): HubClientFrame | null {
     const reading = readJsonFrame(data, HubClientFrame, MAX_HUB_FRAME_BYTES);
-    if (!reading.ok) {
-      const { code, message, details } = reading.error;
-      this.send(ws, { type: "error", ...(reading.id ? { id: reading.id } : {}), code, message, ...(details ? { details } : {}) });
-      if (reading.tooLarge) close(ws, HUB_CLOSE.tooBig, "frame too large");
-      return;
-    }
-    const { frame } = reading;
+    if (reading.ok) return reading.frame;
+    this.sendError(ws, reading.id, reading.error);
+    if (reading.tooLarge) close(ws, HUB_CLOSE.tooBig, "frame too large");
+    return null;
+  }
+
+  /** An `error` frame answering the frame `id` (when it had one). */
+  sendError(ws: WebSocket, id: string | undefined, error: { code: string; message: string; details?: unknown }): void {
+    const { code, message, details } = error;
+    this.send(ws, { type: "error", ...(id ? { id } : {}), code, message, ...(details ? { details } : {}) });
+  }
+
+  /** Answer a `sync` (replays the log after a point) or a `ping`. */
+  answer(ws: WebSocket, frame: Extract<HubClientFrame, { type: "sync" | "ping" }>, log: UpdateLog): void {
     if (frame.type === "ping") {
       this.send(ws, { type: "ack", id: frame.id, pong: true, now: new Date().toISOString() });
       return;

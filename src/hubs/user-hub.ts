@@ -3,11 +3,13 @@ import type { Bindings } from "../env";
 import { hubFanoutMaxMembers } from "../lib/config";
 import { chatRoom, type RoomClient } from "../rooms/client";
 import { SESSION_END_CLOSE, type SessionEndReason } from "../rooms/protocol";
+import { HubCallFrames } from "./call-frames";
+import { callPort } from "./call-port";
 import { ChatOrder, type ChatOrderFact, type ChatOrderKey } from "./chat-order";
 import { announcePresence } from "./client";
 import { notificationFor, type PushJob, pushJobs } from "./notifications";
 import { HubPresence, type PresenceChange } from "./presence";
-import type { HubUpdate, PushHint } from "./protocol";
+import { type CallFrame, type CallFrameTarget, type HubUpdate, isCallFrame, type PushHint } from "./protocol";
 import { type PushSettings, type PushTarget, type PushTargetInput, PushTargets } from "./push-targets";
 import { HubSockets } from "./realtime";
 import { SessionRegistry } from "./session-registry";
@@ -41,6 +43,7 @@ export class UserHub extends DurableObject<Bindings> {
   private readonly presence: HubPresence;
   private readonly push: PushTargets;
   private readonly versions: UpdateOrder;
+  private readonly callFrames: HubCallFrames;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -51,6 +54,7 @@ export class UserHub extends DurableObject<Bindings> {
     this.push = new PushTargets(ctx.storage.sql);
     this.versions = new UpdateOrder(ctx.storage.sql);
     this.presence = new HubPresence(ctx.storage.sql, env.DB, (frame, watchers) => announcePresence(env, frame, watchers));
+    this.callFrames = new HubCallFrames(env, this.sockets, () => this.presence.userId());
   }
 
   /** One page of the user's chat list, in order (see ChatOrder): up to `limit + 1` entries. */
@@ -77,14 +81,27 @@ export class UserHub extends DurableObject<Bindings> {
       return Response.json({ error }, { status: 401 });
     }
     const pair = new WebSocketPair();
-    this.sockets.accept(pair[1], { sessionId, connectedAt: Date.now() });
+    this.sockets.accept(pair[1], { sessionId, userId: request.headers.get("x-user-id") ?? undefined, connectedAt: Date.now() });
     this.sockets.send(pair[1], { type: "hello", updateSeq: this.updates.lastUpdateSeq() });
     await this.reconcilePresence(request.headers.get("x-user-id"));
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
   override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
-    this.sockets.answer(ws, data, this.updates);
+    const frame = this.sockets.read(ws, data);
+    if (!frame) return;
+    if (isCallFrame(frame)) return this.callFrames.handle(ws, frame);
+    this.sockets.answer(ws, frame, this.updates);
+  }
+
+  /** A call's room tells some of this user's devices about the call (live only, never logged); answers the sockets reached. */
+  async tellCallDevices(frame: CallFrame, target: CallFrameTarget = {}): Promise<number> {
+    return this.sockets.sendToDevices(JSON.stringify(frame), target);
+  }
+
+  /** Whether the session holds a realtime socket (a call's room checks that its joined devices are still there). */
+  async hasLiveSession(sessionId: string): Promise<boolean> {
+    return this.sockets.hasOpenSocket(sessionId);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -208,6 +225,7 @@ export class UserHub extends DurableObject<Bindings> {
     // Every device hears which sessions ended (the ended ones first, before their sockets close).
     for (const sessionId of sessionIds) await this.publish({ type: "session.ended", sessionId, reason });
     this.sockets.closeSessions(sessionIds, code, text, wholeAccount);
+    await this.leaveCalls(userId, sessionIds, wholeAccount);
     await this.reconcilePresence(userId);
     await Promise.all(
       rooms.map((chatId) => this.tellRoom(chatId, (room) => room.endSessions(userId, sessionIds, code, text, rememberUntil, wholeAccount))),
@@ -234,6 +252,15 @@ export class UserHub extends DurableObject<Bindings> {
         }),
       ),
     );
+  }
+
+  /** A call bound to an ended session loses that device (logged, never fatal: the session ends regardless). */
+  private async leaveCalls(userId: string, sessionIds: string[], wholeAccount: boolean): Promise<void> {
+    try {
+      await callPort()?.sessionsEnded(this.env, userId, sessionIds, wholeAccount);
+    } catch (err) {
+      console.error(JSON.stringify({ level: "error", msg: "ended sessions could not leave their call", userId, error: String(err) }));
+    }
   }
 
   override async alarm(): Promise<void> {

@@ -40,6 +40,7 @@ export const RATE_LIMITS = {
   "bot-create:user": { limit: 30, windowSeconds: 60 * 60 },
   "upload-create:user": { limit: 60, windowSeconds: 60 },
   "story-create:user": { limit: 60, windowSeconds: 60 * 60 },
+  "call-start:user": { limit: 10, windowSeconds: 60 },
 } as const satisfies Record<string, RateLimit>;
 
 export type RateLimitName = keyof typeof RATE_LIMITS;

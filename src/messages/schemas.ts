@@ -128,7 +128,7 @@ export const Message = z
       .openapi({ description: "The text or a media message's caption; null once deleted, and for system messages" }),
     system: z.record(z.string(), z.unknown()).nullable().openapi({
       description:
-        "System messages: {event: created|joined|added|removed|left|role_changed|renamed|ownership_transferred|banned|ttl_changed|identity_changed, actorId, userIds, …}",
+        'System messages: {event: created|joined|added|removed|left|role_changed|renamed|ownership_transferred|banned|ttl_changed|identity_changed|app_notice|call, actorId, userIds, …}; a call: {event: "call", actorId: the caller, callId, kind, status, durationSeconds}',
     }),
     storyReply: z
       .object({ storyId: z.string() })

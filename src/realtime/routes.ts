@@ -24,8 +24,10 @@ app.openapi(
       "`chat.added`, `chat.removed`, `chat.settings`, `chat.draft`, `security.event`, `session.ended`; and, live only (no `updateSeq`), " +
       "`presence {changes: [{userId, online, lastSeenAt?}]}` when a contact comes online or goes offline. Holding this " +
       "socket is what makes the user `online` on profiles. Client frames: " +
-      "`sync {afterUpdateSeq}` (every later update in order, then an ack with `lastUpdateSeq`, `hasMore`, `tooFarBehind`) " +
-      "and `ping`. The protocol is described in the project docs.",
+      "`sync {afterUpdateSeq}` (every later update in order, then an ack with `lastUpdateSeq`, `hasMore`, `tooFarBehind`), " +
+      "`ping`, and call signaling (`call.accept`, `call.reject`, `call.busy`, `call.hangup`, `call.offer`, `call.answer`, " +
+      "`call.ice`; the hub sends `call.*` frames live, see the Calls operations). Frames are at most 64 KiB. The protocol " +
+      "is described in the project docs.",
     security: bearerSecurity,
     middleware: [requireAuth({ allowQueryToken: true })] as const,
     request: {

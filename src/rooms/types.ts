@@ -287,7 +287,9 @@ export interface SystemNotice {
     | "banned"
     | "ttl_changed"
     | "identity_changed"
-    | "app_notice";
+    | "app_notice"
+    /** A call in the chat ended: `{callId, kind, status, durationSeconds}`, actor = the caller (src/calls/). */
+    | "call";
   actorId: string | null;
   userIds?: string[];
   [key: string]: Scalar | string[] | undefined;

@@ -106,6 +106,7 @@ export const Privacy = z
     phone: Audience,
     email: Audience,
     groupInvites: Audience,
+    calls: Audience,
     readReceipts: z.boolean(),
   })
   .openapi("PrivacySettings");
@@ -117,6 +118,7 @@ export const UpdatePrivacyBody = z
     phone: Audience.optional(),
     email: Audience.optional(),
     groupInvites: Audience.optional(),
+    calls: Audience.optional(),
     readReceipts: z.boolean().optional(),
   })
   .refine(atLeastOneField, "Send at least one setting to change")

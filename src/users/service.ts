@@ -30,6 +30,7 @@ export interface PrivacyPatch {
   phone?: Audience;
   email?: Audience;
   groupInvites?: Audience;
+  calls?: Audience;
   readReceipts?: boolean;
 }
 
@@ -114,6 +115,7 @@ export async function updatePrivacy(db: Database, env: Bindings, userId: string,
   if (patch.phone) changes.privacyPhone = patch.phone;
   if (patch.email) changes.privacyEmail = patch.email;
   if (patch.groupInvites) changes.privacyGroupInvites = patch.groupInvites;
+  if (patch.calls) changes.privacyCalls = patch.calls;
   if (patch.readReceipts !== undefined) changes.readReceipts = patch.readReceipts;
   const row = await updateOwnRow(db, userId, changes);
   if (patch.lastSeen) await presenceRulesChanged(env, [userId]);

@@ -11,6 +11,7 @@ export const privacyView = (u: UserRow) => ({
   phone: u.privacyPhone,
   email: u.privacyEmail,
   groupInvites: u.privacyGroupInvites,
+  calls: u.privacyCalls,
   readReceipts: u.readReceipts,
 });
 

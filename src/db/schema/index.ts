@@ -2,6 +2,7 @@
 // so no module has to import another just for a row type.
 export * from "./auth";
 export * from "./bots";
+export * from "./calls";
 export * from "./chats";
 export * from "./counters";
 export * from "./keys";

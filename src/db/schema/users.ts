@@ -93,6 +93,10 @@ export const users = sqliteTable(
     privacyGroupInvites: text("privacy_group_invites", { enum: ["everyone", "contacts", "nobody"] })
       .notNull()
       .default("everyone"),
+    /** Who may call me (voice and video calls, src/calls/). */
+    privacyCalls: text("privacy_calls", { enum: ["everyone", "contacts", "nobody"] })
+      .notNull()
+      .default("everyone"),
     readReceipts: integer("read_receipts", { mode: "boolean" }).notNull().default(true),
     // Moderation
     suspendedUntil: integer("suspended_until"),
