@@ -24,6 +24,9 @@ export default defineConfig(async () => {
                   ARGON2_MEMORY_KIB: "64",
                   ARGON2_ITERATIONS: "1",
                   TEST_MIGRATIONS: migrations,
+                  // test/fuzz-operations.test.ts: its seed and cases per operation (a fixed seed unless given).
+                  FUZZ_SEED: process.env.FUZZ_SEED ?? "",
+                  FUZZ_RUNS: process.env.FUZZ_RUNS ?? "",
                 },
               },
             }),
