@@ -9,6 +9,8 @@ import { pathValue, type World } from "./world";
 /** What a call answered. */
 export interface Answer {
   status: number;
+  /** Whether the path that reached the Worker still has the operation's shape (`..` or `%2F` in a segment can make it another route's). */
+  onRoute: boolean;
   contentType: string;
   text: string;
   body: any;
@@ -44,9 +46,10 @@ export async function sendCase(
   const all: Record<string, string> = { "cf-connecting-ip": uniqueIp(), ...headers };
   if (c.body?.contentType) all["content-type"] = c.body.contentType;
   const withBody = c.body && !["GET", "HEAD"].includes(op.method);
-  const res = await exports.default.fetch(
-    new Request(urlFor(op, world, c), { method: op.method, headers: all, body: withBody ? c.body!.text : undefined }),
-  );
+  const request = new Request(urlFor(op, world, c), { method: op.method, headers: all, body: withBody ? c.body!.text : undefined });
+  const shape = new RegExp(`^${op.path.replace(/\{\w+\}/g, "[^/]+")}$`);
+  const onRoute = shape.test(new URL(request.url).pathname);
+  const res = await exports.default.fetch(request);
   const text = op.method === "HEAD" ? "" : await res.text();
   let body: any = null;
   try {
@@ -54,7 +57,7 @@ export async function sendCase(
   } catch {
     body = undefined;
   }
-  return { status: res.status, contentType: res.headers.get("content-type") ?? "", text, body };
+  return { status: res.status, onRoute, contentType: res.headers.get("content-type") ?? "", text, body };
 }
 
 /**
@@ -79,6 +82,12 @@ export function answerProblems(op: Operation, model: OpenApiModel, c: FuzzCase, 
   const problems: string[] = [];
   const { status } = answer;
   if (status >= 500 && !isConfigurationAnswer(op, answer)) problems.push(`answered ${status}: ${answer.text.slice(0, 300)}`);
+  if (!answer.onRoute) {
+    // The URL parser resolved the segment into another route: only the rules of every answer hold.
+    if (status >= 400 && op.method !== "HEAD" && errorShapeProblem(answer.body))
+      problems.push(`error body: ${errorShapeProblem(answer.body)}: ${answer.text.slice(0, 200)}`);
+    return problems;
+  }
   const rerouted = c.kind === "bad-param" && ROUTER_STATUSES.includes(status);
   if (!op.statuses.includes(status) && !rerouted)
     problems.push(`status ${status} is not documented (${op.statuses.join(", ")}): ${answer.text.slice(0, 200)}`);
