@@ -1,7 +1,7 @@
 // Socket abuse timing (issue 18): two members send paced messages (send→ack, as in abuse.mjs) in a
 // group with 20 watching sockets, first in a quiet room, then during each abuse by other members:
-// - slow readers: 20 sockets that stop reading (TCP paused) while 6 members post 4 KB messages in bursts,
-//   so the room's frames to them pile up unread;
+// - slow readers: 20 sockets that stop reading (TCP paused) while 6 members each post a 4 KB message
+//   a second (their send budget's pace), so the room's frames to them pile up unread;
 // - many sockets per user: one member opens 60 sockets (cap 10: the oldest close with 4008), again and again;
 // - reconnect storm: 20 members drop and reopen their sockets as fast as they can.
 // Target: the paced members' p50 and p99 stay within 2× of the quiet room's. Floods past the frame budget
@@ -71,7 +71,7 @@ export async function runSocketAbuse(server, log = console.log) {
     let n = 0;
     while (control.running) {
       for (const ws of posting) ws.send(JSON.stringify({ type: "message.send", id: `b${n}`, clientMessageId: `big-${n++}`, text: big }));
-      await sleep(150);
+      await sleep(1000);
     }
     control.tally.bigMessagesSent = n;
     for (const ws of watching) ws._socket.resume();

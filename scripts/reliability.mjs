@@ -3,7 +3,8 @@
 // around it is written by hand). First the Workers-runtime suites through vitest, with a fresh
 // random FUZZ_SEED (or the one given) and FUZZ_RUNS cases per operation (default 25, CI runs 4);
 // then the bench areas `restart`, `socket-abuse` and `soak` through bench/run.mjs (each on its own
-// private wrangler dev), whose figures bench/run.mjs leaves in bench/.state/figures/.
+// private wrangler dev), whose figures bench/run.mjs leaves in bench/.state/figures/ (with
+// `--no-bench`, the figures of their last runs there are reported, with their dates).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -76,7 +77,7 @@ const lines = [
 if (bench.restart) {
   const r = bench.restart;
   lines.push(
-    `| restart without loss | ${r.restarts} kill -9 restarts and ${r.evictions} evictions; ${r.acked} messages acked; **messages lost = ${r.lost}**, stored twice ${r.duplicated}, out of order ${r.outOfOrder}, events missed ${r.missedEvents}, seq holes ${r.seqHoles}, re-sent by sync ${r.replayedDuplicates} |`,
+    `| restart without loss (${r.date}, load ${r.loadAverage}) | ${r.restarts} kill -9 restarts and ${r.evictions} evictions; ${r.acked} messages acked; **messages lost = ${r.lost}**, stored twice ${r.duplicated}, out of order ${r.outOfOrder}, events missed ${r.missedEvents}, seq holes ${r.seqHoles}, re-sent by sync ${r.replayedDuplicates} |`,
   );
 }
 if (bench["socket-abuse"]) {
@@ -89,7 +90,7 @@ if (bench["socket-abuse"]) {
 if (bench.soak) {
   const s = bench.soak;
   lines.push(
-    `| soak (${s.seconds} s, load ${s.loadAverage}) | ${s.messages} messages, ${s.reactions} reactions, ${s.uploads} uploads; lost ${s.lost}, stored twice ${s.duplicated}; RSS ${s.rssStartMiB.toFixed(0)} → ${s.rssEndMiB.toFixed(0)} MiB, memory ${s.memoryBounded ? "bounded" : "**growing**"}; D1 tables growing with traffic: ${s.d1Unbounded} |`,
+    `| soak (${s.seconds} s, ${s.date}, load ${s.loadAverage}) | ${s.messages} messages, ${s.reactions} reactions, ${s.uploads} uploads; lost ${s.lost}, stored twice ${s.duplicated}; RSS ${s.rssStartMiB.toFixed(0)} → ${s.rssEndMiB.toFixed(0)} MiB, memory ${s.memoryBounded ? "bounded" : "**growing**"}; D1 tables growing with traffic: ${s.d1Unbounded} |`,
   );
 }
 if (failures.length) lines.push("", "**Failures of this run**", "", ...failures.map((f) => `- ${f.replace(/\n/g, "\n  ")}`));
