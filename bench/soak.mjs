@@ -2,7 +2,8 @@
 // many users in many groups send over their sockets (outbox + sync clients of chat-client.mjs), react,
 // mark read and upload small images, while wrangler's memory (RSS of its whole process group) and
 // the D1 row count of every table are sampled. Bounded means: after warm-up, memory stops climbing
-// (the last third of the run within 1.5× of the middle third, by mean RSS) and no D1 table grows
+// (the last third of the run within 1.5× of the middle third, by mean RSS, and the trend of the second half
+// under 20 MiB a minute) and no D1 table grows
 // with messages or reactions (D1 holds no per-message rows): only with uploads and accounts.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,6 +17,7 @@ const USERS = 30;
 const CHATS = 10;
 const MEMBERS = 6;
 const SAMPLE_EVERY_MS = 10_000;
+const SLOPE_BOUND_MIB_PER_MINUTE = 20;
 const PNG = Buffer.from(
   "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6300010000000500010d0a2db40000000049454e44ae426082",
   "hex",
@@ -146,7 +148,16 @@ export function soakSection({ samples, counts, unacked, lost, seconds }) {
   const third = Math.max(1, Math.floor(samples.length / 3));
   const middle = mean(samples.slice(third, 2 * third).map((s) => s.rssKiB));
   const last = mean(samples.slice(2 * third).map((s) => s.rssKiB));
-  const memoryBounded = last <= middle * 1.5;
+  // The trend of the second half (least squares, MiB a minute): the ratio alone cannot tell a slow
+  // leak from warm-up in a short run.
+  const tail = samples.slice(Math.floor(samples.length / 2));
+  const tMean = mean(tail.map((s) => s.at));
+  const rMean = mean(tail.map((s) => s.rssKiB / 1024));
+  const slope =
+    (tail.reduce((a, s) => a + (s.at - tMean) * (s.rssKiB / 1024 - rMean), 0) / (tail.reduce((a, s) => a + (s.at - tMean) ** 2, 0) || 1)) *
+    60;
+  // Bounded: the last third within 1.5× of the middle third, and no longer climbing.
+  const memoryBounded = last <= middle * 1.5 && slope <= SLOPE_BOUND_MIB_PER_MINUTE;
   const first = samples[third].rows;
   const end = samples.at(-1).rows;
   const growth = Object.keys(end)
@@ -162,6 +173,7 @@ export function soakSection({ samples, counts, unacked, lost, seconds }) {
     ...lost,
     rssStartMiB: samples[0].rssKiB / 1024,
     rssEndMiB: samples.at(-1).rssKiB / 1024,
+    rssSlopeMiBPerMinute: Number(slope.toFixed(1)),
     memoryBounded,
     d1Unbounded: growing.length,
   };
@@ -176,7 +188,8 @@ export function soakSection({ samples, counts, unacked, lost, seconds }) {
       samples.map((s) => [s.at, (s.rssKiB / 1024).toFixed(0), Object.values(s.rows).reduce((a, b) => a + b, 0)]),
     ),
     "",
-    `Memory: mean RSS of the last third ${(last / 1024).toFixed(0)} MiB vs the middle third ${(middle / 1024).toFixed(0)} MiB (bound 1.5×): ${memoryBounded ? "PASS" : "**FAIL**"}.`,
+    `Memory: mean RSS of the last third ${(last / 1024).toFixed(0)} MiB vs the middle third ${(middle / 1024).toFixed(0)} MiB (bound 1.5×), ` +
+      `trend over the second half ${slope.toFixed(1)} MiB a minute (bound ${SLOPE_BOUND_MIB_PER_MINUTE}): ${memoryBounded ? "PASS" : "**FAIL**"}.`,
     `D1 growth after warm-up by table: ${growth.map(([t, d]) => `${t} +${d}`).join(", ") || "none"}; allowance ${allowance} rows a table ` +
       `(uploads × 2 + 10; ${counts.messages} messages and ${counts.reactions} reactions must add none): ${growing.length ? `**FAIL** (${growing.map(([t]) => t).join(", ")})` : "PASS"}.`,
   ].join("\n");

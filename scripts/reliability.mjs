@@ -90,7 +90,7 @@ if (bench["socket-abuse"]) {
 if (bench.soak) {
   const s = bench.soak;
   lines.push(
-    `| soak (${s.seconds} s, ${s.date}, load ${s.loadAverage}) | ${s.messages} messages, ${s.reactions} reactions, ${s.uploads} uploads; lost ${s.lost}, stored twice ${s.duplicated}; RSS ${s.rssStartMiB.toFixed(0)} → ${s.rssEndMiB.toFixed(0)} MiB, memory ${s.memoryBounded ? "bounded" : "**growing**"}; D1 tables growing with traffic: ${s.d1Unbounded} |`,
+    `| soak (${s.seconds} s, ${s.date}, load ${s.loadAverage}) | ${s.messages} messages, ${s.reactions} reactions, ${s.uploads} uploads; lost ${s.lost}, stored twice ${s.duplicated}; RSS ${s.rssStartMiB.toFixed(0)} → ${s.rssEndMiB.toFixed(0)} MiB, memory ${s.memoryBounded ? "within the bound" : "**growing**"}${s.rssSlopeMiBPerMinute === undefined ? "" : ` (trend of the second half ${s.rssSlopeMiBPerMinute} MiB/min)`}; D1 tables growing with traffic: ${s.d1Unbounded} |`,
   );
 }
 if (failures.length) lines.push("", "**Failures of this run**", "", ...failures.map((f) => `- ${f.replace(/\n/g, "\n  ")}`));
