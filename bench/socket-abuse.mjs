@@ -47,6 +47,7 @@ const tryOpen = (url, tally) =>
     },
   );
 
+/** Run the quiet phase and the three abuse phases against a server of bench/run.mjs (area `socket-abuse`). */
 export async function runSocketAbuse(server, log = console.log) {
   const baseUrl = server.baseUrl;
   const { users } = await registerUsers(baseUrl, 1 + 8 + WATCHERS + STORMERS + BIG_SENDERS + 1, log);

@@ -14,7 +14,7 @@ import {
   wrongContentType,
   wrongTypeValue,
 } from "./hostile";
-import type { JsonSchema, OpenApiModel, Operation } from "./openapi-doc";
+import type { OpenApiModel, Operation } from "./openapi-doc";
 import { arbitraryFor, type ValuePool } from "./schema-arbitrary";
 
 /** One generated request for an operation. */
@@ -157,5 +157,3 @@ export function describeCase(c: FuzzCase): string {
     : "";
   return `${c.kind} path=${JSON.stringify(c.pathOverrides)} query=${JSON.stringify(c.query)} ${body}`;
 }
-
-export type { JsonSchema };

@@ -7,6 +7,7 @@ export interface ValuePool {
   uuids: string[];
 }
 
+/** How `arbitraryFor` resolves refs, which real values it mixes in, and how deep it goes. */
 export interface ArbitraryOptions {
   /** Follow `#/components/schemas/...` refs. */
   deref: (schema: JsonSchema) => JsonSchema;

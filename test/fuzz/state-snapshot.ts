@@ -22,6 +22,7 @@ const SKIPPED_COLUMNS: Record<string, string[]> = {
 /** Room tables that only cache or schedule (not stored facts). */
 const SKIPPED_ROOM_TABLES = new Set(["_cf_KV", "_cf_METADATA", "sqlite_sequence"]);
 
+/** `d1:<table>` or `room <chat>:<table>` → `<row count>:<hash of the rows>`. */
 export type Snapshot = Map<string, string>;
 
 const skippedTable = (name: string) =>
