@@ -4,7 +4,7 @@ import { HubClientFrame, MAX_HUB_FRAME_BYTES } from "../src/hubs/protocol";
 import { ClientFrame } from "../src/rooms/protocol";
 import { C, createGroup, flush, openChatSocket, send } from "./chat-helpers";
 import { ODD_STRINGS } from "./fuzz/hostile";
-import { changedKeys, snapshotRoom } from "./fuzz/state-snapshot";
+import { changedKeys, settledRoomSnapshot, snapshotRoom } from "./fuzz/state-snapshot";
 import { api, signUp } from "./helpers";
 import { openRealtime } from "./hub-helpers";
 
@@ -60,7 +60,7 @@ describe("chat socket abuse", () => {
     await send(owner, chat.id, "before the abuse");
     const [abuser, bystander] = await Promise.all([openChatSocket(owner, chat.id), openChatSocket(other, chat.id)]);
     await flush(chat.id); // the send's summary flush is written now, not during the abuse
-    const before = await snapshotRoom(chat.id);
+    const before = await settledRoomSnapshot(chat.id);
     const frames = fc.sample(badFrame, { numRuns: 80, seed: SEED });
     const errorsBefore = abuser.frames.filter((f) => f.type === "error").length;
     for (const text of frames) abuser.send(text);

@@ -73,6 +73,22 @@ export async function snapshotRoom(chatId: string): Promise<Snapshot> {
   return out;
 }
 
+/**
+ * A room's snapshot once it has stopped changing on its own (the summary flush and the hub feed
+ * write their bookkeeping up to a second after a send): two snapshots `quietMs` apart that agree.
+ */
+export async function settledRoomSnapshot(chatId: string, quietMs = 400, maxMs = 5000): Promise<Snapshot> {
+  const deadline = Date.now() + maxMs;
+  let last = await snapshotRoom(chatId);
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, quietMs));
+    const next = await snapshotRoom(chatId);
+    if (!changedKeys(last, next).length) return next;
+    last = next;
+  }
+  throw new Error(`room ${chatId} kept changing for ${maxMs} ms`);
+}
+
 /** D1 and the given rooms together. */
 export async function snapshotState(chatIds: string[] = []): Promise<Snapshot> {
   const parts = await Promise.all([snapshotD1(), ...chatIds.map(snapshotRoom)]);
