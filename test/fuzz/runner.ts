@@ -11,6 +11,8 @@ export interface Answer {
   status: number;
   /** Whether the path that reached the Worker still has the operation's shape (`..` or `%2F` in a segment can make it another route's). */
   onRoute: boolean;
+  /** The path as the Worker got it. */
+  pathname: string;
   contentType: string;
   text: string;
   body: any;
@@ -47,8 +49,8 @@ export async function sendCase(
   if (c.body?.contentType) all["content-type"] = c.body.contentType;
   const withBody = c.body && !["GET", "HEAD"].includes(op.method);
   const request = new Request(urlFor(op, world, c), { method: op.method, headers: all, body: withBody ? c.body!.text : undefined });
-  const shape = new RegExp(`^${op.path.replace(/\{\w+\}/g, "[^/]+")}$`);
-  const onRoute = shape.test(new URL(request.url).pathname);
+  const pathname = new URL(request.url).pathname;
+  const onRoute = routeShape(op).test(pathname);
   const res = await exports.default.fetch(request);
   const text = op.method === "HEAD" ? "" : await res.text();
   let body: any = null;
@@ -57,7 +59,7 @@ export async function sendCase(
   } catch {
     body = undefined;
   }
-  return { status: res.status, onRoute, contentType: res.headers.get("content-type") ?? "", text, body };
+  return { status: res.status, onRoute, pathname, contentType: res.headers.get("content-type") ?? "", text, body };
 }
 
 /**
@@ -74,6 +76,14 @@ export const isConfigurationAnswer = (op: Operation, answer: Answer) =>
 /** Statuses a request whose path no longer names this route may get from the router instead. */
 const ROUTER_STATUSES = [400, 404, 405];
 
+/** A regular expression of the paths an operation's template matches. */
+const routeShape = (op: Operation) => new RegExp(`^${op.path.replace(/\{\w+\}/g, "[^/]+")}$`);
+const paramCount = (op: Operation) => (op.path.match(/\{/g) ?? []).length;
+
+/** Another operation with fewer parameters that the path also matches (`/stories/me` beside `/stories/{id}`): the router's pick. */
+const moreSpecificRoute = (op: Operation, model: OpenApiModel, pathname: string) =>
+  model.operations.find((o) => o !== op && o.method === op.method && paramCount(o) < paramCount(op) && routeShape(o).test(pathname));
+
 /**
  * The contract problems of one answer: a 5xx, a status the operation does not document, an error
  * body without the error shape, a 2xx body that does not match its documented schema.
@@ -82,8 +92,9 @@ export function answerProblems(op: Operation, model: OpenApiModel, c: FuzzCase, 
   const problems: string[] = [];
   const { status } = answer;
   if (status >= 500 && !isConfigurationAnswer(op, answer)) problems.push(`answered ${status}: ${answer.text.slice(0, 300)}`);
-  if (!answer.onRoute) {
-    // The URL parser resolved the segment into another route: only the rules of every answer hold.
+  if (!answer.onRoute || moreSpecificRoute(op, model, answer.pathname)) {
+    // The URL parser resolved the segment into another route, or a static route of the same shape
+    // takes it: only the rules of every answer hold.
     if (status >= 400 && op.method !== "HEAD" && errorShapeProblem(answer.body))
       problems.push(`error body: ${errorShapeProblem(answer.body)}: ${answer.text.slice(0, 200)}`);
     return problems;
