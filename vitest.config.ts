@@ -26,6 +26,9 @@ export default defineConfig(async () => {
                   // Calls: a known TURN secret, so the tests check the credentials with their own HMAC.
                   TURN_SECRET: "test-turn-secret-0123456789abcdef",
                   TEST_MIGRATIONS: migrations,
+                  // test/fuzz-operations.test.ts: its seed and cases per operation (a fixed seed unless given).
+                  FUZZ_SEED: process.env.FUZZ_SEED ?? "",
+                  FUZZ_RUNS: process.env.FUZZ_RUNS ?? "",
                 },
               },
             }),

@@ -44,8 +44,8 @@ function rawSocket(url, tally) {
   });
 }
 
-/** Paced `message.send` from `senders` (alternating); resolves with send→ack latencies in ms. */
-async function paced(senders, label) {
+/** Paced `message.send` from `senders` (alternating); resolves with send→ack latencies in ms (also used by socket-abuse.mjs). */
+export async function paced(senders, label) {
   const pending = new Map();
   const latencies = [];
   for (const ws of senders) {

@@ -1,7 +1,8 @@
-// `npm run bench [-- auth|rooms|reactions|abuse|messaging|media|search|keys|hub …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
+// `npm run bench [-- auth|rooms|reactions|abuse|messaging|media|search|keys|hub|restart|socket-abuse|soak …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
 // Each area gets its own private `wrangler dev` (see server.mjs) or uses BENCH_URL, prints its
 // tables and rewrites its own section of bench/RESULTS.md, leaving the other sections as they are.
 // Servers are stopped on success, failure, Ctrl-C and timeout.
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { abuseSection, runAbuse } from "./abuse.mjs";
@@ -12,9 +13,12 @@ import { writeSection } from "./lib.mjs";
 import { runMediaBench } from "./media.mjs";
 import { runMessagingBench } from "./messaging.mjs";
 import { runReactionsBench } from "./reactions.mjs";
+import { restartSection, runRestartBench } from "./restart.mjs";
 import { roomsServerOptions, runRoomsBench } from "./rooms.mjs";
 import { runSearchBench } from "./search.mjs";
 import { PROD_VARS, ROOT, startServer } from "./server.mjs";
+import { runSoak, soakSection } from "./soak.mjs";
+import { runSocketAbuse, socketAbuseSection } from "./socket-abuse.mjs";
 
 const RESULTS = join(ROOT, "bench/RESULTS.md");
 
@@ -112,6 +116,37 @@ const AREAS = {
       "argon2 cost), and the same with the hub fan-out off (`HUB_FANOUT_MAX_MEMBERS=0`); then bench/rows-read inside workerd",
     run: (server) => runHubBench(server),
   },
+  restart: {
+    title: "Restart without loss",
+    minutes: 12,
+    // The eviction phase reloads the Worker on purpose.
+    reloadsOnPurpose: true,
+    server: () => ({ name: "restart", vars: {}, port: 8783 }),
+    target:
+      "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, fresh local D1/KV/DO state kept across its own restarts, development argon2 cost)",
+    run: async (server) => {
+      const result = await runRestartBench(server);
+      try {
+        return restartSection(result);
+      } finally {
+        await result.stop();
+      }
+    },
+  },
+  "socket-abuse": {
+    title: "Socket abuse",
+    minutes: 10,
+    server: () => ({ name: "socket-abuse", vars: {}, port: 8782 }),
+    target: "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, fresh local D1/KV/DO state, development argon2 cost)",
+    run: async (server) => socketAbuseSection(await runSocketAbuse(server)),
+  },
+  soak: {
+    title: "Soak",
+    minutes: 20,
+    server: () => ({ name: "soak", vars: {}, port: 8781 }),
+    target: "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, fresh local D1/KV/DO/R2 state, development argon2 cost)",
+    run: async (server) => soakSection(await runSoak(server)),
+  },
   search: {
     title: "Search",
     minutes: 15,
@@ -183,7 +218,7 @@ async function runArea(key) {
   console.log(`bench ${key}: server ${server.baseUrl}${server.logFile ? ` (log: ${server.logFile})` : ""}`);
   try {
     const result = await area.run(server);
-    if (server.reloads()) {
+    if (server.reloads() && !area.reloadsOnPurpose) {
       result.warnings.push(`wrangler dev reloaded the Worker ${server.reloads()} time(s) during the run: rerun for clean numbers.`);
     }
     const date = new Date().toISOString().replace("T", " ").slice(0, 16);
@@ -197,6 +232,12 @@ async function runArea(key) {
     const notes = result.warnings.length ? `\n\n**Warnings**\n\n${result.warnings.map((w) => `- ${w}`).join("\n")}` : "";
     const section = `${header}\n\n${result.markdown}${notes}`;
     writeSection(RESULTS, area.title, section);
+    if (result.figures) {
+      // For `npm run reliability` (scripts/reliability.mjs), which writes RELIABILITY.md from them.
+      mkdirSync(join(ROOT, "bench/.state/figures"), { recursive: true });
+      const figures = { ...result.figures, warnings: result.warnings, loadAverage: loadAtStart, date };
+      writeFileSync(join(ROOT, `bench/.state/figures/${key}.json`), JSON.stringify(figures, null, 2));
+    }
     console.log(`\n## ${area.title}\n\n${section}\n`);
     return result.warnings.length === 0;
   } finally {

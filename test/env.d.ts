@@ -6,6 +6,8 @@ declare global {
       TEST_MIGRATIONS: D1Migration[];
       /** Calls: the TURN secret the tests run with (vitest.config.ts). */
       TURN_SECRET: string;
+      FUZZ_SEED: string;
+      FUZZ_RUNS: string;
     }
   }
 }
