@@ -35,6 +35,7 @@ const GROUPS: [string, RegExp][] = [
   ["media", /^\/api\/v1\/media/],
   ["stories", /^\/api\/v1\/stories/],
   ["platform and webhooks", /^\/api\/v1\/(platform|webhooks)/],
+  ["calls", /^\/api\/v1\/calls/],
 ];
 
 let model: OpenApiModel;

@@ -36,6 +36,8 @@ export interface World {
   platformBotId: string;
   inviteCode: string;
   uploadId: string;
+  /** A group call the owner started in the chat (ringing the members). */
+  callId: string;
   pushTargetId: string;
   reportId: string;
   apiKeyId: string;
@@ -135,6 +137,7 @@ export async function buildWorld(): Promise<World> {
     withKey("POST", "/api/v1/platform/bots", key.key, { username: `pb${Date.now().toString(36)}_bot`, displayName: "P" }),
     201,
   );
+  const call = await ok(api("POST", "/api/v1/calls", { token: owner.accessToken, body: { chatId, kind: "audio" } }), 201);
   await ok(api("POST", `/api/v1/admin/users/${suspended.id}/suspend`, { token: boss.accessToken, body: { reason: "fuzz" } }), 200);
   return {
     owner,
@@ -157,6 +160,7 @@ export async function buildWorld(): Promise<World> {
     platformBotId: platformBot.bot?.id ?? platformBot.id,
     inviteCode: invite.invite?.code ?? invite.code,
     uploadId,
+    callId: call.call.id,
     pushTargetId: target.id,
     reportId: report.report?.id ?? report.id,
     apiKeyId: key.apiKey.id,
@@ -188,6 +192,9 @@ export function pathValue(w: World, path: string, name: string): string {
     [/\/media\/\{id\}/, "id", () => w.mediaId],
     [/\/stories\/\{id\}/, "id", () => w.storyId],
     [/\/webhooks\/\{id\}/, "id", () => w.webhookId],
+    [/\/calls\/\{callId\}/, "callId", () => w.callId],
+    // No SFU is configured in tests: any session id is someone else's (or none).
+    [/\/sfu\/sessions\/\{sfuSessionId\}/, "sfuSessionId", () => "01930f3e8d4a7c1e9d2b5a7f3c2e1b0a"],
     [/\/scheduled\/\{messageId\}/, "messageId", () => w.scheduledId],
     [/\/(votes|close-poll)$/, "messageId", () => w.pollId],
     [/\{messageId\}/, "messageId", () => w.messageId],
