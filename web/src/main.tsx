@@ -1,3 +1,6 @@
 import { render } from "preact";
+import { App } from "./app";
+import "./styles.css";
+import "./chat/chat.css";
 
-render(<p>hello</p>, document.getElementById("app")!);
+render(<App />, document.getElementById("app")!);

@@ -6,6 +6,9 @@
     url: root.dataset.specUrl,
     domNode: root,
     deepLinking: true,
+    // ~250 operations: tags start collapsed (fast to render), with the filter box to find one.
+    docExpansion: "none",
+    filter: true,
     presets: [window.SwaggerUIBundle.presets.apis],
     layout: "BaseLayout",
     // No validator badge: it would call validator.swagger.io.
