@@ -3,6 +3,7 @@ import type { Message } from "../../../client";
 import { Avatar } from "../chats/avatar";
 import type { Chat } from "../chats/use-chat-list";
 import { client } from "../lib/client";
+import { ago } from "../lib/format";
 import { link } from "../lib/router";
 import { useSession } from "../lib/session";
 import { Composer } from "./composer";
@@ -59,13 +60,16 @@ export function ChatView({ chatId, listed }: { chatId: string; listed: Chat | un
     return () => document.removeEventListener("visibilitychange", update);
   }, []);
   const lastSeq = view.messages.at(-1)?.seq ?? 0;
+  const [readRetry, setReadRetry] = useState(0);
   useEffect(() => {
     if (!view.ready || !visible || lastSeq <= sentRead.current) return;
     sentRead.current = lastSeq;
     view.socket.markRead(lastSeq).catch(() => {
+      // Lost with the connection (or refused): try again a moment later.
       sentRead.current = 0;
+      setTimeout(() => setReadRetry((n) => n + 1), 1000);
     });
-  }, [view.ready, visible, lastSeq, view.socket]);
+  }, [view.ready, visible, lastSeq, view.socket, readRetry]);
 
   const loadOlder = async () => {
     const el = scroller.current;
@@ -83,14 +87,19 @@ export function ChatView({ chatId, listed }: { chatId: string; listed: Chat | un
   const group = chat?.type !== "direct";
   const typingNames = view.typing.map((id) => names[id] ?? "Someone");
   const byId = new Map(view.messages.map((m) => [m.id, m]));
+  // Sending moves the sender's read position to their message without a receipt event (the
+  // server's rule), so a message from someone else also says they read everything before it.
+  const readSeq = view.messages.reduce((seq, m) => (m.senderId && m.senderId !== me.id ? Math.max(seq, m.seq) : seq), view.readSeq);
+  const peer = chat?.peer;
+  const presence = peer?.online ? "online" : peer?.lastSeenAt ? `last seen ${ago(peer.lastSeenAt)}` : "";
   const status =
     typingNames.length > 0
       ? `${typingNames.join(", ")} ${typingNames.length > 1 ? "are" : "is"} typing…`
-      : view.state === "open"
-        ? group
+      : view.state !== "open"
+        ? "Connecting…"
+        : group
           ? `${chat?.memberCount ?? ""} members`
-          : ""
-        : "Connecting…";
+          : presence;
 
   return (
     <section class="chat-view" aria-labelledby="chat-title">
@@ -130,7 +139,7 @@ export function ChatView({ chatId, listed }: { chatId: string; listed: Chat | un
                 senderName={group && message.senderId && message.senderId !== me.id ? (names[message.senderId] ?? null) : null}
                 replied={message.replyTo ? byId.get(message.replyTo.id) : null}
                 myReactions={view.myReactions[message.id] ?? []}
-                read={message.seq <= view.readSeq}
+                read={message.seq <= readSeq}
                 actions={{ reply: setReplyTo, react: view.toggleReaction, edit: view.edit, remove: view.remove }}
               />
             ))}

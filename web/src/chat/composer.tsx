@@ -85,7 +85,18 @@ export function Composer({
       )}
       <div class="composer-row">
         <label class="button attach" title="Attach an image">
-          <span aria-hidden="true">📎</span>
+          <svg
+            aria-hidden="true"
+            width="20"
+            height="20"
+            viewBox="0 0 24 24"
+            fill="none"
+            stroke="currentColor"
+            stroke-width="2"
+            stroke-linecap="round"
+          >
+            <path d="M21 11.5 12.5 20a5 5 0 0 1-7-7L14 4.5a3.5 3.5 0 0 1 5 5L10.5 18a2 2 0 0 1-3-3l8-8" />
+          </svg>
           <span class="visually-hidden">Attach an image</span>
           <input
             type="file"

@@ -36,7 +36,7 @@ export function MessageItem({
   if (message.type === "system") {
     return (
       <li class="system-message" data-seq={message.seq}>
-        {message.text ?? "Chat updated"}
+        {systemText(message.system)}
       </li>
     );
   }
@@ -124,6 +124,24 @@ export function MessageItem({
       )}
     </li>
   );
+}
+
+/** What a system message says (its `system.event`). */
+function systemText(system: Message["system"]): string {
+  const events: Record<string, string> = {
+    created: "Chat created",
+    joined: "Someone joined",
+    added: "Members were added",
+    removed: "A member was removed",
+    left: "Someone left",
+    renamed: "The chat was renamed",
+    role_changed: "A member's role changed",
+    ownership_transferred: "Ownership was transferred",
+    banned: "A member was banned",
+    ttl_changed: "Disappearing messages changed",
+    identity_changed: "A safety key changed",
+  };
+  return events[String(system?.event)] ?? "Chat updated";
 }
 
 function ImageAttachment({ mediaId, name }: { mediaId: string; name: string | null }) {

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { Avatar } from "../chats/avatar";
 import { client, type Schemas } from "../lib/client";
+import { useRoute } from "../lib/router";
 import { useSession } from "../lib/session";
 import { NewStoryDialog } from "./new-story";
 import { StoryViewer } from "./story-viewer";
@@ -43,9 +44,12 @@ export function StoriesStrip() {
     }
   }, [me.id]);
 
+  // Read again on every screen change (a new contact's stories, a story posted elsewhere).
+  const route = useRoute();
+  const where = route.name === "chat" ? route.chatId : route.name;
   useEffect(() => {
     void load();
-  }, [load]);
+  }, [load, where]);
 
   return (
     <section class="stories" aria-label="Stories">
