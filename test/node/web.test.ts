@@ -155,6 +155,10 @@ describe("web app in Chromium", () => {
     const page = alice.page;
     await page.getByRole("textbox", { name: "Message", exact: true }).hover();
     await screenshot(page, "chat");
+    await page.goto("/");
+    await page.getByRole("link", { name: /^Bob/ }).waitFor(LIVE);
+    await page.getByRole("button", { name: "Bob: 1 story" }).waitFor(LIVE);
+    await screenshot(page, "chat-list");
     await page.getByRole("link", { name: "Settings" }).click();
     await page.getByRole("heading", { name: "Settings" }).waitFor();
     await page.getByLabel("Display name").waitFor();
