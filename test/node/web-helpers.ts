@@ -78,7 +78,7 @@ export async function signUpInBrowser(browser: Browser, baseUrl: string, usernam
     if (msg.type() === "error") errors.push(msg.text());
   });
   await page.goto("/");
-  await page.getByRole("tab", { name: "Sign up" }).click();
+  await page.getByRole("button", { name: "Sign up" }).click();
   await page.getByLabel("Username", { exact: true }).fill(username);
   await page.getByLabel("Display name (optional)").fill(displayName);
   await page.getByLabel("Password").fill(PASSWORD);

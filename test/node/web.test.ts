@@ -1,7 +1,9 @@
 import { existsSync } from "node:fs";
+import { Secret, TOTP } from "otpauth";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer } from "../../bench/server.mjs";
+import { PASSWORD } from "./api";
 import { type BrowserUser, launchChromium, messageTexts, messageWith, PHONE, pngImage, screenshot, signUpInBrowser } from "./web-helpers";
 
 /**
@@ -149,6 +151,30 @@ describe("web app in Chromium", () => {
     await screenshot(page, "story");
     await viewer.getByRole("button", { name: "Done" }).click();
     await page.getByRole("button", { name: "Bob: 1 story" }).waitFor(LIVE);
+  });
+
+  it("turns on two-factor authentication in settings and signs in again with the second step", async () => {
+    const carol = await signUpInBrowser(browser, server.baseUrl, "carol_web", "Carol");
+    const page = carol.page;
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.getByRole("link", { name: "Sessions & devices" }).click();
+    await page.getByRole("button", { name: "Set up two-factor authentication" }).click();
+    const secret = await page.getByTestId("totp-secret").textContent();
+    await page.getByLabel("6-digit code").fill(new TOTP({ secret: Secret.fromBase32(secret ?? "") }).generate());
+    await page.getByRole("button", { name: "Turn on" }).click();
+    const recoveryCode = (await page.locator("ul.codes code").first().textContent(LIVE)) ?? "";
+    await page.getByRole("button", { name: "Sign out" }).click();
+
+    const signIn = page.getByRole("form", { name: "Sign in" });
+    await signIn.getByLabel("Username, email or phone").fill("carol_web");
+    await signIn.getByLabel("Password").fill(PASSWORD);
+    await signIn.getByRole("button", { name: "Sign in" }).click();
+    const second = page.getByRole("form", { name: "Two-factor authentication" });
+    await second.getByRole("button", { name: "Use a recovery code" }).click();
+    await second.getByLabel("Recovery code").fill(recoveryCode);
+    await second.getByRole("button", { name: "Verify" }).click();
+    await page.getByRole("heading", { name: "Chats" }).waitFor(LIVE);
+    await carol.context.close();
   });
 
   it("shows the main screens at desktop and phone sizes (screenshots)", async () => {

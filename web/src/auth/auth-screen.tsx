@@ -16,16 +16,9 @@ export function AuthScreen({ onSignedIn }: { onSignedIn(user: Schemas["User"]): 
         <SecondFactorForm challenge={challenge} onSignedIn={onSignedIn} onCancel={() => setChallenge(null)} />
       ) : (
         <>
-          <div class="tabs" role="tablist" aria-label="Account">
+          <div class="tabs">
             {(["signIn", "signUp"] as const).map((m) => (
-              <button
-                key={m}
-                type="button"
-                role="tab"
-                aria-selected={mode === m}
-                class={mode === m ? "tab active" : "tab"}
-                onClick={() => setMode(m)}
-              >
+              <button key={m} type="button" aria-pressed={mode === m} class={mode === m ? "tab active" : "tab"} onClick={() => setMode(m)}>
                 {m === "signIn" ? "Sign in" : "Sign up"}
               </button>
             ))}
@@ -153,13 +146,15 @@ function SecondFactorForm({
       <h2>Two-factor authentication</h2>
       <label>
         {recovery ? "Recovery code" : "6-digit code from your authenticator app"}
+        {/* A new field per kind: a pattern left behind would refuse recovery codes. */}
         <input
+          key={recovery ? "recovery" : "code"}
           ref={input}
           name="factor"
           required
           autocomplete="one-time-code"
           inputMode={recovery ? "text" : "numeric"}
-          pattern={recovery ? undefined : "[0-9 ]{6,7}"}
+          {...(recovery ? {} : { pattern: "[0-9 ]{6,7}" })}
         />
       </label>
       <FormError text={error} />

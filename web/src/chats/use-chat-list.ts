@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from "preact/hooks";
-import { client, type Schemas } from "../lib/client";
+import { client, errorText, type Schemas } from "../lib/client";
 import { useSession } from "../lib/session";
 
 export type Chat = Schemas["Chat"];
@@ -25,7 +25,7 @@ export function useChatList(): { chats: Chat[] | null; error: string | null; ref
         setChats(sortChats(page.items));
         setError(null);
       },
-      (err) => setError(String(err?.message ?? err)),
+      (err) => setError(errorText(err)),
     );
   }, []);
 
