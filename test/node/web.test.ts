@@ -209,6 +209,28 @@ describe("web app in Chromium", () => {
     await page.getByRole("link", { name: "Back to chats" }).click();
     await page.getByRole("heading", { name: "Chats" }).waitFor();
   });
+
+  it("edits and deletes a message, and the other side sees both live", async () => {
+    await alice.page.getByRole("link", { name: /^Bob/ }).click();
+    await expect.poll(() => messageTexts(alice.page), LIVE).toContain("written offline");
+
+    const mine = messageWith(bob.page, "written offline");
+    await mine.hover();
+    await mine.getByRole("button", { name: "Edit" }).click();
+    const editor = bob.page.getByRole("textbox", { name: "Edit message" });
+    await editor.fill("written offline, then edited");
+    await editor.press("Enter");
+    await messageWith(alice.page, "written offline, then edited").getByText("edited", { exact: true }).waitFor(LIVE);
+
+    const reply = messageWith(bob.page, "Hi Alice");
+    await reply.hover();
+    bob.page.once("dialog", (dialog) => void dialog.accept());
+    await reply.getByRole("button", { name: "Delete" }).click();
+    await alice.page.getByText("This message was deleted.").waitFor(LIVE);
+    await expect
+      .poll(() => messageTexts(alice.page), LIVE)
+      .toEqual(["Hello Bob", "while you were away 1", "while you were away 2", "while you were away 3", "written offline, then edited"]);
+  });
 });
 
 describe("/docs in Chromium", () => {
