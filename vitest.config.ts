@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { configDefaults, defineConfig } from "vitest/config";
 
@@ -7,6 +9,9 @@ import { configDefaults, defineConfig } from "vitest/config";
  * against a `wrangler dev` of the app, for client libraries that cannot run in workerd.
  */
 export default defineConfig(async () => {
+  // The Worker's static assets (wrangler.toml [assets]: the web app and /docs) must exist before
+  // workerd starts; `npm test` builds them first (pretest), a bare `npx vitest` builds them here.
+  if (!existsSync("dist/web/index.html")) execFileSync("npm", ["run", "build:web"], { stdio: "inherit" });
   const migrations = await readD1Migrations("./migrations");
   return {
     test: {

@@ -5,7 +5,7 @@
 // reload the Worker mid-measurement. With BENCH_URL set, no app is started and that server is
 // used as it is; the bench-only Workers (`worker`) are always started here.
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +16,8 @@ const ENV = { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR:
 
 /** What the Worker is built from (no .dev.vars: the bench must not depend on local overrides). */
 const APP_FILES = ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json"];
+/** The static assets' folder (wrangler.toml [assets] directory), built, not committed. */
+const WEB_BUILD = "dist/web";
 /** Bench-only Workers, never deployed: the files of their snapshots (paths kept). No D1, nothing to migrate. */
 const BENCH_WORKERS = {
   // The bare Durable Object the rooms are compared against.
@@ -121,6 +123,10 @@ export async function startServer(
   } else {
     if (gitRef) extractCommit(gitRef, appDir);
     else for (const entry of APP_FILES) cpSync(join(ROOT, entry), join(appDir, entry), { recursive: true });
+    // The web app's build (wrangler.toml [assets]; `npm run build:web`, which `npm test` runs first):
+    // the built one where there is one, else an empty folder, so wrangler starts either way.
+    if (!gitRef && existsSync(join(ROOT, WEB_BUILD))) cpSync(join(ROOT, WEB_BUILD), join(appDir, WEB_BUILD), { recursive: true });
+    else mkdirSync(join(appDir, WEB_BUILD), { recursive: true });
     if (embedBare && seedRooms) throw new Error("embedBare and seedRooms each replace the entry: pick one");
     if (embedBare) embedBareRoom(appDir);
     if (seedRooms) embedSeedRoom(appDir);

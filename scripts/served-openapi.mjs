@@ -4,7 +4,7 @@
 // needed. OPENAPI_URL=http://127.0.0.1:8787 reads what a running server serves instead.
 // Used by `npm run lint:openapi` (scripts/openapi-lint.mjs) and `npm run client:types`.
 import { spawn } from "node:child_process";
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -51,6 +51,9 @@ async function startWrangler(workDir) {
   const args = [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort)];
   args.push("--persist-to", join(workDir, "state"), "--show-interactive-dev-session=false");
   // detached: own process group, so stop() ends wrangler and the workerd it spawns together.
+  // wrangler refuses to start without the static assets' folder (wrangler.toml [assets]); the
+  // document does not need the web build, so an empty folder does when it was never built.
+  mkdirSync(join(ROOT, "dist/web"), { recursive: true });
   const child = spawn(process.execPath, args, { cwd: ROOT, env: ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const log = createWriteStream(logFile);
   child.stdout.pipe(log);

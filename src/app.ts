@@ -1,4 +1,3 @@
-import { swaggerUI } from "@hono/swagger-ui";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
@@ -87,6 +86,14 @@ const isMessageSend = (method: string, path: string) => method === "POST" && /^\
 
 /** Signed media content: embeddable from the web app's origin (`<img src>`), so not same-origin only. */
 const isMediaContentRoute = (path: string) => /^\/api\/v1\/media\/[^/]+\/content$/.test(path);
+
+/**
+ * The /docs page's policy: everything from this origin, no inline scripts. Swagger UI renders some
+ * styles as attributes, hence 'unsafe-inline' for styles only; its icons are data: URIs.
+ */
+const DOCS_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; " +
+  "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /** Routes that upgrade to WebSockets: CORS headers mean nothing there and must not be added. */
 const isWebSocketRoute = (path: string) => /\/ws$/.test(path) || path === `${API_PREFIX}/realtime`;
@@ -245,8 +252,14 @@ export function buildApp() {
     operationId: "getApiDocsPage",
     tags: ["Service"],
     summary: "Interactive API documentation rendered from /openapi.json",
+    description:
+      "Swagger UI served from the Worker's own static assets (no third-party origin, so it works offline), under a " +
+      "Content-Security-Policy without inline scripts. `503 docs_not_built` when the web build (npm run build:web) is missing.",
     security: publicSecurity,
-    responses: { 200: { description: "HTML page" } },
+    responses: {
+      200: { description: "HTML page" },
+      503: { description: "The page is not built (`docs_not_built`)" },
+    },
   });
   const documentConfig = {
     openapi: "3.1.0",
@@ -263,7 +276,16 @@ export function buildApp() {
     servers: [{ url: "/", description: "The deployment serving this document" }],
   };
   app.get("/openapi.json", (c) => c.json(documentOnBehalfOf(app.getOpenAPI31Document(documentConfig))));
-  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "Edge Messenger API" }));
+  app.get("/docs", async (c) => {
+    // The page (web/public/docs.html) and Swagger UI's files come from the Worker's own static
+    // assets (swagger-ui-dist, copied by `npm run build:web`): no CDN, so it renders offline.
+    const page = await c.env.ASSETS.fetch(new URL("/docs", c.req.url));
+    if (!page.ok) throw new AppError(503, "docs_not_built", "The API reference page is not built (npm run build:web)");
+    const res = new Response(page.body, { status: 200, headers: page.headers });
+    res.headers.set("Content-Security-Policy", DOCS_CSP);
+    res.headers.set("Cache-Control", "no-cache");
+    return res;
+  });
 
   app.notFound(() => {
     throw noSuchRoute();

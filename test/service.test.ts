@@ -172,11 +172,20 @@ describe("OpenAPI", () => {
     expect(doc.components.securitySchemes.botAuth).toMatchObject({ type: "apiKey", in: "header", name: "Authorization" });
   });
 
-  it("renders the docs page from /openapi.json", async () => {
+  it("renders the docs page from /openapi.json with Swagger UI from the Worker's own assets", async () => {
     const res = await api("GET", "/docs");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/html");
     expect(res.text).toContain("/openapi.json");
-    expect(res.text).toContain("SwaggerUIBundle");
+    // Same-origin files only (no CDN), and no inline script under a CSP that allows none.
+    expect(res.text).toContain('<script src="/docs/swagger-ui-bundle.js"></script>');
+    expect(res.text).not.toMatch(/(src|href)="(https?:)?\/\//);
+    expect(res.text).not.toMatch(/<script>/);
+    const csp = res.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("script-src 'self';");
+    expect(csp).not.toMatch(/https?:|\*/);
+    const bundle = await env.ASSETS.fetch(`${BASE}/docs/swagger-ui-bundle.js`);
+    expect(bundle.status).toBe(200);
+    expect(await bundle.text()).toContain("SwaggerUIBundle");
   });
 });

@@ -3342,7 +3342,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Interactive API documentation rendered from /openapi.json */
+        /**
+         * Interactive API documentation rendered from /openapi.json
+         * @description Swagger UI served from the Worker's own static assets (no third-party origin, so it works offline), under a Content-Security-Policy without inline scripts. `503 docs_not_built` when the web build (npm run build:web) is missing.
+         */
         get: operations["getApiDocsPage"];
         put?: never;
         post?: never;
@@ -21048,6 +21051,13 @@ export interface operations {
         responses: {
             /** @description HTML page */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The page is not built (`docs_not_built`) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
