@@ -26,9 +26,24 @@ export interface AccessClaims {
 
 type TokenEnv = Pick<Bindings, "ENVIRONMENT" | "JWT_SECRET" | "JWT_ISSUER" | "JWT_AUDIENCE">;
 
+/** Imported HMAC keys by secret: jose would import the raw bytes again on every sign and verify. */
+const signingKeys = new Map<string, Promise<CryptoKey>>();
+
+/** The signing key as a CryptoKey, imported once per isolate (refuses like jwtSecret outside development). */
+function signingKey(env: TokenEnv): Promise<CryptoKey> {
+  const raw = jwtSecret(env);
+  const id = env.JWT_SECRET ?? "";
+  let key = signingKeys.get(id);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    signingKeys.set(id, key);
+  }
+  return key;
+}
+
 /** Sign a 15-minute access token for a session (RFC 9068 `typ: at+jwt`). */
 export async function signAccessToken(env: TokenEnv, userId: string, sessionId: string): Promise<string> {
-  const key = jwtSecret(env);
+  const key = await signingKey(env);
   return new SignJWT({ sid: sessionId })
     .setProtectedHeader({ alg: ALGORITHM, typ: TOKEN_TYPE })
     .setSubject(userId)
@@ -45,7 +60,7 @@ export async function signAccessToken(env: TokenEnv, userId: string, sessionId: 
  * expiry. Expired → `401 token_expired`; anything else wrong → `401 unauthorized`.
  */
 export async function verifyAccessToken(env: TokenEnv, token: string): Promise<AccessClaims> {
-  const key = jwtSecret(env);
+  const key = await signingKey(env);
   try {
     const { payload } = await jwtVerify(token, key, {
       algorithms: [ALGORITHM],
