@@ -1,9 +1,13 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
+import { HUB_SOCKET_OPENS, MAX_HUB_SOCKETS_PER_SESSION } from "../src/hubs/protocol";
+import { TokenBuckets } from "../src/lib/token-buckets";
 import { unwrap } from "../src/rooms/client";
 import { FLOOD_MAX_DROPPED, FRAME_BURST, FRAME_REFILL_PER_SECOND } from "../src/rooms/frame-budget";
-import { CLOSE, MAX_SOCKETS_PER_USER } from "../src/rooms/protocol";
+import { CLOSE, MAX_SOCKETS_PER_USER, SOCKET_OPENS } from "../src/rooms/protocol";
 import { SEND_BURST } from "../src/rooms/send-limiter";
+import { signUp } from "./helpers";
+import { openRealtime, secondDevice, upgradeRealtime } from "./hub-helpers";
 import { connectRoom, seedChat, seedUsers, TestSocket } from "./room-helpers";
 
 describe("room sockets: limits", () => {
@@ -120,5 +124,80 @@ describe("room limits survive eviction", () => {
     await evictDurableObject(room);
     const over = await room.send({ userId: a!, clientMessageId: "over", type: "text", text: "one too many" });
     expect(over).toMatchObject({ ok: false, error: { status: 429, code: "rate_limited" } });
+  });
+
+  it("limits how often a user opens sockets to a chat: the burst, then 429 with Retry-After until the budget refills", async () => {
+    const [a, b] = await seedUsers(2);
+    const { chatId, room } = await seedChat("group", [
+      [a!, "owner"],
+      [b!, "member"],
+    ]);
+    const open = () =>
+      room.fetch("http://room/ws", { headers: { Upgrade: "websocket", "x-user-id": a!, "x-session-id": crypto.randomUUID() } });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const at = Date.now();
+      vi.setSystemTime(at);
+      const sockets = [];
+      for (let i = 0; i < SOCKET_OPENS.burst; i++) {
+        const res = await open();
+        expect(res.status).toBe(101);
+        res.webSocket!.accept();
+        sockets.push(new TestSocket(res.webSocket!));
+      }
+      // Past the cap the oldest closed with 4008; past the burst the upgrade is refused before the room asks anything.
+      expect(await sockets[0]!.closedWith()).toMatchObject({ code: CLOSE.tooManySockets });
+      const refused = await open();
+      expect(refused.status).toBe(429);
+      expect(((await refused.json()) as any).error).toMatchObject({ code: "rate_limited", details: { retryAfter: 2 } });
+      // Another member's budget is their own.
+      expect((await connectRoom(chatId, b!)).closed).toBeNull();
+      // One open comes back every 2 s.
+      vi.setSystemTime(at + 1_000 / SOCKET_OPENS.refillPerSecond);
+      const again = await open();
+      expect(again.status).toBe(101);
+      again.webSocket!.accept();
+      expect((await open()).status).toBe(429);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe("realtime sockets: limits", () => {
+  it(`keeps at most ${MAX_HUB_SOCKETS_PER_SESSION} sockets per session (4008), and limits how often they open (429)`, async () => {
+    const user = await signUp();
+    const sockets = [];
+    for (let i = 0; i < HUB_SOCKET_OPENS.burst; i++) sockets.push((await openRealtime(user.accessToken)).socket);
+    for (const s of sockets.slice(0, HUB_SOCKET_OPENS.burst - MAX_HUB_SOCKETS_PER_SESSION)) {
+      expect(await s.closedWith()).toMatchObject({ code: CLOSE.tooManySockets });
+    }
+    const newest = sockets.at(-1)!;
+    expect(await newest.request({ type: "ping" })).toMatchObject({ type: "ack", pong: true });
+    const refused = await upgradeRealtime(user.accessToken);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(((await refused.json()) as any).error).toMatchObject({ code: "rate_limited", details: { retryAfter: expect.any(Number) } });
+    // Another device of the same account has its own budget.
+    const other = await secondDevice(user);
+    expect((await openRealtime(other.tokens.accessToken)).socket.closed).toBeNull();
+  });
+});
+
+describe("token buckets", () => {
+  it("refill at their rate, answer the wait in whole seconds, and forget keys that filled up again", () => {
+    const buckets = new TokenBuckets({ burst: 2, refillPerSecond: 0.25 });
+    expect([buckets.take("a", 0), buckets.take("a", 0), buckets.take("a", 0)]).toEqual([
+      { ok: true },
+      { ok: true },
+      { ok: false, retryAfter: 4 },
+    ]);
+    expect(buckets.take("a", 3_000)).toEqual({ ok: false, retryAfter: 1 });
+    expect(buckets.take("a", 4_000)).toEqual({ ok: true });
+    for (let i = 0; i < 1_000; i++) buckets.take(`k${i}`, 10_000);
+    expect(buckets.size).toBe(1_001); // none had refilled, so none was forgotten
+    // Once a thousand keys are held, the next take forgets every bucket that refilled (here all of them).
+    expect(buckets.take("late", 20_000)).toEqual({ ok: true });
+    expect(buckets.size).toBe(1);
   });
 });

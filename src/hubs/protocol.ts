@@ -13,6 +13,12 @@ import { z } from "zod";
 export const MAX_HUB_FRAME_BYTES = 64 * 1024;
 /** Sockets one session may hold to its hub; the next one closes the oldest (4008). */
 export const MAX_HUB_SOCKETS_PER_SESSION = 4;
+/**
+ * How often one session may open realtime sockets: 10 at once, then one every 2 s. Past it the
+ * upgrade answers `429 rate_limited` with `Retry-After` before anything else runs, so a device
+ * reconnecting in a loop cannot flood the user's chats with presence changes.
+ */
+export const HUB_SOCKET_OPENS = { burst: 10, refillPerSecond: 0.5 } as const;
 /** Longest SDP an offer or answer may carry (characters; SDP is ASCII). */
 export const MAX_SDP_LENGTH = 48 * 1024;
 

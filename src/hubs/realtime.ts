@@ -1,5 +1,6 @@
 import { readJsonFrame } from "../lib/frames";
-import { type CallFrameTarget, HubClientFrame, MAX_HUB_FRAME_BYTES, MAX_HUB_SOCKETS_PER_SESSION } from "./protocol";
+import { type Take, TokenBuckets } from "../lib/token-buckets";
+import { type CallFrameTarget, HUB_SOCKET_OPENS, HubClientFrame, MAX_HUB_FRAME_BYTES, MAX_HUB_SOCKETS_PER_SESSION } from "./protocol";
 import type { UpdateLog } from "./updates";
 
 /** What a realtime socket carries through hibernation: its session (also its tag) and user. */
@@ -18,7 +19,14 @@ export const HUB_CLOSE = { tooBig: 1009, tooManySockets: 4008 } as const;
  * cap, reading client frames, fanning updates out, and closing a session's sockets when it ends.
  */
 export class HubSockets {
+  private readonly opens = new TokenBuckets(HUB_SOCKET_OPENS);
+
   constructor(private readonly ctx: DurableObjectState) {}
+
+  /** Count one socket opening for `sessionId` against HUB_SOCKET_OPENS. */
+  mayOpen(sessionId: string): Take {
+    return this.opens.take(sessionId);
+  }
 
   /** Accept a socket of `sessionId`; past the per-session cap its oldest socket closes with 4008. */
   accept(ws: WebSocket, info: HubSocketInfo): void {

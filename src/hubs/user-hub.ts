@@ -80,6 +80,11 @@ export class UserHub extends DurableObject<Bindings> {
       const error = { code: "session_revoked", message: "This session has ended; sign in again" };
       return Response.json({ error }, { status: 401 });
     }
+    const open = this.sockets.mayOpen(sessionId);
+    if (!open.ok) {
+      const message = `Too many realtime sockets opened; try again in ${open.retryAfter} s`;
+      return Response.json({ error: { code: "rate_limited", message, details: { retryAfter: open.retryAfter } } }, { status: 429 });
+    }
     const pair = new WebSocketPair();
     this.sockets.accept(pair[1], { sessionId, userId: request.headers.get("x-user-id") ?? undefined, connectedAt: Date.now() });
     this.sockets.send(pair[1], { type: "hello", updateSeq: this.updates.lastUpdateSeq() });

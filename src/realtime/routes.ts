@@ -19,7 +19,8 @@ app.openapi(
     summary: "Open my realtime socket",
     description:
       "A WebSocket upgrade to the caller's hub (token in `Authorization: Bearer …` or `?access_token=`); a plain HTTP " +
-      "request gets `426 upgrade_required`, an ended session `401 session_revoked`. The hub sends `hello {updateSeq}`, " +
+      "request gets `426 upgrade_required`, an ended session `401 session_revoked`, a session opening more than 10 " +
+      "sockets at once (then one every 2 s) `429 rate_limited` with `Retry-After`. The hub sends `hello {updateSeq}`, " +
       "then every update for the user's devices, each with the next `updateSeq`: `chat.activity`, `chat.read`, " +
       "`chat.added`, `chat.removed`, `chat.settings`, `chat.draft`, `security.event`, `session.ended`; and, live only (no `updateSeq`), " +
       "`presence {changes: [{userId, online, lastSeenAt?}]}` when a contact comes online or goes offline. Holding this " +

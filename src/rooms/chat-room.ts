@@ -4,6 +4,7 @@ import { beforeSendConfig, hubFanoutMaxMembers } from "../lib/config";
 import { AppError } from "../lib/errors";
 import { publishEvents } from "../lib/events";
 import { rpcResult } from "../lib/rpc-result";
+import { TokenBuckets } from "../lib/token-buckets";
 import { loadPresenceRule, withdrawMessages } from "./directory";
 import { FLOOD_PENALTY_MS, FrameBudget, type FrameVerdict } from "./frame-budget";
 import { answerFrame, errorFrame, readFrame, refuseOnClosedSocket } from "./frames";
@@ -12,7 +13,7 @@ import { mediaPort } from "./media-port";
 import { MessageRpc } from "./message-rpc";
 import { PresenceRules } from "./presence";
 import { PresenceFeed } from "./presence-feed";
-import { BARE_PING, BARE_PONG, CLOSE } from "./protocol";
+import { BARE_PING, BARE_PONG, CLOSE, SOCKET_OPENS } from "./protocol";
 import { ReactionFeed } from "./reaction-feed";
 import { RoomLog } from "./room-log";
 import { RoomTimers } from "./room-timers";
@@ -36,6 +37,7 @@ export class ChatRoom extends MessageRpc {
   private readonly sockets: RoomSockets;
   private readonly presence: PresenceFeed;
   private readonly budget = new FrameBudget();
+  private readonly opens = new TokenBuckets(SOCKET_OPENS);
   private readonly timers: RoomTimers;
   private readonly reactionFeed: ReactionFeed;
   private readonly hubFeed: HubFeed;
@@ -199,7 +201,14 @@ export class ChatRoom extends MessageRpc {
     }
     try {
       await admitSocket(
-        { env: this.env, store: this.store, access: this.log.access, needsRule: () => !this.sockets.isOnline(userId), rules: this.rules },
+        {
+          env: this.env,
+          store: this.store,
+          access: this.log.access,
+          needsRule: () => !this.sockets.isOnline(userId),
+          rules: this.rules,
+          opens: this.opens,
+        },
         userId,
         sessionId,
       );

@@ -85,6 +85,15 @@ export const CLOSE = {
 export const MAX_SOCKETS_PER_USER = 10;
 
 /**
+ * How often one user may open sockets to one chat: 12 at once (the cap, and two more so a reload
+ * after filling it still gets a socket, closing the oldest with 4008), then one every 2 s (30 a
+ * minute: a client reconnecting with backoff, or someone switching chats, never meets it). Past it
+ * the upgrade answers `429 rate_limited` with `Retry-After` before the room asks the user's hub or
+ * D1 anything, so a reconnect storm costs the room's other members little.
+ */
+export const SOCKET_OPENS = { burst: MAX_SOCKETS_PER_USER + 2, refillPerSecond: 0.5 } as const;
+
+/**
  * Why a session ended, as the auth code records it, and the close code and reason its sockets
  * get. Every way a session can end is listed, so a new one fails the typecheck until mapped.
  */
