@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { ChatClient, readBack, verifyClient } from "./chat-client.mjs";
+import { heapProbe } from "./heap.mjs";
 import { mapLimit, request, table } from "./lib.mjs";
 import { createGroup, registerUsers } from "./room-seed.mjs";
 
@@ -18,6 +19,7 @@ const CHATS = 10;
 const MEMBERS = 6;
 const SAMPLE_EVERY_MS = 10_000;
 const SLOPE_BOUND_MIB_PER_MINUTE = 20;
+const HEAP_SLOPE_BOUND_MIB_PER_MINUTE = 1;
 const PNG = Buffer.from(
   "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6300010000000500010d0a2db40000000049454e44ae426082",
   "hex",
@@ -82,8 +84,10 @@ export async function runSoak(server, log = console.log) {
   await mapLimit(clients, 8, (c) => c.connect());
   const counts = { messages: 0, reactions: 0, reads: 0, uploads: 0, refused: {} };
   const samples = [];
-  const sample = (label) => samples.push({ at: label, rssKiB: groupRssKiB(server.pid), rows: d1Rows(server.stateDir) });
-  sample(0);
+  const heap = await heapProbe(server.inspectorPort);
+  const sample = async (label) =>
+    samples.push({ at: label, rssKiB: groupRssKiB(server.pid), heapMiB: (await heap?.liveMiB()) ?? null, rows: d1Rows(server.stateDir) });
+  await sample(0);
   const started = performance.now();
   let nextSample = SAMPLE_EVERY_MS;
   for (let tick = 0; performance.now() - started < SECONDS * 1000; tick++) {
@@ -121,9 +125,12 @@ export async function runSoak(server, log = console.log) {
     await Promise.all([...work, sleep(1000)]);
     const elapsed = performance.now() - started;
     if (elapsed >= nextSample) {
-      sample(Math.round(elapsed / 1000));
+      await sample(Math.round(elapsed / 1000));
       nextSample += SAMPLE_EVERY_MS;
-      log(`soak: ${Math.round(elapsed / 1000)} s, RSS ${(samples.at(-1).rssKiB / 1024).toFixed(0)} MiB, ${counts.messages} messages`);
+      const { rssKiB, heapMiB } = samples.at(-1);
+      log(
+        `soak: ${Math.round(elapsed / 1000)} s, RSS ${(rssKiB / 1024).toFixed(0)} MiB, live heap ${heapMiB?.toFixed(1)} MiB, ${counts.messages} messages`,
+      );
     }
   }
   const unacked = (await Promise.all(clients.map((c) => c.drain(20_000)))).reduce((a, b) => a + b, 0);
@@ -137,27 +144,40 @@ export async function runSoak(server, log = console.log) {
       for (const k of Object.keys(lost)) lost[k] += v[k];
     }
   }
-  sample(Math.round((performance.now() - started) / 1000));
+  await sample(Math.round((performance.now() - started) / 1000));
+  heap?.close();
   return { samples, counts, unacked, lost, seconds: SECONDS };
 }
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / (xs.length || 1);
 
+/** Least-squares trend of `value(sample)` over the second half of the run, per minute. */
+function secondHalfTrend(samples, value) {
+  const tail = samples.slice(Math.floor(samples.length / 2));
+  const tMean = mean(tail.map((s) => s.at));
+  const vMean = mean(tail.map(value));
+  const covariance = tail.reduce((a, s) => a + (s.at - tMean) * (value(s) - vMean), 0);
+  return (covariance / (tail.reduce((a, s) => a + (s.at - tMean) ** 2, 0) || 1)) * 60;
+}
+
+/** Whether a memory series stopped climbing: the last third within 1.5× of the middle third, and the second half's trend under `slopeBound`. */
+function boundedSeries(samples, value, slopeBound) {
+  const third = Math.max(1, Math.floor(samples.length / 3));
+  const middle = mean(samples.slice(third, 2 * third).map(value));
+  const last = mean(samples.slice(2 * third).map(value));
+  const slope = secondHalfTrend(samples, value);
+  return { middle, last, slope, bounded: last <= middle * 1.5 && slope <= slopeBound };
+}
+
 /** The "Soak" section of RESULTS.md and the figures RELIABILITY.md takes. */
 export function soakSection({ samples, counts, unacked, lost, seconds }) {
   const third = Math.max(1, Math.floor(samples.length / 3));
-  const middle = mean(samples.slice(third, 2 * third).map((s) => s.rssKiB));
-  const last = mean(samples.slice(2 * third).map((s) => s.rssKiB));
-  // The trend of the second half (least squares, MiB a minute): the ratio alone cannot tell a slow
-  // leak from warm-up in a short run.
-  const tail = samples.slice(Math.floor(samples.length / 2));
-  const tMean = mean(tail.map((s) => s.at));
-  const rMean = mean(tail.map((s) => s.rssKiB / 1024));
-  const slope =
-    (tail.reduce((a, s) => a + (s.at - tMean) * (s.rssKiB / 1024 - rMean), 0) / (tail.reduce((a, s) => a + (s.at - tMean) ** 2, 0) || 1)) *
-    60;
-  // Bounded: the last third within 1.5× of the middle third, and no longer climbing.
-  const memoryBounded = last <= middle * 1.5 && slope <= SLOPE_BOUND_MIB_PER_MINUTE;
+  // The ratio alone cannot tell a slow leak from warm-up in a short run: the trend says whether it still climbs.
+  const rss = boundedSeries(samples, (s) => s.rssKiB / 1024, SLOPE_BOUND_MIB_PER_MINUTE);
+  // The live heap (after a full collection) is what the app holds; RSS adds SQLite caches and allocator slack.
+  const withHeap = samples.every((s) => s.heapMiB !== null && s.heapMiB !== undefined);
+  const heap = withHeap ? boundedSeries(samples, (s) => s.heapMiB, HEAP_SLOPE_BOUND_MIB_PER_MINUTE) : null;
+  const memoryBounded = rss.bounded && (heap?.bounded ?? true);
   const first = samples[third].rows;
   const end = samples.at(-1).rows;
   const growth = Object.keys(end)
@@ -173,7 +193,14 @@ export function soakSection({ samples, counts, unacked, lost, seconds }) {
     ...lost,
     rssStartMiB: samples[0].rssKiB / 1024,
     rssEndMiB: samples.at(-1).rssKiB / 1024,
-    rssSlopeMiBPerMinute: Number(slope.toFixed(1)),
+    rssSlopeMiBPerMinute: Number(rss.slope.toFixed(1)),
+    ...(heap
+      ? {
+          heapStartMiB: Number(samples[0].heapMiB.toFixed(1)),
+          heapEndMiB: Number(samples.at(-1).heapMiB.toFixed(1)),
+          heapSlopeMiBPerMinute: Number(heap.slope.toFixed(2)),
+        }
+      : {}),
     memoryBounded,
     d1Unbounded: growing.length,
   };
@@ -184,12 +211,21 @@ export function soakSection({ samples, counts, unacked, lost, seconds }) {
       `lost ${lost.lost}, stored twice ${lost.duplicated}, out of order ${lost.outOfOrder}.`,
     "",
     table(
-      ["t (s)", "wrangler RSS (MiB)", "D1 rows (all tables)"],
-      samples.map((s) => [s.at, (s.rssKiB / 1024).toFixed(0), Object.values(s.rows).reduce((a, b) => a + b, 0)]),
+      ["t (s)", "wrangler RSS (MiB)", "live JS heap (MiB)", "D1 rows (all tables)"],
+      samples.map((s) => [
+        s.at,
+        (s.rssKiB / 1024).toFixed(0),
+        s.heapMiB?.toFixed(1) ?? "–",
+        Object.values(s.rows).reduce((a, b) => a + b, 0),
+      ]),
     ),
     "",
-    `Memory: mean RSS of the last third ${(last / 1024).toFixed(0)} MiB vs the middle third ${(middle / 1024).toFixed(0)} MiB (bound 1.5×), ` +
-      `trend over the second half ${slope.toFixed(1)} MiB a minute (bound ${SLOPE_BOUND_MIB_PER_MINUTE}): ${memoryBounded ? "PASS" : "**FAIL**"}.`,
+    `Memory: mean RSS of the last third ${rss.last.toFixed(0)} MiB vs the middle third ${rss.middle.toFixed(0)} MiB (bound 1.5×), ` +
+      `trend over the second half ${rss.slope.toFixed(1)} MiB a minute (bound ${SLOPE_BOUND_MIB_PER_MINUTE}): ${rss.bounded ? "PASS" : "**FAIL**"}. ` +
+      (heap
+        ? `Live JS heap of the Worker's isolate (after a full collection, through the inspector): last third ${heap.last.toFixed(1)} MiB vs the middle third ` +
+          `${heap.middle.toFixed(1)} MiB, trend ${heap.slope.toFixed(2)} MiB a minute (bound ${HEAP_SLOPE_BOUND_MIB_PER_MINUTE}): ${heap.bounded ? "PASS" : "**FAIL**"}.`
+        : "Live JS heap: not measured (no inspector)."),
     `D1 growth after warm-up by table: ${growth.map(([t, d]) => `${t} +${d}`).join(", ") || "none"}; allowance ${allowance} rows a table ` +
       `(uploads × 2 + 10; ${counts.messages} messages and ${counts.reactions} reactions must add none): ${growing.length ? `**FAIL** (${growing.map(([t]) => t).join(", ")})` : "PASS"}.`,
   ].join("\n");
