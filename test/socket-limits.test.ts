@@ -1,11 +1,13 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { HUB_SOCKET_OPENS, MAX_HUB_SOCKETS_PER_SESSION } from "../src/hubs/protocol";
 import { TokenBuckets } from "../src/lib/token-buckets";
-import { unwrap } from "../src/rooms/client";
+import { roomFor, unwrap } from "../src/rooms/client";
 import { FLOOD_MAX_DROPPED, FRAME_BURST, FRAME_REFILL_PER_SECOND } from "../src/rooms/frame-budget";
 import { CLOSE, MAX_SOCKETS_PER_USER, SOCKET_OPENS } from "../src/rooms/protocol";
 import { SEND_BURST } from "../src/rooms/send-limiter";
+import { createGroup, upgradeChat } from "./chat-helpers";
 import { signUp } from "./helpers";
 import { openRealtime, secondDevice, upgradeRealtime } from "./hub-helpers";
 import { connectRoom, seedChat, seedUsers, TestSocket } from "./room-helpers";
@@ -158,6 +160,40 @@ describe("room limits survive eviction", () => {
       expect(again.status).toBe(101);
       again.webSocket!.accept();
       expect((await open()).status).toBe(429);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe("socket upgrades the Worker refuses itself", () => {
+  it("remembers a room's 429 until its Retry-After: the next upgrade is refused without reaching the room", async () => {
+    const [owner, member] = await Promise.all([signUp(), signUp()]);
+    const chat = await createGroup(owner, [member]);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const at = Date.now();
+      vi.setSystemTime(at);
+      const opened = [];
+      for (let i = 0; i < SOCKET_OPENS.burst; i++) {
+        const res = await upgradeChat(chat.id, member.accessToken);
+        expect(res.status).toBe(101);
+        res.webSocket!.accept();
+        opened.push(res.webSocket!);
+      }
+      const byRoom = await upgradeChat(chat.id, member.accessToken);
+      expect(byRoom.status).toBe(429);
+      expect(byRoom.headers.get("retry-after")).toBe("2");
+      // The room forgets its budgets when evicted, so only the Worker's memory can refuse this one.
+      await evictDurableObject(roomFor(env, chat.id));
+      const byWorker = await upgradeChat(chat.id, member.accessToken);
+      expect(byWorker.status).toBe(429);
+      expect(((await byWorker.json()) as any).error).toMatchObject({ code: "rate_limited", details: { retryAfter: 2 } });
+      // Another member, and the same member's other chats, are not affected.
+      expect((await upgradeChat(chat.id, owner.accessToken)).status).toBe(101);
+      // Once the Retry-After passed, the upgrade reaches the room again.
+      vi.setSystemTime(at + 2_000);
+      expect((await upgradeChat(chat.id, member.accessToken)).status).toBe(101);
     } finally {
       vi.useRealTimers();
     }

@@ -1,13 +1,24 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { requireAuth } from "../auth/middleware";
+import type { AppEnv } from "../env";
 import { bearerSecurity, ErrorSchema, errorResponses, newRouter } from "../lib/openapi";
-import { acceptedSocket, requireWebSocketUpgrade } from "../lib/socket-upgrade";
+import { acceptedSocket, refuseIfRecentlyRefused, requireWebSocketUpgrade } from "../lib/socket-upgrade";
 import { chatRoom } from "../rooms/client";
 import { chatMember, readerKeyDevice } from "./access";
 import { ChatIdParam } from "./schemas";
 
 /** GET /api/v1/chats/{chatId}/ws: the Worker authenticates and checks membership, then hands the upgrade to the chat's room. */
 const app = newRouter();
+
+/** Whose refusals by the room this isolate remembers (a user's sockets to one chat). */
+const refusalKey = (chatId: string, userId: string) => `chat:${chatId}:${userId}`;
+
+/** A user the room refused with 429 a moment ago is refused again before membership is read. */
+const notRecentlyRefused: MiddlewareHandler<AppEnv> = async (c, next) => {
+  refuseIfRecentlyRefused(refusalKey(c.req.param("chatId") ?? "", c.var.auth.userId));
+  await next();
+};
 
 app.openapi(
   createRoute({
@@ -24,7 +35,7 @@ app.openapi(
       "`426 upgrade_required`. The protocol (JSON frames `{type, …}`: message.send, typing.start/stop, read, delivered, " +
       "sync, ping; server frames hello, ack, error, events) is described in the project docs.",
     security: bearerSecurity,
-    middleware: [requireAuth({ allowQueryToken: true }), chatMember] as const,
+    middleware: [requireAuth({ allowQueryToken: true }), notRecentlyRefused, chatMember] as const,
     request: {
       params: ChatIdParam,
       query: z.object({
@@ -57,7 +68,8 @@ app.openapi(
     }
     const url = new URL(c.req.url);
     url.searchParams.delete("access_token");
-    return acceptedSocket(await chatRoom(c.env, chatId).upgrade(new Request(url, { method: "GET", headers })));
+    const answer = await chatRoom(c.env, chatId).upgrade(new Request(url, { method: "GET", headers }));
+    return acceptedSocket(answer, refusalKey(chatId, userId));
   },
 );
 

@@ -13,12 +13,46 @@ export function requireWebSocketUpgrade(upgradeHeader: string | undefined): void
   }
 }
 
+/** A 429 an object answered an upgrade with, remembered by this isolate until its Retry-After. */
+interface Refusal {
+  until: number;
+  code: string;
+  message: string;
+}
+
+const refusals = new Map<string, Refusal>();
+/** Past this many remembered refusals, the ones that ran out are forgotten. */
+const SWEEP_ABOVE = 1_000;
+
+/**
+ * Refuse at once an upgrade whose object said `429` for the same key (a user and chat, a session)
+ * and whose Retry-After has not passed: the object would refuse again, so a client retrying in a
+ * loop costs no membership read and no request to the object. Best effort per isolate; the object
+ * stays the authority.
+ */
+export function refuseIfRecentlyRefused(key: string, at = Date.now()): void {
+  const refusal = refusals.get(key);
+  if (!refusal) return;
+  if (refusal.until <= at) {
+    refusals.delete(key);
+    return;
+  }
+  const retryAfter = Math.ceil((refusal.until - at) / 1000);
+  throw new AppError(429, refusal.code, refusal.message, { retryAfter }, { "Retry-After": String(retryAfter) });
+}
+
+function rememberRefusal(key: string, refusal: Refusal, at = Date.now()): void {
+  if (refusals.size >= SWEEP_ABOVE) for (const [k, r] of refusals) if (r.until <= at) refusals.delete(k);
+  if (refusals.size < SWEEP_ABOVE) refusals.set(key, refusal);
+}
+
 /**
  * The object's answer to the upgrade: the socket (101, with fresh headers: a response from another
  * object has immutable ones, and the app's middleware adds some), or its refusal (the session
- * ended, the membership changed a moment ago, a flood penalty) thrown in the shape of every route.
+ * ended, the membership changed a moment ago, a flood penalty, an open budget spent) thrown in the
+ * shape of every route. A 429 is remembered under `refusalKey` (see refuseIfRecentlyRefused).
  */
-export async function acceptedSocket(res: Response): Promise<Response> {
+export async function acceptedSocket(res: Response, refusalKey?: string): Promise<Response> {
   if (res.status === 101)
     return new Response(null, { status: 101, statusText: res.statusText, headers: res.headers, webSocket: res.webSocket });
   const body = (await res.json().catch(() => null)) as {
@@ -27,6 +61,9 @@ export async function acceptedSocket(res: Response): Promise<Response> {
   const status = res.status === 401 || res.status === 403 || res.status === 404 || res.status === 429 ? res.status : 500;
   if (status === 500 || !body?.error?.code) throw new AppError(500, "internal", "Internal server error");
   const retryAfter = body.error.details?.retryAfter;
+  if (status === 429 && refusalKey && retryAfter) {
+    rememberRefusal(refusalKey, { until: Date.now() + retryAfter * 1000, code: body.error.code, message: body.error.message ?? "Refused" });
+  }
   throw new AppError(
     status,
     body.error.code,

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { hubFor } from "../hubs/client";
 import { bearerSecurity, ErrorSchema, errorResponses, newRouter } from "../lib/openapi";
-import { acceptedSocket, requireWebSocketUpgrade } from "../lib/socket-upgrade";
+import { acceptedSocket, refuseIfRecentlyRefused, requireWebSocketUpgrade } from "../lib/socket-upgrade";
 
 /**
  * GET /api/v1/realtime: one socket per device to the user's hub, for everything that is not one
@@ -45,9 +45,11 @@ app.openapi(
   async (c) => {
     requireWebSocketUpgrade(c.req.header("upgrade"));
     const { userId, sessionId } = c.var.auth;
+    const refusalKey = `hub:${sessionId}`;
+    refuseIfRecentlyRefused(refusalKey);
     // The hub trusts these headers: only the Worker can reach it, and only after authenticating.
     const headers = new Headers({ upgrade: "websocket", "x-user-id": userId, "x-session-id": sessionId, "x-request-id": c.var.requestId });
-    return acceptedSocket(await hubFor(c.env, userId).fetch(new Request("https://hub/realtime", { headers })));
+    return acceptedSocket(await hubFor(c.env, userId).fetch(new Request("https://hub/realtime", { headers })), refusalKey);
   },
 );
 
