@@ -19,7 +19,9 @@ export class ChatClient {
     this.seen = new Set(); // every eventSeq received
     this.lastEventSeq = 0;
     this.replayedDuplicates = 0; // events a sync re-sent at or below the point it was asked from
-    this.replayOutOfOrder = 0;
+    // Live events keep flowing during a sync and may overtake its replay (the client library holds and
+    // orders them, client/resume.ts): counted, not a failure. A replay below its own start would be.
+    this.overtakenDuringSync = 0;
     this.connects = 0;
     this.connectFailures = 0;
     this.refusals = {}; // error frames by code
@@ -48,7 +50,7 @@ export class ChatClient {
     if (Number.isFinite(eventSeq)) {
       if (this.syncing) {
         if (eventSeq <= this.syncing.from) this.replayedDuplicates++;
-        if (eventSeq <= this.syncing.last) this.replayOutOfOrder++;
+        else if (eventSeq <= this.syncing.last) this.overtakenDuringSync++;
         this.syncing.last = Math.max(this.syncing.last, eventSeq);
       }
       this.seen.add(eventSeq);

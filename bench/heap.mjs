@@ -1,7 +1,8 @@
-// The live JavaScript heap of `wrangler dev`'s Worker isolate (the Worker and every Durable Object
-// of the app run in it locally), read through wrangler's inspector: garbage is collected first, so
-// what is left is what the app still holds. RSS alone cannot tell a leak from caches and allocator
-// slack filling up.
+// The JavaScript heap in use in `wrangler dev`'s Worker isolate (the Worker and every Durable Object
+// of the app run in it locally), read through wrangler's inspector (Runtime.getHeapUsage). RSS alone
+// cannot tell a leak from caches and allocator slack filling up. No collection is forced: asking the
+// inspector for one (HeapProfiler.collectGarbage) left workerd several times slower for the rest of
+// the run, so the trend is read through the garbage's sawtooth instead.
 import WebSocket from "ws";
 
 /**
@@ -33,9 +34,8 @@ export async function heapProbe(port) {
         ws.send(JSON.stringify({ id, method, params }));
       });
     return {
-      /** MiB of the heap still in use after a full collection (null if the inspector did not answer). */
+      /** MiB of the heap in use (null if the inspector did not answer). */
       async liveMiB() {
-        await call("HeapProfiler.collectGarbage");
         const answer = await call("Runtime.getHeapUsage");
         return answer.result?.usedSize === undefined ? null : answer.result.usedSize / 2 ** 20;
       },

@@ -113,7 +113,8 @@ export function restartSection(result) {
     missedEvents: sum("missedEvents"),
     unacked: result.unacked,
     seqHoles: result.perChat.reduce((a, c) => a + c.holes, 0),
-    replayedDuplicates: result.clients.reduce((a, c) => a + c.replayedDuplicates + c.replayOutOfOrder, 0),
+    replayedDuplicates: result.clients.reduce((a, c) => a + c.replayedDuplicates, 0),
+    overtakenDuringSync: result.clients.reduce((a, c) => a + c.overtakenDuringSync, 0),
     restarts: result.restarts.length,
     evictions: result.evictions.length,
     reconnects: result.clients.reduce((a, c) => a + c.connects, 0),
@@ -144,6 +145,7 @@ export function restartSection(result) {
     ),
     "",
     `Unacked at the end: ${figures.unacked}; events a sync re-sent that the client had already asked past: ${figures.replayedDuplicates}; ` +
+      `live events that overtook a sync's replay (documented; clients order them by eventSeq): ${figures.overtakenDuringSync}; ` +
       `reconnects: ${figures.reconnects}. ${clean ? "**PASS**: nothing lost, duplicated or reordered." : "**FAIL**"}`,
   ].join("\n");
   return { markdown, figures, warnings: clean ? [] : ["messages or events were lost, duplicated or reordered (see the table)"] };

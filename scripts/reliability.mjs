@@ -1,7 +1,7 @@
 // `npm run reliability [-- --no-bench]`: runs the reliability suites of issue 18 and rewrites the
 // figures block of RELIABILITY.md (between its `figures:start` and `figures:end` markers; the prose
 // around it is written by hand). First the Workers-runtime suites through vitest, with a fresh
-// random FUZZ_SEED (or the one given) and FUZZ_RUNS cases per operation (default 25, CI runs 4);
+// random FUZZ_SEED (or the one given) and FUZZ_RUNS cases per operation (default 10, CI runs 4);
 // then the bench areas `restart`, `socket-abuse` and `soak` through bench/run.mjs (each on its own
 // private wrangler dev), whose figures bench/run.mjs leaves in bench/.state/figures/ (with
 // `--no-bench`, the figures of their last runs there are reported, with their dates).
@@ -17,7 +17,7 @@ const SUITES = ["test/fuzz-operations.test.ts", "test/authorization-matrix.test.
 const AREAS = ["restart", "socket-abuse", "soak"];
 const withBench = !process.argv.includes("--no-bench");
 const seed = process.env.FUZZ_SEED || String(Math.floor(Math.random() * 2 ** 31));
-const runs = process.env.FUZZ_RUNS || "25";
+const runs = process.env.FUZZ_RUNS || "10"; // 25 passes but leaves vitest hanging (RELIABILITY.md, "Open")
 
 const started = Date.now();
 const load = loadavg()[0].toFixed(2);
@@ -90,7 +90,7 @@ if (bench["socket-abuse"]) {
 if (bench.soak) {
   const s = bench.soak;
   lines.push(
-    `| soak (${s.seconds} s, ${s.date}, load ${s.loadAverage}) | ${s.messages} messages, ${s.reactions} reactions, ${s.uploads} uploads; lost ${s.lost}, stored twice ${s.duplicated}; RSS ${s.rssStartMiB.toFixed(0)} → ${s.rssEndMiB.toFixed(0)} MiB, memory ${s.memoryBounded ? "within the bound" : "**growing**"}${s.rssSlopeMiBPerMinute === undefined ? "" : ` (trend of the second half ${s.rssSlopeMiBPerMinute} MiB/min)`}; D1 tables growing with traffic: ${s.d1Unbounded} |`,
+    `| soak (${s.seconds} s, ${s.date}, load ${s.loadAverage}) | ${s.messages} messages, ${s.reactions} reactions, ${s.uploads} uploads; lost ${s.lost}, stored twice ${s.duplicated}; RSS ${s.rssStartMiB.toFixed(0)} → ${s.rssEndMiB.toFixed(0)} MiB, memory ${s.memoryBounded ? "within the bound" : "**growing**"}${s.rssSlopeMiBPerMinute === undefined ? "" : ` (trend of the second half ${s.rssSlopeMiBPerMinute} MiB/min)`}${s.heapSlopeMiBPerMinute === undefined ? "" : `; JS heap ${s.heapStartMiB} → ${s.heapEndMiB} MiB (trend ${s.heapSlopeMiBPerMinute} MiB/min)`}; D1 tables growing with traffic: ${s.d1Unbounded} |`,
   );
 }
 if (failures.length) lines.push("", "**Failures of this run**", "", ...failures.map((f) => `- ${f.replace(/\n/g, "\n  ")}`));
