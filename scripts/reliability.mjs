@@ -32,6 +32,8 @@ const vitest = spawnSync(
     "workers",
     ...SUITES,
     "--silent=false",
+    // The json reporter alone prints no console output, and the suites report their figures there.
+    "--reporter=default",
     "--reporter=json",
     `--outputFile.json=${jsonFile}`,
   ],
@@ -70,7 +72,7 @@ const lines = [
     ? `| fuzzing (FUZZ_SEED=${fuzz.seed}, ${fuzz.runsPerOperation} cases × ${fuzz.operations} operations) | ${fuzz.requests} requests fuzzed; by kind ${JSON.stringify(fuzz.byKind)}; answers ${JSON.stringify(fuzz.byStatusClass)}; **5xx = ${fuzz.fiveHundreds}** (plus ${fuzz.configuration503} documented \`503 push_not_configured\` for FCM without a service account); contract problems ${fuzz.problems} |`
     : "| fuzzing | did not report (see failures) |",
   authz
-    ? `| authorization matrix | ${authz.calls} calls (${authz.operations} operations with an id × ${authz.actors} actors), answers ${JSON.stringify(authz.byStatus)}; **leaks = ${authz.leaks}**; ${authz.allowList} operations on the allow-list |`
+    ? `| authorization matrix | ${authz.calls} calls by ${authz.actors} kinds of other user (stranger, removed, banned, blocked, suspended) on every operation with an id; **leaks = ${authz.leaks}**; ${authz.allowList} operations on the allow-list |`
     : "| authorization matrix | did not report (see failures) |",
   `| socket abuse (workerd) | ${report ? (report.testResults.find((f) => f.name.endsWith("socket-abuse.test.ts"))?.assertionResults.filter((a) => a.status === "passed").length ?? 0) : 0} tests passed |`,
 ];
