@@ -1,6 +1,6 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { HUB_SOCKET_OPENS, MAX_HUB_SOCKETS_PER_SESSION } from "../src/hubs/protocol";
 import { TokenBuckets } from "../src/lib/token-buckets";
 import { roomFor, unwrap } from "../src/rooms/client";
@@ -189,7 +189,9 @@ describe("socket upgrades the Worker refuses itself", () => {
       const byWorker = await upgradeChat(chat.id, member.accessToken);
       expect(byWorker.status).toBe(429);
       expect(((await byWorker.json()) as any).error).toMatchObject({ code: "rate_limited", details: { retryAfter: 2 } });
-      // Another member, and the same member's other chats, are not affected.
+      // A plain request is still told to upgrade first.
+      expect((await upgradeChat(chat.id, member.accessToken, { Upgrade: "" })).status).toBe(426);
+      // Another member is not affected.
       expect((await upgradeChat(chat.id, owner.accessToken)).status).toBe(101);
       // Once the Retry-After passed, the upgrade reaches the room again.
       vi.setSystemTime(at + 2_000);
@@ -203,6 +205,12 @@ describe("socket upgrades the Worker refuses itself", () => {
 describe("realtime sockets: limits", () => {
   it(`keeps at most ${MAX_HUB_SOCKETS_PER_SESSION} sockets per session (4008), and limits how often they open (429)`, async () => {
     const user = await signUp();
+    // A frozen clock: on a slow machine a token could refill while the burst is opened.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now());
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     const sockets = [];
     for (let i = 0; i < HUB_SOCKET_OPENS.burst; i++) sockets.push((await openRealtime(user.accessToken)).socket);
     for (const s of sockets.slice(0, HUB_SOCKET_OPENS.burst - MAX_HUB_SOCKETS_PER_SESSION)) {

@@ -36,6 +36,7 @@ function signingKey(env: TokenEnv): Promise<CryptoKey> {
   let key = signingKeys.get(id);
   if (!key) {
     key = crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    key.catch(() => signingKeys.delete(id)); // a failed import is tried again next time
     signingKeys.set(id, key);
   }
   return key;

@@ -16,6 +16,7 @@ const refusalKey = (chatId: string, userId: string) => `chat:${chatId}:${userId}
 
 /** A user the room refused with 429 a moment ago is refused again before membership is read. */
 const notRecentlyRefused: MiddlewareHandler<AppEnv> = async (c, next) => {
+  requireWebSocketUpgrade(c.req.header("upgrade"));
   refuseIfRecentlyRefused(refusalKey(c.req.param("chatId") ?? "", c.var.auth.userId));
   await next();
 };

@@ -16,7 +16,8 @@ export const MAX_HUB_SOCKETS_PER_SESSION = 4;
 /**
  * How often one session may open realtime sockets: 10 at once, then one every 2 s. Past it the
  * upgrade answers `429 rate_limited` with `Retry-After` before anything else runs, so a device
- * reconnecting in a loop cannot flood the user's chats with presence changes.
+ * reconnecting in a loop cannot flood the user's chats with presence changes. Kept in memory, like
+ * the rooms' (a hub that hibernated starts full).
  */
 export const HUB_SOCKET_OPENS = { burst: 10, refillPerSecond: 0.5 } as const;
 /** Longest SDP an offer or answer may carry (characters; SDP is ASCII). */

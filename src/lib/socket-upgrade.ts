@@ -17,7 +17,8 @@ export function requireWebSocketUpgrade(upgradeHeader: string | undefined): void
 interface Refusal {
   until: number;
   code: string;
-  message: string;
+  /** The object's message without its wait, which is counted down here instead. */
+  reason: string;
 }
 
 const refusals = new Map<string, Refusal>();
@@ -38,7 +39,8 @@ export function refuseIfRecentlyRefused(key: string, at = Date.now()): void {
     return;
   }
   const retryAfter = Math.ceil((refusal.until - at) / 1000);
-  throw new AppError(429, refusal.code, refusal.message, { retryAfter }, { "Retry-After": String(retryAfter) });
+  const message = `Refused a moment ago (${refusal.reason}); try again in ${retryAfter} s`;
+  throw new AppError(429, refusal.code, message, { retryAfter }, { "Retry-After": String(retryAfter) });
 }
 
 function rememberRefusal(key: string, refusal: Refusal, at = Date.now()): void {
@@ -62,7 +64,8 @@ export async function acceptedSocket(res: Response, refusalKey?: string): Promis
   if (status === 500 || !body?.error?.code) throw new AppError(500, "internal", "Internal server error");
   const retryAfter = body.error.details?.retryAfter;
   if (status === 429 && refusalKey && retryAfter) {
-    rememberRefusal(refusalKey, { until: Date.now() + retryAfter * 1000, code: body.error.code, message: body.error.message ?? "Refused" });
+    const reason = (body.error.message ?? "refused").replace(/;? *try again in \d+ s$/, "");
+    rememberRefusal(refusalKey, { until: Date.now() + retryAfter * 1000, code: body.error.code, reason });
   }
   throw new AppError(
     status,

@@ -89,7 +89,8 @@ export const MAX_SOCKETS_PER_USER = 10;
  * after filling it still gets a socket, closing the oldest with 4008), then one every 2 s (30 a
  * minute: a client reconnecting with backoff, or someone switching chats, never meets it). Past it
  * the upgrade answers `429 rate_limited` with `Retry-After` before the room asks the user's hub or
- * D1 anything, so a reconnect storm costs the room's other members little.
+ * D1 anything, so a reconnect storm costs the room's other members little. Kept in memory: a room
+ * that hibernated or was evicted starts every allowance full (a storm keeps the room awake).
  */
 export const SOCKET_OPENS = { burst: MAX_SOCKETS_PER_USER + 2, refillPerSecond: 0.5 } as const;
 
