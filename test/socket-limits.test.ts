@@ -191,6 +191,10 @@ describe("socket upgrades the Worker refuses itself", () => {
       expect(((await byWorker.json()) as any).error).toMatchObject({ code: "rate_limited", details: { retryAfter: 2 } });
       // A plain request is still told to upgrade first.
       expect((await upgradeChat(chat.id, member.accessToken, { Upgrade: "" })).status).toBe(426);
+      // The memory is read before the token is verified, keyed by the credential itself: an altered
+      // token matches nothing and is refused as what it is.
+      const altered = `${member.accessToken.slice(0, -2)}${member.accessToken.endsWith("AA") ? "BB" : "AA"}`;
+      expect((await upgradeChat(chat.id, altered)).status).toBe(401);
       // Another member is not affected.
       expect((await upgradeChat(chat.id, owner.accessToken)).status).toBe(101);
       // Once the Retry-After passed, the upgrade reaches the room again.

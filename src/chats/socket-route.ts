@@ -1,9 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
 import { requireAuth } from "../auth/middleware";
-import type { AppEnv } from "../env";
 import { bearerSecurity, ErrorSchema, errorResponses, newRouter } from "../lib/openapi";
-import { acceptedSocket, refuseIfRecentlyRefused, requireWebSocketUpgrade } from "../lib/socket-upgrade";
+import { acceptedSocket, notRecentlyRefused, refusalKey, requireWebSocketUpgrade } from "../lib/socket-upgrade";
 import { chatRoom } from "../rooms/client";
 import { chatMember, readerKeyDevice } from "./access";
 import { ChatIdParam } from "./schemas";
@@ -11,15 +9,8 @@ import { ChatIdParam } from "./schemas";
 /** GET /api/v1/chats/{chatId}/ws: the Worker authenticates and checks membership, then hands the upgrade to the chat's room. */
 const app = newRouter();
 
-/** Whose refusals by the room this isolate remembers (a user's sockets to one chat). */
-const refusalKey = (chatId: string, userId: string) => `chat:${chatId}:${userId}`;
-
-/** A user the room refused with 429 a moment ago is refused again before membership is read. */
-const notRecentlyRefused: MiddlewareHandler<AppEnv> = async (c, next) => {
-  requireWebSocketUpgrade(c.req.header("upgrade"));
-  refuseIfRecentlyRefused(refusalKey(c.req.param("chatId") ?? "", c.var.auth.userId));
-  await next();
-};
+/** The room a socket goes to, which refusals of its upgrades are remembered by (lib/socket-upgrade.ts). */
+const roomScope = (chatId: string) => `chat:${chatId}`;
 
 app.openapi(
   createRoute({
@@ -36,7 +27,11 @@ app.openapi(
       "`426 upgrade_required`. The protocol (JSON frames `{type, …}`: message.send, typing.start/stop, read, delivered, " +
       "sync, ping; server frames hello, ack, error, events) is described in the project docs.",
     security: bearerSecurity,
-    middleware: [requireAuth({ allowQueryToken: true }), notRecentlyRefused, chatMember] as const,
+    middleware: [
+      notRecentlyRefused((req) => roomScope(req.param("chatId") ?? "")),
+      requireAuth({ allowQueryToken: true }),
+      chatMember,
+    ] as const,
     request: {
       params: ChatIdParam,
       query: z.object({
@@ -70,7 +65,7 @@ app.openapi(
     const url = new URL(c.req.url);
     url.searchParams.delete("access_token");
     const answer = await chatRoom(c.env, chatId).upgrade(new Request(url, { method: "GET", headers }));
-    return acceptedSocket(answer, refusalKey(chatId, userId));
+    return acceptedSocket(answer, refusalKey(roomScope(chatId), c.req));
   },
 );
 

@@ -24,6 +24,27 @@ export const notFound = (what = "Resource") => new AppError(404, "not_found", `$
 /** What an unknown route answers; also what a route the deployment turned off answers (it looks unknown). */
 export const noSuchRoute = () => new AppError(404, "not_found", "No such route");
 
+/** What an error answer carries (an AppError does), before it is rendered. */
+export interface ErrorAnswer {
+  status: ContentfulStatusCode;
+  code: string;
+  message: string;
+  details?: unknown;
+  headers?: Record<string, string>;
+}
+
+/**
+ * Render `answer` as the standard error body. Thrown AppErrors come here through errorResponse; a
+ * hot refusal may return it directly, since capturing an exception's stack costs more than the
+ * rest of such a request (a reconnect storm's remembered 429s in a profile).
+ */
+export function renderError(answer: ErrorAnswer, c: Context<AppEnv>): Response {
+  const body: Record<string, unknown> = { code: answer.code, message: answer.message };
+  if (answer.details !== undefined) body.details = answer.details;
+  body.requestId = c.get("requestId") ?? "unknown";
+  return c.json({ error: body }, answer.status, answer.headers);
+}
+
 /** Render any thrown value as the standard error body. Unknown errors become `500 internal`. */
 export function errorResponse(err: unknown, c: Context<AppEnv>): Response {
   const requestId = c.get("requestId") ?? "unknown";
@@ -43,10 +64,7 @@ export function errorResponse(err: unknown, c: Context<AppEnv>): Response {
     );
     appError = new AppError(500, "internal", "Internal server error");
   }
-  const body: Record<string, unknown> = { code: appError.code, message: appError.message };
-  if (appError.details !== undefined) body.details = appError.details;
-  body.requestId = requestId;
-  return c.json({ error: body }, appError.status, appError.headers);
+  return renderError(appError, c);
 }
 
 /** Hono and its middleware throw HTTPException; map the ones we meet to stable codes. */

@@ -1,4 +1,6 @@
-import { AppError } from "./errors";
+import type { HonoRequest, MiddlewareHandler } from "hono";
+import type { AppEnv } from "../env";
+import { AppError, type ErrorAnswer, renderError } from "./errors";
 
 /**
  * The Worker's half of a WebSocket route: it authenticates, then hands the upgrade to a Durable
@@ -26,21 +28,46 @@ const refusals = new Map<string, Refusal>();
 const SWEEP_ABOVE = 1_000;
 
 /**
- * Refuse at once an upgrade whose object said `429` for the same key (a user and chat, a session)
- * and whose Retry-After has not passed: the object would refuse again, so a client retrying in a
- * loop costs no membership read and no request to the object. Best effort per isolate; the object
- * stays the authority.
+ * The refusal for an upgrade whose object said `429` for the same key and whose Retry-After has not
+ * passed: the object would refuse again, so a client retrying in a loop costs no membership read
+ * and no request to the object. Best effort per isolate; the object stays the authority.
  */
-export function refuseIfRecentlyRefused(key: string, at = Date.now()): void {
+function recentRefusal(key: string, at = Date.now()): ErrorAnswer | null {
   const refusal = refusals.get(key);
-  if (!refusal) return;
+  if (!refusal) return null;
   if (refusal.until <= at) {
     refusals.delete(key);
-    return;
+    return null;
   }
   const retryAfter = Math.ceil((refusal.until - at) / 1000);
   const message = `Refused a moment ago (${refusal.reason}); try again in ${retryAfter} s`;
-  throw new AppError(429, refusal.code, message, { retryAfter }, { "Retry-After": String(retryAfter) });
+  return { status: 429, code: refusal.code, message, details: { retryAfter }, headers: { "Retry-After": String(retryAfter) } };
+}
+
+/**
+ * The key an upgrade's refusals are remembered under: the object it goes to (`scope`, such as
+ * `chat:<id>` or `hub`) and the credential exactly as presented (the Authorization header or
+ * `?access_token=`). Null without a credential. Keyed by the credential rather than the user, the
+ * memory can be read before the token is verified: only a request that authenticated with that
+ * very credential ever stored a refusal under it, so a guess matches nothing.
+ */
+export function refusalKey(scope: string, req: HonoRequest): string | null {
+  const credential = req.header("authorization") ?? req.query("access_token");
+  return credential ? `${scope}:${credential}` : null;
+}
+
+/**
+ * Middleware in front of authentication on a socket route: an upgrade refused with 429 a moment
+ * ago is refused again before its token is verified or anything is read (see recentRefusal).
+ * A plain request passes on to get its `426 upgrade_required`.
+ */
+export function notRecentlyRefused(scope: (req: HonoRequest) => string): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const key = c.req.header("upgrade")?.toLowerCase() === "websocket" ? refusalKey(scope(c.req), c.req) : null;
+    const refusal = key ? recentRefusal(key) : null;
+    if (refusal) return renderError(refusal, c);
+    await next();
+  };
 }
 
 function rememberRefusal(key: string, refusal: Refusal, at = Date.now()): void {
@@ -52,9 +79,9 @@ function rememberRefusal(key: string, refusal: Refusal, at = Date.now()): void {
  * The object's answer to the upgrade: the socket (101, with fresh headers: a response from another
  * object has immutable ones, and the app's middleware adds some), or its refusal (the session
  * ended, the membership changed a moment ago, a flood penalty, an open budget spent) thrown in the
- * shape of every route. A 429 is remembered under `refusalKey` (see refuseIfRecentlyRefused).
+ * shape of every route. A 429 is remembered under `key` (from refusalKey).
  */
-export async function acceptedSocket(res: Response, refusalKey?: string): Promise<Response> {
+export async function acceptedSocket(res: Response, key: string | null): Promise<Response> {
   if (res.status === 101)
     return new Response(null, { status: 101, statusText: res.statusText, headers: res.headers, webSocket: res.webSocket });
   const body = (await res.json().catch(() => null)) as {
@@ -63,9 +90,9 @@ export async function acceptedSocket(res: Response, refusalKey?: string): Promis
   const status = res.status === 401 || res.status === 403 || res.status === 404 || res.status === 429 ? res.status : 500;
   if (status === 500 || !body?.error?.code) throw new AppError(500, "internal", "Internal server error");
   const retryAfter = body.error.details?.retryAfter;
-  if (status === 429 && refusalKey && retryAfter) {
+  if (status === 429 && key && retryAfter) {
     const reason = (body.error.message ?? "refused").replace(/;? *try again in \d+ s$/, "");
-    rememberRefusal(refusalKey, { until: Date.now() + retryAfter * 1000, code: body.error.code, reason });
+    rememberRefusal(key, { until: Date.now() + retryAfter * 1000, code: body.error.code, reason });
   }
   throw new AppError(
     status,
