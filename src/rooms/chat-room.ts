@@ -1,27 +1,23 @@
 import type { Bindings } from "../env";
 import { publishToHubs } from "../hubs/client";
 import { beforeSendConfig, hubFanoutMaxMembers } from "../lib/config";
-import { AppError } from "../lib/errors";
 import { publishEvents } from "../lib/events";
 import { rpcResult } from "../lib/rpc-result";
-import { TokenBuckets } from "../lib/token-buckets";
 import { loadPresenceRule, withdrawMessages } from "./directory";
-import { FLOOD_PENALTY_MS, FrameBudget, type FrameVerdict } from "./frame-budget";
-import { answerFrame, errorFrame, readFrame, refuseOnClosedSocket } from "./frames";
 import { HUB_FANOUT_DEFER_MS, HubFeed, pendingActivity } from "./hub-feed";
 import { mediaPort } from "./media-port";
 import { MessageRpc } from "./message-rpc";
 import { PresenceRules } from "./presence";
 import { PresenceFeed } from "./presence-feed";
-import { BARE_PING, BARE_PONG, CLOSE, SOCKET_OPENS } from "./protocol";
+import { BARE_PING, BARE_PONG, CLOSE } from "./protocol";
 import { ReactionFeed } from "./reaction-feed";
 import { RoomLog } from "./room-log";
 import { RoomTimers } from "./room-timers";
-import { admitSocket } from "./socket-admission";
+import { SocketGate } from "./socket-gate";
 import { RoomSockets } from "./sockets";
 import { RoomStore } from "./store";
 import { SUMMARY_INTERVAL_MS } from "./summary";
-import type { ChatConfig, KeyDevice, MembershipChange, Message, RoomResult, SystemNotice } from "./types";
+import type { ChatConfig, MembershipChange, Message, RoomResult, SystemNotice } from "./types";
 
 /**
  * One chat's room (SQLite-backed Durable Object). It is the only writer of the chat's message
@@ -36,11 +32,10 @@ export class ChatRoom extends MessageRpc {
   private readonly rules: PresenceRules;
   private readonly sockets: RoomSockets;
   private readonly presence: PresenceFeed;
-  private readonly budget = new FrameBudget();
-  private readonly opens = new TokenBuckets(SOCKET_OPENS);
   private readonly timers: RoomTimers;
   private readonly reactionFeed: ReactionFeed;
   private readonly hubFeed: HubFeed;
+  private readonly gate: SocketGate;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -70,7 +65,7 @@ export class ChatRoom extends MessageRpc {
       },
       closeUser: (userId, code, reason) => {
         this.sockets.closeUser(userId, code, reason);
-        this.offlineIfGone(userId);
+        this.gate.offlineIfGone(userId);
       },
       summaryDue: (at) => this.timers.scheduleFlush(at),
       wakeAt: (at) => ctx.waitUntil(this.timers.scheduleAlarm(at)),
@@ -95,6 +90,15 @@ export class ChatRoom extends MessageRpc {
       },
       (userIds, update, push) => publishToHubs(env, userIds, update, push),
     );
+    this.gate = new SocketGate({
+      env,
+      store: this.store,
+      log: this.log,
+      sockets: this.sockets,
+      rules: this.rules,
+      presence: this.presence,
+      scheduleAlarm: (at) => this.timers.scheduleAlarm(at),
+    });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(BARE_PING, BARE_PONG));
   }
 
@@ -150,7 +154,7 @@ export class ChatRoom extends MessageRpc {
   endSessions(userId: string, sessionIds: string[], code: number, reason: string, until: number, wholeAccount = false): boolean {
     this.store.admission.endSessions(sessionIds, until);
     this.sockets.closeUser(userId, code, reason, wholeAccount ? undefined : sessionIds);
-    this.offlineIfGone(userId);
+    this.gate.offlineIfGone(userId);
     return this.sockets.isOnline(userId);
   }
 
@@ -185,118 +189,23 @@ export class ChatRoom extends MessageRpc {
     await this.ctx.storage.deleteAll();
   }
 
-  // --- sockets ----------------------------------------------------------------------------
+  // --- sockets (socket-gate.ts) ---------------------------------------------------------------
 
-  /**
-   * Accept a socket the Worker authenticated (user, session and request id in headers only the
-   * Worker can set). The session is registered with the user's hub first: a session that ended
-   * (even one ending while this runs) is refused, so a socket never outlives its session.
-   */
-  override async fetch(request: Request): Promise<Response> {
-    const userId = request.headers.get("x-user-id");
-    const sessionId = request.headers.get("x-session-id");
-    const keyDevice = keyDeviceOf(request.headers);
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !userId || !sessionId) {
-      return new Response("expected a WebSocket upgrade from the API Worker", { status: 400 });
-    }
-    try {
-      await admitSocket(
-        {
-          env: this.env,
-          store: this.store,
-          access: this.log.access,
-          needsRule: () => !this.sockets.isOnline(userId),
-          rules: this.rules,
-          opens: this.opens,
-        },
-        userId,
-        sessionId,
-      );
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      // The Worker checked D1 a moment ago; the room may know better (just removed or banned).
-      return Response.json({ error: { code: err.code, message: err.message, details: err.details } }, { status: err.status });
-    }
-    const pair = new WebSocketPair();
-    const [client, server] = [pair[0], pair[1]];
-    const firstSocket = !this.sockets.isOnline(userId);
-    this.sockets.accept(server, {
-      userId,
-      sessionId,
-      keyDevice,
-      connectedAt: Date.now(),
-      requestId: request.headers.get("x-request-id"),
-    });
-    this.sockets.send(server, {
-      type: "hello",
-      chatId: this.log.access.chatId(),
-      lastSeq: this.store.lastSeq(),
-      lastEventSeq: this.store.lastEventSeq(),
-      online: this.sockets.onlineFor(userId),
-    });
-    if (firstSocket) this.presence.changed(userId, true);
-    return new Response(null, { status: 101, webSocket: client });
+  /** Upgrades only: a socket the Worker authenticated and checked membership for, admitted by the gate. */
+  override fetch(request: Request): Promise<Response> {
+    return this.gate.upgrade(request);
   }
 
   override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
-    // The budget is checked before anything is parsed: a flood costs almost nothing.
-    const verdict = this.budget.check(ws);
-    if (verdict.kind !== "accept") return this.overBudget(ws, verdict);
-    const info = this.sockets.info(ws);
-    if (!info) return;
-    if (info.closedWith) return refuseOnClosedSocket(this.sockets, ws, info, data);
-    const reading = readFrame(data);
-    if (!reading.ok) {
-      this.sockets.send(ws, errorFrame(reading.error, reading.id));
-      if (reading.tooLarge) this.sockets.close(ws, CLOSE.tooBig, "frame too large");
-      return;
-    }
-    const context = {
-      log: this.log,
-      sockets: this.sockets,
-      store: this.store,
-      scheduleAlarm: (at: number) => this.timers.scheduleAlarm(at),
-    };
-    await answerFrame(context, ws, info, reading.frame);
+    await this.gate.message(ws, data);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    // Complete the closing handshake: a hibernatable socket is not answered automatically.
-    try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, "closed");
-    } catch {
-      // already closed
-    }
-    const info = this.sockets.info(ws);
-    if (info) this.offlineIfGone(info.userId);
+    this.gate.closed(ws, code);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    await this.webSocketClose(ws, 1011);
-  }
-
-  /** One warning per run of dropped frames; a socket that keeps flooding is closed (1008). */
-  private overBudget(ws: WebSocket, verdict: Exclude<FrameVerdict, { kind: "accept" }>): void {
-    if (verdict.kind === "warn") {
-      const error = new AppError(429, "rate_limited", "Too many frames: frames are dropped unanswered until the budget refills", {
-        retryAfter: verdict.retryAfter,
-      });
-      this.sockets.send(ws, errorFrame(error));
-    } else if (verdict.kind === "close") {
-      const info = this.sockets.info(ws);
-      this.sockets.close(ws, CLOSE.policyViolation, "frame flood");
-      if (!info) return;
-      // Reconnecting to flood again is refused for a while (429 at the upgrade).
-      this.store.admission.penalize(info.userId, Date.now() + FLOOD_PENALTY_MS);
-      this.offlineIfGone(info.userId);
-    }
-  }
-
-  /** When a user's last socket here closed: stop their typing and tell whoever saw them online (coalesced). */
-  private offlineIfGone(userId: string): void {
-    if (this.sockets.isOnline(userId) || !this.rules.has(userId)) return;
-    if (this.store.transient.clearTyping(userId)) this.sockets.broadcast({ type: "typing", userId, typing: false });
-    this.presence.changed(userId, false);
+    this.gate.closed(ws, 1011);
   }
 
   // --- alarm: D1 summary and media references, reaction frames, typing, poll close times, pruning --
@@ -335,11 +244,4 @@ export class ChatRoom extends MessageRpc {
     // Members' hubs hear the new activity once it is in D1 (their chat lists are ordered by it).
     await this.hubFeed.announce(deferMs);
   }
-}
-
-/** The socket's key device, as the Worker found it for the session (headers only it can set). */
-function keyDeviceOf(headers: Headers): KeyDevice | null {
-  const deviceId = Number(headers.get("x-key-device-id") ?? Number.NaN);
-  const registrationId = Number(headers.get("x-key-registration-id") ?? Number.NaN);
-  return Number.isInteger(deviceId) && Number.isInteger(registrationId) ? { deviceId, registrationId } : null;
 }
