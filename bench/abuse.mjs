@@ -11,7 +11,7 @@ import { ms, nextIp, request, stats, table } from "./lib.mjs";
 import { createGroup, registerUsers } from "./room-seed.mjs";
 import { closeAll, frameType, openSocket, socketUrl, stringField, unbatch } from "./sockets.mjs";
 
-const PACED_RATE = 10; // messages per second, alternating between two senders (each within its burst of 60)
+const PACED_RATE = 10; // messages per second, taking turns among the senders (each within its burst of 60)
 const PACED_SECONDS = 8;
 const STORM_SOCKETS = 300;
 const FLOOD_FRAMES = 2000;
@@ -45,7 +45,7 @@ function rawSocket(url, tally) {
 }
 
 /** Paced `message.send` from `senders` (alternating); resolves with send→ack latencies in ms (also used by socket-abuse.mjs). */
-export async function paced(senders, label) {
+export async function paced(senders, label, seconds = PACED_SECONDS) {
   const pending = new Map();
   const latencies = [];
   for (const ws of senders) {
@@ -61,7 +61,7 @@ export async function paced(senders, label) {
     });
   }
   const start = performance.now();
-  for (let i = 0; i < PACED_RATE * PACED_SECONDS; i++) {
+  for (let i = 0; i < PACED_RATE * seconds; i++) {
     const wait = start + (i * 1000) / PACED_RATE - performance.now();
     if (wait > 0) await sleep(wait);
     const id = `${label}-${i}`;

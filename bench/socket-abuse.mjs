@@ -1,4 +1,4 @@
-// Socket abuse timing (issue 18): two members send paced messages (send→ack, as in abuse.mjs) in a
+// Socket abuse timing (issue 18): four members send paced messages (send→ack, as in abuse.mjs) in a
 // group with 20 watching sockets, first in a quiet room, then during each abuse by other members:
 // - slow readers: 20 sockets that stop reading (TCP paused) while 6 members each post a 4 KB message
 //   a second (their send budget's pace), so the room's frames to them pile up unread;
@@ -15,15 +15,19 @@ import { closeAll, openSocket, socketUrl } from "./sockets.mjs";
 const WATCHERS = 20;
 const STORMERS = 20;
 const BIG_SENDERS = 6;
+/** Paced senders per phase and how long they send: 200 acks, so the p99 is a percentile and not the maximum. */
+const PHASE_SENDERS = 4;
+const PHASE_SECONDS = 20;
+const PHASES = 5;
 const sleep = (t) => new Promise((r) => setTimeout(r, t));
 
 /** Run `abuse(stopSignal)` while two fresh senders are paced; returns their latencies and the abuse's tally. */
 async function during(url, senders, label, abuse) {
-  const sockets = [(await openSocket(url(senders[0]))).ws, (await openSocket(url(senders[1]))).ws];
+  const sockets = await Promise.all(senders.map(async (s) => (await openSocket(url(s))).ws));
   const control = { running: true, tally: {} };
   const abusing = abuse ? abuse(control) : Promise.resolve();
   await sleep(abuse ? 1000 : 0);
-  const result = await paced(sockets, label);
+  const result = await paced(sockets, label, PHASE_SECONDS);
   control.running = false;
   await abusing;
   await closeAll(sockets);
@@ -50,9 +54,10 @@ const tryOpen = (url, tally) =>
 /** Run the quiet phase and the three abuse phases against a server of bench/run.mjs (area `socket-abuse`). */
 export async function runSocketAbuse(server, log = console.log) {
   const baseUrl = server.baseUrl;
-  const { users } = await registerUsers(baseUrl, 1 + 10 + WATCHERS + STORMERS + BIG_SENDERS + 1, log);
+  const { users } = await registerUsers(baseUrl, 1 + PHASES * PHASE_SENDERS + WATCHERS + STORMERS + BIG_SENDERS + 1, log);
   const [owner, ...rest] = users;
-  const senders = rest.splice(0, 10);
+  const senders = rest.splice(0, PHASES * PHASE_SENDERS);
+  const phaseSenders = (phase) => senders.slice(phase * PHASE_SENDERS, (phase + 1) * PHASE_SENDERS);
   const watchers = rest.splice(0, WATCHERS);
   const stormers = rest.splice(0, STORMERS);
   const bigSenders = rest.splice(0, BIG_SENDERS);
@@ -62,10 +67,10 @@ export async function runSocketAbuse(server, log = console.log) {
   const watching = await Promise.all(watchers.map(async (w) => (await openSocket(url(w))).ws));
 
   log("socket abuse: quiet room …");
-  const quiet = await during(url, senders.slice(0, 2), "quiet", null);
+  const quiet = await during(url, phaseSenders(0), "quiet", null);
 
   log("socket abuse: slow readers …");
-  const slow = await during(url, senders.slice(2, 4), "slow", async (control) => {
+  const slow = await during(url, phaseSenders(1), "slow", async (control) => {
     for (const ws of watching) ws._socket.pause(); // stop reading: the server's frames pile up
     const posting = await Promise.all(bigSenders.map(async (u) => (await openSocket(url(u))).ws));
     const big = "x".repeat(4096);
@@ -80,7 +85,7 @@ export async function runSocketAbuse(server, log = console.log) {
   });
 
   log("socket abuse: many sockets per user …");
-  const hoarding = await during(url, senders.slice(4, 6), "hoard", async (control) => {
+  const hoarding = await during(url, phaseSenders(2), "hoard", async (control) => {
     const held = [];
     while (control.running) {
       held.push(...(await Promise.all(Array.from({ length: 12 }, () => tryOpen(url(hoarder), control.tally)))).filter(Boolean));
@@ -108,12 +113,12 @@ export async function runSocketAbuse(server, log = console.log) {
     control.tally.reconnects = cycles;
   };
   log("socket abuse: reconnect storm …");
-  const storm = await during(url, senders.slice(6, 8), "storm", storming(url));
+  const storm = await during(url, phaseSenders(3), "storm", storming(url));
   const otherChatId = await createGroup(baseUrl, owner, stormers, `socket abuse elsewhere ${Date.now().toString(36)}`);
   log("socket abuse: reconnect storm in another chat …");
   const elsewhere = await during(
     url,
-    senders.slice(8, 10),
+    phaseSenders(4),
     "storm elsewhere",
     storming((user) => socketUrl(baseUrl, otherChatId, user.token)),
   );
@@ -146,7 +151,7 @@ export function socketAbuseSection({ quiet, phases, controls = {} }) {
   if (roomShare)
     figures["storm here / elsewhere"] = { p50Ratio: Number(roomShare.p50.toFixed(2)), p99Ratio: Number(roomShare.p99.toFixed(2)) };
   const markdown = [
-    `Two members send 10 msg/s for 8 s (send→ack) in a group with ${WATCHERS} more sockets, quiet and then during each abuse by`,
+    `${PHASE_SENDERS} members send 10 msg/s together for ${PHASE_SECONDS} s (send→ack) in a group with ${WATCHERS} more sockets, quiet and then during each abuse by`,
     `other members (fresh senders each phase, so no send budget carries over). Target: p50 and p99 within ${RATIO_TARGET}× of the quiet room.`,
     "",
     table(

@@ -151,10 +151,10 @@ describe("room limits survive eviction", () => {
       expect(await sockets[0]!.closedWith()).toMatchObject({ code: CLOSE.tooManySockets });
       const refused = await open();
       expect(refused.status).toBe(429);
-      expect(((await refused.json()) as any).error).toMatchObject({ code: "rate_limited", details: { retryAfter: 2 } });
+      expect(((await refused.json()) as any).error).toMatchObject({ code: "rate_limited", details: { retryAfter: 5 } });
       // Another member's budget is their own.
       expect((await connectRoom(chatId, b!)).closed).toBeNull();
-      // One open comes back every 2 s.
+      // One open comes back every 5 s.
       vi.setSystemTime(at + 1_000 / SOCKET_OPENS.refillPerSecond);
       const again = await open();
       expect(again.status).toBe(101);
@@ -183,12 +183,12 @@ describe("socket upgrades the Worker refuses itself", () => {
       }
       const byRoom = await upgradeChat(chat.id, member.accessToken);
       expect(byRoom.status).toBe(429);
-      expect(byRoom.headers.get("retry-after")).toBe("2");
+      expect(byRoom.headers.get("retry-after")).toBe("5");
       // The room forgets its budgets when evicted, so only the Worker's memory can refuse this one.
       await evictDurableObject(roomFor(env, chat.id));
       const byWorker = await upgradeChat(chat.id, member.accessToken);
       expect(byWorker.status).toBe(429);
-      expect(((await byWorker.json()) as any).error).toMatchObject({ code: "rate_limited", details: { retryAfter: 2 } });
+      expect(((await byWorker.json()) as any).error).toMatchObject({ code: "rate_limited", details: { retryAfter: 5 } });
       // A plain request is still told to upgrade first.
       expect((await upgradeChat(chat.id, member.accessToken, { Upgrade: "" })).status).toBe(426);
       // The memory is read before the token is verified, keyed by the credential itself: an altered
@@ -198,7 +198,7 @@ describe("socket upgrades the Worker refuses itself", () => {
       // Another member is not affected.
       expect((await upgradeChat(chat.id, owner.accessToken)).status).toBe(101);
       // Once the Retry-After passed, the upgrade reaches the room again.
-      vi.setSystemTime(at + 2_000);
+      vi.setSystemTime(at + 5_000);
       expect((await upgradeChat(chat.id, member.accessToken)).status).toBe(101);
     } finally {
       vi.useRealTimers();

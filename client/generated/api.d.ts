@@ -2085,7 +2085,7 @@ export interface paths {
         };
         /**
          * Open the chat's WebSocket
-         * @description A WebSocket upgrade. The access token comes in `Authorization: Bearer …` or, for browsers that cannot set headers on a WebSocket, in `?access_token=`. Members only (`404 not_found` otherwise; `403 member_removed` or `member_banned` when the chat's room already knows of a removal or ban); `429 rate_limited` with `Retry-After` after a flood, or past 12 opens at once (then one every 2 s) by one user; a plain HTTP request gets `426 upgrade_required`. The protocol (JSON frames `{type, …}`: message.send, typing.start/stop, read, delivered, sync, ping; server frames hello, ack, error, events) is described in the project docs.
+         * @description A WebSocket upgrade. The access token comes in `Authorization: Bearer …` or, for browsers that cannot set headers on a WebSocket, in `?access_token=`. Members only (`404 not_found` otherwise; `403 member_removed` or `member_banned` when the chat's room already knows of a removal or ban); `429 rate_limited` with `Retry-After` after a flood, or past 12 opens at once (then one every 5 s) by one user; a plain HTTP request gets `426 upgrade_required`. The protocol (JSON frames `{type, …}`: message.send, typing.start/stop, read, delivered, sync, ping; server frames hello, ack, error, events) is described in the project docs.
          */
         get: operations["openChatSocket"];
         put?: never;

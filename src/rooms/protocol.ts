@@ -86,13 +86,14 @@ export const MAX_SOCKETS_PER_USER = 10;
 
 /**
  * How often one user may open sockets to one chat: 12 at once (the cap, and two more so a reload
- * after filling it still gets a socket, closing the oldest with 4008), then one every 2 s (30 a
- * minute: a client reconnecting with backoff, or someone switching chats, never meets it). Past it
+ * after filling it still gets a socket, closing the oldest with 4008), then one every 5 s (12 a
+ * minute: a client reconnecting with backoff, or someone switching chats, never meets it; a
+ * client reconnecting in a loop gets no more than that). Past it
  * the upgrade answers `429 rate_limited` with `Retry-After` before the room asks the user's hub or
  * D1 anything, so a reconnect storm costs the room's other members little. Kept in memory: a room
  * that hibernated or was evicted starts every allowance full (a storm keeps the room awake).
  */
-export const SOCKET_OPENS = { burst: MAX_SOCKETS_PER_USER + 2, refillPerSecond: 0.5 } as const;
+export const SOCKET_OPENS = { burst: MAX_SOCKETS_PER_USER + 2, refillPerSecond: 0.2 } as const;
 
 /**
  * Why a session ended, as the auth code records it, and the close code and reason its sockets
