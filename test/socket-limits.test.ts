@@ -184,11 +184,15 @@ describe("socket upgrades the Worker refuses itself", () => {
       const byRoom = await upgradeChat(chat.id, member.accessToken);
       expect(byRoom.status).toBe(429);
       expect(byRoom.headers.get("retry-after")).toBe("5");
+      expect((await upgradeChat(chat.id, "", { Authorization: `Bearer ${member.accessToken}` })).status).toBe(429);
       // The room forgets its budgets when evicted, so only the Worker's memory can refuse this one.
       await evictDurableObject(roomFor(env, chat.id));
       const byWorker = await upgradeChat(chat.id, member.accessToken);
       expect(byWorker.status).toBe(429);
       expect(((await byWorker.json()) as any).error).toMatchObject({ code: "rate_limited", details: { retryAfter: 5 } });
+      // One key per credential however the header spells it: padding or the scheme's case make no new one.
+      const respelled = await upgradeChat(chat.id, "", { Authorization: `  BEARER   ${member.accessToken} ` });
+      expect(respelled.status).toBe(429);
       // A plain request is still told to upgrade first.
       expect((await upgradeChat(chat.id, member.accessToken, { Upgrade: "" })).status).toBe(426);
       // The memory is read before the token is verified, keyed by the credential itself: an altered

@@ -26,6 +26,8 @@ interface Refusal {
 const refusals = new Map<string, Refusal>();
 /** Past this many remembered refusals, the ones that ran out are forgotten. */
 const SWEEP_ABOVE = 1_000;
+/** Longer credentials are never remembered (an access token is a few hundred characters). */
+const MAX_CREDENTIAL_LENGTH = 2_048;
 
 /**
  * The refusal for an upgrade whose object said `429` for the same key and whose Retry-After has not
@@ -52,8 +54,11 @@ function recentRefusal(key: string, at = Date.now()): ErrorAnswer | null {
  * very credential ever stored a refusal under it, so a guess matches nothing.
  */
 export function refusalKey(scope: string, req: HonoRequest): string | null {
-  const credential = req.header("authorization") ?? req.query("access_token");
-  return credential ? `${scope}:${credential}` : null;
+  const header = req.header("authorization");
+  // One spelling per credential ("bearer <token>"), so padding or a scheme's case cannot make many keys of one token.
+  const scheme = header === undefined ? null : /^(\S+)\s+(\S+)$/.exec(header.trim());
+  const credential = header === undefined ? req.query("access_token") : scheme && `${scheme[1]!.toLowerCase()} ${scheme[2]}`;
+  return credential && credential.length <= MAX_CREDENTIAL_LENGTH ? `${scope}:${credential}` : null;
 }
 
 /**
