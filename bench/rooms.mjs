@@ -20,10 +20,20 @@ const STATE = "rooms";
 const mark = (ok) => (ok ? "PASS" : "**FAIL**");
 const int = (x) => Math.round(x).toLocaleString("en-US");
 
+/**
+ * The members' hubs are told of a chat's activity up to this many members (HUB_FANOUT_MAX_MEMBERS,
+ * 1,000 by default). Under `wrangler dev` every hub runs on the room's workerd thread, so each
+ * flush's chat.activity to the 100 or 1,000 members' hubs would be timed as the room's (and the
+ * embedded bare object's) latency, which production runs on other machines. The rooms here tell no
+ * hubs (ROOMS_HUB_FANOUT=1 keeps the default); the hub area measures that fan-out.
+ */
+export const ROOMS_HUB_FANOUT_MAX_MEMBERS = "99";
+
 /** Development argon2 (wrangler.toml vars), state kept while it holds a finished seed (BENCH_FRESH=1 starts over). */
 export function roomsServerOptions() {
   const seeded = existsSync(join(ROOT, "bench/.state", STATE, "seed.json"));
-  return { name: STATE, vars: {}, keepState: seeded && !process.env.BENCH_FRESH, port: 8798, embedBare: true };
+  const vars = process.env.ROOMS_HUB_FANOUT ? {} : { HUB_FANOUT_MAX_MEMBERS: ROOMS_HUB_FANOUT_MAX_MEMBERS };
+  return { name: STATE, vars, keepState: seeded && !process.env.BENCH_FRESH, port: 8798, embedBare: true };
 }
 
 export async function runRoomsBench(server, log = console.log) {
@@ -182,6 +192,9 @@ function fanoutSection(fan) {
     "`message.send` frames over their own sockets, round-robin over the open sockets whose 60-burst/1-per-second budget allows it;",
     "latency is per delivery, send → `message.new` at each socket (the sender's own included), all in one Node process and clock.",
     `Ramps stop at the first step with p99 > ${RAMP_P99_LIMIT_MS} ms or a loss. CPU: this Node process / wrangler+workerd, share of one core.`,
+    process.env.ROOMS_HUB_FANOUT
+      ? "The members' hubs are told of each flush's activity (HUB_FANOUT_MAX_MEMBERS at its default, 1,000), on the same workerd thread as the rooms."
+      : `The members' hubs are not told of the activity, here and against the bare object (\`HUB_FANOUT_MAX_MEMBERS=${ROOMS_HUB_FANOUT_MAX_MEMBERS}\`): under \`wrangler dev\` the hubs' share of every flush runs on the rooms' thread (\`ROOMS_HUB_FANOUT=1\` includes it; the hub area measures that fan-out).`,
     "",
     table(
       [

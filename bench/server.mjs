@@ -220,7 +220,7 @@ function embedBareRoom(appDir) {
     ].join("\n"),
   );
   const toml = join(appDir, "wrangler.toml");
-  const config = readFileSync(toml, "utf8").replace('main = "src/index.ts"', 'main = "src/bench-entry.ts"');
+  const config = benchEntry(readFileSync(toml, "utf8"), "/rooms/*");
   const extra =
     '\n[[durable_objects.bindings]]\nname = "BARE_ROOM"\nclass_name = "BareRoom"\n\n[[migrations]]\ntag = "bench-bare"\nnew_sqlite_classes = ["BareRoom"]\n';
   // Top-level tables must come before [env.*] sections.
@@ -252,5 +252,16 @@ function embedSeedRoom(appDir) {
     ].join("\n"),
   );
   const toml = join(appDir, "wrangler.toml");
-  writeFileSync(toml, readFileSync(toml, "utf8").replace('main = "src/index.ts"', 'main = "src/bench-entry.ts"'));
+  writeFileSync(toml, benchEntry(readFileSync(toml, "utf8"), "/__bench/*"));
+}
+
+/**
+ * The snapshot's wrangler.toml with src/bench-entry.ts as its entry, and `path` among the routes
+ * the Worker answers before the static assets (which would answer it with the web app otherwise).
+ */
+function benchEntry(config, path) {
+  if (!config.includes("run_worker_first = [")) throw new Error("wrangler.toml: [assets] run_worker_first not found");
+  return config
+    .replace('main = "src/index.ts"', 'main = "src/bench-entry.ts"')
+    .replace("run_worker_first = [", `run_worker_first = ["${path}", `);
 }
