@@ -44,7 +44,7 @@ function rawSocket(url, tally) {
   });
 }
 
-/** Paced `message.send` from `senders` (alternating); resolves with send→ack latencies in ms (also used by socket-abuse.mjs). */
+/** Paced `message.send` from `senders` (taking turns); resolves with send→ack latencies in ms (also used by socket-abuse.mjs). */
 export async function paced(senders, label, seconds = PACED_SECONDS) {
   const pending = new Map();
   const latencies = [];

@@ -21,7 +21,7 @@ const PHASE_SECONDS = 20;
 const PHASES = 5;
 const sleep = (t) => new Promise((r) => setTimeout(r, t));
 
-/** Run `abuse(stopSignal)` while two fresh senders are paced; returns their latencies and the abuse's tally. */
+/** Run `abuse(stopSignal)` while fresh senders are paced; returns their latencies and the abuse's tally. */
 async function during(url, senders, label, abuse) {
   const sockets = await Promise.all(senders.map(async (s) => (await openSocket(url(s))).ws));
   const control = { running: true, tally: {} };

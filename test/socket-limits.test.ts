@@ -1,6 +1,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, onTestFinished, vi } from "vitest";
+import { hubFor } from "../src/hubs/client";
 import { HUB_SOCKET_OPENS, MAX_HUB_SOCKETS_PER_SESSION } from "../src/hubs/protocol";
 import { TokenBuckets } from "../src/lib/token-buckets";
 import { roomFor, unwrap } from "../src/rooms/client";
@@ -168,7 +169,7 @@ describe("room limits survive eviction", () => {
 
 describe("socket upgrades the Worker refuses itself", () => {
   it("remembers a room's 429 until its Retry-After: the next upgrade is refused without reaching the room", async () => {
-    const [owner, member] = await Promise.all([signUp(), signUp()]);
+    const [owner, member, stranger] = await Promise.all([signUp(), signUp(), signUp()]);
     const chat = await createGroup(owner, [member]);
     vi.useFakeTimers({ toFake: ["Date"] });
     try {
@@ -184,17 +185,21 @@ describe("socket upgrades the Worker refuses itself", () => {
       const byRoom = await upgradeChat(chat.id, member.accessToken);
       expect(byRoom.status).toBe(429);
       expect(byRoom.headers.get("retry-after")).toBe("5");
+      // Setup: the same token in the header, which the room refuses too, is remembered apart from the query's.
       expect((await upgradeChat(chat.id, "", { Authorization: `Bearer ${member.accessToken}` })).status).toBe(429);
       // The room forgets its budgets when evicted, so only the Worker's memory can refuse this one.
       await evictDurableObject(roomFor(env, chat.id));
       const byWorker = await upgradeChat(chat.id, member.accessToken);
       expect(byWorker.status).toBe(429);
+      expect(byWorker.headers.get("retry-after")).toBe("5");
       expect(((await byWorker.json()) as any).error).toMatchObject({ code: "rate_limited", details: { retryAfter: 5 } });
       // One key per credential however the header spells it: padding or the scheme's case make no new one.
       const respelled = await upgradeChat(chat.id, "", { Authorization: `  BEARER   ${member.accessToken} ` });
       expect(respelled.status).toBe(429);
-      // A plain request is still told to upgrade first.
+      // A plain request is still told to upgrade first, a stranger's before membership is read.
       expect((await upgradeChat(chat.id, member.accessToken, { Upgrade: "" })).status).toBe(426);
+      expect((await upgradeChat(chat.id, stranger.accessToken, { Upgrade: "" })).status).toBe(426);
+      expect((await upgradeChat(chat.id, stranger.accessToken)).status).toBe(404);
       // The memory is read before the token is verified, keyed by the credential itself: an altered
       // token matches nothing and is refused as what it is.
       const altered = `${member.accessToken.slice(0, -2)}${member.accessToken.endsWith("AA") ? "BB" : "AA"}`;
@@ -230,6 +235,12 @@ describe("realtime sockets: limits", () => {
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(((await refused.json()) as any).error).toMatchObject({ code: "rate_limited", details: { retryAfter: expect.any(Number) } });
+    // The hub forgets its budgets when evicted: only the Worker's memory refuses the next one.
+    await evictDurableObject(hubFor(env, user.id));
+    const byWorker = await upgradeRealtime(user.accessToken);
+    expect(byWorker.status).toBe(429);
+    expect(byWorker.headers.get("retry-after")).toBe(refused.headers.get("retry-after"));
+    expect(((await byWorker.json()) as any).error.message).toMatch(/^Refused a moment ago/);
     // Another device of the same account has its own budget.
     const other = await secondDevice(user);
     expect((await openRealtime(other.tokens.accessToken)).socket.closed).toBeNull();

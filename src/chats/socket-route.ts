@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { bearerSecurity, ErrorSchema, errorResponses, newRouter } from "../lib/openapi";
-import { acceptedSocket, notRecentlyRefused, refusalKey, requireWebSocketUpgrade } from "../lib/socket-upgrade";
+import { acceptedSocket, notRecentlyRefused, refusalKey, webSocketOnly } from "../lib/socket-upgrade";
 import { chatRoom } from "../rooms/client";
 import { chatMember, readerKeyDevice } from "./access";
 import { ChatIdParam } from "./schemas";
@@ -30,6 +30,7 @@ app.openapi(
     middleware: [
       notRecentlyRefused((req) => roomScope(req.param("chatId") ?? "")),
       requireAuth({ allowQueryToken: true }),
+      webSocketOnly,
       chatMember,
     ] as const,
     request: {
@@ -45,7 +46,6 @@ app.openapi(
     },
   }),
   async (c) => {
-    requireWebSocketUpgrade(c.req.header("upgrade"));
     const { chatId } = c.req.valid("param");
     const { userId, sessionId } = c.var.auth;
     // The room trusts these headers: only the Worker can reach it, and only after the checks above.

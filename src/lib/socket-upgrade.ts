@@ -8,12 +8,18 @@ import { AppError, type ErrorAnswer, renderError } from "./errors";
  * they refuse and forward alike.
  */
 
-/** `426 upgrade_required` unless the request asks for a WebSocket. */
-export function requireWebSocketUpgrade(upgradeHeader: string | undefined): void {
-  if (upgradeHeader?.toLowerCase() !== "websocket") {
+const asksForWebSocket = (upgradeHeader: string | undefined) => upgradeHeader?.toLowerCase() === "websocket";
+
+/**
+ * Middleware after authentication on a socket route: `426 upgrade_required` unless the request
+ * asks for a WebSocket, before anything else is read (membership, the object).
+ */
+export const webSocketOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!asksForWebSocket(c.req.header("upgrade"))) {
     throw new AppError(426, "upgrade_required", "This route only accepts WebSocket upgrades", undefined, { Upgrade: "websocket" });
   }
-}
+  await next();
+};
 
 /** A 429 an object answered an upgrade with, remembered by this isolate until its Retry-After. */
 interface Refusal {
@@ -48,27 +54,30 @@ function recentRefusal(key: string, at = Date.now()): ErrorAnswer | null {
 
 /**
  * The key an upgrade's refusals are remembered under: the object it goes to (`scope`, such as
- * `chat:<id>` or `hub`) and the credential exactly as presented (the Authorization header or
- * `?access_token=`). Null without a credential. Keyed by the credential rather than the user, the
- * memory can be read before the token is verified: only a request that authenticated with that
- * very credential ever stored a refusal under it, so a guess matches nothing.
+ * `chat:<id>` or `hub`) and the credential as presented, from where requireAuth reads it (the
+ * Authorization header, else `?access_token=`). Null without a credential. Keyed by the credential
+ * rather than the user, the memory can be read before the token is verified: only a request that
+ * authenticated with that very credential ever stored a refusal under it, so a guess matches nothing.
  */
 export function refusalKey(scope: string, req: HonoRequest): string | null {
   const header = req.header("authorization");
   // One spelling per credential ("bearer <token>"), so padding or a scheme's case cannot make many keys of one token.
-  const scheme = header === undefined ? null : /^(\S+)\s+(\S+)$/.exec(header.trim());
-  const credential = header === undefined ? req.query("access_token") : scheme && `${scheme[1]!.toLowerCase()} ${scheme[2]}`;
+  const scheme = header ? /^(\S+)\s+(\S+)$/.exec(header.trim()) : null;
+  const query = req.query("access_token");
+  const credential = header ? scheme && `h:${scheme[1]!.toLowerCase()} ${scheme[2]}` : query && `q:${query}`;
   return credential && credential.length <= MAX_CREDENTIAL_LENGTH ? `${scope}:${credential}` : null;
 }
 
 /**
  * Middleware in front of authentication on a socket route: an upgrade refused with 429 a moment
  * ago is refused again before its token is verified or anything is read (see recentRefusal).
- * A plain request passes on to get its `426 upgrade_required`.
+ * A plain request passes on to get its `426 upgrade_required` (webSocketOnly). A token that
+ * ended meanwhile also gets the remembered 429 until its Retry-After, then its 401: either
+ * way no socket opens.
  */
 export function notRecentlyRefused(scope: (req: HonoRequest) => string): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const key = c.req.header("upgrade")?.toLowerCase() === "websocket" ? refusalKey(scope(c.req), c.req) : null;
+    const key = asksForWebSocket(c.req.header("upgrade")) ? refusalKey(scope(c.req), c.req) : null;
     const refusal = key ? recentRefusal(key) : null;
     if (refusal) return renderError(refusal, c);
     await next();
@@ -77,7 +86,9 @@ export function notRecentlyRefused(scope: (req: HonoRequest) => string): Middlew
 
 function rememberRefusal(key: string, refusal: Refusal, at = Date.now()): void {
   if (refusals.size >= SWEEP_ABOVE) for (const [k, r] of refusals) if (r.until <= at) refusals.delete(k);
-  if (refusals.size < SWEEP_ABOVE) refusals.set(key, refusal);
+  // Still full: the oldest goes (a Map keeps insertion order), so many tokens cannot turn the memory off.
+  if (refusals.size >= SWEEP_ABOVE) refusals.delete(refusals.keys().next().value!);
+  refusals.set(key, refusal);
 }
 
 /**

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../auth/middleware";
 import { hubFor } from "../hubs/client";
 import { bearerSecurity, ErrorSchema, errorResponses, newRouter } from "../lib/openapi";
-import { acceptedSocket, notRecentlyRefused, refusalKey, requireWebSocketUpgrade } from "../lib/socket-upgrade";
+import { acceptedSocket, notRecentlyRefused, refusalKey, webSocketOnly } from "../lib/socket-upgrade";
 
 /**
  * GET /api/v1/realtime: one socket per device to the user's hub, for everything that is not one
@@ -30,7 +30,7 @@ app.openapi(
       "`call.ice`; the hub sends `call.*` frames live, see the Calls operations). Frames are at most 64 KiB. The protocol " +
       "is described in the project docs.",
     security: bearerSecurity,
-    middleware: [notRecentlyRefused(() => "hub"), requireAuth({ allowQueryToken: true })] as const,
+    middleware: [notRecentlyRefused(() => "hub"), requireAuth({ allowQueryToken: true }), webSocketOnly] as const,
     request: {
       query: z.object({
         access_token: z.string().optional().openapi({ description: "Access token, when no Authorization header can be sent" }),
@@ -43,7 +43,6 @@ app.openapi(
     },
   }),
   async (c) => {
-    requireWebSocketUpgrade(c.req.header("upgrade"));
     const { userId, sessionId } = c.var.auth;
     // The hub trusts these headers: only the Worker can reach it, and only after authenticating.
     const headers = new Headers({ upgrade: "websocket", "x-user-id": userId, "x-session-id": sessionId, "x-request-id": c.var.requestId });

@@ -20,7 +20,7 @@ export interface GateParts {
   sockets: RoomSockets;
   rules: PresenceRules;
   presence: PresenceFeed;
-  scheduleAlarm(at: number): Promise<void>;
+  scheduleAlarm: (at: number) => Promise<void>;
 }
 
 /**
