@@ -27,7 +27,7 @@ const int = (x) => Math.round(x).toLocaleString("en-US");
  * embedded bare object's) latency, which production runs on other machines. The rooms here tell no
  * hubs (ROOMS_HUB_FANOUT=1 keeps the default); the hub area measures that fan-out.
  */
-export const ROOMS_HUB_FANOUT_MAX_MEMBERS = "99";
+const ROOMS_HUB_FANOUT_MAX_MEMBERS = "99";
 
 /** Development argon2 (wrangler.toml vars), state kept while it holds a finished seed (BENCH_FRESH=1 starts over). */
 export function roomsServerOptions() {

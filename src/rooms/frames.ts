@@ -120,7 +120,8 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
     }
     case "sync": {
       const page = await log.events(viewerOf(info), frame.afterEventSeq, 500);
-      for (const event of page.events) sockets.send(ws, event);
+      // The replay goes out as one batch with its ack last.
+      for (const event of page.events) sockets.queue(ws, event);
       sockets.send(ws, {
         type: "ack",
         id: frame.id,

@@ -7,7 +7,8 @@ export const COALESCE_MS = 4;
  * socket), so nothing waits. Under burst (frames queued within COALESCE_MS of the last send), they
  * wait for the window to close and each socket gets one frame: the single frame as it is, or
  * `{"type":"batch","frames":[…]}` holding several in the order they were produced. The per-frame
- * cost of a socket send is paid once per window instead of once per event.
+ * cost of a socket send is paid once per window instead of once per event. A socket's answer
+ * (`reply`) is not an event: it leaves at once unless frames for that socket are waiting.
  */
 export class Outbox {
   private readonly queues = new Map<WebSocket, string[]>();
@@ -20,6 +21,17 @@ export class Outbox {
     if (queue) queue.push(text);
     else this.queues.set(ws, [text]);
     this.schedule();
+  }
+
+  /**
+   * A frame for `ws` alone, in answer to it (an ack, an error, its hello): sent at once when
+   * nothing is waiting for the socket, else queued after what is (so it never overtakes an event).
+   * Without this, an ack produced right after its own message's broadcast would count as burst
+   * and wait out the window.
+   */
+  reply(ws: WebSocket, text: string): void {
+    if (this.queues.has(ws)) this.push(ws, text);
+    else send(ws, [text]);
   }
 
   /** Send what is queued for `ws` now (before closing it, so nothing queued is lost). */

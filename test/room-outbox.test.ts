@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { Outbox } from "../src/rooms/outbox";
+
+/** A stand-in socket that records what the outbox sends it. */
+function fakeSocket(): { ws: WebSocket; sent: unknown[] } {
+  const sent: unknown[] = [];
+  const ws = { send: (text: string) => sent.push(JSON.parse(text)) } as unknown as WebSocket;
+  return { ws, sent };
+}
+
+/** Let queued microtasks run (the outbox flushes a quiet turn's frames in one). */
+const endOfTurn = () => new Promise<void>((resolve) => queueMicrotask(resolve));
+
+describe("Outbox: events coalesce, answers do not wait", () => {
+  it("sends a quiet turn's frames at its end, one batch per socket, in order", async () => {
+    const a = fakeSocket();
+    const b = fakeSocket();
+    const outbox = new Outbox();
+    outbox.push(a.ws, JSON.stringify({ type: "message.new", seq: 1 }));
+    outbox.push(b.ws, JSON.stringify({ type: "message.new", seq: 1 }));
+    outbox.push(a.ws, JSON.stringify({ type: "message.replies", seq: 1 }));
+    expect(a.sent).toEqual([]);
+    await endOfTurn();
+    expect(a.sent).toEqual([
+      {
+        type: "batch",
+        frames: [
+          { type: "message.new", seq: 1 },
+          { type: "message.replies", seq: 1 },
+        ],
+      },
+    ]);
+    expect(b.sent).toEqual([{ type: "message.new", seq: 1 }]);
+  });
+
+  it("sends an answer at once after its message's broadcast, instead of waiting out the burst window", async () => {
+    const sender = fakeSocket();
+    const other = fakeSocket();
+    const outbox = new Outbox();
+    outbox.push(sender.ws, JSON.stringify({ type: "message.new", seq: 1 }));
+    outbox.push(other.ws, JSON.stringify({ type: "message.new", seq: 1 }));
+    await endOfTurn();
+    // The broadcast just left: an event now would wait for the window; the ack is no event.
+    outbox.reply(sender.ws, JSON.stringify({ type: "ack", id: "f1" }));
+    expect(sender.sent).toEqual([
+      { type: "message.new", seq: 1 },
+      { type: "ack", id: "f1" },
+    ]);
+    outbox.push(other.ws, JSON.stringify({ type: "typing", userId: "u" }));
+    await endOfTurn();
+    expect(other.sent).toEqual([{ type: "message.new", seq: 1 }]);
+    outbox.flush(); // the window closes
+    expect(other.sent).toEqual([
+      { type: "message.new", seq: 1 },
+      { type: "typing", userId: "u" },
+    ]);
+  });
+
+  it("queues an answer behind the frames still waiting for its socket, so it never overtakes an event", async () => {
+    const sender = fakeSocket();
+    const outbox = new Outbox();
+    outbox.push(sender.ws, JSON.stringify({ type: "message.new", seq: 1 }));
+    outbox.reply(sender.ws, JSON.stringify({ type: "ack", id: "f1" }));
+    expect(sender.sent).toEqual([]);
+    await endOfTurn();
+    expect(sender.sent).toEqual([
+      {
+        type: "batch",
+        frames: [
+          { type: "message.new", seq: 1 },
+          { type: "ack", id: "f1" },
+        ],
+      },
+    ]);
+  });
+});
