@@ -39,7 +39,7 @@ export interface RegisterInput extends DeviceInput {
  * `400 invalid_referral_code`.
  */
 export async function register(db: Database, env: Bindings, input: RegisterInput, info: RequestInfo) {
-  assertStrongPassword(input.password, [input.username, input.email?.split("@")[0], input.displayName]);
+  await assertStrongPassword(input.password, [input.username, input.email?.split("@")[0], input.displayName]);
   const referredBy = input.referredBy ? await resolveReferralCode(db, input.referredBy) : null;
   await assertUsernameFree(db, input.username);
   const at = now();
@@ -155,7 +155,7 @@ export async function setFirstPassword(
   if (hasPassword(user)) throw new AppError(409, "password_already_set", "This account has a password: change it with the current one");
   // A lasting credential needs a fresh sign-in, not just any live token (one stolen would otherwise become a password).
   await assertFreshSignIn(db, user, auth);
-  assertStrongPassword(newPassword, [user.username, user.email?.split("@")[0], user.displayName]);
+  await assertStrongPassword(newPassword, [user.username, user.email?.split("@")[0], user.displayName]);
   const passwordHash = await hashPassword(newPassword, currentParams(env));
   const [set] = await db
     .update(users)
@@ -208,7 +208,7 @@ export async function changePassword(
   if (input.newPassword === input.currentPassword) {
     throw new AppError(400, "password_unchanged", "The new password must differ from the current one");
   }
-  assertStrongPassword(input.newPassword, [user.username, user.email?.split("@")[0], user.displayName]);
+  await assertStrongPassword(input.newPassword, [user.username, user.email?.split("@")[0], user.displayName]);
   const passwordHash = await hashPassword(input.newPassword, params);
   await db.update(users).set({ passwordHash, updatedAt: now() }).where(eq(users.id, user.id));
   const ended = await revokeUserSessions(db, env, user.id, "password_changed", auth.sessionId);

@@ -171,7 +171,7 @@ export async function resetPassword(
   const [user] = await db.select().from(users).where(eq(users.id, row.userId));
   if (!user || user.status === "deleted") throw invalidCode();
   try {
-    assertStrongPassword(input.newPassword, [user.username, user.email?.split("@")[0], user.displayName]);
+    await assertStrongPassword(input.newPassword, [user.username, user.email?.split("@")[0], user.displayName]);
   } catch (err) {
     await refundTry(db, row.id);
     throw err;
