@@ -43,47 +43,47 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
       const input = { ...content, type: messageType, userId: info.userId, senderDeviceId: info.keyDevice?.deviceId ?? null };
       if (scheduledAt) {
         const { scheduled, duplicate } = await log.scheduled.schedule(input, Date.parse(scheduledAt));
-        sockets.send(ws, { type: "ack", id: frame.id, scheduled, duplicate });
+        sockets.reply(ws, { type: "ack", id: frame.id, scheduled, duplicate });
         return;
       }
       const { message, duplicate } = await log.sender.send(input);
-      sockets.send(ws, { type: "ack", id: frame.id, message, duplicate });
+      sockets.reply(ws, { type: "ack", id: frame.id, message, duplicate });
       return;
     }
     case "message.edit": {
       const message = await log.changes.edit(info.userId, frame.messageId, { text: frame.text, location: frame.location });
-      sockets.send(ws, { type: "ack", id: frame.id, message });
+      sockets.reply(ws, { type: "ack", id: frame.id, message });
       return;
     }
     case "message.delete":
       await log.changes.remove(info.userId, frame.messageId, frame.for);
-      sockets.send(ws, { type: "ack", id: frame.id });
+      sockets.reply(ws, { type: "ack", id: frame.id });
       return;
     case "message.pin":
-      sockets.send(ws, { type: "ack", id: frame.id, ...(await log.pins.pin(info.userId, frame.messageId)) });
+      sockets.reply(ws, { type: "ack", id: frame.id, ...(await log.pins.pin(info.userId, frame.messageId)) });
       return;
     case "message.unpin":
       await log.pins.unpin(info.userId, frame.messageId);
-      sockets.send(ws, { type: "ack", id: frame.id });
+      sockets.reply(ws, { type: "ack", id: frame.id });
       return;
     case "poll.vote":
-      sockets.send(ws, { type: "ack", id: frame.id, message: await log.polls.vote(info.userId, frame.messageId, frame.optionIds) });
+      sockets.reply(ws, { type: "ack", id: frame.id, message: await log.polls.vote(info.userId, frame.messageId, frame.optionIds) });
       return;
     case "poll.retract":
-      sockets.send(ws, { type: "ack", id: frame.id, message: await log.polls.retract(info.userId, frame.messageId) });
+      sockets.reply(ws, { type: "ack", id: frame.id, message: await log.polls.retract(info.userId, frame.messageId) });
       return;
     case "poll.close":
-      sockets.send(ws, { type: "ack", id: frame.id, message: await log.polls.close(info.userId, frame.messageId) });
+      sockets.reply(ws, { type: "ack", id: frame.id, message: await log.polls.close(info.userId, frame.messageId) });
       return;
     case "reaction.add":
-      sockets.send(ws, { type: "ack", id: frame.id, ...(await log.reactions.add(info.userId, frame.messageId, frame.emoji)) });
+      sockets.reply(ws, { type: "ack", id: frame.id, ...(await log.reactions.add(info.userId, frame.messageId, frame.emoji)) });
       return;
     case "reaction.remove":
       await log.reactions.remove(info.userId, frame.messageId, frame.emoji);
-      sockets.send(ws, { type: "ack", id: frame.id });
+      sockets.reply(ws, { type: "ack", id: frame.id });
       return;
     case "draft.set":
-      sockets.send(ws, {
+      sockets.reply(ws, {
         type: "ack",
         id: frame.id,
         draft: await log.drafts.put(info.userId, { text: frame.text, replyToId: frame.replyToId }),
@@ -91,14 +91,14 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
       return;
     case "draft.clear":
       await log.drafts.remove(info.userId);
-      sockets.send(ws, { type: "ack", id: frame.id });
+      sockets.reply(ws, { type: "ack", id: frame.id });
       return;
     case "typing.start":
     case "typing.stop": {
       const member = await log.access.requireMember(info.userId);
       // A shadow-banned member types for nobody (and is told nothing different).
       if (isShadowBanned(member)) {
-        sockets.send(ws, { type: "ack", id: frame.id });
+        sockets.reply(ws, { type: "ack", id: frame.id });
         return;
       }
       if (frame.type === "typing.start") {
@@ -109,20 +109,20 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
       } else if (store.transient.clearTyping(info.userId)) {
         sockets.broadcast({ type: "typing", userId: info.userId, typing: false }, ws);
       }
-      sockets.send(ws, { type: "ack", id: frame.id });
+      sockets.reply(ws, { type: "ack", id: frame.id });
       return;
     }
     case "read":
     case "delivered": {
       const state = await log.reads.mark(info.userId, frame.type, frame.seq);
-      sockets.send(ws, { type: "ack", id: frame.id, ...state });
+      sockets.reply(ws, { type: "ack", id: frame.id, ...state });
       return;
     }
     case "sync": {
       const page = await log.events(viewerOf(info), frame.afterEventSeq, 500);
       // The replay goes out as one batch with its ack last.
-      for (const event of page.events) sockets.queue(ws, event);
-      sockets.send(ws, {
+      for (const event of page.events) sockets.send(ws, event);
+      sockets.reply(ws, {
         type: "ack",
         id: frame.id,
         lastEventSeq: page.lastEventSeq,
@@ -132,14 +132,14 @@ export async function handleFrame(room: FrameContext, ws: WebSocket, info: Socke
       return;
     }
     case "envelope.ack":
-      sockets.send(ws, {
+      sockets.reply(ws, {
         type: "ack",
         id: frame.id,
         ...(await log.encrypted.acknowledge(viewerOf(info), frame.messageIds)),
       });
       return;
     case "ping":
-      sockets.send(ws, { type: "ack", id: frame.id, pong: true, now: new Date().toISOString() });
+      sockets.reply(ws, { type: "ack", id: frame.id, pong: true, now: new Date().toISOString() });
       return;
     default:
       assertNever(frame);
@@ -158,7 +158,7 @@ export async function answerFrame(room: FrameContext, ws: WebSocket, info: Socke
   try {
     await handleFrame(room, ws, info, frame);
   } catch (err) {
-    if (err instanceof AppError) return room.sockets.send(ws, errorFrame(err, frame.id));
+    if (err instanceof AppError) return room.sockets.reply(ws, errorFrame(err, frame.id));
     console.error(
       JSON.stringify({
         level: "error",
@@ -171,7 +171,7 @@ export async function answerFrame(room: FrameContext, ws: WebSocket, info: Socke
         error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
       }),
     );
-    room.sockets.send(ws, errorFrame(new AppError(500, "internal", "Internal error; the frame was not processed"), frame.id));
+    room.sockets.reply(ws, errorFrame(new AppError(500, "internal", "Internal error; the frame was not processed"), frame.id));
   }
 }
 
@@ -183,7 +183,7 @@ export async function answerFrame(room: FrameContext, ws: WebSocket, info: Socke
 export function refuseOnClosedSocket(sockets: RoomSockets, ws: WebSocket, info: SocketInfo, data: string | ArrayBuffer): void {
   if (!sockets.markRefused(ws)) return;
   const id = typeof data === "string" ? /"id"\s*:\s*"([^"]{1,64})"/.exec(data)?.[1] : undefined;
-  sockets.send(ws, errorFrame(closedSocketError(info.closedWith!), id));
+  sockets.reply(ws, errorFrame(closedSocketError(info.closedWith!), id));
 }
 
 /** The error a frame gets when it arrives on a socket the room already closed. */

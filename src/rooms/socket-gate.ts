@@ -64,7 +64,7 @@ export class SocketGate {
       connectedAt: Date.now(),
       requestId: request.headers.get("x-request-id"),
     });
-    sockets.send(server, {
+    sockets.reply(server, {
       type: "hello",
       chatId: log.access.chatId(),
       lastSeq: store.lastSeq(),
@@ -85,7 +85,7 @@ export class SocketGate {
     if (info.closedWith) return refuseOnClosedSocket(sockets, ws, info, data);
     const reading = readFrame(data);
     if (!reading.ok) {
-      sockets.send(ws, errorFrame(reading.error, reading.id));
+      sockets.reply(ws, errorFrame(reading.error, reading.id));
       if (reading.tooLarge) sockets.close(ws, CLOSE.tooBig, "frame too large");
       return;
     }
@@ -119,7 +119,7 @@ export class SocketGate {
       const error = new AppError(429, "rate_limited", "Too many frames: frames are dropped unanswered until the budget refills", {
         retryAfter: verdict.retryAfter,
       });
-      sockets.send(ws, errorFrame(error));
+      sockets.reply(ws, errorFrame(error));
     } else if (verdict.kind === "close") {
       const info = sockets.info(ws);
       sockets.close(ws, CLOSE.policyViolation, "frame flood");

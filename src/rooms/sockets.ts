@@ -85,19 +85,19 @@ export class RoomSockets {
     return [...this.onlineUsers()].filter((id) => this.rules.visible(id, viewerId));
   }
 
-  /** A frame for one socket alone (an answer, a hello): at once, unless frames for it are waiting (then after them). */
+  /** Queue a frame for one socket (see Outbox: in order, coalesced under burst). */
   send(ws: WebSocket, frame: Record<string, unknown>): void {
-    this.outbox.reply(ws, JSON.stringify(frame));
-  }
-
-  /** An already serialized frame for one socket alone (as `send`). */
-  sendText(ws: WebSocket, text: string): void {
-    this.outbox.reply(ws, text);
-  }
-
-  /** Queue a frame for one socket with the events of this turn (see Outbox: in order, coalesced under burst). */
-  queue(ws: WebSocket, frame: Record<string, unknown>): void {
     this.outbox.push(ws, JSON.stringify(frame));
+  }
+
+  /** Queue an already serialized frame for one socket. */
+  sendText(ws: WebSocket, text: string): void {
+    this.outbox.push(ws, text);
+  }
+
+  /** The socket's answer (an ack, an error, its hello): at once, unless frames for it are waiting (then after them). */
+  reply(ws: WebSocket, frame: Record<string, unknown>): void {
+    this.outbox.reply(ws, JSON.stringify(frame));
   }
 
   /** One serialization, every socket (but `except`). */
