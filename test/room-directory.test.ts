@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { roomFor, unwrap } from "../src/rooms/client";
+import { writeChatSummary } from "../src/rooms/directory";
 import { DEFAULT_PERMISSIONS } from "../src/rooms/types";
 import { block, C, createDirect, createGroup, expectSendRefused, flush, send, unread } from "./chat-helpers";
 import { api, expectError, signUp } from "./helpers";
@@ -110,5 +111,29 @@ describe("room ↔ directory", () => {
     expect(await unread(b)).toMatchObject({ total: 1 });
     expect(await unread(a)).toMatchObject({ total: 0, chats: [] });
     expectError(await api("GET", `${C}/${chat.id}/messages`, {}), 401, "unauthorized");
+  });
+
+  it("moves the read positions of one flush forward only, and only for members of this chat", async () => {
+    const [a, b, c, outsider] = [await signUp(), await signUp(), await signUp(), await signUp()];
+    const chat = await createGroup(a, [b, c]);
+    const other = await createGroup(outsider, [a]);
+    const readSeqs = async (chatId: string) => {
+      const rows = await env.DB.prepare("SELECT user_id, read_seq FROM chat_members WHERE chat_id = ?")
+        .bind(chatId)
+        .all<{ user_id: string; read_seq: number }>();
+      return Object.fromEntries(rows.results.map((r) => [r.user_id, r.read_seq]));
+    };
+    await env.DB.prepare("UPDATE chat_members SET read_seq = 40 WHERE chat_id = ? AND user_id = ?").bind(chat.id, b.id).run();
+    const before = { chat: await readSeqs(chat.id), other: await readSeqs(other.id) };
+
+    const reads = [
+      { userId: a.id, seq: 30 },
+      { userId: b.id, seq: 35 }, // behind what b has read: stays at 40
+      { userId: outsider.id, seq: 50 }, // not a member here: nothing to move
+    ];
+    await writeChatSummary(env.DB, { chatId: chat.id, lastSeq: 50, lastActivityAt: Date.now(), preview: null, reads, messagesDelta: 0 });
+
+    expect(await readSeqs(chat.id)).toEqual({ ...before.chat, [a.id]: 30, [b.id]: 40 });
+    expect(await readSeqs(other.id)).toEqual(before.other);
   });
 });

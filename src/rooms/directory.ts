@@ -152,7 +152,7 @@ export interface ChatSummaryWrite {
   messagesDelta: number;
 }
 
-/** One D1 batch (one transaction): the chat row, senders' read positions, the admin counter. */
+/** One D1 batch (one transaction) of three statements: the chat row, the admin counter, senders' read positions. */
 export async function writeChatSummary(d1: D1Database, s: ChatSummaryWrite): Promise<void> {
   const db = createDb(d1);
   await db.batch([
@@ -168,9 +168,21 @@ export async function writeChatSummary(d1: D1Database, s: ChatSummaryWrite): Pro
       .update(statCounters)
       .set({ value: sql`${statCounters.value} + ${s.messagesDelta}` })
       .where(eq(statCounters.key, MESSAGES_COUNTER)),
-    ...s.reads.map((r) => advanceReadStatement(db, s.chatId, r.userId, r.seq)),
+    ...(s.reads.length > 0 ? [advanceReadsStatement(db, s.chatId, s.reads)] : []),
   ]);
 }
+
+/**
+ * Move several members' read positions in D1 forward (never back), in one statement whatever
+ * their number: the positions travel as one JSON parameter. A busy chat's flush carries every
+ * sender of the last second; one statement each cost a query build and a D1 statement apiece.
+ */
+const advanceReadsStatement = (db: Database, chatId: string, reads: readonly { userId: string; seq: number }[]) =>
+  db
+    .update(chatMembers)
+    .set({ readSeq: sql`r.seq` })
+    .from(sql`(SELECT value ->> 'userId' AS user_id, value ->> 'seq' AS seq FROM json_each(${JSON.stringify(reads)})) AS r`)
+    .where(and(eq(chatMembers.chatId, chatId), eq(chatMembers.userId, sql`r.user_id`), lt(chatMembers.readSeq, sql`r.seq`)));
 
 /** The admin stats counter a room adds its people's messages to. */
 const MESSAGES_COUNTER = "messages";
