@@ -11,15 +11,17 @@ export const COALESCE_MS = 4;
  * (`reply`) is not an event: it leaves at once unless frames for that socket are waiting.
  */
 export class Outbox {
-  private readonly queues = new Map<WebSocket, string[]>();
+  /** What waits per socket: one frame as it is (the usual case: no array per socket and event), or several in order. */
+  private readonly queues = new Map<WebSocket, string | string[]>();
   private lastFlushAt = 0;
   private scheduled = false;
 
   /** Queue a serialized frame for one socket. */
   push(ws: WebSocket, text: string): void {
     const queue = this.queues.get(ws);
-    if (queue) queue.push(text);
-    else this.queues.set(ws, [text]);
+    if (queue === undefined) this.queues.set(ws, text);
+    else if (typeof queue === "string") this.queues.set(ws, [queue, text]);
+    else queue.push(text);
     this.schedule();
   }
 
@@ -31,13 +33,13 @@ export class Outbox {
    */
   reply(ws: WebSocket, text: string): void {
     if (this.queues.has(ws)) this.push(ws, text);
-    else send(ws, [text]);
+    else send(ws, text);
   }
 
   /** Send what is queued for `ws` now (before closing it, so nothing queued is lost). */
   flushSocket(ws: WebSocket): void {
     const queue = this.queues.get(ws);
-    if (!queue) return;
+    if (queue === undefined) return;
     this.queues.delete(ws);
     send(ws, queue);
   }
@@ -59,9 +61,9 @@ export class Outbox {
   }
 }
 
-function send(ws: WebSocket, queue: string[]): void {
+function send(ws: WebSocket, queue: string | string[]): void {
   try {
-    ws.send(queue.length === 1 ? queue[0]! : `{"type":"batch","frames":[${queue.join(",")}]}`);
+    ws.send(typeof queue === "string" ? queue : `{"type":"batch","frames":[${queue.join(",")}]}`);
   } catch {
     // The socket is closing; its close handler cleans up.
   }
