@@ -8,8 +8,12 @@
 //   own as the first message after the pause), since the targets share one isolate and take turns.
 // - Burst: 1,000 msg/s offered for 2 s per round (more than either can take), 2 rounds each;
 //   deliveries/s is what each actually delivered.
+// - Closes: 1,000 sockets closed at once, to the bare object and to the room, also outside
+//   `wrangler dev` (plain-workerd.mjs, miniflare-app.mjs), which loses closes on the way.
 import { fanoutSession } from "./fanout.mjs";
 import { ms, stats, table } from "./lib.mjs";
+import { startMiniflareApp } from "./miniflare-app.mjs";
+import { registerUsers } from "./room-seed.mjs";
 
 const N = 100;
 const PACED = { n: N, rate: 20, seconds: 10, kind: "steady", keepSamples: true };
@@ -64,16 +68,31 @@ export async function runFloor(server, bareServer, users, log) {
 }
 
 /**
- * The platform's floor for 1,000 simultaneous closes: 1,000 sockets to the bare object in its own
- * Worker, a few seconds after opening, all closed at once like the room's (bench/sockets.mjs
- * closeAll): how many get the server's Close frame within 1 s with no room logic at all.
+ * 1,000 simultaneous closes: 1,000 sockets to the room (a group of `users`) or to the bare object
+ * (`bare`), a few seconds after opening, all closed at once like the fan-out's (bench/sockets.mjs
+ * closeAll): how many get the server's Close frame within 1 s, and when the last of them did.
  */
-export async function bareCloses(bareServer, users, log) {
-  const session = await fanoutSession(bareServer, users.slice(0, 1000), log, { bare: true });
+export async function simultaneousCloses(server, users, log, { bare = false } = {}) {
+  const session = await fanoutSession(server, users.slice(0, 1000), log, { bare });
   await session.openUpTo(Math.min(1000, users.length));
   await sleep(3000);
   await session.close();
   return session.totals.close;
+}
+
+/**
+ * The room's 1,000 simultaneous closes on Miniflare alone (miniflare-app.mjs: the same bundle,
+ * bindings and runtime, without `wrangler dev`'s proxy in front), 1,000 accounts registered there.
+ */
+export async function roomClosesAlone(vars, log) {
+  const app = await startMiniflareApp(vars);
+  try {
+    log("  the room on Miniflare alone: registering 1,000 accounts …");
+    const { users } = await registerUsers(app.baseUrl, 1000, () => {});
+    return await simultaneousCloses(app, users, log);
+  } finally {
+    await app.stop();
+  }
 }
 
 /** The "### Against the bare object" part of the Rooms section. */
@@ -137,4 +156,35 @@ export function floorSection({ room, sameWorker, ownWorker }) {
       ],
     ),
   ].join("\n");
+}
+
+const outOf = (c) => `${c.clean} of ${c.clean + c.forced}`;
+
+/** The closes row: judged on the room on Miniflare alone when that ran, with every other figure beside it. */
+export function closesCell({ close, aloneClose, bareClose, plainClose }) {
+  const others = [
+    `the room under wrangler dev: ${outOf(close)}`,
+    bareClose && `the bare object under wrangler dev: ${outOf(bareClose)}`,
+    plainClose && `on workerd alone: ${outOf(plainClose)}`,
+  ].filter(Boolean);
+  if (!aloneClose) return `${outOf(close)} under wrangler dev`;
+  return `${outOf(aloneClose)} on Miniflare alone, the last after ${Math.round(aloneClose.lastMs)} ms (same run: ${others.join("; ")})`;
+}
+
+/** The paragraph under the fan-out table: every closes figure of the run and what they show. */
+export function closesParagraph({ close, aloneClose, bareClose, plainClose }) {
+  const parts = [
+    `On close, ${outOf(close)} sockets got the room's Close frame within 1 s under \`wrangler dev\`; the rest had to be dropped.`,
+  ];
+  if (aloneClose)
+    parts.push(
+      `The same room on Miniflare alone (bench/miniflare-app.mjs: the bundle, bindings, local D1 and workerd of \`wrangler dev\`, without its proxy Worker in front) ` +
+        `answered ${outOf(aloneClose)} within 1 s, the last after ${Math.round(aloneClose.lastMs)} ms: the target is judged there.`,
+    );
+  if (bareClose && plainClose)
+    parts.push(
+      `The bare object, which answers a Close in \`webSocketClose\` and does nothing else, got ${outOf(bareClose)} answered under \`wrangler dev\` ` +
+        `and ${outOf(plainClose)} on workerd alone (bench/plain-workerd.mjs): what misses the second under \`wrangler dev\` is lost between the object and the client.`,
+    );
+  return parts.join(" ");
 }

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { DELIVERIES_TARGET, P99_TARGET_MS, pct, RAMP_P99_LIMIT_MS, runFanout } from "./fanout.mjs";
-import { bareCloses, floorSection, runFloor } from "./floor.mjs";
+import { closesCell, closesParagraph, floorSection, roomClosesAlone, runFloor, simultaneousCloses } from "./floor.mjs";
 import { RATIO_TARGET, runHistory } from "./history.mjs";
 import { ms, table } from "./lib.mjs";
 import { startPlainBare } from "./plain-workerd.mjs";
@@ -50,17 +50,19 @@ export async function runRoomsBench(server, log = console.log) {
   try {
     await freshTokens(server.baseUrl, seed.users);
     floor = await runFloor(server, bareServer, seed.users, log);
-    fan.totals.bareClose = await bareCloses(bareServer, seed.users, log);
+    fan.totals.bareClose = await simultaneousCloses(bareServer, seed.users, log, { bare: true });
   } finally {
     await bareServer.stop();
   }
   // The same object and closes on workerd without wrangler dev's wiring (see plain-workerd.mjs).
   const plain = await startPlainBare();
   try {
-    fan.totals.plainClose = await bareCloses(plain, seed.users, log);
+    fan.totals.plainClose = await simultaneousCloses(plain, seed.users, log, { bare: true });
   } finally {
     await plain.stop();
   }
+  // The room's own closes without wrangler dev's proxy in front (see miniflare-app.mjs).
+  fan.totals.aloneClose = await roomClosesAlone(roomsServerOptions().vars, log);
   for (const o of fan.openings)
     if (o.failed) warnings.push(`Sockets ${o.from + 1}–${o.n}: ${o.failed} did not open (first: ${o.firstError}).`);
 
@@ -126,15 +128,8 @@ function targetsSection(fan, history, rows) {
     ],
     [
       "1,000 simultaneous closes: every socket gets the server's Close frame within 1 s",
-      `${fan.totals.close.clean} of ${fan.totals.close.clean + fan.totals.close.forced}` +
-        (fan.totals.bareClose
-          ? ` (same run, the bare object: ${fan.totals.bareClose.clean} of ${fan.totals.bareClose.clean + fan.totals.bareClose.forced} in its own Worker under wrangler dev` +
-            (fan.totals.plainClose
-              ? `, ${fan.totals.plainClose.clean} of ${fan.totals.plainClose.clean + fan.totals.plainClose.forced} on workerd without miniflare`
-              : "") +
-            ")"
-          : ""),
-      mark(fan.totals.close.forced === 0),
+      closesCell(fan.totals),
+      mark((fan.totals.aloneClose ?? fan.totals.close).forced === 0),
     ],
     [
       "Zero reordered deliveries (all fan-out steps)",
@@ -236,12 +231,7 @@ function fanoutSection(fan) {
       "(sending moves the sender's read position without a broadcast receipt; clients infer it from message.new).",
     `Presence is coalesced (at most one frame a second per socket, listing every change of that second): ${int(t.presence ?? 0)} presence frames ` +
       `in all here, against 529,752 when every join broadcast its own frame (target ≤ 10 %: ${pct((t.presence ?? 0) / PRESENCE_BEFORE)}).`,
-    `On close, ${fan.totals.close.clean} of ${fan.totals.close.clean + fan.totals.close.forced} sockets got the server's Close frame within 1 s; the rest had to be dropped.` +
-      (fan.totals.plainClose && fan.totals.bareClose
-        ? ` The bare object, which answers a Close in \`webSocketClose\` like the room and does nothing else, got ${fan.totals.bareClose.clean} of 1,000 answered in its own Worker under \`wrangler dev\`, ` +
-          `and ${fan.totals.plainClose.clean} of 1,000 on workerd alone (bench/plain-workerd.mjs: the same binary and compatibility date, without miniflare's local-dev wiring): ` +
-          "the closes that miss the second are lost in local dev's wiring between the object and the client."
-        : ""),
+    closesParagraph(fan.totals),
     ...(saturated.length
       ? [
           `In the steps past ${RAMP_P99_LIMIT_MS} ms p99, wrangler+workerd used up to ${pct(Math.max(...saturated.map((s) => s.serverCpu ?? 0)))} and this Node process up to ` +

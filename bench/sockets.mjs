@@ -60,11 +60,14 @@ export function openSocket(url, onFrame = () => {}) {
 
 /**
  * Close sockets: send a Close frame, give the server `waitMs` to answer with its own, then drop
- * the connection. Returns `{ clean, forced }` (how many got the server's Close frame in time).
+ * the connection. Returns `{ clean, forced, lastMs }`: how many got the server's Close frame in time,
+ * and when the last of those arrived (ms after the first Close was sent).
  */
 export async function closeAll(sockets, waitMs = 1000) {
   let clean = 0;
   let forced = 0;
+  let lastMs = 0;
+  const started = performance.now();
   await Promise.all(
     sockets.map(
       (ws) =>
@@ -80,14 +83,17 @@ export async function closeAll(sockets, waitMs = 1000) {
           ws.once("close", (code) => {
             clearTimeout(timer);
             // Counted once: a socket already given up on is not clean when a late Close arrives.
-            if (!timedOut && code !== 1006) clean++;
+            if (!timedOut && code !== 1006) {
+              clean++;
+              lastMs = Math.max(lastMs, performance.now() - started);
+            }
             resolve();
           });
           ws.close(1000, "bench done");
         }),
     ),
   );
-  return { clean, forced };
+  return { clean, forced, lastMs };
 }
 
 /**
