@@ -73,4 +73,33 @@ describe("Outbox: events coalesce, answers do not wait", () => {
       },
     ]);
   });
+
+  it("gives each socket its own frames when a burst's batches share some: the same frames, the same batch; others, their own", async () => {
+    const [a, b, c, d] = [fakeSocket(), fakeSocket(), fakeSocket(), fakeSocket()];
+    const outbox = new Outbox();
+    const m1 = JSON.stringify({ type: "message.new", seq: 1 });
+    const m2 = JSON.stringify({ type: "message.new", seq: 2 });
+    for (const s of [a, b, c, d]) outbox.push(s.ws, m1);
+    for (const s of [a, b, d]) outbox.push(s.ws, m2);
+    outbox.push(c.ws, JSON.stringify({ type: "typing", userId: "u" })); // c waits for other frames
+    outbox.push(d.ws, JSON.stringify({ type: "message.new", seq: 2 })); // the same text built again: the same frame
+    await endOfTurn();
+    const batch = (...frames: unknown[]) => [{ type: "batch", frames }];
+    expect(a.sent).toEqual(batch({ type: "message.new", seq: 1 }, { type: "message.new", seq: 2 }));
+    expect(b.sent).toEqual(a.sent);
+    expect(c.sent).toEqual(batch({ type: "message.new", seq: 1 }, { type: "typing", userId: "u" }));
+    expect(d.sent).toEqual(batch({ type: "message.new", seq: 1 }, { type: "message.new", seq: 2 }, { type: "message.new", seq: 2 }));
+
+    // The next flush builds its batches afresh.
+    outbox.push(a.ws, m1);
+    outbox.push(a.ws, JSON.stringify({ type: "typing", userId: "v" }));
+    outbox.flush();
+    expect(a.sent.at(-1)).toEqual({
+      type: "batch",
+      frames: [
+        { type: "message.new", seq: 1 },
+        { type: "typing", userId: "v" },
+      ],
+    });
+  });
 });

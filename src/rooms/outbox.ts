@@ -44,11 +44,16 @@ export class Outbox {
     send(ws, queue);
   }
 
-  /** Send everything queued, one frame per socket. */
+  /**
+   * Send everything queued, one frame per socket. Sockets that wait for the same frames (a burst
+   * of broadcasts: the same strings, pushed in the same order) share one `batch` text, built once
+   * instead of once per socket.
+   */
   flush(): void {
     this.scheduled = false;
     this.lastFlushAt = Date.now();
-    for (const [ws, queue] of this.queues) send(ws, queue);
+    const built = new BatchTexts();
+    for (const [ws, queue] of this.queues) sendText(ws, typeof queue === "string" ? queue : built.of(queue));
     this.queues.clear();
   }
 
@@ -61,9 +66,36 @@ export class Outbox {
   }
 }
 
+const batchText = (frames: readonly string[]) => `{"type":"batch","frames":[${frames.join(",")}]}`;
+
+/** The batch texts one flush built, found again by their frames (the same strings in the same order). */
+class BatchTexts {
+  /** The last few distinct ones: a flush's sockets differ by little (the sender's ack, a frame for one user). */
+  private static readonly KEEP = 8;
+  private readonly recent: { frames: string[]; text: string }[] = [];
+
+  of(frames: string[]): string {
+    const found = this.recent.find((r) => sameFrames(r.frames, frames));
+    if (found) return found.text;
+    const text = batchText(frames);
+    if (this.recent.unshift({ frames, text }) > BatchTexts.KEEP) this.recent.pop();
+    return text;
+  }
+}
+
+function sameFrames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function send(ws: WebSocket, queue: string | string[]): void {
+  sendText(ws, typeof queue === "string" ? queue : batchText(queue));
+}
+
+function sendText(ws: WebSocket, text: string): void {
   try {
-    ws.send(typeof queue === "string" ? queue : `{"type":"batch","frames":[${queue.join(",")}]}`);
+    ws.send(text);
   } catch {
     // The socket is closing; its close handler cleans up.
   }
