@@ -9,9 +9,7 @@ import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
-import { freePort, ROOT } from "./server.mjs";
-
-const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
+import { freePort, ROOT, WRANGLER } from "./server.mjs";
 
 function wrangler(args, what) {
   const run = spawnSync(process.execPath, [WRANGLER, ...args], { cwd: ROOT, encoding: "utf8", timeout: 180_000 });

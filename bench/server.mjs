@@ -11,7 +11,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
+/** wrangler's CLI, run under this Node (22). */
+export const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 const ENV = { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
 
 /** What the Worker is built from (no .dev.vars: the bench must not depend on local overrides). */

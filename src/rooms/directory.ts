@@ -173,7 +173,7 @@ export async function writeChatSummary(d1: D1Database, s: ChatSummaryWrite): Pro
 }
 
 /**
- * Move several members' read positions in D1 forward (never back), in one statement whatever
+ * Move members' read positions in D1 forward (never back), in one statement whatever
  * their number: the positions travel as one JSON parameter. A busy chat's flush carries every
  * sender of the last second; one statement each cost a query build and a D1 statement apiece.
  */
@@ -187,16 +187,9 @@ const advanceReadsStatement = (db: Database, chatId: string, reads: readonly { u
 /** The admin stats counter a room adds its people's messages to. */
 const MESSAGES_COUNTER = "messages";
 
-/** Move a member's read position in D1 forward (never back). */
-const advanceReadStatement = (db: Database, chatId: string, userId: string, seq: number) =>
-  db
-    .update(chatMembers)
-    .set({ readSeq: seq })
-    .where(and(eq(chatMembers.chatId, chatId), eq(chatMembers.userId, userId), lt(chatMembers.readSeq, seq)));
-
 /** Copy one member's read position to D1 (the chat list's unread check reads it). */
 export async function writeReadPosition(d1: D1Database, chatId: string, userId: string, seq: number): Promise<void> {
-  await advanceReadStatement(createDb(d1), chatId, userId, seq);
+  await advanceReadsStatement(createDb(d1), chatId, [{ userId, seq }]);
 }
 
 /** The chat was deleted: take this room's share back out of the admin messages counter. */

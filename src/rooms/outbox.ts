@@ -33,7 +33,7 @@ export class Outbox {
    */
   reply(ws: WebSocket, text: string): void {
     if (this.queues.has(ws)) this.push(ws, text);
-    else send(ws, text);
+    else sendText(ws, text);
   }
 
   /** Send what is queued for `ws` now (before closing it, so nothing queued is lost). */
