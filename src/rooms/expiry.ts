@@ -41,7 +41,7 @@ export class MessageExpiry {
           this.room.pins.dropDeleted({ seq: row.seq });
           const audience = row.shadow === 1 ? (row.sender_id ?? undefined) : undefined;
           emit("message.expired", { messageId: row.id, seq: row.seq }, { audience });
-          store.summary.countMessages(-1);
+          if (row.type !== "system") store.summary.countRemoved(1);
           // The thread it replied to counts one reply fewer (a shadow reply was never counted).
           if (row.reply_to_seq !== null && row.shadow === null) {
             const parent = store.findBySeq(row.reply_to_seq);

@@ -86,7 +86,7 @@ export class MessageChanges {
       store.deleteMessage(row, Date.now());
       store.events.scrubMessages({ seqs: [row.seq] });
       this.room.pins.dropDeleted({ seq: row.seq });
-      if (row.type !== "system") store.summary.countMessages(-1);
+      if (row.type !== "system") store.summary.countRemoved(1);
       emit("message.deleted", { messageId: row.id, seq: row.seq }, { audience: audienceOf(row) });
       if (row.reply_to_seq !== null && row.shadow === null) {
         const parent = store.findBySeq(row.reply_to_seq);
@@ -114,7 +114,7 @@ export class MessageChanges {
       const seq = store.lastSeq();
       withMedia = store.idsWithAttachmentsThrough(seq);
       for (const id of withMedia) this.room.media.staged.unstage(...attachmentIdsOf(store.findById(id)!));
-      store.summary.countMessages(-store.countUserMessagesThrough(seq));
+      store.summary.countRemoved(store.countUserMessagesThrough(seq));
       const removed = store.truncate(seq);
       store.events.scrubMessages({ through: seq });
       this.room.pins.dropDeleted({ throughSeq: seq });

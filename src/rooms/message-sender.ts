@@ -127,10 +127,10 @@ export class MessageSender {
           const parent = store.changeReplyCount(replyTo.seq, 1);
           if (parent) emit("message.replies", { messageId: parent.id, seq: parent.seq, replyCount: parent.reply_count });
         }
-        store.summary.countMessages(1);
         // Sending implies having read everything before it. No receipt is broadcast for that:
-        // every client can infer it from message.new, and it would double the fan-out.
-        if (store.members.advance(input.userId, "read_seq", message.seq)) store.transient.notePendingRead(input.userId, message.seq);
+        // every client can infer it from message.new, and it would double the fan-out. The
+        // summary flush derives the position (and the admin count) for D1 from the log.
+        store.members.advance(input.userId, "read_seq", message.seq);
         store.transient.clearTyping(input.userId);
         return { message, duplicate: false };
       }),

@@ -28,11 +28,10 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS hidden (user_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (user_id, seq));
 CREATE TABLE IF NOT EXISTS typing (user_id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS pending_reads (user_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 `;
 
 export class RoomStore {
-  /** Short-lived state: who is typing, and read positions waiting for the next D1 flush. */
+  /** Short-lived state: who is typing. */
   readonly transient: TransientState;
   /** Members' send budgets and slow-mode clocks. */
   readonly limiter: SendLimiter;

@@ -1,6 +1,6 @@
 /**
  * A room's short-lived state, in its SQLite so it survives hibernation: who is typing (until
- * when), and senders' read positions that the next summary flush copies to D1.
+ * when).
  */
 export class TransientState {
   /** Who is typing, mirrored in memory so a send by someone not typing costs no statement (null: not read yet). */
@@ -21,25 +21,6 @@ export class TransientState {
         .map((r) => r.user_id),
     );
     return this.typists;
-  }
-
-  // --- read positions to copy to D1 ---------------------------------------------------------
-
-  /** Remember that a sender has read up to `seq` (sending reads the chat); D1 learns it at the next flush. */
-  notePendingRead(userId: string, seq: number): void {
-    this.sql.exec(
-      "INSERT INTO pending_reads (user_id, seq) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET seq = max(seq, excluded.seq)",
-      userId,
-      seq,
-    );
-  }
-
-  /** Take the pending read positions (and forget them). */
-  takePendingReads(): { userId: string; seq: number }[] {
-    return this.sql
-      .exec<{ user_id: string; seq: number }>("DELETE FROM pending_reads RETURNING user_id, seq")
-      .toArray()
-      .map((r) => ({ userId: r.user_id, seq: r.seq }));
   }
 
   // --- typing -----------------------------------------------------------------------------
