@@ -129,8 +129,10 @@ export class MessageSender {
         }
         // Sending implies having read everything before it. No receipt is broadcast for that:
         // every client can infer it from message.new, and it would double the fan-out. The
-        // summary flush derives the position (and the admin count) for D1 from the log.
+        // summary flush derives the position (and the admin count) for D1 from the log; marking
+        // it dirty here commits with the message (a statement only for a second's first send).
         store.members.advance(input.userId, "read_seq", message.seq);
+        store.summary.changed(at);
         store.transient.clearTyping(input.userId);
         return { message, duplicate: false };
       }),
