@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ChatRoom } from "../src/rooms/chat-room";
 import { unwrap } from "../src/rooms/client";
+import { RoomStore } from "../src/rooms/store";
 import { DEFAULT_PERMISSIONS } from "../src/rooms/types";
 import { runAlarmAt } from "./chat-helpers";
 import { seedChat, seedUsers } from "./room-helpers";
@@ -36,6 +37,32 @@ const summaryState = (room: Room) =>
       )
       .one(),
   );
+
+/** A group of two (a owns it), straight from the room helpers. */
+async function twoMembers() {
+  const [a, b] = (await seedUsers(2)) as [string, string];
+  const { chatId, room } = await seedChat("group", [
+    [a, "owner"],
+    [b, "member"],
+  ]);
+  return { chatId, room, a, b };
+}
+
+/** Text messages by `senders`, in order, written by `store` in one transaction (no room timers involved). */
+function insert(state: DurableObjectState, store: RoomStore, senders: string[]) {
+  state.storage.transactionSync(() => {
+    for (const senderId of senders)
+      store.insertMessage({
+        id: crypto.randomUUID(),
+        senderId,
+        clientMessageId: null,
+        type: "text",
+        text: "x",
+        system: null,
+        at: Date.now(),
+      });
+  });
+}
 
 afterEach(() => vi.useRealTimers());
 
@@ -83,52 +110,104 @@ describe("room summary", () => {
   });
 
   it("never moves a read position back when a member read further than their last send", async () => {
-    const [a, b] = await seedUsers(2);
-    const { chatId, room } = await seedChat("group", [
-      [a!, "owner"],
-      [b!, "member"],
-    ]);
-    const b1 = await send(room, b!, "b1");
-    await send(room, a!, "a1");
-    await send(room, a!, "a2");
-    // b reads everything (written to D1 at once), then the flush carries b's older send.
-    expect(unwrap(await room.mark(b!, "read", 3)).seq).toBe(3);
-    await runDurableObjectAlarm(room);
-    expect(await readPositions(chatId)).toEqual({ [a!]: 3, [b!]: 3 });
-    expect(b1.seq).toBe(1);
+    const { chatId, room, a, b } = await twoMembers();
+    await runInDurableObject(room, async (_instance, state) => {
+      // A store of its own, so no timer of the room flushes these sends before b reads further.
+      const store = new RoomStore(state.storage.sql);
+      insert(state, store, [b, a, a]);
+      store.summary.changed();
+      await env.DB.prepare("UPDATE chat_members SET read_seq = 3 WHERE chat_id = ? AND user_id = ?").bind(chatId, b).run();
+      await store.summary.flush(env.DB, chatId, Date.now());
+    });
+    expect(await readPositions(chatId)).toEqual({ [a]: 3, [b]: 3 });
   });
 
-  it("upgrades a room that kept senders' positions in a pending_reads table, without counting anything twice", async () => {
-    const [a, b] = await seedUsers(2);
-    const { chatId, room } = await seedChat("group", [
-      [a!, "owner"],
-      [b!, "member"],
-    ]);
+  it("runs one flush at a time: a send during a flush is counted once, by the next", async () => {
+    const { chatId, room, a } = await twoMembers();
     const start = await messagesCounter();
-    await send(room, a!, "a1");
-    await send(room, b!, "b1");
-    await send(room, a!, "a2");
-    await runDurableObjectAlarm(room);
-    expect((await messagesCounter()) - start).toBe(3);
-    // As the previous version left it: no watermarks, b's position still waiting to reach D1.
-    await env.DB.prepare("UPDATE chat_members SET read_seq = 0 WHERE chat_id = ? AND user_id = ?").bind(chatId, b!).run();
     await runInDurableObject(room, async (_instance, state) => {
-      const sql = state.storage.sql;
-      sql.exec("ALTER TABLE summary_state DROP COLUMN counted_seq");
-      sql.exec("ALTER TABLE summary_state DROP COLUMN reads_seq");
-      sql.exec("UPDATE summary_state SET dirty = 1");
-      sql.exec("CREATE TABLE pending_reads (user_id TEXT PRIMARY KEY, seq INTEGER NOT NULL)");
-      sql.exec("INSERT INTO pending_reads (user_id, seq) VALUES (?, 2)", b!);
-      await state.storage.setAlarm(Date.now());
+      const store = new RoomStore(state.storage.sql);
+      insert(state, store, [a, a, a]);
+      store.summary.changed();
+      const first = store.summary.flush(env.DB, chatId, Date.now());
+      // While the first waits on D1: one more send, and a second flush for it.
+      insert(state, store, [a]);
+      store.summary.changed();
+      const second = store.summary.flush(env.DB, chatId, Date.now());
+      await Promise.all([first, second]);
     });
-    await evictDurableObject(room);
-    expect(await summaryState(room)).toEqual({ user_messages: 3, counted_seq: 3, reads_seq: 1 });
-    const tables = await runInDurableObject(room, (_instance, state) =>
-      state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'pending_reads'").toArray(),
-    );
-    expect(tables).toEqual([]);
-    expect(await runDurableObjectAlarm(room)).toBe(true);
-    expect(await readPositions(chatId)).toEqual({ [a!]: 3, [b!]: 2 });
-    expect((await messagesCounter()) - start).toBe(3);
+    expect((await messagesCounter()) - start).toBe(4);
+  });
+
+  describe("rooms an older version wrote", () => {
+    /**
+     * Three sends flushed (a, b, a), then `older` rewrites the room's SQLite as that version left
+     * it, with b's position (`pendingSeq`) waiting in pending_reads and not yet in D1.
+     */
+    async function olderRoom(older: (sql: SqlStorage, b: string) => void, pendingSeq = 2) {
+      const { chatId, room, a, b } = await twoMembers();
+      const start = await messagesCounter();
+      for (const userId of [a, b, a]) await send(room, userId, "before");
+      await runDurableObjectAlarm(room);
+      expect((await messagesCounter()) - start).toBe(3);
+      await env.DB.prepare("UPDATE chat_members SET read_seq = 0 WHERE chat_id = ? AND user_id = ?").bind(chatId, b).run();
+      await runInDurableObject(room, async (_instance, state) => {
+        older(state.storage.sql, b);
+        state.storage.sql.exec("CREATE TABLE IF NOT EXISTS pending_reads (user_id TEXT PRIMARY KEY, seq INTEGER NOT NULL)");
+        state.storage.sql.exec("INSERT INTO pending_reads (user_id, seq) VALUES (?, ?)", b, pendingSeq);
+        await state.storage.setAlarm(Date.now());
+      });
+      await evictDurableObject(room);
+      return { chatId, room, a, b, start };
+    }
+
+    /** After the restart: pending_reads is gone, and the flush writes b's position without counting anything twice. */
+    async function expectUpgraded(
+      r: Awaited<ReturnType<typeof olderRoom>>,
+      state: Record<string, number>,
+      bReadSeq: number,
+      count: number,
+    ) {
+      expect(await summaryState(r.room)).toEqual(state);
+      const tables = await runInDurableObject(r.room, (_instance, s) =>
+        s.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'pending_reads'").toArray(),
+      );
+      expect(tables).toEqual([]);
+      expect(await runDurableObjectAlarm(r.room)).toBe(true);
+      expect(await readPositions(r.chatId)).toEqual({ [r.a]: 3, [r.b]: bReadSeq });
+      expect((await messagesCounter()) - r.start).toBe(count);
+    }
+
+    it("one without the watermark columns", async () => {
+      const r = await olderRoom((sql) => {
+        sql.exec("ALTER TABLE summary_state DROP COLUMN counted_seq");
+        sql.exec("ALTER TABLE summary_state DROP COLUMN reads_seq");
+        sql.exec("UPDATE summary_state SET dirty = 1");
+      });
+      await expectUpgraded(r, { user_messages: 3, counted_seq: 3, reads_seq: 1 }, 2, 3);
+    });
+
+    it("one that kept the summary in meta keys", async () => {
+      const r = await olderRoom((sql) => {
+        sql.exec("DROP TABLE summary_state");
+        sql.exec("INSERT INTO meta (key, value) VALUES ('flushedSeq', '3'), ('summaryDirty', '1'), ('lastFlushAt', '0')");
+      });
+      await expectUpgraded(r, { user_messages: 3, counted_seq: 3, reads_seq: 1 }, 2, 3);
+    });
+
+    it("this version's room after the older one ran again (a rollback): its sends are counted once", async () => {
+      const r = await olderRoom((sql, b) => {
+        // The older version stored and counted b's next send (seq 4) without moving the watermarks.
+        sql.exec(
+          "INSERT INTO messages (id, sender_id, type, text, created_at) VALUES (?, ?, 'text', 'older', ?)",
+          crypto.randomUUID(),
+          b,
+          Date.now(),
+        );
+        sql.exec("UPDATE summary_state SET user_messages = 4, dirty = 1");
+      }, 4);
+      // What this version had flushed stays the read watermark (3): the older version's position is past it.
+      await expectUpgraded(r, { user_messages: 4, counted_seq: 4, reads_seq: 3 }, 4, 4);
+    });
   });
 });

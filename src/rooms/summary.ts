@@ -61,6 +61,8 @@ interface SummaryState {
 export class RoomSummary {
   /** The state row, mirrored in memory and written through (null: not read yet). */
   private cached: SummaryState | null = null;
+  /** The flush writing to D1 now, if any: flushes run one at a time. */
+  private running: Promise<void> | null = null;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -69,7 +71,8 @@ export class RoomSummary {
     sql.exec(SCHEMA);
     const added = addMissingColumns(sql, "summary_state", LATER_COLUMNS);
     if (sql.exec("SELECT 1 FROM summary_state").toArray().length === 0) this.seed();
-    else if (added.length > 0) this.startWatermarks();
+    // A pending_reads table also means an older version ran after the columns came (a rollback).
+    else if (added.length > 0 || this.hasPendingReadsTable()) this.startWatermarks(added.length > 0);
   }
 
   /** Forget what memory holds (after a transaction rolled back). */
@@ -104,8 +107,22 @@ export class RoomSummary {
     return this.state().dirty === 1;
   }
 
-  /** Write the summary to D1 now. Changes made while it is being written mark it dirty again. */
+  /**
+   * Write the summary to D1 now, after any flush already running (two at once would both send
+   * the same count delta). Changes made while it is being written mark it dirty again.
+   */
   async flush(db: D1Database, chatId: string, at: number): Promise<void> {
+    while (this.running) await this.running.catch(() => {});
+    if (!this.dirty) return;
+    this.running = this.write(db, chatId, at);
+    try {
+      await this.running;
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private async write(db: D1Database, chatId: string, at: number): Promise<void> {
     const state = this.catchUp();
     // What this flush sends; sends during the write count towards the next one.
     const sending = state.user_messages;
@@ -181,19 +198,26 @@ export class RoomSummary {
   }
 
   /**
-   * Start the watermarks of a room whose state predates them: its count already holds every
-   * message, and its senders' positions waited in a `pending_reads` table, which goes.
+   * Start the watermarks of a room whose state predates them (`added`), or that an older
+   * version ran meanwhile: its count already holds every message, and its senders' positions
+   * waited in a `pending_reads` table, which goes. After such a rollback, sends this version had
+   * not flushed yet are still past `reads_seq`, so it never moves forward here.
    */
-  private startWatermarks(): void {
-    const readsFrom = this.legacyPendingReadsFrom();
+  private startWatermarks(added: boolean): void {
+    const kept = added ? Number.POSITIVE_INFINITY : this.state().reads_seq;
+    const readsFrom = Math.min(kept, this.legacyPendingReadsFrom());
     this.sql.exec("UPDATE summary_state SET counted_seq = ?, reads_seq = ?", this.store.lastSeq(), readsFrom);
+    this.cached = null;
+  }
+
+  private hasPendingReadsTable(): boolean {
+    return this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pending_reads'").toArray().length > 0;
   }
 
   /** Where deriving read positions must start for a room that kept them in a `pending_reads` table (which is dropped). */
   private legacyPendingReadsFrom(): number {
     const last = this.store.lastSeq();
-    const legacy = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pending_reads'").toArray().length > 0;
-    if (!legacy) return last;
+    if (!this.hasPendingReadsTable()) return last;
     const oldest = this.sql.exec<{ s: number | null }>("SELECT min(seq) AS s FROM pending_reads").one().s;
     this.sql.exec("DROP TABLE pending_reads");
     return oldest === null ? last : oldest - 1;
