@@ -122,21 +122,51 @@ describe("room summary", () => {
     expect(await readPositions(chatId)).toEqual({ [a]: 3, [b]: 3 });
   });
 
-  it("runs one flush at a time: a send during a flush is counted once, by the next", async () => {
+  /**
+   * Three sends, flushed by a store of the test's own; `meanwhile` runs while that flush waits on
+   * D1 (`flush` starts another). Answers how much the admin counter grew in all.
+   */
+  async function counterGrowth(
+    meanwhile: (t: {
+      store: RoomStore;
+      state: DurableObjectState;
+      a: string;
+      flushing: Promise<void>;
+      flush: () => Promise<void>;
+    }) => Promise<void>,
+  ) {
     const { chatId, room, a } = await twoMembers();
     const start = await messagesCounter();
     await runInDurableObject(room, async (_instance, state) => {
       const store = new RoomStore(state.storage.sql);
       insert(state, store, [a, a, a]);
       store.summary.changed();
-      const first = store.summary.flush(env.DB, chatId, Date.now());
-      // While the first waits on D1: one more send, and a second flush for it.
+      const flush = () => store.summary.flush(env.DB, chatId, Date.now());
+      await meanwhile({ store, state, a, flushing: flush(), flush });
+    });
+    return (await messagesCounter()) - start;
+  }
+
+  it("runs one flush at a time: a send during a flush is counted once, by the next", async () => {
+    const growth = await counterGrowth(async ({ store, state, a, flushing, flush }) => {
       insert(state, store, [a]);
       store.summary.changed();
-      const second = store.summary.flush(env.DB, chatId, Date.now());
-      await Promise.all([first, second]);
+      await Promise.all([flushing, flush()]);
     });
-    expect((await messagesCounter()) - start).toBe(4);
+    expect(growth).toBe(4);
+  });
+
+  it("counts nothing twice when a rolled-back write reloads the state while a flush waits on D1", async () => {
+    const growth = await counterGrowth(async ({ store, state, a, flushing, flush }) => {
+      // A write rolls back meanwhile: memory is dropped and read again from storage.
+      store.reset();
+      expect(store.summary.dirty).toBe(false);
+      await flushing;
+      insert(state, store, [a]);
+      store.summary.changed();
+      await flush();
+    });
+    expect(growth).toBe(4);
   });
 
   describe("rooms an older version wrote", () => {

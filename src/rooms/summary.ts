@@ -145,12 +145,14 @@ export class RoomSummary {
       // The alarm is retried; nothing of this flush may be lost meanwhile.
       // The read watermark has not moved, so the next flush derives these positions again.
       this.sql.exec("UPDATE summary_state SET dirty = 1");
-      state.dirty = 1;
+      this.state().dirty = 1;
       throw err;
     }
+    // Memory may have been reloaded while D1 answered (a rolled-back write): update what it holds now.
     this.sql.exec("UPDATE summary_state SET flushed_user_messages = ?, reads_seq = max(reads_seq, ?)", sending, readsThrough);
-    state.flushed_user_messages = sending;
-    state.reads_seq = Math.max(state.reads_seq, readsThrough);
+    const now = this.state();
+    now.flushed_user_messages = sending;
+    now.reads_seq = Math.max(now.reads_seq, readsThrough);
   }
 
   /** The chat is being deleted: what this room added to the admin counter comes back out. */
