@@ -150,9 +150,9 @@ export class RoomSummary {
     }
     // Memory may have been reloaded while D1 answered (a rolled-back write): update what it holds now.
     this.sql.exec("UPDATE summary_state SET flushed_user_messages = ?, reads_seq = max(reads_seq, ?)", sending, readsThrough);
-    const now = this.state();
-    now.flushed_user_messages = sending;
-    now.reads_seq = Math.max(now.reads_seq, readsThrough);
+    const current = this.state();
+    current.flushed_user_messages = sending;
+    current.reads_seq = Math.max(current.reads_seq, readsThrough);
   }
 
   /** The chat is being deleted: what this room added to the admin counter comes back out. */
