@@ -5,6 +5,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { app } from "../src/app";
+import { documentedRouter } from "../src/app/api-document";
 import { api, BASE, expectError, signUp, uniqueName } from "./helpers";
 
 type AnySchema = z.ZodType;
@@ -29,7 +30,7 @@ function unwrapped(schema: AnySchema): AnySchema {
  * lazy getters, grouped by the component name zod-to-openapi gives it. Per name, the distinct
  * definitions (`.openapi({...})` metadata overrides share their schema's definition, so they count once).
  */
-function namedSchemas(): Map<string, Map<unknown, AnySchema>> {
+async function namedSchemas(): Promise<Map<string, Map<unknown, AnySchema>>> {
   const byName = new Map<string, Map<unknown, AnySchema>>();
   const seen = new Set<unknown>();
   const visit = (value: unknown): void => {
@@ -54,7 +55,7 @@ function namedSchemas(): Map<string, Map<unknown, AnySchema>> {
       else if (Array.isArray(child) || (typeof child === "object" && child !== null)) for (const c of Object.values(child)) visit(c);
     }
   };
-  visit(app.openAPIRegistry.definitions);
+  visit((await documentedRouter()).openAPIRegistry.definitions);
   return byName;
 }
 
@@ -69,16 +70,16 @@ function componentJson(name: string, schema: AnySchema): unknown {
 describe("OpenAPI components", () => {
   it("reaches every component of the document when walking the registry", async () => {
     const doc = (await api("GET", "/openapi.json")).body;
-    const names = [...namedSchemas().keys()].sort();
+    const names = [...(await namedSchemas()).keys()].sort();
     expect(names.length).toBeGreaterThan(50);
     expect(names).toEqual(Object.keys(doc.components.schemas).sort());
   });
 
-  it("gives each component name to one schema only", () => {
+  it("gives each component name to one schema only", async () => {
     // Two different schemas under one name: the document keeps whichever comes first, so one route
     // silently documents the other's shape. Identical copies (same JSON) are harmless.
     const clashes: string[] = [];
-    for (const [name, defs] of namedSchemas()) {
+    for (const [name, defs] of await namedSchemas()) {
       const shapes = new Set([...defs.values()].map((schema) => JSON.stringify(componentJson(name, schema))));
       if (shapes.size > 1) clashes.push(`${name}: ${shapes.size} different schemas`);
     }

@@ -2,6 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../src/app";
+import { documentedRouter } from "../src/app/api-document";
 import { DEVELOPMENT_JWT_SECRET } from "../src/lib/config";
 import { api, BASE, expectError, STRONG_PASSWORD, uniqueIp, uniqueName } from "./helpers";
 
@@ -153,7 +154,7 @@ describe("OpenAPI", () => {
     expect(res.status).toBe(200);
     expect(res.body.openapi).toBe("3.1.0");
     const paths = res.body.paths as Record<string, Record<string, unknown>>;
-    const registered = app.routes
+    const registered = (await documentedRouter()).routes
       .filter((r) => r.method !== "ALL")
       .map((r) => ({ method: r.method.toLowerCase(), path: r.path.replace(/:(\w+)/g, "{$1}") }));
     expect(registered.length).toBeGreaterThan(10);

@@ -979,6 +979,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/bots/{id}/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The bot's webhook (without its secret)
+         * @description The bot's owner (bot tokens: `403 bot_not_allowed`). Someone else's bot, or none: `404 not_found`. A bot without a webhook: `404 not_found`.
+         */
+        get: operations["getBotWebhook"];
+        /**
+         * Send the bot's updates to a URL
+         * @description The bot's owner (bot tokens: `403 bot_not_allowed`). Someone else's bot, or none: `404 not_found`. The bot's chats' events (messages, reactions, members, the chat; not what the bot did itself) are POSTed there, signed (Standard Webhooks) and retried like the app's webhooks. The first set answers the signing `secret` (201); later ones change the URL and events, enable it again and answer the secret only with `rotateSecret: true` (200). `422 invalid_url` unless https to a host name.
+         */
+        put: operations["setBotWebhook"];
+        post?: never;
+        /**
+         * Stop sending the bot's updates to its URL
+         * @description The bot's owner (bot tokens: `403 bot_not_allowed`). Someone else's bot, or none: `404 not_found`. Its delivery log goes with it; the bot's sockets still get everything.
+         */
+        delete: operations["deleteBotWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bots/{id}/webhook/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The bot's webhook delivery attempts, newest first
+         * @description The bot's owner (bot tokens: `403 bot_not_allowed`). Someone else's bot, or none: `404 not_found`. Kept 7 days, like the app's.
+         */
+        get: operations["listBotWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/reports": {
         parameters: {
             query?: never;
@@ -3076,6 +3124,114 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/platform/bots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a bot of the app (no owner)
+         * @description Scope `users:write`. Like `POST /bots` for a person, without the per-owner limit: the answer holds the bot's token, shown this once. `409 username_taken`.
+         */
+        post: operations["createPlatformBot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/bots/{id}/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace the token of one of the app's bots
+         * @description Scope `users:write`. The old token stops at once. A bot with an owner, or none: `404 not_found`.
+         */
+        post: operations["rotatePlatformBotToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/bots/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete one of the app's bots
+         * @description Scope `users:write`. Erased like a deleted account. A bot with an owner, or none: `404 not_found`.
+         */
+        delete: operations["deletePlatformBot"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/bots/{id}/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The bot's webhook (without its secret)
+         * @description Scope `users:write`, for the app's own bots (a bot with an owner is its owner's). Someone else's bot, or none: `404 not_found`. A bot without a webhook: `404 not_found`.
+         */
+        get: operations["getPlatformBotWebhook"];
+        /**
+         * Send the bot's updates to a URL
+         * @description Scope `users:write`, for the app's own bots (a bot with an owner is its owner's). Someone else's bot, or none: `404 not_found`. The bot's chats' events (messages, reactions, members, the chat; not what the bot did itself) are POSTed there, signed (Standard Webhooks) and retried like the app's webhooks. The first set answers the signing `secret` (201); later ones change the URL and events, enable it again and answer the secret only with `rotateSecret: true` (200). `422 invalid_url` unless https to a host name.
+         */
+        put: operations["setPlatformBotWebhook"];
+        post?: never;
+        /**
+         * Stop sending the bot's updates to its URL
+         * @description Scope `users:write`, for the app's own bots (a bot with an owner is its owner's). Someone else's bot, or none: `404 not_found`. Its delivery log goes with it; the bot's sockets still get everything.
+         */
+        delete: operations["deletePlatformBotWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/bots/{id}/webhook/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The bot's webhook delivery attempts, newest first
+         * @description Scope `users:write`, for the app's own bots (a bot with an owner is its owner's). Someone else's bot, or none: `404 not_found`. Kept 7 days, like the app's.
+         */
+        get: operations["listPlatformBotWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/webhooks": {
         parameters: {
             query?: never;
@@ -3156,162 +3312,6 @@ export interface paths {
          * @description Queued like any delivery (signed, retried, logged); answers its event id.
          */
         post: operations["testWebhook"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/platform/bots": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Create a bot of the app (no owner)
-         * @description Scope `users:write`. Like `POST /bots` for a person, without the per-owner limit: the answer holds the bot's token, shown this once. `409 username_taken`.
-         */
-        post: operations["createPlatformBot"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/platform/bots/{id}/token": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Replace the token of one of the app's bots
-         * @description Scope `users:write`. The old token stops at once. A bot with an owner, or none: `404 not_found`.
-         */
-        post: operations["rotatePlatformBotToken"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/platform/bots/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        /**
-         * Delete one of the app's bots
-         * @description Scope `users:write`. Erased like a deleted account. A bot with an owner, or none: `404 not_found`.
-         */
-        delete: operations["deletePlatformBot"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/bots/{id}/webhook": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The bot's webhook (without its secret)
-         * @description The bot's owner (bot tokens: `403 bot_not_allowed`). Someone else's bot, or none: `404 not_found`. A bot without a webhook: `404 not_found`.
-         */
-        get: operations["getBotWebhook"];
-        /**
-         * Send the bot's updates to a URL
-         * @description The bot's owner (bot tokens: `403 bot_not_allowed`). Someone else's bot, or none: `404 not_found`. The bot's chats' events (messages, reactions, members, the chat; not what the bot did itself) are POSTed there, signed (Standard Webhooks) and retried like the app's webhooks. The first set answers the signing `secret` (201); later ones change the URL and events, enable it again and answer the secret only with `rotateSecret: true` (200). `422 invalid_url` unless https to a host name.
-         */
-        put: operations["setBotWebhook"];
-        post?: never;
-        /**
-         * Stop sending the bot's updates to its URL
-         * @description The bot's owner (bot tokens: `403 bot_not_allowed`). Someone else's bot, or none: `404 not_found`. Its delivery log goes with it; the bot's sockets still get everything.
-         */
-        delete: operations["deleteBotWebhook"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/bots/{id}/webhook/deliveries": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The bot's webhook delivery attempts, newest first
-         * @description The bot's owner (bot tokens: `403 bot_not_allowed`). Someone else's bot, or none: `404 not_found`. Kept 7 days, like the app's.
-         */
-        get: operations["listBotWebhookDeliveries"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/platform/bots/{id}/webhook": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The bot's webhook (without its secret)
-         * @description Scope `users:write`, for the app's own bots (a bot with an owner is its owner's). Someone else's bot, or none: `404 not_found`. A bot without a webhook: `404 not_found`.
-         */
-        get: operations["getPlatformBotWebhook"];
-        /**
-         * Send the bot's updates to a URL
-         * @description Scope `users:write`, for the app's own bots (a bot with an owner is its owner's). Someone else's bot, or none: `404 not_found`. The bot's chats' events (messages, reactions, members, the chat; not what the bot did itself) are POSTed there, signed (Standard Webhooks) and retried like the app's webhooks. The first set answers the signing `secret` (201); later ones change the URL and events, enable it again and answer the secret only with `rotateSecret: true` (200). `422 invalid_url` unless https to a host name.
-         */
-        put: operations["setPlatformBotWebhook"];
-        post?: never;
-        /**
-         * Stop sending the bot's updates to its URL
-         * @description Scope `users:write`, for the app's own bots (a bot with an owner is its owner's). Someone else's bot, or none: `404 not_found`. Its delivery log goes with it; the bot's sockets still get everything.
-         */
-        delete: operations["deletePlatformBotWebhook"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/platform/bots/{id}/webhook/deliveries": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The bot's webhook delivery attempts, newest first
-         * @description Scope `users:write`, for the app's own bots (a bot with an owner is its owner's). Someone else's bot, or none: `404 not_found`. Kept 7 days, like the app's.
-         */
-        get: operations["listPlatformBotWebhookDeliveries"];
-        put?: never;
-        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -4060,6 +4060,47 @@ export interface components {
             username: string;
             /** @example Alice Liddell */
             displayName: string;
+        };
+        BotWebhook: {
+            endpoint: components["schemas"]["WebhookEndpoint"];
+            /** @description `whsec_…`: verify signatures with it (Standard Webhooks). Shown on create and rotate only. */
+            secret?: string;
+        };
+        WebhookEndpoint: {
+            /** Format: uuid */
+            id: string;
+            url: string;
+            description: string | null;
+            events: string[];
+            enabled: boolean;
+            disabledReason: string | null;
+            consecutiveFailures: number;
+            createdAt: string;
+            updatedAt: string;
+        };
+        SetBotWebhookRequest: {
+            /** Format: uri */
+            url: string;
+            /** @description Families or types of the bot's chats' events; default message.*, reaction.*, member.*, chat.* */
+            events?: ("message.*" | "reaction.*" | "member.*" | "chat.*" | "message.new" | "message.updated" | "message.deleted" | "message.pinned" | "message.unpinned" | "reaction.added" | "reaction.removed" | "chat.created" | "chat.updated" | "chat.deleted" | "chat.truncated" | "member.joined" | "member.updated" | "member.left" | "member.removed")[];
+            /** @enum {boolean} */
+            rotateSecret?: true;
+        };
+        WebhookDeliveryPage: {
+            items: components["schemas"]["WebhookDelivery"][];
+            nextCursor: string | null;
+        };
+        WebhookDelivery: {
+            id: string;
+            eventId: string;
+            eventType: string;
+            attempt: number;
+            /** @enum {string} */
+            outcome: "delivered" | "failed" | "dead" | "skipped";
+            responseStatus: number | null;
+            error: string | null;
+            durationMs: number | null;
+            createdAt: string;
         };
         Report: {
             id: string;
@@ -5406,18 +5447,6 @@ export interface components {
         NoticeRequest: {
             text: string;
         };
-        WebhookEndpoint: {
-            /** Format: uuid */
-            id: string;
-            url: string;
-            description: string | null;
-            events: string[];
-            enabled: boolean;
-            disabledReason: string | null;
-            consecutiveFailures: number;
-            createdAt: string;
-            updatedAt: string;
-        };
         CreateWebhookRequest: {
             /** Format: uri */
             url: string;
@@ -5430,35 +5459,6 @@ export interface components {
             events?: ("*" | "user.*" | "session.*" | "message.*" | "reaction.*" | "chat.*" | "member.*" | "report.*" | "moderation.*" | "webhook.*" | "user.created" | "user.updated" | "user.deleted" | "session.created" | "session.ended" | "message.new" | "message.updated" | "message.deleted" | "message.pinned" | "message.unpinned" | "reaction.added" | "reaction.removed" | "chat.created" | "chat.updated" | "chat.deleted" | "chat.truncated" | "member.joined" | "member.updated" | "member.left" | "member.removed" | "report.created" | "moderation.suspend" | "moderation.ban" | "moderation.restore" | "moderation.remove_content" | "moderation.deactivate" | "moderation.reactivate" | "moderation.report_resolved" | "webhook.test")[];
             description?: string | null;
             enabled?: boolean;
-            /** @enum {boolean} */
-            rotateSecret?: true;
-        };
-        WebhookDeliveryPage: {
-            items: components["schemas"]["WebhookDelivery"][];
-            nextCursor: string | null;
-        };
-        WebhookDelivery: {
-            id: string;
-            eventId: string;
-            eventType: string;
-            attempt: number;
-            /** @enum {string} */
-            outcome: "delivered" | "failed" | "dead" | "skipped";
-            responseStatus: number | null;
-            error: string | null;
-            durationMs: number | null;
-            createdAt: string;
-        };
-        BotWebhook: {
-            endpoint: components["schemas"]["WebhookEndpoint"];
-            /** @description `whsec_…`: verify signatures with it (Standard Webhooks). Shown on create and rotate only. */
-            secret?: string;
-        };
-        SetBotWebhookRequest: {
-            /** Format: uri */
-            url: string;
-            /** @description Families or types of the bot's chats' events; default message.*, reaction.*, member.*, chat.* */
-            events?: ("message.*" | "reaction.*" | "member.*" | "chat.*" | "message.new" | "message.updated" | "message.deleted" | "message.pinned" | "message.unpinned" | "reaction.added" | "reaction.removed" | "chat.created" | "chat.updated" | "chat.deleted" | "chat.truncated" | "member.joined" | "member.updated" | "member.left" | "member.removed")[];
             /** @enum {boolean} */
             rotateSecret?: true;
         };
@@ -9366,6 +9366,327 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getBotWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        endpoint: components["schemas"]["WebhookEndpoint"];
+                    };
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setBotWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetBotWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotWebhook"];
+                };
+            };
+            /** @description Created, with its secret */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotWebhook"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large (`payload_too_large`), storage quota exceeded (`quota_exceeded`) or, for tus, bytes past `Upload-Length` (`upload_too_long`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`); for uploads, a type the purpose does not take (`unsupported_media_type`) or content that is not the declared type (`media_type_mismatch`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but a referenced item does not fit the operation (the code says why) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteBotWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listBotWebhookDeliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
             };
             /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
             400: {
@@ -19618,6 +19939,555 @@ export interface operations {
             };
         };
     };
+    createPlatformBot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateBotRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotWithToken"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large (`payload_too_large`), storage quota exceeded (`quota_exceeded`) or, for tus, bytes past `Upload-Length` (`upload_too_long`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`); for uploads, a type the purpose does not take (`unsupported_media_type`) or content that is not the declared type (`media_type_mismatch`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rotatePlatformBotToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bot and its new token */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotWithToken"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deletePlatformBot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getPlatformBotWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        endpoint: components["schemas"]["WebhookEndpoint"];
+                    };
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setPlatformBotWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetBotWebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotWebhook"];
+                };
+            };
+            /** @description Created, with its secret */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BotWebhook"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with existing data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body too large (`payload_too_large`), storage quota exceeded (`quota_exceeded`) or, for tus, bytes past `Upload-Length` (`upload_too_long`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body is not `application/json` (`unsupported_media_type`); for uploads, a type the purpose does not take (`unsupported_media_type`) or content that is not the declared type (`media_type_mismatch`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but a referenced item does not fit the operation (the code says why) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deletePlatformBotWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listPlatformBotWebhookDeliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
+            };
+            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (also for resources the caller may not see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listWebhooks: {
         parameters: {
             query?: never;
@@ -20103,876 +20973,6 @@ export interface operations {
                     "application/json": {
                         eventId: string;
                     };
-                };
-            };
-            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found (also for resources the caller may not see) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    createPlatformBot: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CreateBotRequest"];
-            };
-        };
-        responses: {
-            /** @description Created */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["BotWithToken"];
-                };
-            };
-            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflicts with existing data */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Request body too large (`payload_too_large`), storage quota exceeded (`quota_exceeded`) or, for tus, bytes past `Upload-Length` (`upload_too_long`) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body is not `application/json` (`unsupported_media_type`); for uploads, a type the purpose does not take (`unsupported_media_type`) or content that is not the declared type (`media_type_mismatch`) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    rotatePlatformBotToken: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The bot and its new token */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["BotWithToken"];
-                };
-            };
-            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found (also for resources the caller may not see) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflicts with existing data */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    deletePlatformBot: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Done */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found (also for resources the caller may not see) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    getBotWebhook: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        endpoint: components["schemas"]["WebhookEndpoint"];
-                    };
-                };
-            };
-            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found (also for resources the caller may not see) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    setBotWebhook: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["SetBotWebhookRequest"];
-            };
-        };
-        responses: {
-            /** @description Changed */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["BotWebhook"];
-                };
-            };
-            /** @description Created, with its secret */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["BotWebhook"];
-                };
-            };
-            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found (also for resources the caller may not see) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflicts with existing data */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Request body too large (`payload_too_large`), storage quota exceeded (`quota_exceeded`) or, for tus, bytes past `Upload-Length` (`upload_too_long`) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body is not `application/json` (`unsupported_media_type`); for uploads, a type the purpose does not take (`unsupported_media_type`) or content that is not the declared type (`media_type_mismatch`) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Well-formed, but a referenced item does not fit the operation (the code says why) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    deleteBotWebhook: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Done */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found (also for resources the caller may not see) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    listBotWebhookDeliveries: {
-        parameters: {
-            query?: {
-                limit?: number;
-                /** @description nextCursor of the previous page */
-                cursor?: string;
-            };
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["WebhookDeliveryPage"];
-                };
-            };
-            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found (also for resources the caller may not see) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    getPlatformBotWebhook: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        endpoint: components["schemas"]["WebhookEndpoint"];
-                    };
-                };
-            };
-            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found (also for resources the caller may not see) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    setPlatformBotWebhook: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["SetBotWebhookRequest"];
-            };
-        };
-        responses: {
-            /** @description Changed */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["BotWebhook"];
-                };
-            };
-            /** @description Created, with its secret */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["BotWebhook"];
-                };
-            };
-            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found (also for resources the caller may not see) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Conflicts with existing data */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Request body too large (`payload_too_large`), storage quota exceeded (`quota_exceeded`) or, for tus, bytes past `Upload-Length` (`upload_too_long`) */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Body is not `application/json` (`unsupported_media_type`); for uploads, a type the purpose does not take (`unsupported_media_type`) or content that is not the declared type (`media_type_mismatch`) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Well-formed, but a referenced item does not fit the operation (the code says why) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    deletePlatformBotWebhook: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Done */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Missing, invalid, expired (`token_expired`) or revoked (`session_revoked`) credentials */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not allowed */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found (also for resources the caller may not see) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not available: `server_misconfigured` (outside development without a proper `JWT_SECRET`, so access tokens can be neither issued nor checked, or without a message provider) or `not_ready` (readiness) */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    listPlatformBotWebhookDeliveries: {
-        parameters: {
-            query?: {
-                limit?: number;
-                /** @description nextCursor of the previous page */
-                cursor?: string;
-            };
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["WebhookDeliveryPage"];
                 };
             };
             /** @description Invalid input (`validation_failed`, `malformed_json`, or a rule of the operation) */

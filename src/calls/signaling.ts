@@ -7,7 +7,7 @@ import { currentCallId } from "./history";
 import { iceServersFor } from "./ice-servers";
 
 /**
- * Call signaling on the realtime socket (installed in the hubs by src/app.ts as their CallPort).
+ * Call signaling on the realtime socket (installed in the hubs by src/app/wiring.ts as their CallPort).
  * A device's frame goes to the call's room, which checks that the device may do it; the frame's
  * ack carries the call as it is now (`call.accept` also the ICE servers), or for signaling passed
  * to a peer how many of its sockets it reached.

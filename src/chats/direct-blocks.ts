@@ -14,7 +14,7 @@ export const directKey = (a: string, b: string, encrypted = false) => [a, b].sor
 /**
  * After a block or unblock between `a` and `b`, tell their direct chat (if they have one)
  * whether either side still blocks the other (their plain and their encrypted chat alike): while one does, nobody can post there
- * (`403 blocked`); history stays readable. Registered in src/app.ts as a block-change hook
+ * (`403 blocked`); history stays readable. Registered in src/app/wiring.ts as a block-change hook
  * (social/block-hooks.ts), so social never imports chats.
  */
 export async function syncDirectChatBlock(env: RoomEnv, db: Database, a: string, b: string): Promise<void> {

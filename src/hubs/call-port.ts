@@ -9,7 +9,7 @@ export interface HubDevice {
 
 /**
  * How a user's hub reaches the calls module, which sits above hubs in the layers (README): the app
- * registers the implementation where it is assembled (src/app.ts), in the same isolate as the
+ * registers the implementation where it is assembled (src/app/wiring.ts), in the same isolate as the
  * hubs, so hubs never import calls. Calls reach hubs the ordinary way (hubs/client.ts).
  */
 export interface CallPort {
@@ -27,7 +27,7 @@ export interface CallPort {
 
 let port: CallPort | null = null;
 
-/** Install the calls module's implementation (src/app.ts). */
+/** Install the calls module's implementation (src/app/wiring.ts). */
 export function registerCallPort(implementation: CallPort): void {
   port = implementation;
 }

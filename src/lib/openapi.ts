@@ -5,6 +5,8 @@ import { throwOnInvalid } from "./validate";
 
 /** Every router is an OpenAPIHono whose validators throw `validation_failed` (see validate.ts). */
 export const newRouter = () => new OpenAPIHono<AppEnv>({ defaultHook: throwOnInvalid });
+/** A router made by `newRouter`. */
+export type Router = ReturnType<typeof newRouter>;
 
 export const ErrorSchema = z
   .object({
@@ -68,7 +70,7 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
 
 /**
  * The operation needs a bearer access token, or a bot's token (the `bearerAuth` and `botAuth`
- * schemes registered in app.ts): a bot may do what a signed-in user may.
+ * schemes registered in src/app/api-document.ts): a bot may do what a signed-in user may.
  */
 export const bearerSecurity: Record<string, string[]>[] = [{ bearerAuth: [] }, { botAuth: [] }];
 /** A person's bearer access token only: routes that make no sense for bots (they answer `403 bot_not_allowed`). */

@@ -20,7 +20,7 @@ const readers = new Map<MediaPurpose, MediaReadCheck[]>();
 
 /**
  * Let a module above media grant reading items of `purpose` (stories: the story's audience).
- * Registered where the app is assembled (src/app.ts), so media never imports that module.
+ * Registered where the app is assembled (src/app/wiring.ts), so media never imports that module.
  */
 export function registerMediaReader(purpose: MediaPurpose, check: MediaReadCheck): void {
   readers.set(purpose, [...(readers.get(purpose) ?? []), check]);

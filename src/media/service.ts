@@ -50,7 +50,7 @@ export async function deleteOwnMedia(db: Database, env: Bindings, mediaId: strin
 }
 
 /**
- * The account-deletion hook (registered in app.ts): an erased account's avatars, story media and
+ * The account-deletion hook (registered in src/app/wiring.ts): an erased account's avatars, story media and
  * unattached uploads go (R2 and D1). Attachments already sent stay readable by those chats'
  * members, like the messages they belong to, and go when those messages are deleted. Idempotent.
  */

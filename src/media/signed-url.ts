@@ -11,7 +11,7 @@ import { now } from "../lib/time";
  * rides on (the content route checks that user may still read the item).
  */
 
-/** Where the media routes are mounted (app.ts mounts the router here). */
+/** Where the media routes are mounted (src/app/route-groups.ts mounts the router here). */
 export const MEDIA_PATH = "/api/v1/media";
 
 type SecretEnv = Pick<Bindings, "ENVIRONMENT" | "JWT_SECRET" | "MEDIA_URL_SECRET">;

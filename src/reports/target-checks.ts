@@ -7,7 +7,7 @@ const checks = new Map<string, ReportTargetCheck>();
 
 /**
  * Register the lookup for a report target type owned by a module above `reports` (stories today),
- * where the app is assembled (src/app.ts), so `reports` never imports it. A target the check
+ * where the app is assembled (src/app/wiring.ts), so `reports` never imports it. A target the check
  * refuses answers `404 not_found`, like an unknown one.
  */
 export function onReportTarget(targetType: "chat" | "message" | "story", check: ReportTargetCheck): void {

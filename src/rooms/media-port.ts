@@ -3,7 +3,7 @@ import type { Attachment } from "./types";
 
 /**
  * How a room reaches the media module, which sits above rooms in the layers (README): the app
- * registers the implementation where it is assembled (src/app.ts), in the same isolate as the
+ * registers the implementation where it is assembled (src/app/wiring.ts), in the same isolate as the
  * rooms, so rooms never import media.
  */
 export interface MediaPort {
@@ -31,13 +31,13 @@ export interface MediaPort {
 
 let port: MediaPort | null = null;
 
-/** Install the media module's implementation (src/app.ts). */
+/** Install the media module's implementation (src/app/wiring.ts). */
 export function registerMediaPort(implementation: MediaPort): void {
   port = implementation;
 }
 
 /** The registered implementation; a message with attachments cannot be sent without one. */
 export function mediaPort(): MediaPort {
-  if (!port) throw new Error("no media port registered: src/app.ts installs it");
+  if (!port) throw new Error("no media port registered: src/app/wiring.ts installs it");
   return port;
 }

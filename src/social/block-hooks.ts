@@ -9,7 +9,7 @@ const hooks = new Set<BlockChangeHook>();
 /**
  * Register a reaction to blocks and unblocks. Modules above `social` (chats today: a direct
  * chat stops taking posts while either side blocks the other) register theirs where the app is
- * assembled (src/app.ts), so `social` never imports them. Hooks must be idempotent.
+ * assembled (src/app/wiring.ts), so `social` never imports them. Hooks must be idempotent.
  */
 export function onBlockChange(hook: BlockChangeHook): void {
   hooks.add(hook);

@@ -5,7 +5,7 @@ import type { Bindings } from "../env";
 import { now } from "../lib/time";
 
 /**
- * The account-deletion hook of stories (registered in src/app.ts). Accounts are erased in place
+ * The account-deletion hook of stories (registered in src/app/wiring.ts). Accounts are erased in place
  * (the users row stays, so foreign keys do not cascade): the author's live stories expire now,
  * so they vanish at once and the next sweep removes them with their media; the account's views
  * of other people's stories are deleted and those stories' view counts lowered to match.

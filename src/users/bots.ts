@@ -126,7 +126,7 @@ export async function deleteBot(db: Database, env: Bindings, owner: BotOwner, bo
 }
 
 /**
- * The account-deletion hook of bots (registered in src/app.ts): an erased bot loses its token row;
+ * The account-deletion hook of bots (registered in src/app/wiring.ts): an erased bot loses its token row;
  * an erased user's bots are erased with it (nobody could manage them any more). Idempotent.
  */
 export async function removeAccountBots(env: Bindings, db: Database, userId: string): Promise<void> {

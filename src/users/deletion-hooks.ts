@@ -8,7 +8,7 @@ const hooks = new Set<AccountDeletionHook>();
 
 /**
  * Register a cleanup for deleted accounts. Modules above `users` (chats today; keys, media and
- * stories as they land) register theirs where the app is assembled (src/app.ts), so `users`
+ * stories as they land) register theirs where the app is assembled (src/app/wiring.ts), so `users`
  * never imports them. Each hook must be idempotent: a retried deletion runs it again.
  */
 export function onAccountDeletion(hook: AccountDeletionHook): void {

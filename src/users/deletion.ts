@@ -62,7 +62,7 @@ export async function deleteAccount(db: Database, env: Bindings, auth: AuthConte
  * directions, devices (and their end-to-end keys), sessions and refresh tokens, recovery codes, one-time codes (its own, and
  * any sent to an address it had verified), MFA challenges, security events and the lockout counter. Reports and the admin audit log are kept
  * for moderation. Finally `onAccountDeleted` runs the hooks of the modules above (chats, media,
- * stories, …, registered in src/app.ts). `user` is the row as it was before the erasure began
+ * stories, …, registered in src/app/wiring.ts). `user` is the row as it was before the erasure began
  * (its addresses say which codes go).
  */
 export async function eraseAccount(db: Database, env: Bindings, user: UserRow): Promise<void> {
