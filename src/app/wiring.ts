@@ -1,18 +1,22 @@
-import { callSignaling } from "../calls/signaling";
-import { removeAccountFromChats } from "../chats/account-removal";
-import { syncDirectChatBlock } from "../chats/direct-blocks";
 import { createDb } from "../db/client";
 import { registerCallPort } from "../hubs/call-port";
 import { registerMediaReader } from "../media/access";
-import { attachOwnedMedia, detachMessageMedia, referenceMedia, releaseMedia } from "../media/attachments";
-import { removeAccountMedia } from "../media/service";
 import { onReportTarget } from "../reports/target-checks";
 import { registerMediaPort } from "../rooms/media-port";
 import { onBlockChange } from "../social/block-hooks";
-import { canViewStoryMedia, findVisibleStory } from "../stories/access";
-import { removeAccountStories } from "../stories/account-removal";
-import { removeAccountBots } from "../users/bots";
 import { onAccountDeletion } from "../users/deletion-hooks";
+
+/**
+ * A function of a module imported on its first call: the hooks' modules load in the isolates
+ * that run them, like the route groups (route-groups.ts), not in every isolate at startup.
+ */
+const onDemand =
+  <A extends unknown[], R>(load: () => Promise<(...args: A) => Promise<R>>) =>
+  async (...args: A): Promise<R> =>
+    (await load())(...args);
+
+const media = () => import("../media/attachments");
+const signaling = async () => (await import("../calls/signaling")).callSignaling;
 
 /**
  * Connects modules to the ones above them through the hooks and ports the lower ones offer, so
@@ -22,25 +26,34 @@ import { onAccountDeletion } from "../users/deletion-hooks";
 export function wireFeatures(): void {
   // Chats cleans up after a deleted account (users/deletion-hooks.ts) and stops or resumes posting
   // in a direct chat when a block between its members changes (social/block-hooks.ts).
-  onAccountDeletion(removeAccountFromChats);
-  onAccountDeletion(removeAccountMedia);
-  onBlockChange(syncDirectChatBlock);
+  onAccountDeletion(onDemand(async () => (await import("../chats/account-removal")).removeAccountFromChats));
+  onAccountDeletion(onDemand(async () => (await import("../media/service")).removeAccountMedia));
+  onBlockChange(onDemand(async () => (await import("../chats/direct-blocks")).syncDirectChatBlock));
   // Stories: an erased author's stories expire at once; a story is reported only by someone who can see it.
-  onAccountDeletion(removeAccountStories);
+  onAccountDeletion(onDemand(async () => (await import("../stories/account-removal")).removeAccountStories));
   // Bots: an erased bot's token goes; an erased user's bots are erased too (users/bots.ts).
-  onAccountDeletion(removeAccountBots);
+  onAccountDeletion(onDemand(async () => (await import("../users/bots")).removeAccountBots));
   // Hubs hand call signaling from the realtime sockets, and ended sessions, to calls (above them).
-  registerCallPort(callSignaling);
-  onReportTarget("story", async (db, reporterId, storyId) => (await findVisibleStory(db, storyId, reporterId)) !== null);
+  registerCallPort({
+    handleFrame: onDemand(async () => (await signaling()).handleFrame),
+    sessionsEnded: onDemand(async () => (await signaling()).sessionsEnded),
+  });
+  onReportTarget("story", async (db, reporterId, storyId) => {
+    const { findVisibleStory } = await import("../stories/access");
+    return (await findVisibleStory(db, storyId, reporterId)) !== null;
+  });
   // Story media are read by exactly the story's audience (media cannot know audiences itself).
-  registerMediaReader("story", canViewStoryMedia);
+  registerMediaReader(
+    "story",
+    onDemand(async () => (await import("../stories/access")).canViewStoryMedia),
+  );
   // Rooms attach and detach message media through media (which sits above them).
   registerMediaPort({
-    attachOwned: (d1, input, check) => attachOwnedMedia(createDb(d1), input, check),
-    attach: (d1, chatId, messages) => referenceMedia(createDb(d1), chatId, messages),
-    release: (d1, input) => releaseMedia(createDb(d1), input),
+    attachOwned: async (d1, input, check) => (await media()).attachOwnedMedia(createDb(d1), input, check),
+    attach: async (d1, chatId, messages) => (await media()).referenceMedia(createDb(d1), chatId, messages),
+    release: async (d1, input) => (await media()).releaseMedia(createDb(d1), input),
     detach: async (env, chatId, messageIds) => {
-      await detachMessageMedia(createDb(env.DB), env, chatId, messageIds);
+      await (await media()).detachMessageMedia(createDb(env.DB), env, chatId, messageIds);
     },
   });
 }
