@@ -112,8 +112,9 @@ const mountGroup = (group: RouteGroup) => (app: Router) =>
 const routers = new Map<RouteGroup | "service", Promise<Router>>();
 
 /**
- * The router for `group` ("service": /health, /openapi.json, /docs and every path no group owns),
- * built on its first request in this isolate and kept; a failed build is retried by the next request.
+ * The router for `group` ("service": /health, /openapi.json, /docs, CORS preflights and every path
+ * no group owns), built on its first request in this isolate and kept. A failed build is not kept,
+ * though a bundled module that threw while loading throws the same again (esbuild remembers it).
  */
 export function routerFor(group: RouteGroup | "service"): Promise<Router> {
   let router = routers.get(group);
@@ -125,14 +126,31 @@ export function routerFor(group: RouteGroup | "service"): Promise<Router> {
   return router;
 }
 
+/**
+ * Which router serves `request`. A CORS preflight is answered by the CORS middleware before any
+ * route runs, so the small service router answers it: no group is built for an OPTIONS.
+ */
+const ownerOf = (request: Request): RouteGroup | "service" =>
+  request.method === "OPTIONS" && request.headers.has("access-control-request-method") ? "service" : (routeGroupOf(request) ?? "service");
+
+/** A router that answers every request with `error`, through the usual middleware and error answer. */
+const failing = (error: unknown) =>
+  buildRouter((app) => {
+    app.all("*", () => {
+      throw error;
+    });
+  });
+
 wireFeatures();
 
 /**
  * The Worker's HTTP handler: each request goes to its route group's router (route-groups.ts), so an
- * isolate imports only the features it serves. Answers, headers and errors are those of one router.
+ * isolate imports only the features it serves. Answers, headers and errors are those of one router;
+ * a group whose modules failed to load answers `500 internal` in the usual shape, with CORS and a request id.
  */
 export const app = {
   async fetch(request: Request, env: Bindings, ctx?: ExecutionContext): Promise<Response> {
-    return (await routerFor(routeGroupOf(request) ?? "service")).fetch(request, env, ctx);
+    const router = await routerFor(ownerOf(request)).catch(failing);
+    return router.fetch(request, env, ctx);
   },
 };

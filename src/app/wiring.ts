@@ -18,12 +18,16 @@ const onDemand =
 const media = () => import("../media/attachments");
 const signaling = async () => (await import("../calls/signaling")).callSignaling;
 
+let wired = false;
+
 /**
  * Connects modules to the ones above them through the hooks and ports the lower ones offer, so
- * imports run one way (README, Layers). Runs once per isolate, before anything is served: the
- * Durable Objects, cron and queues rely on these as much as the routes do.
+ * imports run one way (README, Layers). Runs once per isolate (later calls do nothing), before
+ * anything is served: the Durable Objects, cron and queues rely on these as much as the routes do.
  */
 export function wireFeatures(): void {
+  if (wired) return;
+  wired = true;
   // Chats cleans up after a deleted account (users/deletion-hooks.ts) and stops or resumes posting
   // in a direct chat when a block between its members changes (social/block-hooks.ts).
   onAccountDeletion(onDemand(async () => (await import("../chats/account-removal")).removeAccountFromChats));
