@@ -128,7 +128,8 @@ export function routerFor(group: RouteGroup | "service"): Promise<Router> {
 
 /**
  * Which router serves `request`. A CORS preflight is answered by the CORS middleware before any
- * route runs, so the small service router answers it: no group is built for an OPTIONS.
+ * route runs, so the small service router answers it and no group is built for it (tus discovery, an
+ * OPTIONS without a preflight header, goes to the media group).
  */
 const ownerOf = (request: Request): RouteGroup | "service" =>
   request.method === "OPTIONS" && request.headers.has("access-control-request-method") ? "service" : (routeGroupOf(request) ?? "service");
