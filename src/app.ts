@@ -3,7 +3,7 @@ import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { mountServiceRoutes } from "./app/api-document";
-import { API_PREFIX, type Mount, ROUTE_GROUPS, type RouteGroup, routeGroupOf } from "./app/route-groups";
+import { API_PREFIX, mountRouteGroup, type RouteGroup, routeGroupOf } from "./app/route-groups";
 import { wireFeatures } from "./app/wiring";
 import { createDb } from "./db/client";
 import type { Bindings } from "./env";
@@ -105,10 +105,6 @@ async function buildRouter(mountRoutes: (app: Router) => Promise<void> | void): 
   return app;
 }
 
-/** Mounts a route group's routers under /api/v1. */
-const mountGroup = (group: RouteGroup) => (app: Router) =>
-  ROUTE_GROUPS[group](((path, routes) => app.route(`${API_PREFIX}${path}`, routes)) satisfies Mount);
-
 const routers = new Map<RouteGroup | "service", Promise<Router>>();
 
 /**
@@ -119,7 +115,7 @@ const routers = new Map<RouteGroup | "service", Promise<Router>>();
 export function routerFor(group: RouteGroup | "service"): Promise<Router> {
   let router = routers.get(group);
   if (!router) {
-    router = buildRouter(group === "service" ? mountServiceRoutes : mountGroup(group));
+    router = buildRouter(group === "service" ? mountServiceRoutes : (app) => mountRouteGroup(app, group));
     router.catch(() => routers.delete(group));
     routers.set(group, router);
   }

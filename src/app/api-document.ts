@@ -3,7 +3,7 @@ import type { AppEnv } from "../env";
 import healthRoutes from "../health/routes";
 import { AppError } from "../lib/errors";
 import { documentOnBehalfOf, newRouter, publicSecurity, type Router } from "../lib/openapi";
-import { API_PREFIX, ROUTE_GROUPS } from "./route-groups";
+import { mountRouteGroup, ROUTE_GROUPS, type RouteGroup } from "./route-groups";
 
 /**
  * The /docs page's policy: everything from this origin, no inline scripts. Swagger UI renders some
@@ -46,7 +46,7 @@ export function documentedRouter(): Promise<Router> {
 async function buildDocumentedRouter(): Promise<Router> {
   const app = newRouter();
   app.route("/", healthRoutes);
-  for (const mountGroup of Object.values(ROUTE_GROUPS)) await mountGroup((path, routes) => app.route(`${API_PREFIX}${path}`, routes));
+  for (const group of Object.keys(ROUTE_GROUPS) as RouteGroup[]) await mountRouteGroup(app, group);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",

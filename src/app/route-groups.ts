@@ -107,6 +107,11 @@ async function mountAll(mount: Mount, path: string, modules: Promise<{ default: 
 
 export type RouteGroup = keyof typeof ROUTE_GROUPS;
 
+/** Mounts `group`'s routers on `app`, under /api/v1 (its own router, or the documented one). */
+export function mountRouteGroup(app: Router, group: RouteGroup): Promise<void> {
+  return ROUTE_GROUPS[group]((path, routes) => app.route(`${API_PREFIX}${path}`, routes));
+}
+
 /** The group serving `request` (its first path segment under /api/v1), or null for any other path. */
 export function routeGroupOf(request: Request): RouteGroup | null {
   const segment = /^\/api\/v1\/([^/]+)/.exec(getPath(request))?.[1];
