@@ -1,8 +1,11 @@
 import { argon2id as nobleArgon2id } from "@noble/hashes/argon2.js";
 import { randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+import * as common from "@zxcvbn-ts/language-common";
+import * as en from "@zxcvbn-ts/language-en";
 import { describe, expect, it } from "vitest";
 import { argon2idWasm } from "../src/auth/argon2id-wasm";
-import { assertStrongPassword, currentParams, hashPassword, PRODUCTION_ARGON2, verifyPassword } from "../src/auth/password";
+import { currentParams, hashPassword, PRODUCTION_ARGON2, verifyPassword } from "../src/auth/password";
+import { assertStrongPassword } from "../src/auth/password-strength";
 import { AppError } from "../src/lib/errors";
 
 const CHEAP = { m: 64, t: 1, p: 1 };
@@ -118,6 +121,27 @@ describe("password policy", () => {
     expect((await reject("aaaaaaaaaaaa")).message).toMatch(/Repeated characters/);
     expect((await reject("marisol_diaz2024", ["marisol_diaz"])).code).toBe("weak_password");
     expect((await reject("short")).message).toMatch(/8–128/);
+  });
+
+  it("counts a check's own names against it and nobody else's", async () => {
+    // zxcvbn keeps the last check's names in its (isolate-wide) options until the next check
+    // replaces them: a check with other names, or none, must not inherit them.
+    const password = "quokkazephyrine7";
+    expect((await reject(password, ["quokkazephyrine"])).code).toBe("weak_password");
+    await expect(assertStrongPassword(password, ["alice"])).resolves.toBeUndefined();
+    await expect(assertStrongPassword(password)).resolves.toBeUndefined();
+  });
+
+  it("keeps every word list after the packages' own arrays are emptied", async () => {
+    await assertStrongPassword("violet-harbor-73-lantern");
+    // Indexed once per isolate (ranked-words.ts), then the packages' arrays are emptied.
+    expect(common.dictionary.passwords).toHaveLength(0);
+    expect(en.dictionary.lastnames).toHaveLength(0);
+    // Still refused, one word from each list: passwords, diceware, common English words, first
+    // names, last names, Wikipedia.
+    for (const password of ["baseball", "abdominal", "something", "adelaida", "williams", "national"]) {
+      expect((await reject(password)).code, password).toBe("weak_password");
+    }
   });
 
   it("accepts a long unusual passphrase", async () => {

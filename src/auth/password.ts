@@ -2,7 +2,6 @@ import { randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import type { Bindings } from "../env";
 import { isDevelopment } from "../lib/config";
 import { timingSafeEqual } from "../lib/crypto";
-import { AppError } from "../lib/errors";
 import { argon2idWasm } from "./argon2id-wasm";
 
 /** argon2id cost. Stored inside every hash (PHC string), so it can change without breaking logins. */
@@ -96,62 +95,4 @@ export async function verifyDummy(password: string, params: Argon2Params): Promi
     dummyHashes.set(key, dummy);
   }
   await verifyPassword(password, dummy, params);
-}
-
-export const PASSWORD_MIN = 8;
-export const PASSWORD_MAX = 128;
-const MIN_SCORE = 3; // zxcvbn: 0 too guessable … 4 very unguessable
-
-type Estimator = typeof import("@zxcvbn-ts/core").zxcvbn;
-let estimator: Promise<Estimator> | null = null;
-
-/**
- * zxcvbn with its English and common word lists, imported on the first check in this isolate and
- * kept. Under `wrangler dev` the app's idle isolate holds about 5 MiB less JS heap without them,
- * and the first check adds about 17 MiB: an isolate that never checks a password (every Durable
- * Object's) never loads them, and its garbage collections have that much less to walk.
- */
-function loadEstimator(): Promise<Estimator> {
-  estimator ??= (async () => {
-    const [core, common, en] = await Promise.all([
-      import("@zxcvbn-ts/core"),
-      import("@zxcvbn-ts/language-common"),
-      import("@zxcvbn-ts/language-en"),
-    ]);
-    core.zxcvbnOptions.setOptions({
-      dictionary: { ...common.dictionary, ...en.dictionary },
-      graphs: common.adjacencyGraphs,
-      translations: en.translations,
-    });
-    return core.zxcvbn;
-  })().catch((err: unknown) => {
-    estimator = null; // the next check tries again
-    throw err;
-  });
-  return estimator;
-}
-
-/**
- * Enforce the password policy: 8–128 characters, and not very common or easily guessed
- * (zxcvbn score ≥ 3, with the user's own names counted as guessable). Rejects with `weak_password`
- * whose message says why.
- */
-export async function assertStrongPassword(password: string, userInputs: (string | undefined | null)[] = []): Promise<void> {
-  if (password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
-    throw new AppError(400, "weak_password", `Password must be ${PASSWORD_MIN}–${PASSWORD_MAX} characters long`);
-  }
-  const zxcvbn = await loadEstimator();
-  const result = zxcvbn(
-    password,
-    userInputs.filter((s): s is string => !!s),
-  );
-  if (result.score < MIN_SCORE) {
-    const reason = result.feedback.warning || "This password is too easy to guess";
-    throw new AppError(400, "weak_password", `Password is too weak: ${reason}`, {
-      score: result.score,
-      minScore: MIN_SCORE,
-      warning: result.feedback.warning || null,
-      suggestions: result.feedback.suggestions,
-    });
-  }
 }

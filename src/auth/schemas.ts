@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { ACCOUNT_KINDS } from "../db/schema";
 import { E164_RE, normalizeEmail, normalizePhone, normalizeUsername, USERNAME_RE } from "./identifiers";
-import { PASSWORD_MAX, PASSWORD_MIN } from "./password";
+import { PASSWORD_MAX, PASSWORD_MIN } from "./password-strength";
 
 export const Username = z
   .string()

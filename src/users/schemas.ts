@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { PASSWORD_MAX } from "../auth/password";
+import { PASSWORD_MAX } from "../auth/password-strength";
 import { AccountKind, User, Username } from "../auth/schemas";
 import { RecoveryCode, TotpCode } from "../auth/two-factor/schemas";
 import { jsonObjectSchema } from "../lib/json-object";

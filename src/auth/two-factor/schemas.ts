@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { PASSWORD_MAX } from "../password";
+import { PASSWORD_MAX } from "../password-strength";
 import { TOTP_DIGITS } from "./totp";
 
 /** A 6-digit code from the authenticator app; spaces (as apps show "123 456") are ignored. */

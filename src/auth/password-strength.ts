@@ -1,0 +1,71 @@
+import type { ZxcvbnResult } from "@zxcvbn-ts/core";
+import { AppError } from "../lib/errors";
+import { RankedWords } from "./ranked-words";
+
+export const PASSWORD_MIN = 8;
+export const PASSWORD_MAX = 128;
+const MIN_SCORE = 3; // zxcvbn: 0 too guessable … 4 very unguessable
+
+/** One zxcvbn estimate of `password`, with `userInputs` counted as guessable. */
+type Estimate = (password: string, userInputs: string[]) => ZxcvbnResult;
+let estimator: Promise<Estimate> | null = null;
+
+/**
+ * zxcvbn with its English and common word lists, imported on the first check in this isolate and
+ * kept, held compactly (ranked-words.ts). An isolate that never checks a password (a Durable
+ * Object's) never loads them. One that does (under `wrangler dev` the app's only isolate, rooms
+ * included) holds the lists as a dozen flat objects instead of zxcvbn's 400,000.
+ *
+ * The language packages split each list into an array when their module loads. Once the lists
+ * are indexed those arrays are emptied in place: nothing else imports these packages, and without
+ * that their 207,000 strings would stay reachable from the modules for the isolate's life.
+ */
+function loadEstimator(): Promise<Estimate> {
+  estimator ??= (async (): Promise<Estimate> => {
+    const [core, common, en] = await Promise.all([
+      import("@zxcvbn-ts/core"),
+      import("@zxcvbn-ts/language-common"),
+      import("@zxcvbn-ts/language-en"),
+    ]);
+    const lists: Record<string, string[]> = { ...common.dictionary, ...en.dictionary };
+    const ranked = Object.entries(lists).map(([name, words]) => [name, RankedWords.from(words)] as const);
+
+    const options = core.zxcvbnOptions;
+    options.setOptions({ graphs: common.adjacencyGraphs, translations: en.translations });
+    options.rankedDictionaries = Object.fromEntries(ranked.map(([name, words]) => [name, words.asDictionary()]));
+    options.rankedDictionariesMaxWordSize = Object.fromEntries(ranked.map(([name, words]) => [name, words.longest]));
+    for (const words of Object.values(lists)) words.length = 0; // last: a failed load is retried whole
+    // The user's names: zxcvbn puts each check's list in place of the previous one's (an empty
+    // array too), so names never carry over from one check to the next.
+    return core.zxcvbn;
+  })().catch((err: unknown) => {
+    estimator = null; // the next check tries again
+    throw err;
+  });
+  return estimator;
+}
+
+/**
+ * Enforce the password policy: 8–128 characters, and not very common or easily guessed
+ * (zxcvbn score ≥ 3, with the user's own names counted as guessable). Rejects with `weak_password`
+ * whose message says why.
+ */
+export async function assertStrongPassword(password: string, userInputs: (string | undefined | null)[] = []): Promise<void> {
+  if (password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
+    throw new AppError(400, "weak_password", `Password must be ${PASSWORD_MIN}–${PASSWORD_MAX} characters long`);
+  }
+  const estimate = await loadEstimator();
+  const result = estimate(
+    password,
+    userInputs.filter((s): s is string => !!s),
+  );
+  if (result.score < MIN_SCORE) {
+    const reason = result.feedback.warning || "This password is too easy to guess";
+    throw new AppError(400, "weak_password", `Password is too weak: ${reason}`, {
+      score: result.score,
+      minScore: MIN_SCORE,
+      warning: result.feedback.warning || null,
+      suggestions: result.feedback.suggestions,
+    });
+  }
+}
