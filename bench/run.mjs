@@ -1,4 +1,4 @@
-// `npm run bench [-- auth|rooms|reactions|abuse|messaging|media|search|keys|hub|restart|socket-abuse|soak …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
+// `npm run bench [-- auth|rooms|reactions|abuse|messaging|media|search|keys|hub|restart|socket-abuse|soak|isolate …]` (or BENCH_ONLY=rooms): runs the benchmark areas, all by default.
 // Each area gets its own private `wrangler dev` (see server.mjs) or uses BENCH_URL, prints its
 // tables and rewrites its own section of bench/RESULTS.md, leaving the other sections as they are.
 // Servers are stopped on success, failure, Ctrl-C and timeout.
@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { abuseSection, runAbuse } from "./abuse.mjs";
 import { runAuthBench } from "./auth.mjs";
 import { runHubBench } from "./hub.mjs";
+import { runIsolateBench } from "./isolate.mjs";
 import { runKeysBench } from "./keys.mjs";
 import { writeSection } from "./lib.mjs";
 import { runMediaBench } from "./media.mjs";
@@ -146,6 +147,15 @@ const AREAS = {
     server: () => ({ name: "soak", vars: {}, port: 8781 }),
     target: "a private `wrangler dev` on 127.0.0.1 (snapshot of src/, fresh local D1/KV/DO/R2 state, development argon2 cost)",
     run: async (server) => soakSection(await runSoak(server)),
+  },
+  isolate: {
+    title: "Isolate",
+    minutes: 8,
+    server: () => ({ name: "isolate", vars: {}, port: 8780 }),
+    target:
+      "private `wrangler dev`s on 127.0.0.1, each fresh (snapshot of src/, fresh local D1/KV/DO state, development argon2 cost)" +
+      (process.env.BENCH_BEFORE ? `, and the same for the app at \`${process.env.BENCH_BEFORE}\` (BENCH_BEFORE)` : ""),
+    run: (server) => runIsolateBench(server),
   },
   search: {
     title: "Search",
