@@ -49,10 +49,14 @@ export async function heapProbe(port) {
        */
       async snapshot() {
         chunks = [];
-        await call("HeapProfiler.enable");
-        await call("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
-        const snapshot = JSON.parse(chunks.join(""));
-        chunks = null;
+        let snapshot;
+        try {
+          await call("HeapProfiler.enable");
+          await call("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
+          snapshot = JSON.parse(chunks.join(""));
+        } finally {
+          chunks = null;
+        }
         const fields = snapshot.snapshot.meta.node_fields;
         const [sizeAt, nameAt] = [fields.indexOf("self_size"), fields.indexOf("name")];
         const backingStore = snapshot.strings.indexOf("system / JSArrayBufferData");

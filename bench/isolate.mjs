@@ -35,16 +35,19 @@ const heapCell = (s) => `${s.objects.toLocaleString("en-US")} objects, ${ms(s.mi
 
 /** GET /health until it answers (a heap snapshot's pause can drop the kept-alive connection). */
 async function settle(baseUrl) {
-  for (let attempt = 0; ; attempt++) {
+  let failure = null;
+  for (let attempt = 0; attempt < 6; attempt++) {
     try {
       const res = await fetch(`${baseUrl}/health`);
       await res.text();
       if (res.ok) return;
+      failure = new Error(`/health answered ${res.status}`);
     } catch (err) {
-      if (attempt >= 5) throw err;
+      failure = err;
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+  throw failure;
 }
 
 /** The heap after each stage, on a fresh server. */
@@ -126,8 +129,8 @@ export async function runIsolateBench(server, log = console.log) {
     "",
     "### First request of each route group",
     "",
-    "Another fresh server: the first and second request of each group, in ms (a group's router is built on its first request in an isolate; " +
-      "the first sign-up also loads the word lists and compiles argon2id).",
+    "Another fresh server: the first and second request of each group, in ms, one sample each (a group's router is built on its first request " +
+      "in an isolate; the first sign-up also loads the word lists and compiles argon2id).",
     "",
     table(["group", ...apps.map((a) => `${a.label}: first / second ms`)], firstRows),
   ].join("\n");

@@ -25,8 +25,8 @@ const withTokens = (user, tokens) =>
  * Register `count` accounts one at a time, each from its own client IP. Not in parallel: with 8
  * concurrent registrations, after ~600 of them workerd cancelled one as hung ("code had hung and
  * would never generate a response") and from then on every register and login of that isolate
- * answered 500 the same way: the module-level argon2 queue in src/auth/password.ts (`derive`)
- * never settles again once a request in it is cancelled.
+ * answered 500 the same way: the module-level argon2 queue src/auth/password.ts had then never
+ * settled again once a request in it was cancelled (hashing is synchronous now, see `derive`).
  */
 export async function registerUsers(baseUrl, count, log) {
   const run = Date.now().toString(36);

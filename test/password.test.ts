@@ -1,5 +1,6 @@
 import { argon2id as nobleArgon2id } from "@noble/hashes/argon2.js";
 import { randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
+import { zxcvbnOptions } from "@zxcvbn-ts/core";
 import * as common from "@zxcvbn-ts/language-common";
 import * as en from "@zxcvbn-ts/language-en";
 import { describe, expect, it } from "vitest";
@@ -137,11 +138,35 @@ describe("password policy", () => {
     // Indexed once per isolate (ranked-words.ts), then the packages' arrays are emptied.
     expect(common.dictionary.passwords).toHaveLength(0);
     expect(en.dictionary.lastnames).toHaveLength(0);
-    // Still refused, one word from each list: passwords, diceware, common English words, first
-    // names, last names, Wikipedia.
-    for (const password of ["baseball", "abdominal", "something", "adelaida", "williams", "national"]) {
-      expect((await reject(password)).code, password).toBe("weak_password");
+    // Every list is in place with zxcvbn's ranks (each word's place in its list, from 1)...
+    const words: [list: string, word: string, rank: number][] = [
+      ["passwords", "baseball", 12],
+      ["diceware", "abdominal", 3],
+      ["commonWords", "something", 106],
+      ["firstnames", "adelaida", 27],
+      ["lastnames", "williams", 3],
+      ["wikipedia", "national", 62],
+    ];
+    for (const [list, word, rank] of words) {
+      const dictionary = zxcvbnOptions.rankedDictionaries[list]!;
+      expect(word in dictionary, `${word} in ${list}`).toBe(true);
+      expect(dictionary[word], `${word} in ${list}`).toBe(rank);
+      // ...and the policy refuses its word.
+      expect((await reject(word)).code, word).toBe("weak_password");
     }
+  });
+
+  it("refuses to check once zxcvbn's lists were replaced, rather than check against nothing", async () => {
+    await assertStrongPassword("violet-harbor-73-lantern");
+    const installed = zxcvbnOptions.rankedDictionaries;
+    // Rebuilt from the (emptied) arrays: "baseball" would pass against these.
+    zxcvbnOptions.setOptions({ dictionary: { passwords: common.dictionary.passwords } });
+    try {
+      await expect(assertStrongPassword("baseball")).rejects.toThrow(/word lists were replaced/);
+    } finally {
+      zxcvbnOptions.rankedDictionaries = installed;
+    }
+    expect((await reject("baseball")).code).toBe("weak_password");
   });
 
   it("accepts a long unusual passphrase", async () => {

@@ -37,6 +37,7 @@ describe("RankedWords", () => {
       view.smith = 9;
     }).toThrow(TypeError);
     expect(view.smith).toBe(2);
+    expect(() => Object.keys(view)).toThrow(/cannot be enumerated/);
   });
 
   it("refuses an empty list, which would count nothing as guessable", () => {

@@ -14,7 +14,7 @@ let estimator: Promise<Estimate> | null = null;
  * zxcvbn with its English and common word lists, imported on the first check in this isolate and
  * kept, held compactly (ranked-words.ts). An isolate that never checks a password (a Durable
  * Object's) never loads them. One that does (under `wrangler dev` the app's only isolate, rooms
- * included) holds the lists as a dozen flat objects instead of zxcvbn's 400,000.
+ * included) holds the six lists in about ten objects each instead of zxcvbn's 400,000 in all.
  *
  * The language packages split each list into an array when their module loads. Once the lists
  * are indexed those arrays are emptied in place: nothing else imports these packages, and without
@@ -32,12 +32,18 @@ function loadEstimator(): Promise<Estimate> {
 
     const options = core.zxcvbnOptions;
     options.setOptions({ graphs: common.adjacencyGraphs, translations: en.translations });
-    options.rankedDictionaries = Object.fromEntries(ranked.map(([name, words]) => [name, words.asDictionary()]));
+    const installed = Object.fromEntries(ranked.map(([name, words]) => [name, words.asDictionary()]));
+    options.rankedDictionaries = installed;
     options.rankedDictionariesMaxWordSize = Object.fromEntries(ranked.map(([name, words]) => [name, words.longest]));
     for (const words of Object.values(lists)) words.length = 0; // last: a failed load is retried whole
-    // The user's names: zxcvbn puts each check's list in place of the previous one's (an empty
-    // array too), so names never carry over from one check to the next.
-    return core.zxcvbn;
+    return (password, userInputs) => {
+      // zxcvbn's own setOptions({ dictionary }) would now rebuild the lists from the emptied arrays
+      // and let common passwords through: refuse to check rather than check against nothing.
+      if (options.rankedDictionaries !== installed) throw new Error("zxcvbn's word lists were replaced");
+      // The user's names: zxcvbn puts each check's list in place of the previous one's (an empty
+      // array too), so names never carry over from one check to the next.
+      return core.zxcvbn(password, userInputs);
+    };
   })().catch((err: unknown) => {
     estimator = null; // the next check tries again
     throw err;

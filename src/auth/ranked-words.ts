@@ -56,13 +56,16 @@ export class RankedWords {
 
   /**
    * This list in the shape zxcvbn's matcher reads (`word in dictionary`, `dictionary[word]`): a
-   * read-only view whose lookups go to `rank`. It cannot be enumerated, so zxcvbn's Levenshtein
-   * option (which walks every key) must stay off.
+   * read-only view whose lookups go to `rank`. Listing its keys throws: zxcvbn's Levenshtein
+   * option walks every key, and must fail loudly rather than find nothing.
    */
   asDictionary(): Record<string, number> {
     return new Proxy(Object.freeze(Object.create(null)) as Record<string, number>, {
       has: (_target, key) => typeof key === "string" && this.rank(key) !== undefined,
       get: (_target, key) => (typeof key === "string" ? this.rank(key) : undefined),
+      ownKeys: () => {
+        throw new TypeError("RankedWords: a dictionary view cannot be enumerated");
+      },
     });
   }
 
