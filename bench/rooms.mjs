@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { DELIVERIES_TARGET, P99_TARGET_MS, pct, RAMP_P99_LIMIT_MS, runFanout } from "./fanout.mjs";
-import { closesCell, closesParagraph, floorSection, roomClosesAlone, runFloor, simultaneousCloses } from "./floor.mjs";
+import { closesCell, closesParagraph, floorSection, roomClosesAlone, runFloorOnFreshApp, simultaneousCloses } from "./floor.mjs";
 import { RATIO_TARGET, runHistory } from "./history.mjs";
 import { ms, table } from "./lib.mjs";
 import { startPlainBare } from "./plain-workerd.mjs";
@@ -34,7 +34,7 @@ const ROOMS_HUB_FANOUT_MAX_MEMBERS = "99";
 export function roomsServerOptions() {
   const seeded = existsSync(join(ROOT, "bench/.state", STATE, "seed.json"));
   const vars = process.env.ROOMS_HUB_FANOUT ? {} : { HUB_FANOUT_MAX_MEMBERS: ROOMS_HUB_FANOUT_MAX_MEMBERS };
-  return { name: STATE, vars, keepState: seeded && !process.env.BENCH_FRESH, port: 8798, embedBare: true };
+  return { name: STATE, vars, keepState: seeded && !process.env.BENCH_FRESH, port: 8798 };
 }
 
 export async function runRoomsBench(server, log = console.log) {
@@ -49,7 +49,7 @@ export async function runRoomsBench(server, log = console.log) {
   let floor;
   try {
     await freshTokens(server.baseUrl, seed.users);
-    floor = await runFloor(server, bareServer, seed.users, log);
+    floor = await runFloorOnFreshApp(roomsServerOptions().vars, bareServer, { server, users: seed.users }, log);
     fan.totals.bareClose = await simultaneousCloses(bareServer, seed.users, log, { bare: true });
   } finally {
     await bareServer.stop();
