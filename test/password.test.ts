@@ -6,7 +6,7 @@ import * as en from "@zxcvbn-ts/language-en";
 import { describe, expect, it } from "vitest";
 import { argon2idWasm } from "../src/auth/argon2id-wasm";
 import { currentParams, hashPassword, PRODUCTION_ARGON2, verifyPassword } from "../src/auth/password";
-import { assertStrongPassword } from "../src/auth/password-strength";
+import { assertStrongPassword, PASSWORD_CHECKED_LENGTH, PASSWORD_MAX } from "../src/auth/password-strength";
 import { AppError } from "../src/lib/errors";
 
 const CHEAP = { m: 64, t: 1, p: 1 };
@@ -158,18 +158,32 @@ describe("password policy", () => {
 
   it("refuses to check once zxcvbn's lists were replaced, rather than check against nothing", async () => {
     await assertStrongPassword("violet-harbor-73-lantern");
-    const installed = zxcvbnOptions.rankedDictionaries;
+    const { dictionary, rankedDictionaries, rankedDictionariesMaxWordSize } = zxcvbnOptions;
     // Rebuilt from the (emptied) arrays: "baseball" would pass against these.
     zxcvbnOptions.setOptions({ dictionary: { passwords: common.dictionary.passwords } });
     try {
       await expect(assertStrongPassword("baseball")).rejects.toThrow(/word lists were replaced/);
+      // The lists put back but not their longest words' sizes (which bound the lookups): refused too.
+      zxcvbnOptions.rankedDictionaries = rankedDictionaries;
+      await expect(assertStrongPassword("baseball")).rejects.toThrow(/word lists were replaced/);
     } finally {
-      zxcvbnOptions.rankedDictionaries = installed;
+      Object.assign(zxcvbnOptions, { dictionary, rankedDictionaries, rankedDictionariesMaxWordSize });
     }
     expect((await reject("baseball")).code).toBe("weak_password");
+    expect((await reject("p@ssw0rd".repeat(4))).code).toBe("weak_password");
   });
 
   it("accepts a long unusual passphrase", async () => {
     await expect(assertStrongPassword("violet-harbor-73-lantern", ["alice"])).resolves.toBeUndefined();
+  });
+
+  it("estimates the first PASSWORD_CHECKED_LENGTH characters only, so a long password costs no more", async () => {
+    const strongTail = "Xk9#mQ2$vL7!pR4@";
+    // Whole, this would score 4 (a cheap repeat, then 16 random characters); its first 32 are the repeat.
+    const weakStart = "a".repeat(PASSWORD_CHECKED_LENGTH) + strongTail;
+    expect((await reject(weakStart)).message).toMatch(/Repeated characters/);
+    // The longest allowed password, of the pattern that costs zxcvbn most, is estimated on its prefix too.
+    expect((await reject("p@ssw0rd".repeat(PASSWORD_MAX / 8))).code).toBe("weak_password");
+    await expect(assertStrongPassword(strongTail + "a".repeat(PASSWORD_CHECKED_LENGTH))).resolves.toBeUndefined();
   });
 });
