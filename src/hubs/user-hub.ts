@@ -1,10 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Bindings } from "../env";
 import { hubFanoutMaxMembers } from "../lib/config";
-import { chatRoom, type RoomClient } from "../rooms/client";
 import { SESSION_END_CLOSE, type SessionEndReason } from "../rooms/protocol";
 import { HubCallFrames } from "./call-frames";
-import { callPort } from "./call-port";
 import { ChatOrder, type ChatOrderFact, type ChatOrderKey } from "./chat-order";
 import { announcePresence } from "./client";
 import { notificationFor, type PushJob, pushJobs } from "./notifications";
@@ -12,6 +10,7 @@ import { HubPresence, type PresenceChange } from "./presence";
 import { type CallFrame, type CallFrameTarget, type HubUpdate, isCallFrame, type PushHint } from "./protocol";
 import { type PushSettings, type PushTarget, type PushTargetInput, PushTargets } from "./push-targets";
 import { HubSockets } from "./realtime";
+import { leaveCalls, tellRoom } from "./room-calls";
 import { SessionRegistry } from "./session-registry";
 import { UpdateOrder } from "./update-order";
 import { UpdateLog } from "./updates";
@@ -230,10 +229,12 @@ export class UserHub extends DurableObject<Bindings> {
     // Every device hears which sessions ended (the ended ones first, before their sockets close).
     for (const sessionId of sessionIds) await this.publish({ type: "session.ended", sessionId, reason });
     this.sockets.closeSessions(sessionIds, code, text, wholeAccount);
-    await this.leaveCalls(userId, sessionIds, wholeAccount);
+    await leaveCalls(this.env, userId, sessionIds, wholeAccount);
     await this.reconcilePresence(userId);
     await Promise.all(
-      rooms.map((chatId) => this.tellRoom(chatId, (room) => room.endSessions(userId, sessionIds, code, text, rememberUntil, wholeAccount))),
+      rooms.map((chatId) =>
+        tellRoom(this.env, chatId, (room) => room.endSessions(userId, sessionIds, code, text, rememberUntil, wholeAccount)),
+      ),
     );
     // Only once every room answered: a failed call leaves the registrations for a retry.
     if (wholeAccount) for (const chatId of rooms) this.registry.forgetRoom(chatId);
@@ -251,21 +252,12 @@ export class UserHub extends DurableObject<Bindings> {
     this.ctx.waitUntil(this.presence.rulesChanged(others.length > 0 ? others : null));
     await Promise.all(
       this.registry.rooms().map((chatId) =>
-        this.tellRoom(chatId, async (room) => {
+        tellRoom(this.env, chatId, async (room) => {
           const connected = await room.refreshPresence(userId, userIds);
           if (!connected) this.registry.forgetRoom(chatId);
         }),
       ),
     );
-  }
-
-  /** A call bound to an ended session loses that device (logged, never fatal: the session ends regardless). */
-  private async leaveCalls(userId: string, sessionIds: string[], wholeAccount: boolean): Promise<void> {
-    try {
-      await callPort()?.sessionsEnded(this.env, userId, sessionIds, wholeAccount);
-    } catch (err) {
-      console.error(JSON.stringify({ level: "error", msg: "ended sessions could not leave their call", userId, error: String(err) }));
-    }
   }
 
   override async alarm(): Promise<void> {
@@ -291,20 +283,6 @@ export class UserHub extends DurableObject<Bindings> {
     if (current !== null && (presenceDue === null || current <= presenceDue)) return;
     const next = earliest(current ?? this.registry.prune(Date.now()), presenceDue);
     if (next !== null && next !== current) await this.ctx.storage.setAlarm(next);
-  }
-
-  /** Call a room, once more if the first call fails (a reset object); log if both fail. */
-  private async tellRoom(chatId: string, call: (room: RoomClient) => Promise<unknown>): Promise<void> {
-    try {
-      await call(chatRoom(this.env, chatId));
-    } catch {
-      try {
-        await call(chatRoom(this.env, chatId));
-      } catch (err) {
-        console.error(JSON.stringify({ level: "error", msg: "hub could not reach a room", chatId, error: String(err) }));
-        throw err;
-      }
-    }
   }
 }
 
