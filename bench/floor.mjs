@@ -12,7 +12,7 @@
 //   own as the first message after the pause), since the targets share one isolate and take turns.
 // - Burst: 1,000 msg/s offered for 2 s per round (more than either can take), 4 rounds each;
 //   deliveries/s is what each actually delivered, the median of the rounds: on 2 cores shared
-//   with the load generator one round of the same target ranged over 20,000–37,000/s.
+//   with the load generator the rounds of one target ranged over 21,000–47,000/s in one run.
 // - Closes: 1,000 sockets closed at once, to the bare object and to the room, also outside
 //   `wrangler dev` (plain-workerd.mjs, miniflare-app.mjs), which loses closes on the way.
 import { fanoutSession } from "./fanout.mjs";
@@ -43,18 +43,22 @@ function median(values) {
 /**
  * The room and the bare object in an app server started for this (fresh state, `vars`, the bare
  * object embedded, N accounts registered) against `bareServer`'s bare object, alternating; with
- * `reference` ({ server, users }: the rooms area's server after its fan-out) its room too.
+ * `reference` ({ server, users }: the rooms area's server after its fan-out) its room too. The
+ * result has one entry per target and `reloads`, how often that app server reloaded its Worker.
  */
 export async function runFloorOnFreshApp(vars, bareServer, reference, log) {
-  const app = await startServer("rooms-floor", { vars, port: 8793, embedBare: true });
+  const app = await startServer("rooms-floor", { vars, port: 8786, embedBare: true });
   try {
     const { users } = await registerUsers(app.baseUrl, N, () => {});
-    return await runFloor({
+    const result = await runFloor({
       room: () => fanoutSession(app, users, log),
       sameWorker: () => fanoutSession(app, users, log, { bare: true }),
       ownWorker: () => fanoutSession(bareServer, users, log, { bare: true }),
       afterFanout: () => fanoutSession(reference.server, reference.users.slice(0, N), log),
     });
+    // wrangler dev reloading the snapshot mid-run restarts the objects under measurement.
+    result.reloads = app.reloads();
+    return result;
   } finally {
     await app.stop();
   }
@@ -150,7 +154,7 @@ export function floorSection({ room, sameWorker, ownWorker, afterFanout }) {
       "unmeasured message: the four share the machine and take turns, so a round's first message comes after " +
       "30 s or more in which the target's code did not run; its last delivery is shown on its own (median and every round). Burst: " +
       `${BURST.rate} msg/s offered × ${BURST.seconds} s, ${BURST_ROUNDS} alternating rounds (deliveries/s actually made; the ratio is of the medians, as one target's rounds ` +
-      "can differ by nearly 2× on this machine). The bare object " +
+      "can differ by 2× or more on this machine). The bare object " +
       "(bench/bare/worker.ts) inserts each message into SQLite and broadcasts it; it runs in its own Worker and, for the bench only, " +
       "embedded in a snapshot of the app's Worker (same isolate and heap as the rooms). The room and that embedded object run on an app server " +
       `started for this part (fresh local state, ${N} accounts registered, nothing else run there), as the bare object's own Worker is: each ` +

@@ -18,6 +18,8 @@ import { ROOT, startServer } from "./server.mjs";
 const PRESENCE_BEFORE = 529_752;
 
 const STATE = "rooms";
+/** A step's server CPU (share of one core) from which its p99 is put down to the machine's limit. */
+const SERVER_BUSY = 0.9;
 const mark = (ok) => (ok ? "PASS" : "**FAIL**");
 const int = (x) => Math.round(x).toLocaleString("en-US");
 
@@ -50,6 +52,7 @@ export async function runRoomsBench(server, log = console.log) {
   try {
     await freshTokens(server.baseUrl, seed.users);
     floor = await runFloorOnFreshApp(roomsServerOptions().vars, bareServer, { server, users: seed.users }, log);
+    if (floor.reloads) warnings.push(`The floor's app server reloaded its Worker ${floor.reloads} time(s): rerun for clean numbers.`);
     fan.totals.bareClose = await simultaneousCloses(bareServer, seed.users, log, { bare: true });
   } finally {
     await bareServer.stop();
@@ -193,6 +196,9 @@ function fanoutSection(fan) {
     `${pct(s.clientCpu)} / ${pct(s.serverCpu)}`,
   ]);
   const saturated = fan.steps.filter((s) => s.latency.p99 > RAMP_P99_LIMIT_MS);
+  /** Past the limit with the server at most of a core or more, or with it mostly idle (a stall). */
+  const busy = saturated.filter((s) => (s.serverCpu ?? 0) >= SERVER_BUSY);
+  const stalled = saturated.filter((s) => (s.serverCpu ?? 0) < SERVER_BUSY);
   const opened = fan.openings
     .map((o) => `${o.from + 1}–${o.n} in ${o.seconds.toFixed(1)} s${o.failed ? ` (**${o.failed} failed**, first: ${o.firstError})` : ""}`)
     .join(", ");
@@ -236,10 +242,16 @@ function fanoutSection(fan) {
     `Presence is coalesced (at most one frame a second per socket, listing every change of that second): ${int(t.presence ?? 0)} presence frames ` +
       `in all here, against 529,752 when every join broadcast its own frame (target ≤ 10 %: ${pct((t.presence ?? 0) / PRESENCE_BEFORE)}).`,
     closesParagraph(fan.totals),
-    ...(saturated.length
+    ...(busy.length
       ? [
-          `In the steps past ${RAMP_P99_LIMIT_MS} ms p99, wrangler+workerd used up to ${pct(Math.max(...saturated.map((s) => s.serverCpu ?? 0)))} and this Node process up to ` +
-            `${pct(Math.max(...saturated.map((s) => s.clientCpu)))} of one core, on ${cpus().length} cores in all: the machine, load generator included, is the limit there.`,
+          `In the steps past ${RAMP_P99_LIMIT_MS} ms p99 with the server busy, wrangler+workerd used up to ${pct(Math.max(...busy.map((s) => s.serverCpu ?? 0)))} and this Node process up to ` +
+            `${pct(Math.max(...busy.map((s) => s.clientCpu)))} of one core, on ${cpus().length} cores in all: the machine, load generator included, is the limit there.`,
+        ]
+      : []),
+    ...(stalled.length
+      ? [
+          `${stalled.map((s) => `N=${s.n} at ${s.rate} msg/s (p99 ${ms(s.latency.p99)} ms)`).join(", ")} passed ${RAMP_P99_LIMIT_MS} ms p99 with ` +
+            `wrangler+workerd at no more than ${pct(Math.max(...stalled.map((s) => s.serverCpu ?? 0)))} of one core: a stall of a few messages, not the machine's limit.`,
         ]
       : []),
   ].join("\n");

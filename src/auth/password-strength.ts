@@ -8,8 +8,9 @@ const MIN_SCORE = 3; // zxcvbn: 0 too guessable … 4 very unguessable
 /**
  * zxcvbn estimates only this many leading characters. Its matchers cost about the square of the
  * length: "p@ssw0rd" repeated to 128 characters took 6.7 s of CPU in Node, to 32 characters 0.36 s.
- * Estimating a prefix can only find a password weaker, never stronger: 32 characters that score 3
- * are strong on their own, and a longer password whose first 32 are not is refused.
+ * 32 characters that score 3 are a strong password whatever follows them; a longer password whose
+ * first 32 are weak is refused, even if its rest is random. A user's name cut by the end still
+ * counts as theirs (checkedPart); a dictionary word cut there is estimated as its fragment.
  */
 export const PASSWORD_CHECKED_LENGTH = 32;
 
@@ -53,14 +54,33 @@ function loadEstimator(): Promise<Estimate> {
       }
       // The user's names: zxcvbn puts each check's list in place of the previous one's (an empty
       // array too), so names never carry over from one check to the next.
-      // zxcvbn's own maxLength option is applied by zxcvbnAsync only, so the prefix is cut here.
-      return core.zxcvbn(password.slice(0, PASSWORD_CHECKED_LENGTH), userInputs);
+      return core.zxcvbn(password, userInputs);
     };
   })().catch((err: unknown) => {
     estimator = null; // the next check tries again
     throw err;
   });
   return estimator;
+}
+
+/**
+ * What zxcvbn estimates: the password's first PASSWORD_CHECKED_LENGTH characters (zxcvbn's own
+ * `maxLength` option is applied by `zxcvbnAsync` only), and the user's names, each name that runs
+ * across that end also as its part before it: zxcvbn finds a name only whole, so a name cut
+ * there would count as random characters and make the prefix look stronger than the password.
+ */
+function checkedPart(password: string, names: string[]): { text: string; names: string[] } {
+  const end = PASSWORD_CHECKED_LENGTH;
+  if (password.length <= end) return { text: password, names };
+  const cutNames: string[] = [];
+  for (const name of names) {
+    const lower = name.toLowerCase();
+    // Every place the name starts before the end and ends after it, leaving 3 or more characters before it.
+    for (let at = Math.max(0, end - name.length + 1); at <= end - 3; at++) {
+      if (password.slice(at, at + name.length).toLowerCase() === lower) cutNames.push(lower.slice(0, end - at));
+    }
+  }
+  return { text: password.slice(0, end), names: [...names, ...cutNames] };
 }
 
 /**
@@ -73,10 +93,11 @@ export async function assertStrongPassword(password: string, userInputs: (string
     throw new AppError(400, "weak_password", `Password must be ${PASSWORD_MIN}–${PASSWORD_MAX} characters long`);
   }
   const estimate = await loadEstimator();
-  const result = estimate(
+  const checked = checkedPart(
     password,
     userInputs.filter((s): s is string => !!s),
   );
+  const result = estimate(checked.text, checked.names);
   if (result.score < MIN_SCORE) {
     const reason = result.feedback.warning || "This password is too easy to guess";
     throw new AppError(400, "weak_password", `Password is too weak: ${reason}`, {
