@@ -16,7 +16,7 @@
 // - Closes: 1,000 sockets closed at once, to the bare object and to the room, also outside
 //   `wrangler dev` (plain-workerd.mjs, miniflare-app.mjs), which loses closes on the way.
 import { fanoutSession } from "./fanout.mjs";
-import { ms, stats, table } from "./lib.mjs";
+import { int, ms, stats, table } from "./lib.mjs";
 import { startMiniflareApp } from "./miniflare-app.mjs";
 import { registerUsers } from "./room-seed.mjs";
 import { startServer } from "./server.mjs";
@@ -132,7 +132,6 @@ export async function roomClosesAlone(vars, log) {
 
 /** The "### Against the bare object" part of the Rooms section. */
 export function floorSection({ room, sameWorker, ownWorker, afterFanout }) {
-  const int = (x) => Math.round(x).toLocaleString("en-US");
   const mark = (ok) => (ok ? "PASS" : "**FAIL**");
   const row = (name, r) => [
     name,

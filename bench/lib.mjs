@@ -12,6 +12,9 @@ export function stats(samples) {
 
 export const ms = (x) => (Number.isFinite(x) ? x.toFixed(x >= 100 ? 0 : 1) : "–");
 
+/** A count rounded, with thousands separators (12,345). */
+export const int = (x) => Math.round(x).toLocaleString("en-US");
+
 let ipCounter = 0;
 const ipRun = Math.floor(Math.random() * 0xffff).toString(16);
 /**

@@ -5,7 +5,7 @@
 // every logged reaction event to every socket would have cost (events × sockets). Also checked:
 // every socket ends with the final counts, and the log holds exactly one event per reaction.
 import { setTimeout as sleep } from "node:timers/promises";
-import { expectStatus, ms, request, stats, table } from "./lib.mjs";
+import { expectStatus, int, ms, request, stats, table } from "./lib.mjs";
 import { createGroup, registerUsers } from "./room-seed.mjs";
 import { closeAll, frameType, openSocket, socketUrl } from "./sockets.mjs";
 
@@ -21,7 +21,6 @@ const SCENARIOS = [
   { name: "over 5 s", note: "one PUT every 100 ms", spreadMs: 5000 },
 ];
 
-const int = (x) => Math.round(x).toLocaleString("en-US");
 
 export async function runReactionsBench(server, log = console.log) {
   const baseUrl = server.baseUrl;

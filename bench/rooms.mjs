@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { DELIVERIES_TARGET, P99_TARGET_MS, pct, RAMP_P99_LIMIT_MS, runFanout } from "./fanout.mjs";
 import { closesCell, closesParagraph, floorSection, roomClosesAlone, runFloorOnFreshApp, simultaneousCloses } from "./floor.mjs";
 import { RATIO_TARGET, runHistory } from "./history.mjs";
-import { ms, table } from "./lib.mjs";
+import { int, ms, table } from "./lib.mjs";
 import { startPlainBare } from "./plain-workerd.mjs";
 import { ensureSeed, freshTokens } from "./room-seed.mjs";
 import { runRowsRead } from "./rows-read.mjs";
@@ -21,7 +21,6 @@ const STATE = "rooms";
 /** A step's server CPU (share of one core) from which its p99 is put down to the machine's limit. */
 const SERVER_BUSY = 0.9;
 const mark = (ok) => (ok ? "PASS" : "**FAIL**");
-const int = (x) => Math.round(x).toLocaleString("en-US");
 
 /**
  * The members' hubs are told of a chat's activity up to this many members (HUB_FANOUT_MAX_MEMBERS,

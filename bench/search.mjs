@@ -16,7 +16,7 @@
 import { readdirSync, statSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { expectStatus, mapLimit, ms, request, stats, table } from "./lib.mjs";
+import { expectStatus, int, mapLimit, ms, request, stats, table } from "./lib.mjs";
 import { corpus, countMatches, RARE_WORD, rng, VOCABULARY, vocabulary, zipf } from "./search-corpus.mjs";
 
 const PASSWORD = "violet-harbor-73-lantern";
@@ -315,7 +315,6 @@ export async function runSearchBench(server, log = console.log) {
   };
 }
 
-const int = (x) => Math.round(x).toLocaleString("en-US");
 const per1k = (bytes, messages) => int((bytes / messages) * 1000);
 
 function latencyTable(rows) {
