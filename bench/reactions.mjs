@@ -21,7 +21,6 @@ const SCENARIOS = [
   { name: "over 5 s", note: "one PUT every 100 ms", spreadMs: 5000 },
 ];
 
-
 export async function runReactionsBench(server, log = console.log) {
   const baseUrl = server.baseUrl;
   const warnings = [];
