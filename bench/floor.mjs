@@ -16,7 +16,7 @@
 // - Closes: 1,000 sockets closed at once, to the bare object and to the room, also outside
 //   `wrangler dev` (plain-workerd.mjs, miniflare-app.mjs), which loses closes on the way.
 import { fanoutSession } from "./fanout.mjs";
-import { int, ms, stats, table } from "./lib.mjs";
+import { int, median, ms, stats, table } from "./lib.mjs";
 import { startMiniflareApp } from "./miniflare-app.mjs";
 import { registerUsers } from "./room-seed.mjs";
 import { startServer } from "./server.mjs";
@@ -32,13 +32,6 @@ export const BURST_RATIO_TARGET = 0.9;
 export const P99_RATIO_TARGET = 1.3;
 
 const sleep = (t) => new Promise((r) => setTimeout(r, t));
-
-/** The middle value (the mean of the middle two for an even count). */
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
 
 /**
  * The room and the bare object in an app server started for this (fresh state, `vars`, the bare

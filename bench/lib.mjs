@@ -12,6 +12,13 @@ export function stats(samples) {
 
 export const ms = (x) => (Number.isFinite(x) ? x.toFixed(x >= 100 ? 0 : 1) : "–");
 
+/** The middle value (the mean of the middle two for an even count; NaN for none). */
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
 /** A count rounded, with thousands separators (12,345). */
 export const int = (x) => Math.round(x).toLocaleString("en-US");
 

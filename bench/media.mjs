@@ -13,7 +13,7 @@ import { createReadStream, createWriteStream, existsSync, readdirSync, readFileS
 import { request as httpRequest } from "node:http";
 import { loadavg } from "node:os";
 import { Upload } from "tus-js-client";
-import { expectStatus, nextIp, request, table } from "./lib.mjs";
+import { expectStatus, median, nextIp, request, table } from "./lib.mjs";
 
 const MiB = 2 ** 20;
 const SMALL_BYTES = 50 * MiB;
@@ -34,10 +34,6 @@ const CODE_BOUND_MIB = 8 + 2 * 32;
 const FLAT_MIB = 16;
 
 const sleep = (t) => new Promise((r) => setTimeout(r, t));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-};
 const mibps = (bytes, ms) => bytes / MiB / (ms / 1000);
 const fmt = (x, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : "–");
 const load = () =>
