@@ -40,15 +40,18 @@ const sleep = (t) => new Promise((r) => setTimeout(r, t));
  * result has one entry per target and `reloads`, how often that app server reloaded its Worker.
  */
 export async function runFloorOnFreshApp(vars, bareServer, reference, log) {
-  const app = await startServer("rooms-floor", { vars, port: 8786, embedBare: true });
+  const app = await startServer("rooms-floor", { vars, port: 8786, embedBare: true, traceGc: true });
   try {
     const { users } = await registerUsers(app.baseUrl, N, () => {});
-    const result = await runFloor({
-      room: () => fanoutSession(app, users, log),
-      sameWorker: () => fanoutSession(app, users, log, { bare: true }),
-      ownWorker: () => fanoutSession(bareServer, users, log, { bare: true }),
-      afterFanout: () => fanoutSession(reference.server, reference.users.slice(0, N), log),
-    });
+    const result = await runFloor(
+      {
+        room: () => fanoutSession(app, users, log),
+        sameWorker: () => fanoutSession(app, users, log, { bare: true }),
+        ownWorker: () => fanoutSession(bareServer, users, log, { bare: true }),
+        afterFanout: () => fanoutSession(reference.server, reference.users.slice(0, N), log),
+      },
+      { room: app, sameWorker: app, ownWorker: bareServer, afterFanout: reference.server },
+    );
     // wrangler dev reloading the snapshot mid-run restarts the objects under measurement.
     result.reloads = app.reloads();
     return result;
@@ -57,8 +60,12 @@ export async function runFloorOnFreshApp(vars, bareServer, reference, log) {
   }
 }
 
-/** Each of `sessions` (name → opens a fan-out session), paced and burst rounds taken in turn. */
-async function runFloor(sessions) {
+/**
+ * Each of `sessions` (name → opens a fan-out session), paced and burst rounds taken in turn. Where
+ * a target's server (`servers`) traces its GC, `majorGcs` lists the major collections its process
+ * ran during that target's paced rounds (null where it does not).
+ */
+async function runFloor(sessions, servers) {
   const targets = {};
   const result = {};
   try {
@@ -66,14 +73,16 @@ async function runFloor(sessions) {
       const t = await open();
       targets[name] = t;
       await t.openUpTo(N);
-      result[name] = { paced: [], burst: [], firstAfterPause: [] };
+      result[name] = { paced: [], burst: [], firstAfterPause: [], pacedWindows: [] };
     }
     let index = 0;
     for (let round = 0; round < PACED_ROUNDS; round++) {
       for (const [name, t] of Object.entries(targets)) {
         await sleep(1000);
         result[name].firstAfterPause.push((await t.runStep(WARM, index++)).lastRecipient.p50);
+        const from = Date.now();
         result[name].paced.push(await t.runStep(PACED, index++));
+        result[name].pacedWindows.push([from, Date.now()]);
       }
     }
     for (let round = 0; round < BURST_ROUNDS; round++) {
@@ -86,7 +95,9 @@ async function runFloor(sessions) {
   } finally {
     for (const t of Object.values(targets)) await t.close();
   }
-  for (const r of Object.values(result)) {
+  for (const [name, r] of Object.entries(result)) {
+    const gcs = servers[name]?.majorGcs;
+    r.majorGcs = gcs ? r.pacedWindows.flatMap(([from, to]) => gcs(from, to)) : null;
     r.pacedLatency = stats(r.paced.flatMap((s) => s.samples));
     r.burstDeliveries = median(r.burst.map((s) => s.deliveriesPerSecond));
     r.lost = [...r.paced, ...r.burst].reduce((a, s) => a + s.lost + s.unanswered, 0);
@@ -135,6 +146,7 @@ export function floorSection({ room, sameWorker, ownWorker, afterFanout }) {
     `${ms(stats(r.firstAfterPause).p50)} (${r.firstAfterPause.map(ms).join(", ")})`,
     r.lost,
     r.reordered,
+    r.majorGcs ? `${r.majorGcs.length}${r.majorGcs.length ? ` (${r.majorGcs.map((gc) => ms(gc.pauseMs)).join(", ")})` : ""}` : "–",
   ];
   const ratios = (bare) => ({ burst: room.burstDeliveries / bare.burstDeliveries, p99: room.pacedLatency.p99 / bare.pacedLatency.p99 });
   const same = ratios(sameWorker);
@@ -151,7 +163,10 @@ export function floorSection({ room, sameWorker, ownWorker, afterFanout }) {
       "embedded in a snapshot of the app's Worker (same isolate and heap as the rooms). The room and that embedded object run on an app server " +
       `started for this part (fresh local state, ${N} accounts registered, nothing else run there), as the bare object's own Worker is: each ` +
       "judged target meets a fresh process. The last row is the room on this area's own server after the fan-out above (1,000 sockets, the ramps), " +
-      "in the same rounds: a reference for a process that has carried load, not judged against a bare object that has not.",
+      "in the same rounds: a reference for a process that has carried load, not judged against a bare object that has not. " +
+      "The last column counts the major (mark-compact) collections V8 reported during the target's paced rounds (`--trace-gc` in workerd, " +
+      "each line stamped as it arrived; every isolate of the process counts, as they share its thread): each stops delivery for its pause, " +
+      "which is longer than the room's p99 itself.",
     "",
     table(
       [
@@ -163,6 +178,7 @@ export function floorSection({ room, sameWorker, ownWorker, afterFanout }) {
         "first message after the pause, last delivery ms",
         "lost",
         "reordered",
+        "major GCs in its process during the paced rounds (pause ms)",
       ],
       [
         row("room", room),

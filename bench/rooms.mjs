@@ -48,7 +48,7 @@ export async function runRoomsBench(server, log = console.log) {
   const fan = await runFanout(server, seed.users, log);
 
   log("rooms: against the bare object …");
-  const bareServer = await startServer("rooms-bare", { worker: "bare", vars: {}, port: 8795 });
+  const bareServer = await startServer("rooms-bare", { worker: "bare", vars: {}, port: 8795, traceGc: true });
   let floor;
   try {
     await freshTokens(server.baseUrl, seed.users);

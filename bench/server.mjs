@@ -27,6 +27,16 @@ const BENCH_WORKERS = {
   argon2: ["bench/argon2/worker.ts", "bench/argon2/wrangler.toml", "src/auth/argon2id-wasm.ts"],
 };
 
+/**
+ * coreutils' stdbuf library, where installed: preloaded into wrangler and workerd it makes their
+ * stdout line-buffered, so V8's GC trace lines reach the bench as they happen (see `traceGc`).
+ */
+const LINE_BUFFERING = ["/usr/libexec/coreutils/libstdbuf.so", "/usr/lib/x86_64-linux-gnu/coreutils/libstdbuf.so"].find((f) =>
+  existsSync(f),
+);
+/** A major collection in V8's --trace-gc output, and its pause in ms. */
+const MAJOR_GC_LINE = /\bMark-Compact\b.*? MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ [\d.]+ ms/;
+
 /** Production argon2id cost (src/auth/password.ts PRODUCTION_ARGON2), forced on in development. */
 export const PROD_VARS = { ARGON2_MEMORY_KIB: "19456", ARGON2_ITERATIONS: "2" };
 
@@ -99,11 +109,23 @@ function groupCpuSeconds(pgid) {
  * `embedBare` adds the bare Durable Object of bench/bare to the snapshot of the app (at `/rooms/{id}/ws`,
  * in the same Worker and isolate as the rooms; never in src/); `seedRooms` makes the snapshot's ChatRoom the subclass of
  * bench/seed/room.ts (a seeding RPC and the index's size, at `/__bench/rooms/{chatId}/…`; never in src/); `keepState` keeps the local D1/KV/DO data of earlier
- * runs (the app snapshot is always fresh).
+ * runs (the app snapshot is always fresh). `traceGc` turns on V8's GC trace in workerd (Miniflare's
+ * MINIFLARE_WORKERD_V8_FLAGS) and stamps each major collection as its line arrives:
+ * `majorGcs(from, to)` lists those between two Date.now() times, as `{ at, pauseMs }` (null when
+ * stdout could not be made line-buffered, as the times would then be those of a full buffer).
  */
 export async function startServer(
   name,
-  { port = 8799, vars = PROD_VARS, keepState = false, worker = null, gitRef = null, embedBare = false, seedRooms = false } = {},
+  {
+    port = 8799,
+    vars = PROD_VARS,
+    keepState = false,
+    worker = null,
+    gitRef = null,
+    embedBare = false,
+    seedRooms = false,
+    traceGc = false,
+  } = {},
 ) {
   if (process.env.BENCH_URL && !worker && !gitRef) {
     const baseUrl = process.env.BENCH_URL.replace(/\/+$/, "");
@@ -150,9 +172,13 @@ export async function startServer(
 
   const log = createWriteStream(logFile);
   // detached: own process group, so stop() can end wrangler and the workerd it spawns together.
-  const child = spawn(process.execPath, args, { cwd: appDir, env: ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const env = traceGc
+    ? { ...ENV, MINIFLARE_WORKERD_V8_FLAGS: "--trace-gc", ...(LINE_BUFFERING ? { LD_PRELOAD: LINE_BUFFERING, _STDBUF_O: "L" } : {}) }
+    : ENV;
+  const child = spawn(process.execPath, args, { cwd: appDir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout.pipe(log);
   child.stderr.pipe(log);
+  const majorGcs = traceGc && LINE_BUFFERING ? watchMajorGcs(child.stdout) : null;
   const exited = new Promise((r) => child.once("exit", r));
 
   let stopped = false;
@@ -194,7 +220,24 @@ export async function startServer(
     inspectorPort,
     pid: child.pid,
     cpuSeconds: () => groupCpuSeconds(child.pid),
+    majorGcs: majorGcs && ((from, to) => majorGcs.filter((gc) => gc.at >= from && gc.at <= to)),
   };
+}
+
+/** The major collections (every isolate of the process: they share its thread) in a GC-traced stdout, stamped on arrival. */
+function watchMajorGcs(stdout) {
+  const seen = [];
+  let partial = "";
+  stdout.on("data", (chunk) => {
+    const lines = (partial + chunk).split("\n");
+    partial = lines.pop();
+    const at = Date.now();
+    for (const line of lines) {
+      const pause = MAJOR_GC_LINE.exec(line)?.[1];
+      if (pause !== undefined) seen.push({ at, pauseMs: Number(pause) });
+    }
+  });
+  return seen;
 }
 
 /**
