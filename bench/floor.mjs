@@ -165,8 +165,8 @@ export function floorSection({ room, sameWorker, ownWorker, afterFanout }) {
       "judged target meets a fresh process. The last row is the room on this area's own server after the fan-out above (1,000 sockets, the ramps), " +
       "in the same rounds: a reference for a process that has carried load, not judged against a bare object that has not. " +
       "The last column counts the major (mark-compact) collections V8 reported during the target's paced rounds (`--trace-gc` in workerd, " +
-      "each line stamped as it arrived; every isolate of the process counts, as they share its thread): each stops delivery for its pause, " +
-      "which is longer than the room's p99 itself.",
+      "each line stamped as it arrived; every isolate of the process counts, as they share its thread): each stops every delivery of that process " +
+      "for its pause.",
     "",
     table(
       [
