@@ -146,7 +146,7 @@ export function floorSection({ room, sameWorker, ownWorker, afterFanout }) {
     `${ms(stats(r.firstAfterPause).p50)} (${r.firstAfterPause.map(ms).join(", ")})`,
     r.lost,
     r.reordered,
-    r.majorGcs ? `${r.majorGcs.length}${r.majorGcs.length ? ` (${r.majorGcs.map((gc) => ms(gc.pauseMs)).join(", ")})` : ""}` : "–",
+    gcCell(r.majorGcs),
   ];
   const ratios = (bare) => ({ burst: room.burstDeliveries / bare.burstDeliveries, p99: room.pacedLatency.p99 / bare.pacedLatency.p99 });
   const same = ratios(sameWorker);
@@ -209,6 +209,12 @@ export function floorSection({ room, sameWorker, ownWorker, afterFanout }) {
       ],
     ),
   ].join("\n");
+}
+
+/** "count (pause ms, …)" of a target's major collections, or "–" where its process was not traced. */
+function gcCell(gcs) {
+  if (!gcs) return "–";
+  return gcs.length === 0 ? "0" : `${gcs.length} (${gcs.map((gc) => ms(gc.pauseMs)).join(", ")})`;
 }
 
 const outOf = (c) => `${c.clean} of ${c.clean + c.forced}`;

@@ -257,7 +257,7 @@ function fanoutSection(fan) {
       : []),
     ...(stalled.length
       ? [
-          `${steps(stalled)} passed ${RAMP_P99_LIMIT_MS} ms p99 with its median under ${STALL_MEDIAN_MAX_MS} ms and ` +
+          `${steps(stalled)} passed ${RAMP_P99_LIMIT_MS} ms p99 with ${stalled.length > 1 ? "their medians" : "its median"} under ${STALL_MEDIAN_MAX_MS} ms and ` +
             `wrangler+workerd at no more than ${pct(Math.max(...stalled.map((s) => s.serverCpu ?? 0)))} of one core: a stall of a few messages, not the machine's limit.`,
         ]
       : []),
