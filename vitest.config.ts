@@ -23,6 +23,14 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
+                // wrangler.toml binds the realtime Worker's objects (`script_name`); the suite runs
+                // them in this one Worker, which still exports their classes, so that
+                // runInDurableObject and storage isolation reach them. test/node runs the two Workers.
+                durableObjects: {
+                  CHAT_ROOM: { className: "ChatRoom", useSQLite: true },
+                  USER_HUB: { className: "UserHub", useSQLite: true },
+                  CALL_ROOM: { className: "CallRoom", useSQLite: true },
+                },
                 bindings: {
                   ENVIRONMENT: "development",
                   // Cheap argon2id for tests; production parameters are measured in bench/.
