@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { configDefaults, defineConfig } from "vitest/config";
+import { REALTIME_OBJECTS_IN_ONE_WORKER } from "./test/one-worker";
 
 /**
  * Two projects in one run (one report): `workers`, the suite inside workerd with real local
@@ -23,14 +24,8 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
-                // wrangler.toml binds the realtime Worker's objects (`script_name`); the suite runs
-                // them in this one Worker, which still exports their classes, so that
-                // runInDurableObject and storage isolation reach them. test/node runs the two Workers.
-                durableObjects: {
-                  CHAT_ROOM: { className: "ChatRoom", useSQLite: true },
-                  USER_HUB: { className: "UserHub", useSQLite: true },
-                  CALL_ROOM: { className: "CallRoom", useSQLite: true },
-                },
+                // The realtime Worker's objects run in this one Worker here; test/node runs both Workers.
+                durableObjects: REALTIME_OBJECTS_IN_ONE_WORKER,
                 bindings: {
                   ENVIRONMENT: "development",
                   // Cheap argon2id for tests; production parameters are measured in bench/.
