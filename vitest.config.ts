@@ -2,7 +2,6 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { configDefaults, defineConfig } from "vitest/config";
-import { REALTIME_OBJECTS_IN_ONE_WORKER } from "./test/one-worker";
 
 /**
  * Two projects in one run (one report): `workers`, the suite inside workerd with real local
@@ -24,8 +23,6 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
-                // The realtime Worker's objects run in this one Worker here; test/node runs both Workers.
-                durableObjects: REALTIME_OBJECTS_IN_ONE_WORKER,
                 bindings: {
                   ENVIRONMENT: "development",
                   // Cheap argon2id for tests; production parameters are measured in bench/.

@@ -2,8 +2,7 @@
 // (SQLite insert + broadcast + ack, nothing else) and the room, 100 sockets each, driven with the
 // same frames from the same client, in alternating rounds so all meet the same machine load. The
 // bare object runs twice: in its own tiny Worker (the platform's floor) and embedded in the app's
-// realtime Worker, the rooms' Worker (same isolate and heap as the rooms: what is left is what the
-// room itself does).
+// Worker (same isolate and heap as the rooms: what is left is what the room itself does).
 // - Fresh processes: the room and the embedded bare object run on an app server started for this
 //   part (fresh local state, 100 accounts registered, nothing else run there), as the bare object's
 //   own Worker is. The rooms area's own server has by then run the fan-out (1,000 sockets, the
@@ -161,7 +160,7 @@ export function floorSection({ room, sameWorker, ownWorker, afterFanout }) {
       `${BURST.rate} msg/s offered × ${BURST.seconds} s, ${BURST_ROUNDS} alternating rounds (deliveries/s actually made; the ratio is of the medians, as one target's rounds ` +
       "can differ by 2× or more on this machine). The bare object " +
       "(bench/bare/worker.ts) inserts each message into SQLite and broadcasts it; it runs in its own Worker and, for the bench only, " +
-      "embedded in a snapshot of the app's realtime Worker, which runs the rooms (same isolate and heap as the rooms). The room and that embedded object run on an app server " +
+      "embedded in a snapshot of the app's Worker (same isolate and heap as the rooms). The room and that embedded object run on an app server " +
       `started for this part (fresh local state, ${N} accounts registered, nothing else run there), as the bare object's own Worker is: each ` +
       "judged target meets a fresh process. The last row is the room on this area's own server after the fan-out above (1,000 sockets, the ramps), " +
       "in the same rounds: a reference for a process that has carried load, not judged against a bare object that has not. " +
@@ -183,14 +182,14 @@ export function floorSection({ room, sameWorker, ownWorker, afterFanout }) {
       ],
       [
         row("room", room),
-        row("bare object, in the rooms' Worker", sameWorker),
+        row("bare object, in the app's Worker", sameWorker),
         row("bare object, own Worker", ownWorker),
         row("room, in the server that ran the fan-out (reference)", afterFanout),
       ],
     ),
     "",
     table(
-      ["Target", "vs bare in the rooms' Worker", "vs bare in its own Worker"],
+      ["Target", "vs bare in the app's Worker", "vs bare in its own Worker"],
       [
         [
           `Burst deliveries/s ≥ ${BURST_RATIO_TARGET}× bare`,

@@ -30,13 +30,6 @@ export async function startMiniflareApp(vars = {}, preferredPort = 8781) {
   wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", data], "migrations");
 
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
-  // The realtime Worker's objects (bound by script_name) run in this one Worker, which exports them too.
-  const durableObjects = Object.fromEntries(
-    Object.entries(workerOptions.durableObjects ?? {}).map(([name, object]) => [
-      name,
-      typeof object === "string" ? object : { ...object, scriptName: undefined },
-    ]),
-  );
   const wasm = readdirSync(bundle).filter((f) => f.endsWith(".wasm"));
   const port = await freePort(preferredPort);
   const mf = new Miniflare(
@@ -54,7 +47,6 @@ export async function startMiniflareApp(vars = {}, preferredPort = 8781) {
             { type: "ESModule", path: join(bundle, "index.js") },
             ...wasm.map((f) => ({ type: "CompiledWasm", path: join(bundle, f) })),
           ],
-          durableObjects,
           bindings: { ...workerOptions.bindings, ...vars },
         },
       ],

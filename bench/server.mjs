@@ -15,10 +15,8 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 const ENV = { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
 
-/** The realtime Worker's config (the rooms and hubs), run beside the API Worker's where the app has one. */
-const REALTIME_CONFIG = "wrangler.realtime.toml";
-/** What the Workers are built from (no .dev.vars: the bench must not depend on local overrides). */
-const APP_FILES = ["src", "migrations", "wrangler.toml", REALTIME_CONFIG, "package.json", "tsconfig.json"];
+/** What the Worker is built from (no .dev.vars: the bench must not depend on local overrides). */
+const APP_FILES = ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json"];
 /** The static assets' folder (wrangler.toml [assets] directory), built, not committed. */
 const WEB_BUILD = "dist/web";
 /** Bench-only Workers, never deployed: the files of their snapshots (paths kept). No D1, nothing to migrate. */
@@ -75,9 +73,7 @@ async function waitForHealth(baseUrl, child, timeoutMs) {
 /** Write the app's files (APP_FILES) as they were at commit `ref` into `dir`. */
 function extractCommit(ref, dir) {
   mkdirSync(dir, { recursive: true });
-  // Older commits lack some of the files (one Worker before wrangler.realtime.toml).
-  const files = APP_FILES.filter((f) => spawnSync("git", ["-C", ROOT, "cat-file", "-e", `${ref}:${f}`]).status === 0);
-  const archive = spawnSync("git", ["-C", ROOT, "archive", "--format=tar", ref, "--", ...files], { maxBuffer: 256 * 2 ** 20 });
+  const archive = spawnSync("git", ["-C", ROOT, "archive", "--format=tar", ref, "--", ...APP_FILES], { maxBuffer: 256 * 2 ** 20 });
   if (archive.status !== 0) throw new Error(`git archive ${ref} failed: ${archive.stderr}`);
   const untar = spawnSync("tar", ["-x", "-C", dir], { input: archive.stdout });
   if (untar.status !== 0) throw new Error(`tar failed: ${untar.stderr}`);
@@ -171,11 +167,6 @@ export async function startServer(
   const args = [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(httpPort), "--inspector-port", String(inspectorPort)];
   args.push("--persist-to", dataDir, "--show-interactive-dev-session=false");
   if (worker) args.push("--config", `bench/${worker}/wrangler.toml`);
-  else if (existsSync(join(appDir, REALTIME_CONFIG))) {
-    // Both Workers in one wrangler dev. `--var` reaches only the first: the realtime Worker gets them in its config.
-    args.push("--config", "wrangler.toml", "--config", REALTIME_CONFIG);
-    setTomlVars(join(appDir, REALTIME_CONFIG), vars);
-  }
   const varArgs = Object.entries(vars).map(([k, v]) => `${k}:${v}`);
   if (varArgs.length) args.push("--var", ...varArgs);
 
@@ -250,94 +241,62 @@ function watchMajorGcs(stdout) {
 }
 
 /**
- * Put bench/bare's object into the app's snapshot (not into src/), beside the rooms: in the
- * realtime Worker where the app has one (else in its one Worker), so the bare object and the rooms
- * share one Worker, one isolate and one heap; only what the room does differs. A bench entry of the
- * API Worker routes `/rooms/{id}/ws` to it.
+ * Put bench/bare's object into the app's snapshot (not into src/): a bench entry re-exports the
+ * app, adds BareRoom, and routes `/rooms/{id}/ws` to it, so the bare object and the rooms share one
+ * Worker, one isolate and one heap; only what the room does differs.
  */
 function embedBareRoom(appDir) {
   cpSync(join(ROOT, "bench/bare/worker.ts"), join(appDir, "src/bench-bare-room.ts"));
-  const split = existsSync(join(appDir, REALTIME_CONFIG));
-  writeBenchEntry(appDir, [
-    'import bare from "./bench-bare-room";',
-    ...(split ? [] : ['export { BareRoom } from "./bench-bare-room";']),
-    "export default {",
-    "  ...app,",
-    "  fetch(request: Request, env: any, ctx: ExecutionContext) {",
-    '    return new URL(request.url).pathname.startsWith("/rooms/") ? bare.fetch(request, env) : app.fetch(request, env, ctx);',
-    "  },",
-    "};",
-  ]);
-  const binding = '\n[[durable_objects.bindings]]\nname = "BARE_ROOM"\nclass_name = "BareRoom"\n';
-  const migration = '\n[[migrations]]\ntag = "bench-bare"\nnew_sqlite_classes = ["BareRoom"]\n';
+  writeFileSync(
+    join(appDir, "src/bench-entry.ts"),
+    [
+      'import app from "./index";',
+      'import bare from "./bench-bare-room";',
+      'export * from "./index";',
+      'export { BareRoom } from "./bench-bare-room";',
+      "export default {",
+      "  ...app,",
+      "  fetch(request: Request, env: any, ctx: ExecutionContext) {",
+      '    return new URL(request.url).pathname.startsWith("/rooms/") ? bare.fetch(request, env) : app.fetch(request, env, ctx);',
+      "  },",
+      "};",
+      "",
+    ].join("\n"),
+  );
   const toml = join(appDir, "wrangler.toml");
   const config = benchEntry(readFileSync(toml, "utf8"), "/rooms/*");
-  if (!split) return writeFileSync(toml, withTopLevel(config, binding + migration));
-  writeFileSync(toml, withTopLevel(config, `${binding}script_name = "edge-messenger-realtime"\n`));
-  writeRealtimeEntry(appDir, ['export { BareRoom } from "./bench-bare-room";'], binding + migration);
+  const extra =
+    '\n[[durable_objects.bindings]]\nname = "BARE_ROOM"\nclass_name = "BareRoom"\n\n[[migrations]]\ntag = "bench-bare"\nnew_sqlite_classes = ["BareRoom"]\n';
+  // Top-level tables must come before [env.*] sections.
+  const at = config.indexOf("\n[env.");
+  writeFileSync(toml, at < 0 ? config + extra : config.slice(0, at) + extra + config.slice(at));
 }
 
 /**
- * Put bench/seed/room.ts into the app's snapshot (not into src/): bench entries re-export the app
- * with its ChatRoom replaced by the subclass that can be seeded (in the realtime Worker where the
- * app has one), and route `/__bench/rooms/…` to it.
+ * Put bench/seed/room.ts into the app's snapshot (not into src/): a bench entry re-exports the app
+ * with its ChatRoom replaced by the subclass that can be seeded, and routes `/__bench/rooms/…` to it.
  */
 function embedSeedRoom(appDir) {
   cpSync(join(ROOT, "bench/seed/room.ts"), join(appDir, "bench/seed/room.ts"));
-  const seedExport = [
-    "// An explicit export wins over the star export: the binding's ChatRoom is the seedable subclass.",
-    'export { ChatRoom } from "../bench/seed/room";',
-  ];
-  const split = existsSync(join(appDir, REALTIME_CONFIG));
-  writeBenchEntry(appDir, [
-    'import { seedRoutes } from "../bench/seed/room";',
-    ...(split ? [] : seedExport),
-    "export default {",
-    "  ...app,",
-    "  fetch(request: Request, env: any, ctx: ExecutionContext) {",
-    "    return seedRoutes(request, env) ?? app.fetch(request, env, ctx);",
-    "  },",
-    "};",
-  ]);
+  writeFileSync(
+    join(appDir, "src/bench-entry.ts"),
+    [
+      'import app from "./index";',
+      'import { seedRoutes } from "../bench/seed/room";',
+      'export * from "./index";',
+      "// An explicit export wins over the star export: the binding's ChatRoom is the seedable subclass.",
+      'export { ChatRoom } from "../bench/seed/room";',
+      "export default {",
+      "  ...app,",
+      "  fetch(request: Request, env: any, ctx: ExecutionContext) {",
+      "    return seedRoutes(request, env) ?? app.fetch(request, env, ctx);",
+      "  },",
+      "};",
+      "",
+    ].join("\n"),
+  );
   const toml = join(appDir, "wrangler.toml");
   writeFileSync(toml, benchEntry(readFileSync(toml, "utf8"), "/__bench/*"));
-  if (split) writeRealtimeEntry(appDir, seedExport, "");
-}
-
-/** src/bench-entry.ts: the API Worker's exports, then `lines` (which define the default export from `app`). */
-function writeBenchEntry(appDir, lines) {
-  const head = ['import app from "./index";', 'export * from "./index";'];
-  writeFileSync(join(appDir, "src/bench-entry.ts"), [...head, ...lines, ""].join("\n"));
-}
-
-/** The realtime Worker's entry replaced by one that adds `lines` to its exports; `tables` are added to its config. */
-function writeRealtimeEntry(appDir, lines, tables) {
-  const head = ['export * from "./realtime-worker";', 'export { default } from "./realtime-worker";'];
-  writeFileSync(join(appDir, "src/bench-realtime-entry.ts"), [...head, ...lines, ""].join("\n"));
-  const toml = join(appDir, REALTIME_CONFIG);
-  const config = readFileSync(toml, "utf8").replace('main = "src/realtime-worker.ts"', 'main = "src/bench-realtime-entry.ts"');
-  writeFileSync(toml, withTopLevel(config, tables));
-}
-
-/** `config` with `tables` added at its top level (which must come before its [env.*] sections). */
-function withTopLevel(config, tables) {
-  const at = config.indexOf("\n[env.");
-  return at < 0 ? config + tables : config.slice(0, at) + tables + config.slice(at);
-}
-
-/** Set `vars` in a snapshot's config file's top-level [vars] table (replacing a key it sets already). */
-function setTomlVars(file, vars) {
-  let config = readFileSync(file, "utf8");
-  for (const [key, value] of Object.entries(vars)) {
-    const line = `${key} = ${JSON.stringify(String(value))}`;
-    const existing = new RegExp(`^${key} = .*$`, "m");
-    const top = config.indexOf("\n[env.");
-    const found = existing.exec(config);
-    if (found && (top < 0 || found.index < top)) config = config.replace(existing, line);
-    else if (config.includes("\n[vars]\n")) config = config.replace("\n[vars]\n", `\n[vars]\n${line}\n`);
-    else config = withTopLevel(config, `\n[vars]\n${line}\n`);
-  }
-  writeFileSync(file, config);
 }
 
 /**

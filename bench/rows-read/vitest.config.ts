@@ -5,7 +5,6 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { REALTIME_OBJECTS_IN_ONE_WORKER } from "../../test/one-worker";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -17,7 +16,6 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: resolve(root, "wrangler.toml") },
         miniflare: {
-          durableObjects: REALTIME_OBJECTS_IN_ONE_WORKER,
           bindings: {
             ENVIRONMENT: "development",
             ARGON2_MEMORY_KIB: "64", // hashing is not measured here
