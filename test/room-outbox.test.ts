@@ -102,4 +102,101 @@ describe("Outbox: events coalesce, answers do not wait", () => {
       ],
     });
   });
+
+  it("queues a broadcast once: every socket that gets only the window's broadcasts is sent the same text", async () => {
+    const [a, b, c] = [fakeSocket(), fakeSocket(), fakeSocket()];
+    const texts: string[] = [];
+    for (const s of [a, b, c]) (s.ws as unknown as { send: (t: string) => void }).send = (t) => texts.push(t);
+    const outbox = new Outbox();
+    const all = [a.ws, b.ws, c.ws];
+    outbox.broadcast(all, JSON.stringify({ type: "message.new", seq: 1 }));
+    outbox.broadcast(all, JSON.stringify({ type: "message.new", seq: 2 }));
+    await endOfTurn();
+    expect(texts).toHaveLength(3);
+    expect(new Set(texts).size).toBe(1);
+    expect(JSON.parse(texts[0]!)).toEqual({
+      type: "batch",
+      frames: [
+        { type: "message.new", seq: 1 },
+        { type: "message.new", seq: 2 },
+      ],
+    });
+  });
+
+  it("keeps each socket's order when broadcasts, a left-out socket and frames of its own mix in one window", async () => {
+    const [a, b, c] = [fakeSocket(), fakeSocket(), fakeSocket()];
+    const outbox = new Outbox();
+    const all = [a.ws, b.ws, c.ws];
+    outbox.broadcast(all, JSON.stringify({ type: "message.new", seq: 1 }));
+    outbox.reply(a.ws, JSON.stringify({ type: "ack", id: "f1" })); // behind the broadcast a waits for
+    outbox.broadcast(all, JSON.stringify({ type: "typing", userId: "b" }), b.ws); // not to b
+    outbox.push(c.ws, JSON.stringify({ type: "reactions", seq: 1 }));
+    await endOfTurn();
+    expect(a.sent).toEqual([
+      {
+        type: "batch",
+        frames: [
+          { type: "message.new", seq: 1 },
+          { type: "ack", id: "f1" },
+          { type: "typing", userId: "b" },
+        ],
+      },
+    ]);
+    expect(b.sent).toEqual([{ type: "message.new", seq: 1 }]);
+    expect(c.sent).toEqual([
+      {
+        type: "batch",
+        frames: [
+          { type: "message.new", seq: 1 },
+          { type: "typing", userId: "b" },
+          { type: "reactions", seq: 1 },
+        ],
+      },
+    ]);
+  });
+
+  it("sends a socket that opened within the window only what was broadcast after it opened, its hello first", async () => {
+    const [a, late] = [fakeSocket(), fakeSocket()];
+    const outbox = new Outbox();
+    outbox.broadcast([a.ws], JSON.stringify({ type: "message.new", seq: 1 }));
+    outbox.reply(late.ws, JSON.stringify({ type: "hello", lastSeq: 1 })); // nothing waits for it: at once
+    outbox.broadcast([a.ws, late.ws], JSON.stringify({ type: "message.new", seq: 2 }));
+    await endOfTurn();
+    expect(late.sent).toEqual([
+      { type: "hello", lastSeq: 1 },
+      { type: "message.new", seq: 2 },
+    ]);
+    expect(a.sent).toEqual([
+      {
+        type: "batch",
+        frames: [
+          { type: "message.new", seq: 1 },
+          { type: "message.new", seq: 2 },
+        ],
+      },
+    ]);
+  });
+
+  it("sends a socket about to close what waits for it at once, and nothing of the window twice", async () => {
+    const [a, b] = [fakeSocket(), fakeSocket()];
+    const outbox = new Outbox();
+    const all = [a.ws, b.ws];
+    outbox.broadcast(all, JSON.stringify({ type: "message.new", seq: 1 }));
+    outbox.push(a.ws, JSON.stringify({ type: "error", code: "member_removed" }));
+    outbox.flushSocket(a.ws);
+    expect(a.sent).toEqual([
+      {
+        type: "batch",
+        frames: [
+          { type: "message.new", seq: 1 },
+          { type: "error", code: "member_removed" },
+        ],
+      },
+    ]);
+    outbox.flushSocket(b.ws);
+    expect(b.sent).toEqual([{ type: "message.new", seq: 1 }]);
+    await endOfTurn();
+    expect(a.sent).toHaveLength(1);
+    expect(b.sent).toHaveLength(1);
+  });
 });

@@ -2,6 +2,12 @@
 export const COALESCE_MS = 4;
 
 /**
+ * One queued frame: for one socket, or a broadcast to `all` (the room's sockets when it was
+ * queued: a list never changed once handed over) but `except`.
+ */
+type Queued = { text: string; to: WebSocket } | { text: string; all: readonly WebSocket[]; except: WebSocket | undefined };
+
+/**
  * Every frame the room sends goes through here, in order per socket. At a quiet pace a frame
  * leaves at the end of the current turn (with whatever else that turn produced for the same
  * socket), so nothing waits. Under burst (frames queued within COALESCE_MS of the last send), they
@@ -9,19 +15,31 @@ export const COALESCE_MS = 4;
  * `{"type":"batch","frames":[…]}` holding several in the order they were produced. The per-frame
  * cost of a socket send is paid once per window instead of once per event. A socket's answer
  * (`reply`) is not an event: it leaves at once unless frames for that socket are waiting.
+ *
+ * A broadcast is queued once, not once per socket: every socket that gets exactly the window's
+ * broadcasts (the usual case) is sent one shared text, so the cost per recipient is the send alone.
  */
 export class Outbox {
-  /** What waits per socket: one frame as it is (the usual case: no array per socket and event), or several in order. */
-  private readonly queues = new Map<WebSocket, string | string[]>();
+  private queued: Queued[] = [];
+  /** Sockets with a frame of their own waiting, or left out of a waiting broadcast: their frames differ from the shared ones. */
+  private readonly distinct = new Set<WebSocket>();
+  /** Sockets already sent their frames in this window (flushSocket, before a close). */
+  private readonly sentEarly = new Set<WebSocket>();
   private lastFlushAt = 0;
   private scheduled = false;
 
   /** Queue a serialized frame for one socket. */
   push(ws: WebSocket, text: string): void {
-    const queue = this.queues.get(ws);
-    if (queue === undefined) this.queues.set(ws, text);
-    else if (typeof queue === "string") this.queues.set(ws, [queue, text]);
-    else queue.push(text);
+    this.queued.push({ text, to: ws });
+    this.distinct.add(ws);
+    this.schedule();
+  }
+
+  /** Queue a serialized frame for every socket of `all` (a list the caller never changes afterwards) but `except`. */
+  broadcast(all: readonly WebSocket[], text: string, except?: WebSocket): void {
+    if (all.length === 0) return;
+    this.queued.push({ text, all, except });
+    if (except) this.distinct.add(except);
     this.schedule();
   }
 
@@ -32,29 +50,50 @@ export class Outbox {
    * and wait out the window.
    */
   reply(ws: WebSocket, text: string): void {
-    if (this.queues.has(ws)) this.push(ws, text);
+    if (this.isWaiting(ws)) this.push(ws, text);
     else sendText(ws, text);
   }
 
   /** Send what is queued for `ws` now (before closing it, so nothing queued is lost). */
   flushSocket(ws: WebSocket): void {
-    const queue = this.queues.get(ws);
-    if (queue === undefined) return;
-    this.queues.delete(ws);
-    send(ws, queue);
+    if (this.sentEarly.has(ws) || !this.isWaiting(ws)) return;
+    const frames = this.queued.filter((q) => receives(q, ws)).map((q) => q.text);
+    this.sentEarly.add(ws);
+    sendText(ws, frames.length === 1 ? frames[0]! : batchText(frames));
   }
 
   /**
-   * Send everything queued, one frame per socket. Sockets that wait for the same frames (a burst
-   * of broadcasts: the same strings, pushed in the same order) share one `batch` text, built once
-   * instead of once per socket.
+   * Send everything queued, one frame per socket. The sockets that get exactly the window's
+   * broadcasts share one text (the broadcast as it is, or their batch), built once; the others
+   * (distinct) get theirs built for them, and those with the same frames share a batch text too.
    */
   flush(): void {
     this.scheduled = false;
     this.lastFlushAt = Date.now();
-    const built = new BatchTexts();
-    for (const [ws, queue] of this.queues) sendText(ws, typeof queue === "string" ? queue : built.of(queue));
-    this.queues.clear();
+    const queued = this.queued;
+    this.queued = [];
+    const broadcasts = queued.filter((q): q is Extract<Queued, { all: readonly WebSocket[] }> => "all" in q);
+    const audience = broadcasts[0]?.all;
+    const own = new OwnFrames(queued);
+    if (audience && broadcasts.every((b) => b.all === audience)) {
+      const shared = broadcasts.length === 1 ? broadcasts[0]!.text : batchText(broadcasts.map((b) => b.text));
+      for (const ws of audience) if (!this.distinct.has(ws) && !this.sentEarly.has(ws)) sendText(ws, shared);
+      for (const ws of this.distinct) if (!this.sentEarly.has(ws)) own.send(ws);
+    } else {
+      // The sockets changed within the window (one opened or closed): each its own frames.
+      const everyone = new Set(this.distinct);
+      for (const b of broadcasts) for (const ws of b.all) everyone.add(ws);
+      for (const ws of everyone) if (!this.sentEarly.has(ws)) own.send(ws);
+    }
+    this.distinct.clear();
+    this.sentEarly.clear();
+  }
+
+  /** Whether frames for `ws` wait to be sent. */
+  private isWaiting(ws: WebSocket): boolean {
+    if (this.sentEarly.has(ws)) return false;
+    if (this.distinct.has(ws)) return this.queued.some((q) => receives(q, ws));
+    return this.queued.some((q) => "all" in q && q.all.includes(ws));
   }
 
   private schedule(): void {
@@ -63,6 +102,37 @@ export class Outbox {
     const wait = this.lastFlushAt + COALESCE_MS - Date.now();
     if (wait <= 0) queueMicrotask(() => this.flush());
     else setTimeout(() => this.flush(), wait);
+  }
+}
+
+/** Whether a queued frame is for `ws`. */
+const receives = (q: Queued, ws: WebSocket) => ("to" in q ? q.to === ws : q.except !== ws && q.all.includes(ws));
+
+/**
+ * One flush's frames for sockets that need their own: each socket's frames picked from the
+ * window's queue (a broadcast's audience looked up in a set once it is long), and sockets with
+ * the same frames share one batch text.
+ */
+class OwnFrames {
+  private readonly built = new BatchTexts();
+  private readonly audiences = new Map<readonly WebSocket[], Set<WebSocket>>();
+
+  constructor(private readonly queued: readonly Queued[]) {}
+
+  send(ws: WebSocket): void {
+    const frames: string[] = [];
+    for (const q of this.queued) if ("to" in q ? q.to === ws : q.except !== ws && this.isIn(q.all, ws)) frames.push(q.text);
+    if (frames.length > 0) sendText(ws, frames.length === 1 ? frames[0]! : this.built.of(frames));
+  }
+
+  private isIn(all: readonly WebSocket[], ws: WebSocket): boolean {
+    if (all.length <= 16) return all.includes(ws);
+    let members = this.audiences.get(all);
+    if (!members) {
+      members = new Set(all);
+      this.audiences.set(all, members);
+    }
+    return members.has(ws);
   }
 }
 
@@ -87,10 +157,6 @@ function sameFrames(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function send(ws: WebSocket, queue: string | string[]): void {
-  sendText(ws, typeof queue === "string" ? queue : batchText(queue));
 }
 
 function sendText(ws: WebSocket, text: string): void {

@@ -100,6 +100,7 @@ export class SocketGate {
     } catch {
       // already closed
     }
+    this.room.sockets.closed();
     const info = this.room.sockets.info(ws);
     if (info) this.offlineIfGone(info.userId);
   }

@@ -30,6 +30,8 @@ export class RoomSockets {
   private readonly infos = new WeakMap<WebSocket, SocketInfo>();
   private readonly refused = new WeakSet<WebSocket>();
   private readonly outbox = new Outbox();
+  /** Every accepted socket (ctx.getWebSockets()), kept between broadcasts; replaced, never changed, when one opens or closes. */
+  private everySocket: readonly WebSocket[] | null = null;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -45,6 +47,12 @@ export class RoomSockets {
     this.ctx.acceptWebSocket(ws, [info.userId, sessionTag(info.sessionId)]);
     ws.serializeAttachment(info);
     this.infos.set(ws, info);
+    this.everySocket = null;
+  }
+
+  /** A socket closed (its close or error handler ran): broadcasts stop counting it. */
+  closed(): void {
+    this.everySocket = null;
   }
 
   info(ws: WebSocket): SocketInfo | null {
@@ -107,7 +115,8 @@ export class RoomSockets {
 
   /** A serialized frame to every socket (but `except`). */
   broadcastText(text: string, except?: WebSocket): void {
-    for (const ws of this.ctx.getWebSockets()) if (ws !== except) this.outbox.push(ws, text);
+    this.everySocket ??= this.ctx.getWebSockets();
+    this.outbox.broadcast(this.everySocket, text, except);
   }
 
   sendToUser(userId: string, frame: Record<string, unknown>): void {
@@ -150,6 +159,7 @@ export class RoomSockets {
     } catch {
       // already closed
     }
+    this.everySocket = null;
   }
 
   /** Close the user's sockets (only those of `sessionIds`, when given); returns how many. */
