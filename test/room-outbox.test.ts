@@ -199,4 +199,18 @@ describe("Outbox: events coalesce, answers do not wait", () => {
     expect(a.sent).toHaveLength(1);
     expect(b.sent).toHaveLength(1);
   });
+
+  it("gives each of many sockets its own frame in order between broadcasts (a presence frame each, an encrypted message's own envelope)", async () => {
+    const sockets = Array.from({ length: 40 }, fakeSocket);
+    const all = sockets.map((s) => s.ws);
+    const outbox = new Outbox();
+    outbox.broadcast(all, JSON.stringify({ type: "message.new", seq: 1 }));
+    for (const [i, s] of sockets.entries()) outbox.push(s.ws, JSON.stringify({ type: "presence", n: i }));
+    outbox.broadcast(all, JSON.stringify({ type: "message.new", seq: 2 }), sockets[7]!.ws);
+    await endOfTurn();
+    sockets.forEach((s, i) => {
+      const frames = [{ type: "message.new", seq: 1 }, { type: "presence", n: i }, ...(i === 7 ? [] : [{ type: "message.new", seq: 2 }])];
+      expect(s.sent).toEqual([{ type: "batch", frames }]);
+    });
+  });
 });

@@ -109,19 +109,36 @@ export class Outbox {
 const receives = (q: Queued, ws: WebSocket) => ("to" in q ? q.to === ws : q.except !== ws && q.all.includes(ws));
 
 /**
- * One flush's frames for sockets that need their own: each socket's frames picked from the
- * window's queue (a broadcast's audience looked up in a set once it is long), and sockets with
- * the same frames share one batch text.
+ * One flush's frames for sockets that need their own: each socket's frames of its own merged in
+ * order with the broadcasts that reach it (an audience looked up in a set once it is long), so a
+ * flush costs what was queued, not sockets × frames. Sockets with the same frames share one batch text.
  */
 class OwnFrames {
   private readonly built = new BatchTexts();
   private readonly audiences = new Map<readonly WebSocket[], Set<WebSocket>>();
+  /** Where each socket's frames of its own are in the queue, in order. */
+  private readonly direct = new Map<WebSocket, number[]>();
+  /** Where the broadcasts are in the queue. */
+  private readonly broadcasts: number[] = [];
 
-  constructor(private readonly queued: readonly Queued[]) {}
+  constructor(private readonly queued: readonly Queued[]) {
+    queued.forEach((q, at) => {
+      if (!("to" in q)) this.broadcasts.push(at);
+      else if (this.direct.has(q.to)) this.direct.get(q.to)!.push(at);
+      else this.direct.set(q.to, [at]);
+    });
+  }
 
   send(ws: WebSocket): void {
+    const mine = this.direct.get(ws) ?? [];
     const frames: string[] = [];
-    for (const q of this.queued) if ("to" in q ? q.to === ws : q.except !== ws && this.isIn(q.all, ws)) frames.push(q.text);
+    let next = 0;
+    for (const at of this.broadcasts) {
+      while (next < mine.length && mine[next]! < at) frames.push(this.queued[mine[next++]!]!.text);
+      const b = this.queued[at] as Extract<Queued, { all: readonly WebSocket[] }>;
+      if (b.except !== ws && this.isIn(b.all, ws)) frames.push(b.text);
+    }
+    while (next < mine.length) frames.push(this.queued[mine[next++]!]!.text);
     if (frames.length > 0) sendText(ws, frames.length === 1 ? frames[0]! : this.built.of(frames));
   }
 
