@@ -38,6 +38,10 @@ export const BARE_PLAN = PLAN.filter((p) => p.n === 100);
  */
 export async function runFanout(server, users, log, { bare = false, plan = PLAN } = {}) {
   const session = await fanoutSession(server, users, log, { bare });
+  // A new group's members hear of it after its creation (each member's hub, all on this one
+  // workerd thread locally): the steps start once that is over, and how long it took is reported.
+  const settle = await untilQuiet(server.baseUrl);
+  log(`  quiet after ${(settle.waitedMs / 1000).toFixed(1)} s (longest /health meanwhile ${ms(settle.longestMs)} ms)`);
   const steps = [];
   const openings = [];
   const stopped = new Set();
@@ -54,7 +58,31 @@ export async function runFanout(server, users, log, { bare = false, plan = PLAN 
   } finally {
     await session.close();
   }
-  return { chatId: session.chatId, steps, openings, totals: session.totals };
+  return { chatId: session.chatId, steps, openings, totals: session.totals, settle };
+}
+
+/** Quiet: every `GET /health` answered within this long for QUIET_FOR_MS in a row. */
+export const QUIET_MAX_MS = 50;
+const QUIET_FOR_MS = 3000;
+const QUIET_WAIT_MAX_MS = 60_000;
+
+/**
+ * Wait until the server answers `/health` within QUIET_MAX_MS for QUIET_FOR_MS in a row (at most
+ * a minute); returns `{ waitedMs, longestMs }`: how long that took and its slowest answer meanwhile.
+ */
+export async function untilQuiet(baseUrl) {
+  const started = performance.now();
+  let quietSince = started;
+  let longestMs = 0;
+  while (performance.now() - quietSince < QUIET_FOR_MS && performance.now() - started < QUIET_WAIT_MAX_MS) {
+    const t = performance.now();
+    await fetch(`${baseUrl}/health`).then((res) => res.arrayBuffer());
+    const took = performance.now() - t;
+    longestMs = Math.max(longestMs, took);
+    if (took > QUIET_MAX_MS) quietSince = performance.now();
+    await sleep(20);
+  }
+  return { waitedMs: performance.now() - started - QUIET_FOR_MS, longestMs };
 }
 
 /**
