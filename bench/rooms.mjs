@@ -215,6 +215,7 @@ function fanoutSection(fan) {
     "latency is per delivery, send → `message.new` at each socket (the sender's own included), all in one Node process and clock.",
     `Ramps stop at the first step with p99 > ${RAMP_P99_LIMIT_MS} ms or a loss. CPU: this Node process / wrangler+workerd, share of one core.`,
     `The steps start once the server is quiet after the group's creation (\`/health\` within ${QUIET_MAX_MS} ms for 3 s in a row): ` +
+      `${fan.settle.quiet ? "" : "**not quiet within a minute**, the steps ran anyway; "}` +
       `${(fan.settle.waitedMs / 1000).toFixed(1)} s after it here, the slowest \`/health\` meanwhile ${ms(fan.settle.longestMs)} ms ` +
       "(the new chat is announced to each of its 1,000 members' hubs, on the same workerd thread under `wrangler dev`; " +
       "without this wait the first steps' p99 caught the pauses that follow, up to about 0.4 s).",
