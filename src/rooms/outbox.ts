@@ -56,10 +56,9 @@ export class Outbox {
 
   /** Send what is queued for `ws` now (before closing it, so nothing queued is lost). */
   flushSocket(ws: WebSocket): void {
-    if (this.sentEarly.has(ws) || !this.isWaiting(ws)) return;
-    const frames = this.queued.filter((q) => receives(q, ws)).map((q) => q.text);
+    if (!this.isWaiting(ws)) return;
+    new OwnFrames(this.queued).send(ws);
     this.sentEarly.add(ws);
-    sendText(ws, frames.length === 1 ? frames[0]! : batchText(frames));
   }
 
   /**
@@ -74,16 +73,17 @@ export class Outbox {
     this.queued = [];
     const broadcasts = queued.filter((q): q is Extract<Queued, { all: readonly WebSocket[] }> => "all" in q);
     const audience = broadcasts[0]?.all;
-    const own = new OwnFrames(queued);
-    if (audience && broadcasts.every((b) => b.all === audience)) {
+    const sameAudience = audience !== undefined && broadcasts.every((b) => b.all === audience);
+    if (sameAudience) {
       const shared = broadcasts.length === 1 ? broadcasts[0]!.text : batchText(broadcasts.map((b) => b.text));
       for (const ws of audience) if (!this.distinct.has(ws) && !this.sentEarly.has(ws)) sendText(ws, shared);
-      for (const ws of this.distinct) if (!this.sentEarly.has(ws)) own.send(ws);
-    } else {
-      // The sockets changed within the window (one opened or closed): each its own frames.
-      const everyone = new Set(this.distinct);
-      for (const b of broadcasts) for (const ws of b.all) everyone.add(ws);
-      for (const ws of everyone) if (!this.sentEarly.has(ws)) own.send(ws);
+    }
+    // The sockets whose frames differ from the shared ones: all of them when the sockets changed
+    // within the window (one opened or closed) and the broadcasts went to different lists.
+    const separate = sameAudience ? this.distinct : new Set([...this.distinct, ...broadcasts.flatMap((b) => b.all)]);
+    if (separate.size > 0) {
+      const own = new OwnFrames(queued);
+      for (const ws of separate) if (!this.sentEarly.has(ws)) own.send(ws);
     }
     this.distinct.clear();
     this.sentEarly.clear();
@@ -91,9 +91,7 @@ export class Outbox {
 
   /** Whether frames for `ws` wait to be sent. */
   private isWaiting(ws: WebSocket): boolean {
-    if (this.sentEarly.has(ws)) return false;
-    if (this.distinct.has(ws)) return this.queued.some((q) => receives(q, ws));
-    return this.queued.some((q) => "all" in q && q.all.includes(ws));
+    return !this.sentEarly.has(ws) && this.queued.some((q) => receives(q, ws));
   }
 
   private schedule(): void {
