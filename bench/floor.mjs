@@ -164,9 +164,11 @@ export function floorSection({ room, sameWorker, ownWorker, afterFanout }) {
       `started for this part (fresh local state, ${N} accounts registered, nothing else run there), as the bare object's own Worker is: each ` +
       "judged target meets a fresh process. The last row is the room on this area's own server after the fan-out above (1,000 sockets, the ramps), " +
       "in the same rounds: a reference for a process that has carried load, not judged against a bare object that has not. " +
-      "The last column counts the major (mark-compact) collections V8 reported during the target's paced rounds (`--trace-gc` in workerd, " +
+      "The last column counts the major (mark-compact) collections V8 reported during the target's paced rounds (`--trace-gc-nvp` in workerd, " +
       "each line stamped as it arrived; every isolate of the process counts, as they share its thread): each stops every delivery of that process " +
-      "for its pause.",
+      "for its pause. Beside them: the mean time of a pause spent marking live objects (on the main thread, unless V8 had marked incrementally " +
+      "alongside the code before it), and the most objects a collection left in its isolate's heap (MiB): marking takes time by the live " +
+      "objects, so the same number of collections stops a big isolate longer.",
     "",
     table(
       [
@@ -211,10 +213,18 @@ export function floorSection({ room, sameWorker, ownWorker, afterFanout }) {
   ].join("\n");
 }
 
-/** "count (pause ms, …)" of a target's major collections, or "–" where its process was not traced. */
+/**
+ * "count (pause ms, …)" of a target's major collections, with the mean marking part of a pause,
+ * how many marked alongside the code, and the largest heap left after one; "–" where its process
+ * was not traced.
+ */
 function gcCell(gcs) {
   if (!gcs) return "–";
-  return gcs.length === 0 ? "0" : `${gcs.length} (${gcs.map((gc) => ms(gc.pauseMs)).join(", ")})`;
+  if (gcs.length === 0) return "0";
+  const marking = gcs.reduce((a, gc) => a + gc.markMs, 0) / gcs.length;
+  const incremental = gcs.filter((gc) => gc.incremental).length;
+  const live = Math.max(...gcs.map((gc) => gc.liveBytes)) / 2 ** 20;
+  return `${gcs.length} (${gcs.map((gc) => ms(gc.pauseMs)).join(", ")}); marking ${ms(marking)} ms of a pause on average, ${incremental} incremental; ${live.toFixed(1)} MiB of objects left`;
 }
 
 const outOf = (c) => `${c.clean} of ${c.clean + c.forced}`;

@@ -34,8 +34,10 @@ const BENCH_WORKERS = {
 const LINE_BUFFERING = ["/usr/libexec/coreutils/libstdbuf.so", "/usr/lib/x86_64-linux-gnu/coreutils/libstdbuf.so"].find((f) =>
   existsSync(f),
 );
-/** A major collection in V8's --trace-gc output, and its pause in ms. */
-const MAJOR_GC_LINE = /\bMark-Compact\b.*? MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ [\d.]+ ms/;
+/** One collection in V8's --trace-gc-nvp output: its fields as JSON after "GC: ". */
+const GC_LINE = / GC: (\{.*\})\s*$/;
+/** The `gc` kinds of --trace-gc-nvp that are major (mark-compact) collections; "s" is a scavenge. */
+const MAJOR_GC_KINDS = new Set(["mc", "mmc"]);
 
 /** Production argon2id cost (src/auth/password.ts PRODUCTION_ARGON2), forced on in development. */
 export const PROD_VARS = { ARGON2_MEMORY_KIB: "19456", ARGON2_ITERATIONS: "2" };
@@ -110,9 +112,11 @@ function groupCpuSeconds(pgid) {
  * in the same Worker and isolate as the rooms; never in src/); `seedRooms` makes the snapshot's ChatRoom the subclass of
  * bench/seed/room.ts (a seeding RPC and the index's size, at `/__bench/rooms/{chatId}/…`; never in src/); `keepState` keeps the local D1/KV/DO data of earlier
  * runs (the app snapshot is always fresh). `traceGc` turns on V8's GC trace in workerd (Miniflare's
- * MINIFLARE_WORKERD_V8_FLAGS) and stamps each major collection as its line arrives:
- * `majorGcs(from, to)` lists those between two Date.now() times, as `{ at, pauseMs }` (null when
- * stdout could not be made line-buffered, as the times would then be those of a full buffer).
+ * MINIFLARE_WORKERD_V8_FLAGS, `--trace-gc-nvp`) and stamps each major collection as its line arrives:
+ * `majorGcs(from, to)` lists those between two Date.now() times, as `{ at, pauseMs, markMs,
+ * incremental, liveBytes }` (the pause, its marking part, whether marking had run alongside the
+ * code before it, the heap's objects left after it), or null when stdout could not be made
+ * line-buffered, as the times would then be those of a full buffer.
  */
 export async function startServer(
   name,
@@ -173,7 +177,7 @@ export async function startServer(
   const log = createWriteStream(logFile);
   // detached: own process group, so stop() can end wrangler and the workerd it spawns together.
   const env = traceGc
-    ? { ...ENV, MINIFLARE_WORKERD_V8_FLAGS: "--trace-gc", ...(LINE_BUFFERING ? { LD_PRELOAD: LINE_BUFFERING, _STDBUF_O: "L" } : {}) }
+    ? { ...ENV, MINIFLARE_WORKERD_V8_FLAGS: "--trace-gc-nvp", ...(LINE_BUFFERING ? { LD_PRELOAD: LINE_BUFFERING, _STDBUF_O: "L" } : {}) }
     : ENV;
   const child = spawn(process.execPath, args, { cwd: appDir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout.pipe(log);
@@ -233,8 +237,11 @@ function watchMajorGcs(stdout) {
     partial = lines.pop();
     const at = Date.now();
     for (const line of lines) {
-      const pause = MAJOR_GC_LINE.exec(line)?.[1];
-      if (pause !== undefined) seen.push({ at, pauseMs: Number(pause) });
+      const json = GC_LINE.exec(line)?.[1];
+      if (json === undefined) continue;
+      const gc = JSON.parse(json);
+      if (!MAJOR_GC_KINDS.has(gc.gc)) continue;
+      seen.push({ at, pauseMs: gc.pause, markMs: gc.mark ?? 0, incremental: Boolean(gc.is_incremental), liveBytes: gc.end_object_size });
     }
   });
   return seen;
