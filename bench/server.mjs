@@ -228,6 +228,17 @@ export async function startServer(
   };
 }
 
+/** The fields of a --trace-gc-nvp line, or null for any other line (or one cut short or mixed with another's output). */
+function parseGcLine(line) {
+  const json = GC_LINE.exec(line)?.[1];
+  if (json === undefined) return null;
+  try {
+    return JSON.parse(json);
+  } catch {
+    return null;
+  }
+}
+
 /** The major collections (every isolate of the process: they share its thread) in a GC-traced stdout, stamped on arrival. */
 function watchMajorGcs(stdout) {
   const seen = [];
@@ -237,10 +248,8 @@ function watchMajorGcs(stdout) {
     partial = lines.pop();
     const at = Date.now();
     for (const line of lines) {
-      const json = GC_LINE.exec(line)?.[1];
-      if (json === undefined) continue;
-      const gc = JSON.parse(json);
-      if (!MAJOR_GC_KINDS.has(gc.gc)) continue;
+      const gc = parseGcLine(line);
+      if (!gc || !MAJOR_GC_KINDS.has(gc.gc)) continue;
       seen.push({ at, pauseMs: gc.pause, markMs: gc.mark ?? 0, incremental: Boolean(gc.is_incremental), liveBytes: gc.end_object_size });
     }
   });
