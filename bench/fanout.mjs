@@ -65,7 +65,7 @@ export async function runFanout(server, users, log, { bare = false, plan = PLAN 
 
 /** Quiet: every `GET /health` answered within this long for QUIET_FOR_MS in a row. */
 export const QUIET_MAX_MS = 50;
-const QUIET_FOR_MS = 3000;
+export const QUIET_FOR_MS = 3000;
 const QUIET_WAIT_MAX_MS = 60_000;
 
 /**

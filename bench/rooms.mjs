@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { DELIVERIES_TARGET, P99_TARGET_MS, pct, QUIET_MAX_MS, RAMP_P99_LIMIT_MS, runFanout } from "./fanout.mjs";
+import { DELIVERIES_TARGET, P99_TARGET_MS, pct, QUIET_FOR_MS, QUIET_MAX_MS, RAMP_P99_LIMIT_MS, runFanout } from "./fanout.mjs";
 import { closesCell, closesParagraph, floorSection, roomClosesAlone, runFloorOnFreshApp, simultaneousCloses } from "./floor.mjs";
 import { RATIO_TARGET, runHistory } from "./history.mjs";
 import { int, ms, table } from "./lib.mjs";
@@ -214,7 +214,7 @@ function fanoutSection(fan) {
     "`message.send` frames over their own sockets, round-robin over the open sockets whose 60-burst/1-per-second budget allows it;",
     "latency is per delivery, send → `message.new` at each socket (the sender's own included), all in one Node process and clock.",
     `Ramps stop at the first step with p99 > ${RAMP_P99_LIMIT_MS} ms or a loss. CPU: this Node process / wrangler+workerd, share of one core.`,
-    `The steps start once the server is quiet after the group's creation (\`/health\` within ${QUIET_MAX_MS} ms for 3 s in a row): ` +
+    `The steps start once the server is quiet after the group's creation (\`/health\` within ${QUIET_MAX_MS} ms for ${QUIET_FOR_MS / 1000} s in a row): ` +
       `${fan.settle.quiet ? "" : "**not quiet within a minute**, the steps ran anyway; "}` +
       `${(fan.settle.waitedMs / 1000).toFixed(1)} s after it here, the slowest \`/health\` meanwhile ${ms(fan.settle.longestMs)} ms ` +
       "(the new chat is announced to each of its 1,000 members' hubs, on the same workerd thread under `wrangler dev`; " +
